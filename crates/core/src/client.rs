@@ -1,0 +1,250 @@
+//! Applications (OAuth clients) as the Management API shows them.
+
+use crate::payload::{InvalidBody, Payload};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+pub const APP_TYPES: &[&str] = &["native", "spa", "regular_web", "non_interactive"];
+pub const AUTH_METHODS: &[&str] = &["none", "client_secret_post", "client_secret_basic"];
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "implicit",
+    "refresh_token",
+    "client_credentials",
+    "password",
+    "http://auth0.com/oauth/grant-type/password-realm",
+    "http://auth0.com/oauth/grant-type/passwordless/otp",
+    "http://auth0.com/oauth/grant-type/mfa-otp",
+    "http://auth0.com/oauth/grant-type/mfa-oob",
+    "http://auth0.com/oauth/grant-type/mfa-recovery-code",
+    "urn:ietf:params:oauth:grant-type:device_code",
+];
+
+/// The stored, non-secret settings of a client. The secret is kept apart, encrypted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientSettings {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_type: Option<String>,
+    pub is_first_party: bool,
+    pub oidc_conformant: bool,
+    pub callbacks: Vec<String>,
+    pub allowed_logout_urls: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub web_origins: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub jwt_configuration: Map<String, Value>,
+    pub client_metadata: Map<String, Value>,
+}
+
+impl ClientSettings {
+    /// Auth0's defaults for a client created with only a name.
+    pub fn new(name: String) -> Self {
+        Self {
+            name,
+            description: None,
+            logo_uri: None,
+            app_type: None,
+            is_first_party: true,
+            oidc_conformant: true,
+            callbacks: vec![],
+            allowed_logout_urls: vec![],
+            allowed_origins: vec![],
+            web_origins: vec![],
+            grant_types: vec![
+                "authorization_code".into(),
+                "implicit".into(),
+                "refresh_token".into(),
+                "client_credentials".into(),
+            ],
+            token_endpoint_auth_method: "client_secret_post".into(),
+            jwt_configuration: json!({"alg": "RS256", "lifetime_in_seconds": 36000, "secret_encoded": false})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            client_metadata: Map::new(),
+        }
+    }
+
+    pub const PROPERTIES: &'static [&'static str] = &[
+        "name",
+        "description",
+        "logo_uri",
+        "app_type",
+        "is_first_party",
+        "oidc_conformant",
+        "callbacks",
+        "allowed_logout_urls",
+        "allowed_origins",
+        "web_origins",
+        "grant_types",
+        "token_endpoint_auth_method",
+        "jwt_configuration",
+        "client_metadata",
+    ];
+
+    /// Validates a create body (`name` required) into fresh settings.
+    pub fn from_create(mut p: Payload) -> Result<Self, InvalidBody> {
+        p.allow_only(Self::PROPERTIES)?;
+        let name = p.required_string("name")?;
+        let mut s = Self::new(String::new());
+        s.apply(&mut p)?;
+        s.name = name;
+        s.check_name()?;
+        Ok(s)
+    }
+
+    /// Applies a PATCH body: listed properties are replaced.
+    pub fn patch(&mut self, mut p: Payload) -> Result<(), InvalidBody> {
+        p.require_some()?;
+        p.allow_only(Self::PROPERTIES)?;
+        if let Some(name) = p.string("name")? {
+            self.name = name;
+        }
+        self.apply(&mut p)?;
+        self.check_name()
+    }
+
+    fn check_name(&self) -> Result<(), InvalidBody> {
+        if self.name.trim().is_empty() {
+            return Err(InvalidBody::on_property("String is too short (0 chars), minimum 1", "name"));
+        }
+        if self.name.chars().any(|c| c == '<' || c == '>') {
+            return Err(InvalidBody::on_property("name must not contain < or >", "name"));
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, p: &mut Payload) -> Result<(), InvalidBody> {
+        if let Some(v) = p.string("description")? {
+            self.description = Some(v);
+        }
+        if let Some(v) = p.string("logo_uri")? {
+            self.logo_uri = Some(v);
+        }
+        if let Some(v) = p.string("app_type")? {
+            one_of("app_type", &v, APP_TYPES)?;
+            self.app_type = Some(v);
+        }
+        if let Some(v) = p.bool("is_first_party")? {
+            self.is_first_party = v;
+        }
+        if let Some(v) = p.bool("oidc_conformant")? {
+            self.oidc_conformant = v;
+        }
+        for (key, slot) in [
+            ("callbacks", &mut self.callbacks),
+            ("allowed_logout_urls", &mut self.allowed_logout_urls),
+            ("allowed_origins", &mut self.allowed_origins),
+            ("web_origins", &mut self.web_origins),
+        ] {
+            if let Some(urls) = p.string_array(key)? {
+                for u in &urls {
+                    if !(u.starts_with("http://") || u.starts_with("https://") || u.contains("://")) {
+                        return Err(InvalidBody::on_property(
+                            format!("Object didn't pass validation for format absolute-uri-or-empty: {u}"),
+                            key,
+                        ));
+                    }
+                }
+                *slot = urls;
+            }
+        }
+        if let Some(grants) = p.string_array("grant_types")? {
+            for g in &grants {
+                one_of("grant_types", g, GRANT_TYPES)?;
+            }
+            self.grant_types = grants;
+        }
+        if let Some(m) = p.string("token_endpoint_auth_method")? {
+            one_of("token_endpoint_auth_method", &m, AUTH_METHODS)?;
+            self.token_endpoint_auth_method = m;
+        }
+        if let Some(jwt) = p.object("jwt_configuration")? {
+            let mut jp = Payload::from_value(Value::Object(jwt))?;
+            jp.allow_only(&["alg", "lifetime_in_seconds", "secret_encoded", "scopes"])?;
+            let mut cfg = self.jwt_configuration.clone();
+            if let Some(alg) = jp.string("alg")? {
+                one_of("jwt_configuration.alg", &alg, &["RS256", "HS256", "PS256"])?;
+                cfg.insert("alg".into(), json!(alg));
+            }
+            if let Some(l) = jp.integer("lifetime_in_seconds")? {
+                if !(1..=2_592_000).contains(&l) {
+                    return Err(InvalidBody::on_property(
+                        "lifetime_in_seconds must be between 1 and 2592000",
+                        "jwt_configuration.lifetime_in_seconds",
+                    ));
+                }
+                cfg.insert("lifetime_in_seconds".into(), json!(l));
+            }
+            if let Some(b) = jp.bool("secret_encoded")? {
+                cfg.insert("secret_encoded".into(), json!(b));
+            }
+            if let Some(s) = jp.object("scopes")? {
+                cfg.insert("scopes".into(), Value::Object(s));
+            }
+            self.jwt_configuration = cfg;
+        }
+        if let Some(m) = p.object("client_metadata")? {
+            if let Some((k, _)) = m.iter().find(|(_, v)| !v.is_string()) {
+                return Err(InvalidBody::on_property(
+                    format!("client_metadata.{k} must be a string"),
+                    "client_metadata",
+                ));
+            }
+            self.client_metadata = m;
+        }
+        Ok(())
+    }
+
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+}
+
+fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), InvalidBody> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(InvalidBody::on_property(
+            format!("No enum match for: \"{value}\""),
+            field,
+        ))
+    }
+}
+
+/// The client as returned by the Management API. `secret` is shown only to callers allowed
+/// to read client keys, as in Auth0.
+pub fn client_json(client_id: &str, tenant: &str, s: &ClientSettings, secret: Option<&str>) -> Value {
+    let mut v = serde_json::to_value(s).unwrap_or_else(|_| json!({}));
+    if let Value::Object(m) = &mut v {
+        m.insert("client_id".into(), json!(client_id));
+        m.insert("tenant".into(), json!(tenant));
+        m.insert("global".into(), json!(false));
+        if let Some(secret) = secret {
+            m.insert("client_secret".into(), json!(secret));
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_requires_name_and_validates_enums() {
+        assert!(ClientSettings::from_create(Payload::from_value(json!({})).unwrap()).is_err());
+        let bad = Payload::from_value(json!({"name": "a", "app_type": "desktop"})).unwrap();
+        assert!(ClientSettings::from_create(bad).unwrap_err().message.contains("app_type"));
+        let ok = Payload::from_value(json!({"name": "a", "app_type": "spa", "callbacks": ["https://x/cb"]}))
+            .unwrap();
+        let s = ClientSettings::from_create(ok).unwrap();
+        assert_eq!(s.callbacks, vec!["https://x/cb".to_string()]);
+    }
+}

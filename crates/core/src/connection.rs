@@ -1,0 +1,231 @@
+//! Connections: where users come from. Only database connections (strategy `auth0`) exist
+//! so far; their options carry the password policy and username rules.
+
+use crate::password_policy::{PasswordPolicy, StrengthLevel};
+use crate::payload::{InvalidBody, Payload};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+pub const DEFAULT_DATABASE_CONNECTION: &str = "Username-Password-Authentication";
+pub const DATABASE_STRATEGY: &str = "auth0";
+
+/// The stored settings of a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSettings {
+    pub name: String,
+    pub strategy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    pub options: Map<String, Value>,
+    pub enabled_clients: Vec<String>,
+    pub is_domain_connection: bool,
+    pub metadata: Map<String, Value>,
+}
+
+impl ConnectionSettings {
+    pub const PROPERTIES: &'static [&'static str] = &[
+        "name",
+        "strategy",
+        "display_name",
+        "options",
+        "enabled_clients",
+        "is_domain_connection",
+        "metadata",
+        "realms",
+    ];
+
+    /// A database connection with Auth0's defaults and the given password policy level.
+    pub fn database(name: &str, level: StrengthLevel) -> Self {
+        let mut options = Map::new();
+        options.insert("passwordPolicy".into(), json!(level));
+        options.insert("brute_force_protection".into(), json!(true));
+        Self {
+            name: name.into(),
+            strategy: DATABASE_STRATEGY.into(),
+            display_name: None,
+            options,
+            enabled_clients: vec![],
+            is_domain_connection: false,
+            metadata: Map::new(),
+        }
+    }
+
+    pub fn from_create(mut p: Payload) -> Result<Self, InvalidBody> {
+        p.allow_only(Self::PROPERTIES)?;
+        let name = p.required_string("name")?;
+        check_name(&name)?;
+        let strategy = p.required_string("strategy")?;
+        if strategy != DATABASE_STRATEGY {
+            return Err(InvalidBody::on_property(
+                format!("Strategy \"{strategy}\" is not supported yet; only database connections (\"auth0\") are"),
+                "strategy",
+            ));
+        }
+        let mut c = Self::database(&name, StrengthLevel::Good);
+        c.apply(&mut p)?;
+        Ok(c)
+    }
+
+    /// PATCH: `options` replaces the whole options object, as Auth0 documents.
+    pub fn patch(&mut self, mut p: Payload) -> Result<(), InvalidBody> {
+        p.require_some()?;
+        p.allow_only(&["display_name", "options", "enabled_clients", "is_domain_connection", "metadata", "realms"])?;
+        self.apply(&mut p)
+    }
+
+    fn apply(&mut self, p: &mut Payload) -> Result<(), InvalidBody> {
+        if let Some(d) = p.string("display_name")? {
+            self.display_name = Some(d);
+        }
+        if let Some(o) = p.object("options")? {
+            validate_options(&o)?;
+            self.options = o;
+        }
+        if let Some(c) = p.string_array("enabled_clients")? {
+            self.enabled_clients = c;
+        }
+        if let Some(b) = p.bool("is_domain_connection")? {
+            self.is_domain_connection = b;
+        }
+        if let Some(m) = p.object("metadata")? {
+            self.metadata = m;
+        }
+        // Database connections have exactly one realm, their name.
+        if let Some(realms) = p.string_array("realms")?
+            && realms.iter().any(|r| r != &self.name)
+        {
+            return Err(InvalidBody::on_property("realms of a database connection must be [name]", "realms"));
+        }
+        Ok(())
+    }
+
+    pub fn password_policy(&self) -> PasswordPolicy {
+        let o = &self.options;
+        let enabled = |key: &str| o.get(key).and_then(|v| v.get("enable")).and_then(Value::as_bool) == Some(true);
+        PasswordPolicy {
+            level: o
+                .get("passwordPolicy")
+                .and_then(Value::as_str)
+                .and_then(StrengthLevel::parse)
+                .unwrap_or(StrengthLevel::None),
+            min_length: o
+                .get("password_complexity_options")
+                .and_then(|v| v.get("min_length"))
+                .and_then(Value::as_u64)
+                .map(|n| n as usize),
+            history_size: enabled("password_history").then(|| {
+                o.get("password_history")
+                    .and_then(|v| v.get("size"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(5) as usize
+            }),
+            dictionary: enabled("password_dictionary").then(|| {
+                o.get("password_dictionary")
+                    .and_then(|v| v.get("dictionary"))
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                    .unwrap_or_default()
+            }),
+            no_personal_info: enabled("password_no_personal_info"),
+        }
+    }
+
+    pub fn requires_username(&self) -> bool {
+        self.options.get("requires_username").and_then(Value::as_bool) == Some(true)
+    }
+
+    /// `validation.username.{min,max}`, Auth0's defaults 1 and 15.
+    pub fn username_length(&self) -> (usize, usize) {
+        let v = self.options.get("validation").and_then(|v| v.get("username"));
+        let get = |k: &str, d: usize| v.and_then(|u| u.get(k)).and_then(Value::as_u64).map_or(d, |n| n as usize);
+        (get("min", 1), get("max", 15))
+    }
+
+    pub fn to_json(&self, id: &str) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or_else(|_| json!({}));
+        if let Value::Object(m) = &mut v {
+            m.insert("id".into(), json!(id));
+            m.insert("realms".into(), json!([self.name]));
+        }
+        v
+    }
+}
+
+fn check_name(name: &str) -> Result<(), InvalidBody> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidBody::on_property(
+            format!("String does not match pattern ^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$: {name}"),
+            "name",
+        ))
+    }
+}
+
+fn validate_options(o: &Map<String, Value>) -> Result<(), InvalidBody> {
+    let fail = |what: &str, key: &str| Err(InvalidBody::on_property(what, &format!("options.{key}")));
+    for (key, value) in o {
+        match key.as_str() {
+            "passwordPolicy" => {
+                if !value.as_str().is_some_and(|s| StrengthLevel::parse(s).is_some()) && !value.is_null() {
+                    return fail("No enum match (none, low, fair, good, excellent)", key);
+                }
+            }
+            "requires_username" | "brute_force_protection" | "disable_signup" | "import_mode"
+            | "enabledDatabaseCustomization" | "disable_self_service_change_password" => {
+                if !value.is_boolean() {
+                    return fail("Expected type boolean", key);
+                }
+            }
+            "password_history" => {
+                let size = value.get("size").and_then(Value::as_u64);
+                if !value.is_object() || value.get("size").is_some() && !size.is_some_and(|s| (1..=24).contains(&s)) {
+                    return fail("size must be an integer from 1 to 24", key);
+                }
+            }
+            "password_complexity_options" => {
+                let min = value.get("min_length").and_then(Value::as_u64);
+                if !value.is_object() || value.get("min_length").is_some() && !min.is_some_and(|s| (1..=128).contains(&s)) {
+                    return fail("min_length must be an integer from 1 to 128", key);
+                }
+            }
+            "password_dictionary" | "password_no_personal_info" | "validation" => {
+                if !value.is_object() {
+                    return fail("Expected type object", key);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_is_read_from_options() {
+        let mut c = ConnectionSettings::database("db", StrengthLevel::Fair);
+        c.options.insert("password_history".into(), json!({"enable": true, "size": 3}));
+        c.options.insert("password_complexity_options".into(), json!({"min_length": 12}));
+        let p = c.password_policy();
+        assert_eq!(p.level, StrengthLevel::Fair);
+        assert_eq!(p.history_size, Some(3));
+        assert_eq!(p.min_length, Some(12));
+    }
+
+    #[test]
+    fn rejects_bad_options_and_names() {
+        let bad = Payload::from_value(json!({"name": "db", "strategy": "auth0", "options": {"passwordPolicy": "ultra"}}))
+            .unwrap();
+        assert!(ConnectionSettings::from_create(bad).unwrap_err().message.contains("passwordPolicy"));
+        let bad_name = Payload::from_value(json!({"name": "my db", "strategy": "auth0"})).unwrap();
+        assert!(ConnectionSettings::from_create(bad_name).is_err());
+    }
+}

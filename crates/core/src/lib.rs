@@ -1,0 +1,13 @@
+//! Gatehouse's pure core: the Auth0-shaped domain types and the rules that apply to them.
+//!
+//! Nothing here performs I/O, so every rule is unit-testable and reusable by the store,
+//! the services and the HTTP layer alike.
+
+pub mod client;
+pub mod connection;
+pub mod metadata;
+pub mod password_policy;
+pub mod payload;
+pub mod scopes;
+pub mod time;
+pub mod user;

@@ -1,0 +1,64 @@
+//! The Management API's OAuth scopes, as Auth0 names them.
+
+pub const READ_USERS: &str = "read:users";
+pub const CREATE_USERS: &str = "create:users";
+pub const UPDATE_USERS: &str = "update:users";
+pub const DELETE_USERS: &str = "delete:users";
+pub const READ_USERS_APP_METADATA: &str = "read:users_app_metadata";
+pub const CREATE_USERS_APP_METADATA: &str = "create:users_app_metadata";
+pub const UPDATE_USERS_APP_METADATA: &str = "update:users_app_metadata";
+pub const DELETE_USERS_APP_METADATA: &str = "delete:users_app_metadata";
+pub const READ_CLIENTS: &str = "read:clients";
+pub const READ_CLIENT_KEYS: &str = "read:client_keys";
+pub const CREATE_CLIENTS: &str = "create:clients";
+pub const UPDATE_CLIENTS: &str = "update:clients";
+pub const DELETE_CLIENTS: &str = "delete:clients";
+pub const READ_CONNECTIONS: &str = "read:connections";
+pub const CREATE_CONNECTIONS: &str = "create:connections";
+pub const UPDATE_CONNECTIONS: &str = "update:connections";
+pub const DELETE_CONNECTIONS: &str = "delete:connections";
+
+/// Every scope the bootstrap machine-to-machine client is granted, including those of
+/// endpoints that later issues add, so its token keeps working as they land.
+pub const ALL_MANAGEMENT_SCOPES: &[&str] = &[
+    READ_USERS,
+    CREATE_USERS,
+    UPDATE_USERS,
+    DELETE_USERS,
+    READ_USERS_APP_METADATA,
+    CREATE_USERS_APP_METADATA,
+    UPDATE_USERS_APP_METADATA,
+    DELETE_USERS_APP_METADATA,
+    "read:user_idp_tokens",
+    "create:user_tickets",
+    "read:logs",
+    "read:logs_users",
+    READ_CLIENTS,
+    READ_CLIENT_KEYS,
+    CREATE_CLIENTS,
+    UPDATE_CLIENTS,
+    DELETE_CLIENTS,
+    READ_CONNECTIONS,
+    CREATE_CONNECTIONS,
+    UPDATE_CONNECTIONS,
+    DELETE_CONNECTIONS,
+    "read:resource_servers",
+    "create:resource_servers",
+    "update:resource_servers",
+    "delete:resource_servers",
+    "read:client_grants",
+    "create:client_grants",
+    "update:client_grants",
+    "delete:client_grants",
+    "read:roles",
+    "create:roles",
+    "update:roles",
+    "delete:roles",
+    "read:role_members",
+    "create:role_members",
+    "delete:role_members",
+    "read:grants",
+    "delete:grants",
+    "read:anomaly_blocks",
+    "delete:anomaly_blocks",
+];

@@ -1,0 +1,74 @@
+//! Secrets at rest (signing keys, client secrets): AES-256-GCM with a random nonce stored
+//! in front of the ciphertext. The key comes from `GATEHOUSE_SECRET_KEY` or a key file.
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretBoxError {
+    #[error("the secret key must be 32 bytes")]
+    KeyLength,
+    #[error("could not decrypt: wrong GATEHOUSE_SECRET_KEY or damaged data")]
+    Decrypt,
+    #[error("encryption failed")]
+    Encrypt,
+}
+
+/// An encryption key for values stored in the database.
+pub struct SecretBox {
+    key: LessSafeKey,
+}
+
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBox(..)")
+    }
+}
+
+impl SecretBox {
+    pub fn new(key: &[u8]) -> Result<Self, SecretBoxError> {
+        let unbound = UnboundKey::new(&AES_256_GCM, key).map_err(|_| SecretBoxError::KeyLength)?;
+        Ok(Self { key: LessSafeKey::new(unbound) })
+    }
+
+    /// `purpose` is bound as associated data, so a ciphertext moved to another column or
+    /// row fails to decrypt instead of being accepted.
+    pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<Vec<u8>, SecretBoxError> {
+        let nonce_bytes = crate::random::bytes::<NONCE_LEN>().map_err(|_| SecretBoxError::Encrypt)?;
+        let mut buf = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(purpose.as_bytes()), &mut buf)
+            .map_err(|_| SecretBoxError::Encrypt)?;
+        let mut out = nonce_bytes.to_vec();
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    pub fn open(&self, purpose: &str, sealed: &[u8]) -> Result<Vec<u8>, SecretBoxError> {
+        if sealed.len() < NONCE_LEN {
+            return Err(SecretBoxError::Decrypt);
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SecretBoxError::Decrypt)?;
+        let mut buf = body.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(purpose.as_bytes()), &mut buf)
+            .map_err(|_| SecretBoxError::Decrypt)?;
+        Ok(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_purpose_binding() {
+        let b = SecretBox::new(&[7u8; 32]).unwrap();
+        let sealed = b.seal("client:abc", b"s3cret").unwrap();
+        assert_eq!(b.open("client:abc", &sealed).unwrap(), b"s3cret");
+        assert!(b.open("client:xyz", &sealed).is_err());
+        assert!(SecretBox::new(&[7u8; 32]).unwrap().open("client:abc", &sealed[..5]).is_err());
+        assert!(SecretBox::new(&[8u8; 32]).unwrap().open("client:abc", &sealed).is_err());
+    }
+}
