@@ -1,0 +1,34 @@
+//! Gatehouse's persistence: one store per domain (tenants, keys, connections, clients,
+//! users), each over SQLite (the embedded default) or PostgreSQL, chosen by URL.
+//!
+//! Queries are written once with `$n` placeholders, which both drivers accept, and run on
+//! whichever pool the [`Db`] holds; dialect differences live in the migrations. All SQL is
+//! parameterised: no request text is ever spliced into a statement.
+
+mod clients;
+mod connections;
+mod db;
+mod error;
+mod keys;
+mod tenants;
+mod users;
+
+pub use clients::{ClientGrant, ClientStore, StoredClient};
+pub use connections::{ConnectionStore, StoredConnection};
+pub use db::{Db, Dialect};
+pub use error::StoreError;
+pub use keys::{KeyStore, StoredKey};
+pub use tenants::TenantStore;
+pub use users::{SortField, UserList, UserListQuery, UserStore, VersionedUser};
+
+/// Runs `$body` with `$pool` bound to the concrete pool of whichever database `$db` is.
+/// The body is compiled once per driver, so generic sqlx calls work on both.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;

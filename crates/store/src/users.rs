@@ -1,0 +1,395 @@
+//! Users: the profile row, its password hash and password history.
+
+use crate::{Db, StoreError, on_pool};
+use gatehouse_core::user::User;
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+
+/// A user with the row version used for optimistic concurrency on updates.
+#[derive(Clone, Debug)]
+pub struct VersionedUser {
+    pub user: User,
+    pub version: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    user_id: String,
+    connection_id: String,
+    connection_name: String,
+    provider: String,
+    email: Option<String>,
+    email_verified: bool,
+    username: Option<String>,
+    phone_number: Option<String>,
+    phone_verified: bool,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    name: Option<String>,
+    nickname: Option<String>,
+    picture: Option<String>,
+    blocked: Option<bool>,
+    user_metadata: Json<Map<String, Value>>,
+    app_metadata: Json<Map<String, Value>>,
+    created_at: i64,
+    updated_at: i64,
+    last_login: Option<i64>,
+    last_ip: Option<String>,
+    logins_count: i64,
+    last_password_reset: Option<i64>,
+    password_set_date: Option<i64>,
+    version: i64,
+}
+
+const COLUMNS: &str = "user_id, connection_id, connection_name, provider, email, email_verified, username, phone_number, \
+    phone_verified, given_name, family_name, name, nickname, picture, blocked, user_metadata, app_metadata, created_at, \
+    updated_at, last_login, last_ip, logins_count, last_password_reset, password_set_date, version";
+
+impl From<Row> for VersionedUser {
+    fn from(r: Row) -> Self {
+        VersionedUser {
+            version: r.version,
+            user: User {
+                user_id: r.user_id,
+                connection_id: r.connection_id,
+                connection: r.connection_name,
+                provider: r.provider,
+                email: r.email,
+                email_verified: r.email_verified,
+                username: r.username,
+                phone_number: r.phone_number,
+                phone_verified: r.phone_verified,
+                given_name: r.given_name,
+                family_name: r.family_name,
+                name: r.name,
+                nickname: r.nickname,
+                picture: r.picture,
+                blocked: r.blocked,
+                user_metadata: r.user_metadata.0,
+                app_metadata: r.app_metadata.0,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+                last_login: r.last_login,
+                last_ip: r.last_ip,
+                logins_count: r.logins_count,
+                last_password_reset: r.last_password_reset,
+                password_set_date: r.password_set_date,
+            },
+        }
+    }
+}
+
+/// Columns `GET /api/v2/users?sort=` may order by. Mapping through this enum is what keeps
+/// request text out of the ORDER BY clause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortField {
+    UserId,
+    Email,
+    Username,
+    Name,
+    Nickname,
+    GivenName,
+    FamilyName,
+    CreatedAt,
+    UpdatedAt,
+    LastLogin,
+    LoginsCount,
+    EmailVerified,
+    Blocked,
+    PhoneNumber,
+}
+
+impl SortField {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "user_id" => Self::UserId,
+            "email" => Self::Email,
+            "username" => Self::Username,
+            "name" => Self::Name,
+            "nickname" => Self::Nickname,
+            "given_name" => Self::GivenName,
+            "family_name" => Self::FamilyName,
+            "created_at" => Self::CreatedAt,
+            "updated_at" => Self::UpdatedAt,
+            "last_login" => Self::LastLogin,
+            "logins_count" => Self::LoginsCount,
+            "email_verified" => Self::EmailVerified,
+            "blocked" => Self::Blocked,
+            "phone_number" => Self::PhoneNumber,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::UserId => "user_id",
+            Self::Email => "email",
+            Self::Username => "username",
+            Self::Name => "name",
+            Self::Nickname => "nickname",
+            Self::GivenName => "given_name",
+            Self::FamilyName => "family_name",
+            Self::CreatedAt => "created_at",
+            Self::UpdatedAt => "updated_at",
+            Self::LastLogin => "last_login",
+            Self::LoginsCount => "logins_count",
+            Self::EmailVerified => "email_verified",
+            Self::Blocked => "blocked",
+            Self::PhoneNumber => "phone_number",
+        }
+    }
+}
+
+/// A page of the user list.
+#[derive(Clone, Debug)]
+pub struct UserListQuery {
+    pub connection_id: Option<String>,
+    pub sort: Option<(SortField, bool)>,
+    pub offset: i64,
+    pub limit: i64,
+    pub with_total: bool,
+}
+
+pub struct UserList {
+    pub users: Vec<User>,
+    pub total: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct UserStore {
+    db: Db,
+}
+
+impl UserStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Inserts a new user with an optional password hash; a duplicate email or username in
+    /// the connection, or a duplicate user_id, is a [`StoreError::Conflict`].
+    pub async fn insert(&self, tenant: &str, u: &User, password_hash: Option<&str>) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query(
+                "INSERT INTO users (tenant_id, user_id, connection_id, connection_name, provider, email, email_verified, username,
+                    phone_number, phone_verified, given_name, family_name, name, nickname, picture, blocked, user_metadata,
+                    app_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count,
+                    last_password_reset, password_set_date, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+                    $22, $23, $24, $25, $26, 0)",
+            )
+            .bind(tenant)
+            .bind(&u.user_id)
+            .bind(&u.connection_id)
+            .bind(&u.connection)
+            .bind(&u.provider)
+            .bind(&u.email)
+            .bind(u.email_verified)
+            .bind(&u.username)
+            .bind(&u.phone_number)
+            .bind(u.phone_verified)
+            .bind(&u.given_name)
+            .bind(&u.family_name)
+            .bind(&u.name)
+            .bind(&u.nickname)
+            .bind(&u.picture)
+            .bind(u.blocked)
+            .bind(Json(&u.user_metadata))
+            .bind(Json(&u.app_metadata))
+            .bind(password_hash)
+            .bind(u.created_at)
+            .bind(u.updated_at)
+            .bind(u.last_login)
+            .bind(&u.last_ip)
+            .bind(u.logins_count)
+            .bind(u.last_password_reset)
+            .bind(u.password_set_date)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn get(&self, tenant: &str, user_id: &str) -> Result<Option<VersionedUser>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2");
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query_as::<_, Row>(&sql)
+                .bind(tenant)
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await?
+                .map(Into::into))
+        })
+    }
+
+    /// Exact, case-sensitive email match across connections (Auth0's users-by-email).
+    pub async fn by_email(&self, tenant: &str, email: &str) -> Result<Vec<User>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2 ORDER BY created_at, user_id");
+        on_pool!(&self.db, pool => {
+            let rows = sqlx::query_as::<_, Row>(&sql).bind(tenant).bind(email).fetch_all(pool).await?;
+            Ok(rows.into_iter().map(|r| VersionedUser::from(r).user).collect())
+        })
+    }
+
+    pub async fn list(&self, tenant: &str, q: &UserListQuery) -> Result<UserList, StoreError> {
+        let order = match q.sort {
+            // NULLs last in both directions and both dialects; user_id breaks ties so pages
+            // never overlap.
+            Some((field, ascending)) => {
+                let col = field.column();
+                let dir = if ascending { "ASC" } else { "DESC" };
+                format!("({col} IS NULL) ASC, {col} {dir}, user_id {dir}")
+            }
+            None => "created_at ASC, user_id ASC".to_string(),
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND ($2 IS NULL OR connection_id = $2) ORDER BY {order} LIMIT $3 OFFSET $4"
+        );
+        on_pool!(&self.db, pool => {
+            let rows = sqlx::query_as::<_, Row>(&sql)
+                .bind(tenant)
+                .bind(&q.connection_id)
+                .bind(q.limit)
+                .bind(q.offset)
+                .fetch_all(pool)
+                .await?;
+            let total = if q.with_total {
+                Some(
+                    sqlx::query_scalar::<_, i64>(
+                        "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND ($2 IS NULL OR connection_id = $2)",
+                    )
+                    .bind(tenant)
+                    .bind(&q.connection_id)
+                    .fetch_one(pool)
+                    .await?,
+                )
+            } else {
+                None
+            };
+            Ok(UserList { users: rows.into_iter().map(|r| VersionedUser::from(r).user).collect(), total })
+        })
+    }
+
+    pub async fn password_hash(&self, tenant: &str, user_id: &str) -> Result<Option<String>, StoreError> {
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query_scalar::<_, Option<String>>(
+                "SELECT password_hash FROM users WHERE tenant_id = $1 AND user_id = $2",
+            )
+            .bind(tenant)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?
+            .flatten())
+        })
+    }
+
+    /// The `n` most recent earlier password hashes, newest first.
+    pub async fn password_history(&self, tenant: &str, user_id: &str, n: i64) -> Result<Vec<String>, StoreError> {
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query_scalar::<_, String>(
+                "SELECT hash FROM password_history WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC LIMIT $3",
+            )
+            .bind(tenant)
+            .bind(user_id)
+            .bind(n)
+            .fetch_all(pool)
+            .await?)
+        })
+    }
+
+    /// Writes the whole profile if the row is still at `expected_version`; returns false when
+    /// another write got there first (the caller re-reads and re-applies). A new password
+    /// hash moves the old one into the history, keeping `keep_history` entries.
+    pub async fn update(
+        &self,
+        tenant: &str,
+        u: &User,
+        expected_version: i64,
+        new_password: Option<(&str, i64)>,
+    ) -> Result<bool, StoreError> {
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let r = sqlx::query(
+                "UPDATE users SET email = $3, email_verified = $4, username = $5, phone_number = $6, phone_verified = $7,
+                    given_name = $8, family_name = $9, name = $10, nickname = $11, picture = $12, blocked = $13,
+                    user_metadata = $14, app_metadata = $15, updated_at = $16, last_login = $17, last_ip = $18,
+                    logins_count = $19, last_password_reset = $20, password_set_date = $21, version = version + 1
+                 WHERE tenant_id = $1 AND user_id = $2 AND version = $22",
+            )
+            .bind(tenant)
+            .bind(&u.user_id)
+            .bind(&u.email)
+            .bind(u.email_verified)
+            .bind(&u.username)
+            .bind(&u.phone_number)
+            .bind(u.phone_verified)
+            .bind(&u.given_name)
+            .bind(&u.family_name)
+            .bind(&u.name)
+            .bind(&u.nickname)
+            .bind(&u.picture)
+            .bind(u.blocked)
+            .bind(Json(&u.user_metadata))
+            .bind(Json(&u.app_metadata))
+            .bind(u.updated_at)
+            .bind(u.last_login)
+            .bind(&u.last_ip)
+            .bind(u.logins_count)
+            .bind(u.last_password_reset)
+            .bind(u.password_set_date)
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() != 1 {
+                return Ok(false);
+            }
+            if let Some((hash, keep_history)) = new_password {
+                sqlx::query(
+                    "INSERT INTO password_history (tenant_id, user_id, hash, created_at)
+                     SELECT tenant_id, user_id, password_hash, $3 FROM users
+                     WHERE tenant_id = $1 AND user_id = $2 AND password_hash IS NOT NULL",
+                )
+                .bind(tenant)
+                .bind(&u.user_id)
+                .bind(u.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE users SET password_hash = $3 WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(tenant)
+                    .bind(&u.user_id)
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "DELETE FROM password_history WHERE tenant_id = $1 AND user_id = $2 AND created_at NOT IN
+                       (SELECT created_at FROM password_history WHERE tenant_id = $1 AND user_id = $2
+                        ORDER BY created_at DESC LIMIT $3)",
+                )
+                .bind(tenant)
+                .bind(&u.user_id)
+                .bind(keep_history)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    pub async fn delete(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM password_history WHERE tenant_id = $1 AND user_id = $2")
+                .bind(tenant)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            let r = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND user_id = $2")
+                .bind(tenant)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(r.rows_affected() == 1)
+        })
+    }
+}
