@@ -1,0 +1,177 @@
+//! First-start set-up: the default database connection, the Management API, a
+//! machine-to-machine client allowed every Management API scope, and optionally a first
+//! administrator. Runs at every start and only fills in what is missing.
+
+use crate::error::{Result, ServiceError};
+use crate::{Gatehouse, now_millis};
+use gatehouse_core::client::ClientSettings;
+use gatehouse_core::connection::{ConnectionSettings, DEFAULT_DATABASE_CONNECTION};
+use gatehouse_core::metadata::{MetadataKind, MetadataPatch};
+use gatehouse_core::password_policy::StrengthLevel;
+use gatehouse_core::scopes::ALL_MANAGEMENT_SCOPES;
+use gatehouse_core::user::{NewUser, UserPatch};
+use gatehouse_core::payload::Field;
+use gatehouse_crypto::random;
+use gatehouse_store::ClientGrant;
+use serde_json::{Map, json};
+
+pub const BOOTSTRAP_CLIENT_NAME: &str = "Gatehouse Management Client";
+
+#[derive(Debug, Default, Clone)]
+pub struct BootstrapOptions {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+}
+
+/// Credentials generated at this start, to be shown once to the operator.
+#[derive(Debug, Clone)]
+pub struct GeneratedClient {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl Gatehouse {
+    pub async fn bootstrap(&self, opts: &BootstrapOptions) -> Result<Option<GeneratedClient>> {
+        let tenant = self.tenant().to_string();
+        if self.connection_by_name(DEFAULT_DATABASE_CONNECTION).await?.is_none() && !self.has_any_client().await? {
+            self.insert_connection(ConnectionSettings::database(DEFAULT_DATABASE_CONNECTION, StrengthLevel::Good))
+                .await?;
+        }
+        let audience = self.config().management_audience();
+        let rs_id = format!("rs_{}", random::alnum(16).map_err(ServiceError::internal)?);
+        let rs = json!({"name": "Gatehouse Management API", "identifier": audience, "scopes": ALL_MANAGEMENT_SCOPES});
+        self.inner.clients.ensure_resource_server(&tenant, &rs_id, &audience, &rs, now_millis()).await?;
+
+        let mut generated = None;
+        let client_id = match (&opts.client_id, &opts.client_secret) {
+            (Some(id), Some(secret)) => {
+                match self.inner.clients.get(&tenant, id).await? {
+                    Some(mut c) => {
+                        c.sealed_secret = Some(self.seal_secret(id, secret)?);
+                        if !c.settings.allows_grant("client_credentials") {
+                            c.settings.grant_types.push("client_credentials".into());
+                        }
+                        self.inner.clients.update(&tenant, &c, now_millis()).await?;
+                    }
+                    None => {
+                        self.new_client(m2m_settings(), Some((id, secret))).await?;
+                    }
+                }
+                id.clone()
+            }
+            (None, None) => {
+                if self.has_any_client().await? {
+                    return self.bootstrap_admin(opts).await.map(|_| None);
+                }
+                let c = self.new_client(m2m_settings(), None).await?;
+                let secret = self.open_secret_of(&c)?;
+                generated = Some(GeneratedClient { client_id: c.client_id.clone(), client_secret: secret });
+                c.client_id
+            }
+            _ => {
+                return Err(ServiceError::Internal(
+                    "set both GATEHOUSE_BOOTSTRAP_CLIENT_ID and GATEHOUSE_BOOTSTRAP_CLIENT_SECRET, or neither".into(),
+                ));
+            }
+        };
+        let grant = ClientGrant {
+            id: format!("cgr_{}", random::alnum(16).map_err(ServiceError::internal)?),
+            client_id,
+            audience,
+            scope: ALL_MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect(),
+        };
+        self.inner.clients.upsert_grant(&tenant, &grant, now_millis()).await?;
+        self.bootstrap_admin(opts).await?;
+        Ok(generated)
+    }
+
+    async fn has_any_client(&self) -> Result<bool> {
+        Ok(self.inner.clients.list(self.tenant(), 0, 1).await?.1 > 0)
+    }
+
+    fn open_secret_of(&self, c: &gatehouse_store::StoredClient) -> Result<String> {
+        let sealed = c.sealed_secret.as_ref().ok_or_else(|| ServiceError::internal("client has no secret"))?;
+        let bytes = self
+            .inner
+            .secrets
+            .open(&format!("client_secret:{}", c.client_id), sealed)
+            .map_err(ServiceError::internal)?;
+        String::from_utf8(bytes).map_err(ServiceError::internal)
+    }
+
+    /// Ensures the administrator exists on the default connection with this password and
+    /// `app_metadata.roles` containing `admin`.
+    async fn bootstrap_admin(&self, opts: &BootstrapOptions) -> Result<()> {
+        let (Some(email), Some(password)) = (&opts.admin_email, &opts.admin_password) else {
+            return Ok(());
+        };
+        let email = email.to_lowercase();
+        let mut roles = Map::new();
+        roles.insert("roles".into(), json!(["admin"]));
+        let existing = self
+            .users_by_email(&email)
+            .await?
+            .into_iter()
+            .find(|u| u.connection == DEFAULT_DATABASE_CONNECTION);
+        match existing {
+            Some(u) => {
+                let patch = UserPatch {
+                    email: None,
+                    email_verified: Some(true),
+                    verify_email: None,
+                    username: Field::Absent,
+                    phone_number: Field::Absent,
+                    phone_verified: None,
+                    given_name: Field::Absent,
+                    family_name: Field::Absent,
+                    name: Field::Absent,
+                    nickname: Field::Absent,
+                    picture: Field::Absent,
+                    blocked: Some(false),
+                    password: Some(password.clone()),
+                    connection: None,
+                    user_metadata: None,
+                    app_metadata: Some(MetadataPatch::parse(MetadataKind::App, roles)?),
+                };
+                match self.update_user(&u.user_id, patch).await {
+                    // The same password again is fine at start-up.
+                    Ok(_) | Err(ServiceError::Password(gatehouse_core::password_policy::PasswordRejection::PreviouslyUsed)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            None => {
+                let req = NewUser {
+                    connection: DEFAULT_DATABASE_CONNECTION.into(),
+                    email: Some(email),
+                    email_verified: Some(true),
+                    verify_email: Some(false),
+                    username: None,
+                    phone_number: None,
+                    phone_verified: None,
+                    given_name: None,
+                    family_name: None,
+                    name: None,
+                    nickname: None,
+                    picture: None,
+                    blocked: None,
+                    user_id: None,
+                    password: Some(password.clone()),
+                    user_metadata: None,
+                    app_metadata: Some(MetadataPatch::parse(MetadataKind::App, roles)?),
+                };
+                self.create_user(req).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn m2m_settings() -> ClientSettings {
+    let mut s = ClientSettings::new(BOOTSTRAP_CLIENT_NAME.into());
+    s.app_type = Some("non_interactive".into());
+    s.grant_types = vec!["client_credentials".into()];
+    s.description = Some("Created at first start; authorised for every Management API scope.".into());
+    s
+}

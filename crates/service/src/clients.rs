@@ -1,0 +1,159 @@
+//! Applications: create, read, update, delete, secret rotation and authentication.
+
+use crate::error::{Result, ServiceError};
+use crate::tokens::OAuthError;
+use crate::{Gatehouse, now_millis};
+use gatehouse_core::client::{ClientSettings, client_json};
+use gatehouse_core::payload::{InvalidBody, Payload};
+use gatehouse_crypto::random;
+use gatehouse_store::StoredClient;
+use serde_json::Value;
+
+fn purpose(client_id: &str) -> String {
+    format!("client_secret:{client_id}")
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound { code: "inexistent_client", message: "The client does not exist".into() }
+}
+
+/// Client ids are 32 alphanumerics; anything else cannot exist, so it is a 404 without a
+/// database round trip.
+fn plausible_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Gatehouse {
+    pub(crate) fn seal_secret(&self, client_id: &str, secret: &str) -> Result<Vec<u8>> {
+        self.inner.secrets.seal(&purpose(client_id), secret.as_bytes()).map_err(ServiceError::internal)
+    }
+
+    fn open_secret(&self, c: &StoredClient) -> Result<Option<String>> {
+        c.sealed_secret
+            .as_ref()
+            .map(|s| {
+                self.inner
+                    .secrets
+                    .open(&purpose(&c.client_id), s)
+                    .map_err(ServiceError::internal)
+                    .and_then(|b| String::from_utf8(b).map_err(ServiceError::internal))
+            })
+            .transpose()
+    }
+
+    fn render_client(&self, c: &StoredClient, show_secret: bool) -> Result<Value> {
+        let secret = if show_secret { self.open_secret(c)? } else { None };
+        Ok(client_json(&c.client_id, self.tenant(), &c.settings, secret.as_deref()))
+    }
+
+    /// Creates a client; the response carries the generated secret, as Auth0's does.
+    pub async fn create_client(&self, body: Payload) -> Result<Value> {
+        let settings = ClientSettings::from_create(body)?;
+        let client = self.new_client(settings, None).await?;
+        self.render_client(&client, true)
+    }
+
+    /// Inserts a client with the given id and secret, or generated ones.
+    pub(crate) async fn new_client(
+        &self,
+        settings: ClientSettings,
+        credentials: Option<(&str, &str)>,
+    ) -> Result<StoredClient> {
+        let (client_id, secret) = match credentials {
+            Some((id, secret)) => (id.to_string(), secret.to_string()),
+            None => (
+                random::alnum(32).map_err(ServiceError::internal)?,
+                random::b64url(48).map_err(ServiceError::internal)?,
+            ),
+        };
+        let sealed = self.seal_secret(&client_id, &secret)?;
+        let client = StoredClient { client_id, settings, sealed_secret: Some(sealed) };
+        self.inner.clients.insert(self.tenant(), &client, now_millis()).await.map_err(|e| match e {
+            gatehouse_store::StoreError::Conflict(_) => ServiceError::Conflict("A client with this client_id already exists".into()),
+            other => other.into(),
+        })?;
+        Ok(client)
+    }
+
+    pub(crate) async fn stored_client(&self, client_id: &str) -> Result<StoredClient> {
+        if !plausible_id(client_id) {
+            return Err(not_found());
+        }
+        self.inner.clients.get(self.tenant(), client_id).await?.ok_or_else(not_found)
+    }
+
+    pub async fn get_client(&self, client_id: &str, show_secret: bool) -> Result<Value> {
+        let c = self.stored_client(client_id).await?;
+        self.render_client(&c, show_secret)
+    }
+
+    pub async fn list_clients(&self, page: i64, per_page: i64, show_secret: bool) -> Result<(Vec<Value>, i64)> {
+        let (clients, total) = self.inner.clients.list(self.tenant(), page * per_page, per_page).await?;
+        let rendered = clients.iter().map(|c| self.render_client(c, show_secret)).collect::<Result<Vec<_>>>()?;
+        Ok((rendered, total))
+    }
+
+    /// PATCH: settings are replaced property by property; `client_secret` sets a new secret.
+    pub async fn update_client(&self, client_id: &str, mut body: Payload, show_secret: bool) -> Result<Value> {
+        let mut c = self.stored_client(client_id).await?;
+        let new_secret = body.string("client_secret")?;
+        if let Some(s) = &new_secret
+            && s.len() < 32
+        {
+            return Err(InvalidBody::on_property("String is too short, minimum 32", "client_secret").into());
+        }
+        if new_secret.is_none() || !body.is_empty() {
+            c.settings.patch(body)?;
+        }
+        if let Some(s) = new_secret {
+            c.sealed_secret = Some(self.seal_secret(client_id, &s)?);
+        }
+        if !self.inner.clients.update(self.tenant(), &c, now_millis()).await? {
+            return Err(not_found());
+        }
+        self.render_client(&c, show_secret)
+    }
+
+    pub async fn rotate_client_secret(&self, client_id: &str) -> Result<Value> {
+        let mut c = self.stored_client(client_id).await?;
+        let secret = random::b64url(48).map_err(ServiceError::internal)?;
+        c.sealed_secret = Some(self.seal_secret(client_id, &secret)?);
+        if !self.inner.clients.update(self.tenant(), &c, now_millis()).await? {
+            return Err(not_found());
+        }
+        self.render_client(&c, true)
+    }
+
+    pub async fn delete_client(&self, client_id: &str) -> Result<()> {
+        if !plausible_id(client_id) {
+            return Err(not_found());
+        }
+        self.inner.clients.delete(self.tenant(), client_id).await?;
+        Ok(())
+    }
+
+    /// Checks a client's secret in constant time. Unknown clients and wrong secrets give the
+    /// same answer, so callers cannot probe for client ids.
+    pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> Result<StoredClient, OAuthError> {
+        let unauthorized = || OAuthError::new(401, "access_denied", "Unauthorized");
+        if !plausible_id(client_id) {
+            return Err(unauthorized());
+        }
+        let client = self
+            .inner
+            .clients
+            .get(self.tenant(), client_id)
+            .await
+            .map_err(|_| OAuthError::new(500, "server_error", "Internal error"))?
+            .ok_or_else(unauthorized)?;
+        let expected = self
+            .open_secret(&client)
+            .map_err(|_| OAuthError::new(500, "server_error", "Internal error"))?
+            .ok_or_else(unauthorized)?;
+        if gatehouse_crypto::ct_eq(expected.as_bytes(), secret.as_bytes()) {
+            Ok(client)
+        } else {
+            Err(unauthorized())
+        }
+    }
+}

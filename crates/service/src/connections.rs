@@ -1,0 +1,93 @@
+//! Connections: database connections and their settings.
+
+use crate::error::{Result, ServiceError};
+use crate::{Gatehouse, now_millis};
+use gatehouse_core::connection::ConnectionSettings;
+use gatehouse_core::payload::Payload;
+use gatehouse_crypto::random;
+use gatehouse_store::{StoreError, StoredConnection};
+use serde_json::Value;
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound { code: "inexistent_connection", message: "The connection does not exist".into() }
+}
+
+fn plausible_id(id: &str) -> bool {
+    id.starts_with("con_") && id.len() <= 64 && id[4..].chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+impl Gatehouse {
+    pub async fn create_connection(&self, body: Payload) -> Result<Value> {
+        let settings = ConnectionSettings::from_create(body)?;
+        let c = self.insert_connection(settings).await?;
+        Ok(c.settings.to_json(&c.id))
+    }
+
+    pub(crate) async fn insert_connection(&self, settings: ConnectionSettings) -> Result<StoredConnection> {
+        let id = format!("con_{}", random::alnum(16).map_err(ServiceError::internal)?);
+        let c = StoredConnection { id, settings };
+        self.inner.connections.insert(self.tenant(), &c, now_millis()).await.map_err(|e| match e {
+            StoreError::Conflict(_) => ServiceError::Conflict("A connection with the same name already exists".into()),
+            other => other.into(),
+        })?;
+        Ok(c)
+    }
+
+    pub(crate) async fn stored_connection(&self, id: &str) -> Result<StoredConnection> {
+        if !plausible_id(id) {
+            return Err(not_found());
+        }
+        self.inner.connections.get(self.tenant(), id).await?.ok_or_else(not_found)
+    }
+
+    pub(crate) async fn connection_by_name(&self, name: &str) -> Result<Option<StoredConnection>> {
+        Ok(self.inner.connections.get_by_name(self.tenant(), name).await?)
+    }
+
+    pub async fn get_connection(&self, id: &str) -> Result<Value> {
+        let c = self.stored_connection(id).await?;
+        Ok(c.settings.to_json(&c.id))
+    }
+
+    pub async fn list_connections(
+        &self,
+        strategy: Option<&str>,
+        name: Option<&str>,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<Value>, i64)> {
+        if let Some(name) = name {
+            let found: Vec<Value> = self
+                .connection_by_name(name)
+                .await?
+                .filter(|c| strategy.is_none_or(|s| c.settings.strategy == s))
+                .map(|c| c.settings.to_json(&c.id))
+                .into_iter()
+                .collect();
+            let total = found.len() as i64;
+            return Ok((found, total));
+        }
+        let (list, total) = self.inner.connections.list(self.tenant(), strategy, page * per_page, per_page).await?;
+        Ok((list.iter().map(|c| c.settings.to_json(&c.id)).collect(), total))
+    }
+
+    pub async fn update_connection(&self, id: &str, body: Payload) -> Result<Value> {
+        let mut c = self.stored_connection(id).await?;
+        c.settings.patch(body)?;
+        if !self.inner.connections.update(self.tenant(), &c, now_millis()).await? {
+            return Err(not_found());
+        }
+        Ok(c.settings.to_json(&c.id))
+    }
+
+    /// Deletes the connection and its users (Auth0 does the same, asynchronously).
+    pub async fn delete_connection(&self, id: &str) -> Result<()> {
+        if !plausible_id(id) {
+            return Err(not_found());
+        }
+        if !self.inner.connections.delete(self.tenant(), id).await? {
+            return Err(not_found());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,42 @@
+//! What a use case can fail with. The HTTP edge maps each variant once to Auth0's format.
+
+use gatehouse_core::password_policy::PasswordRejection;
+use gatehouse_core::payload::InvalidBody;
+use gatehouse_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    InvalidBody(#[from] InvalidBody),
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("{0}")]
+    InvalidUri(String),
+    /// `code` is Auth0's errorCode, e.g. `inexistent_user`.
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// A 400 for a reference to something that does not exist (e.g. a connection name).
+    #[error("{message}")]
+    BadReference { code: &'static str, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Password(#[from] PasswordRejection),
+    #[error("{0}")]
+    NotSupported(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ServiceError {
+    pub fn user_not_found() -> Self {
+        ServiceError::NotFound { code: "inexistent_user", message: "The user does not exist.".into() }
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -1,0 +1,116 @@
+//! Gatehouse's use cases, independent of HTTP: each module is one domain (users, clients,
+//! connections, tokens) and talks to the stores and the crypto crate.
+
+pub mod bootstrap;
+pub mod clients;
+pub mod connections;
+pub mod error;
+pub mod hashing;
+pub mod keyring;
+pub mod tokens;
+pub mod users;
+
+pub use error::{Result, ServiceError};
+
+use gatehouse_crypto::secretbox::SecretBox;
+use gatehouse_store::{ClientStore, ConnectionStore, Db, KeyStore, TenantStore, UserStore};
+use hashing::PasswordHasher;
+use keyring::KeyRing;
+use std::sync::Arc;
+
+/// The tenant every request is served from until host-based tenants land.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Settings the services need; the binary fills them from flags and environment.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// `GATEHOUSE_PUBLIC_URL` without a trailing slash, e.g. `http://127.0.0.1:3000`.
+    pub public_url: String,
+    pub tenant: String,
+    pub access_token_lifetime_secs: i64,
+    pub max_metadata_bytes: usize,
+}
+
+impl ServiceConfig {
+    pub fn new(public_url: &str) -> Self {
+        Self {
+            public_url: public_url.trim_end_matches('/').to_string(),
+            tenant: DEFAULT_TENANT.to_string(),
+            access_token_lifetime_secs: 86_400,
+            max_metadata_bytes: gatehouse_core::metadata::DEFAULT_MAX_METADATA_BYTES,
+        }
+    }
+
+    /// The token issuer: the public URL with a trailing slash, as Auth0 prints it.
+    pub fn issuer(&self) -> String {
+        format!("{}/", self.public_url)
+    }
+
+    /// The Management API audience, `{public}/api/v2/`.
+    pub fn management_audience(&self) -> String {
+        format!("{}/api/v2/", self.public_url)
+    }
+}
+
+/// Everything a request handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct Gatehouse {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ServiceConfig,
+    db: Db,
+    users: UserStore,
+    clients: ClientStore,
+    connections: ConnectionStore,
+    secrets: SecretBox,
+    hasher: PasswordHasher,
+    keyring: KeyRing,
+}
+
+impl Gatehouse {
+    /// Loads (or on first start creates) the signing keys; the database must be migrated.
+    pub async fn open(config: ServiceConfig, db: Db, secrets: SecretBox) -> Result<Self> {
+        let keys = KeyStore::new(db.clone());
+        let tenants = TenantStore::new(db.clone());
+        tenants.ensure(&config.tenant, &config.tenant, now_millis()).await?;
+        let keyring = KeyRing::load_or_create(&keys, &config.tenant, &secrets).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                users: UserStore::new(db.clone()),
+                clients: ClientStore::new(db.clone()),
+                connections: ConnectionStore::new(db.clone()),
+                db,
+                config,
+                secrets,
+                hasher: PasswordHasher::for_this_machine(),
+                keyring,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn keyring(&self) -> &KeyRing {
+        &self.inner.keyring
+    }
+
+    fn tenant(&self) -> &str {
+        &self.inner.config.tenant
+    }
+}
+
+/// Current time in epoch milliseconds.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

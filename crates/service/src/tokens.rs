@@ -1,0 +1,184 @@
+//! Access tokens: the client-credentials grant that Management API callers use, and the
+//! checks every Management API request makes on its bearer token.
+
+use crate::Gatehouse;
+use gatehouse_crypto::jwt;
+use serde_json::{Map, Value, json};
+
+/// An OAuth error as `/oauth/token` answers it: `{error, error_description}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}: {description}")]
+pub struct OAuthError {
+    pub status: u16,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+        Self { status, error, description: description.into() }
+    }
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request", description)
+    }
+    fn internal() -> Self {
+        Self::new(500, "server_error", "Internal error")
+    }
+}
+
+/// The fields of a token request, from a JSON or form body and Basic authentication.
+#[derive(Debug, Default, Clone)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub audience: Option<String>,
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub scope: String,
+    pub expires_in: i64,
+}
+
+impl IssuedToken {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "access_token": self.access_token,
+            "scope": self.scope,
+            "expires_in": self.expires_in,
+            "token_type": "Bearer",
+        })
+    }
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    #[error("Invalid token")]
+    Invalid,
+    #[error("Expired token")]
+    Expired,
+    #[error("Bad audience")]
+    Audience,
+}
+
+/// A verified Management API access token.
+#[derive(Debug, Clone)]
+pub struct AccessClaims {
+    pub subject: String,
+    /// The client the token was issued to (`azp`); rate limits are kept per client.
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+impl AccessClaims {
+    pub fn has_any(&self, wanted: &[&str]) -> bool {
+        wanted.iter().any(|w| self.scopes.iter().any(|s| s == w))
+    }
+}
+
+impl Gatehouse {
+    pub async fn issue_token(&self, req: TokenRequest) -> Result<IssuedToken, OAuthError> {
+        match req.grant_type.as_deref() {
+            Some("client_credentials") => self.client_credentials(req).await,
+            Some(other) => Err(OAuthError::new(
+                400,
+                "unsupported_grant_type",
+                format!("Unsupported grant type: {other}"),
+            )),
+            None => Err(OAuthError::invalid_request("Missing required parameter: grant_type")),
+        }
+    }
+
+    async fn client_credentials(&self, req: TokenRequest) -> Result<IssuedToken, OAuthError> {
+        let client_id = req
+            .client_id
+            .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
+        let secret = req.client_secret.unwrap_or_default();
+        let client = self.authenticate_client(&client_id, &secret).await?;
+        if !client.settings.allows_grant("client_credentials") {
+            return Err(OAuthError::new(
+                403,
+                "unauthorized_client",
+                "Grant type 'client_credentials' not allowed for the client.",
+            ));
+        }
+        let audience = req.audience.ok_or_else(|| {
+            OAuthError::new(
+                403,
+                "access_denied",
+                "No audience parameter was provided, and no default audience has been configured",
+            )
+        })?;
+        if audience != self.config().management_audience() {
+            return Err(OAuthError::new(403, "access_denied", format!("Service not found: {audience}")));
+        }
+        let grant = self
+            .inner
+            .clients
+            .grant(self.tenant(), &client_id, &audience)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .ok_or_else(|| {
+                OAuthError::new(
+                    403,
+                    "access_denied",
+                    format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
+                )
+            })?;
+        let scopes: Vec<&str> = match req.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            // A requested scope narrows the grant; scopes outside it are dropped, as in Auth0.
+            Some(requested) => requested
+                .split_whitespace()
+                .filter(|s| grant.scope.iter().any(|g| g == s))
+                .collect(),
+            None => grant.scope.iter().map(String::as_str).collect(),
+        };
+        let scope = scopes.join(" ");
+        let now = crate::now_millis() / 1000;
+        let lifetime = self.config().access_token_lifetime_secs;
+        let claims = json!({
+            "iss": self.config().issuer(),
+            "sub": format!("{client_id}@clients"),
+            "aud": audience,
+            "iat": now,
+            "exp": now + lifetime,
+            "scope": scope,
+            "gty": "client-credentials",
+            "azp": client_id,
+        });
+        let access_token = jwt::sign(self.keyring().current(), &claims).map_err(|_| OAuthError::internal())?;
+        Ok(IssuedToken { access_token, scope, expires_in: lifetime })
+    }
+
+    /// Checks a Management API bearer token: signature, issuer, audience and expiry.
+    pub fn verify_management_token(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
+        let claims = jwt::verify(token, self.keyring().published()).map_err(|_| TokenRejection::Invalid)?;
+        let str_claim = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(String::from);
+        if str_claim(&claims, "iss").as_deref() != Some(self.config().issuer().as_str()) {
+            return Err(TokenRejection::Invalid);
+        }
+        let audience = self.config().management_audience();
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => *a == audience,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience.as_str())),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(TokenRejection::Audience);
+        }
+        let exp = claims.get("exp").and_then(Value::as_i64).ok_or(TokenRejection::Invalid)?;
+        if exp <= crate::now_millis() / 1000 {
+            return Err(TokenRejection::Expired);
+        }
+        let subject = str_claim(&claims, "sub").ok_or(TokenRejection::Invalid)?;
+        let client_id = str_claim(&claims, "azp").unwrap_or_else(|| subject.clone());
+        let scopes = str_claim(&claims, "scope")
+            .map(|s| s.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        Ok(AccessClaims { subject, client_id, scopes })
+    }
+}

@@ -1,0 +1,289 @@
+//! Users: create, read, update (with Auth0's metadata merge and root-attribute rules),
+//! delete, list and look-up by email.
+
+use crate::error::{Result, ServiceError};
+use crate::{Gatehouse, now_millis};
+use gatehouse_core::connection::ConnectionSettings;
+use gatehouse_core::payload::{Field, InvalidBody};
+use gatehouse_core::user::{DATABASE_PROVIDER, NewUser, User, UserPatch};
+use gatehouse_crypto::random;
+use gatehouse_store::{StoreError, UserList, UserListQuery};
+
+/// Most attempts at a read-merge-write before giving up under heavy contention.
+const UPDATE_ATTEMPTS: usize = 8;
+
+fn user_exists() -> ServiceError {
+    ServiceError::Conflict("The user already exists.".into())
+}
+
+fn map_conflict(e: StoreError) -> ServiceError {
+    match e {
+        StoreError::Conflict(_) => user_exists(),
+        other => other.into(),
+    }
+}
+
+/// `auth0|…` ids are at most the provider, a bar and 255 characters; longer or empty ids
+/// cannot exist and are refused before touching the database.
+pub fn check_user_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > 300 || id.chars().any(char::is_control) {
+        return Err(ServiceError::InvalidUri(format!(
+            "Path validation error: 'String does not match a valid user_id' on property id (ID of the user): {}",
+            id.chars().take(64).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+/// Gravatar for the email with Auth0's initials avatar as the fallback.
+fn default_picture(email: &str) -> String {
+    let hash = gatehouse_crypto::md5_hex(email.trim().to_lowercase().as_bytes());
+    let initials: String = email.chars().filter(|c| c.is_ascii_alphanumeric()).take(2).collect::<String>().to_lowercase();
+    format!(
+        "https://s.gravatar.com/avatar/{hash}?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2F{}.png",
+        if initials.is_empty() { "u".to_string() } else { initials }
+    )
+}
+
+fn check_username(conn: &ConnectionSettings, username: &str) -> Result<()> {
+    let (min, max) = conn.username_length();
+    let n = username.chars().count();
+    if n < min || n > max {
+        return Err(InvalidBody::on_property(
+            format!("Username must be between {min} and {max} characters"),
+            "username",
+        )
+        .into());
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_+-.!#$'^`~@".contains(c);
+    if !username.chars().all(allowed) {
+        return Err(InvalidBody::on_property("Username contains characters that are not allowed", "username").into());
+    }
+    Ok(())
+}
+
+fn personal_info(u: &User) -> Vec<&str> {
+    let mut v: Vec<&str> = [&u.name, &u.username, &u.nickname, &u.given_name, &u.family_name]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    if let Some(local) = u.email.as_deref().and_then(|e| e.split('@').next()) {
+        v.push(local);
+    }
+    v
+}
+
+impl Gatehouse {
+    pub async fn create_user(&self, req: NewUser) -> Result<User> {
+        let conn = self.connection_by_name(&req.connection).await?.ok_or_else(|| ServiceError::BadReference {
+            code: "inexistent_connection",
+            message: "The connection does not exist.".into(),
+        })?;
+        let settings = &conn.settings;
+        if settings.strategy != DATABASE_PROVIDER {
+            return Err(ServiceError::NotSupported(format!(
+                "Users can only be created on database connections; {} is a {} connection",
+                settings.name, settings.strategy
+            )));
+        }
+        let email = req
+            .email
+            .map(|e| e.to_lowercase())
+            .ok_or_else(|| InvalidBody::new("Payload validation error: 'Missing required property: email'."))?;
+        let password = req
+            .password
+            .ok_or_else(|| InvalidBody::new("Payload validation error: 'Missing required property: password'."))?;
+        match (&req.username, settings.requires_username()) {
+            (Some(u), true) => check_username(settings, u)?,
+            (None, true) => {
+                return Err(InvalidBody::new("Payload validation error: 'Missing required property: username'.").into());
+            }
+            (Some(_), false) => {
+                return Err(ServiceError::NotSupported(
+                    "Cannot set username for connection without requires_username".into(),
+                ));
+            }
+            (None, false) => {}
+        }
+        let max = self.config().max_metadata_bytes;
+        let user_metadata = req.user_metadata.map(|m| m.into_document(max)).transpose()?.unwrap_or_default();
+        let app_metadata = req.app_metadata.map(|m| m.into_document(max)).transpose()?.unwrap_or_default();
+        let id = match req.user_id {
+            Some(id) => id,
+            None => random::hex(12).map_err(ServiceError::internal)?,
+        };
+        let now = now_millis();
+        let nickname = email.split('@').next().unwrap_or_default().to_string();
+        let user = User {
+            user_id: format!("{DATABASE_PROVIDER}|{id}"),
+            connection_id: conn.id.clone(),
+            connection: settings.name.clone(),
+            provider: DATABASE_PROVIDER.into(),
+            picture: Some(req.picture.unwrap_or_else(|| default_picture(&email))),
+            name: Some(req.name.unwrap_or_else(|| email.clone())),
+            nickname: Some(req.nickname.unwrap_or(nickname)),
+            email: Some(email),
+            email_verified: req.email_verified.unwrap_or(false),
+            username: req.username,
+            phone_verified: req.phone_verified.unwrap_or(false) && req.phone_number.is_some(),
+            phone_number: req.phone_number,
+            given_name: req.given_name,
+            family_name: req.family_name,
+            blocked: req.blocked,
+            user_metadata,
+            app_metadata,
+            created_at: now,
+            updated_at: now,
+            last_login: None,
+            last_ip: None,
+            logins_count: 0,
+            last_password_reset: None,
+            password_set_date: Some(now),
+        };
+        settings.password_policy().check(&password, &personal_info(&user))?;
+        let hash = self.inner.hasher.hash(password).await?;
+        self.inner.users.insert(self.tenant(), &user, Some(&hash)).await.map_err(map_conflict)?;
+        tracing::info!(user_id = %user.user_id, connection = %user.connection, "user created");
+        Ok(user)
+    }
+
+    pub async fn get_user(&self, user_id: &str) -> Result<User> {
+        check_user_id(user_id)?;
+        Ok(self.inner.users.get(self.tenant(), user_id).await?.ok_or_else(ServiceError::user_not_found)?.user)
+    }
+
+    pub async fn delete_user(&self, user_id: &str) -> Result<()> {
+        check_user_id(user_id)?;
+        if self.inner.users.delete(self.tenant(), user_id).await? {
+            tracing::info!(user_id, "user deleted");
+        }
+        Ok(())
+    }
+
+    pub async fn users_by_email(&self, email: &str) -> Result<Vec<User>> {
+        Ok(self.inner.users.by_email(self.tenant(), email).await?)
+    }
+
+    /// Lists users; `connection` is a connection name, as in Auth0's v1 parameter.
+    pub async fn list_users(&self, connection: Option<&str>, mut q: UserListQuery) -> Result<UserList> {
+        if let Some(name) = connection {
+            match self.connection_by_name(name).await? {
+                Some(c) => q.connection_id = Some(c.id),
+                None => return Ok(UserList { users: vec![], total: q.with_total.then_some(0) }),
+            }
+        }
+        Ok(self.inner.users.list(self.tenant(), &q).await?)
+    }
+
+    pub async fn update_user(&self, user_id: &str, patch: UserPatch) -> Result<User> {
+        check_user_id(user_id)?;
+        let first = self.inner.users.get(self.tenant(), user_id).await?.ok_or_else(ServiceError::user_not_found)?;
+        let conn = self.stored_connection(&first.user.connection_id).await.map_err(|_| {
+            ServiceError::Internal(format!("connection of {user_id} is missing"))
+        })?;
+        let settings = &conn.settings;
+        if let Some(name) = &patch.connection
+            && *name != first.user.connection
+        {
+            return Err(ServiceError::NotSupported(format!(
+                "The user has no identity on connection {name}"
+            )));
+        }
+        if let Field::Set(u) = &patch.username {
+            if !settings.requires_username() {
+                return Err(ServiceError::NotSupported(
+                    "Cannot set username for connection without requires_username".into(),
+                ));
+            }
+            check_username(settings, u)?;
+        }
+        if patch.username == Field::Null && settings.requires_username() {
+            return Err(ServiceError::NotSupported("Cannot remove username for connection with requires_username".into()));
+        }
+        // Hash once, outside the retry loop: it is the expensive part.
+        let new_password = match &patch.password {
+            Some(pw) => {
+                let mut candidate = first.user.clone();
+                apply_root_changes(&mut candidate, &patch);
+                let policy = settings.password_policy();
+                policy.check(pw, &personal_info(&candidate))?;
+                if let Some(n) = policy.history_size {
+                    let mut previous = self.inner.users.password_history(self.tenant(), user_id, n as i64).await?;
+                    previous.extend(self.inner.users.password_hash(self.tenant(), user_id).await?);
+                    if self.inner.hasher.matches_any(pw.clone(), previous).await? {
+                        return Err(gatehouse_core::password_policy::PasswordRejection::PreviouslyUsed.into());
+                    }
+                }
+                Some((self.inner.hasher.hash(pw.clone()).await?, policy.history_size.unwrap_or(0) as i64))
+            }
+            None => None,
+        };
+        let max = self.config().max_metadata_bytes;
+        let mut current = first;
+        for _ in 0..UPDATE_ATTEMPTS {
+            let mut user = current.user.clone();
+            apply_root_changes(&mut user, &patch);
+            if let Some(m) = patch.user_metadata.clone() {
+                user.user_metadata = m.merge_into(std::mem::take(&mut user.user_metadata), max)?;
+            }
+            if let Some(m) = patch.app_metadata.clone() {
+                user.app_metadata = m.merge_into(std::mem::take(&mut user.app_metadata), max)?;
+            }
+            let now = now_millis().max(user.updated_at);
+            user.updated_at = now;
+            if new_password.is_some() {
+                user.last_password_reset = Some(now);
+                user.password_set_date = Some(now);
+            }
+            let pw = new_password.as_ref().map(|(h, keep)| (h.as_str(), *keep));
+            if self.inner.users.update(self.tenant(), &user, current.version, pw).await.map_err(map_conflict)? {
+                return Ok(user);
+            }
+            current = self.inner.users.get(self.tenant(), user_id).await?.ok_or_else(ServiceError::user_not_found)?;
+        }
+        Err(ServiceError::Internal(format!("too much contention updating {user_id}")))
+    }
+}
+
+/// Root attributes a PATCH sets; `null` unsets where Auth0 allows it.
+fn apply_root_changes(u: &mut User, p: &UserPatch) {
+    if let Some(email) = &p.email {
+        let email = email.to_lowercase();
+        if u.email.as_deref() != Some(email.as_str()) {
+            // A new address is unverified unless the caller says otherwise.
+            u.email_verified = p.email_verified.unwrap_or(false);
+        }
+        u.email = Some(email);
+    }
+    if let Some(v) = p.email_verified {
+        u.email_verified = v;
+    }
+    let set = |slot: &mut Option<String>, f: &Field<String>| match f {
+        Field::Absent => {}
+        Field::Null => *slot = None,
+        Field::Set(v) => *slot = Some(v.clone()),
+    };
+    set(&mut u.username, &p.username);
+    set(&mut u.given_name, &p.given_name);
+    set(&mut u.family_name, &p.family_name);
+    set(&mut u.name, &p.name);
+    set(&mut u.nickname, &p.nickname);
+    set(&mut u.picture, &p.picture);
+    if p.phone_number != Field::Absent {
+        let changed = match &p.phone_number {
+            Field::Set(v) => u.phone_number.as_deref() != Some(v.as_str()),
+            _ => true,
+        };
+        set(&mut u.phone_number, &p.phone_number);
+        if changed {
+            u.phone_verified = false;
+        }
+    }
+    if let Some(v) = p.phone_verified {
+        u.phone_verified = v && u.phone_number.is_some();
+    }
+    if let Some(b) = p.blocked {
+        u.blocked = Some(b);
+    }
+}
