@@ -1,0 +1,94 @@
+//! Server configuration from flags and `GATEHOUSE_*` environment variables. Every setting
+//! and its default is listed in the README.
+
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: String,
+    /// `sqlite://file.db` (created if missing) or `postgres://user@host/db`.
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL", default_value = "sqlite://gatehouse.db")]
+    pub database_url: String,
+    /// Public base URL; the issuer is this plus `/`. Defaults to `http://` + listen address.
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// 32-byte key (64 hex characters or base64) encrypting signing keys and client secrets.
+    #[arg(long, env = "GATEHOUSE_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Where the generated secret key is kept when GATEHOUSE_SECRET_KEY is unset.
+    #[arg(long, env = "GATEHOUSE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    #[arg(long, env = "GATEHOUSE_BOOTSTRAP_CLIENT_ID")]
+    pub bootstrap_client_id: Option<String>,
+    #[arg(long, env = "GATEHOUSE_BOOTSTRAP_CLIENT_SECRET", hide_env_values = true)]
+    pub bootstrap_client_secret: Option<String>,
+    #[arg(long, env = "GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL")]
+    pub bootstrap_admin_email: Option<String>,
+    #[arg(long, env = "GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    pub bootstrap_admin_password: Option<String>,
+    /// Management API requests per second per client (and burst); 0 disables the limit.
+    #[arg(long, env = "GATEHOUSE_RATE_LIMIT", default_value_t = 1000)]
+    pub rate_limit: u64,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "GATEHOUSE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Largest user_metadata or app_metadata document, in bytes.
+    #[arg(long, env = "GATEHOUSE_METADATA_MAX_BYTES", default_value_t = 16 * 1024)]
+    pub metadata_max_bytes: usize,
+}
+
+impl ServeConfig {
+    /// Defaults for an embedded test or tool, as if no flag or variable was given.
+    pub fn with_database(database_url: &str) -> Self {
+        Self {
+            listen: "127.0.0.1:0".into(),
+            database_url: database_url.into(),
+            public_url: None,
+            secret_key: None,
+            secret_key_file: None,
+            bootstrap_client_id: None,
+            bootstrap_client_secret: None,
+            bootstrap_admin_email: None,
+            bootstrap_admin_password: None,
+            rate_limit: 1000,
+            max_body_bytes: 1024 * 1024,
+            metadata_max_bytes: 16 * 1024,
+        }
+    }
+
+    /// The key file used when no key is given: beside an SQLite database
+    /// (`gatehouse.db` → `gatehouse.key`), else `gatehouse.key` in the working directory.
+    pub fn default_key_file(&self) -> Option<PathBuf> {
+        if let Some(p) = &self.secret_key_file {
+            return Some(p.clone());
+        }
+        let url = &self.database_url;
+        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let path = rest.split('?').next().unwrap_or(rest);
+            if path.is_empty() || path.contains(":memory:") {
+                return None;
+            }
+            return Some(PathBuf::from(path).with_extension("key"));
+        }
+        Some(PathBuf::from("gatehouse.key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_sits_beside_sqlite_database() {
+        let c = ServeConfig::with_database("sqlite://data/gh.db?mode=rwc");
+        assert_eq!(c.default_key_file(), Some(PathBuf::from("data/gh.key")));
+        assert_eq!(ServeConfig::with_database("sqlite::memory:").default_key_file(), None);
+        assert_eq!(
+            ServeConfig::with_database("postgres://localhost/gh").default_key_file(),
+            Some(PathBuf::from("gatehouse.key"))
+        );
+    }
+}

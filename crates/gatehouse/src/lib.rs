@@ -1,0 +1,99 @@
+//! The `gatehouse` binary's library half: configuration, start-up (migrate, bootstrap,
+//! listen) and a handle to stop the server, shared by `main` and the integration tests.
+
+pub mod config;
+mod secret_key;
+
+use config::ServeConfig;
+use gatehouse_http::HttpConfig;
+use gatehouse_service::bootstrap::{BootstrapOptions, GeneratedClient};
+use gatehouse_service::{Gatehouse, ServiceConfig};
+use gatehouse_store::Db;
+use std::net::SocketAddr;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] gatehouse_store::StoreError),
+    #[error("{0}")]
+    Service(#[from] gatehouse_service::ServiceError),
+    #[error("secret key: {0}")]
+    SecretKey(String),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(String, std::io::Error),
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub public_url: String,
+    /// Present only at the start that created the Management API client.
+    pub generated_client: Option<GeneratedClient>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+    db: Db,
+}
+
+impl Running {
+    /// Stops accepting, finishes in-flight requests and closes the database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.db.close().await;
+    }
+
+    /// Waits until the server ends (it ends on Ctrl-C or SIGTERM when started by `main`).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let result = self.task.await.unwrap_or(Ok(()));
+        self.db.close().await;
+        result
+    }
+}
+
+/// Opens and migrates the database, bootstraps the tenant, binds and starts serving.
+/// `until` ends the server when it resolves.
+pub async fn start(
+    cfg: &ServeConfig,
+    until: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Running, StartError> {
+    let secrets = secret_key::load(cfg)?;
+    let db = Db::connect(&cfg.database_url).await?;
+    db.migrate().await?;
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|e| StartError::Listen(cfg.listen.clone(), e))?;
+    let addr = listener.local_addr().map_err(|e| StartError::Listen(cfg.listen.clone(), e))?;
+    let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let mut service_config = ServiceConfig::new(&public_url);
+    service_config.max_metadata_bytes = cfg.metadata_max_bytes;
+    let gatehouse = Gatehouse::open(service_config, db.clone(), secrets).await?;
+    let generated_client = gatehouse
+        .bootstrap(&BootstrapOptions {
+            client_id: cfg.bootstrap_client_id.clone(),
+            client_secret: cfg.bootstrap_client_secret.clone(),
+            admin_email: cfg.bootstrap_admin_email.clone(),
+            admin_password: cfg.bootstrap_admin_password.clone(),
+        })
+        .await?;
+    let app = gatehouse_http::app(
+        gatehouse.clone(),
+        &HttpConfig { rate_limit_per_second: cfg.rate_limit, max_body_bytes: cfg.max_body_bytes },
+    );
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    _ = rx => {}
+                    _ = until => {}
+                }
+            })
+            .await
+    });
+    tracing::info!(%addr, dialect = ?db.dialect(), "gatehouse listening");
+    Ok(Running { addr, public_url: public_url.trim_end_matches('/').to_string(), generated_client, shutdown: Some(tx), task, db })
+}

@@ -1,0 +1,100 @@
+//! `gatehouse`: the command-line entry point.
+
+use clap::{Parser, Subcommand};
+use gatehouse::config::ServeConfig;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "Identity and user management that speaks Auth0's APIs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrates the database and bootstraps the tenant first).
+    Serve(ServeConfig),
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("GATEHOUSE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Serve(cfg) => {
+            let running = match gatehouse::start(&cfg, shutdown_signal()).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("gatehouse: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            print_banner(&running);
+            match running.wait().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("gatehouse: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// What an operator needs to start using the server, on standard output (not the log).
+fn print_banner(r: &gatehouse::Running) {
+    let url = &r.public_url;
+    println!("\nGatehouse is running at {url}/");
+    println!("  Management API: {url}/api/v2/   OpenID configuration: {url}/.well-known/openid-configuration");
+    match &r.generated_client {
+        Some(c) => {
+            println!("\nA Management API client was created. Its secret is shown only this once:");
+            println!("  client_id:     {}", c.client_id);
+            println!("  client_secret: {}", c.client_secret);
+            println!("\nGet a Management API token:");
+            println!(
+                "  curl -s {url}/oauth/token -H 'content-type: application/json' -d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"{}\",\"client_secret\":\"{}\",\"audience\":\"{url}/api/v2/\"}}'",
+                c.client_id, c.client_secret
+            );
+        }
+        None => {
+            println!("\nGet a Management API token with the client credentials printed at first start");
+            println!("(or set GATEHOUSE_BOOTSTRAP_CLIENT_ID and GATEHOUSE_BOOTSTRAP_CLIENT_SECRET):");
+            println!(
+                "  curl -s {url}/oauth/token -H 'content-type: application/json' -d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"<id>\",\"client_secret\":\"<secret>\",\"audience\":\"{url}/api/v2/\"}}'"
+            );
+        }
+    }
+    println!();
+}

@@ -1,0 +1,31 @@
+//! OpenID Provider metadata and the JWKS.
+
+use crate::AppState;
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+pub async fn openid_configuration(State(s): State<AppState>) -> Json<Value> {
+    let base = &s.gatehouse.config().public_url;
+    Json(json!({
+        "issuer": s.gatehouse.config().issuer(),
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "userinfo_endpoint": format!("{base}/userinfo"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "end_session_endpoint": format!("{base}/oidc/logout"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "grant_types_supported": ["client_credentials"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": ["aud", "sub", "iss", "iat", "exp", "name", "given_name", "family_name", "nickname", "picture", "email", "email_verified", "updated_at"],
+        "code_challenge_methods_supported": ["S256", "plain"],
+    }))
+}
+
+pub async fn jwks(State(s): State<AppState>) -> Json<Value> {
+    Json(s.gatehouse.keyring().jwks())
+}

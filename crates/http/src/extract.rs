@@ -1,0 +1,105 @@
+//! Request extractors that answer bad input in Auth0's format: JSON bodies (malformed,
+//! oversized, not an object) and query strings (unknown or mistyped parameters).
+
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use gatehouse_core::payload::Payload;
+use std::collections::HashMap;
+
+/// A JSON object body, ready for field-by-field validation.
+pub struct JsonBody(pub Payload);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            ApiError::invalid_body(format!("Payload validation error: '{}'.", e.body_text()))
+        })?;
+        if bytes.is_empty() {
+            return Err(ApiError::invalid_body("Payload validation error: 'Expected type object but found type null'."));
+        }
+        Ok(JsonBody(Payload::parse(&bytes)?))
+    }
+}
+
+/// Query parameters with Auth0-style validation.
+pub struct QueryParams(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw = parts.uri.query().unwrap_or("");
+        let pairs: Vec<(String, String)> = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|q| q.0)
+            .map_err(|_| ApiError::invalid_query(format!("Query validation error: 'Malformed query string: {raw}'.")))?;
+        let mut map = HashMap::new();
+        for (k, v) in pairs {
+            if map.insert(k.clone(), v).is_some() {
+                return Err(ApiError::invalid_query(format!(
+                    "Query validation error: 'Parameter {k} given more than once'."
+                )));
+            }
+        }
+        Ok(QueryParams(map))
+    }
+}
+
+impl QueryParams {
+    pub fn allow_only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        let mut extra: Vec<&str> = self.0.keys().map(String::as_str).filter(|k| !allowed.contains(k)).collect();
+        if extra.is_empty() {
+            return Ok(());
+        }
+        extra.sort_unstable();
+        Err(ApiError::invalid_query(format!(
+            "Query validation error: 'Additional properties not allowed: {}'.",
+            extra.join(",")
+        )))
+    }
+
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    pub fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+        let Some(raw) = self.0.get(key) else { return Ok(None) };
+        let n: i64 = raw.parse().map_err(|_| {
+            ApiError::invalid_query(format!(
+                "Query validation error: 'Expected type integer but found type string' on property {key}."
+            ))
+        })?;
+        if n < min {
+            return Err(ApiError::invalid_query(format!(
+                "Query validation error: 'Value {n} is less than minimum {min}' on property {key}."
+            )));
+        }
+        if n > max {
+            return Err(ApiError::invalid_query(format!(
+                "Query validation error: 'Value {n} is greater than maximum {max}' on property {key}."
+            )));
+        }
+        Ok(Some(n))
+    }
+
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(key).map(String::as_str) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(ApiError::invalid_query(format!(
+                "Query validation error: 'Expected type boolean but found type string' on property {key}."
+            ))),
+        }
+    }
+
+    /// `page` (0-based) and `per_page` (1..=100, default 50), Auth0's paging.
+    pub fn paging(&self) -> Result<(i64, i64), ApiError> {
+        let per_page = self.int("per_page", 1, 100)?.unwrap_or(50);
+        let page = self.int("page", 0, i64::MAX / 1000)?.unwrap_or(0);
+        Ok((page, per_page))
+    }
+}

@@ -1,0 +1,75 @@
+//! Gatehouse's HTTP edge: routers per surface, request ids, tracing, body limits, and the
+//! single mapping of service errors to Auth0's error format.
+
+mod authentication;
+pub mod error;
+mod extract;
+mod management;
+mod ops;
+pub mod rate_limit;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use gatehouse_service::Gatehouse;
+use rate_limit::RateLimiter;
+use std::sync::Arc;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// Settings of the HTTP edge.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Management API requests per second per client (also the burst); 0 disables.
+    pub rate_limit_per_second: u64,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { rate_limit_per_second: 1000, max_body_bytes: 1024 * 1024 }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub gatehouse: Gatehouse,
+    pub rate_limiter: Arc<RateLimiter>,
+}
+
+#[derive(Clone, Default)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let id = gatehouse_crypto::random::hex(8).ok()?;
+        axum::http::HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
+}
+
+/// The whole application: every surface under one router.
+pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
+    let state = AppState { gatehouse, rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second)) };
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .nest("/api/v2", management::router(state.clone()))
+        .merge(authentication::router())
+        .merge(ops::router())
+        .fallback(|| async { error::ApiError::not_found() })
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                // The path only: query strings can carry emails and other personal data.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
+        .with_state(state)
+}

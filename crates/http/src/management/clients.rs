@@ -1,0 +1,69 @@
+//! `/api/v2/clients`.
+
+use super::{Caller, paged};
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{JsonBody, QueryParams};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gatehouse_core::scopes::*;
+use gatehouse_core::user::FieldSelection;
+use serde_json::Value;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/clients", get(list).post(create))
+        .route("/clients/{id}", get(read).patch(update).delete(remove))
+        .route("/clients/{id}/rotate-secret", post(rotate))
+}
+
+async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
+    caller.require(&[READ_CLIENTS])?;
+    q.allow_only(&["page", "per_page", "include_totals", "fields", "include_fields", "is_global", "is_first_party", "app_type"])?;
+    let (page, per_page) = q.paging()?;
+    let include_totals = q.bool("include_totals")?.unwrap_or(false);
+    let fields = FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true));
+    let (clients, total) = s.gatehouse.list_clients(page, per_page, caller.0.has_any(&[READ_CLIENT_KEYS])).await?;
+    let clients = clients.into_iter().map(|c| fields.apply(c)).collect();
+    Ok(paged("clients", clients, include_totals, page, per_page, total))
+}
+
+async fn create(State(s): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> ApiResult<impl IntoResponse> {
+    caller.require(&[CREATE_CLIENTS])?;
+    Ok((StatusCode::CREATED, Json(s.gatehouse.create_client(body).await?)))
+}
+
+async fn read(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, q: QueryParams) -> ApiResult<Json<Value>> {
+    caller.require(&[READ_CLIENTS])?;
+    q.allow_only(&["fields", "include_fields"])?;
+    let fields = FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true));
+    let client = s.gatehouse.get_client(&id, caller.0.has_any(&[READ_CLIENT_KEYS])).await?;
+    Ok(Json(fields.apply(client)))
+}
+
+async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    caller.require(&[UPDATE_CLIENTS])?;
+    if body.contains("client_secret") {
+        caller.require(&["update:client_keys", UPDATE_CLIENTS])?;
+    }
+    Ok(Json(s.gatehouse.update_client(&id, body, caller.0.has_any(&[READ_CLIENT_KEYS])).await?))
+}
+
+async fn rotate(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    caller.require(&["update:client_keys", UPDATE_CLIENTS])?;
+    Ok(Json(s.gatehouse.rotate_client_secret(&id).await?))
+}
+
+async fn remove(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    caller.require(&[DELETE_CLIENTS])?;
+    s.gatehouse.delete_client(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,116 @@
+//! The Management API (`/api/v2`): bearer-token authentication, per-endpoint scopes,
+//! rate-limit headers, and the routers of each resource.
+
+mod clients;
+mod connections;
+mod users;
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use gatehouse_service::tokens::{AccessClaims, TokenRejection};
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .merge(users::router())
+        .merge(clients::router())
+        .merge(connections::router())
+        .fallback(|| async { ApiError::not_found() })
+        .layer(middleware::from_fn_with_state(state, authenticate))
+}
+
+/// The verified caller, available to every Management API handler.
+#[derive(Clone, Debug)]
+pub struct Caller(pub AccessClaims);
+
+impl Caller {
+    /// Passes when the token carries any of `scopes`.
+    pub fn require(&self, scopes: &[&str]) -> Result<(), ApiError> {
+        if self.0.has_any(scopes) { Ok(()) } else { Err(ApiError::insufficient_scope(scopes)) }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", "Missing authentication")
+        })
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(token) = bearer(req.headers()) else {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", "Missing authentication").into_response();
+    };
+    let claims = match state.gatehouse.verify_management_token(token) {
+        Ok(c) => c,
+        Err(rejection) => {
+            let message = match rejection {
+                TokenRejection::Expired => "Expired token",
+                TokenRejection::Audience => "Bad audience",
+                TokenRejection::Invalid => "Invalid token",
+            };
+            return ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message).into_response();
+        }
+    };
+    let decision = state.rate_limiter.enabled().then(|| state.rate_limiter.check(&claims.client_id));
+    let mut resp = match decision {
+        Some(d) if !d.allowed => {
+            tracing::warn!(client_id = %claims.client_id, "management API rate limit reached");
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", "Global limit has been reached");
+            e.retry_after = Some(d.retry_after);
+            e.into_response()
+        }
+        _ => {
+            req.extensions_mut().insert(Caller(claims));
+            next.run(req).await
+        }
+    };
+    if let Some(d) = decision {
+        let h = resp.headers_mut();
+        for (name, value) in [
+            ("x-ratelimit-limit", d.limit),
+            ("x-ratelimit-remaining", d.remaining),
+            ("x-ratelimit-reset", d.reset),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+                h.insert(name, v);
+            }
+        }
+    }
+    resp
+}
+
+/// `{start, limit, length, total, <key>: [...]}` when `include_totals`, else the bare list.
+pub(crate) fn paged(
+    key: &str,
+    items: Vec<serde_json::Value>,
+    include_totals: bool,
+    page: i64,
+    per_page: i64,
+    total: i64,
+) -> axum::Json<serde_json::Value> {
+    if include_totals {
+        let mut body = serde_json::json!({
+            "start": page * per_page,
+            "limit": per_page,
+            "length": items.len(),
+            "total": total,
+        });
+        body[key] = serde_json::Value::Array(items);
+        axum::Json(body)
+    } else {
+        axum::Json(serde_json::Value::Array(items))
+    }
+}

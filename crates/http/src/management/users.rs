@@ -1,0 +1,130 @@
+//! `/api/v2/users` and `/api/v2/users-by-email`.
+
+use super::{Caller, paged};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, QueryParams};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use gatehouse_core::scopes::*;
+use gatehouse_core::user::{FieldSelection, NewUser, UserPatch};
+use gatehouse_store::{SortField, UserListQuery};
+use serde_json::Value;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(list).post(create))
+        .route("/users/{id}", get(read).patch(update).delete(remove))
+        .route("/users-by-email", get(by_email))
+}
+
+fn selection(q: &QueryParams) -> ApiResult<FieldSelection> {
+    Ok(FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true)))
+}
+
+async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
+    caller.require(&[READ_USERS])?;
+    q.allow_only(&[
+        "page", "per_page", "include_totals", "sort", "connection", "fields", "include_fields", "q",
+        "search_engine", "primary_order",
+    ])?;
+    match q.str("search_engine") {
+        None | Some("v3") => {}
+        Some(v @ ("v1" | "v2")) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "operation_not_supported",
+                format!("The search_engine {v} is no longer supported; use v3"),
+            ));
+        }
+        Some(other) => {
+            return Err(ApiError::invalid_query(format!(
+                "Query validation error: 'No enum match for: \"{other}\"' on property search_engine."
+            )));
+        }
+    }
+    if q.str("q").is_some_and(|s| !s.trim().is_empty()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "operation_not_supported",
+            "Searching users with q is not available in this version of Gatehouse",
+        ));
+    }
+    let _ = q.bool("primary_order")?;
+    let (page, per_page) = q.paging()?;
+    let include_totals = q.bool("include_totals")?.unwrap_or(false);
+    let sort = match q.str("sort") {
+        None => None,
+        Some(raw) => {
+            let bad = || ApiError::invalid_query(format!(
+                "Query validation error: 'sort must be <field>:1 or <field>:-1 on a sortable field: {raw}' on property sort."
+            ));
+            let (field, dir) = raw.split_once(':').ok_or_else(bad)?;
+            let field = SortField::parse(field).ok_or_else(bad)?;
+            let ascending = match dir {
+                "1" => true,
+                "-1" => false,
+                _ => return Err(bad()),
+            };
+            Some((field, ascending))
+        }
+    };
+    let fields = selection(&q)?;
+    let query = UserListQuery { connection_id: None, sort, offset: page * per_page, limit: per_page, with_total: include_totals };
+    let list = s.gatehouse.list_users(q.str("connection"), query).await?;
+    let users = list.users.iter().map(|u| fields.apply(u.to_json())).collect();
+    Ok(paged("users", users, include_totals, page, per_page, list.total.unwrap_or(0)))
+}
+
+async fn create(State(s): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> ApiResult<impl IntoResponse> {
+    caller.require(&[CREATE_USERS, CREATE_USERS_APP_METADATA])?;
+    let req = NewUser::from_payload(body)?;
+    let user = s.gatehouse.create_user(req).await?;
+    Ok((StatusCode::CREATED, Json(user.to_json())))
+}
+
+async fn read(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, q: QueryParams) -> ApiResult<Json<Value>> {
+    caller.require(&[READ_USERS, READ_USERS_APP_METADATA])?;
+    q.allow_only(&["fields", "include_fields"])?;
+    let fields = selection(&q)?;
+    let user = s.gatehouse.get_user(&id).await?;
+    Ok(Json(fields.apply(user.to_json())))
+}
+
+async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    caller.require(&[UPDATE_USERS, UPDATE_USERS_APP_METADATA])?;
+    // A token limited to app_metadata may change nothing else.
+    let only_app_metadata = body.contains("app_metadata") && UserPatch::PROPERTIES.iter().all(|p| *p == "app_metadata" || !body.contains(p));
+    if !only_app_metadata {
+        caller.require(&[UPDATE_USERS])?;
+    }
+    let patch = UserPatch::from_payload(body)?;
+    let user = s.gatehouse.update_user(&id, patch).await?;
+    Ok(Json(user.to_json()))
+}
+
+async fn remove(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    caller.require(&[DELETE_USERS])?;
+    s.gatehouse.delete_user(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn by_email(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
+    caller.require(&[READ_USERS])?;
+    q.allow_only(&["email", "fields", "include_fields"])?;
+    let email = q
+        .str("email")
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| ApiError::invalid_query("Query validation error: 'Missing required property: email'."))?;
+    let fields = selection(&q)?;
+    let users = s.gatehouse.users_by_email(email).await?;
+    Ok(Json(Value::Array(users.iter().map(|u| fields.apply(u.to_json())).collect())))
+}

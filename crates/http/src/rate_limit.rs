@@ -1,0 +1,83 @@
+//! Per-client rate limits as Auth0 signals them: a token bucket per client id, reported in
+//! `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` (epoch seconds),
+//! and a 429 with `Retry-After` when empty.
+//!
+//! Buckets live in this process: behind a load balancer each node enforces the limit on
+//! the traffic it sees.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub limit: u64,
+    pub remaining: u64,
+    /// When the bucket is full again, in Unix epoch seconds.
+    pub reset: u64,
+    /// Seconds until one request is allowed again (for `Retry-After`).
+    pub retry_after: u64,
+}
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+pub struct RateLimiter {
+    /// Requests per second, which is also the burst size. Zero disables limiting.
+    per_second: u64,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: u64) -> Self {
+        Self { per_second, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.per_second > 0
+    }
+
+    pub fn check(&self, key: &str) -> Decision {
+        let now = Instant::now();
+        let epoch = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let cap = self.per_second as f64;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let b = buckets.entry(key.to_string()).or_insert(Bucket { tokens: cap, last: now });
+        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * cap).min(cap);
+        b.last = now;
+        let allowed = b.tokens >= 1.0;
+        if allowed {
+            b.tokens -= 1.0;
+        }
+        let missing = cap - b.tokens;
+        Decision {
+            allowed,
+            limit: self.per_second,
+            remaining: b.tokens.floor() as u64,
+            reset: epoch + (missing / cap).ceil() as u64,
+            retry_after: if allowed { 0 } else { ((1.0 - b.tokens) / cap).ceil().max(1.0) as u64 },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empties_then_refuses_with_retry_after() {
+        let rl = RateLimiter::new(3);
+        let first = rl.check("c");
+        assert!(first.allowed);
+        assert_eq!(first.remaining, 2);
+        assert!(rl.check("c").allowed && rl.check("c").allowed);
+        let refused = rl.check("c");
+        assert!(!refused.allowed);
+        assert_eq!(refused.remaining, 0);
+        assert!(refused.retry_after >= 1);
+        assert!(rl.check("other").allowed, "buckets are per client");
+    }
+}
