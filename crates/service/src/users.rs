@@ -10,7 +10,14 @@ use gatehouse_crypto::random;
 use gatehouse_store::{StoreError, UserList, UserListQuery};
 
 /// Most attempts at a read-merge-write before giving up under heavy contention.
-const UPDATE_ATTEMPTS: usize = 8;
+const UPDATE_ATTEMPTS: u64 = 64;
+
+/// A short randomised pause between optimistic-update attempts, so writers that collided
+/// do not collide again in lock-step.
+async fn backoff(attempt: u64) {
+    let jitter = gatehouse_crypto::random::bytes::<1>().map(|b| b[0] as u64 % 4).unwrap_or(1);
+    tokio::time::sleep(std::time::Duration::from_millis((attempt.min(10) + jitter) * 2)).await;
+}
 
 fn user_exists() -> ServiceError {
     ServiceError::Conflict("The user already exists.".into())
@@ -221,7 +228,7 @@ impl Gatehouse {
         };
         let max = self.config().max_metadata_bytes;
         let mut current = first;
-        for _ in 0..UPDATE_ATTEMPTS {
+        for attempt in 0..UPDATE_ATTEMPTS {
             let mut user = current.user.clone();
             apply_root_changes(&mut user, &patch);
             if let Some(m) = patch.user_metadata.clone() {
@@ -240,6 +247,7 @@ impl Gatehouse {
             if self.inner.users.update(self.tenant(), &user, current.version, pw).await.map_err(map_conflict)? {
                 return Ok(user);
             }
+            backoff(attempt).await;
             current = self.inner.users.get(self.tenant(), user_id).await?.ok_or_else(ServiceError::user_not_found)?;
         }
         Err(ServiceError::Internal(format!("too much contention updating {user_id}")))

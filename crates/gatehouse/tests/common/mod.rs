@@ -1,0 +1,240 @@
+//! Test harness: the real server on 127.0.0.1 over HTTP, on a fresh SQLite file or, when
+//! `GATEHOUSE_TEST_DATABASE_URL` names a PostgreSQL server, a fresh database on it.
+#![allow(dead_code)]
+
+use gatehouse::config::ServeConfig;
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use std::path::PathBuf;
+
+pub const CLIENT_ID: &str = "TestManagementClient000000000001";
+pub const CLIENT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+pub const DB_CONNECTION: &str = "Username-Password-Authentication";
+
+/// Where a test's data lives; removed when the test ends.
+enum Storage {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        match self {
+            Storage::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Storage::Postgres { admin_url, name } => {
+                let (url, name) = (admin_url.clone(), name.clone());
+                // Drop runs outside any runtime guarantee; use a private one.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                    rt.block_on(async {
+                        let mut c = sqlx::PgConnection::connect(&url).await.ok()?;
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut c).await.ok()
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    gatehouse_crypto::random::hex(6).expect("randomness")
+}
+
+async fn fresh_storage() -> (String, Storage) {
+    match std::env::var("GATEHOUSE_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("gh_test_{}", random_suffix());
+            let mut c = sqlx::PgConnection::connect(&admin_url).await.expect("connect to GATEHOUSE_TEST_DATABASE_URL");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut c).await.expect("create test database");
+            let base = admin_url.split('?').next().unwrap_or(&admin_url);
+            let (server, _) = base.rsplit_once('/').expect("database URL has a path");
+            (format!("{server}/{name}"), Storage::Postgres { admin_url, name })
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!("gatehouse-test-{}", random_suffix()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            (format!("sqlite://{}", dir.join("gatehouse.db").display()), Storage::Sqlite(dir))
+        }
+    }
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    /// Asserts an Auth0-format error with this status and errorCode; returns the message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, error_code: &str) -> String {
+        assert_eq!(self.status.as_u16(), status, "unexpected status, body: {}", self.body);
+        assert_eq!(self.body["statusCode"], json!(status), "body: {}", self.body);
+        assert!(self.body["error"].is_string(), "body: {}", self.body);
+        assert_eq!(self.body["errorCode"], json!(error_code), "body: {}", self.body);
+        self.body["message"].as_str().expect("message").to_string()
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status, body: {}", self.body);
+        &self.body
+    }
+}
+
+pub struct TestServer {
+    pub cfg: ServeConfig,
+    pub url: String,
+    running: Option<gatehouse::Running>,
+    http: reqwest::Client,
+    token: Option<String>,
+    _storage: Storage,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts on fresh storage after letting the test adjust the configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        let (url, storage) = fresh_storage().await;
+        let mut cfg = ServeConfig::with_database(&url);
+        cfg.secret_key = Some(gatehouse_crypto::random::hex(32).expect("randomness"));
+        cfg.bootstrap_client_id = Some(CLIENT_ID.into());
+        cfg.bootstrap_client_secret = Some(CLIENT_SECRET.into());
+        adjust(&mut cfg);
+        let running = gatehouse::start(&cfg, std::future::pending()).await.expect("server starts");
+        Self {
+            url: running.public_url.clone(),
+            cfg,
+            running: Some(running),
+            http: reqwest::Client::new(),
+            token: None,
+            _storage: storage,
+        }
+    }
+
+    /// Stops the server and starts it again on the same database, listening on the same port.
+    pub async fn restart(&mut self) {
+        let running = self.running.take().expect("running");
+        let addr = running.addr;
+        running.stop().await;
+        self.cfg.listen = addr.to_string();
+        let running = gatehouse::start(&self.cfg, std::future::pending()).await.expect("server restarts");
+        self.url = running.public_url.clone();
+        self.running = Some(running);
+    }
+
+    pub fn audience(&self) -> String {
+        format!("{}/api/v2/", self.url)
+    }
+
+    /// A Management API token with every scope of the bootstrap client (cached).
+    pub async fn token(&mut self) -> String {
+        if let Some(t) = &self.token {
+            return t.clone();
+        }
+        let t = self.token_with_scope(None).await;
+        self.token = Some(t.clone());
+        t
+    }
+
+    /// A token narrowed to `scope` (space-separated), or every granted scope.
+    pub async fn token_with_scope(&self, scope: Option<&str>) -> String {
+        let mut body = json!({
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "audience": self.audience(),
+        });
+        if let Some(s) = scope {
+            body["scope"] = json!(s);
+        }
+        let r = self.raw(Method::POST, "/oauth/token", None, Some(body)).await;
+        assert_eq!(r.status, StatusCode::OK, "token: {}", r.body);
+        r.body["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        Self::read(resp).await
+    }
+
+    /// Sends raw bytes with a content type (malformed-body tests).
+    pub async fn send_bytes(&mut self, method: Method, path: &str, content_type: &str, bytes: Vec<u8>) -> Response {
+        let token = self.token().await;
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .expect("request sent");
+        Self::read(resp).await
+    }
+
+    pub async fn read(resp: reqwest::Response) -> Response {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Response { status, headers, body }
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub async fn get(&mut self, path: &str) -> Response {
+        let t = self.token().await;
+        self.raw(Method::GET, path, Some(&t), None).await
+    }
+    pub async fn post(&mut self, path: &str, body: Value) -> Response {
+        let t = self.token().await;
+        self.raw(Method::POST, path, Some(&t), Some(body)).await
+    }
+    pub async fn patch(&mut self, path: &str, body: Value) -> Response {
+        let t = self.token().await;
+        self.raw(Method::PATCH, path, Some(&t), Some(body)).await
+    }
+    pub async fn delete(&mut self, path: &str) -> Response {
+        let t = self.token().await;
+        self.raw(Method::DELETE, path, Some(&t), None).await
+    }
+
+    /// Creates a user on the default database connection and returns its JSON.
+    pub async fn create_user(&mut self, email: &str, extra: Value) -> Value {
+        let mut body = json!({"connection": DB_CONNECTION, "email": email, "password": "Sup3r-secret!"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let r = self.post("/api/v2/users", body).await;
+        r.assert_status(201).clone()
+    }
+}
+
+/// Percent-encodes a path segment (user ids contain `|`).
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
