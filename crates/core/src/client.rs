@@ -63,10 +63,11 @@ impl ClientSettings {
                 "client_credentials".into(),
             ],
             token_endpoint_auth_method: "client_secret_post".into(),
-            jwt_configuration: json!({"alg": "RS256", "lifetime_in_seconds": 36000, "secret_encoded": false})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
+            jwt_configuration:
+                json!({"alg": "RS256", "lifetime_in_seconds": 36000, "secret_encoded": false})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
             client_metadata: Map::new(),
         }
     }
@@ -112,10 +113,16 @@ impl ClientSettings {
 
     fn check_name(&self) -> Result<(), InvalidBody> {
         if self.name.trim().is_empty() {
-            return Err(InvalidBody::on_property("String is too short (0 chars), minimum 1", "name"));
+            return Err(InvalidBody::on_property(
+                "String is too short (0 chars), minimum 1",
+                "name",
+            ));
         }
         if self.name.chars().any(|c| c == '<' || c == '>') {
-            return Err(InvalidBody::on_property("name must not contain < or >", "name"));
+            return Err(InvalidBody::on_property(
+                "name must not contain < or >",
+                "name",
+            ));
         }
         Ok(())
     }
@@ -145,9 +152,12 @@ impl ClientSettings {
         ] {
             if let Some(urls) = p.string_array(key)? {
                 for u in &urls {
-                    if !(u.starts_with("http://") || u.starts_with("https://") || u.contains("://")) {
+                    if !(u.starts_with("http://") || u.starts_with("https://") || u.contains("://"))
+                    {
                         return Err(InvalidBody::on_property(
-                            format!("Object didn't pass validation for format absolute-uri-or-empty: {u}"),
+                            format!(
+                                "Object didn't pass validation for format absolute-uri-or-empty: {u}"
+                            ),
                             key,
                         ));
                     }
@@ -220,7 +230,12 @@ fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), InvalidBody>
 
 /// The client as returned by the Management API. `secret` is shown only to callers allowed
 /// to read client keys, as in Auth0.
-pub fn client_json(client_id: &str, tenant: &str, s: &ClientSettings, secret: Option<&str>) -> Value {
+pub fn client_json(
+    client_id: &str,
+    tenant: &str,
+    s: &ClientSettings,
+    secret: Option<&str>,
+) -> Value {
     let mut v = serde_json::to_value(s).unwrap_or_else(|_| json!({}));
     if let Value::Object(m) = &mut v {
         m.insert("client_id".into(), json!(client_id));
@@ -241,9 +256,16 @@ mod tests {
     fn create_requires_name_and_validates_enums() {
         assert!(ClientSettings::from_create(Payload::from_value(json!({})).unwrap()).is_err());
         let bad = Payload::from_value(json!({"name": "a", "app_type": "desktop"})).unwrap();
-        assert!(ClientSettings::from_create(bad).unwrap_err().message.contains("app_type"));
-        let ok = Payload::from_value(json!({"name": "a", "app_type": "spa", "callbacks": ["https://x/cb"]}))
-            .unwrap();
+        assert!(
+            ClientSettings::from_create(bad)
+                .unwrap_err()
+                .message
+                .contains("app_type")
+        );
+        let ok = Payload::from_value(
+            json!({"name": "a", "app_type": "spa", "callbacks": ["https://x/cb"]}),
+        )
+        .unwrap();
         let s = ClientSettings::from_create(ok).unwrap();
         assert_eq!(s.callbacks, vec!["https://x/cb".to_string()]);
     }

@@ -57,7 +57,9 @@ impl ConnectionSettings {
         let strategy = p.required_string("strategy")?;
         if strategy != DATABASE_STRATEGY {
             return Err(InvalidBody::on_property(
-                format!("Strategy \"{strategy}\" is not supported yet; only database connections (\"auth0\") are"),
+                format!(
+                    "Strategy \"{strategy}\" is not supported yet; only database connections (\"auth0\") are"
+                ),
                 "strategy",
             ));
         }
@@ -69,7 +71,14 @@ impl ConnectionSettings {
     /// PATCH: `options` replaces the whole options object, as Auth0 documents.
     pub fn patch(&mut self, mut p: Payload) -> Result<(), InvalidBody> {
         p.require_some()?;
-        p.allow_only(&["display_name", "options", "enabled_clients", "is_domain_connection", "metadata", "realms"])?;
+        p.allow_only(&[
+            "display_name",
+            "options",
+            "enabled_clients",
+            "is_domain_connection",
+            "metadata",
+            "realms",
+        ])?;
         self.apply(&mut p)
     }
 
@@ -94,14 +103,22 @@ impl ConnectionSettings {
         if let Some(realms) = p.string_array("realms")?
             && realms.iter().any(|r| r != &self.name)
         {
-            return Err(InvalidBody::on_property("realms of a database connection must be [name]", "realms"));
+            return Err(InvalidBody::on_property(
+                "realms of a database connection must be [name]",
+                "realms",
+            ));
         }
         Ok(())
     }
 
     pub fn password_policy(&self) -> PasswordPolicy {
         let o = &self.options;
-        let enabled = |key: &str| o.get(key).and_then(|v| v.get("enable")).and_then(Value::as_bool) == Some(true);
+        let enabled = |key: &str| {
+            o.get(key)
+                .and_then(|v| v.get("enable"))
+                .and_then(Value::as_bool)
+                == Some(true)
+        };
         PasswordPolicy {
             level: o
                 .get("passwordPolicy")
@@ -123,7 +140,12 @@ impl ConnectionSettings {
                 o.get("password_dictionary")
                     .and_then(|v| v.get("dictionary"))
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(String::from)
+                            .collect()
+                    })
                     .unwrap_or_default()
             }),
             no_personal_info: enabled("password_no_personal_info"),
@@ -131,13 +153,23 @@ impl ConnectionSettings {
     }
 
     pub fn requires_username(&self) -> bool {
-        self.options.get("requires_username").and_then(Value::as_bool) == Some(true)
+        self.options
+            .get("requires_username")
+            .and_then(Value::as_bool)
+            == Some(true)
     }
 
     /// `validation.username.{min,max}`, Auth0's defaults 1 and 15.
     pub fn username_length(&self) -> (usize, usize) {
-        let v = self.options.get("validation").and_then(|v| v.get("username"));
-        let get = |k: &str, d: usize| v.and_then(|u| u.get(k)).and_then(Value::as_u64).map_or(d, |n| n as usize);
+        let v = self
+            .options
+            .get("validation")
+            .and_then(|v| v.get("username"));
+        let get = |k: &str, d: usize| {
+            v.and_then(|u| u.get(k))
+                .and_then(Value::as_u64)
+                .map_or(d, |n| n as usize)
+        };
         (get("min", 1), get("max", 15))
     }
 
@@ -161,43 +193,52 @@ fn check_name(name: &str) -> Result<(), InvalidBody> {
         Ok(())
     } else {
         Err(InvalidBody::on_property(
-            format!("String does not match pattern ^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$: {name}"),
+            format!(
+                "String does not match pattern ^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$: {name}"
+            ),
             "name",
         ))
     }
 }
 
 fn validate_options(o: &Map<String, Value>) -> Result<(), InvalidBody> {
-    let fail = |what: &str, key: &str| Err(InvalidBody::on_property(what, &format!("options.{key}")));
+    let fail =
+        |what: &str, key: &str| Err(InvalidBody::on_property(what, &format!("options.{key}")));
     for (key, value) in o {
+        let size_ok = |field: &str, max: u64| {
+            value.get(field).is_none()
+                || value
+                    .get(field)
+                    .and_then(Value::as_u64)
+                    .is_some_and(|n| (1..=max).contains(&n))
+        };
         match key.as_str() {
-            "passwordPolicy" => {
-                if !value.as_str().is_some_and(|s| StrengthLevel::parse(s).is_some()) && !value.is_null() {
-                    return fail("No enum match (none, low, fair, good, excellent)", key);
-                }
+            "passwordPolicy"
+                if !(value.is_null()
+                    || value.as_str().and_then(StrengthLevel::parse).is_some()) =>
+            {
+                return fail("No enum match (none, low, fair, good, excellent)", key);
             }
-            "requires_username" | "brute_force_protection" | "disable_signup" | "import_mode"
-            | "enabledDatabaseCustomization" | "disable_self_service_change_password" => {
-                if !value.is_boolean() {
-                    return fail("Expected type boolean", key);
-                }
+            "requires_username"
+            | "brute_force_protection"
+            | "disable_signup"
+            | "import_mode"
+            | "enabledDatabaseCustomization"
+            | "disable_self_service_change_password"
+                if !value.is_boolean() =>
+            {
+                return fail("Expected type boolean", key);
             }
-            "password_history" => {
-                let size = value.get("size").and_then(Value::as_u64);
-                if !value.is_object() || value.get("size").is_some() && !size.is_some_and(|s| (1..=24).contains(&s)) {
-                    return fail("size must be an integer from 1 to 24", key);
-                }
+            "password_history" if !value.is_object() || !size_ok("size", 24) => {
+                return fail("size must be an integer from 1 to 24", key);
             }
-            "password_complexity_options" => {
-                let min = value.get("min_length").and_then(Value::as_u64);
-                if !value.is_object() || value.get("min_length").is_some() && !min.is_some_and(|s| (1..=128).contains(&s)) {
-                    return fail("min_length must be an integer from 1 to 128", key);
-                }
+            "password_complexity_options" if !value.is_object() || !size_ok("min_length", 128) => {
+                return fail("min_length must be an integer from 1 to 128", key);
             }
-            "password_dictionary" | "password_no_personal_info" | "validation" => {
-                if !value.is_object() {
-                    return fail("Expected type object", key);
-                }
+            "password_dictionary" | "password_no_personal_info" | "validation"
+                if !value.is_object() =>
+            {
+                return fail("Expected type object", key);
             }
             _ => {}
         }
@@ -212,8 +253,14 @@ mod tests {
     #[test]
     fn policy_is_read_from_options() {
         let mut c = ConnectionSettings::database("db", StrengthLevel::Fair);
-        c.options.insert("password_history".into(), json!({"enable": true, "size": 3}));
-        c.options.insert("password_complexity_options".into(), json!({"min_length": 12}));
+        c.options.insert(
+            "password_history".into(),
+            json!({"enable": true, "size": 3}),
+        );
+        c.options.insert(
+            "password_complexity_options".into(),
+            json!({"min_length": 12}),
+        );
         let p = c.password_policy();
         assert_eq!(p.level, StrengthLevel::Fair);
         assert_eq!(p.history_size, Some(3));
@@ -222,9 +269,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_options_and_names() {
-        let bad = Payload::from_value(json!({"name": "db", "strategy": "auth0", "options": {"passwordPolicy": "ultra"}}))
-            .unwrap();
-        assert!(ConnectionSettings::from_create(bad).unwrap_err().message.contains("passwordPolicy"));
+        let bad = Payload::from_value(
+            json!({"name": "db", "strategy": "auth0", "options": {"passwordPolicy": "ultra"}}),
+        )
+        .unwrap();
+        assert!(
+            ConnectionSettings::from_create(bad)
+                .unwrap_err()
+                .message
+                .contains("passwordPolicy")
+        );
         let bad_name = Payload::from_value(json!({"name": "my db", "strategy": "auth0"})).unwrap();
         assert!(ConnectionSettings::from_create(bad_name).is_err());
     }

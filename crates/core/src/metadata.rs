@@ -112,10 +112,15 @@ impl MetadataPatch {
 }
 
 fn check_size(kind: MetadataKind, doc: &Map<String, Value>, max: usize) -> Result<(), InvalidBody> {
-    let size = serde_json::to_vec(doc).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(doc)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > max {
         return Err(InvalidBody::on_property(
-            format!("{} is too large ({size} bytes), maximum {max} bytes", kind.field()),
+            format!(
+                "{} is too large ({size} bytes), maximum {max} bytes",
+                kind.field()
+            ),
             kind.field(),
         ));
     }
@@ -162,7 +167,9 @@ mod tests {
             obj(json!({"addresses": {"work_address": "100 Industrial Way"}})),
         )
         .unwrap();
-        let merged = patch.merge_into(current, DEFAULT_MAX_METADATA_BYTES).unwrap();
+        let merged = patch
+            .merge_into(current, DEFAULT_MAX_METADATA_BYTES)
+            .unwrap();
         assert_eq!(
             Value::Object(merged),
             json!({"profileCode": 1479, "addresses": {"work_address": "100 Industrial Way"}})
@@ -173,14 +180,22 @@ mod tests {
     fn null_deletes_and_empty_clears() {
         let current = obj(json!({"a": 1, "b": 2}));
         let del = MetadataPatch::parse(MetadataKind::User, obj(json!({"a": null}))).unwrap();
-        assert_eq!(Value::Object(del.merge_into(current.clone(), 1000).unwrap()), json!({"b": 2}));
+        assert_eq!(
+            Value::Object(del.merge_into(current.clone(), 1000).unwrap()),
+            json!({"b": 2})
+        );
         let clear = MetadataPatch::parse(MetadataKind::User, Map::new()).unwrap();
         assert!(clear.merge_into(current, 1000).unwrap().is_empty());
     }
 
     #[test]
     fn rejects_dots_and_dollars_at_any_depth() {
-        for bad in [json!({"a.b": 1}), json!({"$a": 1}), json!({"a": {"b.c": 1}}), json!({"a": [{"$x": 1}]})] {
+        for bad in [
+            json!({"a.b": 1}),
+            json!({"$a": 1}),
+            json!({"a": {"b.c": 1}}),
+            json!({"a": [{"$x": 1}]}),
+        ] {
             let err = MetadataPatch::parse(MetadataKind::User, obj(bad)).unwrap_err();
             assert!(err.message.contains("user_metadata"), "{}", err.message);
         }
@@ -196,7 +211,8 @@ mod tests {
 
     #[test]
     fn size_limit_names_the_field() {
-        let patch = MetadataPatch::parse(MetadataKind::App, obj(json!({"big": "x".repeat(100)}))).unwrap();
+        let patch =
+            MetadataPatch::parse(MetadataKind::App, obj(json!({"big": "x".repeat(100)}))).unwrap();
         let err = patch.into_document(50).unwrap_err();
         assert!(err.message.contains("app_metadata is too large"));
     }

@@ -81,7 +81,9 @@ impl PasswordPolicy {
             return Err(PasswordRejection::TooWeak);
         }
         let chars = password.chars().count();
-        let min = self.min_length.unwrap_or_else(|| self.level.default_min_length());
+        let min = self
+            .min_length
+            .unwrap_or_else(|| self.level.default_min_length());
         if chars < min {
             return Err(PasswordRejection::TooWeak);
         }
@@ -134,7 +136,10 @@ impl CharClasses {
         }
     }
     fn count(&self) -> usize {
-        [self.lower, self.upper, self.digit, self.special].iter().filter(|b| **b).count()
+        [self.lower, self.upper, self.digit, self.special]
+            .iter()
+            .filter(|b| **b)
+            .count()
     }
 }
 
@@ -149,7 +154,10 @@ mod tests {
     use super::*;
 
     fn level(l: StrengthLevel) -> PasswordPolicy {
-        PasswordPolicy { level: l, ..Default::default() }
+        PasswordPolicy {
+            level: l,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -162,14 +170,30 @@ mod tests {
         assert!(level(StrengthLevel::Good).check("abcdefg1", &[]).is_err());
         assert!(level(StrengthLevel::Good).check("abcdef1!", &[]).is_ok());
         assert!(level(StrengthLevel::Good).check("Ab1!", &[]).is_err());
-        assert!(level(StrengthLevel::Excellent).check("Abcdef1!xy", &[]).is_ok());
-        assert!(level(StrengthLevel::Excellent).check("Abcdef1!x", &[]).is_err());
-        assert!(level(StrengthLevel::Excellent).check("Abcccf1!xy", &[]).is_err());
+        assert!(
+            level(StrengthLevel::Excellent)
+                .check("Abcdef1!xy", &[])
+                .is_ok()
+        );
+        assert!(
+            level(StrengthLevel::Excellent)
+                .check("Abcdef1!x", &[])
+                .is_err()
+        );
+        assert!(
+            level(StrengthLevel::Excellent)
+                .check("Abcccf1!xy", &[])
+                .is_err()
+        );
     }
 
     #[test]
     fn min_length_overrides_level() {
-        let p = PasswordPolicy { level: StrengthLevel::Low, min_length: Some(12), ..Default::default() };
+        let p = PasswordPolicy {
+            level: StrengthLevel::Low,
+            min_length: Some(12),
+            ..Default::default()
+        };
         assert_eq!(p.check("abcdefghijk", &[]), Err(PasswordRejection::TooWeak));
         assert!(p.check("abcdefghijkl", &[]).is_ok());
     }
@@ -183,7 +207,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(p.check("hunter2", &[]), Err(PasswordRejection::TooCommon));
-        assert_eq!(p.check("xxJaneDoexx", &["janedoe"]), Err(PasswordRejection::ContainsUserInfo));
+        assert_eq!(
+            p.check("xxJaneDoexx", &["janedoe"]),
+            Err(PasswordRejection::ContainsUserInfo)
+        );
         assert!(p.check("correct horse", &["janedoe"]).is_ok());
     }
 }

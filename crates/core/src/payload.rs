@@ -15,7 +15,9 @@ pub struct InvalidBody {
 
 impl InvalidBody {
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
+        Self {
+            message: message.into(),
+        }
     }
 
     /// `Payload validation error: '<what>' on property <field>.`
@@ -62,7 +64,10 @@ pub fn type_name(v: &Value) -> &'static str {
 
 fn wrong_type(expected: &str, found: &Value, field: &str) -> InvalidBody {
     InvalidBody::on_property(
-        format!("Expected type {expected} but found type {}", type_name(found)),
+        format!(
+            "Expected type {expected} but found type {}",
+            type_name(found)
+        ),
         field,
     )
 }
@@ -76,8 +81,9 @@ pub struct Payload {
 impl Payload {
     /// Parses bytes that must hold one JSON object.
     pub fn parse(bytes: &[u8]) -> Result<Self, InvalidBody> {
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| InvalidBody::new(format!("Payload validation error: 'Invalid JSON: {e}'.")))?;
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            InvalidBody::new(format!("Payload validation error: 'Invalid JSON: {e}'."))
+        })?;
         Self::from_value(value)
     }
 
@@ -262,7 +268,12 @@ mod tests {
     #[test]
     fn malformed_and_non_object_bodies() {
         assert!(Payload::parse(b"{").is_err());
-        assert!(Payload::parse(b"[]").unwrap_err().message.contains("found type array"));
+        assert!(
+            Payload::parse(b"[]")
+                .unwrap_err()
+                .message
+                .contains("found type array")
+        );
     }
 
     #[test]

@@ -129,7 +129,10 @@ impl FieldSelection {
                     .collect()
             })
             .unwrap_or_default();
-        Self { fields, include: include_fields }
+        Self {
+            fields,
+            include: include_fields,
+        }
     }
 
     pub fn apply(&self, value: Value) -> Value {
@@ -160,7 +163,10 @@ fn check_len(field: &str, s: &str, max: usize) -> Result<(), InvalidBody> {
         ));
     }
     if n == 0 {
-        return Err(InvalidBody::on_property("String is too short (0 chars), minimum 1", field));
+        return Err(InvalidBody::on_property(
+            "String is too short (0 chars), minimum 1",
+            field,
+        ));
     }
     Ok(())
 }
@@ -237,9 +243,24 @@ pub struct NewUser {
 
 impl NewUser {
     pub const PROPERTIES: &'static [&'static str] = &[
-        "connection", "email", "email_verified", "verify_email", "username", "phone_number",
-        "phone_verified", "given_name", "family_name", "name", "nickname", "picture", "blocked",
-        "user_id", "password", "user_metadata", "app_metadata", "client_id",
+        "connection",
+        "email",
+        "email_verified",
+        "verify_email",
+        "username",
+        "phone_number",
+        "phone_verified",
+        "given_name",
+        "family_name",
+        "name",
+        "nickname",
+        "picture",
+        "blocked",
+        "user_id",
+        "password",
+        "user_metadata",
+        "app_metadata",
+        "client_id",
     ];
 
     pub fn from_payload(mut p: Payload) -> Result<Self, InvalidBody> {
@@ -262,7 +283,10 @@ impl NewUser {
         if let Some(id) = &user_id {
             check_len("user_id", id, USER_ID_MAX)?;
             if id.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(InvalidBody::on_property("user_id must not contain white space", "user_id"));
+                return Err(InvalidBody::on_property(
+                    "user_id must not contain white space",
+                    "user_id",
+                ));
             }
         }
         let username = p.string("username")?;
@@ -317,9 +341,24 @@ pub struct UserPatch {
 
 impl UserPatch {
     pub const PROPERTIES: &'static [&'static str] = &[
-        "email", "email_verified", "verify_email", "username", "phone_number", "phone_verified",
-        "given_name", "family_name", "name", "nickname", "picture", "blocked", "password",
-        "connection", "client_id", "user_metadata", "app_metadata", "verify_phone_number",
+        "email",
+        "email_verified",
+        "verify_email",
+        "username",
+        "phone_number",
+        "phone_verified",
+        "given_name",
+        "family_name",
+        "name",
+        "nickname",
+        "picture",
+        "blocked",
+        "password",
+        "connection",
+        "client_id",
+        "user_metadata",
+        "app_metadata",
+        "verify_phone_number",
     ];
 
     pub fn from_payload(mut p: Payload) -> Result<Self, InvalidBody> {
@@ -362,7 +401,9 @@ impl UserPatch {
             app_metadata: metadata(&mut p, MetadataKind::App)?,
         };
         if patch.password.is_some() && patch.email.is_some() {
-            return Err(InvalidBody::new("Cannot update password and email simultaneously"));
+            return Err(InvalidBody::new(
+                "Cannot update password and email simultaneously",
+            ));
         }
         Ok(patch)
     }

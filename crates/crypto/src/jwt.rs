@@ -47,8 +47,14 @@ pub fn verify<'k>(
     if header.get("alg").and_then(Value::as_str) != Some("RS256") {
         return Err(JwtError::Algorithm);
     }
-    let kid = header.get("kid").and_then(Value::as_str).ok_or(JwtError::UnknownKey)?;
-    let key = keys.into_iter().find(|k| k.kid == kid).ok_or(JwtError::UnknownKey)?;
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or(JwtError::UnknownKey)?;
+    let key = keys
+        .into_iter()
+        .find(|k| k.kid == kid)
+        .ok_or(JwtError::UnknownKey)?;
     let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?;
     let signed_len = h.len() + 1 + p.len();
     if !key.verify(&token.as_bytes()[..signed_len], &sig) {
@@ -58,7 +64,9 @@ pub fn verify<'k>(
 }
 
 fn decode_json(part: &str) -> Result<Map<String, Value>, JwtError> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| JwtError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)
 }
 
@@ -80,7 +88,11 @@ mod tests {
         let other = SigningKey::generate().unwrap();
         assert_eq!(verify(&token, [other.public()]), Err(JwtError::UnknownKey));
 
-        let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), URL_SAFE_NO_PAD.encode("{}"));
+        let none_alg = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            URL_SAFE_NO_PAD.encode("{}")
+        );
         assert_eq!(verify(&none_alg, [key.public()]), Err(JwtError::Algorithm));
     }
 

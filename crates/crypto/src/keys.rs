@@ -40,9 +40,12 @@ impl PublicKey {
 
     /// Verifies an RS256 (RSASSA-PKCS1-v1_5, SHA-256) signature.
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
-        signature::RsaPublicKeyComponents { n: &self.n, e: &self.e }
-            .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
-            .is_ok()
+        signature::RsaPublicKeyComponents {
+            n: &self.n,
+            e: &self.e,
+        }
+        .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+        .is_ok()
     }
 }
 
@@ -55,7 +58,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.public.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.public.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,7 +70,9 @@ impl SigningKey {
         use rsa::pkcs8::EncodePrivateKey;
         let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
             .map_err(|e| KeyError::Generate(e.to_string()))?;
-        let der = key.to_pkcs8_der().map_err(|e| KeyError::Generate(e.to_string()))?;
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
         Self::from_pkcs8(der.as_bytes())
     }
 
@@ -74,7 +81,11 @@ impl SigningKey {
         let components = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
         let (n, e) = (components.n, components.e);
         let kid = thumbprint(&n, &e);
-        Ok(Self { pair, pkcs8: der.to_vec(), public: PublicKey { kid, n, e } })
+        Ok(Self {
+            pair,
+            pkcs8: der.to_vec(),
+            public: PublicKey { kid, n, e },
+        })
     }
 
     pub fn kid(&self) -> &str {
@@ -92,7 +103,12 @@ impl SigningKey {
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let mut sig = vec![0u8; self.pair.public().modulus_len()];
         self.pair
-            .sign(&signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), message, &mut sig)
+            .sign(
+                &signature::RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                message,
+                &mut sig,
+            )
             .map_err(|_| KeyError::Sign)?;
         Ok(sig)
     }
@@ -110,6 +126,8 @@ fn thumbprint(n: &[u8], e: &[u8]) -> String {
 
 mod sha2_like {
     pub fn sha256(data: &[u8]) -> Vec<u8> {
-        ring::digest::digest(&ring::digest::SHA256, data).as_ref().to_vec()
+        ring::digest::digest(&ring::digest::SHA256, data)
+            .as_ref()
+            .to_vec()
     }
 }

@@ -11,14 +11,17 @@ pub enum PasswordHashError {
 }
 
 fn hasher() -> Result<Argon2<'static>, PasswordHashError> {
-    let params = Params::new(19_456, 2, 1, None).map_err(|e| PasswordHashError::Hash(e.to_string()))?;
+    let params =
+        Params::new(19_456, 2, 1, None).map_err(|e| PasswordHashError::Hash(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 /// Hashes a password into a PHC string. CPU-heavy (~20 ms): call it off the async runtime.
 pub fn hash(password: &str) -> Result<String, PasswordHashError> {
-    let salt_bytes = crate::random::bytes::<16>().map_err(|_| PasswordHashError::Hash("no randomness".into()))?;
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| PasswordHashError::Hash(e.to_string()))?;
+    let salt_bytes = crate::random::bytes::<16>()
+        .map_err(|_| PasswordHashError::Hash("no randomness".into()))?;
+    let salt =
+        SaltString::encode_b64(&salt_bytes).map_err(|e| PasswordHashError::Hash(e.to_string()))?;
     Ok(hasher()?
         .hash_password(password.as_bytes(), &salt)
         .map_err(|e| PasswordHashError::Hash(e.to_string()))?
@@ -32,7 +35,9 @@ pub fn verify(password: &str, phc: &str) -> bool {
         return false;
     };
     // Verify with the parameters recorded in the hash, not today's defaults.
-    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+    Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
 }
 
 #[cfg(test)]

@@ -27,16 +27,23 @@ impl std::fmt::Debug for SecretBox {
 impl SecretBox {
     pub fn new(key: &[u8]) -> Result<Self, SecretBoxError> {
         let unbound = UnboundKey::new(&AES_256_GCM, key).map_err(|_| SecretBoxError::KeyLength)?;
-        Ok(Self { key: LessSafeKey::new(unbound) })
+        Ok(Self {
+            key: LessSafeKey::new(unbound),
+        })
     }
 
     /// `purpose` is bound as associated data, so a ciphertext moved to another column or
     /// row fails to decrypt instead of being accepted.
     pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<Vec<u8>, SecretBoxError> {
-        let nonce_bytes = crate::random::bytes::<NONCE_LEN>().map_err(|_| SecretBoxError::Encrypt)?;
+        let nonce_bytes =
+            crate::random::bytes::<NONCE_LEN>().map_err(|_| SecretBoxError::Encrypt)?;
         let mut buf = plaintext.to_vec();
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(purpose.as_bytes()), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                Aad::from(purpose.as_bytes()),
+                &mut buf,
+            )
             .map_err(|_| SecretBoxError::Encrypt)?;
         let mut out = nonce_bytes.to_vec();
         out.extend_from_slice(&buf);
@@ -68,7 +75,17 @@ mod tests {
         let sealed = b.seal("client:abc", b"s3cret").unwrap();
         assert_eq!(b.open("client:abc", &sealed).unwrap(), b"s3cret");
         assert!(b.open("client:xyz", &sealed).is_err());
-        assert!(SecretBox::new(&[7u8; 32]).unwrap().open("client:abc", &sealed[..5]).is_err());
-        assert!(SecretBox::new(&[8u8; 32]).unwrap().open("client:abc", &sealed).is_err());
+        assert!(
+            SecretBox::new(&[7u8; 32])
+                .unwrap()
+                .open("client:abc", &sealed[..5])
+                .is_err()
+        );
+        assert!(
+            SecretBox::new(&[8u8; 32])
+                .unwrap()
+                .open("client:abc", &sealed)
+                .is_err()
+        );
     }
 }

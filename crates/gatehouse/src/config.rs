@@ -10,7 +10,11 @@ pub struct ServeConfig {
     #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: String,
     /// `sqlite://file.db` (created if missing) or `postgres://user@host/db`.
-    #[arg(long, env = "GATEHOUSE_DATABASE_URL", default_value = "sqlite://gatehouse.db")]
+    #[arg(
+        long,
+        env = "GATEHOUSE_DATABASE_URL",
+        default_value = "sqlite://gatehouse.db"
+    )]
     pub database_url: String,
     /// Public base URL; the issuer is this plus `/`. Defaults to `http://` + listen address.
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
@@ -23,11 +27,19 @@ pub struct ServeConfig {
     pub secret_key_file: Option<PathBuf>,
     #[arg(long, env = "GATEHOUSE_BOOTSTRAP_CLIENT_ID")]
     pub bootstrap_client_id: Option<String>,
-    #[arg(long, env = "GATEHOUSE_BOOTSTRAP_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "GATEHOUSE_BOOTSTRAP_CLIENT_SECRET",
+        hide_env_values = true
+    )]
     pub bootstrap_client_secret: Option<String>,
     #[arg(long, env = "GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL")]
     pub bootstrap_admin_email: Option<String>,
-    #[arg(long, env = "GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
     pub bootstrap_admin_password: Option<String>,
     /// Management API requests per second per client (and burst); 0 disables the limit.
     #[arg(long, env = "GATEHOUSE_RATE_LIMIT", default_value_t = 1000)]
@@ -66,7 +78,10 @@ impl ServeConfig {
             return Some(p.clone());
         }
         let url = &self.database_url;
-        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let path = rest.split('?').next().unwrap_or(rest);
             if path.is_empty() || path.contains(":memory:") {
                 return None;
@@ -85,7 +100,10 @@ mod tests {
     fn key_file_sits_beside_sqlite_database() {
         let c = ServeConfig::with_database("sqlite://data/gh.db?mode=rwc");
         assert_eq!(c.default_key_file(), Some(PathBuf::from("data/gh.key")));
-        assert_eq!(ServeConfig::with_database("sqlite::memory:").default_key_file(), None);
+        assert_eq!(
+            ServeConfig::with_database("sqlite::memory:").default_key_file(),
+            None
+        );
         assert_eq!(
             ServeConfig::with_database("postgres://localhost/gh").default_key_file(),
             Some(PathBuf::from("gatehouse.key"))

@@ -66,8 +66,13 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .map_err(|e| StartError::Listen(cfg.listen.clone(), e))?;
-    let addr = listener.local_addr().map_err(|e| StartError::Listen(cfg.listen.clone(), e))?;
-    let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(cfg.listen.clone(), e))?;
+    let public_url = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let mut service_config = ServiceConfig::new(&public_url);
     service_config.max_metadata_bytes = cfg.metadata_max_bytes;
     let gatehouse = Gatehouse::open(service_config, db.clone(), secrets).await?;
@@ -81,7 +86,10 @@ pub async fn start(
         .await?;
     let app = gatehouse_http::app(
         gatehouse.clone(),
-        &HttpConfig { rate_limit_per_second: cfg.rate_limit, max_body_bytes: cfg.max_body_bytes },
+        &HttpConfig {
+            rate_limit_per_second: cfg.rate_limit,
+            max_body_bytes: cfg.max_body_bytes,
+        },
     );
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -95,5 +103,12 @@ pub async fn start(
             .await
     });
     tracing::info!(%addr, dialect = ?db.dialect(), "gatehouse listening");
-    Ok(Running { addr, public_url: public_url.trim_end_matches('/').to_string(), generated_client, shutdown: Some(tx), task, db })
+    Ok(Running {
+        addr,
+        public_url: public_url.trim_end_matches('/').to_string(),
+        generated_client,
+        shutdown: Some(tx),
+        task,
+        db,
+    })
 }

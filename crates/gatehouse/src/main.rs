@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "Identity and user management that speaks Auth0's APIs")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Identity and user management that speaks Auth0's APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,9 +23,13 @@ enum Command {
 }
 
 fn init_logging() {
-    let filter = EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("GATEHOUSE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();
     } else {
@@ -76,7 +84,9 @@ async fn main() -> ExitCode {
 fn print_banner(r: &gatehouse::Running) {
     let url = &r.public_url;
     println!("\nGatehouse is running at {url}/");
-    println!("  Management API: {url}/api/v2/   OpenID configuration: {url}/.well-known/openid-configuration");
+    println!(
+        "  Management API: {url}/api/v2/   OpenID configuration: {url}/.well-known/openid-configuration"
+    );
     match &r.generated_client {
         Some(c) => {
             println!("\nA Management API client was created. Its secret is shown only this once:");
@@ -89,8 +99,12 @@ fn print_banner(r: &gatehouse::Running) {
             );
         }
         None => {
-            println!("\nGet a Management API token with the client credentials printed at first start");
-            println!("(or set GATEHOUSE_BOOTSTRAP_CLIENT_ID and GATEHOUSE_BOOTSTRAP_CLIENT_SECRET):");
+            println!(
+                "\nGet a Management API token with the client credentials printed at first start"
+            );
+            println!(
+                "(or set GATEHOUSE_BOOTSTRAP_CLIENT_ID and GATEHOUSE_BOOTSTRAP_CLIENT_SECRET):"
+            );
             println!(
                 "  curl -s {url}/oauth/token -H 'content-type: application/json' -d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"<id>\",\"client_secret\":\"<secret>\",\"audience\":\"{url}/api/v2/\"}}'"
             );

@@ -17,9 +17,15 @@ fn decode_part(token: &str, i: usize) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn client_credentials_token_is_an_rs256_jwt_verifiable_with_the_jwks() {
     let mut s = TestServer::start().await;
-    let disc = s.raw(Method::GET, "/.well-known/openid-configuration", None, None).await;
+    let disc = s
+        .raw(Method::GET, "/.well-known/openid-configuration", None, None)
+        .await;
     let disc = disc.assert_status(200).clone();
-    assert_eq!(disc["issuer"], format!("{}/", s.url), "issuer has a trailing slash");
+    assert_eq!(
+        disc["issuer"],
+        format!("{}/", s.url),
+        "issuer has a trailing slash"
+    );
     assert_eq!(disc["token_endpoint"], format!("{}/oauth/token", s.url));
     assert_eq!(disc["jwks_uri"], format!("{}/.well-known/jwks.json", s.url));
 
@@ -39,17 +45,39 @@ async fn client_credentials_token_is_an_rs256_jwt_verifiable_with_the_jwks() {
     assert_eq!(claims["aud"], s.audience());
     assert_eq!(claims["gty"], "client-credentials");
     assert_eq!(claims["azp"], CLIENT_ID);
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 86400);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        86400
+    );
     let scopes: Vec<&str> = claims["scope"].as_str().unwrap().split(' ').collect();
-    for needed in ["read:users", "create:users", "update:users", "delete:users", "read:users_app_metadata", "read:clients", "read:connections"] {
+    for needed in [
+        "read:users",
+        "create:users",
+        "update:users",
+        "delete:users",
+        "read:users_app_metadata",
+        "read:clients",
+        "read:connections",
+    ] {
         assert!(scopes.contains(&needed), "{needed} missing");
     }
     assert_eq!(body["scope"], claims["scope"]);
 
     // Verify the signature with the published key, as any OIDC library would.
-    let jwks = s.raw(Method::GET, "/.well-known/jwks.json", None, None).await.body;
-    let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]).expect("kid published");
-    assert_eq!((key["kty"].clone(), key["alg"].clone(), key["use"].clone()), (json!("RSA"), json!("RS256"), json!("sig")));
+    let jwks = s
+        .raw(Method::GET, "/.well-known/jwks.json", None, None)
+        .await
+        .body;
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("kid published");
+    assert_eq!(
+        (key["kty"].clone(), key["alg"].clone(), key["use"].clone()),
+        (json!("RSA"), json!("RS256"), json!("sig"))
+    );
     let public = PublicKey {
         kid: key["kid"].as_str().unwrap().into(),
         n: URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap(),
@@ -59,10 +87,17 @@ async fn client_credentials_token_is_an_rs256_jwt_verifiable_with_the_jwks() {
     let _ = s.token().await;
 }
 
-async fn post_form(s: &TestServer, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> common::Response {
+async fn post_form(
+    s: &TestServer,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> common::Response {
     let mut req = s.http().post(format!("{}/oauth/token", s.url)).form(form);
     if let Some((id, secret)) = basic {
-        req = req.header("authorization", format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))));
+        req = req.header(
+            "authorization",
+            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+        );
     }
     TestServer::read(req.send().await.unwrap()).await
 }
@@ -71,19 +106,86 @@ async fn post_form(s: &TestServer, form: &[(&str, &str)], basic: Option<(&str, &
 async fn token_endpoint_accepts_forms_and_basic_auth_and_refuses_bad_requests() {
     let s = TestServer::start().await;
     let aud = s.audience();
-    let r = post_form(&s, &[("grant_type", "client_credentials"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("audience", &aud)], None).await;
+    let r = post_form(
+        &s,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+            ("audience", &aud),
+        ],
+        None,
+    )
+    .await;
     r.assert_status(200);
-    let r = post_form(&s, &[("grant_type", "client_credentials"), ("audience", &aud)], Some((CLIENT_ID, CLIENT_SECRET))).await;
+    let r = post_form(
+        &s,
+        &[("grant_type", "client_credentials"), ("audience", &aud)],
+        Some((CLIENT_ID, CLIENT_SECRET)),
+    )
+    .await;
     r.assert_status(200);
-    let r = post_form(&s, &[("grant_type", "client_credentials"), ("audience", &aud), ("scope", "read:users nonsense:scope")], Some((CLIENT_ID, CLIENT_SECRET))).await;
-    assert_eq!(decode_part(r.assert_status(200)["access_token"].as_str().unwrap(), 1)["scope"], "read:users");
+    let r = post_form(
+        &s,
+        &[
+            ("grant_type", "client_credentials"),
+            ("audience", &aud),
+            ("scope", "read:users nonsense:scope"),
+        ],
+        Some((CLIENT_ID, CLIENT_SECRET)),
+    )
+    .await;
+    assert_eq!(
+        decode_part(r.assert_status(200)["access_token"].as_str().unwrap(), 1)["scope"],
+        "read:users"
+    );
 
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
-        (vec![("grant_type", "client_credentials"), ("client_id", CLIENT_ID), ("client_secret", "wrong"), ("audience", &aud)], 401, "access_denied"),
-        (vec![("grant_type", "client_credentials"), ("client_id", "unknownclient"), ("client_secret", CLIENT_SECRET), ("audience", &aud)], 401, "access_denied"),
-        (vec![("grant_type", "client_credentials"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("audience", "https://other.example/api")], 403, "access_denied"),
-        (vec![("grant_type", "client_credentials"), ("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET)], 403, "access_denied"),
-        (vec![("grant_type", "magic"), ("client_id", CLIENT_ID)], 400, "unsupported_grant_type"),
+    type Form<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(Form, u16, &str)> = vec![
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", "wrong"),
+                ("audience", &aud),
+            ],
+            401,
+            "access_denied",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", "unknownclient"),
+                ("client_secret", CLIENT_SECRET),
+                ("audience", &aud),
+            ],
+            401,
+            "access_denied",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+                ("audience", "https://other.example/api"),
+            ],
+            403,
+            "access_denied",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+            ],
+            403,
+            "access_denied",
+        ),
+        (
+            vec![("grant_type", "magic"), ("client_id", CLIENT_ID)],
+            400,
+            "unsupported_grant_type",
+        ),
         (vec![("client_id", CLIENT_ID)], 400, "invalid_request"),
     ];
     for (form, status, error) in cases {
@@ -92,7 +194,14 @@ async fn token_endpoint_accepts_forms_and_basic_auth_and_refuses_bad_requests() 
         assert_eq!(r.body["error"], error, "{form:?}");
         assert!(r.body["error_description"].is_string());
     }
-    let r = s.http().post(format!("{}/oauth/token", s.url)).header("content-type", "text/plain").body("x").send().await.unwrap();
+    let r = s
+        .http()
+        .post(format!("{}/oauth/token", s.url))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
 }
 
@@ -101,7 +210,9 @@ async fn management_api_checks_the_bearer_token() {
     let mut s = TestServer::start().await;
     let r = s.raw(Method::GET, "/api/v2/users", None, None).await;
     r.assert_error(401, "missing_token");
-    let r = s.raw(Method::GET, "/api/v2/users", Some("not.a.jwt"), None).await;
+    let r = s
+        .raw(Method::GET, "/api/v2/users", Some("not.a.jwt"), None)
+        .await;
     r.assert_error(401, "invalid_token");
 
     // A token with a tampered payload fails the signature check.
@@ -110,45 +221,111 @@ async fn management_api_checks_the_bearer_token() {
     let mut claims = decode_part(&token, 1);
     claims["scope"] = json!("read:users delete:users admin");
     parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let r = s.raw(Method::GET, "/api/v2/users", Some(&parts.join(".")), None).await;
+    let r = s
+        .raw(Method::GET, "/api/v2/users", Some(&parts.join(".")), None)
+        .await;
     r.assert_error(401, "invalid_token");
 
     // A token from another Gatehouse (another key) is refused.
     let mut other = TestServer::start().await;
     let foreign = other.token().await;
-    s.raw(Method::GET, "/api/v2/users", Some(&foreign), None).await.assert_error(401, "invalid_token");
+    s.raw(Method::GET, "/api/v2/users", Some(&foreign), None)
+        .await
+        .assert_error(401, "invalid_token");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_endpoint_enforces_its_scope() {
     let mut s = TestServer::start().await;
     let u = s.create_user("scoped@example.com", json!({})).await;
-    let path = format!("/api/v2/users/{}", common::enc(u["user_id"].as_str().unwrap()));
+    let path = format!(
+        "/api/v2/users/{}",
+        common::enc(u["user_id"].as_str().unwrap())
+    );
     let read_only = s.token_with_scope(Some("read:users")).await;
-    s.raw(Method::GET, &path, Some(&read_only), None).await.assert_status(200);
-    s.raw(Method::GET, "/api/v2/users", Some(&read_only), None).await.assert_status(200);
+    s.raw(Method::GET, &path, Some(&read_only), None)
+        .await
+        .assert_status(200);
+    s.raw(Method::GET, "/api/v2/users", Some(&read_only), None)
+        .await
+        .assert_status(200);
     let checks: Vec<(Method, String, Option<Value>, &str)> = vec![
-        (Method::POST, "/api/v2/users".into(), Some(json!({"connection": common::DB_CONNECTION, "email": "n@example.com", "password": "Sup3r-secret!"})), "create:users"),
-        (Method::PATCH, path.clone(), Some(json!({"name": "x"})), "update:users"),
+        (
+            Method::POST,
+            "/api/v2/users".into(),
+            Some(
+                json!({"connection": common::DB_CONNECTION, "email": "n@example.com", "password": "Sup3r-secret!"}),
+            ),
+            "create:users",
+        ),
+        (
+            Method::PATCH,
+            path.clone(),
+            Some(json!({"name": "x"})),
+            "update:users",
+        ),
         (Method::DELETE, path.clone(), None, "delete:users"),
         (Method::GET, "/api/v2/clients".into(), None, "read:clients"),
-        (Method::POST, "/api/v2/clients".into(), Some(json!({"name": "x"})), "create:clients"),
-        (Method::GET, "/api/v2/connections".into(), None, "read:connections"),
-        (Method::POST, "/api/v2/connections".into(), Some(json!({"name": "x", "strategy": "auth0"})), "create:connections"),
+        (
+            Method::POST,
+            "/api/v2/clients".into(),
+            Some(json!({"name": "x"})),
+            "create:clients",
+        ),
+        (
+            Method::GET,
+            "/api/v2/connections".into(),
+            None,
+            "read:connections",
+        ),
+        (
+            Method::POST,
+            "/api/v2/connections".into(),
+            Some(json!({"name": "x", "strategy": "auth0"})),
+            "create:connections",
+        ),
     ];
     for (method, p, body, scope) in checks {
         let r = s.raw(method.clone(), &p, Some(&read_only), body).await;
         let msg = r.assert_error(403, "insufficient_scope");
-        assert!(msg.starts_with("Insufficient scope, expected any of: ") && msg.contains(scope), "{method} {p}: {msg}");
+        assert!(
+            msg.starts_with("Insufficient scope, expected any of: ") && msg.contains(scope),
+            "{method} {p}: {msg}"
+        );
     }
     assert_eq!(s.get(&path).await.body, u, "nothing changed");
-    assert_eq!(s.get("/api/v2/clients").await.body.as_array().unwrap().len(), 1);
+    assert_eq!(
+        s.get("/api/v2/clients")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // update:users_app_metadata alone may change app_metadata and nothing else.
     let app_only = s.token_with_scope(Some("update:users_app_metadata")).await;
-    let r = s.raw(Method::PATCH, &path, Some(&app_only), Some(json!({"app_metadata": {"plan": "gold"}}))).await;
-    assert_eq!(r.assert_status(200)["app_metadata"], json!({"plan": "gold"}));
-    let r = s.raw(Method::PATCH, &path, Some(&app_only), Some(json!({"app_metadata": {"plan": "x"}, "name": "y"}))).await;
+    let r = s
+        .raw(
+            Method::PATCH,
+            &path,
+            Some(&app_only),
+            Some(json!({"app_metadata": {"plan": "gold"}})),
+        )
+        .await;
+    assert_eq!(
+        r.assert_status(200)["app_metadata"],
+        json!({"plan": "gold"})
+    );
+    let r = s
+        .raw(
+            Method::PATCH,
+            &path,
+            Some(&app_only),
+            Some(json!({"app_metadata": {"plan": "x"}, "name": "y"})),
+        )
+        .await;
     r.assert_error(403, "insufficient_scope");
 }
 
@@ -158,22 +335,48 @@ async fn rate_limit_headers_and_429() {
     let token = s.token().await;
     let mut last = None;
     for i in 0..3 {
-        let r = s.raw(Method::GET, "/api/v2/users", Some(&token), None).await;
+        let r = s
+            .raw(Method::GET, "/api/v2/users", Some(&token), None)
+            .await;
         r.assert_status(200);
         assert_eq!(r.headers["x-ratelimit-limit"], "3");
-        assert_eq!(r.headers["x-ratelimit-remaining"].to_str().unwrap(), (2 - i).to_string());
-        let reset: u64 = r.headers["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        assert!(reset >= now && reset <= now + 2, "reset is epoch seconds: {reset} vs {now}");
+        assert_eq!(
+            r.headers["x-ratelimit-remaining"].to_str().unwrap(),
+            (2 - i).to_string()
+        );
+        let reset: u64 = r.headers["x-ratelimit-reset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(
+            reset >= now && reset <= now + 2,
+            "reset is epoch seconds: {reset} vs {now}"
+        );
         last = Some(r);
     }
     drop(last);
-    let r = s.raw(Method::GET, "/api/v2/users", Some(&token), None).await;
+    let r = s
+        .raw(Method::GET, "/api/v2/users", Some(&token), None)
+        .await;
     r.assert_error(429, "too_many_requests");
-    assert!(r.headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(
+        r.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
     assert_eq!(r.headers["x-ratelimit-remaining"], "0");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    s.raw(Method::GET, "/api/v2/users", Some(&token), None).await.assert_status(200);
+    s.raw(Method::GET, "/api/v2/users", Some(&token), None)
+        .await
+        .assert_status(200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -182,8 +385,30 @@ async fn health_readiness_unknown_routes_and_request_ids() {
     let r = s.raw(Method::GET, "/healthz", None, None).await;
     r.assert_status(200);
     assert_eq!(r.headers["x-request-id"].len(), 16);
-    s.raw(Method::GET, "/readyz", None, None).await.assert_status(200);
-    let r = s.raw(Method::GET, "/api/v2/nothing-here", Some(&s.token_with_scope(None).await), None).await;
+    s.raw(Method::GET, "/readyz", None, None)
+        .await
+        .assert_status(200);
+    let r = s
+        .raw(
+            Method::GET,
+            "/api/v2/nothing-here",
+            Some(&s.token_with_scope(None).await),
+            None,
+        )
+        .await;
     assert_eq!(r.status.as_u16(), 404);
     assert_eq!(r.body["statusCode"], 404);
+    let r = s
+        .raw(
+            Method::PUT,
+            "/api/v2/users",
+            Some(&s.token_with_scope(None).await),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 405);
+    assert_eq!(
+        r.body["statusCode"], 405,
+        "Auth0-shaped even for a wrong method"
+    );
 }

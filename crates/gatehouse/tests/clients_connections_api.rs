@@ -22,19 +22,45 @@ async fn client_lifecycle() {
     assert_eq!(c["is_first_party"], true);
 
     let got = s.get(&format!("/api/v2/clients/{id}")).await;
-    assert_eq!(got.assert_status(200)["client_secret"], secret.as_str(), "read:client_keys shows the secret");
+    assert_eq!(
+        got.assert_status(200)["client_secret"],
+        secret.as_str(),
+        "read:client_keys shows the secret"
+    );
     let no_keys = s.token_with_scope(Some("read:clients")).await;
-    let got = s.raw(Method::GET, &format!("/api/v2/clients/{id}"), Some(&no_keys), None).await;
+    let got = s
+        .raw(
+            Method::GET,
+            &format!("/api/v2/clients/{id}"),
+            Some(&no_keys),
+            None,
+        )
+        .await;
     assert!(got.assert_status(200).get("client_secret").is_none());
 
-    let r = s.patch(&format!("/api/v2/clients/{id}"), json!({"name": "Renamed", "web_origins": ["https://app.example"]})).await;
+    let r = s
+        .patch(
+            &format!("/api/v2/clients/{id}"),
+            json!({"name": "Renamed", "web_origins": ["https://app.example"]}),
+        )
+        .await;
     assert_eq!(r.assert_status(200)["name"], "Renamed");
-    assert_eq!(r.body["callbacks"], json!(["https://app.example/callback"]), "unlisted properties kept");
+    assert_eq!(
+        r.body["callbacks"],
+        json!(["https://app.example/callback"]),
+        "unlisted properties kept"
+    );
 
     let list = s.get("/api/v2/clients?include_totals=true").await;
     assert_eq!(list.assert_status(200)["total"], 2);
     let list = s.get("/api/v2/clients?fields=client_id,name").await;
-    assert!(list.body.as_array().unwrap().iter().all(|c| c.as_object().unwrap().len() == 2));
+    assert!(
+        list.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c.as_object().unwrap().len() == 2)
+    );
 
     // The new client can't get a Management API token: it has no grant.
     let r = s
@@ -42,12 +68,24 @@ async fn client_lifecycle() {
         .await;
     assert_eq!(r.status.as_u16(), 403);
 
-    let rotated = s.post(&format!("/api/v2/clients/{id}/rotate-secret"), json!({})).await;
+    let rotated = s
+        .post(&format!("/api/v2/clients/{id}/rotate-secret"), json!({}))
+        .await;
     assert_ne!(rotated.assert_status(200)["client_secret"], secret.as_str());
 
-    assert_eq!(s.delete(&format!("/api/v2/clients/{id}")).await.status.as_u16(), 204);
-    s.get(&format!("/api/v2/clients/{id}")).await.assert_error(404, "inexistent_client");
-    s.get(&format!("/api/v2/clients/{CLIENT_ID}")).await.assert_status(200);
+    assert_eq!(
+        s.delete(&format!("/api/v2/clients/{id}"))
+            .await
+            .status
+            .as_u16(),
+        204
+    );
+    s.get(&format!("/api/v2/clients/{id}"))
+        .await
+        .assert_error(404, "inexistent_client");
+    s.get(&format!("/api/v2/clients/{CLIENT_ID}"))
+        .await
+        .assert_status(200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,12 +109,37 @@ async fn client_bad_input_changes_nothing() {
         r.assert_error(400, "invalid_body");
     }
     let before = s.get(&format!("/api/v2/clients/{CLIENT_ID}")).await.body;
-    s.patch(&format!("/api/v2/clients/{CLIENT_ID}"), json!({"app_type": "nope"})).await.assert_error(400, "invalid_body");
-    s.patch(&format!("/api/v2/clients/{CLIENT_ID}"), json!({})).await.assert_error(400, "invalid_body");
-    assert_eq!(s.get(&format!("/api/v2/clients/{CLIENT_ID}")).await.body, before);
-    assert_eq!(s.get("/api/v2/clients").await.body.as_array().unwrap().len(), 1);
-    s.get("/api/v2/clients/does-not-exist").await.assert_error(404, "inexistent_client");
-    s.get("/api/v2/clients/bad%20id").await.assert_error(404, "inexistent_client");
+    s.patch(
+        &format!("/api/v2/clients/{CLIENT_ID}"),
+        json!({"app_type": "nope"}),
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    s.patch(&format!("/api/v2/clients/{CLIENT_ID}"), json!({}))
+        .await
+        .assert_error(400, "invalid_body");
+    assert_eq!(
+        s.get(&format!("/api/v2/clients/{CLIENT_ID}")).await.body,
+        before
+    );
+    assert_eq!(
+        s.get("/api/v2/clients")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    s.get("/api/v2/clients/does-not-exist")
+        .await
+        .assert_error(404, "inexistent_client");
+    s.get("/api/v2/clients/bad%20id")
+        .await
+        .assert_error(400, "invalid_uri");
+    s.delete("/api/v2/clients/bad%20id")
+        .await
+        .assert_error(400, "invalid_uri");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -88,24 +151,54 @@ async fn connection_lifecycle_and_password_policy_changes() {
     assert_eq!(default["strategy"], "auth0");
     assert_eq!(default["options"]["passwordPolicy"], "good");
     assert!(default["id"].as_str().unwrap().starts_with("con_"));
-    let by_name = s.get(&format!("/api/v2/connections?name={DB_CONNECTION}")).await;
+    let by_name = s
+        .get(&format!("/api/v2/connections?name={DB_CONNECTION}"))
+        .await;
     assert_eq!(by_name.body.as_array().unwrap().len(), 1);
 
     let c = s.post("/api/v2/connections", json!({"name": "staff", "strategy": "auth0", "options": {"passwordPolicy": "excellent"}, "enabled_clients": [CLIENT_ID]})).await;
     let c = c.assert_status(201).clone();
     let id = c["id"].as_str().unwrap().to_string();
     assert_eq!(c["enabled_clients"], json!([CLIENT_ID]));
-    s.post("/api/v2/connections", json!({"name": "staff", "strategy": "auth0"})).await.assert_error(409, "auth0_idp_error");
+    s.post(
+        "/api/v2/connections",
+        json!({"name": "staff", "strategy": "auth0"}),
+    )
+    .await
+    .assert_error(409, "auth0_idp_error");
 
-    let r = s.post("/api/v2/users", json!({"connection": "staff", "email": "s@example.com", "password": "Sup3r-secret!"})).await;
+    let r = s
+        .post(
+            "/api/v2/users",
+            json!({"connection": "staff", "email": "s@example.com", "password": "Sup3r-secret!"}),
+        )
+        .await;
     r.assert_status(201);
-    let r = s.post("/api/v2/users", json!({"connection": "staff", "email": "t@example.com", "password": "Short-1!"})).await;
+    let r = s
+        .post(
+            "/api/v2/users",
+            json!({"connection": "staff", "email": "t@example.com", "password": "Short-1!"}),
+        )
+        .await;
     r.assert_error(400, "invalid_password");
 
     // PATCH replaces options whole; the policy relaxes immediately.
-    let r = s.patch(&format!("/api/v2/connections/{id}"), json!({"options": {"passwordPolicy": "low"}})).await;
-    assert_eq!(r.assert_status(200)["options"], json!({"passwordPolicy": "low"}));
-    s.post("/api/v2/users", json!({"connection": "staff", "email": "t@example.com", "password": "simple"})).await.assert_status(201);
+    let r = s
+        .patch(
+            &format!("/api/v2/connections/{id}"),
+            json!({"options": {"passwordPolicy": "low"}}),
+        )
+        .await;
+    assert_eq!(
+        r.assert_status(200)["options"],
+        json!({"passwordPolicy": "low"})
+    );
+    s.post(
+        "/api/v2/users",
+        json!({"connection": "staff", "email": "t@example.com", "password": "simple"}),
+    )
+    .await
+    .assert_status(201);
 
     for bad in [
         json!({"name": "x"}),
@@ -115,16 +208,39 @@ async fn connection_lifecycle_and_password_policy_changes() {
         json!({"name": "ok", "strategy": "auth0", "options": {"password_history": {"enable": true, "size": 99}}}),
         json!({"name": "ok", "strategy": "auth0", "extra": 1}),
     ] {
-        s.post("/api/v2/connections", bad.clone()).await.assert_error(400, "invalid_body");
+        s.post("/api/v2/connections", bad.clone())
+            .await
+            .assert_error(400, "invalid_body");
     }
-    s.patch(&format!("/api/v2/connections/{id}"), json!({"name": "renamed"})).await.assert_error(400, "invalid_body");
-    s.get("/api/v2/connections/con_doesnotexist00").await.assert_error(404, "inexistent_connection");
+    s.patch(
+        &format!("/api/v2/connections/{id}"),
+        json!({"name": "renamed"}),
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    s.get("/api/v2/connections/con_doesnotexist00")
+        .await
+        .assert_error(404, "inexistent_connection");
+    s.get("/api/v2/connections/not-a-connection-id")
+        .await
+        .assert_error(400, "invalid_uri");
+    s.patch("/api/v2/connections/con_", json!({"display_name": "x"}))
+        .await
+        .assert_error(400, "invalid_uri");
 
     // Deleting a connection deletes its users.
-    assert_eq!(s.delete(&format!("/api/v2/connections/{id}")).await.status.as_u16(), 204);
+    assert_eq!(
+        s.delete(&format!("/api/v2/connections/{id}"))
+            .await
+            .status
+            .as_u16(),
+        204
+    );
     let users = s.get("/api/v2/users-by-email?email=s@example.com").await;
     assert_eq!(users.body, json!([]));
-    s.get(&format!("/api/v2/connections/{id}")).await.assert_error(404, "inexistent_connection");
+    s.get(&format!("/api/v2/connections/{id}"))
+        .await
+        .assert_error(404, "inexistent_connection");
     let total = s.get("/api/v2/connections?include_totals=true").await;
     assert_eq!(total.body["total"], 1);
 }
@@ -136,13 +252,17 @@ async fn bootstrap_admin_and_credentials_are_reapplied_at_start() {
         c.bootstrap_admin_password = Some("Adm1n-password!".into());
     })
     .await;
-    let admins = s.get("/api/v2/users-by-email?email=admin@example.com").await;
+    let admins = s
+        .get("/api/v2/users-by-email?email=admin@example.com")
+        .await;
     let admin = admins.body[0].clone();
     assert_eq!(admin["app_metadata"]["roles"], json!(["admin"]));
     assert_eq!(admin["email_verified"], true);
     // A restart with the same settings keeps one admin and the same client.
     s.restart().await;
-    let admins = s.get("/api/v2/users-by-email?email=admin@example.com").await;
+    let admins = s
+        .get("/api/v2/users-by-email?email=admin@example.com")
+        .await;
     assert_eq!(admins.body.as_array().unwrap().len(), 1);
     assert_eq!(admins.body[0]["user_id"], admin["user_id"]);
     // New bootstrap secret at restart: the old one stops working.

@@ -17,7 +17,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, error_code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), error_code: Some(error_code), retry_after: None }
+        Self {
+            status,
+            message: message.into(),
+            error_code: Some(error_code),
+            retry_after: None,
+        }
     }
     pub fn invalid_body(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_body", message)
@@ -26,13 +31,21 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_query_string", message)
     }
     pub fn not_found() -> Self {
-        Self { status: StatusCode::NOT_FOUND, message: "Not Found".into(), error_code: None, retry_after: None }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            message: "Not Found".into(),
+            error_code: None,
+            retry_after: None,
+        }
     }
     pub fn insufficient_scope(expected: &[&str]) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
-            format!("Insufficient scope, expected any of: {}", expected.join(",")),
+            format!(
+                "Insufficient scope, expected any of: {}",
+                expected.join(",")
+            ),
         )
     }
 }
@@ -51,17 +64,31 @@ impl From<ServiceError> for ApiError {
             E::InvalidQuery(m) => ApiError::invalid_query(m),
             E::InvalidUri(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_uri", m),
             E::NotFound { code, message } => ApiError::new(StatusCode::NOT_FOUND, code, message),
-            E::BadReference { code, message } => ApiError::new(StatusCode::BAD_REQUEST, code, message),
+            E::BadReference { code, message } => {
+                ApiError::new(StatusCode::BAD_REQUEST, code, message)
+            }
             E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "auth0_idp_error", m),
-            E::Password(p) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_password", p.to_string()),
-            E::NotSupported(m) => ApiError::new(StatusCode::BAD_REQUEST, "operation_not_supported", m),
+            E::Password(p) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_password", p.to_string())
+            }
+            E::NotSupported(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "operation_not_supported", m)
+            }
             E::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal error")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "Internal error",
+                )
             }
             E::Store(s) => {
                 tracing::error!(error = %s, "store error");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "The database is unavailable, retry later")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "The database is unavailable, retry later",
+                )
             }
         }
     }

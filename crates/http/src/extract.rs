@@ -19,7 +19,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             ApiError::invalid_body(format!("Payload validation error: '{}'.", e.body_text()))
         })?;
         if bytes.is_empty() {
-            return Err(ApiError::invalid_body("Payload validation error: 'Expected type object but found type null'."));
+            return Err(ApiError::invalid_body(
+                "Payload validation error: 'Expected type object but found type null'.",
+            ));
         }
         Ok(JsonBody(Payload::parse(&bytes)?))
     }
@@ -33,9 +35,14 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let raw = parts.uri.query().unwrap_or("");
-        let pairs: Vec<(String, String)> = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map(|q| q.0)
-            .map_err(|_| ApiError::invalid_query(format!("Query validation error: 'Malformed query string: {raw}'.")))?;
+        let pairs: Vec<(String, String)> =
+            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+                .map(|q| q.0)
+                .map_err(|_| {
+                    ApiError::invalid_query(format!(
+                        "Query validation error: 'Malformed query string: {raw}'."
+                    ))
+                })?;
         let mut map = HashMap::new();
         for (k, v) in pairs {
             if map.insert(k.clone(), v).is_some() {
@@ -50,7 +57,12 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
 impl QueryParams {
     pub fn allow_only(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        let mut extra: Vec<&str> = self.0.keys().map(String::as_str).filter(|k| !allowed.contains(k)).collect();
+        let mut extra: Vec<&str> = self
+            .0
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !allowed.contains(k))
+            .collect();
         if extra.is_empty() {
             return Ok(());
         }
@@ -66,7 +78,9 @@ impl QueryParams {
     }
 
     pub fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
-        let Some(raw) = self.0.get(key) else { return Ok(None) };
+        let Some(raw) = self.0.get(key) else {
+            return Ok(None);
+        };
         let n: i64 = raw.parse().map_err(|_| {
             ApiError::invalid_query(format!(
                 "Query validation error: 'Expected type integer but found type string' on property {key}."

@@ -14,7 +14,9 @@ use axum::http::{HeaderName, Request};
 use gatehouse_service::Gatehouse;
 use rate_limit::RateLimiter;
 use std::sync::Arc;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 /// Settings of the HTTP edge.
@@ -28,7 +30,10 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { rate_limit_per_second: 1000, max_body_bytes: 1024 * 1024 }
+        Self {
+            rate_limit_per_second: 1000,
+            max_body_bytes: 1024 * 1024,
+        }
     }
 }
 
@@ -44,19 +49,32 @@ struct RandomRequestId;
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
         let id = gatehouse_crypto::random::hex(8).ok()?;
-        axum::http::HeaderValue::from_str(&id).ok().map(RequestId::new)
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(RequestId::new)
     }
 }
 
 /// The whole application: every surface under one router.
 pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
-    let state = AppState { gatehouse, rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second)) };
+    let state = AppState {
+        gatehouse,
+        rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second)),
+    };
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .nest("/api/v2", management::router(state.clone()))
         .merge(authentication::router())
         .merge(ops::router())
         .fallback(|| async { error::ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError {
+                status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                message: "Method Not Allowed".into(),
+                error_code: None,
+                retry_after: None,
+            }
+        })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -33,7 +33,10 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(per_second: u64) -> Self {
-        Self { per_second, buckets: Mutex::new(HashMap::new()) }
+        Self {
+            per_second,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -42,10 +45,19 @@ impl RateLimiter {
 
     pub fn check(&self, key: &str) -> Decision {
         let now = Instant::now();
-        let epoch = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let cap = self.per_second as f64;
-        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let b = buckets.entry(key.to_string()).or_insert(Bucket { tokens: cap, last: now });
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let b = buckets.entry(key.to_string()).or_insert(Bucket {
+            tokens: cap,
+            last: now,
+        });
         b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * cap).min(cap);
         b.last = now;
         let allowed = b.tokens >= 1.0;
@@ -58,7 +70,11 @@ impl RateLimiter {
             limit: self.per_second,
             remaining: b.tokens.floor() as u64,
             reset: epoch + (missing / cap).ceil() as u64,
-            retry_after: if allowed { 0 } else { ((1.0 - b.tokens) / cap).ceil().max(1.0) as u64 },
+            retry_after: if allowed {
+                0
+            } else {
+                ((1.0 - b.tokens) / cap).ceil().max(1.0) as u64
+            },
         }
     }
 }

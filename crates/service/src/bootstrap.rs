@@ -8,9 +8,9 @@ use gatehouse_core::client::ClientSettings;
 use gatehouse_core::connection::{ConnectionSettings, DEFAULT_DATABASE_CONNECTION};
 use gatehouse_core::metadata::{MetadataKind, MetadataPatch};
 use gatehouse_core::password_policy::StrengthLevel;
+use gatehouse_core::payload::Field;
 use gatehouse_core::scopes::ALL_MANAGEMENT_SCOPES;
 use gatehouse_core::user::{NewUser, UserPatch};
-use gatehouse_core::payload::Field;
 use gatehouse_crypto::random;
 use gatehouse_store::ClientGrant;
 use serde_json::{Map, json};
@@ -35,14 +35,25 @@ pub struct GeneratedClient {
 impl Gatehouse {
     pub async fn bootstrap(&self, opts: &BootstrapOptions) -> Result<Option<GeneratedClient>> {
         let tenant = self.tenant().to_string();
-        if self.connection_by_name(DEFAULT_DATABASE_CONNECTION).await?.is_none() && !self.has_any_client().await? {
-            self.insert_connection(ConnectionSettings::database(DEFAULT_DATABASE_CONNECTION, StrengthLevel::Good))
-                .await?;
+        if self
+            .connection_by_name(DEFAULT_DATABASE_CONNECTION)
+            .await?
+            .is_none()
+            && !self.has_any_client().await?
+        {
+            self.insert_connection(ConnectionSettings::database(
+                DEFAULT_DATABASE_CONNECTION,
+                StrengthLevel::Good,
+            ))
+            .await?;
         }
         let audience = self.config().management_audience();
         let rs_id = format!("rs_{}", random::alnum(16).map_err(ServiceError::internal)?);
         let rs = json!({"name": "Gatehouse Management API", "identifier": audience, "scopes": ALL_MANAGEMENT_SCOPES});
-        self.inner.clients.ensure_resource_server(&tenant, &rs_id, &audience, &rs, now_millis()).await?;
+        self.inner
+            .clients
+            .ensure_resource_server(&tenant, &rs_id, &audience, &rs, now_millis())
+            .await?;
 
         let mut generated = None;
         let client_id = match (&opts.client_id, &opts.client_secret) {
@@ -67,7 +78,10 @@ impl Gatehouse {
                 }
                 let c = self.new_client(m2m_settings(), None).await?;
                 let secret = self.open_secret_of(&c)?;
-                generated = Some(GeneratedClient { client_id: c.client_id.clone(), client_secret: secret });
+                generated = Some(GeneratedClient {
+                    client_id: c.client_id.clone(),
+                    client_secret: secret,
+                });
                 c.client_id
             }
             _ => {
@@ -80,9 +94,15 @@ impl Gatehouse {
             id: format!("cgr_{}", random::alnum(16).map_err(ServiceError::internal)?),
             client_id,
             audience,
-            scope: ALL_MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect(),
+            scope: ALL_MANAGEMENT_SCOPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         };
-        self.inner.clients.upsert_grant(&tenant, &grant, now_millis()).await?;
+        self.inner
+            .clients
+            .upsert_grant(&tenant, &grant, now_millis())
+            .await?;
         self.bootstrap_admin(opts).await?;
         Ok(generated)
     }
@@ -92,7 +112,10 @@ impl Gatehouse {
     }
 
     fn open_secret_of(&self, c: &gatehouse_store::StoredClient) -> Result<String> {
-        let sealed = c.sealed_secret.as_ref().ok_or_else(|| ServiceError::internal("client has no secret"))?;
+        let sealed = c
+            .sealed_secret
+            .as_ref()
+            .ok_or_else(|| ServiceError::internal("client has no secret"))?;
         let bytes = self
             .inner
             .secrets
@@ -137,7 +160,10 @@ impl Gatehouse {
                 };
                 match self.update_user(&u.user_id, patch).await {
                     // The same password again is fine at start-up.
-                    Ok(_) | Err(ServiceError::Password(gatehouse_core::password_policy::PasswordRejection::PreviouslyUsed)) => {}
+                    Ok(_)
+                    | Err(ServiceError::Password(
+                        gatehouse_core::password_policy::PasswordRejection::PreviouslyUsed,
+                    )) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -172,6 +198,7 @@ fn m2m_settings() -> ClientSettings {
     let mut s = ClientSettings::new(BOOTSTRAP_CLIENT_NAME.into());
     s.app_type = Some("non_interactive".into());
     s.grant_types = vec!["client_credentials".into()];
-    s.description = Some("Created at first start; authorised for every Management API scope.".into());
+    s.description =
+        Some("Created at first start; authorised for every Management API scope.".into());
     s
 }

@@ -14,18 +14,39 @@ fn purpose(client_id: &str) -> String {
 }
 
 fn not_found() -> ServiceError {
-    ServiceError::NotFound { code: "inexistent_client", message: "The client does not exist".into() }
+    ServiceError::NotFound {
+        code: "inexistent_client",
+        message: "The client does not exist".into(),
+    }
 }
 
-/// Client ids are 32 alphanumerics; anything else cannot exist, so it is a 404 without a
-/// database round trip.
+/// Client ids are letters, digits, `-` and `_` (32 alphanumerics when generated).
 fn plausible_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A malformed client id in a path is a 400, as Auth0 validates path parameters.
+fn check_id(id: &str) -> Result<()> {
+    if plausible_id(id) {
+        Ok(())
+    } else {
+        Err(ServiceError::InvalidUri(format!(
+            "Path validation error: 'String does not match pattern ^[A-Za-z0-9_-]{{1,128}}$: {}' on property id.",
+            id.chars().take(64).collect::<String>()
+        )))
+    }
 }
 
 impl Gatehouse {
     pub(crate) fn seal_secret(&self, client_id: &str, secret: &str) -> Result<Vec<u8>> {
-        self.inner.secrets.seal(&purpose(client_id), secret.as_bytes()).map_err(ServiceError::internal)
+        self.inner
+            .secrets
+            .seal(&purpose(client_id), secret.as_bytes())
+            .map_err(ServiceError::internal)
     }
 
     fn open_secret(&self, c: &StoredClient) -> Result<Option<String>> {
@@ -42,8 +63,17 @@ impl Gatehouse {
     }
 
     fn render_client(&self, c: &StoredClient, show_secret: bool) -> Result<Value> {
-        let secret = if show_secret { self.open_secret(c)? } else { None };
-        Ok(client_json(&c.client_id, self.tenant(), &c.settings, secret.as_deref()))
+        let secret = if show_secret {
+            self.open_secret(c)?
+        } else {
+            None
+        };
+        Ok(client_json(
+            &c.client_id,
+            self.tenant(),
+            &c.settings,
+            secret.as_deref(),
+        ))
     }
 
     /// Creates a client; the response carries the generated secret, as Auth0's does.
@@ -67,19 +97,31 @@ impl Gatehouse {
             ),
         };
         let sealed = self.seal_secret(&client_id, &secret)?;
-        let client = StoredClient { client_id, settings, sealed_secret: Some(sealed) };
-        self.inner.clients.insert(self.tenant(), &client, now_millis()).await.map_err(|e| match e {
-            gatehouse_store::StoreError::Conflict(_) => ServiceError::Conflict("A client with this client_id already exists".into()),
-            other => other.into(),
-        })?;
+        let client = StoredClient {
+            client_id,
+            settings,
+            sealed_secret: Some(sealed),
+        };
+        self.inner
+            .clients
+            .insert(self.tenant(), &client, now_millis())
+            .await
+            .map_err(|e| match e {
+                gatehouse_store::StoreError::Conflict(_) => {
+                    ServiceError::Conflict("A client with this client_id already exists".into())
+                }
+                other => other.into(),
+            })?;
         Ok(client)
     }
 
     pub(crate) async fn stored_client(&self, client_id: &str) -> Result<StoredClient> {
-        if !plausible_id(client_id) {
-            return Err(not_found());
-        }
-        self.inner.clients.get(self.tenant(), client_id).await?.ok_or_else(not_found)
+        check_id(client_id)?;
+        self.inner
+            .clients
+            .get(self.tenant(), client_id)
+            .await?
+            .ok_or_else(not_found)
     }
 
     pub async fn get_client(&self, client_id: &str, show_secret: bool) -> Result<Value> {
@@ -87,20 +129,41 @@ impl Gatehouse {
         self.render_client(&c, show_secret)
     }
 
-    pub async fn list_clients(&self, page: i64, per_page: i64, show_secret: bool) -> Result<(Vec<Value>, i64)> {
-        let (clients, total) = self.inner.clients.list(self.tenant(), page * per_page, per_page).await?;
-        let rendered = clients.iter().map(|c| self.render_client(c, show_secret)).collect::<Result<Vec<_>>>()?;
+    pub async fn list_clients(
+        &self,
+        page: i64,
+        per_page: i64,
+        show_secret: bool,
+    ) -> Result<(Vec<Value>, i64)> {
+        let (clients, total) = self
+            .inner
+            .clients
+            .list(self.tenant(), page * per_page, per_page)
+            .await?;
+        let rendered = clients
+            .iter()
+            .map(|c| self.render_client(c, show_secret))
+            .collect::<Result<Vec<_>>>()?;
         Ok((rendered, total))
     }
 
     /// PATCH: settings are replaced property by property; `client_secret` sets a new secret.
-    pub async fn update_client(&self, client_id: &str, mut body: Payload, show_secret: bool) -> Result<Value> {
+    pub async fn update_client(
+        &self,
+        client_id: &str,
+        mut body: Payload,
+        show_secret: bool,
+    ) -> Result<Value> {
         let mut c = self.stored_client(client_id).await?;
         let new_secret = body.string("client_secret")?;
         if let Some(s) = &new_secret
             && s.len() < 32
         {
-            return Err(InvalidBody::on_property("String is too short, minimum 32", "client_secret").into());
+            return Err(InvalidBody::on_property(
+                "String is too short, minimum 32",
+                "client_secret",
+            )
+            .into());
         }
         if new_secret.is_none() || !body.is_empty() {
             c.settings.patch(body)?;
@@ -108,7 +171,12 @@ impl Gatehouse {
         if let Some(s) = new_secret {
             c.sealed_secret = Some(self.seal_secret(client_id, &s)?);
         }
-        if !self.inner.clients.update(self.tenant(), &c, now_millis()).await? {
+        if !self
+            .inner
+            .clients
+            .update(self.tenant(), &c, now_millis())
+            .await?
+        {
             return Err(not_found());
         }
         self.render_client(&c, show_secret)
@@ -118,23 +186,30 @@ impl Gatehouse {
         let mut c = self.stored_client(client_id).await?;
         let secret = random::b64url(48).map_err(ServiceError::internal)?;
         c.sealed_secret = Some(self.seal_secret(client_id, &secret)?);
-        if !self.inner.clients.update(self.tenant(), &c, now_millis()).await? {
+        if !self
+            .inner
+            .clients
+            .update(self.tenant(), &c, now_millis())
+            .await?
+        {
             return Err(not_found());
         }
         self.render_client(&c, true)
     }
 
     pub async fn delete_client(&self, client_id: &str) -> Result<()> {
-        if !plausible_id(client_id) {
-            return Err(not_found());
-        }
+        check_id(client_id)?;
         self.inner.clients.delete(self.tenant(), client_id).await?;
         Ok(())
     }
 
     /// Checks a client's secret in constant time. Unknown clients and wrong secrets give the
     /// same answer, so callers cannot probe for client ids.
-    pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> Result<StoredClient, OAuthError> {
+    pub async fn authenticate_client(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<StoredClient, OAuthError> {
         let unauthorized = || OAuthError::new(401, "access_denied", "Unauthorized");
         if !plausible_id(client_id) {
             return Err(unauthorized());

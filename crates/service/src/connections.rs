@@ -9,11 +9,27 @@ use gatehouse_store::{StoreError, StoredConnection};
 use serde_json::Value;
 
 fn not_found() -> ServiceError {
-    ServiceError::NotFound { code: "inexistent_connection", message: "The connection does not exist".into() }
+    ServiceError::NotFound {
+        code: "inexistent_connection",
+        message: "The connection does not exist".into(),
+    }
 }
 
-fn plausible_id(id: &str) -> bool {
-    id.starts_with("con_") && id.len() <= 64 && id[4..].chars().all(|c| c.is_ascii_alphanumeric())
+/// Connection ids are `con_` and alphanumerics; anything else is a malformed path (400),
+/// not a missing connection.
+fn check_id(id: &str) -> Result<()> {
+    let ok = id.len() <= 64
+        && id.strip_prefix("con_").is_some_and(|rest| {
+            !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::InvalidUri(format!(
+            "Path validation error: 'String does not match pattern ^con_[A-Za-z0-9]+$: {}' on property id.",
+            id.chars().take(64).collect::<String>()
+        )))
+    }
 }
 
 impl Gatehouse {
@@ -23,25 +39,40 @@ impl Gatehouse {
         Ok(c.settings.to_json(&c.id))
     }
 
-    pub(crate) async fn insert_connection(&self, settings: ConnectionSettings) -> Result<StoredConnection> {
+    pub(crate) async fn insert_connection(
+        &self,
+        settings: ConnectionSettings,
+    ) -> Result<StoredConnection> {
         let id = format!("con_{}", random::alnum(16).map_err(ServiceError::internal)?);
         let c = StoredConnection { id, settings };
-        self.inner.connections.insert(self.tenant(), &c, now_millis()).await.map_err(|e| match e {
-            StoreError::Conflict(_) => ServiceError::Conflict("A connection with the same name already exists".into()),
-            other => other.into(),
-        })?;
+        self.inner
+            .connections
+            .insert(self.tenant(), &c, now_millis())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    ServiceError::Conflict("A connection with the same name already exists".into())
+                }
+                other => other.into(),
+            })?;
         Ok(c)
     }
 
     pub(crate) async fn stored_connection(&self, id: &str) -> Result<StoredConnection> {
-        if !plausible_id(id) {
-            return Err(not_found());
-        }
-        self.inner.connections.get(self.tenant(), id).await?.ok_or_else(not_found)
+        check_id(id)?;
+        self.inner
+            .connections
+            .get(self.tenant(), id)
+            .await?
+            .ok_or_else(not_found)
     }
 
     pub(crate) async fn connection_by_name(&self, name: &str) -> Result<Option<StoredConnection>> {
-        Ok(self.inner.connections.get_by_name(self.tenant(), name).await?)
+        Ok(self
+            .inner
+            .connections
+            .get_by_name(self.tenant(), name)
+            .await?)
     }
 
     pub async fn get_connection(&self, id: &str) -> Result<Value> {
@@ -67,14 +98,26 @@ impl Gatehouse {
             let total = found.len() as i64;
             return Ok((found, total));
         }
-        let (list, total) = self.inner.connections.list(self.tenant(), strategy, page * per_page, per_page).await?;
-        Ok((list.iter().map(|c| c.settings.to_json(&c.id)).collect(), total))
+        let (list, total) = self
+            .inner
+            .connections
+            .list(self.tenant(), strategy, page * per_page, per_page)
+            .await?;
+        Ok((
+            list.iter().map(|c| c.settings.to_json(&c.id)).collect(),
+            total,
+        ))
     }
 
     pub async fn update_connection(&self, id: &str, body: Payload) -> Result<Value> {
         let mut c = self.stored_connection(id).await?;
         c.settings.patch(body)?;
-        if !self.inner.connections.update(self.tenant(), &c, now_millis()).await? {
+        if !self
+            .inner
+            .connections
+            .update(self.tenant(), &c, now_millis())
+            .await?
+        {
             return Err(not_found());
         }
         Ok(c.settings.to_json(&c.id))
@@ -82,9 +125,7 @@ impl Gatehouse {
 
     /// Deletes the connection and its users (Auth0 does the same, asynchronously).
     pub async fn delete_connection(&self, id: &str) -> Result<()> {
-        if !plausible_id(id) {
-            return Err(not_found());
-        }
+        check_id(id)?;
         if !self.inner.connections.delete(self.tenant(), id).await? {
             return Err(not_found());
         }

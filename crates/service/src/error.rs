@@ -32,7 +32,10 @@ pub enum ServiceError {
 
 impl ServiceError {
     pub fn user_not_found() -> Self {
-        ServiceError::NotFound { code: "inexistent_user", message: "The user does not exist.".into() }
+        ServiceError::NotFound {
+            code: "inexistent_user",
+            message: "The user does not exist.".into(),
+        }
     }
     pub fn internal(e: impl std::fmt::Display) -> Self {
         ServiceError::Internal(e.to_string())

@@ -13,15 +13,25 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(concurrency: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(concurrency.max(1))) }
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
     }
 
     pub fn for_this_machine() -> Self {
-        Self::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+        Self::new(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        )
     }
 
     pub async fn hash(&self, password: String) -> Result<String> {
-        let _permit = self.permits.acquire().await.map_err(ServiceError::internal)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(ServiceError::internal)?;
         tokio::task::spawn_blocking(move || gatehouse_crypto::password::hash(&password))
             .await
             .map_err(ServiceError::internal)?
@@ -33,9 +43,17 @@ impl PasswordHasher {
         if hashes.is_empty() {
             return Ok(false);
         }
-        let _permit = self.permits.acquire().await.map_err(ServiceError::internal)?;
-        tokio::task::spawn_blocking(move || hashes.iter().any(|h| gatehouse_crypto::password::verify(&password, h)))
+        let _permit = self
+            .permits
+            .acquire()
             .await
-            .map_err(ServiceError::internal)
+            .map_err(ServiceError::internal)?;
+        tokio::task::spawn_blocking(move || {
+            hashes
+                .iter()
+                .any(|h| gatehouse_crypto::password::verify(&password, h))
+        })
+        .await
+        .map_err(ServiceError::internal)
     }
 }

@@ -16,7 +16,11 @@ fn purpose(kid: &str) -> String {
 }
 
 impl KeyRing {
-    pub async fn load_or_create(store: &KeyStore, tenant: &str, secrets: &SecretBox) -> Result<Self> {
+    pub async fn load_or_create(
+        store: &KeyStore,
+        tenant: &str,
+        secrets: &SecretBox,
+    ) -> Result<Self> {
         let stored = store.list(tenant).await?;
         let mut keys = Vec::with_capacity(stored.len());
         for k in &stored {
@@ -31,7 +35,9 @@ impl KeyRing {
                 .await
                 .map_err(ServiceError::internal)?
                 .map_err(ServiceError::internal)?;
-            let sealed = secrets.seal(&purpose(key.kid()), key.pkcs8()).map_err(ServiceError::internal)?;
+            let sealed = secrets
+                .seal(&purpose(key.kid()), key.pkcs8())
+                .map_err(ServiceError::internal)?;
             store
                 .insert(
                     tenant,
@@ -48,7 +54,10 @@ impl KeyRing {
             keys.push(("current".into(), key));
         }
         let published = keys.iter().map(|(_, k)| k.public().clone()).collect();
-        let current_idx = keys.iter().rposition(|(s, _)| s == "current").unwrap_or(keys.len() - 1);
+        let current_idx = keys
+            .iter()
+            .rposition(|(s, _)| s == "current")
+            .unwrap_or(keys.len() - 1);
         let current = keys.swap_remove(current_idx).1;
         Ok(Self { current, published })
     }

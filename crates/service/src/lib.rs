@@ -74,7 +74,9 @@ impl Gatehouse {
     pub async fn open(config: ServiceConfig, db: Db, secrets: SecretBox) -> Result<Self> {
         let keys = KeyStore::new(db.clone());
         let tenants = TenantStore::new(db.clone());
-        tenants.ensure(&config.tenant, &config.tenant, now_millis()).await?;
+        tenants
+            .ensure(&config.tenant, &config.tenant, now_millis())
+            .await?;
         let keyring = KeyRing::load_or_create(&keys, &config.tenant, &secrets).await?;
         Ok(Self {
             inner: Arc::new(Inner {

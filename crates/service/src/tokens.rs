@@ -16,7 +16,11 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
-        Self { status, error, description: description.into() }
+        Self {
+            status,
+            error,
+            description: description.into(),
+        }
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(400, "invalid_request", description)
@@ -89,7 +93,9 @@ impl Gatehouse {
                 "unsupported_grant_type",
                 format!("Unsupported grant type: {other}"),
             )),
-            None => Err(OAuthError::invalid_request("Missing required parameter: grant_type")),
+            None => Err(OAuthError::invalid_request(
+                "Missing required parameter: grant_type",
+            )),
         }
     }
 
@@ -114,7 +120,11 @@ impl Gatehouse {
             )
         })?;
         if audience != self.config().management_audience() {
-            return Err(OAuthError::new(403, "access_denied", format!("Service not found: {audience}")));
+            return Err(OAuthError::new(
+                403,
+                "access_denied",
+                format!("Service not found: {audience}"),
+            ));
         }
         let grant = self
             .inner
@@ -129,7 +139,12 @@ impl Gatehouse {
                     format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
                 )
             })?;
-        let scopes: Vec<&str> = match req.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let scopes: Vec<&str> = match req
+            .scope
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             // A requested scope narrows the grant; scopes outside it are dropped, as in Auth0.
             Some(requested) => requested
                 .split_whitespace()
@@ -150,14 +165,21 @@ impl Gatehouse {
             "gty": "client-credentials",
             "azp": client_id,
         });
-        let access_token = jwt::sign(self.keyring().current(), &claims).map_err(|_| OAuthError::internal())?;
-        Ok(IssuedToken { access_token, scope, expires_in: lifetime })
+        let access_token =
+            jwt::sign(self.keyring().current(), &claims).map_err(|_| OAuthError::internal())?;
+        Ok(IssuedToken {
+            access_token,
+            scope,
+            expires_in: lifetime,
+        })
     }
 
     /// Checks a Management API bearer token: signature, issuer, audience and expiry.
     pub fn verify_management_token(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
-        let claims = jwt::verify(token, self.keyring().published()).map_err(|_| TokenRejection::Invalid)?;
-        let str_claim = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(String::from);
+        let claims =
+            jwt::verify(token, self.keyring().published()).map_err(|_| TokenRejection::Invalid)?;
+        let str_claim =
+            |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(String::from);
         if str_claim(&claims, "iss").as_deref() != Some(self.config().issuer().as_str()) {
             return Err(TokenRejection::Invalid);
         }
@@ -170,7 +192,10 @@ impl Gatehouse {
         if !aud_ok {
             return Err(TokenRejection::Audience);
         }
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or(TokenRejection::Invalid)?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or(TokenRejection::Invalid)?;
         if exp <= crate::now_millis() / 1000 {
             return Err(TokenRejection::Expired);
         }
@@ -179,6 +204,10 @@ impl Gatehouse {
         let scopes = str_claim(&claims, "scope")
             .map(|s| s.split_whitespace().map(String::from).collect())
             .unwrap_or_default();
-        Ok(AccessClaims { subject, client_id, scopes })
+        Ok(AccessClaims {
+            subject,
+            client_id,
+            scopes,
+        })
     }
 }

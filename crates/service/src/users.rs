@@ -15,8 +15,13 @@ const UPDATE_ATTEMPTS: u64 = 64;
 /// A short randomised pause between optimistic-update attempts, so writers that collided
 /// do not collide again in lock-step.
 async fn backoff(attempt: u64) {
-    let jitter = gatehouse_crypto::random::bytes::<1>().map(|b| b[0] as u64 % 4).unwrap_or(1);
-    tokio::time::sleep(std::time::Duration::from_millis((attempt.min(10) + jitter) * 2)).await;
+    let jitter = gatehouse_crypto::random::bytes::<1>()
+        .map(|b| b[0] as u64 % 4)
+        .unwrap_or(1);
+    tokio::time::sleep(std::time::Duration::from_millis(
+        (attempt.min(10) + jitter) * 2,
+    ))
+    .await;
 }
 
 fn user_exists() -> ServiceError {
@@ -45,10 +50,19 @@ pub fn check_user_id(id: &str) -> Result<()> {
 /// Gravatar for the email with Auth0's initials avatar as the fallback.
 fn default_picture(email: &str) -> String {
     let hash = gatehouse_crypto::md5_hex(email.trim().to_lowercase().as_bytes());
-    let initials: String = email.chars().filter(|c| c.is_ascii_alphanumeric()).take(2).collect::<String>().to_lowercase();
+    let initials: String = email
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(2)
+        .collect::<String>()
+        .to_lowercase();
     format!(
         "https://s.gravatar.com/avatar/{hash}?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2F{}.png",
-        if initials.is_empty() { "u".to_string() } else { initials }
+        if initials.is_empty() {
+            "u".to_string()
+        } else {
+            initials
+        }
     )
 }
 
@@ -64,17 +78,27 @@ fn check_username(conn: &ConnectionSettings, username: &str) -> Result<()> {
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || "_+-.!#$'^`~@".contains(c);
     if !username.chars().all(allowed) {
-        return Err(InvalidBody::on_property("Username contains characters that are not allowed", "username").into());
+        return Err(InvalidBody::on_property(
+            "Username contains characters that are not allowed",
+            "username",
+        )
+        .into());
     }
     Ok(())
 }
 
 fn personal_info(u: &User) -> Vec<&str> {
-    let mut v: Vec<&str> = [&u.name, &u.username, &u.nickname, &u.given_name, &u.family_name]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .collect();
+    let mut v: Vec<&str> = [
+        &u.name,
+        &u.username,
+        &u.nickname,
+        &u.given_name,
+        &u.family_name,
+    ]
+    .into_iter()
+    .flatten()
+    .map(String::as_str)
+    .collect();
     if let Some(local) = u.email.as_deref().and_then(|e| e.split('@').next()) {
         v.push(local);
     }
@@ -83,10 +107,13 @@ fn personal_info(u: &User) -> Vec<&str> {
 
 impl Gatehouse {
     pub async fn create_user(&self, req: NewUser) -> Result<User> {
-        let conn = self.connection_by_name(&req.connection).await?.ok_or_else(|| ServiceError::BadReference {
-            code: "inexistent_connection",
-            message: "The connection does not exist.".into(),
-        })?;
+        let conn = self
+            .connection_by_name(&req.connection)
+            .await?
+            .ok_or_else(|| ServiceError::BadReference {
+                code: "inexistent_connection",
+                message: "The connection does not exist.".into(),
+            })?;
         let settings = &conn.settings;
         if settings.strategy != DATABASE_PROVIDER {
             return Err(ServiceError::NotSupported(format!(
@@ -94,17 +121,19 @@ impl Gatehouse {
                 settings.name, settings.strategy
             )));
         }
-        let email = req
-            .email
-            .map(|e| e.to_lowercase())
-            .ok_or_else(|| InvalidBody::new("Payload validation error: 'Missing required property: email'."))?;
-        let password = req
-            .password
-            .ok_or_else(|| InvalidBody::new("Payload validation error: 'Missing required property: password'."))?;
+        let email = req.email.map(|e| e.to_lowercase()).ok_or_else(|| {
+            InvalidBody::new("Payload validation error: 'Missing required property: email'.")
+        })?;
+        let password = req.password.ok_or_else(|| {
+            InvalidBody::new("Payload validation error: 'Missing required property: password'.")
+        })?;
         match (&req.username, settings.requires_username()) {
             (Some(u), true) => check_username(settings, u)?,
             (None, true) => {
-                return Err(InvalidBody::new("Payload validation error: 'Missing required property: username'.").into());
+                return Err(InvalidBody::new(
+                    "Payload validation error: 'Missing required property: username'.",
+                )
+                .into());
             }
             (Some(_), false) => {
                 return Err(ServiceError::NotSupported(
@@ -114,8 +143,16 @@ impl Gatehouse {
             (None, false) => {}
         }
         let max = self.config().max_metadata_bytes;
-        let user_metadata = req.user_metadata.map(|m| m.into_document(max)).transpose()?.unwrap_or_default();
-        let app_metadata = req.app_metadata.map(|m| m.into_document(max)).transpose()?.unwrap_or_default();
+        let user_metadata = req
+            .user_metadata
+            .map(|m| m.into_document(max))
+            .transpose()?
+            .unwrap_or_default();
+        let app_metadata = req
+            .app_metadata
+            .map(|m| m.into_document(max))
+            .transpose()?
+            .unwrap_or_default();
         let id = match req.user_id {
             Some(id) => id,
             None => random::hex(12).map_err(ServiceError::internal)?,
@@ -148,16 +185,28 @@ impl Gatehouse {
             last_password_reset: None,
             password_set_date: Some(now),
         };
-        settings.password_policy().check(&password, &personal_info(&user))?;
+        settings
+            .password_policy()
+            .check(&password, &personal_info(&user))?;
         let hash = self.inner.hasher.hash(password).await?;
-        self.inner.users.insert(self.tenant(), &user, Some(&hash)).await.map_err(map_conflict)?;
+        self.inner
+            .users
+            .insert(self.tenant(), &user, Some(&hash))
+            .await
+            .map_err(map_conflict)?;
         tracing::info!(user_id = %user.user_id, connection = %user.connection, "user created");
         Ok(user)
     }
 
     pub async fn get_user(&self, user_id: &str) -> Result<User> {
         check_user_id(user_id)?;
-        Ok(self.inner.users.get(self.tenant(), user_id).await?.ok_or_else(ServiceError::user_not_found)?.user)
+        Ok(self
+            .inner
+            .users
+            .get(self.tenant(), user_id)
+            .await?
+            .ok_or_else(ServiceError::user_not_found)?
+            .user)
     }
 
     pub async fn delete_user(&self, user_id: &str) -> Result<()> {
@@ -173,11 +222,20 @@ impl Gatehouse {
     }
 
     /// Lists users; `connection` is a connection name, as in Auth0's v1 parameter.
-    pub async fn list_users(&self, connection: Option<&str>, mut q: UserListQuery) -> Result<UserList> {
+    pub async fn list_users(
+        &self,
+        connection: Option<&str>,
+        mut q: UserListQuery,
+    ) -> Result<UserList> {
         if let Some(name) = connection {
             match self.connection_by_name(name).await? {
                 Some(c) => q.connection_id = Some(c.id),
-                None => return Ok(UserList { users: vec![], total: q.with_total.then_some(0) }),
+                None => {
+                    return Ok(UserList {
+                        users: vec![],
+                        total: q.with_total.then_some(0),
+                    });
+                }
             }
         }
         Ok(self.inner.users.list(self.tenant(), &q).await?)
@@ -185,10 +243,16 @@ impl Gatehouse {
 
     pub async fn update_user(&self, user_id: &str, patch: UserPatch) -> Result<User> {
         check_user_id(user_id)?;
-        let first = self.inner.users.get(self.tenant(), user_id).await?.ok_or_else(ServiceError::user_not_found)?;
-        let conn = self.stored_connection(&first.user.connection_id).await.map_err(|_| {
-            ServiceError::Internal(format!("connection of {user_id} is missing"))
-        })?;
+        let first = self
+            .inner
+            .users
+            .get(self.tenant(), user_id)
+            .await?
+            .ok_or_else(ServiceError::user_not_found)?;
+        let conn = self
+            .stored_connection(&first.user.connection_id)
+            .await
+            .map_err(|_| ServiceError::Internal(format!("connection of {user_id} is missing")))?;
         let settings = &conn.settings;
         if let Some(name) = &patch.connection
             && *name != first.user.connection
@@ -206,7 +270,9 @@ impl Gatehouse {
             check_username(settings, u)?;
         }
         if patch.username == Field::Null && settings.requires_username() {
-            return Err(ServiceError::NotSupported("Cannot remove username for connection with requires_username".into()));
+            return Err(ServiceError::NotSupported(
+                "Cannot remove username for connection with requires_username".into(),
+            ));
         }
         // Hash once, outside the retry loop: it is the expensive part.
         let new_password = match &patch.password {
@@ -216,13 +282,28 @@ impl Gatehouse {
                 let policy = settings.password_policy();
                 policy.check(pw, &personal_info(&candidate))?;
                 if let Some(n) = policy.history_size {
-                    let mut previous = self.inner.users.password_history(self.tenant(), user_id, n as i64).await?;
-                    previous.extend(self.inner.users.password_hash(self.tenant(), user_id).await?);
+                    let mut previous = self
+                        .inner
+                        .users
+                        .password_history(self.tenant(), user_id, n as i64)
+                        .await?;
+                    previous.extend(
+                        self.inner
+                            .users
+                            .password_hash(self.tenant(), user_id)
+                            .await?,
+                    );
                     if self.inner.hasher.matches_any(pw.clone(), previous).await? {
-                        return Err(gatehouse_core::password_policy::PasswordRejection::PreviouslyUsed.into());
+                        return Err(
+                            gatehouse_core::password_policy::PasswordRejection::PreviouslyUsed
+                                .into(),
+                        );
                     }
                 }
-                Some((self.inner.hasher.hash(pw.clone()).await?, policy.history_size.unwrap_or(0) as i64))
+                Some((
+                    self.inner.hasher.hash(pw.clone()).await?,
+                    policy.history_size.unwrap_or(0) as i64,
+                ))
             }
             None => None,
         };
@@ -244,13 +325,26 @@ impl Gatehouse {
                 user.password_set_date = Some(now);
             }
             let pw = new_password.as_ref().map(|(h, keep)| (h.as_str(), *keep));
-            if self.inner.users.update(self.tenant(), &user, current.version, pw).await.map_err(map_conflict)? {
+            if self
+                .inner
+                .users
+                .update(self.tenant(), &user, current.version, pw)
+                .await
+                .map_err(map_conflict)?
+            {
                 return Ok(user);
             }
             backoff(attempt).await;
-            current = self.inner.users.get(self.tenant(), user_id).await?.ok_or_else(ServiceError::user_not_found)?;
+            current = self
+                .inner
+                .users
+                .get(self.tenant(), user_id)
+                .await?
+                .ok_or_else(ServiceError::user_not_found)?;
         }
-        Err(ServiceError::Internal(format!("too much contention updating {user_id}")))
+        Err(ServiceError::Internal(format!(
+            "too much contention updating {user_id}"
+        )))
     }
 }
 

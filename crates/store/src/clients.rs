@@ -21,7 +21,11 @@ struct Row {
 
 impl From<Row> for StoredClient {
     fn from(r: Row) -> Self {
-        Self { client_id: r.client_id, settings: r.settings.0, sealed_secret: r.client_secret }
+        Self {
+            client_id: r.client_id,
+            settings: r.settings.0,
+            sealed_secret: r.client_secret,
+        }
     }
 }
 
@@ -60,7 +64,11 @@ impl ClientStore {
         })
     }
 
-    pub async fn get(&self, tenant: &str, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
+    pub async fn get(
+        &self,
+        tenant: &str,
+        client_id: &str,
+    ) -> Result<Option<StoredClient>, StoreError> {
         on_pool!(&self.db, pool => {
             Ok(sqlx::query_as::<_, Row>(
                 "SELECT client_id, settings, client_secret FROM clients WHERE tenant_id = $1 AND client_id = $2",
@@ -73,7 +81,12 @@ impl ClientStore {
         })
     }
 
-    pub async fn list(&self, tenant: &str, offset: i64, limit: i64) -> Result<(Vec<StoredClient>, i64), StoreError> {
+    pub async fn list(
+        &self,
+        tenant: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<StoredClient>, i64), StoreError> {
         on_pool!(&self.db, pool => {
             let rows = sqlx::query_as::<_, Row>(
                 "SELECT client_id, settings, client_secret FROM clients WHERE tenant_id = $1 ORDER BY created_at, client_id LIMIT $2 OFFSET $3",
@@ -91,7 +104,12 @@ impl ClientStore {
         })
     }
 
-    pub async fn update(&self, tenant: &str, c: &StoredClient, now: i64) -> Result<bool, StoreError> {
+    pub async fn update(
+        &self,
+        tenant: &str,
+        c: &StoredClient,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
             let r = sqlx::query(
                 "UPDATE clients SET settings = $3, client_secret = $4, updated_at = $5 WHERE tenant_id = $1 AND client_id = $2",
@@ -127,7 +145,12 @@ impl ClientStore {
     }
 
     /// Creates or replaces the grant of `client_id` to `audience`.
-    pub async fn upsert_grant(&self, tenant: &str, grant: &ClientGrant, now: i64) -> Result<(), StoreError> {
+    pub async fn upsert_grant(
+        &self,
+        tenant: &str,
+        grant: &ClientGrant,
+        now: i64,
+    ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
             sqlx::query(
                 "INSERT INTO client_grants (id, tenant_id, client_id, audience, scope, created_at) VALUES ($1, $2, $3, $4, $5, $6)
@@ -145,7 +168,12 @@ impl ClientStore {
         })
     }
 
-    pub async fn grant(&self, tenant: &str, client_id: &str, audience: &str) -> Result<Option<ClientGrant>, StoreError> {
+    pub async fn grant(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<Option<ClientGrant>, StoreError> {
         on_pool!(&self.db, pool => {
             let row: Option<(String, Json<Vec<String>>)> = sqlx::query_as(
                 "SELECT id, scope FROM client_grants WHERE tenant_id = $1 AND client_id = $2 AND audience = $3",

@@ -18,7 +18,10 @@ struct Row {
 
 impl From<Row> for StoredConnection {
     fn from(r: Row) -> Self {
-        Self { id: r.id, settings: r.settings.0 }
+        Self {
+            id: r.id,
+            settings: r.settings.0,
+        }
     }
 }
 
@@ -32,7 +35,12 @@ impl ConnectionStore {
         Self { db }
     }
 
-    pub async fn insert(&self, tenant: &str, c: &StoredConnection, now: i64) -> Result<(), StoreError> {
+    pub async fn insert(
+        &self,
+        tenant: &str,
+        c: &StoredConnection,
+        now: i64,
+    ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
             sqlx::query(
                 "INSERT INTO connections (id, tenant_id, name, strategy, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -49,7 +57,11 @@ impl ConnectionStore {
         })
     }
 
-    pub async fn get(&self, tenant: &str, id: &str) -> Result<Option<StoredConnection>, StoreError> {
+    pub async fn get(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<StoredConnection>, StoreError> {
         on_pool!(&self.db, pool => {
             Ok(sqlx::query_as::<_, Row>("SELECT id, settings FROM connections WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant)
@@ -60,7 +72,11 @@ impl ConnectionStore {
         })
     }
 
-    pub async fn get_by_name(&self, tenant: &str, name: &str) -> Result<Option<StoredConnection>, StoreError> {
+    pub async fn get_by_name(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Option<StoredConnection>, StoreError> {
         on_pool!(&self.db, pool => {
             Ok(sqlx::query_as::<_, Row>("SELECT id, settings FROM connections WHERE tenant_id = $1 AND name = $2")
                 .bind(tenant)
@@ -100,7 +116,12 @@ impl ConnectionStore {
         })
     }
 
-    pub async fn update(&self, tenant: &str, c: &StoredConnection, now: i64) -> Result<bool, StoreError> {
+    pub async fn update(
+        &self,
+        tenant: &str,
+        c: &StoredConnection,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
             let r = sqlx::query("UPDATE connections SET settings = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant)

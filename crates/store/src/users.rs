@@ -167,7 +167,12 @@ impl UserStore {
 
     /// Inserts a new user with an optional password hash; a duplicate email or username in
     /// the connection, or a duplicate user_id, is a [`StoreError::Conflict`].
-    pub async fn insert(&self, tenant: &str, u: &User, password_hash: Option<&str>) -> Result<(), StoreError> {
+    pub async fn insert(
+        &self,
+        tenant: &str,
+        u: &User,
+        password_hash: Option<&str>,
+    ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
             sqlx::query(
                 "INSERT INTO users (tenant_id, user_id, connection_id, connection_name, provider, email, email_verified, username,
@@ -209,7 +214,11 @@ impl UserStore {
         })
     }
 
-    pub async fn get(&self, tenant: &str, user_id: &str) -> Result<Option<VersionedUser>, StoreError> {
+    pub async fn get(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Option<VersionedUser>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2");
         on_pool!(&self.db, pool => {
             Ok(sqlx::query_as::<_, Row>(&sql)
@@ -223,7 +232,9 @@ impl UserStore {
 
     /// Exact, case-sensitive email match across connections (Auth0's users-by-email).
     pub async fn by_email(&self, tenant: &str, email: &str) -> Result<Vec<User>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2 ORDER BY created_at, user_id");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2 ORDER BY created_at, user_id"
+        );
         on_pool!(&self.db, pool => {
             let rows = sqlx::query_as::<_, Row>(&sql).bind(tenant).bind(email).fetch_all(pool).await?;
             Ok(rows.into_iter().map(|r| VersionedUser::from(r).user).collect())
@@ -269,7 +280,11 @@ impl UserStore {
         })
     }
 
-    pub async fn password_hash(&self, tenant: &str, user_id: &str) -> Result<Option<String>, StoreError> {
+    pub async fn password_hash(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Option<String>, StoreError> {
         on_pool!(&self.db, pool => {
             Ok(sqlx::query_scalar::<_, Option<String>>(
                 "SELECT password_hash FROM users WHERE tenant_id = $1 AND user_id = $2",
@@ -283,7 +298,12 @@ impl UserStore {
     }
 
     /// The `n` most recent earlier password hashes, newest first.
-    pub async fn password_history(&self, tenant: &str, user_id: &str, n: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn password_history(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        n: i64,
+    ) -> Result<Vec<String>, StoreError> {
         on_pool!(&self.db, pool => {
             Ok(sqlx::query_scalar::<_, String>(
                 "SELECT hash FROM password_history WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC LIMIT $3",

@@ -28,10 +28,16 @@ impl Drop for Storage {
                 let (url, name) = (admin_url.clone(), name.clone());
                 // Drop runs outside any runtime guarantee; use a private one.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .ok()?;
                     rt.block_on(async {
                         let mut c = sqlx::PgConnection::connect(&url).await.ok()?;
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut c).await.ok()
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut c)
+                            .await
+                            .ok()
                     })
                 })
                 .join();
@@ -48,16 +54,27 @@ async fn fresh_storage() -> (String, Storage) {
     match std::env::var("GATEHOUSE_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("gh_test_{}", random_suffix());
-            let mut c = sqlx::PgConnection::connect(&admin_url).await.expect("connect to GATEHOUSE_TEST_DATABASE_URL");
-            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut c).await.expect("create test database");
+            let mut c = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .expect("connect to GATEHOUSE_TEST_DATABASE_URL");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut c)
+                .await
+                .expect("create test database");
             let base = admin_url.split('?').next().unwrap_or(&admin_url);
             let (server, _) = base.rsplit_once('/').expect("database URL has a path");
-            (format!("{server}/{name}"), Storage::Postgres { admin_url, name })
+            (
+                format!("{server}/{name}"),
+                Storage::Postgres { admin_url, name },
+            )
         }
         _ => {
             let dir = std::env::temp_dir().join(format!("gatehouse-test-{}", random_suffix()));
             std::fs::create_dir_all(&dir).expect("temp dir");
-            (format!("sqlite://{}", dir.join("gatehouse.db").display()), Storage::Sqlite(dir))
+            (
+                format!("sqlite://{}", dir.join("gatehouse.db").display()),
+                Storage::Sqlite(dir),
+            )
         }
     }
 }
@@ -72,16 +89,36 @@ impl Response {
     /// Asserts an Auth0-format error with this status and errorCode; returns the message.
     #[track_caller]
     pub fn assert_error(&self, status: u16, error_code: &str) -> String {
-        assert_eq!(self.status.as_u16(), status, "unexpected status, body: {}", self.body);
-        assert_eq!(self.body["statusCode"], json!(status), "body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status, body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["statusCode"],
+            json!(status),
+            "body: {}",
+            self.body
+        );
         assert!(self.body["error"].is_string(), "body: {}", self.body);
-        assert_eq!(self.body["errorCode"], json!(error_code), "body: {}", self.body);
+        assert_eq!(
+            self.body["errorCode"],
+            json!(error_code),
+            "body: {}",
+            self.body
+        );
         self.body["message"].as_str().expect("message").to_string()
     }
 
     #[track_caller]
     pub fn assert_status(&self, status: u16) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status, body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status, body: {}",
+            self.body
+        );
         &self.body
     }
 }
@@ -108,7 +145,9 @@ impl TestServer {
         cfg.bootstrap_client_id = Some(CLIENT_ID.into());
         cfg.bootstrap_client_secret = Some(CLIENT_SECRET.into());
         adjust(&mut cfg);
-        let running = gatehouse::start(&cfg, std::future::pending()).await.expect("server starts");
+        let running = gatehouse::start(&cfg, std::future::pending())
+            .await
+            .expect("server starts");
         Self {
             url: running.public_url.clone(),
             cfg,
@@ -125,7 +164,9 @@ impl TestServer {
         let addr = running.addr;
         running.stop().await;
         self.cfg.listen = addr.to_string();
-        let running = gatehouse::start(&self.cfg, std::future::pending()).await.expect("server restarts");
+        let running = gatehouse::start(&self.cfg, std::future::pending())
+            .await
+            .expect("server restarts");
         self.url = running.public_url.clone();
         self.running = Some(running);
     }
@@ -155,12 +196,23 @@ impl TestServer {
         if let Some(s) = scope {
             body["scope"] = json!(s);
         }
-        let r = self.raw(Method::POST, "/oauth/token", None, Some(body)).await;
+        let r = self
+            .raw(Method::POST, "/oauth/token", None, Some(body))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "token: {}", r.body);
-        r.body["access_token"].as_str().expect("access_token").to_string()
+        r.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
     }
 
-    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
         let mut req = self.http.request(method, format!("{}{path}", self.url));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -173,7 +225,13 @@ impl TestServer {
     }
 
     /// Sends raw bytes with a content type (malformed-body tests).
-    pub async fn send_bytes(&mut self, method: Method, path: &str, content_type: &str, bytes: Vec<u8>) -> Response {
+    pub async fn send_bytes(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Response {
         let token = self.token().await;
         let resp = self
             .http
@@ -191,8 +249,16 @@ impl TestServer {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Response { status, headers, body }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Response {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub fn http(&self) -> &reqwest::Client {
@@ -218,7 +284,8 @@ impl TestServer {
 
     /// Creates a user on the default database connection and returns its JSON.
     pub async fn create_user(&mut self, email: &str, extra: Value) -> Value {
-        let mut body = json!({"connection": DB_CONNECTION, "email": email, "password": "Sup3r-secret!"});
+        let mut body =
+            json!({"connection": DB_CONNECTION, "email": email, "password": "Sup3r-secret!"});
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             for (k, v) in e {
                 b.insert(k.clone(), v.clone());
@@ -233,7 +300,9 @@ impl TestServer {
 pub fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

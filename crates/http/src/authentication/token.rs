@@ -11,12 +11,18 @@ use serde_json::{Map, Value, json};
 
 fn oauth_error(e: OAuthError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, axum::Json(json!({"error": e.error, "error_description": e.description}))).into_response()
+    (
+        status,
+        axum::Json(json!({"error": e.error, "error_description": e.description})),
+    )
+        .into_response()
 }
 
 fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     resp
 }
 
@@ -46,11 +52,18 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
     let fields: Map<String, Value> = if content_type.starts_with("application/json") {
         match serde_json::from_slice(body) {
             Ok(Value::Object(m)) => m,
-            _ => return Err(OAuthError::invalid_request("The request body must be a JSON object")),
+            _ => {
+                return Err(OAuthError::invalid_request(
+                    "The request body must be a JSON object",
+                ));
+            }
         }
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
         let pairs: Vec<(String, String)> = serde_urlencoded_pairs(body)?;
-        pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect()
     } else {
         return Err(OAuthError::invalid_request(
             "Content-Type must be application/json or application/x-www-form-urlencoded",
@@ -60,7 +73,9 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
         match fields.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(OAuthError::invalid_request(format!("Parameter {k} must be a string"))),
+            Some(_) => Err(OAuthError::invalid_request(format!(
+                "Parameter {k} must be a string"
+            ))),
         }
     };
     let mut req = TokenRequest {
@@ -72,10 +87,14 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
     };
     if let Some((id, secret)) = basic_credentials(headers)? {
         if req.client_secret.is_some() {
-            return Err(OAuthError::invalid_request("Use only one client authentication method"));
+            return Err(OAuthError::invalid_request(
+                "Use only one client authentication method",
+            ));
         }
         if req.client_id.as_ref().is_some_and(|body_id| *body_id != id) {
-            return Err(OAuthError::invalid_request("client_id does not match the Authorization header"));
+            return Err(OAuthError::invalid_request(
+                "client_id does not match the Authorization header",
+            ));
         }
         req.client_id = Some(id);
         req.client_secret = Some(secret);
@@ -84,7 +103,8 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
 }
 
 fn serde_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
-    let s = std::str::from_utf8(body).map_err(|_| OAuthError::invalid_request("The body is not UTF-8"))?;
+    let s = std::str::from_utf8(body)
+        .map_err(|_| OAuthError::invalid_request("The body is not UTF-8"))?;
     let uri: axum::http::Uri = format!("/?{}", s.trim())
         .parse()
         .map_err(|_| OAuthError::invalid_request("Malformed form body"))?;
@@ -95,18 +115,32 @@ fn serde_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthErr
 
 /// `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Ok(None);
     };
-    let Some((scheme, encoded)) = value.split_once(' ') else { return Ok(None) };
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Ok(None);
+    };
     if !scheme.eq_ignore_ascii_case("basic") {
         return Ok(None);
     }
     let bad = || OAuthError::new(401, "invalid_client", "Malformed Basic authentication");
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    let pairs = serde_urlencoded_pairs(format!("i={id}&s={secret}").as_bytes()).map_err(|_| bad())?;
-    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let pairs =
+        serde_urlencoded_pairs(format!("i={id}&s={secret}").as_bytes()).map_err(|_| bad())?;
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     Ok(Some((get("i"), get("s"))))
 }

@@ -22,25 +22,59 @@ pub fn router() -> Router<AppState> {
 
 async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
     caller.require(&[READ_CLIENTS])?;
-    q.allow_only(&["page", "per_page", "include_totals", "fields", "include_fields", "is_global", "is_first_party", "app_type"])?;
+    q.allow_only(&[
+        "page",
+        "per_page",
+        "include_totals",
+        "fields",
+        "include_fields",
+        "is_global",
+        "is_first_party",
+        "app_type",
+    ])?;
     let (page, per_page) = q.paging()?;
     let include_totals = q.bool("include_totals")?.unwrap_or(false);
     let fields = FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true));
-    let (clients, total) = s.gatehouse.list_clients(page, per_page, caller.0.has_any(&[READ_CLIENT_KEYS])).await?;
+    let (clients, total) = s
+        .gatehouse
+        .list_clients(page, per_page, caller.0.has_any(&[READ_CLIENT_KEYS]))
+        .await?;
     let clients = clients.into_iter().map(|c| fields.apply(c)).collect();
-    Ok(paged("clients", clients, include_totals, page, per_page, total))
+    Ok(paged(
+        "clients",
+        clients,
+        include_totals,
+        page,
+        per_page,
+        total,
+    ))
 }
 
-async fn create(State(s): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> ApiResult<impl IntoResponse> {
+async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> ApiResult<impl IntoResponse> {
     caller.require(&[CREATE_CLIENTS])?;
-    Ok((StatusCode::CREATED, Json(s.gatehouse.create_client(body).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.gatehouse.create_client(body).await?),
+    ))
 }
 
-async fn read(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, q: QueryParams) -> ApiResult<Json<Value>> {
+async fn read(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
     caller.require(&[READ_CLIENTS])?;
     q.allow_only(&["fields", "include_fields"])?;
     let fields = FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true));
-    let client = s.gatehouse.get_client(&id, caller.0.has_any(&[READ_CLIENT_KEYS])).await?;
+    let client = s
+        .gatehouse
+        .get_client(&id, caller.0.has_any(&[READ_CLIENT_KEYS]))
+        .await?;
     Ok(Json(fields.apply(client)))
 }
 
@@ -54,15 +88,27 @@ async fn update(
     if body.contains("client_secret") {
         caller.require(&["update:client_keys", UPDATE_CLIENTS])?;
     }
-    Ok(Json(s.gatehouse.update_client(&id, body, caller.0.has_any(&[READ_CLIENT_KEYS])).await?))
+    Ok(Json(
+        s.gatehouse
+            .update_client(&id, body, caller.0.has_any(&[READ_CLIENT_KEYS]))
+            .await?,
+    ))
 }
 
-async fn rotate(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn rotate(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     caller.require(&["update:client_keys", UPDATE_CLIENTS])?;
     Ok(Json(s.gatehouse.rotate_client_secret(&id).await?))
 }
 
-async fn remove(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     caller.require(&[DELETE_CLIENTS])?;
     s.gatehouse.delete_client(&id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -21,21 +21,51 @@ pub fn router() -> Router<AppState> {
 
 async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
     caller.require(&[READ_CONNECTIONS])?;
-    q.allow_only(&["page", "per_page", "include_totals", "strategy", "name", "fields", "include_fields"])?;
+    q.allow_only(&[
+        "page",
+        "per_page",
+        "include_totals",
+        "strategy",
+        "name",
+        "fields",
+        "include_fields",
+    ])?;
     let (page, per_page) = q.paging()?;
     let include_totals = q.bool("include_totals")?.unwrap_or(false);
     let fields = FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true));
-    let (list, total) = s.gatehouse.list_connections(q.str("strategy"), q.str("name"), page, per_page).await?;
+    let (list, total) = s
+        .gatehouse
+        .list_connections(q.str("strategy"), q.str("name"), page, per_page)
+        .await?;
     let list = list.into_iter().map(|c| fields.apply(c)).collect();
-    Ok(paged("connections", list, include_totals, page, per_page, total))
+    Ok(paged(
+        "connections",
+        list,
+        include_totals,
+        page,
+        per_page,
+        total,
+    ))
 }
 
-async fn create(State(s): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> ApiResult<impl IntoResponse> {
+async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> ApiResult<impl IntoResponse> {
     caller.require(&[CREATE_CONNECTIONS])?;
-    Ok((StatusCode::CREATED, Json(s.gatehouse.create_connection(body).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.gatehouse.create_connection(body).await?),
+    ))
 }
 
-async fn read(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, q: QueryParams) -> ApiResult<Json<Value>> {
+async fn read(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
     caller.require(&[READ_CONNECTIONS])?;
     q.allow_only(&["fields", "include_fields"])?;
     let fields = FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true));
@@ -52,7 +82,11 @@ async fn update(
     Ok(Json(s.gatehouse.update_connection(&id, body).await?))
 }
 
-async fn remove(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     caller.require(&[DELETE_CONNECTIONS])?;
     s.gatehouse.delete_connection(&id).await?;
     Ok(StatusCode::NO_CONTENT)

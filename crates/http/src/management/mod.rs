@@ -30,15 +30,26 @@ pub struct Caller(pub AccessClaims);
 impl Caller {
     /// Passes when the token carries any of `scopes`.
     pub fn require(&self, scopes: &[&str]) -> Result<(), ApiError> {
-        if self.0.has_any(scopes) { Ok(()) } else { Err(ApiError::insufficient_scope(scopes)) }
+        if self.0.has_any(scopes) {
+            Ok(())
+        } else {
+            Err(ApiError::insufficient_scope(scopes))
+        }
     }
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
         parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", "Missing authentication")
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing_token",
+                "Missing authentication",
+            )
         })
     }
 }
@@ -46,12 +57,20 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(token) = bearer(req.headers()) else {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", "Missing authentication").into_response();
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+            "Missing authentication",
+        )
+        .into_response();
     };
     let claims = match state.gatehouse.verify_management_token(token) {
         Ok(c) => c,
@@ -61,14 +80,22 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
                 TokenRejection::Audience => "Bad audience",
                 TokenRejection::Invalid => "Invalid token",
             };
-            return ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message).into_response();
+            return ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
+                .into_response();
         }
     };
-    let decision = state.rate_limiter.enabled().then(|| state.rate_limiter.check(&claims.client_id));
+    let decision = state
+        .rate_limiter
+        .enabled()
+        .then(|| state.rate_limiter.check(&claims.client_id));
     let mut resp = match decision {
         Some(d) if !d.allowed => {
             tracing::warn!(client_id = %claims.client_id, "management API rate limit reached");
-            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", "Global limit has been reached");
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "Global limit has been reached",
+            );
             e.retry_after = Some(d.retry_after);
             e.into_response()
         }

@@ -22,14 +22,25 @@ pub fn router() -> Router<AppState> {
 }
 
 fn selection(q: &QueryParams) -> ApiResult<FieldSelection> {
-    Ok(FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true)))
+    Ok(FieldSelection::new(
+        q.str("fields"),
+        q.bool("include_fields")?.unwrap_or(true),
+    ))
 }
 
 async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
     caller.require(&[READ_USERS])?;
     q.allow_only(&[
-        "page", "per_page", "include_totals", "sort", "connection", "fields", "include_fields", "q",
-        "search_engine", "primary_order",
+        "page",
+        "per_page",
+        "include_totals",
+        "sort",
+        "connection",
+        "fields",
+        "include_fields",
+        "q",
+        "search_engine",
+        "primary_order",
     ])?;
     match q.str("search_engine") {
         None | Some("v3") => {}
@@ -59,9 +70,11 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
     let sort = match q.str("sort") {
         None => None,
         Some(raw) => {
-            let bad = || ApiError::invalid_query(format!(
-                "Query validation error: 'sort must be <field>:1 or <field>:-1 on a sortable field: {raw}' on property sort."
-            ));
+            let bad = || {
+                ApiError::invalid_query(format!(
+                    "Query validation error: 'sort must be <field>:1 or <field>:-1 on a sortable field: {raw}' on property sort."
+                ))
+            };
             let (field, dir) = raw.split_once(':').ok_or_else(bad)?;
             let field = SortField::parse(field).ok_or_else(bad)?;
             let ascending = match dir {
@@ -73,20 +86,46 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
         }
     };
     let fields = selection(&q)?;
-    let query = UserListQuery { connection_id: None, sort, offset: page * per_page, limit: per_page, with_total: include_totals };
+    let query = UserListQuery {
+        connection_id: None,
+        sort,
+        offset: page * per_page,
+        limit: per_page,
+        with_total: include_totals,
+    };
     let list = s.gatehouse.list_users(q.str("connection"), query).await?;
-    let users = list.users.iter().map(|u| fields.apply(u.to_json())).collect();
-    Ok(paged("users", users, include_totals, page, per_page, list.total.unwrap_or(0)))
+    let users = list
+        .users
+        .iter()
+        .map(|u| fields.apply(u.to_json()))
+        .collect();
+    Ok(paged(
+        "users",
+        users,
+        include_totals,
+        page,
+        per_page,
+        list.total.unwrap_or(0),
+    ))
 }
 
-async fn create(State(s): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> ApiResult<impl IntoResponse> {
+async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> ApiResult<impl IntoResponse> {
     caller.require(&[CREATE_USERS, CREATE_USERS_APP_METADATA])?;
     let req = NewUser::from_payload(body)?;
     let user = s.gatehouse.create_user(req).await?;
     Ok((StatusCode::CREATED, Json(user.to_json())))
 }
 
-async fn read(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, q: QueryParams) -> ApiResult<Json<Value>> {
+async fn read(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
     caller.require(&[READ_USERS, READ_USERS_APP_METADATA])?;
     q.allow_only(&["fields", "include_fields"])?;
     let fields = selection(&q)?;
@@ -102,7 +141,10 @@ async fn update(
 ) -> ApiResult<Json<Value>> {
     caller.require(&[UPDATE_USERS, UPDATE_USERS_APP_METADATA])?;
     // A token limited to app_metadata may change nothing else.
-    let only_app_metadata = body.contains("app_metadata") && UserPatch::PROPERTIES.iter().all(|p| *p == "app_metadata" || !body.contains(p));
+    let only_app_metadata = body.contains("app_metadata")
+        && UserPatch::PROPERTIES
+            .iter()
+            .all(|p| *p == "app_metadata" || !body.contains(p));
     if !only_app_metadata {
         caller.require(&[UPDATE_USERS])?;
     }
@@ -111,20 +153,29 @@ async fn update(
     Ok(Json(user.to_json()))
 }
 
-async fn remove(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     caller.require(&[DELETE_USERS])?;
     s.gatehouse.delete_user(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn by_email(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
+async fn by_email(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
     caller.require(&[READ_USERS])?;
     q.allow_only(&["email", "fields", "include_fields"])?;
-    let email = q
-        .str("email")
-        .filter(|e| !e.is_empty())
-        .ok_or_else(|| ApiError::invalid_query("Query validation error: 'Missing required property: email'."))?;
+    let email = q.str("email").filter(|e| !e.is_empty()).ok_or_else(|| {
+        ApiError::invalid_query("Query validation error: 'Missing required property: email'.")
+    })?;
     let fields = selection(&q)?;
     let users = s.gatehouse.users_by_email(email).await?;
-    Ok(Json(Value::Array(users.iter().map(|u| fields.apply(u.to_json())).collect())))
+    Ok(Json(Value::Array(
+        users.iter().map(|u| fields.apply(u.to_json())).collect(),
+    )))
 }
