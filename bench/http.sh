@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Load runs against a release build, on SQLite and PostgreSQL, with oha.
+#   cargo build --release -p gatehouse && cargo install oha --locked
+#   bench/http.sh [sqlite|postgres|both]      (PostgreSQL at $BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres)
+# Prints one Markdown table row per run: endpoint, database, concurrency, requests, rps, p50, p99, statuses.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=target/release/gatehouse
+PORT=${BENCH_PORT:-3917}
+URL=http://127.0.0.1:$PORT
+CID=BenchManagementClient00000000001
+CSECRET=bench-secret-bench-secret-bench-secret-000
+PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+WORK=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+start_server() {
+  GATEHOUSE_LISTEN=127.0.0.1:$PORT GATEHOUSE_DATABASE_URL="$1" GATEHOUSE_SECRET_KEY_FILE="$WORK/key" \
+  GATEHOUSE_BOOTSTRAP_CLIENT_ID=$CID GATEHOUSE_BOOTSTRAP_CLIENT_SECRET=$CSECRET \
+  GATEHOUSE_RATE_LIMIT=0 GATEHOUSE_LOG=warn "$BIN" serve > "$WORK/server.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 100); do curl -sf "$URL/healthz" >/dev/null && return; sleep 0.1; done
+  echo "server did not start"; cat "$WORK/server.log"; exit 1
+}
+
+token_body() {
+  printf '{"grant_type":"client_credentials","client_id":"%s","client_secret":"%s","audience":"%s/api/v2/"}' "$CID" "$CSECRET" "$URL"
+}
+
+row() { # label db concurrency json-file
+  python3 - "$@" <<'PY'
+import json, sys
+label, db, c, path = sys.argv[1:5]
+r = json.load(open(path))
+s = r["summary"]; p = r["latencyPercentiles"]
+codes = ",".join(f"{k}x{v}" for k, v in sorted(r.get("statusCodeDistribution", {}).items()))
+total = sum(r.get("statusCodeDistribution", {}).values())
+print(f"| {label} | {db} | {c} | {total} | {s['requestsPerSec']:.0f} | {p['p50']*1000:.2f} ms | {p['p99']*1000:.2f} ms | {codes} |")
+PY
+}
+
+run_db() {
+  local db=$1 url=$2
+  start_server "$url"
+  local tok
+  tok=$(curl -s "$URL/oauth/token" -H 'content-type: application/json' -d "$(token_body)" | python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
+  local uid
+  uid=$(curl -s "$URL/api/v2/users" -H "authorization: Bearer $tok" -H 'content-type: application/json' \
+    -d '{"connection":"Username-Password-Authentication","email":"bench@example.com","password":"Bench-passw0rd!","user_metadata":{"plan":"gold","prefs":{"theme":"dark"}}}' \
+    | python3 -c 'import sys,json; print(json.load(sys.stdin)["user_id"])')
+  local upath="$URL/api/v2/users/${uid/|/%7C}"
+  for spec in "1 3000" "32 30000"; do
+    set -- $spec
+    oha --no-tui --output-format json -c "$1" -n "$2" -H "authorization: Bearer $tok" "$upath" > "$WORK/r.json"
+    row "GET /api/v2/users/{id}" "$db" "$1" "$WORK/r.json"
+  done
+  for spec in "1 1000" "32 8000"; do
+    set -- $spec
+    oha --no-tui --output-format json -c "$1" -n "$2" -m POST -T application/json -d "$(token_body)" "$URL/oauth/token" > "$WORK/r.json"
+    row "POST /oauth/token" "$db" "$1" "$WORK/r.json"
+  done
+  for spec in "1 100" "32 600"; do
+    set -- $spec
+    python3 -c "
+import sys
+for i in range(50 * int(sys.argv[2])):  # many more lines than requests: oha picks lines at random
+    print('{\"connection\":\"Username-Password-Authentication\",\"email\":\"load-%s-%d@example.com\",\"password\":\"Bench-passw0rd!\"}' % (sys.argv[1], i))
+" "$1" "$2" > "$WORK/bodies.ndjson"
+    oha --no-tui --output-format json -c "$1" -n "$2" -m POST -T application/json -H "authorization: Bearer $tok" -Z "$WORK/bodies.ndjson" "$URL/api/v2/users" > "$WORK/r.json"
+    row "POST /api/v2/users" "$db" "$1" "$WORK/r.json"
+  done
+  kill $SERVER; wait $SERVER 2>/dev/null || true
+}
+
+echo "| endpoint | database | concurrency | requests | req/s | p50 | p99 | statuses |"
+echo "|---|---|---|---|---|---|---|---|"
+case "${1:-both}" in
+  sqlite|both) run_db SQLite "sqlite://$WORK/bench.db" ;;
+esac
+case "${1:-both}" in
+  postgres|both)
+    name=gh_bench_$$
+    psql "$PG_ADMIN" -qc "CREATE DATABASE $name" >/dev/null
+    run_db PostgreSQL "${PG_ADMIN%/*}/$name"
+    psql "$PG_ADMIN" -qc "DROP DATABASE $name WITH (FORCE)" >/dev/null ;;
+esac
