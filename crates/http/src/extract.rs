@@ -110,6 +110,14 @@ impl QueryParams {
         }
     }
 
+    /// `fields` + `include_fields` (default true) as a projection.
+    pub fn fields(&self) -> Result<gatehouse_core::user::FieldSelection, ApiError> {
+        Ok(gatehouse_core::user::FieldSelection::new(
+            self.str("fields"),
+            self.bool("include_fields")?.unwrap_or(true),
+        ))
+    }
+
     /// `page` (0-based) and `per_page` (1..=100, default 50), Auth0's paging.
     pub fn paging(&self) -> Result<(i64, i64), ApiError> {
         let per_page = self.int("per_page", 1, 100)?.unwrap_or(50);

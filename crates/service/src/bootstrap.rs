@@ -77,7 +77,9 @@ impl Gatehouse {
                     return self.bootstrap_admin(opts).await.map(|_| None);
                 }
                 let c = self.new_client(m2m_settings(), None).await?;
-                let secret = self.open_secret_of(&c)?;
+                let secret = self
+                    .open_secret(&c)?
+                    .ok_or_else(|| ServiceError::internal("client has no secret"))?;
                 generated = Some(GeneratedClient {
                     client_id: c.client_id.clone(),
                     client_secret: secret,
@@ -109,19 +111,6 @@ impl Gatehouse {
 
     async fn has_any_client(&self) -> Result<bool> {
         Ok(self.inner.clients.list(self.tenant(), 0, 1).await?.1 > 0)
-    }
-
-    fn open_secret_of(&self, c: &gatehouse_store::StoredClient) -> Result<String> {
-        let sealed = c
-            .sealed_secret
-            .as_ref()
-            .ok_or_else(|| ServiceError::internal("client has no secret"))?;
-        let bytes = self
-            .inner
-            .secrets
-            .open(&format!("client_secret:{}", c.client_id), sealed)
-            .map_err(ServiceError::internal)?;
-        String::from_utf8(bytes).map_err(ServiceError::internal)
     }
 
     /// Ensures the administrator exists on the default connection with this password and

@@ -49,7 +49,7 @@ impl Gatehouse {
             .map_err(ServiceError::internal)
     }
 
-    fn open_secret(&self, c: &StoredClient) -> Result<Option<String>> {
+    pub(crate) fn open_secret(&self, c: &StoredClient) -> Result<Option<String>> {
         c.sealed_secret
             .as_ref()
             .map(|s| {

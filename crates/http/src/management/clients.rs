@@ -10,7 +10,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gatehouse_core::scopes::*;
-use gatehouse_core::user::FieldSelection;
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
@@ -34,7 +33,7 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
     ])?;
     let (page, per_page) = q.paging()?;
     let include_totals = q.bool("include_totals")?.unwrap_or(false);
-    let fields = FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true));
+    let fields = q.fields()?;
     let (clients, total) = s
         .gatehouse
         .list_clients(page, per_page, caller.0.has_any(&[READ_CLIENT_KEYS]))
@@ -70,7 +69,7 @@ async fn read(
 ) -> ApiResult<Json<Value>> {
     caller.require(&[READ_CLIENTS])?;
     q.allow_only(&["fields", "include_fields"])?;
-    let fields = FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true));
+    let fields = q.fields()?;
     let client = s
         .gatehouse
         .get_client(&id, caller.0.has_any(&[READ_CLIENT_KEYS]))

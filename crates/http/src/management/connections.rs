@@ -10,7 +10,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use gatehouse_core::scopes::*;
-use gatehouse_core::user::FieldSelection;
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
@@ -32,7 +31,7 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
     ])?;
     let (page, per_page) = q.paging()?;
     let include_totals = q.bool("include_totals")?.unwrap_or(false);
-    let fields = FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true));
+    let fields = q.fields()?;
     let (list, total) = s
         .gatehouse
         .list_connections(q.str("strategy"), q.str("name"), page, per_page)
@@ -68,7 +67,7 @@ async fn read(
 ) -> ApiResult<Json<Value>> {
     caller.require(&[READ_CONNECTIONS])?;
     q.allow_only(&["fields", "include_fields"])?;
-    let fields = FieldSelection::new(q.str("fields"), q.bool("include_fields")?.unwrap_or(true));
+    let fields = q.fields()?;
     Ok(Json(fields.apply(s.gatehouse.get_connection(&id).await?)))
 }
 

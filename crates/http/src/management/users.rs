@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use gatehouse_core::scopes::*;
-use gatehouse_core::user::{FieldSelection, NewUser, UserPatch};
+use gatehouse_core::user::{NewUser, UserPatch};
 use gatehouse_store::{SortField, UserListQuery};
 use serde_json::Value;
 
@@ -19,13 +19,6 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(list).post(create))
         .route("/users/{id}", get(read).patch(update).delete(remove))
         .route("/users-by-email", get(by_email))
-}
-
-fn selection(q: &QueryParams) -> ApiResult<FieldSelection> {
-    Ok(FieldSelection::new(
-        q.str("fields"),
-        q.bool("include_fields")?.unwrap_or(true),
-    ))
 }
 
 async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
@@ -85,7 +78,7 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
             Some((field, ascending))
         }
     };
-    let fields = selection(&q)?;
+    let fields = q.fields()?;
     let query = UserListQuery {
         connection_id: None,
         sort,
@@ -128,7 +121,7 @@ async fn read(
 ) -> ApiResult<Json<Value>> {
     caller.require(&[READ_USERS, READ_USERS_APP_METADATA])?;
     q.allow_only(&["fields", "include_fields"])?;
-    let fields = selection(&q)?;
+    let fields = q.fields()?;
     let user = s.gatehouse.get_user(&id).await?;
     Ok(Json(fields.apply(user.to_json())))
 }
@@ -173,7 +166,7 @@ async fn by_email(
     let email = q.str("email").filter(|e| !e.is_empty()).ok_or_else(|| {
         ApiError::invalid_query("Query validation error: 'Missing required property: email'.")
     })?;
-    let fields = selection(&q)?;
+    let fields = q.fields()?;
     let users = s.gatehouse.users_by_email(email).await?;
     Ok(Json(Value::Array(
         users.iter().map(|u| fields.apply(u.to_json())).collect(),
