@@ -9,5 +9,6 @@ pub mod metadata;
 pub mod password_policy;
 pub mod payload;
 pub mod scopes;
+pub mod search;
 pub mod time;
 pub mod user;

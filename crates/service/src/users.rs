@@ -7,7 +7,7 @@ use gatehouse_core::connection::ConnectionSettings;
 use gatehouse_core::payload::{Field, InvalidBody};
 use gatehouse_core::user::{DATABASE_PROVIDER, NewUser, User, UserPatch};
 use gatehouse_crypto::random;
-use gatehouse_store::{StoreError, UserList, UserListQuery};
+use gatehouse_store::{StoreError, UserList, UserSearch};
 
 /// Most attempts at a read-merge-write before giving up under heavy contention.
 const UPDATE_ATTEMPTS: u64 = 64;
@@ -221,12 +221,9 @@ impl Gatehouse {
         Ok(self.inner.users.by_email(self.tenant(), email).await?)
     }
 
-    /// Lists users; `connection` is a connection name, as in Auth0's v1 parameter.
-    pub async fn list_users(
-        &self,
-        connection: Option<&str>,
-        mut q: UserListQuery,
-    ) -> Result<UserList> {
+    /// Lists or searches users; `connection` is a connection name, as in Auth0's parameter.
+    /// Results reflect every committed write: there is no separate search index to lag.
+    pub async fn search_users(&self, connection: Option<&str>, mut q: UserSearch) -> Result<UserList> {
         if let Some(name) = connection {
             match self.connection_by_name(name).await? {
                 Some(c) => q.connection_id = Some(c.id),
@@ -238,7 +235,7 @@ impl Gatehouse {
                 }
             }
         }
-        Ok(self.inner.users.list(self.tenant(), &q).await?)
+        Ok(self.inner.users.search(self.tenant(), &q).await?)
     }
 
     pub async fn update_user(&self, user_id: &str, patch: UserPatch) -> Result<User> {

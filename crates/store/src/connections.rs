@@ -138,11 +138,15 @@ impl ConnectionStore {
     pub async fn delete(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM password_history WHERE tenant_id = $1 AND user_id IN (SELECT user_id FROM users WHERE tenant_id = $1 AND connection_id = $2)")
+            for table in ["password_history", "user_metadata_index"] {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE tenant_id = $1 AND user_id IN (SELECT user_id FROM users WHERE tenant_id = $1 AND connection_id = $2)"
+                ))
                 .bind(tenant)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            }
             sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND connection_id = $2")
                 .bind(tenant)
                 .bind(id)

@@ -1,6 +1,9 @@
 //! Opening the database named by `GATEHOUSE_DATABASE_URL` and migrating it.
 
 use crate::StoreError;
+use crate::search::metadata_entries;
+use serde_json::{Map, Value};
+use sqlx::types::Json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
@@ -28,12 +31,23 @@ struct Migration {
 }
 
 /// Migrations in order; each runs once, in a transaction, recorded in `schema_migrations`.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "search",
+        sqlite: include_str!("../migrations/sqlite/0002_search.sql"),
+        postgres: include_str!("../migrations/postgres/0002_search.sql"),
+    },
+];
+
+/// The migration after which existing users' metadata must be indexed.
+const SEARCH_MIGRATION: i64 = 2;
 
 impl Db {
     /// Opens `sqlite://path` (created if missing, WAL mode) or `postgres://...`.
@@ -101,6 +115,16 @@ impl Db {
                     .bind(now_millis())
                     .execute(&mut *tx)
                     .await?;
+                if m.version == SEARCH_MIGRATION {
+                    // Index the metadata of users created before search existed.
+                    let users: Vec<(String, String, Json<Map<String, Value>>, Json<Map<String, Value>>)> =
+                        sqlx::query_as("SELECT tenant_id, user_id, user_metadata, app_metadata FROM users")
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    for (tenant, user_id, um, am) in &users {
+                        crate::users::replace_metadata_index!(tx, tenant, user_id, &um.0, &am.0);
+                    }
+                }
             }
             tx.commit().await?;
             Ok(())

@@ -10,6 +10,7 @@ mod connections;
 mod db;
 mod error;
 mod keys;
+pub mod search;
 mod tenants;
 mod users;
 
@@ -19,7 +20,7 @@ pub use db::{Db, Dialect};
 pub use error::StoreError;
 pub use keys::{KeyStore, StoredKey};
 pub use tenants::TenantStore;
-pub use users::{SortField, UserList, UserListQuery, UserStore, VersionedUser};
+pub use users::{SortField, UserList, UserSearch, UserStore, VersionedUser};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever database `$db` is.
 /// The body is compiled once per driver, so generic sqlx calls work on both.

@@ -1,6 +1,8 @@
 //! Users: the profile row, its password hash and password history.
 
+use crate::search::{Param, compile, metadata_entries};
 use crate::{Db, StoreError, on_pool};
+use gatehouse_core::search::Query;
 use gatehouse_core::user::User;
 use serde_json::{Map, Value};
 use sqlx::types::Json;
@@ -140,14 +142,65 @@ impl SortField {
     }
 }
 
-/// A page of the user list.
-#[derive(Clone, Debug)]
-pub struct UserListQuery {
+/// A page of users: optionally filtered by a search query and a connection, sorted, and
+/// paged by offset or (checkpoint mode) after a given `user_id`.
+#[derive(Clone, Debug, Default)]
+pub struct UserSearch {
+    pub filter: Option<Query>,
     pub connection_id: Option<String>,
     pub sort: Option<(SortField, bool)>,
     pub offset: i64,
     pub limit: i64,
     pub with_total: bool,
+    /// Checkpoint paging: users whose `user_id` sorts after this one, in `user_id` order.
+    pub after: Option<String>,
+}
+
+/// Binds search parameters in order onto a query of either driver.
+macro_rules! bind_params {
+    ($query:expr, $params:expr) => {{
+        let mut q = $query;
+        for p in $params {
+            q = match p {
+                Param::Text(s) => q.bind(s.clone()),
+                Param::Int(n) => q.bind(*n),
+                Param::Float(f) => q.bind(*f),
+            };
+        }
+        q
+    }};
+}
+
+/// Replaces a user's rows in the metadata index, inside the caller's transaction.
+macro_rules! replace_metadata_index {
+    ($tx:expr, $tenant:expr, $user_id:expr, $user_metadata:expr, $app_metadata:expr) => {{
+        sqlx::query("DELETE FROM user_metadata_index WHERE tenant_id = $1 AND user_id = $2")
+            .bind($tenant)
+            .bind($user_id)
+            .execute(&mut *$tx)
+            .await?;
+        let entries = metadata_entries($user_metadata, $app_metadata);
+        for chunk in entries.chunks(200) {
+            let mut sql = String::from("INSERT INTO user_metadata_index (tenant_id, user_id, kind, path, v_text, v_num) VALUES ");
+            for i in 0..chunk.len() {
+                let b = i * 6;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6));
+            }
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q.bind($tenant).bind($user_id).bind(e.kind).bind(&e.path).bind(&e.text).bind(e.number);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+    }};
+}
+pub(crate) use replace_metadata_index;
+
+fn email_domain(u: &User) -> Option<String> {
+    u.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_lowercase())
 }
 
 pub struct UserList {
@@ -174,13 +227,14 @@ impl UserStore {
         password_hash: Option<&str>,
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO users (tenant_id, user_id, connection_id, connection_name, provider, email, email_verified, username,
                     phone_number, phone_verified, given_name, family_name, name, nickname, picture, blocked, user_metadata,
                     app_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count,
-                    last_password_reset, password_set_date, version)
+                    last_password_reset, password_set_date, email_domain, version)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-                    $22, $23, $24, $25, $26, 0)",
+                    $22, $23, $24, $25, $26, $27, 0)",
             )
             .bind(tenant)
             .bind(&u.user_id)
@@ -208,8 +262,11 @@ impl UserStore {
             .bind(u.logins_count)
             .bind(u.last_password_reset)
             .bind(u.password_set_date)
-            .execute(pool)
+            .bind(email_domain(u))
+            .execute(&mut *tx)
             .await?;
+            replace_metadata_index!(tx, tenant, &u.user_id, &u.user_metadata, &u.app_metadata);
+            tx.commit().await?;
             Ok(())
         })
     }
@@ -241,37 +298,49 @@ impl UserStore {
         })
     }
 
-    pub async fn list(&self, tenant: &str, q: &UserListQuery) -> Result<UserList, StoreError> {
-        let order = match q.sort {
+    pub async fn search(&self, tenant: &str, q: &UserSearch) -> Result<UserList, StoreError> {
+        let mut condition = String::from("tenant_id = $1 AND ($2 IS NULL OR connection_id = $2)");
+        let mut params: Vec<Param> = vec![];
+        let mut next = 3;
+        if let Some(after) = &q.after {
+            condition.push_str(&format!(" AND user_id > ${next}"));
+            params.push(Param::Text(after.clone()));
+            next += 1;
+        }
+        if let Some(filter) = &q.filter {
+            let compiled = compile(filter, self.db.dialect(), "$1", next);
+            next += compiled.params.len();
+            condition.push_str(" AND ");
+            condition.push_str(&compiled.sql);
+            params.extend(compiled.params);
+        }
+        let order = match (q.sort, &q.after) {
+            (_, Some(_)) => "user_id ASC".to_string(),
             // NULLs last in both directions and both dialects; user_id breaks ties so pages
             // never overlap.
-            Some((field, ascending)) => {
+            (Some((field, ascending)), None) => {
                 let col = field.column();
                 let dir = if ascending { "ASC" } else { "DESC" };
                 format!("({col} IS NULL) ASC, {col} {dir}, user_id {dir}")
             }
-            None => "created_at ASC, user_id ASC".to_string(),
+            (None, None) => "created_at ASC, user_id ASC".to_string(),
         };
         let sql = format!(
-            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND ($2 IS NULL OR connection_id = $2) ORDER BY {order} LIMIT $3 OFFSET $4"
+            "SELECT {COLUMNS} FROM users WHERE {condition} ORDER BY {order} LIMIT ${next} OFFSET ${}",
+            next + 1
         );
+        let count_sql = format!("SELECT COUNT(*) FROM users WHERE {condition}");
         on_pool!(&self.db, pool => {
-            let rows = sqlx::query_as::<_, Row>(&sql)
-                .bind(tenant)
-                .bind(&q.connection_id)
+            let rows = bind_params!(sqlx::query_as::<_, Row>(&sql).bind(tenant).bind(&q.connection_id), &params)
                 .bind(q.limit)
                 .bind(q.offset)
                 .fetch_all(pool)
                 .await?;
             let total = if q.with_total {
                 Some(
-                    sqlx::query_scalar::<_, i64>(
-                        "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND ($2 IS NULL OR connection_id = $2)",
-                    )
-                    .bind(tenant)
-                    .bind(&q.connection_id)
-                    .fetch_one(pool)
-                    .await?,
+                    bind_params!(sqlx::query_scalar::<_, i64>(&count_sql).bind(tenant).bind(&q.connection_id), &params)
+                        .fetch_one(pool)
+                        .await?,
                 )
             } else {
                 None
@@ -332,7 +401,8 @@ impl UserStore {
                 "UPDATE users SET email = $3, email_verified = $4, username = $5, phone_number = $6, phone_verified = $7,
                     given_name = $8, family_name = $9, name = $10, nickname = $11, picture = $12, blocked = $13,
                     user_metadata = $14, app_metadata = $15, updated_at = $16, last_login = $17, last_ip = $18,
-                    logins_count = $19, last_password_reset = $20, password_set_date = $21, version = version + 1
+                    logins_count = $19, last_password_reset = $20, password_set_date = $21, email_domain = $23,
+                    version = version + 1
                  WHERE tenant_id = $1 AND user_id = $2 AND version = $22",
             )
             .bind(tenant)
@@ -357,11 +427,13 @@ impl UserStore {
             .bind(u.last_password_reset)
             .bind(u.password_set_date)
             .bind(expected_version)
+            .bind(email_domain(u))
             .execute(&mut *tx)
             .await?;
             if r.rows_affected() != 1 {
                 return Ok(false);
             }
+            replace_metadata_index!(tx, tenant, &u.user_id, &u.user_metadata, &u.app_metadata);
             if let Some((hash, keep_history)) = new_password {
                 sqlx::query(
                     "INSERT INTO password_history (tenant_id, user_id, hash, created_at)
@@ -398,11 +470,13 @@ impl UserStore {
     pub async fn delete(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM password_history WHERE tenant_id = $1 AND user_id = $2")
-                .bind(tenant)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            for table in ["password_history", "user_metadata_index"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2"))
+                    .bind(tenant)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let r = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND user_id = $2")
                 .bind(tenant)
                 .bind(user_id)

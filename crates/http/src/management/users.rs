@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use gatehouse_core::scopes::*;
 use gatehouse_core::user::{NewUser, UserPatch};
-use gatehouse_store::{SortField, UserListQuery};
+use gatehouse_store::{SortField, UserSearch};
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
@@ -24,16 +24,8 @@ pub fn router() -> Router<AppState> {
 async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
     caller.require(&[READ_USERS])?;
     q.allow_only(&[
-        "page",
-        "per_page",
-        "include_totals",
-        "sort",
-        "connection",
-        "fields",
-        "include_fields",
-        "q",
-        "search_engine",
-        "primary_order",
+        "page", "per_page", "include_totals", "sort", "connection", "fields", "include_fields", "q",
+        "search_engine", "primary_order", "from", "take",
     ])?;
     match q.str("search_engine") {
         None | Some("v3") => {}
@@ -50,24 +42,34 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
             )));
         }
     }
-    if q.str("q").is_some_and(|s| !s.trim().is_empty()) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "operation_not_supported",
-            "Searching users with q is not available in this version of Gatehouse",
-        ));
-    }
+    let filter = match q.str("q").map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(gatehouse_core::search::parse(text).map_err(|e| {
+            ApiError::invalid_query(format!("Query validation error: '{e}' on property q."))
+        })?),
+    };
     let _ = q.bool("primary_order")?;
+    let fields = q.fields()?;
+    // Checkpoint mode (`from` and/or `take`): walk any result set in user_id order.
+    if q.str("from").is_some() || q.str("take").is_some() {
+        let take = q.int("take", 1, 100)?.unwrap_or(50);
+        let search = UserSearch {
+            filter,
+            limit: take,
+            after: Some(q.str("from").unwrap_or("").to_string()),
+            ..Default::default()
+        };
+        let list = s.gatehouse.search_users(q.str("connection"), search).await?;
+        return Ok(Json(Value::Array(list.users.iter().map(|u| fields.apply(u.to_json())).collect())));
+    }
     let (page, per_page) = q.paging()?;
     let include_totals = q.bool("include_totals")?.unwrap_or(false);
     let sort = match q.str("sort") {
         None => None,
         Some(raw) => {
-            let bad = || {
-                ApiError::invalid_query(format!(
-                    "Query validation error: 'sort must be <field>:1 or <field>:-1 on a sortable field: {raw}' on property sort."
-                ))
-            };
+            let bad = || ApiError::invalid_query(format!(
+                "Query validation error: 'sort must be <field>:1 or <field>:-1 on a sortable field: {raw}' on property sort."
+            ));
             let (field, dir) = raw.split_once(':').ok_or_else(bad)?;
             let field = SortField::parse(field).ok_or_else(bad)?;
             let ascending = match dir {
@@ -78,28 +80,17 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
             Some((field, ascending))
         }
     };
-    let fields = q.fields()?;
-    let query = UserListQuery {
-        connection_id: None,
+    let search = UserSearch {
+        filter,
         sort,
-        offset: page * per_page,
+        offset: page.saturating_mul(per_page),
         limit: per_page,
         with_total: include_totals,
+        ..Default::default()
     };
-    let list = s.gatehouse.list_users(q.str("connection"), query).await?;
-    let users = list
-        .users
-        .iter()
-        .map(|u| fields.apply(u.to_json()))
-        .collect();
-    Ok(paged(
-        "users",
-        users,
-        include_totals,
-        page,
-        per_page,
-        list.total.unwrap_or(0),
-    ))
+    let list = s.gatehouse.search_users(q.str("connection"), search).await?;
+    let users = list.users.iter().map(|u| fields.apply(u.to_json())).collect();
+    Ok(paged("users", users, include_totals, page, per_page, list.total.unwrap_or(0)))
 }
 
 async fn create(

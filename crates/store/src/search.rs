@@ -1,0 +1,400 @@
+//! Compiling a search AST to a parameterised SQL condition for one dialect, and the
+//! metadata index rows that make metadata terms indexable.
+//!
+//! Every value from the query becomes a bind parameter; the SQL text is built only from
+//! this file's fixed fragments and the column names of [`TextField`]s.
+
+use crate::Dialect;
+use gatehouse_core::search::{Bound, Field, MetadataKind, Pattern, Piece, Query, RangeValue, TextField, Value};
+use serde_json::{Map, Value as Json};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+/// A WHERE condition and its parameters, numbered from the `first` given to [`compile`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlFilter {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+struct Compiler {
+    dialect: Dialect,
+    /// The placeholder holding the tenant id, reused by metadata sub-queries.
+    tenant: String,
+    next: usize,
+    params: Vec<Param>,
+}
+
+/// Compiles `q`; `tenant_placeholder` (e.g. `$1`) must hold the tenant id and parameters
+/// are numbered from `first`.
+pub fn compile(q: &Query, dialect: Dialect, tenant_placeholder: &str, first: usize) -> SqlFilter {
+    let mut c = Compiler { dialect, tenant: tenant_placeholder.to_string(), next: first, params: vec![] };
+    let sql = c.query(q);
+    SqlFilter { sql, params: c.params }
+}
+
+/// The highest character, used as the exclusive upper end of a prefix range.
+const MAX_CHAR: char = '\u{10FFFF}';
+
+fn column(f: TextField) -> &'static str {
+    use TextField as T;
+    match f {
+        T::UserId => "user_id",
+        T::Email => "lower(email)",
+        T::EmailDomain => "email_domain",
+        T::Username => "username",
+        T::PhoneNumber => "phone_number",
+        T::Name => "lower(name)",
+        T::GivenName => "lower(given_name)",
+        T::FamilyName => "lower(family_name)",
+        T::Nickname => "lower(nickname)",
+        T::Picture => "picture",
+        T::LastIp => "last_ip",
+        T::IdentityConnection => "connection_name",
+        T::IdentityProvider => "provider",
+        T::IdentityUserId => "substr(user_id, length(provider) + 2)",
+    }
+}
+
+fn kind_name(k: MetadataKind) -> &'static str {
+    match k {
+        MetadataKind::User => "user",
+        MetadataKind::App => "app",
+    }
+}
+
+/// Escapes `%`, `_` and `\` for LIKE … ESCAPE '\'.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Escapes GLOB's special characters by bracketing them.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '*' | '?' | '[' => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Compiler {
+    fn param(&mut self, p: Param) -> String {
+        let placeholder = format!("${}", self.next);
+        self.next += 1;
+        self.params.push(p);
+        placeholder
+    }
+
+    fn query(&mut self, q: &Query) -> String {
+        match q {
+            Query::Or(items) => {
+                let parts: Vec<String> = items.iter().map(|i| self.query(i)).collect();
+                format!("({})", parts.join(" OR "))
+            }
+            Query::And(items) => {
+                let parts: Vec<String> = items.iter().map(|i| self.query(i)).collect();
+                format!("({})", parts.join(" AND "))
+            }
+            // NULL-safe: a user without the field matches `NOT field:x`, as in Lucene.
+            Query::Not(inner) => format!("(NOT COALESCE({}, FALSE))", self.query(inner)),
+            Query::Match { field: None, pattern, .. } => {
+                let parts: Vec<String> =
+                    TextField::FREE_TEXT.iter().map(|f| self.text_match(*f, pattern)).collect();
+                format!("({})", parts.join(" OR "))
+            }
+            Query::Match { field: Some(field), pattern, value } => self.field_match(field, pattern, value.as_ref()),
+            Query::Range { field, lower, upper } => self.range(field, lower, upper),
+            Query::Exists(field) => self.exists(field),
+        }
+    }
+
+    fn text_match(&mut self, f: TextField, pattern: &Pattern) -> String {
+        let col = column(f);
+        let fold = |s: &str| if f.case_insensitive() { s.to_lowercase() } else { s.to_string() };
+        match pattern {
+            Pattern::Exact(s) => {
+                let p = self.param(Param::Text(fold(s)));
+                format!("{col} = {p}")
+            }
+            Pattern::Wildcard(pieces) => {
+                let pieces: Vec<Piece> = pieces
+                    .iter()
+                    .map(|p| match p {
+                        Piece::Literal(l) => Piece::Literal(fold(l)),
+                        Piece::Any => Piece::Any,
+                    })
+                    .collect();
+                self.wildcard(col, &pieces, pattern.as_prefix().map(fold))
+            }
+        }
+    }
+
+    /// A wildcard over `expr`: LIKE on PostgreSQL (index-backed by text_pattern_ops for
+    /// prefixes and pg_trgm otherwise), GLOB on SQLite (case-sensitive, unlike its LIKE),
+    /// with an explicit range for prefixes so SQLite's expression indexes apply.
+    fn wildcard(&mut self, expr: &str, pieces: &[Piece], prefix: Option<String>) -> String {
+        match self.dialect {
+            Dialect::Postgres => {
+                let pat: String = pieces
+                    .iter()
+                    .map(|p| match p {
+                        Piece::Literal(l) => like_escape(l),
+                        Piece::Any => "%".into(),
+                    })
+                    .collect();
+                let p = self.param(Param::Text(pat));
+                format!("{expr} LIKE {p} ESCAPE '\\'")
+            }
+            Dialect::Sqlite => match prefix {
+                Some(prefix) => {
+                    let lo = self.param(Param::Text(prefix.clone()));
+                    let hi = self.param(Param::Text(format!("{prefix}{MAX_CHAR}")));
+                    format!("({expr} >= {lo} AND {expr} < {hi})")
+                }
+                None => {
+                    let pat: String = pieces
+                        .iter()
+                        .map(|p| match p {
+                            Piece::Literal(l) => glob_escape(l),
+                            Piece::Any => "*".into(),
+                        })
+                        .collect();
+                    let p = self.param(Param::Text(pat));
+                    format!("{expr} GLOB {p}")
+                }
+            },
+        }
+    }
+
+    fn field_match(&mut self, field: &Field, pattern: &Pattern, value: Option<&Value>) -> String {
+        match (field, value) {
+            (Field::Text(f), _) => self.text_match(*f, pattern),
+            (Field::Bool(name), Some(Value::Bool(b))) => {
+                let b = if *b { "TRUE" } else { "FALSE" };
+                match *name {
+                    "blocked" => format!("COALESCE(blocked, FALSE) = {b}"),
+                    "email_verified" => format!("email_verified = {b}"),
+                    "phone_verified" => format!("phone_verified = {b}"),
+                    // Database-connection identities are never social.
+                    _ => format!("FALSE = {b}"),
+                }
+            }
+            (Field::LoginsCount, Some(Value::Integer(n))) => {
+                let p = self.param(Param::Int(*n));
+                format!("logins_count = {p}")
+            }
+            (Field::Metadata { kind, path }, _) => {
+                let cond = match (pattern, value) {
+                    (_, Some(Value::Metadata { text, .. })) => {
+                        let p = self.param(Param::Text(text.clone()));
+                        format!("m.v_text = {p}")
+                    }
+                    (Pattern::Wildcard(pieces), _) => self.wildcard("m.v_text", pieces, pattern.as_prefix().map(String::from)),
+                    (Pattern::Exact(s), _) => {
+                        let p = self.param(Param::Text(s.clone()));
+                        format!("m.v_text = {p}")
+                    }
+                };
+                self.metadata(*kind, path, &cond)
+            }
+            // The parser only builds the combinations above.
+            _ => "FALSE".into(),
+        }
+    }
+
+    fn metadata(&mut self, kind: MetadataKind, path: &[String], cond: &str) -> String {
+        let k = self.param(Param::Text(kind_name(kind).into()));
+        let p = self.param(Param::Text(path.join(".")));
+        format!(
+            "user_id IN (SELECT m.user_id FROM user_metadata_index m WHERE m.tenant_id = {} AND m.kind = {k} AND m.path = {p} AND {cond})",
+            self.tenant
+        )
+    }
+
+    fn bound_cond(&mut self, expr: &str, b: &Bound, lower: bool, numeric_col: Option<&str>) -> Option<String> {
+        let op = match (lower, b.inclusive) {
+            (true, true) => ">=",
+            (true, false) => ">",
+            (false, true) => "<=",
+            (false, false) => "<",
+        };
+        let RangeValue::Value(v) = &b.value else { return None };
+        let (expr, param) = match v {
+            Value::Integer(n) | Value::Date(n) => (expr.to_string(), Param::Int(*n)),
+            Value::Text(s) => (expr.to_string(), Param::Text(s.clone())),
+            Value::Metadata { number: Some(n), .. } => (numeric_col.unwrap_or(expr).to_string(), Param::Float(*n)),
+            Value::Metadata { text, .. } => (expr.to_string(), Param::Text(text.clone())),
+            Value::Bool(_) => return Some("FALSE".into()),
+        };
+        let p = self.param(param);
+        Some(format!("{expr} {op} {p}"))
+    }
+
+    fn range(&mut self, field: &Field, lower: &Bound, upper: &Bound) -> String {
+        let (expr, metadata) = match field {
+            Field::LoginsCount => ("logins_count".to_string(), None),
+            Field::Date(name) => (name.to_string(), None),
+            Field::Text(f) => (column(*f).to_string(), None),
+            Field::Metadata { kind, path } => ("m.v_text".to_string(), Some((*kind, path.clone()))),
+            Field::Bool(_) => return "FALSE".into(),
+        };
+        let fold = matches!(field, Field::Text(f) if f.case_insensitive());
+        let fold_bound = |b: &Bound| -> Bound {
+            match (&b.value, fold) {
+                (RangeValue::Value(Value::Text(s)), true) => {
+                    Bound { value: RangeValue::Value(Value::Text(s.to_lowercase())), inclusive: b.inclusive }
+                }
+                _ => b.clone(),
+            }
+        };
+        let numeric = metadata.as_ref().map(|_| "m.v_num");
+        let mut conds: Vec<String> = [
+            self.bound_cond(&expr, &fold_bound(lower), true, numeric),
+            self.bound_cond(&expr, &fold_bound(upper), false, numeric),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match metadata {
+            Some((kind, path)) => {
+                if conds.is_empty() {
+                    conds.push("(m.v_text IS NOT NULL)".into());
+                }
+                self.metadata(kind, &path, &conds.join(" AND "))
+            }
+            None => {
+                // An open range still requires the field to be present.
+                conds.push(format!("{expr} IS NOT NULL"));
+                format!("({})", conds.join(" AND "))
+            }
+        }
+    }
+
+    fn exists(&mut self, field: &Field) -> String {
+        match field {
+            Field::Text(f) => format!("({} IS NOT NULL)", column(*f)),
+            Field::Bool("blocked") => "(blocked IS NOT NULL)".into(),
+            Field::Bool(_) | Field::LoginsCount => "TRUE".into(),
+            Field::Date(name) => format!("({name} IS NOT NULL)"),
+            Field::Metadata { kind, path } => self.metadata(*kind, path, "TRUE"),
+        }
+    }
+}
+
+/// One indexed metadata value: `path` is dotted, array levels are skipped as Auth0 does.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+pub struct MetadataEntry {
+    pub kind: &'static str,
+    pub path: String,
+    pub text: Option<String>,
+    pub number: Option<f64>,
+}
+
+/// Values longer than this are stored but not indexed (btree entries have size limits).
+const MAX_INDEXED_TEXT: usize = 1024;
+
+/// Flattens both metadata documents into index rows. Objects get a row of their own (for
+/// `_exists_`); null, empty arrays and empty objects are not indexed, as in Auth0.
+pub fn metadata_entries(user_metadata: &Map<String, Json>, app_metadata: &Map<String, Json>) -> Vec<MetadataEntry> {
+    let mut seen = BTreeSet::new();
+    let mut out = vec![];
+    for (kind, doc) in [("user", user_metadata), ("app", app_metadata)] {
+        for (k, v) in doc {
+            flatten(kind, k, v, &mut out, &mut seen);
+        }
+    }
+    out
+}
+
+type Seen = BTreeSet<(&'static str, String, Option<String>)>;
+
+fn flatten(kind: &'static str, path: &str, v: &Json, out: &mut Vec<MetadataEntry>, seen: &mut Seen) {
+    let mut push = |text: Option<String>, number: Option<f64>| {
+        if seen.insert((kind, path.to_string(), text.clone())) {
+            out.push(MetadataEntry { kind, path: path.to_string(), text, number });
+        }
+    };
+    match v {
+        Json::Null => {}
+        Json::Bool(b) => push(Some(b.to_string()), None),
+        Json::Number(n) => push(Some(n.to_string()), n.as_f64()),
+        Json::String(s) if s.len() <= MAX_INDEXED_TEXT => push(Some(s.clone()), None),
+        Json::String(_) => {}
+        Json::Array(items) => {
+            for item in items {
+                flatten(kind, path, item, out, seen);
+            }
+        }
+        Json::Object(m) if m.is_empty() => {}
+        Json::Object(m) => {
+            push(None, None);
+            for (k, child) in m {
+                flatten(kind, &format!("{path}.{k}"), child, out, seen);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_core::search::parse;
+    use serde_json::json;
+
+    #[test]
+    fn values_never_reach_sql_text() {
+        let q = parse(r#"name:"x'; DROP TABLE users; --" OR app_metadata.plan:"gold' OR 1=1""#).unwrap();
+        for d in [Dialect::Sqlite, Dialect::Postgres] {
+            let f = compile(&q, d, "$1", 2);
+            assert!(!f.sql.contains("DROP") && !f.sql.contains("gold"), "{}", f.sql);
+            assert!(f.params.contains(&Param::Text("x'; drop table users; --".into())));
+        }
+    }
+
+    #[test]
+    fn prefix_uses_ranges_on_sqlite_and_like_on_postgres() {
+        let q = parse("name:Jo*").unwrap();
+        let s = compile(&q, Dialect::Sqlite, "$1", 2);
+        assert_eq!(s.sql, "(lower(name) >= $2 AND lower(name) < $3)");
+        assert_eq!(s.params[0], Param::Text("jo".into()));
+        let p = compile(&q, Dialect::Postgres, "$1", 2);
+        assert_eq!(p.sql, "lower(name) LIKE $2 ESCAPE '\\'");
+        assert_eq!(p.params[0], Param::Text("jo%".into()));
+    }
+
+    #[test]
+    fn metadata_is_flattened_through_arrays() {
+        let um = json!({"addresses": [{"city": "Paris"}, {"city": "Oslo"}], "tags": ["a", "a", "b"], "empty": {}, "nothing": null})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let am = json!({"plan": {"tier": 2}}).as_object().cloned().unwrap();
+        let e = metadata_entries(&um, &am);
+        let has = |kind: &str, path: &str, text: Option<&str>| e.iter().any(|x| x.kind == kind && x.path == path && x.text.as_deref() == text);
+        assert!(has("user", "addresses.city", Some("Paris")) && has("user", "addresses.city", Some("Oslo")));
+        assert_eq!(e.iter().filter(|x| x.path == "tags").count(), 2, "duplicates collapse");
+        assert!(!e.iter().any(|x| x.path == "empty" || x.path == "nothing"));
+        assert!(has("app", "plan", None) && has("app", "plan.tier", Some("2")));
+        assert_eq!(e.iter().find(|x| x.path == "plan.tier").and_then(|x| x.number), Some(2.0));
+    }
+}
