@@ -223,7 +223,11 @@ impl Gatehouse {
 
     /// Lists or searches users; `connection` is a connection name, as in Auth0's parameter.
     /// Results reflect every committed write: there is no separate search index to lag.
-    pub async fn search_users(&self, connection: Option<&str>, mut q: UserSearch) -> Result<UserList> {
+    pub async fn search_users(
+        &self,
+        connection: Option<&str>,
+        mut q: UserSearch,
+    ) -> Result<UserList> {
         if let Some(name) = connection {
             match self.connection_by_name(name).await? {
                 Some(c) => q.connection_id = Some(c.id),

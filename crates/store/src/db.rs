@@ -3,9 +3,9 @@
 use crate::StoreError;
 use crate::search::metadata_entries;
 use serde_json::{Map, Value};
-use sqlx::types::Json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::types::Json;
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;

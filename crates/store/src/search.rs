@@ -5,7 +5,9 @@
 //! this file's fixed fragments and the column names of [`TextField`]s.
 
 use crate::Dialect;
-use gatehouse_core::search::{Bound, Field, MetadataKind, Pattern, Piece, Query, RangeValue, TextField, Value};
+use gatehouse_core::search::{
+    Bound, Field, MetadataKind, Pattern, Piece, Query, RangeValue, TextField, Value,
+};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeSet;
 
@@ -34,9 +36,17 @@ struct Compiler {
 /// Compiles `q`; `tenant_placeholder` (e.g. `$1`) must hold the tenant id and parameters
 /// are numbered from `first`.
 pub fn compile(q: &Query, dialect: Dialect, tenant_placeholder: &str, first: usize) -> SqlFilter {
-    let mut c = Compiler { dialect, tenant: tenant_placeholder.to_string(), next: first, params: vec![] };
+    let mut c = Compiler {
+        dialect,
+        tenant: tenant_placeholder.to_string(),
+        next: first,
+        params: vec![],
+    };
     let sql = c.query(q);
-    SqlFilter { sql, params: c.params }
+    SqlFilter {
+        sql,
+        params: c.params,
+    }
 }
 
 /// The highest character, used as the exclusive upper end of a prefix range.
@@ -117,20 +127,40 @@ impl Compiler {
             }
             // NULL-safe: a user without the field matches `NOT field:x`, as in Lucene.
             Query::Not(inner) => format!("(NOT COALESCE({}, FALSE))", self.query(inner)),
-            Query::Match { field: None, pattern, .. } => {
-                let parts: Vec<String> =
-                    TextField::FREE_TEXT.iter().map(|f| self.text_match(*f, pattern)).collect();
+            Query::Match {
+                field: None,
+                pattern,
+                ..
+            } => {
+                let parts: Vec<String> = TextField::FREE_TEXT
+                    .iter()
+                    .map(|f| self.text_match(*f, pattern))
+                    .collect();
                 format!("({})", parts.join(" OR "))
             }
-            Query::Match { field: Some(field), pattern, value } => self.field_match(field, pattern, value.as_ref()),
-            Query::Range { field, lower, upper } => self.range(field, lower, upper),
+            Query::Match {
+                field: Some(field),
+                pattern,
+                value,
+            } => self.field_match(field, pattern, value.as_ref()),
+            Query::Range {
+                field,
+                lower,
+                upper,
+            } => self.range(field, lower, upper),
             Query::Exists(field) => self.exists(field),
         }
     }
 
     fn text_match(&mut self, f: TextField, pattern: &Pattern) -> String {
         let col = column(f);
-        let fold = |s: &str| if f.case_insensitive() { s.to_lowercase() } else { s.to_string() };
+        let fold = |s: &str| {
+            if f.case_insensitive() {
+                s.to_lowercase()
+            } else {
+                s.to_string()
+            }
+        };
         match pattern {
             Pattern::Exact(s) => {
                 let p = self.param(Param::Text(fold(s)));
@@ -209,7 +239,9 @@ impl Compiler {
                         let p = self.param(Param::Text(text.clone()));
                         format!("m.v_text = {p}")
                     }
-                    (Pattern::Wildcard(pieces), _) => self.wildcard("m.v_text", pieces, pattern.as_prefix().map(String::from)),
+                    (Pattern::Wildcard(pieces), _) => {
+                        self.wildcard("m.v_text", pieces, pattern.as_prefix().map(String::from))
+                    }
                     (Pattern::Exact(s), _) => {
                         let p = self.param(Param::Text(s.clone()));
                         format!("m.v_text = {p}")
@@ -231,18 +263,28 @@ impl Compiler {
         )
     }
 
-    fn bound_cond(&mut self, expr: &str, b: &Bound, lower: bool, numeric_col: Option<&str>) -> Option<String> {
+    fn bound_cond(
+        &mut self,
+        expr: &str,
+        b: &Bound,
+        lower: bool,
+        numeric_col: Option<&str>,
+    ) -> Option<String> {
         let op = match (lower, b.inclusive) {
             (true, true) => ">=",
             (true, false) => ">",
             (false, true) => "<=",
             (false, false) => "<",
         };
-        let RangeValue::Value(v) = &b.value else { return None };
+        let RangeValue::Value(v) = &b.value else {
+            return None;
+        };
         let (expr, param) = match v {
             Value::Integer(n) | Value::Date(n) => (expr.to_string(), Param::Int(*n)),
             Value::Text(s) => (expr.to_string(), Param::Text(s.clone())),
-            Value::Metadata { number: Some(n), .. } => (numeric_col.unwrap_or(expr).to_string(), Param::Float(*n)),
+            Value::Metadata {
+                number: Some(n), ..
+            } => (numeric_col.unwrap_or(expr).to_string(), Param::Float(*n)),
             Value::Metadata { text, .. } => (expr.to_string(), Param::Text(text.clone())),
             Value::Bool(_) => return Some("FALSE".into()),
         };
@@ -261,9 +303,10 @@ impl Compiler {
         let fold = matches!(field, Field::Text(f) if f.case_insensitive());
         let fold_bound = |b: &Bound| -> Bound {
             match (&b.value, fold) {
-                (RangeValue::Value(Value::Text(s)), true) => {
-                    Bound { value: RangeValue::Value(Value::Text(s.to_lowercase())), inclusive: b.inclusive }
-                }
+                (RangeValue::Value(Value::Text(s)), true) => Bound {
+                    value: RangeValue::Value(Value::Text(s.to_lowercase())),
+                    inclusive: b.inclusive,
+                },
                 _ => b.clone(),
             }
         };
@@ -315,7 +358,10 @@ const MAX_INDEXED_TEXT: usize = 1024;
 
 /// Flattens both metadata documents into index rows. Objects get a row of their own (for
 /// `_exists_`); null, empty arrays and empty objects are not indexed, as in Auth0.
-pub fn metadata_entries(user_metadata: &Map<String, Json>, app_metadata: &Map<String, Json>) -> Vec<MetadataEntry> {
+pub fn metadata_entries(
+    user_metadata: &Map<String, Json>,
+    app_metadata: &Map<String, Json>,
+) -> Vec<MetadataEntry> {
     let mut seen = BTreeSet::new();
     let mut out = vec![];
     for (kind, doc) in [("user", user_metadata), ("app", app_metadata)] {
@@ -328,10 +374,21 @@ pub fn metadata_entries(user_metadata: &Map<String, Json>, app_metadata: &Map<St
 
 type Seen = BTreeSet<(&'static str, String, Option<String>)>;
 
-fn flatten(kind: &'static str, path: &str, v: &Json, out: &mut Vec<MetadataEntry>, seen: &mut Seen) {
+fn flatten(
+    kind: &'static str,
+    path: &str,
+    v: &Json,
+    out: &mut Vec<MetadataEntry>,
+    seen: &mut Seen,
+) {
     let mut push = |text: Option<String>, number: Option<f64>| {
         if seen.insert((kind, path.to_string(), text.clone())) {
-            out.push(MetadataEntry { kind, path: path.to_string(), text, number });
+            out.push(MetadataEntry {
+                kind,
+                path: path.to_string(),
+                text,
+                number,
+            });
         }
     };
     match v {
@@ -363,11 +420,19 @@ mod tests {
 
     #[test]
     fn values_never_reach_sql_text() {
-        let q = parse(r#"name:"x'; DROP TABLE users; --" OR app_metadata.plan:"gold' OR 1=1""#).unwrap();
+        let q = parse(r#"name:"x'; DROP TABLE users; --" OR app_metadata.plan:"gold' OR 1=1""#)
+            .unwrap();
         for d in [Dialect::Sqlite, Dialect::Postgres] {
             let f = compile(&q, d, "$1", 2);
-            assert!(!f.sql.contains("DROP") && !f.sql.contains("gold"), "{}", f.sql);
-            assert!(f.params.contains(&Param::Text("x'; drop table users; --".into())));
+            assert!(
+                !f.sql.contains("DROP") && !f.sql.contains("gold"),
+                "{}",
+                f.sql
+            );
+            assert!(
+                f.params
+                    .contains(&Param::Text("x'; drop table users; --".into()))
+            );
         }
     }
 
@@ -390,11 +455,26 @@ mod tests {
             .unwrap();
         let am = json!({"plan": {"tier": 2}}).as_object().cloned().unwrap();
         let e = metadata_entries(&um, &am);
-        let has = |kind: &str, path: &str, text: Option<&str>| e.iter().any(|x| x.kind == kind && x.path == path && x.text.as_deref() == text);
-        assert!(has("user", "addresses.city", Some("Paris")) && has("user", "addresses.city", Some("Oslo")));
-        assert_eq!(e.iter().filter(|x| x.path == "tags").count(), 2, "duplicates collapse");
+        let has = |kind: &str, path: &str, text: Option<&str>| {
+            e.iter()
+                .any(|x| x.kind == kind && x.path == path && x.text.as_deref() == text)
+        };
+        assert!(
+            has("user", "addresses.city", Some("Paris"))
+                && has("user", "addresses.city", Some("Oslo"))
+        );
+        assert_eq!(
+            e.iter().filter(|x| x.path == "tags").count(),
+            2,
+            "duplicates collapse"
+        );
         assert!(!e.iter().any(|x| x.path == "empty" || x.path == "nothing"));
         assert!(has("app", "plan", None) && has("app", "plan.tier", Some("2")));
-        assert_eq!(e.iter().find(|x| x.path == "plan.tier").and_then(|x| x.number), Some(2.0));
+        assert_eq!(
+            e.iter()
+                .find(|x| x.path == "plan.tier")
+                .and_then(|x| x.number),
+            Some(2.0)
+        );
     }
 }

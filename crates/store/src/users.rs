@@ -200,7 +200,10 @@ macro_rules! replace_metadata_index {
 pub(crate) use replace_metadata_index;
 
 fn email_domain(u: &User) -> Option<String> {
-    u.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_lowercase())
+    u.email
+        .as_deref()
+        .and_then(|e| e.rsplit_once('@'))
+        .map(|(_, d)| d.to_lowercase())
 }
 
 pub struct UserList {

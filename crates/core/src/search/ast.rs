@@ -27,7 +27,12 @@ impl TextField {
     pub fn case_insensitive(self) -> bool {
         matches!(
             self,
-            Self::Email | Self::EmailDomain | Self::Name | Self::GivenName | Self::FamilyName | Self::Nickname
+            Self::Email
+                | Self::EmailDomain
+                | Self::Name
+                | Self::GivenName
+                | Self::FamilyName
+                | Self::Nickname
         )
     }
 
@@ -51,7 +56,10 @@ pub enum Field {
     LoginsCount,
     /// `created_at`, `updated_at`, `last_login`.
     Date(&'static str),
-    Metadata { kind: MetadataKind, path: Vec<String> },
+    Metadata {
+        kind: MetadataKind,
+        path: Vec<String>,
+    },
 }
 
 /// A piece of a wildcard pattern.
@@ -105,7 +113,10 @@ pub enum Value {
     /// Epoch milliseconds.
     Date(i64),
     /// A metadata value: the text as written (and its number, when it is one).
-    Metadata { text: String, number: Option<f64> },
+    Metadata {
+        text: String,
+        number: Option<f64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +137,15 @@ pub enum Query {
     And(Vec<Query>),
     Not(Box<Query>),
     /// `field:value`; `field` is `None` for a free term.
-    Match { field: Option<Field>, pattern: Pattern, value: Option<Value> },
-    Range { field: Field, lower: Bound, upper: Bound },
+    Match {
+        field: Option<Field>,
+        pattern: Pattern,
+        value: Option<Value>,
+    },
+    Range {
+        field: Field,
+        lower: Bound,
+        upper: Bound,
+    },
     Exists(Field),
 }

@@ -12,7 +12,9 @@ pub fn parse_date(s: &str) -> Option<(i64, i64)> {
         return None;
     }
     let number = |s: &str, digits: usize| -> Option<u32> {
-        (s.len() == digits && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+        (s.len() == digits && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
     };
     let year = i64::from(number(fields[0], 4).filter(|y| *y >= 1)?);
     let month = match fields.get(1) {
@@ -24,10 +26,20 @@ pub fn parse_date(s: &str) -> Option<(i64, i64)> {
         None => None,
     };
     match (month, day, time) {
-        (None, None, None) => Some((days_from_civil(year, 1, 1) * DAY, days_from_civil(year + 1, 1, 1) * DAY - 1)),
+        (None, None, None) => Some((
+            days_from_civil(year, 1, 1) * DAY,
+            days_from_civil(year + 1, 1, 1) * DAY - 1,
+        )),
         (Some(m), None, None) => {
-            let (ny, nm) = if m == 12 { (year + 1, 1) } else { (year, m + 1) };
-            Some((days_from_civil(year, m, 1) * DAY, days_from_civil(ny, nm, 1) * DAY - 1))
+            let (ny, nm) = if m == 12 {
+                (year + 1, 1)
+            } else {
+                (year, m + 1)
+            };
+            Some((
+                days_from_civil(year, m, 1) * DAY,
+                days_from_civil(ny, nm, 1) * DAY - 1,
+            ))
         }
         (Some(m), Some(d), t) => {
             if d == 0 || d > days_in_month(year, m) {
@@ -74,7 +86,14 @@ fn parse_time(t: &str) -> Option<i64> {
             let (s, frac) = sec.split_once('.').unwrap_or((sec, ""));
             let s: i64 = s.parse().ok().filter(|s| (0..60).contains(s))?;
             let frac: String = frac.chars().chain("000".chars()).take(3).collect();
-            (s, if frac.is_empty() { 0 } else { frac.parse().ok()? })
+            (
+                s,
+                if frac.is_empty() {
+                    0
+                } else {
+                    frac.parse().ok()?
+                },
+            )
         }
     };
     if it.next().is_some() {
@@ -115,11 +134,20 @@ mod tests {
     #[test]
     fn periods() {
         let (a, b) = parse_date("2019").unwrap();
-        assert_eq!((iso8601(a).as_str(), iso8601(b).as_str()), ("2019-01-01T00:00:00.000Z", "2019-12-31T23:59:59.999Z"));
+        assert_eq!(
+            (iso8601(a).as_str(), iso8601(b).as_str()),
+            ("2019-01-01T00:00:00.000Z", "2019-12-31T23:59:59.999Z")
+        );
         let (a, b) = parse_date("2017-12").unwrap();
-        assert_eq!((iso8601(a).as_str(), iso8601(b).as_str()), ("2017-12-01T00:00:00.000Z", "2017-12-31T23:59:59.999Z"));
+        assert_eq!(
+            (iso8601(a).as_str(), iso8601(b).as_str()),
+            ("2017-12-01T00:00:00.000Z", "2017-12-31T23:59:59.999Z")
+        );
         let (a, b) = parse_date("2020-02-29").unwrap();
-        assert_eq!((iso8601(a).as_str(), iso8601(b).as_str()), ("2020-02-29T00:00:00.000Z", "2020-02-29T23:59:59.999Z"));
+        assert_eq!(
+            (iso8601(a).as_str(), iso8601(b).as_str()),
+            ("2020-02-29T00:00:00.000Z", "2020-02-29T23:59:59.999Z")
+        );
         let (a, _) = parse_date("2017-11-02T23:34:03.803Z").unwrap();
         assert_eq!(iso8601(a), "2017-11-02T23:34:03.803Z");
         let (a, _) = parse_date("2017-11-02T23:34:03+01:00").unwrap();
@@ -128,7 +156,16 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for bad in ["", "19", "2019-13", "2019-02-30", "2019-01-01T25:00", "abc", "2019-01-01-01", "2019--01"] {
+        for bad in [
+            "",
+            "19",
+            "2019-13",
+            "2019-02-30",
+            "2019-01-01T25:00",
+            "abc",
+            "2019-01-01-01",
+            "2019--01",
+        ] {
             assert!(parse_date(bad).is_none(), "{bad}");
         }
     }

@@ -21,9 +21,17 @@ pub struct ParseError {
 pub fn parse(input: &str) -> Result<Query, ParseError> {
     let chars: Vec<char> = input.chars().collect();
     if chars.len() > MAX_LEN {
-        return Err(ParseError { position: MAX_LEN, message: format!("The query is longer than {MAX_LEN} characters") });
+        return Err(ParseError {
+            position: MAX_LEN,
+            message: format!("The query is longer than {MAX_LEN} characters"),
+        });
     }
-    let mut p = Parser { chars, pos: 0, depth: 0, group_field: None };
+    let mut p = Parser {
+        chars,
+        pos: 0,
+        depth: 0,
+        group_field: None,
+    };
     p.skip_ws();
     if p.at_end() {
         return Err(p.error("The query is empty"));
@@ -50,7 +58,10 @@ fn is_space(c: char) -> bool {
 
 impl Parser {
     fn error(&self, message: impl Into<String>) -> ParseError {
-        ParseError { position: self.pos, message: message.into() }
+        ParseError {
+            position: self.pos,
+            message: message.into(),
+        }
     }
 
     fn at_end(&self) -> bool {
@@ -70,8 +81,15 @@ impl Parser {
     /// Consumes `word` when it stands alone (followed by space, a parenthesis, a quote or the end).
     fn eat_keyword(&mut self, word: &str) -> bool {
         let n = word.chars().count();
-        let matches = self.chars[self.pos..].iter().take(n).copied().eq(word.chars());
-        let boundary = self.chars.get(self.pos + n).is_none_or(|c| is_space(*c) || *c == '(' || *c == '"');
+        let matches = self.chars[self.pos..]
+            .iter()
+            .take(n)
+            .copied()
+            .eq(word.chars());
+        let boundary = self
+            .chars
+            .get(self.pos + n)
+            .is_none_or(|c| is_space(*c) || *c == '(' || *c == '"');
         if matches && boundary {
             self.pos += n;
             true
@@ -101,7 +119,11 @@ impl Parser {
             let _ = self.eat_keyword("OR") || self.eat_str("||");
             items.push(self.parse_and()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Query::Or(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Query::Or(items)
+        })
     }
 
     fn parse_and(&mut self) -> Result<Query, ParseError> {
@@ -114,7 +136,11 @@ impl Parser {
                 break;
             }
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Query::And(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Query::And(items)
+        })
     }
 
     fn parse_unary(&mut self) -> Result<Query, ParseError> {
@@ -132,7 +158,10 @@ impl Parser {
         self.parse_primary()
     }
 
-    fn nested(&mut self, f: fn(&mut Self) -> Result<Query, ParseError>) -> Result<Query, ParseError> {
+    fn nested(
+        &mut self,
+        f: fn(&mut Self) -> Result<Query, ParseError>,
+    ) -> Result<Query, ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(self.error(format!("The query nests deeper than {MAX_DEPTH} levels")));
@@ -170,7 +199,16 @@ impl Parser {
                     let name = unescape(&word);
                     return self.parse_field_value(&name, start);
                 }
-                let pattern = pattern_of(&word).map_err(|m| ParseError { position: start, message: m })?;
+                if word == "AND" || word == "OR" {
+                    return Err(ParseError {
+                        position: start,
+                        message: format!("'{word}' needs a clause on each side"),
+                    });
+                }
+                let pattern = pattern_of(&word).map_err(|m| ParseError {
+                    position: start,
+                    message: m,
+                })?;
                 self.free_or_grouped(pattern, start)
             }
         }
@@ -179,22 +217,48 @@ impl Parser {
     /// A bare term: free text, or the group's field inside `field:( … )`.
     fn free_or_grouped(&mut self, pattern: Pattern, start: usize) -> Result<Query, ParseError> {
         if let Some((name, _)) = self.group_field.clone() {
-            let field = resolve_field(&name).map_err(|m| ParseError { position: start, message: m })?;
-            return typed_match(field, pattern).map_err(|m| ParseError { position: start, message: m });
+            let field = resolve_field(&name).map_err(|m| ParseError {
+                position: start,
+                message: m,
+            })?;
+            return typed_match(field, pattern).map_err(|m| ParseError {
+                position: start,
+                message: m,
+            });
         }
-        check_wildcard(&pattern).map_err(|m| ParseError { position: start, message: m })?;
+        check_wildcard(&pattern).map_err(|m| ParseError {
+            position: start,
+            message: m,
+        })?;
         if matches!(pattern, Pattern::Exact(ref s) if s.is_empty()) {
-            return Err(ParseError { position: start, message: "Empty terms match nothing".into() });
+            return Err(ParseError {
+                position: start,
+                message: "Empty terms match nothing".into(),
+            });
         }
-        Ok(Query::Match { field: None, pattern, value: None })
+        Ok(Query::Match {
+            field: None,
+            pattern,
+            value: None,
+        })
     }
 
     fn parse_field_value(&mut self, name: &str, start: usize) -> Result<Query, ParseError> {
-        let at = |m: String| ParseError { position: start, message: m };
+        let at = |m: String| ParseError {
+            position: start,
+            message: m,
+        };
         if name == "_exists_" {
             let vstart = self.pos;
-            let target = if self.peek() == Some('"') { self.read_phrase()? } else { unescape(&self.read_word(false)?) };
-            let field = resolve_field(&target).map_err(|m| ParseError { position: vstart, message: m })?;
+            let target = if self.peek() == Some('"') {
+                self.read_phrase()?
+            } else {
+                unescape(&self.read_word(false)?)
+            };
+            let field = resolve_field(&target).map_err(|m| ParseError {
+                position: vstart,
+                message: m,
+            })?;
             return Ok(Query::Exists(field));
         }
         match self.peek() {
@@ -222,7 +286,9 @@ impl Parser {
                 typed_match(field, Pattern::Exact(text)).map_err(at)
             }
             None => Err(self.error(format!("Expected a value after '{name}:'"))),
-            Some(c) if is_space(c) || c == ')' => Err(self.error(format!("Expected a value after '{name}:'"))),
+            Some(c) if is_space(c) || c == ')' => {
+                Err(self.error(format!("Expected a value after '{name}:'")))
+            }
             Some(_) => {
                 let field = resolve_field(name).map_err(at)?;
                 let word = self.read_word(false)?;
@@ -252,9 +318,19 @@ impl Parser {
             _ => return Err(self.error("Expected ']' or '}' to close the range")),
         };
         self.pos += 1;
-        let lower = range_bound(&field, lower, lower_inclusive, true).map_err(|m| ParseError { position: lstart, message: m })?;
-        let upper = range_bound(&field, upper, upper_inclusive, false).map_err(|m| ParseError { position: ustart, message: m })?;
-        Ok(Query::Range { field, lower, upper })
+        let lower = range_bound(&field, lower, lower_inclusive, true).map_err(|m| ParseError {
+            position: lstart,
+            message: m,
+        })?;
+        let upper = range_bound(&field, upper, upper_inclusive, false).map_err(|m| ParseError {
+            position: ustart,
+            message: m,
+        })?;
+        Ok(Query::Range {
+            field,
+            lower,
+            upper,
+        })
     }
 
     fn read_range_value(&mut self) -> Result<Option<String>, ParseError> {
@@ -279,9 +355,16 @@ impl Parser {
             self.pos += 1;
         }
         if out.is_empty() {
-            return Err(ParseError { position: start, message: "Expected a range bound".into() });
+            return Err(ParseError {
+                position: start,
+                message: "Expected a range bound".into(),
+            });
         }
-        Ok(if out == "*" && self.chars[start] == '*' { None } else { Some(out) })
+        Ok(if out == "*" && self.chars[start] == '*' {
+            None
+        } else {
+            Some(out)
+        })
     }
 
     /// A quoted phrase, with `\"` and `\\` escapes; returns its text.
@@ -291,7 +374,12 @@ impl Parser {
         let mut out = String::new();
         loop {
             match self.peek() {
-                None => return Err(ParseError { position: start, message: "Unterminated quoted phrase".into() }),
+                None => {
+                    return Err(ParseError {
+                        position: start,
+                        message: "Unterminated quoted phrase".into(),
+                    });
+                }
                 Some('"') => {
                     self.pos += 1;
                     return Ok(out);
@@ -335,7 +423,10 @@ impl Parser {
             self.pos += 1;
         }
         if out.is_empty() {
-            return Err(ParseError { position: start, message: format!("Unexpected '{}'", self.peek().unwrap_or(' ')) });
+            return Err(ParseError {
+                position: start,
+                message: format!("Unexpected '{}'", self.peek().unwrap_or(' ')),
+            });
         }
         Ok(out)
     }
@@ -393,7 +484,9 @@ fn check_wildcard(p: &Pattern) -> Result<(), String> {
         && pieces.first() == Some(&Piece::Any)
         && p.literal_len() < 3
     {
-        return Err("Wildcards at the start of a term need at least 3 other characters (e.g. *usa)".into());
+        return Err(
+            "Wildcards at the start of a term need at least 3 other characters (e.g. *usa)".into(),
+        );
     }
     Ok(())
 }
@@ -424,7 +517,10 @@ fn resolve_field(name: &str) -> Result<Field, String> {
         "updated_at" => return Ok(Field::Date("updated_at")),
         "last_login" => return Ok(Field::Date("last_login")),
         _ => {
-            for (prefix, kind) in [("app_metadata.", MetadataKind::App), ("user_metadata.", MetadataKind::User)] {
+            for (prefix, kind) in [
+                ("app_metadata.", MetadataKind::App),
+                ("user_metadata.", MetadataKind::User),
+            ] {
                 if let Some(rest) = name.strip_prefix(prefix) {
                     let path: Vec<String> = rest.split('.').map(String::from).collect();
                     if path.iter().any(|s| s.is_empty() || s.contains('$')) {
@@ -448,7 +544,11 @@ fn typed_match(field: Field, pattern: Pattern) -> Result<Query, String> {
     match &field {
         Field::Text(_) => {
             check_wildcard(&pattern)?;
-            Ok(Query::Match { field: Some(field), pattern, value: None })
+            Ok(Query::Match {
+                field: Some(field),
+                pattern,
+                value: None,
+            })
         }
         Field::Metadata { .. } => {
             check_wildcard(&pattern)?;
@@ -456,45 +556,83 @@ fn typed_match(field: Field, pattern: Pattern) -> Result<Query, String> {
                 Pattern::Exact(s) => Some(metadata_value(s.clone())),
                 Pattern::Wildcard(_) => None,
             };
-            Ok(Query::Match { field: Some(field), pattern, value })
+            Ok(Query::Match {
+                field: Some(field),
+                pattern,
+                value,
+            })
         }
         Field::Bool(name) => match pattern {
             Pattern::Exact(ref s) if s == "true" || s == "false" => {
                 let v = s == "true";
-                Ok(Query::Match { field: Some(field), pattern, value: Some(Value::Bool(v)) })
+                Ok(Query::Match {
+                    field: Some(field),
+                    pattern,
+                    value: Some(Value::Bool(v)),
+                })
             }
             _ => Err(format!("{name} is a boolean: use true or false")),
         },
         Field::LoginsCount => match pattern {
             Pattern::Exact(ref s) => {
-                let n: i64 = s.parse().map_err(|_| "logins_count is a number".to_string())?;
-                Ok(Query::Match { field: Some(field), pattern, value: Some(Value::Integer(n)) })
-            }
-            Pattern::Wildcard(_) => Err("Wildcards do not apply to logins_count; use a range".into()),
-        },
-        Field::Date(name) => match pattern {
-            Pattern::Exact(ref s) => {
-                // A date names a period (a day, a month): match all of it.
-                let (a, b) = parse_date(s).ok_or_else(|| format!("'{s}' is not a date for {name} (use 2019-01-31 or 2019-01-31T10:00:00Z)"))?;
-                Ok(Query::Range {
-                    field,
-                    lower: Bound { value: RangeValue::Value(Value::Date(a)), inclusive: true },
-                    upper: Bound { value: RangeValue::Value(Value::Date(b)), inclusive: true },
+                let n: i64 = s
+                    .parse()
+                    .map_err(|_| "logins_count is a number".to_string())?;
+                Ok(Query::Match {
+                    field: Some(field),
+                    pattern,
+                    value: Some(Value::Integer(n)),
                 })
             }
-            Pattern::Wildcard(_) => Err(format!("Wildcards do not apply to {name}; use a range")),
+            Pattern::Wildcard(_) => {
+                Err("Wildcards do not apply to logins_count; use a range".into())
+            }
         },
+        Field::Date(name) => {
+            match pattern {
+                Pattern::Exact(ref s) => {
+                    // A date names a period (a day, a month): match all of it.
+                    let (a, b) = parse_date(s).ok_or_else(|| format!("'{s}' is not a date for {name} (use 2019-01-31 or 2019-01-31T10:00:00Z)"))?;
+                    Ok(Query::Range {
+                        field,
+                        lower: Bound {
+                            value: RangeValue::Value(Value::Date(a)),
+                            inclusive: true,
+                        },
+                        upper: Bound {
+                            value: RangeValue::Value(Value::Date(b)),
+                            inclusive: true,
+                        },
+                    })
+                }
+                Pattern::Wildcard(_) => {
+                    Err(format!("Wildcards do not apply to {name}; use a range"))
+                }
+            }
+        }
     }
 }
 
-fn range_bound(field: &Field, raw: Option<String>, inclusive: bool, is_lower: bool) -> Result<Bound, String> {
+fn range_bound(
+    field: &Field,
+    raw: Option<String>,
+    inclusive: bool,
+    is_lower: bool,
+) -> Result<Bound, String> {
     let Some(raw) = raw else {
-        return Ok(Bound { value: RangeValue::Unbounded, inclusive });
+        return Ok(Bound {
+            value: RangeValue::Unbounded,
+            inclusive,
+        });
     };
     let value = match field {
-        Field::LoginsCount => Value::Integer(raw.parse().map_err(|_| format!("'{raw}' is not a number for logins_count"))?),
+        Field::LoginsCount => Value::Integer(
+            raw.parse()
+                .map_err(|_| format!("'{raw}' is not a number for logins_count"))?,
+        ),
         Field::Date(name) => {
-            let (start, end) = parse_date(&raw).ok_or_else(|| format!("'{raw}' is not a date for {name}"))?;
+            let (start, end) =
+                parse_date(&raw).ok_or_else(|| format!("'{raw}' is not a date for {name}"))?;
             // A partial date stands for its whole period: `[* TO 2017-12]` includes December.
             let ms = match (is_lower, inclusive) {
                 (true, true) | (false, false) => start,
@@ -506,7 +644,10 @@ fn range_bound(field: &Field, raw: Option<String>, inclusive: bool, is_lower: bo
         Field::Metadata { .. } => metadata_value(raw),
         Field::Bool(name) => return Err(format!("Ranges do not apply to {name}")),
     };
-    Ok(Bound { value: RangeValue::Value(value), inclusive })
+    Ok(Bound {
+        value: RangeValue::Value(value),
+        inclusive,
+    })
 }
 
 #[cfg(test)]
@@ -514,29 +655,59 @@ mod tests {
     use super::*;
 
     fn exact(field: TextField, s: &str) -> Query {
-        Query::Match { field: Some(Field::Text(field)), pattern: Pattern::Exact(s.into()), value: None }
+        Query::Match {
+            field: Some(Field::Text(field)),
+            pattern: Pattern::Exact(s.into()),
+            value: None,
+        }
     }
 
     #[test]
     fn terms_phrases_and_precedence() {
-        assert_eq!(parse(r#"name:"jane smith""#).unwrap(), exact(TextField::Name, "jane smith"));
+        assert_eq!(
+            parse(r#"name:"jane smith""#).unwrap(),
+            exact(TextField::Name, "jane smith")
+        );
         let q = parse("name:a OR name:b AND email:c").unwrap();
         assert_eq!(
             q,
-            Query::Or(vec![exact(TextField::Name, "a"), Query::And(vec![exact(TextField::Name, "b"), exact(TextField::Email, "c")])])
+            Query::Or(vec![
+                exact(TextField::Name, "a"),
+                Query::And(vec![
+                    exact(TextField::Name, "b"),
+                    exact(TextField::Email, "c")
+                ])
+            ])
         );
         let q = parse("NOT name:a name:b").unwrap();
-        assert_eq!(q, Query::Or(vec![Query::Not(Box::new(exact(TextField::Name, "a"))), exact(TextField::Name, "b")]));
+        assert_eq!(
+            q,
+            Query::Or(vec![
+                Query::Not(Box::new(exact(TextField::Name, "a"))),
+                exact(TextField::Name, "b")
+            ])
+        );
         let q = parse("(name:a OR name:b) AND -email:c").unwrap();
         assert!(matches!(q, Query::And(ref v) if v.len() == 2 && matches!(v[1], Query::Not(_))));
     }
 
     #[test]
     fn wildcards_follow_auth0_rules() {
-        assert!(matches!(parse("name:j*").unwrap(), Query::Match { pattern: Pattern::Wildcard(_), .. }));
+        assert!(matches!(
+            parse("name:j*").unwrap(),
+            Query::Match {
+                pattern: Pattern::Wildcard(_),
+                ..
+            }
+        ));
         assert!(parse("email:*usa").is_ok());
         assert!(parse("name:*richard*").is_ok());
-        assert!(parse("email:*sa").unwrap_err().message.contains("at least 3"));
+        assert!(
+            parse("email:*sa")
+                .unwrap_err()
+                .message
+                .contains("at least 3")
+        );
         assert!(parse("name:jo?n").unwrap_err().message.contains("'?'"));
         assert_eq!(parse(r"name:a\*b").unwrap(), exact(TextField::Name, "a*b"));
         assert!(parse("logins_count:1*").is_err());
@@ -549,8 +720,14 @@ mod tests {
             q,
             Query::Range {
                 field: Field::LoginsCount,
-                lower: Bound { value: RangeValue::Value(Value::Integer(100)), inclusive: false },
-                upper: Bound { value: RangeValue::Unbounded, inclusive: true },
+                lower: Bound {
+                    value: RangeValue::Value(Value::Integer(100)),
+                    inclusive: false
+                },
+                upper: Bound {
+                    value: RangeValue::Unbounded,
+                    inclusive: true
+                },
             }
         );
         assert!(parse("created_at:[2019-01-01 TO 2019-12-31]").is_ok());
@@ -558,12 +735,23 @@ mod tests {
         assert!(parse("created_at:[2019-01-01T10:00:00Z TO *]").is_ok());
         assert!(parse("created_at:[yesterday TO *]").is_err());
         assert!(parse("blocked:[true TO false]").is_err());
-        assert_eq!(parse("_exists_:app_metadata.plan").unwrap(), Query::Exists(Field::Metadata { kind: MetadataKind::App, path: vec!["plan".into()] }));
+        assert_eq!(
+            parse("_exists_:app_metadata.plan").unwrap(),
+            Query::Exists(Field::Metadata {
+                kind: MetadataKind::App,
+                path: vec!["plan".into()]
+            })
+        );
     }
 
     #[test]
     fn fields_are_checked() {
-        assert!(parse("nosuchfield:x").unwrap_err().message.contains("Unknown field"));
+        assert!(
+            parse("nosuchfield:x")
+                .unwrap_err()
+                .message
+                .contains("Unknown field")
+        );
         assert!(parse("blocked:yes").is_err());
         assert!(parse("email_verified:true").is_ok());
         assert!(parse("app_metadata.:x").is_err());
@@ -580,6 +768,9 @@ mod tests {
         assert!(parse("name:").is_err());
         assert!(parse("name:\"open").is_err());
         assert!(parse(")").is_err());
+        assert!(parse("AND").is_err());
+        assert!(parse("name:a AND OR name:b").is_err());
+        assert!(parse("\"AND\"").is_ok());
         assert!(parse(&"(".repeat(100)).is_err());
     }
 }

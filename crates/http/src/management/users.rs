@@ -24,8 +24,18 @@ pub fn router() -> Router<AppState> {
 async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
     caller.require(&[READ_USERS])?;
     q.allow_only(&[
-        "page", "per_page", "include_totals", "sort", "connection", "fields", "include_fields", "q",
-        "search_engine", "primary_order", "from", "take",
+        "page",
+        "per_page",
+        "include_totals",
+        "sort",
+        "connection",
+        "fields",
+        "include_fields",
+        "q",
+        "search_engine",
+        "primary_order",
+        "from",
+        "take",
     ])?;
     match q.str("search_engine") {
         None | Some("v3") => {}
@@ -59,17 +69,27 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
             after: Some(q.str("from").unwrap_or("").to_string()),
             ..Default::default()
         };
-        let list = s.gatehouse.search_users(q.str("connection"), search).await?;
-        return Ok(Json(Value::Array(list.users.iter().map(|u| fields.apply(u.to_json())).collect())));
+        let list = s
+            .gatehouse
+            .search_users(q.str("connection"), search)
+            .await?;
+        return Ok(Json(Value::Array(
+            list.users
+                .iter()
+                .map(|u| fields.apply(u.to_json()))
+                .collect(),
+        )));
     }
     let (page, per_page) = q.paging()?;
     let include_totals = q.bool("include_totals")?.unwrap_or(false);
     let sort = match q.str("sort") {
         None => None,
         Some(raw) => {
-            let bad = || ApiError::invalid_query(format!(
-                "Query validation error: 'sort must be <field>:1 or <field>:-1 on a sortable field: {raw}' on property sort."
-            ));
+            let bad = || {
+                ApiError::invalid_query(format!(
+                    "Query validation error: 'sort must be <field>:1 or <field>:-1 on a sortable field: {raw}' on property sort."
+                ))
+            };
             let (field, dir) = raw.split_once(':').ok_or_else(bad)?;
             let field = SortField::parse(field).ok_or_else(bad)?;
             let ascending = match dir {
@@ -88,9 +108,23 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
         with_total: include_totals,
         ..Default::default()
     };
-    let list = s.gatehouse.search_users(q.str("connection"), search).await?;
-    let users = list.users.iter().map(|u| fields.apply(u.to_json())).collect();
-    Ok(paged("users", users, include_totals, page, per_page, list.total.unwrap_or(0)))
+    let list = s
+        .gatehouse
+        .search_users(q.str("connection"), search)
+        .await?;
+    let users = list
+        .users
+        .iter()
+        .map(|u| fields.apply(u.to_json()))
+        .collect();
+    Ok(paged(
+        "users",
+        users,
+        include_totals,
+        page,
+        per_page,
+        list.total.unwrap_or(0),
+    ))
 }
 
 async fn create(
