@@ -3,6 +3,7 @@
 
 pub mod config;
 mod secret_key;
+pub mod seed;
 
 use config::ServeConfig;
 use gatehouse_http::HttpConfig;

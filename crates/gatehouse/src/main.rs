@@ -20,6 +20,32 @@ struct Cli {
 enum Command {
     /// Run the server (migrates the database and bootstraps the tenant first).
     Serve(ServeConfig),
+    /// Developer tools.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Write a synthetic population of users (for tests and benchmarks).
+    Seed {
+        /// How many users to write.
+        #[arg(long, default_value_t = 10_000)]
+        users: u64,
+        /// Number of the first user (to add to an existing population).
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Users per transaction.
+        #[arg(long, default_value_t = 2_000)]
+        batch: usize,
+        /// Seed of the generator: the same seed writes the same users.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[command(flatten)]
+        server: ServeConfig,
+    },
 }
 
 fn init_logging() {
@@ -60,6 +86,15 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
+        Command::Dev { command: DevCommand::Seed { users, start, batch, seed, server } } => {
+            match gatehouse::seed::seed(&server, users, start, batch.max(1), seed).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("gatehouse: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve(cfg) => {
             let running = match gatehouse::start(&cfg, shutdown_signal()).await {
                 Ok(r) => r,

@@ -274,6 +274,86 @@ impl UserStore {
         })
     }
 
+    /// Inserts many users in one transaction with multi-row statements (bulk loads and
+    /// seeding); all get the same password hash. Any conflict aborts the whole batch.
+    pub async fn insert_many(&self, tenant: &str, users: &[User], password_hash: Option<&str>) -> Result<(), StoreError> {
+        const COLS: usize = 27;
+        const ROWS_PER_STATEMENT: usize = 500;
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in users.chunks(ROWS_PER_STATEMENT) {
+                let mut sql = String::from(
+                    "INSERT INTO users (tenant_id, user_id, connection_id, connection_name, provider, email, email_verified, username,
+                        phone_number, phone_verified, given_name, family_name, name, nickname, picture, blocked, user_metadata,
+                        app_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count,
+                        last_password_reset, password_set_date, email_domain) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    let placeholders: Vec<String> = (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
+                    sql.push('(');
+                    sql.push_str(&placeholders.join(","));
+                    sql.push(')');
+                }
+                let mut q = sqlx::query(&sql);
+                for u in chunk {
+                    q = q
+                        .bind(tenant)
+                        .bind(&u.user_id)
+                        .bind(&u.connection_id)
+                        .bind(&u.connection)
+                        .bind(&u.provider)
+                        .bind(&u.email)
+                        .bind(u.email_verified)
+                        .bind(&u.username)
+                        .bind(&u.phone_number)
+                        .bind(u.phone_verified)
+                        .bind(&u.given_name)
+                        .bind(&u.family_name)
+                        .bind(&u.name)
+                        .bind(&u.nickname)
+                        .bind(&u.picture)
+                        .bind(u.blocked)
+                        .bind(Json(&u.user_metadata))
+                        .bind(Json(&u.app_metadata))
+                        .bind(password_hash)
+                        .bind(u.created_at)
+                        .bind(u.updated_at)
+                        .bind(u.last_login)
+                        .bind(&u.last_ip)
+                        .bind(u.logins_count)
+                        .bind(u.last_password_reset)
+                        .bind(u.password_set_date)
+                        .bind(email_domain(u));
+                }
+                q.execute(&mut *tx).await?;
+            }
+            let entries: Vec<(&str, crate::search::MetadataEntry)> = users
+                .iter()
+                .flat_map(|u| metadata_entries(&u.user_metadata, &u.app_metadata).into_iter().map(move |e| (u.user_id.as_str(), e)))
+                .collect();
+            for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+                let mut sql = String::from("INSERT INTO user_metadata_index (tenant_id, user_id, kind, path, v_text, v_num) VALUES ");
+                for i in 0..chunk.len() {
+                    let b = i * 6;
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6));
+                }
+                let mut q = sqlx::query(&sql);
+                for (user_id, e) in chunk {
+                    q = q.bind(tenant).bind(*user_id).bind(e.kind).bind(&e.path).bind(&e.text).bind(e.number);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     pub async fn get(
         &self,
         tenant: &str,
