@@ -6,8 +6,17 @@ use proptest::prelude::*;
 
 fn field() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
-        "email", "name", "given_name", "family_name", "nickname", "user_id", "username", "email.domain",
-        "identities.connection", "app_metadata.plan", "user_metadata.addresses.city",
+        "email",
+        "name",
+        "given_name",
+        "family_name",
+        "nickname",
+        "user_id",
+        "username",
+        "email.domain",
+        "identities.connection",
+        "app_metadata.plan",
+        "user_metadata.addresses.city",
     ])
 }
 

@@ -86,15 +86,22 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Dev { command: DevCommand::Seed { users, start, batch, seed, server } } => {
-            match gatehouse::seed::seed(&server, users, start, batch.max(1), seed).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("gatehouse: {e}");
-                    ExitCode::FAILURE
-                }
+        Command::Dev {
+            command:
+                DevCommand::Seed {
+                    users,
+                    start,
+                    batch,
+                    seed,
+                    server,
+                },
+        } => match gatehouse::seed::seed(&server, users, start, batch.max(1), seed).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                ExitCode::FAILURE
             }
-        }
+        },
         Command::Serve(cfg) => {
             let running = match gatehouse::start(&cfg, shutdown_signal()).await {
                 Ok(r) => r,

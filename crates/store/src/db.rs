@@ -46,6 +46,9 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// A JSON object column.
+type Document = Json<Map<String, Value>>;
+
 /// The migration after which existing users' metadata must be indexed.
 const SEARCH_MIGRATION: i64 = 2;
 
@@ -117,7 +120,7 @@ impl Db {
                     .await?;
                 if m.version == SEARCH_MIGRATION {
                     // Index the metadata of users created before search existed.
-                    let users: Vec<(String, String, Json<Map<String, Value>>, Json<Map<String, Value>>)> =
+                    let users: Vec<(String, String, Document, Document)> =
                         sqlx::query_as("SELECT tenant_id, user_id, user_metadata, app_metadata FROM users")
                             .fetch_all(&mut *tx)
                             .await?;
@@ -127,6 +130,23 @@ impl Db {
                 }
             }
             tx.commit().await?;
+            if self.dialect() == Dialect::Sqlite {
+                // Bounded, approximate statistics for tables that lack them (SQLite's advice for
+                // long-lived connections); cheap when they are current.
+                sqlx::raw_sql("PRAGMA analysis_limit=1000; PRAGMA optimize=0x10002;").execute(pool).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Refreshes the planner's statistics. SQLite's planner has none until asked, and
+    /// without them it prefers walking the created_at index for ORDER BY over a selective
+    /// search index; run after bulk loads. PostgreSQL's autovacuum also does this in time.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        crate::on_pool!(self, pool => {
+            // VACUUM also sets PostgreSQL's visibility map, which index-only scans need.
+            let sql = if self.dialect() == Dialect::Postgres { "VACUUM ANALYZE" } else { "ANALYZE" };
+            sqlx::raw_sql(sql).execute(pool).await?;
             Ok(())
         })
     }

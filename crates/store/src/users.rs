@@ -276,9 +276,14 @@ impl UserStore {
 
     /// Inserts many users in one transaction with multi-row statements (bulk loads and
     /// seeding); all get the same password hash. Any conflict aborts the whole batch.
-    pub async fn insert_many(&self, tenant: &str, users: &[User], password_hash: Option<&str>) -> Result<(), StoreError> {
+    pub async fn insert_many(
+        &self,
+        tenant: &str,
+        users: &[User],
+        password_hash: Option<&str>,
+    ) -> Result<(), StoreError> {
         const COLS: usize = 27;
-        const ROWS_PER_STATEMENT: usize = 500;
+        const ROWS_PER_STATEMENT: usize = 50;
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             for chunk in users.chunks(ROWS_PER_STATEMENT) {

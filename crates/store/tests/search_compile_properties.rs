@@ -25,11 +25,19 @@ proptest! {
 }
 
 fn clause() -> impl Strategy<Value = String> {
-    let field = prop::sample::select(vec!["email", "name", "user_id", "email.domain", "app_metadata.plan", "user_metadata.a.b"]);
+    let field = prop::sample::select(vec![
+        "email",
+        "name",
+        "user_id",
+        "email.domain",
+        "app_metadata.plan",
+        "user_metadata.a.b",
+    ]);
     let value = "[a-zA-Z0-9'\";=%_ -]{1,12}";
     prop_oneof![
         (field.clone(), value).prop_map(|(f, v)| format!("{f}:\"{}\"", v.replace('"', "\\\""))),
-        (field.clone(), "[a-z%_']{1,6}").prop_map(|(f, v)| format!("{f}:{}*", v.replace('\'', "\\'"))),
+        (field.clone(), "[a-z%_']{1,6}")
+            .prop_map(|(f, v)| format!("{f}:{}*", v.replace('\'', "\\'"))),
         (field.clone(), "[a-z%_]{3,6}").prop_map(|(f, v)| format!("{f}:*{v}*")),
         field.prop_map(|f| format!("_exists_:{f}")),
     ]

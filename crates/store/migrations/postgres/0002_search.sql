@@ -34,6 +34,6 @@ CREATE TABLE user_metadata_index (
     v_text     TEXT COLLATE "C",
     v_num      DOUBLE PRECISION
 );
-CREATE INDEX user_metadata_index_text ON user_metadata_index (tenant_id, kind, path, v_text);
-CREATE INDEX user_metadata_index_num ON user_metadata_index (tenant_id, kind, path, v_num);
+CREATE INDEX user_metadata_index_text ON user_metadata_index (tenant_id, kind, path, v_text, user_id);
+CREATE INDEX user_metadata_index_num ON user_metadata_index (tenant_id, kind, path, v_num, user_id);
 CREATE INDEX user_metadata_index_user ON user_metadata_index (tenant_id, user_id);
