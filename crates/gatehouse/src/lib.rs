@@ -2,6 +2,7 @@
 //! listen) and a handle to stop the server, shared by `main` and the integration tests.
 
 pub mod config;
+pub mod explain;
 mod secret_key;
 pub mod seed;
 
@@ -22,6 +23,8 @@ pub enum StartError {
     Service(#[from] gatehouse_service::ServiceError),
     #[error("secret key: {0}")]
     SecretKey(String),
+    #[error("query: {0}")]
+    Query(String),
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
 }

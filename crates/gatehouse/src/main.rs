@@ -46,6 +46,13 @@ enum DevCommand {
         #[command(flatten)]
         server: ServeConfig,
     },
+    /// Print the database's plan for a user search query (e.g. `--q 'email:jane@example.com'`).
+    Explain {
+        #[arg(long)]
+        q: String,
+        #[command(flatten)]
+        server: ServeConfig,
+    },
 }
 
 fn init_logging() {
@@ -97,6 +104,20 @@ async fn main() -> ExitCode {
                 },
         } => match gatehouse::seed::seed(&server, users, start, batch.max(1), seed).await {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Dev {
+            command: DevCommand::Explain { q, server },
+        } => match gatehouse::explain::explain(&server, &q).await {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("gatehouse: {e}");
                 ExitCode::FAILURE

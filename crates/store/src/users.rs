@@ -386,7 +386,9 @@ impl UserStore {
         })
     }
 
-    pub async fn search(&self, tenant: &str, q: &UserSearch) -> Result<UserList, StoreError> {
+    /// The page query, the count query and their parameters (after `$1` tenant and `$2`
+    /// connection) for a search.
+    fn search_sql(&self, q: &UserSearch) -> (String, String, Vec<Param>) {
         let mut condition = String::from("tenant_id = $1 AND ($2 IS NULL OR connection_id = $2)");
         let mut params: Vec<Param> = vec![];
         let mut next = 3;
@@ -418,6 +420,11 @@ impl UserStore {
             next + 1
         );
         let count_sql = format!("SELECT COUNT(*) FROM users WHERE {condition}");
+        (sql, count_sql, params)
+    }
+
+    pub async fn search(&self, tenant: &str, q: &UserSearch) -> Result<UserList, StoreError> {
+        let (sql, count_sql, params) = self.search_sql(q);
         on_pool!(&self.db, pool => {
             let rows = bind_params!(sqlx::query_as::<_, Row>(&sql).bind(tenant).bind(&q.connection_id), &params)
                 .bind(q.limit)
@@ -435,6 +442,42 @@ impl UserStore {
             };
             Ok(UserList { users: rows.into_iter().map(|r| VersionedUser::from(r).user).collect(), total })
         })
+    }
+
+    /// The database's plan for a search (`EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on
+    /// SQLite), one line per row, for `gatehouse dev explain` and the benchmark notes.
+    pub async fn explain(&self, tenant: &str, q: &UserSearch) -> Result<Vec<String>, StoreError> {
+        let (sql, _, params) = self.search_sql(q);
+        let explain_pg = format!("EXPLAIN {sql}");
+        let explain_sqlite = format!("EXPLAIN QUERY PLAN {sql}");
+        match &self.db {
+            Db::Postgres(pool) => {
+                let rows: Vec<(String,)> = bind_params!(
+                    sqlx::query_as(&explain_pg)
+                        .bind(tenant)
+                        .bind(&q.connection_id),
+                    &params
+                )
+                .bind(q.limit)
+                .bind(q.offset)
+                .fetch_all(pool)
+                .await?;
+                Ok(rows.into_iter().map(|r| r.0).collect())
+            }
+            Db::Sqlite(pool) => {
+                let rows: Vec<(i64, i64, i64, String)> = bind_params!(
+                    sqlx::query_as(&explain_sqlite)
+                        .bind(tenant)
+                        .bind(&q.connection_id),
+                    &params
+                )
+                .bind(q.limit)
+                .bind(q.offset)
+                .fetch_all(pool)
+                .await?;
+                Ok(rows.into_iter().map(|r| r.3).collect())
+            }
+        }
     }
 
     pub async fn password_hash(
