@@ -27,6 +27,11 @@ pub struct SqlFilter {
 
 struct Compiler {
     dialect: Dialect,
+    /// Per metadata predicate, in traversal order: probe each user instead of listing the
+    /// matching users first (see [`compile_with`]).
+    correlated: Vec<bool>,
+    seen_metadata: usize,
+    probes: Vec<String>,
     /// The placeholder holding the tenant id, reused by metadata sub-queries.
     tenant: String,
     next: usize,
@@ -36,17 +41,44 @@ struct Compiler {
 /// Compiles `q`; `tenant_placeholder` (e.g. `$1`) must hold the tenant id and parameters
 /// are numbered from `first`.
 pub fn compile(q: &Query, dialect: Dialect, tenant_placeholder: &str, first: usize) -> SqlFilter {
+    compile_with(q, dialect, tenant_placeholder, first, &[]).0
+}
+
+/// Rows a metadata predicate must match before it is checked per user rather than used to
+/// list users (see [`compile_with`]).
+pub const BROAD_METADATA_ROWS: i64 = 1000;
+
+/// Like [`compile`], choosing per metadata predicate how it is joined. By default a
+/// predicate lists the matching users (`user_id IN (…)`), best when few match. When
+/// `correlated[i]` is true, the i-th metadata predicate is instead checked for each user
+/// the rest of the query walks (`EXISTS (…)`), best when many match and a page of 50 is
+/// found after a few hundred users. Also returns, per metadata predicate, a query counting
+/// its matches up to [`BROAD_METADATA_ROWS`] with the same parameters, to decide that.
+/// PostgreSQL's planner makes this choice itself; SQLite's cannot, lacking value statistics.
+pub fn compile_with(
+    q: &Query,
+    dialect: Dialect,
+    tenant_placeholder: &str,
+    first: usize,
+    correlated: &[bool],
+) -> (SqlFilter, Vec<String>) {
     let mut c = Compiler {
         dialect,
+        correlated: correlated.to_vec(),
+        seen_metadata: 0,
+        probes: vec![],
         tenant: tenant_placeholder.to_string(),
         next: first,
         params: vec![],
     };
     let sql = c.query(q);
-    SqlFilter {
-        sql,
-        params: c.params,
-    }
+    (
+        SqlFilter {
+            sql,
+            params: c.params,
+        },
+        c.probes,
+    )
 }
 
 /// The highest character, used as the exclusive upper end of a prefix range.
@@ -257,10 +289,21 @@ impl Compiler {
     fn metadata(&mut self, kind: MetadataKind, path: &[String], cond: &str) -> String {
         let k = self.param(Param::Text(kind_name(kind).into()));
         let p = self.param(Param::Text(path.join(".")));
-        format!(
-            "user_id IN (SELECT m.user_id FROM user_metadata_index m WHERE m.tenant_id = {} AND m.kind = {k} AND m.path = {p} AND {cond})",
-            self.tenant
-        )
+        let t = &self.tenant;
+        self.probes.push(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM user_metadata_index m WHERE m.tenant_id = {t} AND m.kind = {k} AND m.path = {p} AND {cond} LIMIT {BROAD_METADATA_ROWS})"
+        ));
+        let i = self.seen_metadata;
+        self.seen_metadata += 1;
+        if self.correlated.get(i).copied().unwrap_or(false) {
+            format!(
+                "EXISTS (SELECT 1 FROM user_metadata_index m WHERE m.tenant_id = users.tenant_id AND m.user_id = users.user_id AND m.kind = {k} AND m.path = {p} AND {cond})"
+            )
+        } else {
+            format!(
+                "user_id IN (SELECT m.user_id FROM user_metadata_index m WHERE m.tenant_id = {t} AND m.kind = {k} AND m.path = {p} AND {cond})"
+            )
+        }
     }
 
     fn bound_cond(
@@ -445,6 +488,20 @@ mod tests {
         let p = compile(&q, Dialect::Postgres, "$1", 2);
         assert_eq!(p.sql, "lower(name) LIKE $2 ESCAPE '\\'");
         assert_eq!(p.params[0], Param::Text("jo%".into()));
+    }
+
+    #[test]
+    fn metadata_predicates_can_be_checked_per_user() {
+        let q = parse("app_metadata.plan:gold AND app_metadata.seats:[1 TO 5]").unwrap();
+        let (listed, probes) = compile_with(&q, Dialect::Sqlite, "$1", 2, &[]);
+        assert_eq!(probes.len(), 2);
+        assert_eq!(listed.sql.matches("user_id IN").count(), 2);
+        let (mixed, _) = compile_with(&q, Dialect::Sqlite, "$1", 2, &[true, false]);
+        assert_eq!(mixed.sql.matches("EXISTS").count(), 1);
+        assert_eq!(
+            mixed.params, listed.params,
+            "same parameters in the same order"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Users: the profile row, its password hash and password history.
 
-use crate::search::{Param, compile, metadata_entries};
+use crate::search::{BROAD_METADATA_ROWS, Param, compile_with, metadata_entries};
 use crate::{Db, StoreError, on_pool};
 use gatehouse_core::search::Query;
 use gatehouse_core::user::User;
@@ -388,7 +388,11 @@ impl UserStore {
 
     /// The page query, the count query and their parameters (after `$1` tenant and `$2`
     /// connection) for a search.
-    fn search_sql(&self, q: &UserSearch) -> (String, String, Vec<Param>) {
+    async fn search_sql(
+        &self,
+        tenant: &str,
+        q: &UserSearch,
+    ) -> Result<(String, String, Vec<Param>), StoreError> {
         let mut condition = String::from("tenant_id = $1 AND ($2 IS NULL OR connection_id = $2)");
         let mut params: Vec<Param> = vec![];
         let mut next = 3;
@@ -398,7 +402,29 @@ impl UserStore {
             next += 1;
         }
         if let Some(filter) = &q.filter {
-            let compiled = compile(filter, self.db.dialect(), "$1", next);
+            let dialect = self.db.dialect();
+            let (mut compiled, probes) = compile_with(filter, dialect, "$1", next, &[]);
+            if let Db::Sqlite(pool) = &self.db
+                && !probes.is_empty()
+            {
+                let mut all = params.clone();
+                all.extend(compiled.params.iter().cloned());
+                let mut broad = Vec::with_capacity(probes.len());
+                for probe in &probes {
+                    let n: i64 = bind_params!(
+                        sqlx::query_scalar(probe)
+                            .bind(tenant)
+                            .bind(&q.connection_id),
+                        &all
+                    )
+                    .fetch_one(pool)
+                    .await?;
+                    broad.push(n >= BROAD_METADATA_ROWS);
+                }
+                if broad.contains(&true) {
+                    compiled = compile_with(filter, dialect, "$1", next, &broad).0;
+                }
+            }
             next += compiled.params.len();
             condition.push_str(" AND ");
             condition.push_str(&compiled.sql);
@@ -420,11 +446,11 @@ impl UserStore {
             next + 1
         );
         let count_sql = format!("SELECT COUNT(*) FROM users WHERE {condition}");
-        (sql, count_sql, params)
+        Ok((sql, count_sql, params))
     }
 
     pub async fn search(&self, tenant: &str, q: &UserSearch) -> Result<UserList, StoreError> {
-        let (sql, count_sql, params) = self.search_sql(q);
+        let (sql, count_sql, params) = self.search_sql(tenant, q).await?;
         on_pool!(&self.db, pool => {
             let rows = bind_params!(sqlx::query_as::<_, Row>(&sql).bind(tenant).bind(&q.connection_id), &params)
                 .bind(q.limit)
@@ -447,7 +473,7 @@ impl UserStore {
     /// The database's plan for a search (`EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on
     /// SQLite), one line per row, for `gatehouse dev explain` and the benchmark notes.
     pub async fn explain(&self, tenant: &str, q: &UserSearch) -> Result<Vec<String>, StoreError> {
-        let (sql, _, params) = self.search_sql(q);
+        let (sql, _, params) = self.search_sql(tenant, q).await?;
         let explain_pg = format!("EXPLAIN {sql}");
         let explain_sqlite = format!("EXPLAIN QUERY PLAN {sql}");
         match &self.db {
