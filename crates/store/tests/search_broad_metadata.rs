@@ -15,7 +15,7 @@ fn user(i: usize, plan: &str) -> User {
         connection: "db".into(),
         provider: "auth0".into(),
         email: Some(format!("u{i}@example.com")),
-        email_verified: i % 2 == 0,
+        email_verified: i.is_multiple_of(2),
         username: None,
         phone_number: None,
         phone_verified: false,
@@ -69,9 +69,9 @@ async fn broad_and_narrow_metadata_predicates_return_the_same_users_either_way()
         .map(|i| {
             user(
                 i,
-                if i % 20 == 0 {
+                if i.is_multiple_of(20) {
                     "silver"
-                } else if i % 3 != 0 {
+                } else if !i.is_multiple_of(3) {
                     "gold"
                 } else {
                     "free"
