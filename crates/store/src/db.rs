@@ -1,7 +1,6 @@
 //! Opening the database named by `GATEHOUSE_DATABASE_URL` and migrating it.
 
 use crate::StoreError;
-use crate::search::metadata_entries;
 use serde_json::{Map, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
