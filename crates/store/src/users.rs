@@ -207,7 +207,7 @@ macro_rules! replace_metadata_index {
             .await?;
         let user_id: &str = $user_id;
         let rows: Vec<(&str, $crate::search::MetadataEntry)> =
-            metadata_entries($user_metadata, $app_metadata)
+            $crate::search::metadata_entries($user_metadata, $app_metadata)
                 .into_iter()
                 .map(|e| (user_id, e))
                 .collect();
