@@ -8,6 +8,7 @@ pub mod connection;
 pub mod metadata;
 pub mod password_policy;
 pub mod payload;
+pub mod resource_server;
 pub mod scopes;
 pub mod search;
 pub mod time;

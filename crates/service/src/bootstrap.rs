@@ -9,6 +9,7 @@ use gatehouse_core::connection::{ConnectionSettings, DEFAULT_DATABASE_CONNECTION
 use gatehouse_core::metadata::{MetadataKind, MetadataPatch};
 use gatehouse_core::password_policy::StrengthLevel;
 use gatehouse_core::payload::Field;
+use gatehouse_core::resource_server::ResourceServerSettings;
 use gatehouse_core::scopes::ALL_MANAGEMENT_SCOPES;
 use gatehouse_core::user::{NewUser, UserPatch};
 use gatehouse_crypto::random;
@@ -48,11 +49,13 @@ impl Gatehouse {
             .await?;
         }
         let audience = self.config().management_audience();
-        let rs_id = format!("rs_{}", random::alnum(16).map_err(ServiceError::internal)?);
-        let rs = json!({"name": "Gatehouse Management API", "identifier": audience, "scopes": ALL_MANAGEMENT_SCOPES});
+        let rs = gatehouse_store::StoredResourceServer {
+            id: random::hex(12).map_err(ServiceError::internal)?,
+            settings: ResourceServerSettings::management_api(&audience, ALL_MANAGEMENT_SCOPES),
+        };
         self.inner
-            .clients
-            .ensure_resource_server(&tenant, &rs_id, &audience, &rs, now_millis())
+            .resource_servers
+            .upsert_by_identifier(&tenant, &rs, now_millis())
             .await?;
 
         let mut generated = None;

@@ -7,13 +7,16 @@ pub mod connections;
 pub mod error;
 pub mod hashing;
 pub mod keyring;
+pub mod resource_servers;
 pub mod tokens;
 pub mod users;
 
 pub use error::{Result, ServiceError};
 
 use gatehouse_crypto::secretbox::SecretBox;
-use gatehouse_store::{ClientStore, ConnectionStore, Db, KeyStore, TenantStore, UserStore};
+use gatehouse_store::{
+    ClientStore, ConnectionStore, Db, KeyStore, ResourceServerStore, TenantStore, UserStore,
+};
 use hashing::PasswordHasher;
 use keyring::KeyRing;
 use std::sync::Arc;
@@ -27,7 +30,6 @@ pub struct ServiceConfig {
     /// `GATEHOUSE_PUBLIC_URL` without a trailing slash, e.g. `http://127.0.0.1:3000`.
     pub public_url: String,
     pub tenant: String,
-    pub access_token_lifetime_secs: i64,
     pub max_metadata_bytes: usize,
 }
 
@@ -36,7 +38,6 @@ impl ServiceConfig {
         Self {
             public_url: public_url.trim_end_matches('/').to_string(),
             tenant: DEFAULT_TENANT.to_string(),
-            access_token_lifetime_secs: 86_400,
             max_metadata_bytes: gatehouse_core::metadata::DEFAULT_MAX_METADATA_BYTES,
         }
     }
@@ -64,6 +65,7 @@ struct Inner {
     users: UserStore,
     clients: ClientStore,
     connections: ConnectionStore,
+    resource_servers: ResourceServerStore,
     secrets: SecretBox,
     hasher: PasswordHasher,
     keyring: KeyRing,
@@ -83,6 +85,7 @@ impl Gatehouse {
                 users: UserStore::new(db.clone()),
                 clients: ClientStore::new(db.clone()),
                 connections: ConnectionStore::new(db.clone()),
+                resource_servers: ResourceServerStore::new(db.clone()),
                 db,
                 config,
                 secrets,

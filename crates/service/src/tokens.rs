@@ -119,13 +119,19 @@ impl Gatehouse {
                 "No audience parameter was provided, and no default audience has been configured",
             )
         })?;
-        if audience != self.config().management_audience() {
-            return Err(OAuthError::new(
-                403,
-                "access_denied",
-                format!("Service not found: {audience}"),
-            ));
-        }
+        let api = self
+            .inner
+            .resource_servers
+            .get_by_identifier(self.tenant(), &audience)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .ok_or_else(|| {
+                OAuthError::new(
+                    403,
+                    "access_denied",
+                    format!("Service not found: {audience}"),
+                )
+            })?;
         let grant = self
             .inner
             .clients
@@ -154,7 +160,7 @@ impl Gatehouse {
         };
         let scope = scopes.join(" ");
         let now = crate::now_millis() / 1000;
-        let lifetime = self.config().access_token_lifetime_secs;
+        let lifetime = api.settings.token_lifetime;
         let claims = json!({
             "iss": self.config().issuer(),
             "sub": format!("{client_id}@clients"),

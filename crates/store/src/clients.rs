@@ -192,28 +192,109 @@ impl ClientStore {
         })
     }
 
-    /// Records an API (resource server) by identifier if it is not known yet.
-    pub async fn ensure_resource_server(
+    /// Grants, optionally only those of one client and/or one audience, in creation order.
+    pub async fn list_grants(
+        &self,
+        tenant: &str,
+        client_id: Option<&str>,
+        audience: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ClientGrant>, i64), StoreError> {
+        on_pool!(&self.db, pool => {
+            let rows: Vec<(String, String, String, Json<Vec<String>>)> = sqlx::query_as(
+                "SELECT id, client_id, audience, scope FROM client_grants
+                 WHERE tenant_id = $1 AND ($2 IS NULL OR client_id = $2) AND ($3 IS NULL OR audience = $3)
+                 ORDER BY created_at, id LIMIT $4 OFFSET $5",
+            )
+            .bind(tenant)
+            .bind(client_id)
+            .bind(audience)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            let total: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM client_grants WHERE tenant_id = $1 AND ($2 IS NULL OR client_id = $2) AND ($3 IS NULL OR audience = $3)",
+            )
+            .bind(tenant)
+            .bind(client_id)
+            .bind(audience)
+            .fetch_one(pool)
+            .await?;
+            let grants = rows
+                .into_iter()
+                .map(|(id, client_id, audience, scope)| ClientGrant { id, client_id, audience, scope: scope.0 })
+                .collect();
+            Ok((grants, total))
+        })
+    }
+
+    pub async fn grant_by_id(
         &self,
         tenant: &str,
         id: &str,
-        identifier: &str,
-        settings: &serde_json::Value,
+    ) -> Result<Option<ClientGrant>, StoreError> {
+        on_pool!(&self.db, pool => {
+            let row: Option<(String, String, String, Json<Vec<String>>)> = sqlx::query_as(
+                "SELECT id, client_id, audience, scope FROM client_grants WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(|(id, client_id, audience, scope)| ClientGrant { id, client_id, audience, scope: scope.0 }))
+        })
+    }
+
+    /// Creates a grant; a second grant of the same client to the same audience is a conflict.
+    pub async fn insert_grant(
+        &self,
+        tenant: &str,
+        grant: &ClientGrant,
         now: i64,
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
             sqlx::query(
-                "INSERT INTO resource_servers (id, tenant_id, identifier, settings, created_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (tenant_id, identifier) DO NOTHING",
+                "INSERT INTO client_grants (id, tenant_id, client_id, audience, scope, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(id)
+            .bind(&grant.id)
             .bind(tenant)
-            .bind(identifier)
-            .bind(Json(settings))
+            .bind(&grant.client_id)
+            .bind(&grant.audience)
+            .bind(Json(&grant.scope))
             .bind(now)
             .execute(pool)
             .await?;
             Ok(())
+        })
+    }
+
+    pub async fn update_grant_scope(
+        &self,
+        tenant: &str,
+        id: &str,
+        scope: &[String],
+    ) -> Result<bool, StoreError> {
+        on_pool!(&self.db, pool => {
+            let r = sqlx::query("UPDATE client_grants SET scope = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .bind(Json(scope))
+                .execute(pool)
+                .await?;
+            Ok(r.rows_affected() == 1)
+        })
+    }
+
+    pub async fn delete_grant(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        on_pool!(&self.db, pool => {
+            let r = sqlx::query("DELETE FROM client_grants WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .execute(pool)
+                .await?;
+            Ok(r.rows_affected() == 1)
         })
     }
 }

@@ -10,6 +10,7 @@ mod connections;
 mod db;
 mod error;
 mod keys;
+mod resource_servers;
 pub mod search;
 mod tenants;
 mod users;
@@ -19,6 +20,7 @@ pub use connections::{ConnectionStore, StoredConnection};
 pub use db::{Db, Dialect};
 pub use error::StoreError;
 pub use keys::{KeyStore, StoredKey};
+pub use resource_servers::{ResourceServerStore, StoredResourceServer};
 pub use tenants::TenantStore;
 pub use users::{SortField, UserList, UserSearch, UserStore, VersionedUser};
 

@@ -3,6 +3,7 @@
 
 mod clients;
 mod connections;
+mod resource_servers;
 mod users;
 
 use crate::AppState;
@@ -19,6 +20,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(users::router())
         .merge(clients::router())
         .merge(connections::router())
+        .merge(resource_servers::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state, authenticate))
 }
