@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod connection;
+pub mod log_event;
 pub mod metadata;
 pub mod password_policy;
 pub mod payload;

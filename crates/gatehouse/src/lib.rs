@@ -97,14 +97,17 @@ pub async fn start(
     );
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    _ = rx => {}
-                    _ = until => {}
-                }
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = rx => {}
+                _ = until => {}
+            }
+        })
+        .await
     });
     tracing::info!(%addr, dialect = ?db.dialect(), "gatehouse listening");
     Ok(Running {

@@ -125,3 +125,39 @@ impl QueryParams {
         Ok((page, per_page))
     }
 }
+
+/// Who is calling, for the tenant log: the peer address (proxies' forwarding headers are
+/// not trusted) and the user agent.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    pub fn from_parts(parts: &Parts) -> Self {
+        Self::from_headers_and_extensions(&parts.headers, &parts.extensions)
+    }
+
+    pub fn from_headers_and_extensions(
+        headers: &axum::http::HeaderMap,
+        ext: &axum::http::Extensions,
+    ) -> Self {
+        let ip = ext
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let user_agent = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect());
+        Self { ip, user_agent }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_parts(parts))
+    }
+}

@@ -7,6 +7,7 @@ pub mod connections;
 pub mod error;
 pub mod hashing;
 pub mod keyring;
+pub mod logs;
 pub mod resource_servers;
 pub mod tokens;
 pub mod users;
@@ -15,7 +16,8 @@ pub use error::{Result, ServiceError};
 
 use gatehouse_crypto::secretbox::SecretBox;
 use gatehouse_store::{
-    ClientStore, ConnectionStore, Db, KeyStore, ResourceServerStore, TenantStore, UserStore,
+    ClientStore, ConnectionStore, Db, KeyStore, LogStore, ResourceServerStore, TenantStore,
+    UserStore,
 };
 use hashing::PasswordHasher;
 use keyring::KeyRing;
@@ -66,6 +68,7 @@ struct Inner {
     clients: ClientStore,
     connections: ConnectionStore,
     resource_servers: ResourceServerStore,
+    logs: LogStore,
     secrets: SecretBox,
     hasher: PasswordHasher,
     keyring: KeyRing,
@@ -86,6 +89,7 @@ impl Gatehouse {
                 clients: ClientStore::new(db.clone()),
                 connections: ConnectionStore::new(db.clone()),
                 resource_servers: ResourceServerStore::new(db.clone()),
+                logs: LogStore::new(db.clone()),
                 db,
                 config,
                 secrets,

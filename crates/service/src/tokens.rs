@@ -2,6 +2,7 @@
 //! checks every Management API request makes on its bearer token.
 
 use crate::Gatehouse;
+use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_crypto::jwt;
 use serde_json::{Map, Value, json};
 
@@ -38,6 +39,9 @@ pub struct TokenRequest {
     pub client_secret: Option<String>,
     pub audience: Option<String>,
     pub scope: Option<String>,
+    /// The caller's address and user agent, for the tenant log.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,7 +91,31 @@ impl AccessClaims {
 impl Gatehouse {
     pub async fn issue_token(&self, req: TokenRequest) -> Result<IssuedToken, OAuthError> {
         match req.grant_type.as_deref() {
-            Some("client_credentials") => self.client_credentials(req).await,
+            Some("client_credentials") => {
+                let mut event = LogEvent {
+                    client_id: req.client_id.clone(),
+                    ip: req.ip.clone(),
+                    user_agent: req.user_agent.clone(),
+                    ..Default::default()
+                };
+                if let Some(a) = &req.audience {
+                    event.details.insert("audience".into(), json!(a));
+                }
+                let result = self.client_credentials(req).await;
+                match &result {
+                    Ok(t) => {
+                        event.kind = codes::SUCCESS_CLIENT_CREDENTIALS.into();
+                        event.description = Some("Client Credentials for Access Token".into());
+                        event.details.insert("scope".into(), json!(t.scope));
+                    }
+                    Err(e) => {
+                        event.kind = codes::FAILED_CLIENT_CREDENTIALS.into();
+                        event.description = Some(e.description.clone());
+                    }
+                }
+                self.record(event).await;
+                result
+            }
             Some(other) => Err(OAuthError::new(
                 400,
                 "unsupported_grant_type",

@@ -213,6 +213,13 @@ impl Gatehouse {
         check_user_id(user_id)?;
         if self.inner.users.delete(self.tenant(), user_id).await? {
             tracing::info!(user_id, "user deleted");
+            self.record(gatehouse_core::log_event::LogEvent {
+                kind: gatehouse_core::log_event::codes::SUCCESS_USER_DELETION.into(),
+                description: Some("User deleted".into()),
+                user_id: Some(user_id.to_string()),
+                ..Default::default()
+            })
+            .await;
         }
         Ok(())
     }

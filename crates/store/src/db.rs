@@ -43,6 +43,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_search.sql"),
         postgres: include_str!("../migrations/postgres/0002_search.sql"),
     },
+    Migration {
+        version: 3,
+        name: "logs",
+        sqlite: include_str!("../migrations/sqlite/0003_logs.sql"),
+        postgres: include_str!("../migrations/postgres/0003_logs.sql"),
+    },
 ];
 
 /// A JSON object column.

@@ -1,6 +1,7 @@
 //! `POST /oauth/token`: JSON or form bodies, client_secret_post or client_secret_basic.
 
 use crate::AppState;
+use crate::extract::ClientInfo;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -26,9 +27,18 @@ fn no_store(mut resp: Response) -> Response {
     resp
 }
 
-pub async fn token(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(s): State<AppState>,
+    who: ClientInfo,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let result = match parse(&headers, &body) {
-        Ok(req) => s.gatehouse.issue_token(req).await,
+        Ok(mut req) => {
+            req.ip = who.ip;
+            req.user_agent = who.user_agent;
+            s.gatehouse.issue_token(req).await
+        }
         Err(e) => Err(e),
     };
     no_store(match result {
@@ -84,6 +94,8 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
         client_secret: text("client_secret")?,
         audience: text("audience")?,
         scope: text("scope")?,
+        ip: None,
+        user_agent: None,
     };
     if let Some((id, secret)) = basic_credentials(headers)? {
         if req.client_secret.is_some() {

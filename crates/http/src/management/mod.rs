@@ -3,6 +3,7 @@
 
 mod clients;
 mod connections;
+mod logs;
 mod resource_servers;
 mod users;
 
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(clients::router())
         .merge(connections::router())
         .merge(resource_servers::router())
+        .merge(logs::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state, authenticate))
 }
@@ -102,8 +104,28 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
             e.into_response()
         }
         _ => {
+            let write =
+                req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD;
+            let audit = write.then(|| {
+                (
+                    req.method().to_string(),
+                    // Inside the nested router the URI lost its /api/v2 prefix; log the full path.
+                    req.extensions()
+                        .get::<axum::extract::OriginalUri>()
+                        .map_or_else(|| req.uri().path().to_string(), |u| u.0.path().to_string()),
+                    crate::extract::ClientInfo::from_headers_and_extensions(
+                        req.headers(),
+                        req.extensions(),
+                    ),
+                    claims.client_id.clone(),
+                )
+            });
             req.extensions_mut().insert(Caller(claims));
-            next.run(req).await
+            let resp = next.run(req).await;
+            if let Some((method, path, who, client_id)) = audit {
+                record_write(&state, method, path, who, client_id, resp.status()).await;
+            }
+            resp
         }
     };
     if let Some(d) = decision {
@@ -119,6 +141,46 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         }
     }
     resp
+}
+
+/// Logs a Management API write as Auth0 does: `sapi` when it succeeded, `fapi` when not.
+/// Only the method and path are kept: bodies can hold passwords and secrets.
+async fn record_write(
+    state: &AppState,
+    method: String,
+    path: String,
+    who: crate::extract::ClientInfo,
+    client_id: String,
+    status: StatusCode,
+) {
+    use gatehouse_core::log_event::{LogEvent, codes};
+    let mut details = serde_json::Map::new();
+    details.insert(
+        "request".into(),
+        serde_json::json!({"method": method, "path": path}),
+    );
+    details.insert(
+        "response".into(),
+        serde_json::json!({"statusCode": status.as_u16()}),
+    );
+    let ok = status.is_success();
+    state
+        .gatehouse
+        .record(LogEvent {
+            kind: if ok {
+                codes::SUCCESS_API_OPERATION
+            } else {
+                codes::FAILED_API_OPERATION
+            }
+            .into(),
+            description: Some(format!("{method} {path}")),
+            client_id: Some(client_id),
+            ip: who.ip,
+            user_agent: who.user_agent,
+            details,
+            ..Default::default()
+        })
+        .await;
 }
 
 /// `{start, limit, length, total, <key>: [...]}` when `include_totals`, else the bare list.

@@ -1,0 +1,177 @@
+//! Tenant log events in Auth0's shape, with its event type codes.
+
+use crate::time::{EpochMillis, iso8601};
+use serde_json::{Map, Value, json};
+
+/// Auth0 event type codes Gatehouse emits so far.
+pub mod codes {
+    /// Successful / failed Management API write.
+    pub const SUCCESS_API_OPERATION: &str = "sapi";
+    pub const FAILED_API_OPERATION: &str = "fapi";
+    /// Successful / failed client-credentials exchange.
+    pub const SUCCESS_CLIENT_CREDENTIALS: &str = "seccft";
+    pub const FAILED_CLIENT_CREDENTIALS: &str = "feccft";
+    /// User deleted.
+    pub const SUCCESS_USER_DELETION: &str = "sdu";
+}
+
+/// One event as stored and shown by `GET /api/v2/logs`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogEvent {
+    pub log_id: String,
+    pub date: EpochMillis,
+    pub kind: String,
+    pub description: Option<String>,
+    pub client_id: Option<String>,
+    pub connection: Option<String>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: Map<String, Value>,
+}
+
+impl LogEvent {
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("log_id".into(), json!(self.log_id));
+        m.insert("date".into(), json!(iso8601(self.date)));
+        m.insert("type".into(), json!(self.kind));
+        for (k, v) in [
+            ("description", &self.description),
+            ("client_id", &self.client_id),
+            ("connection", &self.connection),
+            ("user_id", &self.user_id),
+            ("user_name", &self.user_name),
+            ("ip", &self.ip),
+            ("user_agent", &self.user_agent),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), json!(v));
+            }
+        }
+        m.insert("details".into(), Value::Object(self.details.clone()));
+        Value::Object(m)
+    }
+}
+
+/// A log id that sorts by time: 13 digits of milliseconds, 6 of a sequence within that
+/// millisecond (so ids of one node only ever increase), then random hex that keeps ids of
+/// different nodes apart.
+pub fn log_id(date: EpochMillis, sequence: u32, random_hex: &str) -> String {
+    format!("{:013}{sequence:06}{random_hex}", date.max(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_time_and_json_has_auth0_fields() {
+        assert!(log_id(1_000, 5, "ff") < log_id(2_000, 0, "00"));
+        assert!(log_id(1_000, 1, "ff") < log_id(1_000, 2, "00"));
+        let e = LogEvent {
+            log_id: log_id(0, 0, "ab"),
+            kind: codes::SUCCESS_API_OPERATION.into(),
+            ..Default::default()
+        };
+        let v = e.to_json();
+        assert_eq!(v["type"], "sapi");
+        assert_eq!(v["date"], "1970-01-01T00:00:00.000Z");
+        assert!(v.get("user_id").is_none());
+    }
+}
+
+/// Filters of `GET /api/v2/logs?q=`: a conjunction of `type:`, `user_id:`, `client_id:`,
+/// `connection:`, `ip:` terms and a `date:[from TO to]` range (the subset Gatehouse indexes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogFilter {
+    pub kind: Option<String>,
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub connection: Option<String>,
+    pub ip: Option<String>,
+    pub date_from: Option<EpochMillis>,
+    pub date_to: Option<EpochMillis>,
+}
+
+impl LogFilter {
+    pub fn parse(q: &str) -> Result<Self, String> {
+        let mut f = LogFilter::default();
+        let mut rest = q.trim();
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix("AND ") {
+                rest = r.trim_start();
+                continue;
+            }
+            let (field, after) = rest
+                .split_once(':')
+                .ok_or_else(|| format!("Expected field:value at '{rest}'"))?;
+            let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
+                let end = quoted.find('"').ok_or("Unterminated quoted value")?;
+                (quoted[..end].to_string(), &quoted[end + 1..])
+            } else if after.starts_with('[') {
+                let end = after.find(']').ok_or("Unterminated range")?;
+                (after[..=end].to_string(), &after[end + 1..])
+            } else {
+                let end = after.find(char::is_whitespace).unwrap_or(after.len());
+                (after[..end].to_string(), &after[end..])
+            };
+            rest = tail.trim_start();
+            if value.is_empty() {
+                return Err(format!("Empty value for {field}"));
+            }
+            let slot = match field {
+                "type" => &mut f.kind,
+                "user_id" => &mut f.user_id,
+                "client_id" => &mut f.client_id,
+                "connection" => &mut f.connection,
+                "ip" => &mut f.ip,
+                "date" => {
+                    let inner = value
+                        .strip_prefix('[')
+                        .and_then(|v| v.strip_suffix(']'))
+                        .ok_or("date takes a range: date:[from TO to]")?;
+                    let (a, b) = inner
+                        .split_once(" TO ")
+                        .ok_or("date ranges are [from TO to]")?;
+                    let bound = |s: &str, end: bool| -> Result<Option<EpochMillis>, String> {
+                        match s.trim() {
+                            "*" => Ok(None),
+                            d => crate::search::parse_date(d)
+                                .map(|(lo, hi)| Some(if end { hi } else { lo }))
+                                .ok_or(format!("'{d}' is not a date")),
+                        }
+                    };
+                    f.date_from = bound(a, false)?;
+                    f.date_to = bound(b, true)?;
+                    continue;
+                }
+                other => {
+                    return Err(format!(
+                        "Unsupported log field '{other}' (type, user_id, client_id, connection, ip, date)"
+                    ));
+                }
+            };
+            *slot = Some(value);
+        }
+        Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_supported_subset() {
+        let f = LogFilter::parse(r#"type:sapi AND user_id:"auth0|abc" date:[2020-01-01 TO *]"#)
+            .unwrap();
+        assert_eq!(f.kind.as_deref(), Some("sapi"));
+        assert_eq!(f.user_id.as_deref(), Some("auth0|abc"));
+        assert!(f.date_from.is_some() && f.date_to.is_none());
+        assert!(LogFilter::parse("description:x").is_err());
+        assert!(LogFilter::parse("type").is_err());
+        assert!(LogFilter::parse("date:[x TO y]").is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! Tenant logs: recording events (best effort) and reading them back.
+
+use crate::error::{Result, ServiceError};
+use crate::{Gatehouse, now_millis};
+use gatehouse_core::log_event::{LogEvent, log_id};
+use gatehouse_store::LogQuery;
+use serde_json::Value;
+use std::sync::Mutex;
+
+/// The last (millisecond, sequence) handed out, so that this node's log ids only increase
+/// even when the clock stands still or steps back.
+static LOG_CLOCK: Mutex<(i64, u32)> = Mutex::new((0, 0));
+
+fn next_log_instant() -> (i64, u32) {
+    let now = now_millis();
+    let mut last = LOG_CLOCK.lock().unwrap_or_else(|p| p.into_inner());
+    *last = if now > last.0 {
+        (now, 0)
+    } else {
+        (last.0, last.1 + 1)
+    };
+    *last
+}
+
+impl Gatehouse {
+    /// Records an event, filling its id and date. A failure to write the log is reported in
+    /// the server's own log and never fails the request that caused the event.
+    pub async fn record(&self, mut event: LogEvent) {
+        if event.log_id.is_empty() {
+            let (date, sequence) = next_log_instant();
+            event.date = date;
+            let suffix = gatehouse_crypto::random::hex(3).unwrap_or_default();
+            event.log_id = log_id(date, sequence, &suffix);
+        }
+        if let Err(e) = self.inner.logs.insert(self.tenant(), &event).await {
+            tracing::warn!(error = %e, kind = %event.kind, "could not record a tenant log event");
+        }
+    }
+
+    pub async fn get_log(&self, id: &str) -> Result<Value> {
+        let not_found = || ServiceError::NotFound {
+            code: "inexistent_log",
+            message: "The log does not exist".into(),
+        };
+        if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(not_found());
+        }
+        Ok(self
+            .inner
+            .logs
+            .get(self.tenant(), id)
+            .await?
+            .ok_or_else(not_found)?
+            .to_json())
+    }
+
+    pub async fn list_logs(&self, q: &LogQuery) -> Result<(Vec<Value>, Option<i64>)> {
+        let (events, total) = self.inner.logs.list(self.tenant(), q).await?;
+        Ok((events.iter().map(LogEvent::to_json).collect(), total))
+    }
+}
