@@ -13,6 +13,13 @@ pub mod codes {
     pub const FAILED_CLIENT_CREDENTIALS: &str = "feccft";
     /// User deleted.
     pub const SUCCESS_USER_DELETION: &str = "sdu";
+    /// Successful / failed exchange of a password for tokens.
+    pub const SUCCESS_PASSWORD_EXCHANGE: &str = "sepft";
+    pub const FAILED_PASSWORD_EXCHANGE: &str = "fepft";
+    /// Failed login: generic (e.g. blocked user), wrong password, unknown user.
+    pub const FAILED_LOGIN: &str = "f";
+    pub const FAILED_LOGIN_PASSWORD: &str = "fp";
+    pub const FAILED_LOGIN_USERNAME: &str = "fu";
 }
 
 /// One event as stored and shown by `GET /api/v2/logs`.

@@ -7,6 +7,7 @@ pub mod connections;
 pub mod error;
 pub mod hashing;
 pub mod keyring;
+pub mod login;
 pub mod logs;
 pub mod resource_servers;
 pub mod tokens;

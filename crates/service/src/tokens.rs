@@ -26,7 +26,7 @@ impl OAuthError {
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(400, "invalid_request", description)
     }
-    fn internal() -> Self {
+    pub(crate) fn internal() -> Self {
         Self::new(500, "server_error", "Internal error")
     }
 }
@@ -39,6 +39,10 @@ pub struct TokenRequest {
     pub client_secret: Option<String>,
     pub audience: Option<String>,
     pub scope: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The connection of a `password-realm` grant.
+    pub realm: Option<String>,
     /// The caller's address and user agent, for the tenant log.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -47,18 +51,23 @@ pub struct TokenRequest {
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
     pub access_token: String,
+    pub id_token: Option<String>,
     pub scope: String,
     pub expires_in: i64,
 }
 
 impl IssuedToken {
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "access_token": self.access_token,
             "scope": self.scope,
             "expires_in": self.expires_in,
             "token_type": "Bearer",
-        })
+        });
+        if let Some(id) = &self.id_token {
+            v["id_token"] = json!(id);
+        }
+        v
     }
 }
 
@@ -115,6 +124,9 @@ impl Gatehouse {
                 }
                 self.record(event).await;
                 result
+            }
+            Some("password") | Some(crate::login::PASSWORD_REALM_GRANT) => {
+                self.password_grant(req).await
             }
             Some(other) => Err(OAuthError::new(
                 400,
@@ -203,6 +215,7 @@ impl Gatehouse {
             jwt::sign(self.keyring().current(), &claims).map_err(|_| OAuthError::internal())?;
         Ok(IssuedToken {
             access_token,
+            id_token: None,
             scope,
             expires_in: lifetime,
         })

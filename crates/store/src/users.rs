@@ -336,6 +336,28 @@ impl UserStore {
         })
     }
 
+    /// The user of a connection known by this email (any case) or username, for logins.
+    pub async fn find_for_login(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        identifier: &str,
+    ) -> Result<Option<VersionedUser>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND connection_id = $2 AND (email = $3 OR username = $4) LIMIT 1"
+        );
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query_as::<_, Row>(&sql)
+                .bind(tenant)
+                .bind(connection_id)
+                .bind(identifier.to_lowercase())
+                .bind(identifier)
+                .fetch_optional(pool)
+                .await?
+                .map(Into::into))
+        })
+    }
+
     /// Exact, case-sensitive email match across connections (Auth0's users-by-email).
     pub async fn by_email(&self, tenant: &str, email: &str) -> Result<Vec<User>, StoreError> {
         let sql = format!(

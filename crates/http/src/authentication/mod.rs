@@ -2,6 +2,7 @@
 
 mod discovery;
 mod token;
+mod userinfo;
 
 use crate::AppState;
 use axum::Router;
@@ -10,6 +11,10 @@ use axum::routing::{get, post};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token::token))
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .route(
             "/.well-known/openid-configuration",
             get(discovery::openid_configuration),

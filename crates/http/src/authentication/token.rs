@@ -94,6 +94,9 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
         client_secret: text("client_secret")?,
         audience: text("audience")?,
         scope: text("scope")?,
+        username: text("username")?,
+        password: text("password")?,
+        realm: text("realm")?,
         ip: None,
         user_agent: None,
     };

@@ -1,0 +1,311 @@
+//! Logging in with a password at the token endpoint (the `password` and Auth0's
+//! `password-realm` grants), ID tokens, login statistics and `/userinfo`.
+
+use crate::tokens::{IssuedToken, OAuthError, TokenRequest};
+use crate::{Gatehouse, now_millis};
+use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
+use gatehouse_core::log_event::{LogEvent, codes};
+use gatehouse_core::user::User;
+use gatehouse_crypto::jwt;
+use serde_json::{Map, Value, json};
+
+pub const PASSWORD_REALM_GRANT: &str = "http://auth0.com/oauth/grant-type/password-realm";
+
+/// Failed logins log `fp` (wrong password) or `fu` (unknown user) and answer the same.
+fn wrong_credentials() -> OAuthError {
+    OAuthError::new(403, "invalid_grant", "Wrong email or password.")
+}
+
+/// OIDC claims of a user for the requested scopes (`openid` gives `sub` only).
+pub fn user_claims(u: &User, scopes: &[&str]) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("sub".into(), json!(u.user_id));
+    if scopes.contains(&"profile") {
+        for (k, v) in [
+            ("name", &u.name),
+            ("given_name", &u.given_name),
+            ("family_name", &u.family_name),
+            ("nickname", &u.nickname),
+            ("picture", &u.picture),
+        ] {
+            if let Some(v) = v {
+                c.insert(k.into(), json!(v));
+            }
+        }
+        c.insert(
+            "updated_at".into(),
+            json!(gatehouse_core::time::iso8601(u.updated_at)),
+        );
+    }
+    if scopes.contains(&"email") {
+        if let Some(e) = &u.email {
+            c.insert("email".into(), json!(e));
+        }
+        c.insert("email_verified".into(), json!(u.email_verified));
+    }
+    c
+}
+
+impl Gatehouse {
+    pub(crate) async fn password_grant(
+        &self,
+        req: TokenRequest,
+    ) -> Result<IssuedToken, OAuthError> {
+        let grant = req.grant_type.clone().unwrap_or_default();
+        let client_id = req
+            .client_id
+            .clone()
+            .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
+        let client = match &req.client_secret {
+            Some(secret) => self.authenticate_client(&client_id, secret).await?,
+            None => {
+                // Only public clients may skip the secret.
+                let c = self
+                    .stored_client(&client_id)
+                    .await
+                    .map_err(|_| OAuthError::new(401, "access_denied", "Unauthorized"))?;
+                if c.settings.token_endpoint_auth_method != "none" {
+                    return Err(OAuthError::new(401, "access_denied", "Unauthorized"));
+                }
+                c
+            }
+        };
+        if !client.settings.allows_grant(&grant) {
+            return Err(OAuthError::new(
+                403,
+                "unauthorized_client",
+                format!("Grant type '{grant}' not allowed for the client."),
+            ));
+        }
+        let (Some(username), Some(password)) = (req.username.clone(), req.password.clone()) else {
+            return Err(OAuthError::invalid_request(
+                "Missing required parameters: username and password",
+            ));
+        };
+        let realm = match (grant.as_str(), &req.realm) {
+            (PASSWORD_REALM_GRANT, None) => {
+                return Err(OAuthError::invalid_request(
+                    "Missing required parameter: realm",
+                ));
+            }
+            (_, Some(r)) => r.clone(),
+            (_, None) => DEFAULT_DATABASE_CONNECTION.to_string(),
+        };
+        let connection = self
+            .connection_by_name(&realm)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .ok_or_else(|| {
+                OAuthError::new(400, "invalid_request", format!("Unknown realm: {realm}"))
+            })?;
+        // Refuse a bad audience before the password is checked, so it never counts as a login.
+        let api = match req.audience.as_deref() {
+            Some(a) => {
+                let api = self
+                    .inner
+                    .resource_servers
+                    .get_by_identifier(self.tenant(), a)
+                    .await
+                    .map_err(|_| OAuthError::internal())?
+                    .ok_or_else(|| {
+                        OAuthError::new(403, "access_denied", format!("Service not found: {a}"))
+                    })?;
+                if api.settings.is_system {
+                    return Err(OAuthError::new(
+                        403,
+                        "access_denied",
+                        "The Management API does not accept user tokens",
+                    ));
+                }
+                Some(api)
+            }
+            None => None,
+        };
+        let mut event = LogEvent {
+            client_id: Some(client_id.clone()),
+            connection: Some(realm.clone()),
+            ip: req.ip.clone(),
+            user_agent: req.user_agent.clone(),
+            user_name: Some(username.clone()),
+            ..Default::default()
+        };
+        let found = self
+            .inner
+            .users
+            .find_for_login(self.tenant(), &connection.id, &username)
+            .await
+            .map_err(|_| OAuthError::internal())?;
+        let hash = match &found {
+            Some(v) => self
+                .inner
+                .users
+                .password_hash(self.tenant(), &v.user.user_id)
+                .await
+                .map_err(|_| OAuthError::internal())?,
+            None => None,
+        };
+        let ok = self
+            .inner
+            .hasher
+            .verify(password, hash)
+            .await
+            .map_err(|_| OAuthError::internal())?;
+        let known_user = found.as_ref().map(|v| v.user.user_id.clone());
+        let Some(found) = found.filter(|_| ok) else {
+            event.kind = codes::FAILED_PASSWORD_EXCHANGE.into();
+            event.description = Some("Wrong email or password.".into());
+            self.record(event.clone()).await;
+            event.kind = if known_user.is_some() {
+                codes::FAILED_LOGIN_PASSWORD
+            } else {
+                codes::FAILED_LOGIN_USERNAME
+            }
+            .into();
+            event.user_id = known_user;
+            self.record(event).await;
+            return Err(wrong_credentials());
+        };
+        event.user_id = Some(found.user.user_id.clone());
+        if found.user.blocked == Some(true) {
+            event.description = Some("user is blocked".into());
+            event.kind = codes::FAILED_PASSWORD_EXCHANGE.into();
+            self.record(event.clone()).await;
+            event.kind = codes::FAILED_LOGIN.into();
+            self.record(event).await;
+            return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
+        }
+        let user = self
+            .record_login(&found.user.user_id, req.ip.as_deref())
+            .await?;
+        let issued = self.user_tokens(&client, &user, api.as_ref(), req.scope.as_deref())?;
+        event.kind = codes::SUCCESS_PASSWORD_EXCHANGE.into();
+        event.description = Some("Password for Access Token".into());
+        self.record(event).await;
+        Ok(issued)
+    }
+
+    /// Counts a login: `logins_count`, `last_login`, `last_ip` (retried on a concurrent write).
+    async fn record_login(&self, user_id: &str, ip: Option<&str>) -> Result<User, OAuthError> {
+        for _ in 0..16 {
+            let current = self
+                .inner
+                .users
+                .get(self.tenant(), user_id)
+                .await
+                .map_err(|_| OAuthError::internal())?
+                .ok_or_else(wrong_credentials)?;
+            let mut u = current.user.clone();
+            u.logins_count += 1;
+            u.last_login = Some(now_millis());
+            u.last_ip = ip.map(String::from);
+            if self
+                .inner
+                .users
+                .update(self.tenant(), &u, current.version, None)
+                .await
+                .map_err(|_| OAuthError::internal())?
+            {
+                return Ok(u);
+            }
+        }
+        Err(OAuthError::internal())
+    }
+
+    /// An access token (for the API, else for `/userinfo`) and, with `openid`, an ID token.
+    fn user_tokens(
+        &self,
+        client: &gatehouse_store::StoredClient,
+        user: &User,
+        api: Option<&gatehouse_store::StoredResourceServer>,
+        scope: Option<&str>,
+    ) -> Result<IssuedToken, OAuthError> {
+        let requested: Vec<&str> = scope.unwrap_or("openid").split_whitespace().collect();
+        let oidc: Vec<&str> = requested
+            .iter()
+            .copied()
+            .filter(|s| ["openid", "profile", "email"].contains(s))
+            .collect();
+        let now = now_millis() / 1000;
+        let issuer = self.config().issuer();
+        let userinfo = format!("{issuer}userinfo");
+        let (aud, lifetime, mut scopes) = match api {
+            Some(api) => {
+                // Without role-based access control, a user may have any scope the API defines.
+                let api_scopes: Vec<&str> = requested
+                    .iter()
+                    .copied()
+                    .filter(|s| api.settings.defines_scope(s))
+                    .collect();
+                let a = &api.settings.identifier;
+                let aud = if oidc.contains(&"openid") {
+                    json!([a, userinfo])
+                } else {
+                    json!(a)
+                };
+                (aud, api.settings.token_lifetime, api_scopes)
+            }
+            None => (json!(userinfo), 86_400, vec![]),
+        };
+        let mut granted = oidc.clone();
+        granted.append(&mut scopes);
+        let scope = granted.join(" ");
+        let access = json!({
+            "iss": issuer, "sub": user.user_id, "aud": aud, "iat": now, "exp": now + lifetime,
+            "scope": scope, "azp": client.client_id,
+        });
+        let access_token =
+            jwt::sign(self.keyring().current(), &access).map_err(|_| OAuthError::internal())?;
+        let id_token = if oidc.contains(&"openid") {
+            let lifetime = client
+                .settings
+                .jwt_configuration
+                .get("lifetime_in_seconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(36_000);
+            let mut claims = user_claims(user, &oidc);
+            claims.insert("iss".into(), json!(issuer));
+            claims.insert("aud".into(), json!(client.client_id));
+            claims.insert("iat".into(), json!(now));
+            claims.insert("exp".into(), json!(now + lifetime));
+            Some(
+                jwt::sign(self.keyring().current(), &Value::Object(claims))
+                    .map_err(|_| OAuthError::internal())?,
+            )
+        } else {
+            None
+        };
+        Ok(IssuedToken {
+            access_token,
+            id_token,
+            scope,
+            expires_in: lifetime,
+        })
+    }
+
+    /// `/userinfo`: the claims of the token's user, read fresh, for the token's OIDC scopes.
+    pub async fn userinfo(&self, token: &str) -> Option<Map<String, Value>> {
+        let claims = jwt::verify(token, self.keyring().published()).ok()?;
+        let userinfo = format!("{}userinfo", self.config().issuer());
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => *a == userinfo,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(userinfo.as_str())),
+            _ => false,
+        };
+        let exp = claims.get("exp").and_then(Value::as_i64)?;
+        if !aud_ok
+            || exp <= now_millis() / 1000
+            || claims.get("iss").and_then(Value::as_str) != Some(&self.config().issuer())
+        {
+            return None;
+        }
+        let sub = claims.get("sub").and_then(Value::as_str)?;
+        let scopes: Vec<&str> = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let user = self.inner.users.get(self.tenant(), sub).await.ok()??.user;
+        Some(user_claims(&user, &scopes))
+    }
+}
