@@ -20,6 +20,9 @@ pub mod codes {
     pub const FAILED_LOGIN: &str = "f";
     pub const FAILED_LOGIN_PASSWORD: &str = "fp";
     pub const FAILED_LOGIN_USERNAME: &str = "fu";
+    /// A user blocked from an IP after too many failed logins; a block lifted.
+    pub const BLOCKED_ACCOUNT: &str = "limit_wc";
+    pub const BLOCK_RELEASED: &str = "ublkdu";
 }
 
 /// One event as stored and shown by `GET /api/v2/logs`.

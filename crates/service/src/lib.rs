@@ -11,14 +11,15 @@ pub mod login;
 pub mod logs;
 pub mod resource_servers;
 pub mod tokens;
+pub mod user_blocks;
 pub mod users;
 
 pub use error::{Result, ServiceError};
 
 use gatehouse_crypto::secretbox::SecretBox;
 use gatehouse_store::{
-    ClientStore, ConnectionStore, Db, KeyStore, LogStore, ResourceServerStore, TenantStore,
-    UserStore,
+    ClientStore, ConnectionStore, Db, KeyStore, LogStore, LoginFailureStore, ResourceServerStore,
+    TenantStore, UserStore,
 };
 use hashing::PasswordHasher;
 use keyring::KeyRing;
@@ -34,6 +35,8 @@ pub struct ServiceConfig {
     pub public_url: String,
     pub tenant: String,
     pub max_metadata_bytes: usize,
+    /// Consecutive failed logins from one IP that block a user from that IP.
+    pub brute_force_threshold: i64,
 }
 
 impl ServiceConfig {
@@ -42,6 +45,7 @@ impl ServiceConfig {
             public_url: public_url.trim_end_matches('/').to_string(),
             tenant: DEFAULT_TENANT.to_string(),
             max_metadata_bytes: gatehouse_core::metadata::DEFAULT_MAX_METADATA_BYTES,
+            brute_force_threshold: 10,
         }
     }
 
@@ -70,6 +74,7 @@ struct Inner {
     connections: ConnectionStore,
     resource_servers: ResourceServerStore,
     logs: LogStore,
+    login_failures: LoginFailureStore,
     secrets: SecretBox,
     hasher: PasswordHasher,
     keyring: KeyRing,
@@ -91,6 +96,7 @@ impl Gatehouse {
                 connections: ConnectionStore::new(db.clone()),
                 resource_servers: ResourceServerStore::new(db.clone()),
                 logs: LogStore::new(db.clone()),
+                login_failures: LoginFailureStore::new(db.clone()),
                 db,
                 config,
                 secrets,

@@ -16,6 +16,15 @@ fn wrong_credentials() -> OAuthError {
     OAuthError::new(403, "invalid_grant", "Wrong email or password.")
 }
 
+/// Auth0's answer once a user is blocked from an IP.
+fn too_many_attempts() -> OAuthError {
+    OAuthError::new(
+        429,
+        "too_many_attempts",
+        "Your account has been blocked after multiple consecutive login attempts.",
+    )
+}
+
 /// OIDC claims of a user for the requested scopes (`openid` gives `sub` only).
 pub fn user_claims(u: &User, scopes: &[&str]) -> Map<String, Value> {
     let mut c = Map::new();
@@ -144,6 +153,28 @@ impl Gatehouse {
                 .map_err(|_| OAuthError::internal())?,
             None => None,
         };
+        let ip = req.ip.clone().unwrap_or_else(|| "unknown".into());
+        let guarded = connection
+            .settings
+            .options
+            .get("brute_force_protection")
+            .and_then(Value::as_bool)
+            != Some(false);
+        if guarded
+            && let Some(v) = &found
+            && self
+                .inner
+                .login_failures
+                .is_blocked(self.tenant(), &v.user.user_id, &ip)
+                .await
+                .map_err(|_| OAuthError::internal())?
+        {
+            event.kind = codes::FAILED_PASSWORD_EXCHANGE.into();
+            event.description = Some("Too many failed attempts: blocked from this IP".into());
+            event.user_id = Some(v.user.user_id.clone());
+            self.record(event).await;
+            return Err(too_many_attempts());
+        }
         let ok = self
             .inner
             .hasher
@@ -161,8 +192,24 @@ impl Gatehouse {
                 codes::FAILED_LOGIN_USERNAME
             }
             .into();
-            event.user_id = known_user;
-            self.record(event).await;
+            event.user_id = known_user.clone();
+            self.record(event.clone()).await;
+            if guarded && let Some(user_id) = known_user {
+                let threshold = self.config().brute_force_threshold;
+                let newly_blocked = self
+                    .inner
+                    .login_failures
+                    .record_failure(self.tenant(), &user_id, &ip, threshold, now_millis())
+                    .await
+                    .map_err(|_| OAuthError::internal())?;
+                if newly_blocked {
+                    event.kind = codes::BLOCKED_ACCOUNT.into();
+                    event.description = Some(format!(
+                        "{threshold} consecutive failed logins: blocked from {ip}"
+                    ));
+                    self.record(event).await;
+                }
+            }
             return Err(wrong_credentials());
         };
         event.user_id = Some(found.user.user_id.clone());
@@ -174,6 +221,11 @@ impl Gatehouse {
             self.record(event).await;
             return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
         }
+        self.inner
+            .login_failures
+            .reset(self.tenant(), &found.user.user_id, &ip)
+            .await
+            .map_err(|_| OAuthError::internal())?;
         let user = self
             .record_login(&found.user.user_id, req.ip.as_deref())
             .await?;

@@ -340,6 +340,13 @@ impl Gatehouse {
                 .await
                 .map_err(map_conflict)?
             {
+                if new_password.is_some() {
+                    // A new password lifts brute-force blocks, as in Auth0.
+                    self.inner
+                        .login_failures
+                        .clear_user(self.tenant(), user_id)
+                        .await?;
+                }
                 return Ok(user);
             }
             backoff(attempt).await;

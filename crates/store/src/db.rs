@@ -49,6 +49,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_logs.sql"),
         postgres: include_str!("../migrations/postgres/0003_logs.sql"),
     },
+    Migration {
+        version: 4,
+        name: "login_failures",
+        sqlite: include_str!("../migrations/sqlite/0004_login_failures.sql"),
+        postgres: include_str!("../migrations/postgres/0004_login_failures.sql"),
+    },
 ];
 
 /// A JSON object column.

@@ -358,6 +358,26 @@ impl UserStore {
         })
     }
 
+    /// Users of any connection known by this email (any case) or username.
+    pub async fn by_identifier(
+        &self,
+        tenant: &str,
+        identifier: &str,
+    ) -> Result<Vec<User>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND (email = $2 OR username = $3) ORDER BY user_id"
+        );
+        on_pool!(&self.db, pool => {
+            let rows = sqlx::query_as::<_, Row>(&sql)
+                .bind(tenant)
+                .bind(identifier.to_lowercase())
+                .bind(identifier)
+                .fetch_all(pool)
+                .await?;
+            Ok(rows.into_iter().map(|r| VersionedUser::from(r).user).collect())
+        })
+    }
+
     /// Exact, case-sensitive email match across connections (Auth0's users-by-email).
     pub async fn by_email(&self, tenant: &str, email: &str) -> Result<Vec<User>, StoreError> {
         let sql = format!(

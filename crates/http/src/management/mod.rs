@@ -5,6 +5,7 @@ mod clients;
 mod connections;
 mod logs;
 mod resource_servers;
+mod user_blocks;
 mod users;
 
 use crate::AppState;
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(connections::router())
         .merge(resource_servers::router())
         .merge(logs::router())
+        .merge(user_blocks::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state, authenticate))
 }
