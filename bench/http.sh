@@ -69,6 +69,19 @@ for i in range(50 * int(sys.argv[2])):  # many more lines than requests: oha pic
     oha --no-tui --output-format json -c "$1" -n "$2" -m POST -T application/json -H "authorization: Bearer $tok" -Z "$WORK/bodies.ndjson" "$URL/api/v2/users" > "$WORK/r.json"
     row "POST /api/v2/users" "$db" "$1" "$WORK/r.json"
   done
+  # A web application allowed the password grant; every login hashes once (argon2id).
+  local app cid_app secret_app
+  app=$(curl -s "$URL/api/v2/clients" -H "authorization: Bearer $tok" -H 'content-type: application/json' \
+    -d '{"name":"bench app","grant_types":["password"]}')
+  cid_app=$(echo "$app" | python3 -c 'import sys,json; print(json.load(sys.stdin)["client_id"])')
+  secret_app=$(echo "$app" | python3 -c 'import sys,json; print(json.load(sys.stdin)["client_secret"])')
+  local login_body
+  login_body=$(printf '{"grant_type":"password","client_id":"%s","client_secret":"%s","username":"bench@example.com","password":"Bench-passw0rd!","scope":"openid profile email"}' "$cid_app" "$secret_app")
+  for spec in "1 100" "32 600"; do
+    set -- $spec
+    oha --no-tui --output-format json -c "$1" -n "$2" -m POST -T application/json -d "$login_body" "$URL/oauth/token" > "$WORK/r.json"
+    row "POST /oauth/token (password)" "$db" "$1" "$WORK/r.json"
+  done
   kill $SERVER; wait $SERVER 2>/dev/null || true
 }
 

@@ -236,31 +236,15 @@ impl Gatehouse {
         Ok(issued)
     }
 
-    /// Counts a login: `logins_count`, `last_login`, `last_ip` (retried on a concurrent write).
+    /// Counts a login: `logins_count`, `last_login`, `last_ip`.
     async fn record_login(&self, user_id: &str, ip: Option<&str>) -> Result<User, OAuthError> {
-        for _ in 0..16 {
-            let current = self
-                .inner
-                .users
-                .get(self.tenant(), user_id)
-                .await
-                .map_err(|_| OAuthError::internal())?
-                .ok_or_else(wrong_credentials)?;
-            let mut u = current.user.clone();
-            u.logins_count += 1;
-            u.last_login = Some(now_millis());
-            u.last_ip = ip.map(String::from);
-            if self
-                .inner
-                .users
-                .update(self.tenant(), &u, current.version, None)
-                .await
-                .map_err(|_| OAuthError::internal())?
-            {
-                return Ok(u);
-            }
-        }
-        Err(OAuthError::internal())
+        self.inner
+            .users
+            .record_login(self.tenant(), user_id, now_millis(), ip)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .map(|v| v.user)
+            .ok_or_else(wrong_credentials)
     }
 
     /// An access token (for the API, else for `/userinfo`) and, with `openid`, an ID token.

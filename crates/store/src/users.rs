@@ -627,6 +627,31 @@ impl UserStore {
         })
     }
 
+    /// Counts a login atomically (`logins_count`, `last_login`, `last_ip`), so concurrent
+    /// logins of one user never conflict; returns the updated user.
+    pub async fn record_login(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        now: i64,
+        ip: Option<&str>,
+    ) -> Result<Option<VersionedUser>, StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query(
+                "UPDATE users SET logins_count = logins_count + 1, last_login = $3, last_ip = $4, version = version + 1
+                 WHERE tenant_id = $1 AND user_id = $2",
+            )
+            .bind(tenant)
+            .bind(user_id)
+            .bind(now)
+            .bind(ip)
+            .execute(pool)
+            .await?;
+            Ok::<(), StoreError>(())
+        })?;
+        self.get(tenant, user_id).await
+    }
+
     pub async fn delete(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
