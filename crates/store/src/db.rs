@@ -85,12 +85,9 @@ impl Db {
                 // Search selectivity depends on the values (a customer id matches one user, a
                 // plan a quarter of them). Generic plans of cached statements pick one shape
                 // for all values and turned 20 ms searches into 2 s ones: plan with the values.
-                .options([
-                    ("plan_cache_mode", "force_custom_plan"),
-                    // Starting parallel workers costs 10-20 ms, more than a whole page of search
-                    // results: keep parallel plans for big scans (counts) only.
-                    ("parallel_setup_cost", "10000"),
-                ]);
+                // Starting parallel workers costs 10-20 ms, more than a whole page of search
+                // results: keep parallel plans for big scans (counts) only.
+                .options([("parallel_setup_cost", "10000")]);
             let pool = PgPoolOptions::new()
                 .max_connections(32)
                 .acquire_timeout(Duration::from_secs(10))

@@ -455,14 +455,17 @@ impl UserStore {
     pub async fn search(&self, tenant: &str, q: &UserSearch) -> Result<UserList, StoreError> {
         let (sql, count_sql, params) = self.search_sql(tenant, q).await?;
         on_pool!(&self.db, pool => {
-            let rows = bind_params!(sqlx::query_as::<_, Row>(&sql).bind(tenant).bind(&q.connection_id), &params)
+            // Not cached as a prepared statement: PostgreSQL then plans each search with its
+            // real values. Selectivity depends on them (a customer id matches one user, a plan a
+            // quarter of them), and a cached generic plan turned 2 ms searches into 2 s ones.
+            let rows = bind_params!(sqlx::query_as::<_, Row>(&sql).persistent(false).bind(tenant).bind(&q.connection_id), &params)
                 .bind(q.limit)
                 .bind(q.offset)
                 .fetch_all(pool)
                 .await?;
             let total = if q.with_total {
                 Some(
-                    bind_params!(sqlx::query_scalar::<_, i64>(&count_sql).bind(tenant).bind(&q.connection_id), &params)
+                    bind_params!(sqlx::query_scalar::<_, i64>(&count_sql).persistent(false).bind(tenant).bind(&q.connection_id), &params)
                         .fetch_one(pool)
                         .await?,
                 )
