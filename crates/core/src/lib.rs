@@ -9,6 +9,7 @@ pub mod log_event;
 pub mod metadata;
 pub mod password_policy;
 pub mod payload;
+pub mod redirect;
 pub mod resource_server;
 pub mod scopes;
 pub mod search;

@@ -23,6 +23,9 @@ pub mod codes {
     /// A user blocked from an IP after too many failed logins; a block lifted.
     pub const BLOCKED_ACCOUNT: &str = "limit_wc";
     pub const BLOCK_RELEASED: &str = "ublkdu";
+    /// Successful / failed logout.
+    pub const SUCCESS_LOGOUT: &str = "slo";
+    pub const FAILED_LOGOUT: &str = "flo";
 }
 
 /// One event as stored and shown by `GET /api/v2/logs`.

@@ -8,6 +8,7 @@ pub mod error;
 pub mod hashing;
 pub mod keyring;
 pub mod login;
+pub mod logout;
 pub mod logs;
 pub mod resource_servers;
 pub mod tokens;

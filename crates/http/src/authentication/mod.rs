@@ -1,6 +1,7 @@
 //! The Authentication API: `/oauth/token` and OpenID discovery.
 
 mod discovery;
+mod logout;
 mod token;
 mod userinfo;
 
@@ -11,6 +12,7 @@ use axum::routing::{get, post};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token::token))
+        .route("/v2/logout", get(logout::logout))
         .route(
             "/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),

@@ -1,0 +1,164 @@
+//! Redirect allow-lists (logout `returnTo`, and later login callbacks): strict parsing and
+//! matching so that a listed URL cannot be stretched into a redirect to somewhere else.
+//!
+//! Auth0's rules: scheme and host compare case-insensitively, the path case-sensitively, the
+//! query and fragment of the candidate are ignored, and a listed host may start with `*.` to
+//! allow one subdomain level.
+
+/// The parts of an absolute URL that matching looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Parts {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+    path: String,
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+/// Parses `scheme://host[:port][/path][?query][#fragment]`, refusing everything browsers
+/// might read differently from us: user info (`@`), backslashes, white space and control
+/// characters, non-ASCII or percent-encoded hosts, empty hosts.
+fn parse(url: &str, allow_wildcard: bool) -> Option<Parts> {
+    if url
+        .chars()
+        .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    {
+        return None;
+    }
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let mut sc = scheme.chars();
+    if !sc.next()?.is_ascii_alphabetic()
+        || !sc.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if authority.contains('@') || authority.is_empty() {
+        return None;
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
+            let port: u16 = p.parse().ok()?;
+            (h, Some(port))
+        }
+        _ => (authority, None),
+    };
+    let host = host.to_ascii_lowercase();
+    let valid_label =
+        |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let ok_host = if host.starts_with('[') {
+        host.ends_with(']')
+            && host[1..host.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':')
+    } else {
+        let mut labels: Vec<&str> = host.split('.').collect();
+        if allow_wildcard && labels.first() == Some(&"*") && labels.len() > 2 {
+            labels.remove(0);
+        }
+        labels.iter().all(|l| valid_label(l))
+    };
+    if !ok_host {
+        return None;
+    }
+    let path_end = tail.find(['?', '#']).unwrap_or(tail.len());
+    let path = if path_end == 0 {
+        "/".to_string()
+    } else {
+        tail[..path_end].to_string()
+    };
+    let port = port.or_else(|| default_port(&scheme));
+    Some(Parts {
+        scheme,
+        host,
+        port,
+        path,
+    })
+}
+
+/// True when `candidate` is allowed by one of `allowed`.
+pub fn is_allowed(candidate: &str, allowed: &[String]) -> bool {
+    let Some(c) = parse(candidate, false) else {
+        return false;
+    };
+    allowed.iter().filter_map(|a| parse(a, true)).any(|a| {
+        let host_ok = match a.host.strip_prefix("*.") {
+            // One subdomain level: `x.example.com` for `*.example.com`, not `a.b.example.com`.
+            Some(suffix) => c
+                .host
+                .strip_suffix(suffix)
+                .and_then(|h| h.strip_suffix('.'))
+                .is_some_and(|label| !label.is_empty() && !label.contains('.')),
+            None => a.host == c.host,
+        };
+        host_ok && a.scheme == c.scheme && a.port == c.port && a.path == c.path
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(urls: &[&str]) -> Vec<String> {
+        urls.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn matches_like_auth0() {
+        let allowed = list(&[
+            "https://app.example.com/logged-out",
+            "http://localhost:3000",
+            "https://*.tenant.example/bye",
+        ]);
+        for ok in [
+            "https://app.example.com/logged-out",
+            "HTTPS://APP.EXAMPLE.COM/logged-out",
+            "https://app.example.com:443/logged-out?x=1#y",
+            "http://localhost:3000/",
+            "http://localhost:3000",
+            "https://shop.tenant.example/bye",
+        ] {
+            assert!(is_allowed(ok, &allowed), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_bypass_attempts() {
+        let allowed = list(&[
+            "https://app.example.com/logged-out",
+            "https://*.tenant.example/bye",
+        ]);
+        for bad in [
+            "https://app.example.com/Logged-Out",
+            "https://app.example.com/logged-out/../../evil",
+            "https://app.example.com.evil.com/logged-out",
+            "https://evil.com/https://app.example.com/logged-out",
+            "https://app.example.com@evil.com/logged-out",
+            "https://evil.com\\@app.example.com/logged-out",
+            "https://evil.com%2f@app.example.com/logged-out",
+            "https:/\\evil.com",
+            "//evil.com",
+            "javascript:alert(1)//https://app.example.com/logged-out",
+            "http://app.example.com/logged-out",
+            "https://app.example.com:8443/logged-out",
+            "https://a.b.tenant.example/bye",
+            "https://tenant.example/bye",
+            "https://*.tenant.example/bye",
+            "https://аpp.example.com/logged-out",
+            "https://app.example.com%2eevil.com/logged-out",
+            "https://app.example.com /logged-out",
+            "",
+        ] {
+            assert!(!is_allowed(bad, &allowed), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! `GET /v2/logout`: `returnTo` redirects only to an application's Allowed Logout URLs;
+//! everything else, including open-redirect tricks, gets a page and no redirect.
+
+mod common;
+
+use common::{TestServer, enc};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn return_to_is_checked_against_the_allow_list() {
+    let mut s = TestServer::start().await;
+    let c = s
+        .post("/api/v2/clients", json!({"name": "web", "allowed_logout_urls": ["https://app.example.com/bye", "https://*.tenant.example/"]}))
+        .await;
+    let cid = c.assert_status(201)["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let logout = |query: String| {
+        let browser = browser.clone();
+        let url = format!("{}/v2/logout?{query}", s.url);
+        async move { browser.get(url).send().await.unwrap() }
+    };
+
+    for ok in [
+        "https://app.example.com/bye",
+        "https://APP.example.com/bye?next=%2Fhome",
+        "https://shop.tenant.example/",
+    ] {
+        let r = logout(format!("client_id={cid}&returnTo={}", enc(ok))).await;
+        assert_eq!(r.status().as_u16(), 302, "{ok}");
+        assert_eq!(
+            r.headers()["location"],
+            ok,
+            "redirects to returnTo unchanged"
+        );
+    }
+    for bad in [
+        "https://evil.com/",
+        "https://app.example.com.evil.com/bye",
+        "https://app.example.com@evil.com/bye",
+        "https://evil.com\\@app.example.com/bye",
+        "https://evil.com%2F@app.example.com/bye",
+        "//evil.com/bye",
+        "javascript:alert(1)",
+        "https://app.example.com/BYE",
+        "https://a.b.tenant.example/",
+        "http://app.example.com/bye",
+    ] {
+        let r = logout(format!("client_id={cid}&returnTo={}", enc(bad))).await;
+        assert_eq!(r.status().as_u16(), 400, "{bad}");
+        assert!(
+            r.headers().get("location").is_none(),
+            "{bad}: never a redirect"
+        );
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("<script"), "the page escapes what it shows");
+    }
+    let r = logout(format!("returnTo={}", enc("https://app.example.com/bye"))).await;
+    assert_eq!(
+        r.status().as_u16(),
+        400,
+        "a returnTo without client_id has no list to match"
+    );
+    let r = logout(format!(
+        "client_id=NoSuchClient&returnTo={}",
+        enc("https://app.example.com/bye")
+    ))
+    .await;
+    assert_eq!(r.status().as_u16(), 400);
+    let r = logout(String::new()).await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap().contains("logged out"));
+
+    let logs = s
+        .get(&format!("/api/v2/logs?per_page=100&q={}", enc("type:flo")))
+        .await;
+    assert_eq!(logs.body.as_array().unwrap().len(), 12);
+    let logs = s
+        .get(&format!("/api/v2/logs?per_page=100&q={}", enc("type:slo")))
+        .await;
+    assert_eq!(logs.body.as_array().unwrap().len(), 4);
+}

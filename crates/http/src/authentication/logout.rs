@@ -1,0 +1,65 @@
+//! `GET /v2/logout`: redirect only to an allowed `returnTo`, otherwise explain on a page.
+
+use crate::AppState;
+use crate::extract::ClientInfo;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use std::collections::HashMap;
+
+fn escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '&' => "&amp;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body><h1>{t}</h1><p>{m}</p></body></html>",
+        t = escape(title),
+        m = escape(message)
+    );
+    let mut r = (status, Html(body)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+pub async fn logout(
+    State(s): State<AppState>,
+    who: ClientInfo,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    // `federated` is accepted: there are no upstream identity providers to log out of yet.
+    let client_id = q.get("client_id").map(String::as_str);
+    let return_to = q.get("returnTo").map(String::as_str);
+    match s
+        .gatehouse
+        .logout(client_id, return_to, who.ip, who.user_agent)
+        .await
+    {
+        Ok(Some(url)) => match HeaderValue::from_str(&url) {
+            Ok(location) => {
+                let mut r = StatusCode::FOUND.into_response();
+                r.headers_mut().insert(header::LOCATION, location);
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
+            Err(_) => page(
+                StatusCode::BAD_REQUEST,
+                "Logout failed",
+                "The returnTo URL is not valid.",
+            ),
+        },
+        Ok(None) => page(StatusCode::OK, "Logged out", "You have been logged out."),
+        Err(e) => page(StatusCode::BAD_REQUEST, "Logout failed", &e.0),
+    }
+}

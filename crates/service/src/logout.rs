@@ -1,0 +1,70 @@
+//! `/v2/logout`: where a browser may be sent after logging out.
+
+use crate::Gatehouse;
+use gatehouse_core::log_event::{LogEvent, codes};
+use gatehouse_core::redirect;
+
+/// Why a logout request was refused (shown to the user; never a redirect).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LogoutRefused(pub String);
+
+impl Gatehouse {
+    /// Checks `returnTo` against the application's Allowed Logout URLs (with `client_id`) and
+    /// returns where to redirect, if anywhere. Without `client_id` the tenant's list applies,
+    /// and Gatehouse has no tenant-wide list yet, so a `returnTo` then needs a `client_id`.
+    pub async fn logout(
+        &self,
+        client_id: Option<&str>,
+        return_to: Option<&str>,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> Result<Option<String>, LogoutRefused> {
+        let mut event = LogEvent {
+            client_id: client_id.map(String::from),
+            ip,
+            user_agent,
+            ..Default::default()
+        };
+        let result = self.check_logout(client_id, return_to).await;
+        match &result {
+            Ok(_) => {
+                event.kind = codes::SUCCESS_LOGOUT.into();
+                event.description = Some("Logout".into());
+            }
+            Err(e) => {
+                event.kind = codes::FAILED_LOGOUT.into();
+                event.description = Some(e.0.clone());
+            }
+        }
+        self.record(event).await;
+        result
+    }
+
+    async fn check_logout(
+        &self,
+        client_id: Option<&str>,
+        return_to: Option<&str>,
+    ) -> Result<Option<String>, LogoutRefused> {
+        let allowed = match client_id {
+            Some(id) => {
+                self.stored_client(id)
+                    .await
+                    .map_err(|_| LogoutRefused("Unknown client_id".into()))?
+                    .settings
+                    .allowed_logout_urls
+            }
+            None => vec![],
+        };
+        match return_to {
+            None => Ok(None),
+            Some(url) if redirect::is_allowed(url, &allowed) => Ok(Some(url.to_string())),
+            Some(_) if client_id.is_none() => Err(LogoutRefused(
+                "returnTo needs a client_id whose Allowed Logout URLs list it".into(),
+            )),
+            Some(_) => Err(LogoutRefused(
+                "returnTo is not in the application's Allowed Logout URLs".into(),
+            )),
+        }
+    }
+}
