@@ -85,3 +85,82 @@ async fn return_to_is_checked_against_the_allow_list() {
         .await;
     assert_eq!(logs.body.as_array().unwrap().len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oidc_logout_takes_the_client_from_the_id_token_hint() {
+    let mut s = TestServer::start().await;
+    let c = s
+        .post("/api/v2/clients", json!({"name": "web", "grant_types": ["password"], "allowed_logout_urls": ["https://app.example.com/bye"]}))
+        .await;
+    let c = c.assert_status(201).clone();
+    let (cid, secret) = (
+        c["client_id"].as_str().unwrap().to_string(),
+        c["client_secret"].as_str().unwrap().to_string(),
+    );
+    s.create_user("rp@example.com", json!({})).await;
+    let t = s
+        .raw(
+            reqwest::Method::POST,
+            "/oauth/token",
+            None,
+            Some(
+                json!({"grant_type": "password", "client_id": cid, "client_secret": secret,
+            "username": "rp@example.com", "password": "Sup3r-secret!", "scope": "openid"}),
+            ),
+        )
+        .await;
+    let id_token = t.assert_status(200)["id_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |query: String| {
+        let browser = browser.clone();
+        let url = format!("{}/oidc/logout?{query}", s.url);
+        async move { browser.get(url).send().await.unwrap() }
+    };
+    let back = enc("https://app.example.com/bye");
+    let r = get(format!(
+        "id_token_hint={id_token}&post_logout_redirect_uri={back}&state=a%20b"
+    ))
+    .await;
+    assert_eq!(r.status().as_u16(), 302);
+    assert_eq!(
+        r.headers()["location"],
+        "https://app.example.com/bye?state=a%20b"
+    );
+    let r = get(format!(
+        "id_token_hint={id_token}&client_id=SomeOtherClient&post_logout_redirect_uri={back}"
+    ))
+    .await;
+    assert_eq!(r.status().as_u16(), 400);
+    let (head, _) = id_token.rsplit_once('.').unwrap();
+    let r = get(format!(
+        "id_token_hint={head}.AAAA&post_logout_redirect_uri={back}"
+    ))
+    .await;
+    assert_eq!(r.status().as_u16(), 400, "a forged hint is refused");
+    let r = get(format!(
+        "id_token_hint={id_token}&post_logout_redirect_uri={}",
+        enc("https://evil.com/")
+    ))
+    .await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.headers().get("location").is_none());
+    let disc = s
+        .raw(
+            reqwest::Method::GET,
+            "/.well-known/openid-configuration",
+            None,
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(
+        disc["end_session_endpoint"],
+        format!("{}/oidc/logout", s.url)
+    );
+}

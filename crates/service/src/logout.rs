@@ -41,6 +41,67 @@ impl Gatehouse {
         result
     }
 
+    /// RP-initiated logout (`/oidc/logout`): the client comes from `client_id` or from the
+    /// audience of a valid `id_token_hint`; `state` is appended to the redirect.
+    pub async fn oidc_logout(
+        &self,
+        client_id: Option<&str>,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: Option<&str>,
+        state: Option<&str>,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> Result<Option<String>, LogoutRefused> {
+        let hinted = match id_token_hint {
+            Some(t) => {
+                let claims =
+                    gatehouse_crypto::jwt::verify(t, self.keyring().published()).map_err(|_| {
+                        LogoutRefused("id_token_hint is not an ID token issued here".into())
+                    })?;
+                if claims.get("iss").and_then(serde_json::Value::as_str)
+                    != Some(self.config().issuer().as_str())
+                {
+                    return Err(LogoutRefused(
+                        "id_token_hint is not an ID token issued here".into(),
+                    ));
+                }
+                claims
+                    .get("aud")
+                    .and_then(serde_json::Value::as_str)
+                    .map(String::from)
+            }
+            None => None,
+        };
+        let client = match (client_id, hinted.as_deref()) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(LogoutRefused(
+                    "client_id does not match id_token_hint".into(),
+                ));
+            }
+            (Some(a), _) => Some(a),
+            (None, b) => b,
+        };
+        let target = self
+            .logout(client, post_logout_redirect_uri, ip, user_agent)
+            .await?;
+        Ok(target.map(|url| match state {
+            Some(st) => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let encoded: String = st
+                    .bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect();
+                format!("{url}{sep}state={encoded}")
+            }
+            None => url,
+        }))
+    }
+
     async fn check_logout(
         &self,
         client_id: Option<&str>,

@@ -32,19 +32,8 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
     r
 }
 
-pub async fn logout(
-    State(s): State<AppState>,
-    who: ClientInfo,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    // `federated` is accepted: there are no upstream identity providers to log out of yet.
-    let client_id = q.get("client_id").map(String::as_str);
-    let return_to = q.get("returnTo").map(String::as_str);
-    match s
-        .gatehouse
-        .logout(client_id, return_to, who.ip, who.user_agent)
-        .await
-    {
+fn respond(result: Result<Option<String>, gatehouse_service::logout::LogoutRefused>) -> Response {
+    match result {
         Ok(Some(url)) => match HeaderValue::from_str(&url) {
             Ok(location) => {
                 let mut r = StatusCode::FOUND.into_response();
@@ -56,10 +45,47 @@ pub async fn logout(
             Err(_) => page(
                 StatusCode::BAD_REQUEST,
                 "Logout failed",
-                "The returnTo URL is not valid.",
+                "The redirect URL is not valid.",
             ),
         },
         Ok(None) => page(StatusCode::OK, "Logged out", "You have been logged out."),
         Err(e) => page(StatusCode::BAD_REQUEST, "Logout failed", &e.0),
     }
+}
+
+/// `GET /v2/logout` (Auth0's logout).
+pub async fn logout(
+    State(s): State<AppState>,
+    who: ClientInfo,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    // `federated` is accepted: there are no upstream identity providers to log out of yet.
+    let client_id = q.get("client_id").map(String::as_str);
+    let return_to = q.get("returnTo").map(String::as_str);
+    respond(
+        s.gatehouse
+            .logout(client_id, return_to, who.ip, who.user_agent)
+            .await,
+    )
+}
+
+/// `GET /oidc/logout`: OpenID Connect RP-initiated logout.
+pub async fn oidc_logout(
+    State(s): State<AppState>,
+    who: ClientInfo,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).map(String::as_str);
+    respond(
+        s.gatehouse
+            .oidc_logout(
+                get("client_id"),
+                get("id_token_hint"),
+                get("post_logout_redirect_uri"),
+                get("state"),
+                who.ip,
+                who.user_agent,
+            )
+            .await,
+    )
 }

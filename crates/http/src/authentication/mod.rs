@@ -13,6 +13,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token::token))
         .route("/v2/logout", get(logout::logout))
+        .route("/oidc/logout", get(logout::oidc_logout))
         .route(
             "/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),
