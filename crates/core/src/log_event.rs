@@ -23,6 +23,9 @@ pub mod codes {
     /// A user blocked from an IP after too many failed logins; a block lifted.
     pub const BLOCKED_ACCOUNT: &str = "limit_wc";
     pub const BLOCK_RELEASED: &str = "ublkdu";
+    /// Successful / failed exchange of a refresh token.
+    pub const SUCCESS_REFRESH_EXCHANGE: &str = "sertft";
+    pub const FAILED_REFRESH_EXCHANGE: &str = "fertft";
     /// Successful / failed logout.
     pub const SUCCESS_LOGOUT: &str = "slo";
     pub const FAILED_LOGOUT: &str = "flo";

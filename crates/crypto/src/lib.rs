@@ -21,3 +21,12 @@ pub fn md5_hex(data: &[u8]) -> String {
     let digest = Md5::digest(data);
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Hex SHA-256, for storing high-entropy tokens (refresh tokens) without their value.
+pub fn sha256_hex(data: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -10,6 +10,7 @@ pub mod keyring;
 pub mod login;
 pub mod logout;
 pub mod logs;
+pub mod refresh;
 pub mod resource_servers;
 pub mod tokens;
 pub mod user_blocks;
@@ -19,8 +20,8 @@ pub use error::{Result, ServiceError};
 
 use gatehouse_crypto::secretbox::SecretBox;
 use gatehouse_store::{
-    ClientStore, ConnectionStore, Db, KeyStore, LogStore, LoginFailureStore, ResourceServerStore,
-    TenantStore, UserStore,
+    ClientStore, ConnectionStore, Db, KeyStore, LogStore, LoginFailureStore, RefreshTokenStore,
+    ResourceServerStore, TenantStore, UserStore,
 };
 use hashing::PasswordHasher;
 use keyring::KeyRing;
@@ -76,6 +77,7 @@ struct Inner {
     resource_servers: ResourceServerStore,
     logs: LogStore,
     login_failures: LoginFailureStore,
+    refresh_tokens: RefreshTokenStore,
     secrets: SecretBox,
     hasher: PasswordHasher,
     keyring: KeyRing,
@@ -98,6 +100,7 @@ impl Gatehouse {
                 resource_servers: ResourceServerStore::new(db.clone()),
                 logs: LogStore::new(db.clone()),
                 login_failures: LoginFailureStore::new(db.clone()),
+                refresh_tokens: RefreshTokenStore::new(db.clone()),
                 db,
                 config,
                 secrets,

@@ -229,7 +229,16 @@ impl Gatehouse {
         let user = self
             .record_login(&found.user.user_id, req.ip.as_deref())
             .await?;
-        let issued = self.user_tokens(&client, &user, api.as_ref(), req.scope.as_deref())?;
+        let mut issued = self.user_tokens(&client, &user, api.as_ref(), req.scope.as_deref())?;
+        self.maybe_refresh_token(
+            &client,
+            &user,
+            api.as_ref(),
+            req.scope.as_deref(),
+            None,
+            &mut issued,
+        )
+        .await?;
         event.kind = codes::SUCCESS_PASSWORD_EXCHANGE.into();
         event.description = Some("Password for Access Token".into());
         self.record(event).await;
@@ -248,7 +257,7 @@ impl Gatehouse {
     }
 
     /// An access token (for the API, else for `/userinfo`) and, with `openid`, an ID token.
-    fn user_tokens(
+    pub(crate) fn user_tokens(
         &self,
         client: &gatehouse_store::StoredClient,
         user: &User,
@@ -313,6 +322,7 @@ impl Gatehouse {
         Ok(IssuedToken {
             access_token,
             id_token,
+            refresh_token: None,
             scope,
             expires_in: lifetime,
         })

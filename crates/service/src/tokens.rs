@@ -41,6 +41,7 @@ pub struct TokenRequest {
     pub scope: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+    pub refresh_token: Option<String>,
     /// The connection of a `password-realm` grant.
     pub realm: Option<String>,
     /// The caller's address and user agent, for the tenant log.
@@ -52,6 +53,7 @@ pub struct TokenRequest {
 pub struct IssuedToken {
     pub access_token: String,
     pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
     pub scope: String,
     pub expires_in: i64,
 }
@@ -66,6 +68,9 @@ impl IssuedToken {
         });
         if let Some(id) = &self.id_token {
             v["id_token"] = json!(id);
+        }
+        if let Some(r) = &self.refresh_token {
+            v["refresh_token"] = json!(r);
         }
         v
     }
@@ -128,6 +133,7 @@ impl Gatehouse {
             Some("password") | Some(crate::login::PASSWORD_REALM_GRANT) => {
                 self.password_grant(req).await
             }
+            Some("refresh_token") => self.refresh_grant(req).await,
             Some(other) => Err(OAuthError::new(
                 400,
                 "unsupported_grant_type",
@@ -216,6 +222,7 @@ impl Gatehouse {
         Ok(IssuedToken {
             access_token,
             id_token: None,
+            refresh_token: None,
             scope,
             expires_in: lifetime,
         })

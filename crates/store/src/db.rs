@@ -55,6 +55,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_login_failures.sql"),
         postgres: include_str!("../migrations/postgres/0004_login_failures.sql"),
     },
+    Migration {
+        version: 5,
+        name: "refresh_tokens",
+        sqlite: include_str!("../migrations/sqlite/0005_refresh_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0005_refresh_tokens.sql"),
+    },
 ];
 
 /// A JSON object column.

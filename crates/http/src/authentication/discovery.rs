@@ -19,7 +19,7 @@ pub async fn openid_configuration(State(s): State<AppState>) -> Json<Value> {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "grant_types_supported": ["client_credentials", "password", "http://auth0.com/oauth/grant-type/password-realm"],
+        "grant_types_supported": ["client_credentials", "password", "http://auth0.com/oauth/grant-type/password-realm", "refresh_token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": ["aud", "sub", "iss", "iat", "exp", "name", "given_name", "family_name", "nickname", "picture", "email", "email_verified", "updated_at"],
     }))

@@ -96,6 +96,7 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
         scope: text("scope")?,
         username: text("username")?,
         password: text("password")?,
+        refresh_token: text("refresh_token")?,
         realm: text("realm")?,
         ip: None,
         user_agent: None,

@@ -1,0 +1,216 @@
+//! Refresh tokens: issued for `offline_access`, rotated at every use, and a reused token
+//! revokes its whole family (Auth0's rotating refresh tokens with reuse detection).
+
+use crate::tokens::{IssuedToken, OAuthError, TokenRequest};
+use crate::{Gatehouse, now_millis};
+use gatehouse_core::log_event::{LogEvent, codes};
+use gatehouse_core::user::User;
+use gatehouse_store::{RefreshToken, StoredClient, StoredResourceServer};
+
+/// Absolute lifetime of a refresh token (Auth0's default, 30 days).
+const REFRESH_LIFETIME_MS: i64 = 30 * 86_400 * 1000;
+
+fn invalid_refresh() -> OAuthError {
+    OAuthError::new(403, "invalid_grant", "Unknown or invalid refresh token.")
+}
+
+impl Gatehouse {
+    /// Adds a refresh token when `offline_access` was asked for, the client may use the
+    /// refresh_token grant, and the API (if any) allows offline access.
+    pub(crate) async fn maybe_refresh_token(
+        &self,
+        client: &StoredClient,
+        user: &User,
+        api: Option<&StoredResourceServer>,
+        scope: Option<&str>,
+        family: Option<&str>,
+        issued: &mut IssuedToken,
+    ) -> Result<(), OAuthError> {
+        let wants = scope
+            .unwrap_or("")
+            .split_whitespace()
+            .any(|s| s == "offline_access");
+        if !wants
+            || !client.settings.allows_grant("refresh_token")
+            || api.is_some_and(|a| !a.settings.allow_offline_access)
+        {
+            return Ok(());
+        }
+        let value = gatehouse_crypto::random::b64url(48).map_err(|_| OAuthError::internal())?;
+        let family_id = match family {
+            Some(f) => f.to_string(),
+            None => gatehouse_crypto::random::hex(12).map_err(|_| OAuthError::internal())?,
+        };
+        let now = now_millis();
+        let record = RefreshToken {
+            token_hash: gatehouse_crypto::sha256_hex(value.as_bytes()),
+            family_id,
+            client_id: client.client_id.clone(),
+            user_id: user.user_id.clone(),
+            audience: api.map(|a| a.settings.identifier.clone()),
+            scope: scope.unwrap_or("").to_string(),
+            created_at: now,
+            expires_at: now + REFRESH_LIFETIME_MS,
+            used_at: None,
+            revoked_at: None,
+        };
+        self.inner
+            .refresh_tokens
+            .insert(self.tenant(), &record)
+            .await
+            .map_err(|_| OAuthError::internal())?;
+        issued.refresh_token = Some(value);
+        if !issued
+            .scope
+            .split_whitespace()
+            .any(|s| s == "offline_access")
+        {
+            issued.scope = format!("{} offline_access", issued.scope)
+                .trim()
+                .to_string();
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn refresh_grant(&self, req: TokenRequest) -> Result<IssuedToken, OAuthError> {
+        let mut event = LogEvent {
+            client_id: req.client_id.clone(),
+            ip: req.ip.clone(),
+            user_agent: req.user_agent.clone(),
+            ..Default::default()
+        };
+        let result = self.rotate(&req, &mut event).await;
+        match &result {
+            Ok(_) => {
+                event.kind = codes::SUCCESS_REFRESH_EXCHANGE.into();
+                event.description = Some("Refresh Token for Access Token".into());
+            }
+            Err(e) => {
+                event.kind = codes::FAILED_REFRESH_EXCHANGE.into();
+                event.description = Some(e.description.clone());
+            }
+        }
+        self.record(event).await;
+        result
+    }
+
+    async fn rotate(
+        &self,
+        req: &TokenRequest,
+        event: &mut LogEvent,
+    ) -> Result<IssuedToken, OAuthError> {
+        let client_id = req
+            .client_id
+            .clone()
+            .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
+        let client = match &req.client_secret {
+            Some(secret) => self.authenticate_client(&client_id, secret).await?,
+            None => {
+                let c = self
+                    .stored_client(&client_id)
+                    .await
+                    .map_err(|_| OAuthError::new(401, "access_denied", "Unauthorized"))?;
+                if c.settings.token_endpoint_auth_method != "none" {
+                    return Err(OAuthError::new(401, "access_denied", "Unauthorized"));
+                }
+                c
+            }
+        };
+        if !client.settings.allows_grant("refresh_token") {
+            return Err(OAuthError::new(
+                403,
+                "unauthorized_client",
+                "Grant type 'refresh_token' not allowed for the client.",
+            ));
+        }
+        let value = req.refresh_token.clone().ok_or_else(|| {
+            OAuthError::invalid_request("Missing required parameter: refresh_token")
+        })?;
+        let hash = gatehouse_crypto::sha256_hex(value.as_bytes());
+        let store = &self.inner.refresh_tokens;
+        let token = store
+            .get(self.tenant(), &hash)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .ok_or_else(invalid_refresh)?;
+        event.user_id = Some(token.user_id.clone());
+        // Tokens are bound to the client they were issued to.
+        if !gatehouse_crypto::ct_eq(token.client_id.as_bytes(), client.client_id.as_bytes()) {
+            return Err(invalid_refresh());
+        }
+        let now = now_millis();
+        if token.revoked_at.is_some() || token.expires_at <= now {
+            return Err(invalid_refresh());
+        }
+        if !store
+            .mark_used(self.tenant(), &hash, now)
+            .await
+            .map_err(|_| OAuthError::internal())?
+        {
+            // A rotated token came back: someone holds a copy. End the whole family.
+            store
+                .revoke_family(self.tenant(), &token.family_id, now)
+                .await
+                .map_err(|_| OAuthError::internal())?;
+            event
+                .details
+                .insert("reuse_detected".into(), serde_json::json!(true));
+            return Err(invalid_refresh());
+        }
+        let user = self
+            .inner
+            .users
+            .get(self.tenant(), &token.user_id)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .ok_or_else(invalid_refresh)?
+            .user;
+        if user.blocked == Some(true) {
+            return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
+        }
+        // A requested scope may narrow, never widen, what the token carried.
+        let scope = match req
+            .scope
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(narrow) => {
+                let original: Vec<&str> = token.scope.split_whitespace().collect();
+                if let Some(extra) = narrow.split_whitespace().find(|s| !original.contains(s)) {
+                    return Err(OAuthError::new(
+                        403,
+                        "invalid_scope",
+                        format!("The refresh token does not carry the scope {extra}"),
+                    ));
+                }
+                narrow.to_string()
+            }
+            None => token.scope.clone(),
+        };
+        let api = match &token.audience {
+            Some(a) => self
+                .inner
+                .resource_servers
+                .get_by_identifier(self.tenant(), a)
+                .await
+                .map_err(|_| OAuthError::internal())?,
+            None => None,
+        };
+        if token.audience.is_some() && api.is_none() {
+            return Err(invalid_refresh());
+        }
+        let mut issued = self.user_tokens(&client, &user, api.as_ref(), Some(&scope))?;
+        // Rotation: the next token joins the same family, keeping the original scope.
+        self.maybe_refresh_token(
+            &client,
+            &user,
+            api.as_ref(),
+            Some(&token.scope),
+            Some(&token.family_id),
+            &mut issued,
+        )
+        .await?;
+        Ok(issued)
+    }
+}
