@@ -203,6 +203,30 @@ impl Gatehouse {
         Ok(())
     }
 
+    /// The client of a grant made for a user (password, refresh token): confidential clients
+    /// must present their secret; public clients (`token_endpoint_auth_method: none`) may not
+    /// have one to present.
+    pub async fn authenticate_user_grant_client(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+    ) -> Result<StoredClient, OAuthError> {
+        match secret {
+            Some(secret) => self.authenticate_client(client_id, secret).await,
+            None => {
+                let unauthorized = || OAuthError::new(401, "access_denied", "Unauthorized");
+                let c = self
+                    .stored_client(client_id)
+                    .await
+                    .map_err(|_| unauthorized())?;
+                if c.settings.token_endpoint_auth_method != "none" {
+                    return Err(unauthorized());
+                }
+                Ok(c)
+            }
+        }
+    }
+
     /// Checks a client's secret in constant time. Unknown clients and wrong secrets give the
     /// same answer, so callers cannot probe for client ids.
     pub async fn authenticate_client(

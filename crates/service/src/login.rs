@@ -65,20 +65,9 @@ impl Gatehouse {
             .client_id
             .clone()
             .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
-        let client = match &req.client_secret {
-            Some(secret) => self.authenticate_client(&client_id, secret).await?,
-            None => {
-                // Only public clients may skip the secret.
-                let c = self
-                    .stored_client(&client_id)
-                    .await
-                    .map_err(|_| OAuthError::new(401, "access_denied", "Unauthorized"))?;
-                if c.settings.token_endpoint_auth_method != "none" {
-                    return Err(OAuthError::new(401, "access_denied", "Unauthorized"));
-                }
-                c
-            }
-        };
+        let client = self
+            .authenticate_user_grant_client(&client_id, req.client_secret.as_deref())
+            .await?;
         if !client.settings.allows_grant(&grant) {
             return Err(OAuthError::new(
                 403,
@@ -141,9 +130,11 @@ impl Gatehouse {
         let found = self
             .inner
             .users
-            .find_for_login(self.tenant(), &connection.id, &username)
+            .by_identifier(self.tenant(), &username, Some(&connection.id))
             .await
-            .map_err(|_| OAuthError::internal())?;
+            .map_err(|_| OAuthError::internal())?
+            .into_iter()
+            .next();
         let hash = match &found {
             Some(v) => self
                 .inner

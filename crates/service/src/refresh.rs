@@ -103,19 +103,9 @@ impl Gatehouse {
             .client_id
             .clone()
             .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
-        let client = match &req.client_secret {
-            Some(secret) => self.authenticate_client(&client_id, secret).await?,
-            None => {
-                let c = self
-                    .stored_client(&client_id)
-                    .await
-                    .map_err(|_| OAuthError::new(401, "access_denied", "Unauthorized"))?;
-                if c.settings.token_endpoint_auth_method != "none" {
-                    return Err(OAuthError::new(401, "access_denied", "Unauthorized"));
-                }
-                c
-            }
-        };
+        let client = self
+            .authenticate_user_grant_client(&client_id, req.client_secret.as_deref())
+            .await?;
         if !client.settings.allows_grant("refresh_token") {
             return Err(OAuthError::new(
                 403,

@@ -50,6 +50,15 @@ impl Gatehouse {
         Ok(())
     }
 
+    async fn users_by_identifier(&self, identifier: &str) -> Result<Vec<User>> {
+        let found = self
+            .inner
+            .users
+            .by_identifier(self.tenant(), identifier, None)
+            .await?;
+        Ok(found.into_iter().map(|v| v.user).collect())
+    }
+
     pub async fn user_blocks(&self, user_id: &str) -> Result<Value> {
         let user = self.get_user(user_id).await?;
         self.blocks_of(&[user]).await
@@ -62,20 +71,12 @@ impl Gatehouse {
 
     /// By email or username, across connections; unknown identifiers have no blocks.
     pub async fn user_blocks_by_identifier(&self, identifier: &str) -> Result<Value> {
-        let users = self
-            .inner
-            .users
-            .by_identifier(self.tenant(), identifier)
-            .await?;
+        let users = self.users_by_identifier(identifier).await?;
         self.blocks_of(&users).await
     }
 
     pub async fn unblock_identifier(&self, identifier: &str) -> Result<()> {
-        let users = self
-            .inner
-            .users
-            .by_identifier(self.tenant(), identifier)
-            .await?;
+        let users = self.users_by_identifier(identifier).await?;
         self.unblock(&users).await
     }
 }

@@ -336,45 +336,27 @@ impl UserStore {
         })
     }
 
-    /// The user of a connection known by this email (any case) or username, for logins.
-    pub async fn find_for_login(
-        &self,
-        tenant: &str,
-        connection_id: &str,
-        identifier: &str,
-    ) -> Result<Option<VersionedUser>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND connection_id = $2 AND (email = $3 OR username = $4) LIMIT 1"
-        );
-        on_pool!(&self.db, pool => {
-            Ok(sqlx::query_as::<_, Row>(&sql)
-                .bind(tenant)
-                .bind(connection_id)
-                .bind(identifier.to_lowercase())
-                .bind(identifier)
-                .fetch_optional(pool)
-                .await?
-                .map(Into::into))
-        })
-    }
-
-    /// Users of any connection known by this email (any case) or username.
+    /// Users known by this email (any case) or username, in one connection or all of them
+    /// (logins use the first; brute-force block look-ups the second).
     pub async fn by_identifier(
         &self,
         tenant: &str,
         identifier: &str,
-    ) -> Result<Vec<User>, StoreError> {
+        connection_id: Option<&str>,
+    ) -> Result<Vec<VersionedUser>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND (email = $2 OR username = $3) ORDER BY user_id"
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND (email = $2 OR username = $3) AND ($4 IS NULL OR connection_id = $4)
+             ORDER BY user_id"
         );
         on_pool!(&self.db, pool => {
             let rows = sqlx::query_as::<_, Row>(&sql)
                 .bind(tenant)
                 .bind(identifier.to_lowercase())
                 .bind(identifier)
+                .bind(connection_id)
                 .fetch_all(pool)
                 .await?;
-            Ok(rows.into_iter().map(|r| VersionedUser::from(r).user).collect())
+            Ok(rows.into_iter().map(VersionedUser::from).collect())
         })
     }
 
