@@ -62,14 +62,12 @@ impl ConnectionStore {
         tenant: &str,
         id: &str,
     ) -> Result<Option<StoredConnection>, StoreError> {
-        on_pool!(&self.db, pool => {
-            Ok(sqlx::query_as::<_, Row>("SELECT id, settings FROM connections WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-                .map(Into::into))
-        })
+        self.find(
+            tenant,
+            "SELECT id, settings FROM connections WHERE tenant_id = $1 AND id = $2",
+            id,
+        )
+        .await
     }
 
     pub async fn get_by_name(
@@ -77,13 +75,23 @@ impl ConnectionStore {
         tenant: &str,
         name: &str,
     ) -> Result<Option<StoredConnection>, StoreError> {
+        self.find(
+            tenant,
+            "SELECT id, settings FROM connections WHERE tenant_id = $1 AND name = $2",
+            name,
+        )
+        .await
+    }
+
+    /// Runs one of the fixed look-ups above (never SQL built from a request).
+    async fn find(
+        &self,
+        tenant: &str,
+        sql: &'static str,
+        value: &str,
+    ) -> Result<Option<StoredConnection>, StoreError> {
         on_pool!(&self.db, pool => {
-            Ok(sqlx::query_as::<_, Row>("SELECT id, settings FROM connections WHERE tenant_id = $1 AND name = $2")
-                .bind(tenant)
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-                .map(Into::into))
+            Ok(sqlx::query_as::<_, Row>(sql).bind(tenant).bind(value).fetch_optional(pool).await?.map(Into::into))
         })
     }
 

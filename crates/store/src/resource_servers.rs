@@ -82,14 +82,12 @@ impl ResourceServerStore {
         tenant: &str,
         id: &str,
     ) -> Result<Option<StoredResourceServer>, StoreError> {
-        on_pool!(&self.db, pool => {
-            Ok(sqlx::query_as::<_, Row>("SELECT id, settings FROM resource_servers WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-                .map(Into::into))
-        })
+        self.find(
+            tenant,
+            "SELECT id, settings FROM resource_servers WHERE tenant_id = $1 AND id = $2",
+            id,
+        )
+        .await
     }
 
     pub async fn get_by_identifier(
@@ -97,13 +95,23 @@ impl ResourceServerStore {
         tenant: &str,
         identifier: &str,
     ) -> Result<Option<StoredResourceServer>, StoreError> {
+        self.find(
+            tenant,
+            "SELECT id, settings FROM resource_servers WHERE tenant_id = $1 AND identifier = $2",
+            identifier,
+        )
+        .await
+    }
+
+    /// Runs one of the fixed look-ups above (never SQL built from a request).
+    async fn find(
+        &self,
+        tenant: &str,
+        sql: &'static str,
+        value: &str,
+    ) -> Result<Option<StoredResourceServer>, StoreError> {
         on_pool!(&self.db, pool => {
-            Ok(sqlx::query_as::<_, Row>("SELECT id, settings FROM resource_servers WHERE tenant_id = $1 AND identifier = $2")
-                .bind(tenant)
-                .bind(identifier)
-                .fetch_optional(pool)
-                .await?
-                .map(Into::into))
+            Ok(sqlx::query_as::<_, Row>(sql).bind(tenant).bind(value).fetch_optional(pool).await?.map(Into::into))
         })
     }
 
