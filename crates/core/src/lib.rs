@@ -3,6 +3,7 @@
 //! Nothing here performs I/O, so every rule is unit-testable and reusable by the store,
 //! the services and the HTTP layer alike.
 
+pub mod authorize;
 pub mod client;
 pub mod connection;
 pub mod log_event;
@@ -13,5 +14,6 @@ pub mod redirect;
 pub mod resource_server;
 pub mod scopes;
 pub mod search;
+pub mod tenant_settings;
 pub mod time;
 pub mod user;

@@ -26,6 +26,16 @@ pub mod codes {
     /// Successful / failed exchange of a refresh token.
     pub const SUCCESS_REFRESH_EXCHANGE: &str = "sertft";
     pub const FAILED_REFRESH_EXCHANGE: &str = "fertft";
+    /// Successful login (hosted page); successful / failed sign-up.
+    pub const SUCCESS_LOGIN: &str = "s";
+    pub const SUCCESS_SIGNUP: &str = "ss";
+    pub const FAILED_SIGNUP: &str = "fs";
+    /// Successful / failed silent authentication (`prompt=none`).
+    pub const SUCCESS_SILENT_AUTH: &str = "ssa";
+    pub const FAILED_SILENT_AUTH: &str = "fsa";
+    /// Successful / failed exchange of an authorization code.
+    pub const SUCCESS_CODE_EXCHANGE: &str = "seacft";
+    pub const FAILED_CODE_EXCHANGE: &str = "feacft";
     /// Successful / failed logout.
     pub const SUCCESS_LOGOUT: &str = "slo";
     pub const FAILED_LOGOUT: &str = "flo";

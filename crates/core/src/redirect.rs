@@ -1,4 +1,4 @@
-//! Redirect allow-lists (logout `returnTo`, and later login callbacks): strict parsing and
+//! Redirect allow-lists (logout `returnTo` and login callbacks): strict parsing and
 //! matching so that a listed URL cannot be stretched into a redirect to somewhere else.
 //!
 //! Auth0's rules: scheme and host compare case-insensitively, the path case-sensitively, the
@@ -104,6 +104,20 @@ pub fn is_allowed(candidate: &str, allowed: &[String]) -> bool {
     })
 }
 
+/// True when `candidate` may receive an authorization response: it matches an Allowed
+/// Callback URL as [`is_allowed`] does and, stricter than logout, carries no fragment and
+/// exactly the listed entry's query string (usually none), so nothing can be smuggled in.
+pub fn is_registered_callback(candidate: &str, allowed: &[String]) -> bool {
+    if candidate.contains('#') {
+        return false;
+    }
+    let query = |u: &str| u.split_once('?').map(|(_, q)| q.to_string());
+    let wanted = query(candidate);
+    allowed.iter().any(|a| {
+        !a.contains('#') && query(a) == wanted && is_allowed(candidate, std::slice::from_ref(a))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +173,38 @@ mod tests {
             "",
         ] {
             assert!(!is_allowed(bad, &allowed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn callbacks_match_exactly() {
+        let allowed = list(&[
+            "https://app.example.com/cb",
+            "https://*.tenant.example/cb?v=2",
+        ]);
+        assert!(is_registered_callback(
+            "https://app.example.com/cb",
+            &allowed
+        ));
+        assert!(is_registered_callback(
+            "https://x.tenant.example/cb?v=2",
+            &allowed
+        ));
+        for bad in [
+            "https://app.example.com/cb?next=https://evil.com",
+            "https://app.example.com/cb#frag",
+            "https://app.example.com/cb/",
+            "https://app.example.com/cb/../evil",
+            "https://app.example.com/cb%2f..%2fevil",
+            "https://x.tenant.example/cb",
+            "https://x.tenant.example/cb?v=3",
+            "https://evil.com/cb",
+            "https://app.example.com@evil.com/cb",
+            "https://evil.com\\@app.example.com/cb",
+            "javascript://app.example.com/cb",
+            "http://app.example.com/cb",
+        ] {
+            assert!(!is_registered_callback(bad, &allowed), "{bad}");
         }
     }
 }

@@ -17,6 +17,8 @@ pub const READ_CONNECTIONS: &str = "read:connections";
 pub const CREATE_CONNECTIONS: &str = "create:connections";
 pub const UPDATE_CONNECTIONS: &str = "update:connections";
 pub const DELETE_CONNECTIONS: &str = "delete:connections";
+pub const READ_TENANT_SETTINGS: &str = "read:tenant_settings";
+pub const UPDATE_TENANT_SETTINGS: &str = "update:tenant_settings";
 
 /// Every scope the bootstrap machine-to-machine client is granted, including those of
 /// endpoints that later issues add, so its token keeps working as they land.
@@ -61,4 +63,6 @@ pub const ALL_MANAGEMENT_SCOPES: &[&str] = &[
     "delete:grants",
     "read:anomaly_blocks",
     "delete:anomaly_blocks",
+    READ_TENANT_SETTINGS,
+    UPDATE_TENANT_SETTINGS,
 ];

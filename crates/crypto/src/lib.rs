@@ -30,3 +30,30 @@ pub fn sha256_hex(data: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+fn b64url(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+/// PKCE S256 (RFC 7636 §4.2): `BASE64URL(SHA256(verifier))`.
+pub fn pkce_s256(verifier: &str) -> String {
+    b64url(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()).as_ref())
+}
+
+/// OIDC `at_hash` for RS256 tokens: the left half of the SHA-256 of the access token.
+pub fn at_hash(access_token: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, access_token.as_bytes());
+    b64url(&d.as_ref()[..16])
+}
+
+#[cfg(test)]
+mod pkce_tests {
+    #[test]
+    fn rfc7636_appendix_b() {
+        assert_eq!(
+            super::pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+}

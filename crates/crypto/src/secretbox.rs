@@ -2,6 +2,7 @@
 //! in front of the ciphertext. The key comes from `GATEHOUSE_SECRET_KEY` or a key file.
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hmac;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretBoxError {
@@ -16,6 +17,8 @@ pub enum SecretBoxError {
 /// An encryption key for values stored in the database.
 pub struct SecretBox {
     key: LessSafeKey,
+    /// A separate key for MACs (CSRF tokens), derived from the same secret.
+    mac_key: hmac::Key,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -27,9 +30,28 @@ impl std::fmt::Debug for SecretBox {
 impl SecretBox {
     pub fn new(key: &[u8]) -> Result<Self, SecretBoxError> {
         let unbound = UnboundKey::new(&AES_256_GCM, key).map_err(|_| SecretBoxError::KeyLength)?;
+        let derived = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, key),
+            b"gatehouse mac key v1",
+        );
         Ok(Self {
             key: LessSafeKey::new(unbound),
+            mac_key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
         })
+    }
+
+    /// HMAC-SHA256 of `data` for `purpose`.
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> Vec<u8> {
+        let mut ctx = hmac::Context::with_key(&self.mac_key);
+        ctx.update(purpose.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(data);
+        ctx.sign().as_ref().to_vec()
+    }
+
+    /// Checks a MAC made by [`SecretBox::mac`] in constant time.
+    pub fn verify_mac(&self, purpose: &str, data: &[u8], tag: &[u8]) -> bool {
+        crate::ct_eq(&self.mac(purpose, data), tag)
     }
 
     /// `purpose` is bound as associated data, so a ciphertext moved to another column or

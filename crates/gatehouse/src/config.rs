@@ -50,6 +50,9 @@ pub struct ServeConfig {
     /// Largest user_metadata or app_metadata document, in bytes.
     #[arg(long, env = "GATEHOUSE_METADATA_MAX_BYTES", default_value_t = 16 * 1024)]
     pub metadata_max_bytes: usize,
+    /// Days tenant log events are kept (fractions allowed); 0 keeps them forever.
+    #[arg(long, env = "GATEHOUSE_LOG_RETENTION_DAYS", default_value_t = 30.0)]
+    pub log_retention_days: f64,
 }
 
 impl ServeConfig {
@@ -68,6 +71,7 @@ impl ServeConfig {
             rate_limit: 1000,
             max_body_bytes: 1024 * 1024,
             metadata_max_bytes: 16 * 1024,
+            log_retention_days: 30.0,
         }
     }
 

@@ -58,6 +58,16 @@ impl Running {
     }
 }
 
+const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+async fn sweep(g: &Gatehouse) {
+    match g.sweep().await {
+        Ok(n) if n > 0 => tracing::info!(rows = n, "housekeeping removed expired rows"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "housekeeping failed; will retry"),
+    }
+}
+
 /// Opens and migrates the database, bootstraps the tenant, binds and starts serving.
 /// `until` ends the server when it resolves.
 pub async fn start(
@@ -79,6 +89,7 @@ pub async fn start(
         .unwrap_or_else(|| format!("http://{addr}"));
     let mut service_config = ServiceConfig::new(&public_url);
     service_config.max_metadata_bytes = cfg.metadata_max_bytes;
+    service_config.log_retention_ms = (cfg.log_retention_days.max(0.0) * 86_400_000.0) as i64;
     let gatehouse = Gatehouse::open(service_config, db.clone(), secrets).await?;
     let generated_client = gatehouse
         .bootstrap(&BootstrapOptions {
@@ -95,9 +106,13 @@ pub async fn start(
             max_body_bytes: cfg.max_body_bytes,
         },
     );
+    // Housekeeping runs once before serving (so retention holds from the first request)
+    // and then every few minutes while the server is up.
+    sweep(&gatehouse).await;
+    let sweeper = gatehouse.clone();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(
+        let serve = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
@@ -106,8 +121,17 @@ pub async fn start(
                 _ = rx => {}
                 _ = until => {}
             }
-        })
-        .await
+        });
+        let housekeeping = async move {
+            loop {
+                tokio::time::sleep(SWEEP_INTERVAL).await;
+                sweep(&sweeper).await;
+            }
+        };
+        tokio::select! {
+            r = serve => r,
+            _ = housekeeping => Ok(()),
+        }
     });
     tracing::info!(%addr, dialect = ?db.dialect(), "gatehouse listening");
     Ok(Running {

@@ -233,11 +233,12 @@ async fn password_grant_failures_and_their_log_events() {
         .collect();
     assert_eq!(
         kinds,
-        vec!["fepft", "fp", "fepft", "fu", "fepft", "f"],
+        // The login failure, then the failed exchange it caused.
+        vec!["fp", "fepft", "fu", "fepft", "f", "fepft"],
         "{}",
         logs.body
     );
-    let fp = &logs.body[1];
+    let fp = &logs.body[0];
     assert_eq!(fp["user_id"], u["user_id"]);
     assert_eq!(fp["connection"], "Username-Password-Authentication");
     assert!(!logs.body.to_string().contains("Sup3r-secret!"));

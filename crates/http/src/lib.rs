@@ -4,6 +4,7 @@
 mod authentication;
 pub mod error;
 mod extract;
+mod hosted;
 mod management;
 mod ops;
 pub mod rate_limit;
@@ -65,6 +66,7 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
     Router::new()
         .nest("/api/v2", management::router(state.clone()))
         .merge(authentication::router())
+        .merge(hosted::router())
         .merge(ops::router())
         .fallback(|| async { error::ApiError::not_found() })
         .method_not_allowed_fallback(|| async {

@@ -1,6 +1,7 @@
 //! Gatehouse's use cases, independent of HTTP: each module is one domain (users, clients,
 //! connections, tokens) and talks to the stores and the crypto crate.
 
+pub mod authorize;
 pub mod bootstrap;
 pub mod clients;
 pub mod connections;
@@ -12,6 +13,8 @@ pub mod logout;
 pub mod logs;
 pub mod refresh;
 pub mod resource_servers;
+pub mod sessions;
+pub mod tenant_settings;
 pub mod tokens;
 pub mod user_blocks;
 pub mod users;
@@ -20,8 +23,9 @@ pub use error::{Result, ServiceError};
 
 use gatehouse_crypto::secretbox::SecretBox;
 use gatehouse_store::{
-    ClientStore, ConnectionStore, Db, KeyStore, LogStore, LoginFailureStore, RefreshTokenStore,
-    ResourceServerStore, TenantStore, UserStore,
+    AuthorizationCodeStore, ClientStore, ConnectionStore, Db, KeyStore, LogStore,
+    LoginFailureStore, RefreshTokenStore, ResourceServerStore, SessionStore, TenantStore,
+    UserGrantStore, UserStore,
 };
 use hashing::PasswordHasher;
 use keyring::KeyRing;
@@ -39,6 +43,8 @@ pub struct ServiceConfig {
     pub max_metadata_bytes: usize,
     /// Consecutive failed logins from one IP that block a user from that IP.
     pub brute_force_threshold: i64,
+    /// Tenant log events older than this are deleted (milliseconds; 0 keeps them forever).
+    pub log_retention_ms: i64,
 }
 
 impl ServiceConfig {
@@ -48,6 +54,7 @@ impl ServiceConfig {
             tenant: DEFAULT_TENANT.to_string(),
             max_metadata_bytes: gatehouse_core::metadata::DEFAULT_MAX_METADATA_BYTES,
             brute_force_threshold: 10,
+            log_retention_ms: 30 * 86_400_000,
         }
     }
 
@@ -78,6 +85,9 @@ struct Inner {
     logs: LogStore,
     login_failures: LoginFailureStore,
     refresh_tokens: RefreshTokenStore,
+    sessions: SessionStore,
+    codes: AuthorizationCodeStore,
+    user_grants: UserGrantStore,
     secrets: SecretBox,
     hasher: PasswordHasher,
     keyring: KeyRing,
@@ -101,6 +111,9 @@ impl Gatehouse {
                 logs: LogStore::new(db.clone()),
                 login_failures: LoginFailureStore::new(db.clone()),
                 refresh_tokens: RefreshTokenStore::new(db.clone()),
+                sessions: SessionStore::new(db.clone()),
+                codes: AuthorizationCodeStore::new(db.clone()),
+                user_grants: UserGrantStore::new(db.clone()),
                 db,
                 config,
                 secrets,

@@ -25,6 +25,18 @@ fn too_many_attempts() -> OAuthError {
     )
 }
 
+/// ID token claims that depend on how the user logged in.
+#[derive(Debug, Clone, Default)]
+pub struct IdTokenExtras {
+    pub nonce: Option<String>,
+    /// When the user last entered credentials, in epoch seconds.
+    pub auth_time: Option<i64>,
+    /// The browser session, for logout.
+    pub sid: Option<String>,
+    /// Implicit flows returning `id_token token` bind the two with `at_hash`.
+    pub at_hash: bool,
+}
+
 /// OIDC claims of a user for the requested scopes (`openid` gives `sub` only).
 pub fn user_claims(u: &User, scopes: &[&str]) -> Map<String, Value> {
     let mut c = Map::new();
@@ -55,7 +67,132 @@ pub fn user_claims(u: &User, scopes: &[&str]) -> Map<String, Value> {
     c
 }
 
+/// Why a password login was refused; each has Auth0's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LoginRefusal {
+    #[error("Wrong email or password.")]
+    WrongCredentials,
+    #[error("user is blocked")]
+    Blocked,
+    #[error("Your account has been blocked after multiple consecutive login attempts.")]
+    TooManyAttempts,
+    #[error("Internal error")]
+    Internal,
+}
+
+impl From<LoginRefusal> for OAuthError {
+    fn from(r: LoginRefusal) -> Self {
+        match r {
+            LoginRefusal::WrongCredentials => wrong_credentials(),
+            LoginRefusal::Blocked => OAuthError::new(401, "unauthorized", "user is blocked"),
+            LoginRefusal::TooManyAttempts => too_many_attempts(),
+            LoginRefusal::Internal => OAuthError::internal(),
+        }
+    }
+}
+
 impl Gatehouse {
+    /// Checks a username (or email) and password on a connection, with brute-force
+    /// protection per user and IP. Logs the login failures (`fp`, `fu`, `f`, `limit_wc`);
+    /// the caller logs its own success or exchange event. `event` carries the request's
+    /// client, IP and user agent, and gets the user's id when one was found.
+    pub(crate) async fn check_password(
+        &self,
+        connection: &gatehouse_store::StoredConnection,
+        username: &str,
+        password: String,
+        event: &mut LogEvent,
+    ) -> Result<User, LoginRefusal> {
+        let internal = |_| LoginRefusal::Internal;
+        event.connection = Some(connection.settings.name.clone());
+        event.user_name = Some(username.to_string());
+        let found = self
+            .inner
+            .users
+            .by_identifier(self.tenant(), username, Some(&connection.id))
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .next();
+        let hash = match &found {
+            Some(v) => self
+                .inner
+                .users
+                .password_hash(self.tenant(), &v.user.user_id)
+                .await
+                .map_err(internal)?,
+            None => None,
+        };
+        let ip = event.ip.clone().unwrap_or_else(|| "unknown".into());
+        let guarded = connection
+            .settings
+            .options
+            .get("brute_force_protection")
+            .and_then(Value::as_bool)
+            != Some(false);
+        if let Some(v) = &found {
+            event.user_id = Some(v.user.user_id.clone());
+            if guarded
+                && self
+                    .inner
+                    .login_failures
+                    .is_blocked(self.tenant(), &v.user.user_id, &ip)
+                    .await
+                    .map_err(internal)?
+            {
+                return Err(LoginRefusal::TooManyAttempts);
+            }
+        }
+        let ok = self
+            .inner
+            .hasher
+            .verify(password, hash)
+            .await
+            .map_err(|_| LoginRefusal::Internal)?;
+        let Some(found) = found.filter(|_| ok) else {
+            let known_user = event.user_id.clone();
+            let mut failure = event.clone();
+            failure.kind = if known_user.is_some() {
+                codes::FAILED_LOGIN_PASSWORD
+            } else {
+                codes::FAILED_LOGIN_USERNAME
+            }
+            .into();
+            failure.description = Some("Wrong email or password.".into());
+            self.record(failure.clone()).await;
+            if guarded && let Some(user_id) = known_user {
+                let threshold = self.config().brute_force_threshold;
+                let newly_blocked = self
+                    .inner
+                    .login_failures
+                    .record_failure(self.tenant(), &user_id, &ip, threshold, now_millis())
+                    .await
+                    .map_err(internal)?;
+                if newly_blocked {
+                    failure.kind = codes::BLOCKED_ACCOUNT.into();
+                    failure.description = Some(format!(
+                        "{threshold} consecutive failed logins: blocked from {ip}"
+                    ));
+                    self.record(failure).await;
+                }
+            }
+            return Err(LoginRefusal::WrongCredentials);
+        };
+        if found.user.blocked == Some(true) {
+            let mut failure = event.clone();
+            failure.kind = codes::FAILED_LOGIN.into();
+            failure.description = Some("user is blocked".into());
+            self.record(failure).await;
+            return Err(LoginRefusal::Blocked);
+        }
+        self.inner
+            .login_failures
+            .reset(self.tenant(), &found.user.user_id, &ip)
+            .await
+            .map_err(internal)?;
+        Ok(found.user)
+    }
+
     pub(crate) async fn password_grant(
         &self,
         req: TokenRequest,
@@ -127,100 +264,25 @@ impl Gatehouse {
             user_name: Some(username.clone()),
             ..Default::default()
         };
-        let found = self
-            .inner
-            .users
-            .by_identifier(self.tenant(), &username, Some(&connection.id))
+        let found = match self
+            .check_password(&connection, &username, password, &mut event)
             .await
-            .map_err(|_| OAuthError::internal())?
-            .into_iter()
-            .next();
-        let hash = match &found {
-            Some(v) => self
-                .inner
-                .users
-                .password_hash(self.tenant(), &v.user.user_id)
-                .await
-                .map_err(|_| OAuthError::internal())?,
-            None => None,
-        };
-        let ip = req.ip.clone().unwrap_or_else(|| "unknown".into());
-        let guarded = connection
-            .settings
-            .options
-            .get("brute_force_protection")
-            .and_then(Value::as_bool)
-            != Some(false);
-        if guarded
-            && let Some(v) = &found
-            && self
-                .inner
-                .login_failures
-                .is_blocked(self.tenant(), &v.user.user_id, &ip)
-                .await
-                .map_err(|_| OAuthError::internal())?
         {
-            event.kind = codes::FAILED_PASSWORD_EXCHANGE.into();
-            event.description = Some("Too many failed attempts: blocked from this IP".into());
-            event.user_id = Some(v.user.user_id.clone());
-            self.record(event).await;
-            return Err(too_many_attempts());
-        }
-        let ok = self
-            .inner
-            .hasher
-            .verify(password, hash)
-            .await
-            .map_err(|_| OAuthError::internal())?;
-        let known_user = found.as_ref().map(|v| v.user.user_id.clone());
-        let Some(found) = found.filter(|_| ok) else {
-            event.kind = codes::FAILED_PASSWORD_EXCHANGE.into();
-            event.description = Some("Wrong email or password.".into());
-            self.record(event.clone()).await;
-            event.kind = if known_user.is_some() {
-                codes::FAILED_LOGIN_PASSWORD
-            } else {
-                codes::FAILED_LOGIN_USERNAME
+            Ok(user) => user,
+            Err(refusal) => {
+                event.kind = codes::FAILED_PASSWORD_EXCHANGE.into();
+                event.description = Some(refusal.to_string());
+                self.record(event).await;
+                return Err(refusal.into());
             }
-            .into();
-            event.user_id = known_user.clone();
-            self.record(event.clone()).await;
-            if guarded && let Some(user_id) = known_user {
-                let threshold = self.config().brute_force_threshold;
-                let newly_blocked = self
-                    .inner
-                    .login_failures
-                    .record_failure(self.tenant(), &user_id, &ip, threshold, now_millis())
-                    .await
-                    .map_err(|_| OAuthError::internal())?;
-                if newly_blocked {
-                    event.kind = codes::BLOCKED_ACCOUNT.into();
-                    event.description = Some(format!(
-                        "{threshold} consecutive failed logins: blocked from {ip}"
-                    ));
-                    self.record(event).await;
-                }
-            }
-            return Err(wrong_credentials());
         };
-        event.user_id = Some(found.user.user_id.clone());
-        if found.user.blocked == Some(true) {
-            event.description = Some("user is blocked".into());
-            event.kind = codes::FAILED_PASSWORD_EXCHANGE.into();
-            self.record(event.clone()).await;
-            event.kind = codes::FAILED_LOGIN.into();
-            self.record(event).await;
-            return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
-        }
-        self.inner
-            .login_failures
-            .reset(self.tenant(), &found.user.user_id, &ip)
-            .await
-            .map_err(|_| OAuthError::internal())?;
-        let user = self
-            .record_login(&found.user.user_id, req.ip.as_deref())
-            .await?;
-        let mut issued = self.user_tokens(&client, &user, api.as_ref(), req.scope.as_deref())?;
+        let user = self.record_login(&found.user_id, req.ip.as_deref()).await?;
+        let extra = IdTokenExtras {
+            auth_time: Some(now_millis() / 1000),
+            ..Default::default()
+        };
+        let mut issued =
+            self.user_tokens(&client, &user, api.as_ref(), req.scope.as_deref(), &extra)?;
         self.maybe_refresh_token(
             &client,
             &user,
@@ -237,7 +299,11 @@ impl Gatehouse {
     }
 
     /// Counts a login: `logins_count`, `last_login`, `last_ip`.
-    async fn record_login(&self, user_id: &str, ip: Option<&str>) -> Result<User, OAuthError> {
+    pub(crate) async fn record_login(
+        &self,
+        user_id: &str,
+        ip: Option<&str>,
+    ) -> Result<User, OAuthError> {
         self.inner
             .users
             .record_login(self.tenant(), user_id, now_millis(), ip)
@@ -254,6 +320,7 @@ impl Gatehouse {
         user: &User,
         api: Option<&gatehouse_store::StoredResourceServer>,
         scope: Option<&str>,
+        extra: &IdTokenExtras,
     ) -> Result<IssuedToken, OAuthError> {
         let requested: Vec<&str> = scope.unwrap_or("openid").split_whitespace().collect();
         let oidc: Vec<&str> = requested
@@ -303,6 +370,21 @@ impl Gatehouse {
             claims.insert("aud".into(), json!(client.client_id));
             claims.insert("iat".into(), json!(now));
             claims.insert("exp".into(), json!(now + lifetime));
+            if let Some(n) = &extra.nonce {
+                claims.insert("nonce".into(), json!(n));
+            }
+            if let Some(t) = extra.auth_time {
+                claims.insert("auth_time".into(), json!(t));
+            }
+            if let Some(sid) = &extra.sid {
+                claims.insert("sid".into(), json!(sid));
+            }
+            if extra.at_hash {
+                claims.insert(
+                    "at_hash".into(),
+                    json!(gatehouse_crypto::at_hash(&access_token)),
+                );
+            }
             Some(
                 jwt::sign(self.keyring().current(), &Value::Object(claims))
                     .map_err(|_| OAuthError::internal())?,

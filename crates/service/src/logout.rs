@@ -1,6 +1,8 @@
-//! `/v2/logout`: where a browser may be sent after logging out.
+//! `/v2/logout` and `/oidc/logout`: end the browser session and redirect only to an
+//! allowed URL.
 
 use crate::Gatehouse;
+use crate::authorize::Browser;
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::redirect;
 
@@ -10,22 +12,29 @@ use gatehouse_core::redirect;
 pub struct LogoutRefused(pub String);
 
 impl Gatehouse {
-    /// Checks `returnTo` against the application's Allowed Logout URLs (with `client_id`) and
-    /// returns where to redirect, if anywhere. Without `client_id` the tenant's list applies,
-    /// and Gatehouse has no tenant-wide list yet, so a `returnTo` then needs a `client_id`.
+    /// Ends the browser's session and checks `returnTo` against the application's Allowed
+    /// Logout URLs (with `client_id`) or the tenant's (without); returns where to redirect.
+    /// A refused `returnTo` still logs the browser out: leaving a session open because the
+    /// redirect was wrong would surprise the user more than a page saying so.
     pub async fn logout(
         &self,
         client_id: Option<&str>,
         return_to: Option<&str>,
-        ip: Option<String>,
-        user_agent: Option<String>,
+        browser: &Browser,
     ) -> Result<Option<String>, LogoutRefused> {
         let mut event = LogEvent {
             client_id: client_id.map(String::from),
-            ip,
-            user_agent,
+            ip: browser.ip.clone(),
+            user_agent: browser.user_agent.clone(),
             ..Default::default()
         };
+        if let Ok(Some(s)) = self.active_session(browser.session_cookie.as_deref()).await {
+            event.user_id = Some(s.user.user_id.clone());
+        }
+        if let Err(e) = self.end_session(browser.session_cookie.as_deref()).await {
+            tracing::error!(error = %e, "could not end a session at logout");
+            return Err(LogoutRefused("Logout failed; try again.".into()));
+        }
         let result = self.check_logout(client_id, return_to).await;
         match &result {
             Ok(_) => {
@@ -49,8 +58,7 @@ impl Gatehouse {
         id_token_hint: Option<&str>,
         post_logout_redirect_uri: Option<&str>,
         state: Option<&str>,
-        ip: Option<String>,
-        user_agent: Option<String>,
+        browser: &Browser,
     ) -> Result<Option<String>, LogoutRefused> {
         let hinted = match id_token_hint {
             Some(t) => {
@@ -82,7 +90,7 @@ impl Gatehouse {
             (None, b) => b,
         };
         let target = self
-            .logout(client, post_logout_redirect_uri, ip, user_agent)
+            .logout(client, post_logout_redirect_uri, browser)
             .await?;
         Ok(target.map(|url| match state {
             Some(st) => {
@@ -115,13 +123,18 @@ impl Gatehouse {
                     .settings
                     .allowed_logout_urls
             }
-            None => vec![],
+            None => {
+                self.tenant_settings()
+                    .await
+                    .map_err(|_| LogoutRefused("Logout failed; try again.".into()))?
+                    .allowed_logout_urls
+            }
         };
         match return_to {
             None => Ok(None),
             Some(url) if redirect::is_allowed(url, &allowed) => Ok(Some(url.to_string())),
             Some(_) if client_id.is_none() => Err(LogoutRefused(
-                "returnTo needs a client_id whose Allowed Logout URLs list it".into(),
+                "returnTo is not in the tenant's Allowed Logout URLs".into(),
             )),
             Some(_) => Err(LogoutRefused(
                 "returnTo is not in the application's Allowed Logout URLs".into(),

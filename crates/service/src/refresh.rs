@@ -1,7 +1,7 @@
 //! Refresh tokens: issued for `offline_access`, rotated at every use, and a reused token
 //! revokes its whole family (Auth0's rotating refresh tokens with reuse detection).
 
-use crate::tokens::{IssuedToken, OAuthError, TokenRequest};
+use crate::tokens::{ExchangeEvents, IssuedToken, OAuthError, TokenRequest};
 use crate::{Gatehouse, now_millis};
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::user::User;
@@ -80,17 +80,16 @@ impl Gatehouse {
             ..Default::default()
         };
         let result = self.rotate(&req, &mut event).await;
-        match &result {
-            Ok(_) => {
-                event.kind = codes::SUCCESS_REFRESH_EXCHANGE.into();
-                event.description = Some("Refresh Token for Access Token".into());
-            }
-            Err(e) => {
-                event.kind = codes::FAILED_REFRESH_EXCHANGE.into();
-                event.description = Some(e.description.clone());
-            }
-        }
-        self.record(event).await;
+        self.log_exchange(
+            event,
+            &result,
+            ExchangeEvents {
+                success: codes::SUCCESS_REFRESH_EXCHANGE,
+                description: "Refresh Token for Access Token",
+                failure: codes::FAILED_REFRESH_EXCHANGE,
+            },
+        )
+        .await;
         result
     }
 
@@ -190,7 +189,13 @@ impl Gatehouse {
         if token.audience.is_some() && api.is_none() {
             return Err(invalid_refresh());
         }
-        let mut issued = self.user_tokens(&client, &user, api.as_ref(), Some(&scope))?;
+        let mut issued = self.user_tokens(
+            &client,
+            &user,
+            api.as_ref(),
+            Some(&scope),
+            &crate::login::IdTokenExtras::default(),
+        )?;
         // Rotation: the next token joins the same family, keeping the original scope.
         self.maybe_refresh_token(
             &client,

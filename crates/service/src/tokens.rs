@@ -44,6 +44,10 @@ pub struct TokenRequest {
     pub refresh_token: Option<String>,
     /// The connection of a `password-realm` grant.
     pub realm: Option<String>,
+    /// The `authorization_code` grant's code, callback and PKCE verifier.
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
     /// The caller's address and user agent, for the tenant log.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -102,7 +106,40 @@ impl AccessClaims {
     }
 }
 
+/// The log events of one kind of token exchange: success code and description, failure code.
+pub(crate) struct ExchangeEvents {
+    pub success: &'static str,
+    pub description: &'static str,
+    pub failure: &'static str,
+}
+
+const CLIENT_CREDENTIALS_EVENTS: ExchangeEvents = ExchangeEvents {
+    success: codes::SUCCESS_CLIENT_CREDENTIALS,
+    description: "Client Credentials for Access Token",
+    failure: codes::FAILED_CLIENT_CREDENTIALS,
+};
+
 impl Gatehouse {
+    /// Records how a token exchange ended; failures carry the error's description.
+    pub(crate) async fn log_exchange(
+        &self,
+        mut event: LogEvent,
+        result: &Result<IssuedToken, OAuthError>,
+        kinds: ExchangeEvents,
+    ) {
+        match result {
+            Ok(_) => {
+                event.kind = kinds.success.into();
+                event.description = Some(kinds.description.into());
+            }
+            Err(e) => {
+                event.kind = kinds.failure.into();
+                event.description = Some(e.description.clone());
+            }
+        }
+        self.record(event).await;
+    }
+
     pub async fn issue_token(&self, req: TokenRequest) -> Result<IssuedToken, OAuthError> {
         match req.grant_type.as_deref() {
             Some("client_credentials") => {
@@ -116,24 +153,18 @@ impl Gatehouse {
                     event.details.insert("audience".into(), json!(a));
                 }
                 let result = self.client_credentials(req).await;
-                match &result {
-                    Ok(t) => {
-                        event.kind = codes::SUCCESS_CLIENT_CREDENTIALS.into();
-                        event.description = Some("Client Credentials for Access Token".into());
-                        event.details.insert("scope".into(), json!(t.scope));
-                    }
-                    Err(e) => {
-                        event.kind = codes::FAILED_CLIENT_CREDENTIALS.into();
-                        event.description = Some(e.description.clone());
-                    }
+                if let Ok(t) = &result {
+                    event.details.insert("scope".into(), json!(t.scope));
                 }
-                self.record(event).await;
+                self.log_exchange(event, &result, CLIENT_CREDENTIALS_EVENTS)
+                    .await;
                 result
             }
             Some("password") | Some(crate::login::PASSWORD_REALM_GRANT) => {
                 self.password_grant(req).await
             }
             Some("refresh_token") => self.refresh_grant(req).await,
+            Some("authorization_code") => self.code_grant(req).await,
             Some(other) => Err(OAuthError::new(
                 400,
                 "unsupported_grant_type",

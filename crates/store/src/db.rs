@@ -61,6 +61,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_refresh_tokens.sql"),
         postgres: include_str!("../migrations/postgres/0005_refresh_tokens.sql"),
     },
+    Migration {
+        version: 6,
+        name: "browser_sessions",
+        sqlite: include_str!("../migrations/sqlite/0006_browser_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0006_browser_sessions.sql"),
+    },
 ];
 
 /// A JSON object column.

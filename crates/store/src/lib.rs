@@ -15,6 +15,7 @@ mod logs;
 mod refresh_tokens;
 mod resource_servers;
 pub mod search;
+mod sessions;
 mod tenants;
 mod users;
 
@@ -27,6 +28,9 @@ pub use login_failures::LoginFailureStore;
 pub use logs::{LogQuery, LogStore};
 pub use refresh_tokens::{RefreshToken, RefreshTokenStore};
 pub use resource_servers::{ResourceServerStore, StoredResourceServer};
+pub use sessions::{
+    AuthorizationCode, AuthorizationCodeStore, BrowserSession, SessionStore, UserGrantStore,
+};
 pub use tenants::TenantStore;
 pub use users::{SortField, UserList, UserSearch, UserStore, VersionedUser};
 

@@ -143,4 +143,15 @@ impl LogStore {
             Ok((rows.into_iter().map(Into::into).collect(), total))
         })
     }
+
+    /// Retention: deletes every tenant's events older than `before` (epoch ms).
+    pub async fn delete_before(&self, before: i64) -> Result<u64, StoreError> {
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query("DELETE FROM logs WHERE date < $1")
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected())
+        })
+    }
 }

@@ -24,4 +24,26 @@ impl TenantStore {
             Ok(())
         })
     }
+
+    /// The tenant's settings document (`{}` until first changed).
+    pub async fn settings(&self, id: &str) -> Result<String, StoreError> {
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query_scalar::<_, String>("SELECT settings FROM tenants WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+                .unwrap_or_else(|| "{}".to_string()))
+        })
+    }
+
+    pub async fn put_settings(&self, id: &str, settings: &str) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query("UPDATE tenants SET settings = $2 WHERE id = $1")
+                .bind(id)
+                .bind(settings)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
 }

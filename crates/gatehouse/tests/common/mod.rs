@@ -2,6 +2,8 @@
 //! `GATEHOUSE_TEST_DATABASE_URL` names a PostgreSQL server, a fresh database on it.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use gatehouse::config::ServeConfig;
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};

@@ -14,14 +14,16 @@ pub async fn openid_configuration(State(s): State<AppState>) -> Json<Value> {
         "userinfo_endpoint": format!("{base}/userinfo"),
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "end_session_endpoint": format!("{base}/oidc/logout"),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_types_supported": ["code", "token", "id_token", "token id_token"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "code_challenge_methods_supported": ["S256", "plain"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "grant_types_supported": ["client_credentials", "password", "http://auth0.com/oauth/grant-type/password-realm", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "password", "http://auth0.com/oauth/grant-type/password-realm", "refresh_token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "claims_supported": ["aud", "sub", "iss", "iat", "exp", "name", "given_name", "family_name", "nickname", "picture", "email", "email_verified", "updated_at"],
+        "request_parameter_supported": false,
+        "claims_supported": ["aud", "sub", "iss", "iat", "exp", "nonce", "auth_time", "sid", "at_hash", "name", "given_name", "family_name", "nickname", "picture", "email", "email_verified", "updated_at"],
     }))
 }
 

@@ -1,38 +1,32 @@
 //! `GET /v2/logout`: redirect only to an allowed `returnTo`, otherwise explain on a page.
 
 use crate::AppState;
-use crate::extract::ClientInfo;
+use crate::hosted::{BrowserRequest, clear_session};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use std::collections::HashMap;
 
-fn escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '&' => "&amp;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&#39;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body><h1>{t}</h1><p>{m}</p></body></html>",
-        t = escape(title),
-        m = escape(message)
-    );
-    let mut r = (status, Html(body)).into_response();
+    let mut r = (status, Html(crate::hosted::message_page(title, message))).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
-fn respond(result: Result<Option<String>, gatehouse_service::logout::LogoutRefused>) -> Response {
+/// Answers a logout and always deletes the session cookie.
+fn respond(
+    s: &AppState,
+    result: Result<Option<String>, gatehouse_service::logout::LogoutRefused>,
+) -> Response {
+    let mut resp = answer(result);
+    if let Some(v) = clear_session(&s.gatehouse) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+fn answer(result: Result<Option<String>, gatehouse_service::logout::LogoutRefused>) -> Response {
     match result {
         Ok(Some(url)) => match HeaderValue::from_str(&url) {
             Ok(location) => {
@@ -56,36 +50,32 @@ fn respond(result: Result<Option<String>, gatehouse_service::logout::LogoutRefus
 /// `GET /v2/logout` (Auth0's logout).
 pub async fn logout(
     State(s): State<AppState>,
-    who: ClientInfo,
+    b: BrowserRequest,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     // `federated` is accepted: there are no upstream identity providers to log out of yet.
     let client_id = q.get("client_id").map(String::as_str);
     let return_to = q.get("returnTo").map(String::as_str);
-    respond(
-        s.gatehouse
-            .logout(client_id, return_to, who.ip, who.user_agent)
-            .await,
-    )
+    let result = s.gatehouse.logout(client_id, return_to, &b.browser).await;
+    respond(&s, result)
 }
 
 /// `GET /oidc/logout`: OpenID Connect RP-initiated logout.
 pub async fn oidc_logout(
     State(s): State<AppState>,
-    who: ClientInfo,
+    b: BrowserRequest,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let get = |k: &str| q.get(k).map(String::as_str);
-    respond(
-        s.gatehouse
-            .oidc_logout(
-                get("client_id"),
-                get("id_token_hint"),
-                get("post_logout_redirect_uri"),
-                get("state"),
-                who.ip,
-                who.user_agent,
-            )
-            .await,
-    )
+    let result = s
+        .gatehouse
+        .oidc_logout(
+            get("client_id"),
+            get("id_token_hint"),
+            get("post_logout_redirect_uri"),
+            get("state"),
+            &b.browser,
+        )
+        .await;
+    respond(&s, result)
 }

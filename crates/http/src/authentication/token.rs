@@ -98,6 +98,9 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
         password: text("password")?,
         refresh_token: text("refresh_token")?,
         realm: text("realm")?,
+        code: text("code")?,
+        redirect_uri: text("redirect_uri")?,
+        code_verifier: text("code_verifier")?,
         ip: None,
         user_agent: None,
     };

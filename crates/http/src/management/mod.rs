@@ -5,6 +5,7 @@ mod clients;
 mod connections;
 mod logs;
 mod resource_servers;
+mod tenant_settings;
 mod user_blocks;
 mod users;
 
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(resource_servers::router())
         .merge(logs::router())
         .merge(user_blocks::router())
+        .merge(tenant_settings::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state, authenticate))
 }

@@ -1,0 +1,68 @@
+//! The browser's cookies: the SSO session and the CSRF cookie, and the extractor that reads
+//! them with the caller's address.
+
+use crate::extract::ClientInfo;
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use gatehouse_service::authorize::Browser;
+
+pub const SESSION_COOKIE: &str = "gh_session";
+pub const CSRF_COOKIE: &str = "gh_csrf";
+
+/// The value of cookie `name` from the request's `Cookie` headers.
+pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"').to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A `Set-Cookie` value: HttpOnly and SameSite=Lax always, Secure when served over https.
+/// `max_age` 0 deletes the cookie.
+pub fn set(name: &str, value: &str, max_age: i64, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// A request's browser context: session cookie, CSRF cookie, IP and user agent.
+pub struct BrowserRequest {
+    pub browser: Browser,
+    pub csrf_cookie: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BrowserRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let who = ClientInfo::from_parts(parts);
+        Ok(Self {
+            browser: Browser {
+                session_cookie: read(&parts.headers, SESSION_COOKIE),
+                ip: who.ip,
+                user_agent: who.user_agent,
+            },
+            csrf_cookie: read(&parts.headers, CSRF_COOKIE),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_one_cookie_among_many() {
+        let mut h = HeaderMap::new();
+        h.insert("cookie", "a=1; gh_session=abc; gh_csrf=x".parse().unwrap());
+        assert_eq!(read(&h, SESSION_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(read(&h, "gh_sess"), None);
+    }
+}

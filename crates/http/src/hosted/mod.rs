@@ -1,0 +1,312 @@
+//! The browser-facing surface: `GET /authorize`, the hosted login, sign-up and consent pages
+//! under `/u/`, and `/continue` after the post-login redirect hook. Pages are rendered here;
+//! the flow's decisions are the service's (`gatehouse_service::authorize`).
+
+mod cookies;
+mod pages;
+
+pub use cookies::{BrowserRequest, SESSION_COOKIE};
+pub use pages::message as message_page;
+
+use crate::AppState;
+use axum::Router;
+use axum::extract::{Form, FromRequest, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use gatehouse_core::authorize::ResponseMode;
+use gatehouse_service::Gatehouse;
+use gatehouse_service::authorize::{Outcome, Step};
+use std::collections::HashMap;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/authorize", get(authorize))
+        .route("/u/login", get(login_page).post(login_submit))
+        .route("/u/signup", get(signup_page).post(signup_submit))
+        .route("/u/consent", get(consent_page).post(consent_submit))
+        .route("/continue", get(resume).post(resume_post))
+}
+
+fn secure(g: &Gatehouse) -> bool {
+    g.config().public_url.starts_with("https://")
+}
+
+/// Headers every hosted response carries: never cached, never framed, no Referer leaking
+/// the transaction in the URL.
+fn harden(resp: &mut Response, csp: bool) {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if csp {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        );
+    }
+}
+
+fn redirect(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            let mut r = StatusCode::FOUND.into_response();
+            r.headers_mut().insert(header::LOCATION, v);
+            r
+        }
+        Err(_) => html(
+            StatusCode::BAD_REQUEST,
+            pages::message("Something went wrong", "The redirect address is not valid."),
+        ),
+    }
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (status, Html(body)).into_response()
+}
+
+/// A CSRF cookie for this browser: the one it has, or a new one to set.
+fn csrf_cookie(existing: &Option<String>) -> (String, bool) {
+    match existing {
+        Some(c) if c.len() >= 16 => (c.clone(), false),
+        _ => (
+            gatehouse_crypto::random::b64url(24).unwrap_or_default(),
+            true,
+        ),
+    }
+}
+
+/// Turns a step of the flow into a response, setting cookies as needed.
+fn render(g: &Gatehouse, outcome: Outcome, csrf_existing: &Option<String>) -> Response {
+    let (csrf, new_csrf) = csrf_cookie(csrf_existing);
+    let mut set_csrf = false;
+    let mut resp = match outcome.step {
+        Step::ErrorPage { status, message } => html(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            pages::message("Something went wrong", &message),
+        ),
+        Step::ToLogin {
+            transaction,
+            signup,
+        } => {
+            let page = if signup { "signup" } else { "login" };
+            redirect(&format!("/u/{page}?state={transaction}"))
+        }
+        Step::Login(screen) => {
+            set_csrf = new_csrf;
+            let status = if screen.error.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            html(status, pages::login(&screen, &g.csrf_token(&csrf)))
+        }
+        Step::ToConsent { transaction } => redirect(&format!("/u/consent?state={transaction}")),
+        Step::Consent(screen) => {
+            set_csrf = new_csrf;
+            html(
+                StatusCode::OK,
+                pages::consent(&screen, &g.csrf_token(&csrf)),
+            )
+        }
+        Step::External(url) => redirect(&url),
+        Step::Callback(answer) => match answer.mode {
+            ResponseMode::FormPost => {
+                let mut r = html(
+                    StatusCode::OK,
+                    pages::form_post(&answer.redirect_uri, &answer.params),
+                );
+                harden(&mut r, false);
+                return with_session(g, r, outcome.set_session);
+            }
+            _ => redirect(&answer.location()),
+        },
+    };
+    harden(&mut resp, true);
+    if set_csrf
+        && let Ok(v) = HeaderValue::from_str(&cookies::set(
+            cookies::CSRF_COOKIE,
+            &csrf,
+            86_400,
+            secure(g),
+        ))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    with_session(g, resp, outcome.set_session)
+}
+
+fn with_session(
+    g: &Gatehouse,
+    mut resp: Response,
+    session: Option<gatehouse_service::sessions::NewSessionCookie>,
+) -> Response {
+    if let Some(c) = session
+        && let Ok(v) = HeaderValue::from_str(&cookies::set(
+            SESSION_COOKIE,
+            &c.value,
+            c.max_age_secs,
+            secure(g),
+        ))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// The cookie header that logs a browser out.
+pub fn clear_session(g: &Gatehouse) -> Option<HeaderValue> {
+    HeaderValue::from_str(&cookies::set(SESSION_COOKIE, "", 0, secure(g))).ok()
+}
+
+fn csrf_refused() -> Response {
+    let mut r = html(
+        StatusCode::FORBIDDEN,
+        pages::message(
+            "Please try again",
+            "This form could not be verified (its security token is missing or expired). Go back, reload the page and submit it again.",
+        ),
+    );
+    harden(&mut r, true);
+    r
+}
+
+/// A form body whose CSRF token matches the browser's CSRF cookie; anything else is refused
+/// before a handler runs.
+struct VerifiedForm(HashMap<String, String>);
+
+impl FromRequest<AppState> for VerifiedForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let csrf_cookie = cookies::read(req.headers(), cookies::CSRF_COOKIE);
+        let Form(f) = Form::<HashMap<String, String>>::from_request(req, state)
+            .await
+            .map_err(|_| csrf_refused())?;
+        if !state
+            .gatehouse
+            .check_csrf(csrf_cookie.as_deref(), f.get("_csrf").map(String::as_str))
+        {
+            return Err(csrf_refused());
+        }
+        Ok(Self(f))
+    }
+}
+
+fn field<'a>(form: &'a HashMap<String, String>, k: &str) -> &'a str {
+    form.get(k).map(String::as_str).unwrap_or("")
+}
+
+async fn authorize(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let outcome = s.gatehouse.authorize(&q, &b.browser).await;
+    render(&s.gatehouse, outcome, &b.csrf_cookie)
+}
+
+async fn login_page(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let outcome = s.gatehouse.login_screen(field(&q, "state"), false).await;
+    render(&s.gatehouse, outcome, &b.csrf_cookie)
+}
+
+async fn signup_page(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let outcome = s.gatehouse.login_screen(field(&q, "state"), true).await;
+    render(&s.gatehouse, outcome, &b.csrf_cookie)
+}
+
+async fn login_submit(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
+    let outcome = s
+        .gatehouse
+        .submit_login(
+            field(&f, "state"),
+            field(&f, "username"),
+            field(&f, "password").to_string(),
+            &b.browser,
+        )
+        .await;
+    render(&s.gatehouse, outcome, &b.csrf_cookie)
+}
+
+async fn signup_submit(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
+    let outcome = s
+        .gatehouse
+        .submit_signup(
+            field(&f, "state"),
+            field(&f, "email"),
+            field(&f, "password").to_string(),
+            &b.browser,
+        )
+        .await;
+    render(&s.gatehouse, outcome, &b.csrf_cookie)
+}
+
+async fn consent_page(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let outcome = s
+        .gatehouse
+        .consent_screen(field(&q, "state"), &b.browser)
+        .await;
+    render(&s.gatehouse, outcome, &b.csrf_cookie)
+}
+
+async fn consent_submit(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
+    let accepted = field(&f, "action") == "accept";
+    let outcome = s
+        .gatehouse
+        .submit_consent(field(&f, "state"), accepted, &b.browser)
+        .await;
+    render(&s.gatehouse, outcome, &b.csrf_cookie)
+}
+
+async fn resume(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let outcome = s.gatehouse.resume(field(&q, "state"), &b.browser).await;
+    render(&s.gatehouse, outcome, &b.csrf_cookie)
+}
+
+/// `POST /continue`: the external site may post the state back (Auth0 allows both).
+async fn resume_post(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let outcome = s.gatehouse.resume(field(&f, "state"), &b.browser).await;
+    render(&s.gatehouse, outcome, &b.csrf_cookie)
+}

@@ -1,0 +1,32 @@
+//! `/api/v2/tenants/settings`: read and change the tenant's settings.
+
+use crate::Gatehouse;
+use crate::error::{Result, ServiceError};
+use gatehouse_core::payload::Payload;
+use gatehouse_core::tenant_settings::TenantSettings;
+use gatehouse_store::TenantStore;
+use serde_json::Value;
+
+impl Gatehouse {
+    fn tenants(&self) -> TenantStore {
+        TenantStore::new(self.db().clone())
+    }
+
+    /// The tenant's settings; fields never set have their defaults.
+    pub async fn tenant_settings(&self) -> Result<TenantSettings> {
+        let raw = self.tenants().settings(self.tenant()).await?;
+        serde_json::from_str(&raw).map_err(ServiceError::internal)
+    }
+
+    pub async fn get_tenant_settings(&self) -> Result<Value> {
+        Ok(self.tenant_settings().await?.to_json())
+    }
+
+    pub async fn update_tenant_settings(&self, body: Payload) -> Result<Value> {
+        let mut settings = self.tenant_settings().await?;
+        settings.patch(body)?;
+        let raw = serde_json::to_string(&settings).map_err(ServiceError::internal)?;
+        self.tenants().put_settings(self.tenant(), &raw).await?;
+        Ok(settings.to_json())
+    }
+}
