@@ -40,6 +40,129 @@ pub struct ClientSettings {
     pub token_endpoint_auth_method: String,
     pub jwt_configuration: Map<String, Value>,
     pub client_metadata: Map<String, Value>,
+    #[serde(default)]
+    pub refresh_token: RefreshTokenPolicy,
+}
+
+/// Auth0's `refresh_token` client setting. Gatehouse defaults to rotating, expiring tokens
+/// (Auth0 defaults new applications to non-rotating, non-expiring ones): a leaked token is
+/// then caught by reuse detection instead of living forever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RefreshTokenPolicy {
+    /// `rotating` or `non-rotating`.
+    pub rotation_type: String,
+    /// `expiring` or `non-expiring`.
+    pub expiration_type: String,
+    /// Seconds during which a rotated token may be used again (concurrent tabs) without
+    /// counting as reuse.
+    pub leeway: i64,
+    /// Absolute lifetime, in seconds, counted from the first token of a login.
+    pub token_lifetime: i64,
+    pub infinite_token_lifetime: bool,
+    /// Lifetime of an unused token, in seconds.
+    pub idle_token_lifetime: i64,
+    pub infinite_idle_token_lifetime: bool,
+}
+
+impl Default for RefreshTokenPolicy {
+    fn default() -> Self {
+        Self {
+            rotation_type: "rotating".into(),
+            expiration_type: "expiring".into(),
+            leeway: 0,
+            token_lifetime: 2_592_000,
+            infinite_token_lifetime: false,
+            idle_token_lifetime: 1_296_000,
+            infinite_idle_token_lifetime: false,
+        }
+    }
+}
+
+/// A year: Auth0's longest lifetime for expiring refresh tokens.
+const MAX_REFRESH_LIFETIME: i64 = 31_557_600;
+
+impl RefreshTokenPolicy {
+    pub fn rotating(&self) -> bool {
+        self.rotation_type == "rotating"
+    }
+
+    /// Absolute lifetime in milliseconds, `None` for never.
+    pub fn lifetime_ms(&self) -> Option<i64> {
+        (self.expiration_type == "expiring" && !self.infinite_token_lifetime)
+            .then_some(self.token_lifetime * 1000)
+    }
+
+    /// Idle lifetime in milliseconds, `None` for never.
+    pub fn idle_ms(&self) -> Option<i64> {
+        (self.expiration_type == "expiring" && !self.infinite_idle_token_lifetime)
+            .then_some(self.idle_token_lifetime * 1000)
+    }
+
+    fn patch(&mut self, mut p: Payload) -> Result<(), InvalidBody> {
+        p.allow_only(&[
+            "rotation_type",
+            "expiration_type",
+            "leeway",
+            "token_lifetime",
+            "infinite_token_lifetime",
+            "idle_token_lifetime",
+            "infinite_idle_token_lifetime",
+        ])?;
+        if let Some(v) = p.string("rotation_type")? {
+            one_of(
+                "refresh_token.rotation_type",
+                &v,
+                &["rotating", "non-rotating"],
+            )?;
+            self.rotation_type = v;
+        }
+        if let Some(v) = p.string("expiration_type")? {
+            one_of(
+                "refresh_token.expiration_type",
+                &v,
+                &["expiring", "non-expiring"],
+            )?;
+            self.expiration_type = v;
+        }
+        for (key, slot, max) in [
+            ("leeway", &mut self.leeway, 3600),
+            (
+                "token_lifetime",
+                &mut self.token_lifetime,
+                MAX_REFRESH_LIFETIME,
+            ),
+            (
+                "idle_token_lifetime",
+                &mut self.idle_token_lifetime,
+                MAX_REFRESH_LIFETIME,
+            ),
+        ] {
+            if let Some(v) = p.integer(key)? {
+                let min = if key == "leeway" { 0 } else { 1 };
+                if !(min..=max).contains(&v) {
+                    return Err(InvalidBody::on_property(
+                        format!("refresh_token.{key} must be between {min} and {max}"),
+                        &format!("refresh_token.{key}"),
+                    ));
+                }
+                *slot = v;
+            }
+        }
+        if let Some(v) = p.bool("infinite_token_lifetime")? {
+            self.infinite_token_lifetime = v;
+        }
+        if let Some(v) = p.bool("infinite_idle_token_lifetime")? {
+            self.infinite_idle_token_lifetime = v;
+        }
+        if self.rotating() && self.expiration_type != "expiring" {
+            return Err(InvalidBody::on_property(
+                "Rotating refresh tokens must be expiring (expiration_type: expiring)",
+                "refresh_token.expiration_type",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl ClientSettings {
@@ -69,6 +192,7 @@ impl ClientSettings {
                     .cloned()
                     .unwrap_or_default(),
             client_metadata: Map::new(),
+            refresh_token: RefreshTokenPolicy::default(),
         }
     }
 
@@ -87,6 +211,7 @@ impl ClientSettings {
         "token_endpoint_auth_method",
         "jwt_configuration",
         "client_metadata",
+        "refresh_token",
     ];
 
     /// Validates a create body (`name` required) into fresh settings.
@@ -209,6 +334,10 @@ impl ClientSettings {
             }
             self.client_metadata = m;
         }
+        if let Some(r) = p.object("refresh_token")? {
+            self.refresh_token
+                .patch(Payload::from_value(Value::Object(r))?)?;
+        }
         Ok(())
     }
 
@@ -268,5 +397,29 @@ mod tests {
         .unwrap();
         let s = ClientSettings::from_create(ok).unwrap();
         assert_eq!(s.callbacks, vec!["https://x/cb".to_string()]);
+    }
+
+    #[test]
+    fn refresh_token_policy_is_validated() {
+        let mut s = ClientSettings::new("a".into());
+        assert!(s.refresh_token.rotating());
+        assert_eq!(s.refresh_token.lifetime_ms(), Some(2_592_000_000));
+        s.patch(Payload::from_value(json!({"refresh_token": {"rotation_type": "non-rotating", "expiration_type": "non-expiring"}})).unwrap())
+            .unwrap();
+        assert!(!s.refresh_token.rotating());
+        assert_eq!(s.refresh_token.lifetime_ms(), None);
+        for bad in [
+            json!({"refresh_token": {"rotation_type": "sometimes"}}),
+            json!({"refresh_token": {"rotation_type": "rotating", "expiration_type": "non-expiring"}}),
+            json!({"refresh_token": {"leeway": -1}}),
+            json!({"refresh_token": {"token_lifetime": 0}}),
+            json!({"refresh_token": {"colour": "red"}}),
+        ] {
+            let mut c = ClientSettings::new("a".into());
+            assert!(
+                c.patch(Payload::from_value(bad.clone()).unwrap()).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

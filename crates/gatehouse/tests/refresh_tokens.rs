@@ -147,3 +147,72 @@ async fn apis_must_allow_offline_access() {
         );
     }
 }
+
+async fn client_with_policy(s: &mut TestServer, policy: Value) -> (String, String) {
+    let c = s
+        .post(
+            "/api/v2/clients",
+            json!({"name": "app", "grant_types": ["password", "refresh_token"], "refresh_token": policy}),
+        )
+        .await;
+    let c = c.assert_status(201).clone();
+    assert_eq!(
+        c["refresh_token"]["leeway"],
+        policy.get("leeway").cloned().unwrap_or(json!(0))
+    );
+    (
+        c["client_id"].as_str().unwrap().to_string(),
+        c["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_refresh_token_policies() {
+    let mut s = TestServer::start().await;
+    s.create_user("pol@example.com", json!({})).await;
+    let bad = s
+        .post("/api/v2/clients", json!({"name": "x", "refresh_token": {"rotation_type": "rotating", "expiration_type": "non-expiring"}}))
+        .await;
+    bad.assert_error(400, "invalid_body");
+
+    // Non-rotating (Auth0's default for new applications): the same token keeps working and
+    // refreshes return no new refresh token.
+    let (cid, secret) = client_with_policy(
+        &mut s,
+        json!({"rotation_type": "non-rotating", "expiration_type": "non-expiring"}),
+    )
+    .await;
+    let login = json!({"grant_type": "password", "client_id": cid, "client_secret": secret, "username": "pol@example.com",
+        "password": "Sup3r-secret!", "scope": "openid offline_access"});
+    let rt = token(&s, login).await.assert_status(200)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..3 {
+        let r = token(&s, json!({"grant_type": "refresh_token", "client_id": cid, "client_secret": secret, "refresh_token": rt})).await;
+        let r = r.assert_status(200);
+        assert!(r.get("refresh_token").is_none());
+        assert!(r["access_token"].is_string());
+    }
+
+    // Rotating with leeway: a just-rotated token may be used again (two tabs racing) without
+    // revoking the family.
+    let (cid, secret) = client_with_policy(&mut s, json!({"leeway": 30})).await;
+    let login = json!({"grant_type": "password", "client_id": cid, "client_secret": secret, "username": "pol@example.com",
+        "password": "Sup3r-secret!", "scope": "openid offline_access"});
+    let r1 = token(&s, login).await.assert_status(200)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refresh = |rt: &str| json!({"grant_type": "refresh_token", "client_id": cid, "client_secret": secret, "refresh_token": rt});
+    let r2 = token(&s, refresh(&r1)).await.assert_status(200)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r2b = token(&s, refresh(&r1)).await.assert_status(200)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(r2, r2b);
+    token(&s, refresh(&r2)).await.assert_status(200);
+}

@@ -1094,7 +1094,10 @@ impl Gatehouse {
             &user,
             api.as_ref(),
             Some(&record.scope),
-            Some(&record.family_id),
+            Some(crate::refresh::Lineage {
+                family_id: &record.family_id,
+                expires_at: None,
+            }),
             &mut issued,
         )
         .await?;

@@ -7,8 +7,15 @@ use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::user::User;
 use gatehouse_store::{RefreshToken, StoredClient, StoredResourceServer};
 
-/// Absolute lifetime of a refresh token (Auth0's default, 30 days).
-const REFRESH_LIFETIME_MS: i64 = 30 * 86_400 * 1000;
+/// Where a new refresh token belongs: its family (for reuse detection) and the family's
+/// absolute expiry, which rotation never extends.
+pub(crate) struct Lineage<'a> {
+    pub family_id: &'a str,
+    pub expires_at: Option<i64>,
+}
+
+/// Stands for "never" in the `expires_at` column.
+const NEVER: i64 = i64::MAX / 2;
 
 fn invalid_refresh() -> OAuthError {
     OAuthError::new(403, "invalid_grant", "Unknown or invalid refresh token.")
@@ -23,7 +30,7 @@ impl Gatehouse {
         user: &User,
         api: Option<&StoredResourceServer>,
         scope: Option<&str>,
-        family: Option<&str>,
+        lineage: Option<Lineage<'_>>,
         issued: &mut IssuedToken,
     ) -> Result<(), OAuthError> {
         let wants = scope
@@ -37,11 +44,23 @@ impl Gatehouse {
             return Ok(());
         }
         let value = gatehouse_crypto::random::b64url(48).map_err(|_| OAuthError::internal())?;
-        let family_id = match family {
-            Some(f) => f.to_string(),
-            None => gatehouse_crypto::random::hex(12).map_err(|_| OAuthError::internal())?,
-        };
         let now = now_millis();
+        let policy = &client.settings.refresh_token;
+        let (family_id, expires_at) = match lineage {
+            Some(Lineage {
+                family_id,
+                expires_at: Some(e),
+            }) => (family_id.to_string(), e),
+            other => (
+                match other {
+                    Some(l) => l.family_id.to_string(),
+                    None => {
+                        gatehouse_crypto::random::hex(12).map_err(|_| OAuthError::internal())?
+                    }
+                },
+                policy.lifetime_ms().map_or(NEVER, |l| now + l),
+            ),
+        };
         let record = RefreshToken {
             token_hash: gatehouse_crypto::sha256_hex(value.as_bytes()),
             family_id,
@@ -50,7 +69,7 @@ impl Gatehouse {
             audience: api.map(|a| a.settings.identifier.clone()),
             scope: scope.unwrap_or("").to_string(),
             created_at: now,
-            expires_at: now + REFRESH_LIFETIME_MS,
+            expires_at,
             used_at: None,
             revoked_at: None,
         };
@@ -131,10 +150,20 @@ impl Gatehouse {
         if token.revoked_at.is_some() || token.expires_at <= now {
             return Err(invalid_refresh());
         }
-        if !store
-            .mark_used(self.tenant(), &hash, now)
-            .await
-            .map_err(|_| OAuthError::internal())?
+        let policy = &client.settings.refresh_token;
+        let last_use = token.used_at.unwrap_or(token.created_at);
+        if policy.idle_ms().is_some_and(|idle| last_use + idle <= now) {
+            return Err(invalid_refresh());
+        }
+        let rotating = policy.rotating();
+        let within_leeway =
+            |used: Option<i64>| used.is_some_and(|u| now - u <= policy.leeway * 1000);
+        if rotating
+            && !store
+                .mark_used(self.tenant(), &hash, now)
+                .await
+                .map_err(|_| OAuthError::internal())?
+            && !(policy.leeway > 0 && within_leeway(token.used_at))
         {
             // A rotated token came back: someone holds a copy. End the whole family.
             store
@@ -196,13 +225,25 @@ impl Gatehouse {
             Some(&scope),
             &crate::login::IdTokenExtras::default(),
         )?;
-        // Rotation: the next token joins the same family, keeping the original scope.
+        if !rotating {
+            // A non-rotating token stays valid; its last use drives the idle timeout.
+            store
+                .touch(self.tenant(), &hash, now)
+                .await
+                .map_err(|_| OAuthError::internal())?;
+            return Ok(issued);
+        }
+        // Rotation: the next token joins the same family, keeping the original scope and
+        // the family's absolute expiry.
         self.maybe_refresh_token(
             &client,
             &user,
             api.as_ref(),
             Some(&token.scope),
-            Some(&token.family_id),
+            Some(Lineage {
+                family_id: &token.family_id,
+                expires_at: Some(token.expires_at),
+            }),
             &mut issued,
         )
         .await?;

@@ -85,6 +85,19 @@ impl RefreshTokenStore {
         })
     }
 
+    /// Records the use of a non-rotating token (its idle timeout counts from here).
+    pub async fn touch(&self, tenant: &str, token_hash: &str, now: i64) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query("UPDATE refresh_tokens SET used_at = $3 WHERE tenant_id = $1 AND token_hash = $2")
+                .bind(tenant)
+                .bind(token_hash)
+                .bind(now)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
     /// Revokes every token of a family (reuse detected).
     pub async fn revoke_family(
         &self,
