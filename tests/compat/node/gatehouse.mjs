@@ -1,0 +1,225 @@
+// Start the real Gatehouse binary for the Node compatibility tests, and set up
+// applications and users through its Management API.
+//
+// Each test file gets its own server: a free port on 127.0.0.1, a fresh SQLite
+// database in a temp directory, fixed bootstrap credentials and a random secret
+// key. The server is stopped (SIGTERM, then SIGKILL) when the file's tests end.
+// Its stdout/stderr go to `gatehouse.log` in that directory; if a test failed
+// the directory is kept and its path printed, otherwise it is removed.
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { after, afterEach, before } from 'node:test';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+// Bootstrap machine-to-machine credentials (id: 32 alphanumerics, secret: >= 32 chars).
+const BOOT_ID = 'GhCompatNode0123456789abcdefABCD';
+const BOOT_SECRET = 'gatehouse-compat-node-secret-0123456789-abcdefghij';
+
+const STARTUP_TIMEOUT_MS = Number(process.env.GATEHOUSE_STARTUP_TIMEOUT ?? 60) * 1000;
+
+export const PASSWORD = 'Sup3r-secret!';
+
+/** GATEHOUSE_BIN (absolute or relative to the repo root), default target/debug/gatehouse.
+ *  A rebuild can remove the binary for a moment, so wait up to 30 s for it. */
+export async function resolveBinary() {
+  const configured = process.env.GATEHOUSE_BIN || 'target/debug/gatehouse';
+  const bin = isAbsolute(configured) ? configured : join(REPO_ROOT, configured);
+  for (let waited = 0; ; waited += 1) {
+    try {
+      accessSync(bin, constants.X_OK);
+      return bin;
+    } catch {
+      if (waited >= 30) {
+        throw new Error(`gatehouse binary not found at ${bin}; build it or set GATEHOUSE_BIN`);
+      }
+      await sleep(1000);
+    }
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** One running gatehouse process. */
+export class Gatehouse {
+  constructor(bin, dir) {
+    this.bin = bin;
+    this.dir = dir;
+    this.logPath = join(dir, 'gatehouse.log');
+    this.child = null;
+    this.port = 0;
+  }
+
+  get baseUrl() { return `http://127.0.0.1:${this.port}`; }
+  /** The issuer identifier: the public URL with a trailing slash. */
+  get issuer() { return `${this.baseUrl}/`; }
+  get audience() { return `${this.baseUrl}/api/v2/`; }
+
+  async start() {
+    for (let attempt = 0; attempt < 3; attempt += 1) { // a free port can be taken by someone else
+      this.port = await freePort();
+      if (await this.#spawnAndWait()) return this;
+      await this.stop();
+    }
+    throw new Error(`gatehouse did not become ready; log: ${this.logPath}\n${this.logTail()}`);
+  }
+
+  async #spawnAndWait() {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(join(this.dir, `gh.db${suffix}`), { force: true });
+    const env = { ...process.env };
+    for (const name of ['GATEHOUSE_PUBLIC_URL', 'GATEHOUSE_RATE_LIMIT', 'GATEHOUSE_SECRET_KEY_FILE']) {
+      delete env[name];
+    }
+    Object.assign(env, {
+      GATEHOUSE_LISTEN: `127.0.0.1:${this.port}`,
+      GATEHOUSE_DATABASE_URL: `sqlite://${join(this.dir, 'gh.db')}`,
+      GATEHOUSE_SECRET_KEY: randomBytes(32).toString('hex'),
+      GATEHOUSE_BOOTSTRAP_CLIENT_ID: BOOT_ID,
+      GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: BOOT_SECRET,
+      RUST_BACKTRACE: '1',
+    });
+    const log = openSync(this.logPath, 'a');
+    this.child = spawn(this.bin, ['serve'], { cwd: this.dir, env, stdio: ['ignore', log, log] });
+    closeSync(log);
+    this.child.on('error', (err) => console.error(`cannot run ${this.bin}: ${err.message}`));
+    let dead = false;
+    const exited = new Promise((ok) => this.child.once('close', () => { dead = true; ok(); }));
+
+    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (dead) return false;
+      try {
+        const res = await fetch(`${this.baseUrl}/.well-known/openid-configuration`);
+        await res.arrayBuffer();
+        if (res.status === 200) return true;
+      } catch { /* not listening yet */ }
+      await Promise.race([sleep(100), exited]);
+    }
+    return false;
+  }
+
+  async stop() {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((ok) => child.once('exit', ok));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Kill at once (for process exit after a crash; synchronous). */
+  killNow() {
+    if (this.child && this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+
+  logTail(lines = 40) {
+    try {
+      return readFileSync(this.logPath, 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  // -- Management API -------------------------------------------------------
+
+  async managementToken() {
+    if (!this.token) {
+      const body = await this.#json('POST', '/oauth/token', {
+        grant_type: 'client_credentials',
+        client_id: BOOT_ID,
+        client_secret: BOOT_SECRET,
+        audience: this.audience,
+      }, 200);
+      this.token = body.access_token;
+    }
+    return this.token;
+  }
+
+  /** POST /api/v2/clients; returns the created application (with client_secret). */
+  createClient(fields) {
+    return this.#management('POST', '/api/v2/clients', {
+      grant_types: ['authorization_code', 'refresh_token'],
+      ...fields,
+    }, 201);
+  }
+
+  /** POST /api/v2/users on the database connection; returns the created user. */
+  createUser(email, password = PASSWORD) {
+    return this.#management('POST', '/api/v2/users', {
+      connection: 'Username-Password-Authentication',
+      email,
+      password,
+    }, 201);
+  }
+
+  async #management(method, path, body, expectedStatus) {
+    return this.#json(method, path, body, expectedStatus, await this.managementToken());
+  }
+
+  async #json(method, path, body, expectedStatus, token) {
+    const headers = { 'content-type': 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(this.baseUrl + path, { method, headers, body: JSON.stringify(body) });
+    const text = await res.text();
+    if (res.status !== expectedStatus) {
+      throw new Error(`${method} ${path}: expected ${expectedStatus}, got ${res.status}: ${text}`);
+    }
+    return JSON.parse(text);
+  }
+}
+
+/**
+ * Register node:test hooks that start one server before the file's tests, then
+ * run `setup(server)` (one hook: Node 20 runs top-level `before` hooks
+ * concurrently), and stop the server after the tests. Returns a handle whose
+ * `.server` is set once started.
+ */
+export function useGatehouse(setup = async () => {}) {
+  const handle = { server: null };
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-node-'));
+  let failed = false;
+
+  before(async () => {
+    try {
+      handle.server = await new Gatehouse(await resolveBinary(), dir).start();
+      await setup(handle.server);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  }, { timeout: STARTUP_TIMEOUT_MS * 3 + 60_000 });
+  afterEach((t) => {
+    if (!t.passed) failed = true;
+  });
+  after(async () => {
+    await handle.server?.stop(); // SIGKILL after 10 s
+    if (failed) {
+      console.error(`gatehouse log kept: ${join(dir, 'gatehouse.log')}`);
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  // If the test process dies before `after` runs, do not leave the server behind.
+  process.once('exit', () => handle.server?.killNow());
+  return handle;
+}
