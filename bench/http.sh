@@ -82,6 +82,30 @@ for i in range(50 * int(sys.argv[2])):  # many more lines than requests: oha pic
     oha --no-tui --output-format json -c "$1" -n "$2" -m POST -T application/json -d "$login_body" "$URL/oauth/token" > "$WORK/r.json"
     row "POST /oauth/token (password)" "$db" "$1" "$WORK/r.json"
   done
+  # Refresh tokens. Non-rotating: one token serves every request. Rotating: a token reused
+  # within the client's leeway takes the same path as a first use (look-up, mark used, sign,
+  # store the next token), so one token can be replayed by oha without tripping reuse detection.
+  for policy in non-rotating rotating; do
+    local body rt
+    if [ $policy = non-rotating ]; then
+      body='{"name":"bench refresh","grant_types":["password","refresh_token"],"refresh_token":{"rotation_type":"non-rotating","expiration_type":"non-expiring"}}'
+    else
+      body='{"name":"bench refresh","grant_types":["password","refresh_token"],"refresh_token":{"leeway":3600}}'
+    fi
+    app=$(curl -s "$URL/api/v2/clients" -H "authorization: Bearer $tok" -H 'content-type: application/json' -d "$body")
+    cid_app=$(echo "$app" | python3 -c 'import sys,json; print(json.load(sys.stdin)["client_id"])')
+    secret_app=$(echo "$app" | python3 -c 'import sys,json; print(json.load(sys.stdin)["client_secret"])')
+    rt=$(curl -s "$URL/oauth/token" -H 'content-type: application/json' \
+      -d "$(printf '{"grant_type":"password","client_id":"%s","client_secret":"%s","username":"bench@example.com","password":"Bench-passw0rd!","scope":"openid offline_access"}' "$cid_app" "$secret_app")" \
+      | python3 -c 'import sys,json; print(json.load(sys.stdin)["refresh_token"])')
+    local refresh_body
+    refresh_body=$(printf '{"grant_type":"refresh_token","client_id":"%s","client_secret":"%s","refresh_token":"%s"}' "$cid_app" "$secret_app" "$rt")
+    for spec in "1 1000" "32 8000"; do
+      set -- $spec
+      oha --no-tui --output-format json -c "$1" -n "$2" -m POST -T application/json -d "$refresh_body" "$URL/oauth/token" > "$WORK/r.json"
+      row "POST /oauth/token (refresh_token, $policy)" "$db" "$1" "$WORK/r.json"
+    done
+  done
   kill $SERVER; wait $SERVER 2>/dev/null || true
 }
 
