@@ -233,6 +233,26 @@ async fn code_flow_with_pkce_logs_in_and_issues_verifiable_tokens() {
             .unwrap()
             .starts_with(&format!("{CALLBACK}?code="))
     );
+    // ... and across the tenant's applications.
+    let other = self::app(&mut s, json!({"name": "Blog"})).await;
+    let sso = b.get(&authorize_url(&other, "&prompt=none")).await;
+    let code = sso
+        .callback_param("code")
+        .expect("SSO into another application");
+    let t = exchange(&s, &other, &code, Some(VERIFIER)).await;
+    let t = t.assert_status(200).clone();
+    assert_eq!(
+        claims(t["id_token"].as_str().unwrap())["sid"],
+        id["sid"],
+        "one session, one sid"
+    );
+    let u = s
+        .get(&format!(
+            "/api/v2/users/{}",
+            enc(user["user_id"].as_str().unwrap())
+        ))
+        .await;
+    assert_eq!(u.body["logins_count"], 1, "SSO is not a new login");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -977,5 +997,78 @@ async fn log_events_older_than_the_retention_are_deleted() {
     assert!(
         left.iter().all(|t| t == "seccft"),
         "only the new token's event: {left:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_hint_audience_connection_and_fragment() {
+    let mut s = TestServer::start().await;
+    let app = app(&mut s, json!({})).await;
+    s.post("/api/v2/resource-servers", json!({"name": "Orders", "identifier": "https://orders.example/", "scopes": [{"value": "read:orders", "description": "Read orders"}]}))
+        .await
+        .assert_status(201);
+    s.create_user("hint@example.com", json!({})).await;
+    let mut b = Browser::new(&s.url);
+    let page = b
+        .visit(&authorize_url(&app, "&login_hint=hint%40example.com&connection=Username-Password-Authentication&audience=https%3A%2F%2Forders.example%2F&scope=openid%20read%3Aorders&response_mode=fragment"))
+        .await;
+    assert!(
+        page.body.contains("value=\"hint@example.com\""),
+        "login_hint fills the username"
+    );
+    let back = b.submit_login(&page, "hint@example.com", PASSWORD).await;
+    let loc = back.location.clone().unwrap();
+    assert!(loc.starts_with(&format!("{CALLBACK}#code=")), "{loc}");
+    let t = exchange(
+        &s,
+        &app,
+        &back.callback_param("code").unwrap(),
+        Some(VERIFIER),
+    )
+    .await;
+    let t = t.assert_status(200).clone();
+    let at = claims(t["access_token"].as_str().unwrap());
+    assert_eq!(
+        at["aud"],
+        json!(["https://orders.example/", format!("{}/userinfo", s.url)])
+    );
+    assert_eq!(at["scope"], "openid read:orders");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_failures_on_the_page_block_the_user_from_that_ip() {
+    let mut s = TestServer::start().await;
+    let app = app(&mut s, json!({})).await;
+    s.create_user("bf@example.com", json!({})).await;
+    let mut b = Browser::new(&s.url);
+    let page = b.visit(&authorize_url(&app, "")).await;
+    for _ in 0..10 {
+        assert_eq!(
+            b.submit_login(&page, "bf@example.com", "wrong")
+                .await
+                .status,
+            400
+        );
+    }
+    let r = b.submit_login(&page, "bf@example.com", PASSWORD).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body
+            .contains("blocked after multiple consecutive login attempts"),
+        "{}",
+        r.body
+    );
+    assert!(!b.cookies.contains_key("gh_session"));
+    let types = log_types(&mut s).await;
+    assert_eq!(types.iter().filter(|t| *t == "limit_wc").count(), 1);
+    s.delete(&format!(
+        "/api/v2/user-blocks?identifier={}",
+        enc("bf@example.com")
+    ))
+    .await;
+    let ok = b.submit_login(&page, "bf@example.com", PASSWORD).await;
+    assert!(
+        ok.callback_param("code").is_some(),
+        "lifting the block lets the user in"
     );
 }
