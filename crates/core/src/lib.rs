@@ -6,6 +6,7 @@
 pub mod authorize;
 pub mod client;
 pub mod connection;
+pub mod email;
 pub mod log_event;
 pub mod metadata;
 pub mod password_policy;

@@ -36,6 +36,13 @@ pub mod codes {
     /// Successful / failed exchange of an authorization code.
     pub const SUCCESS_CODE_EXCHANGE: &str = "seacft";
     pub const FAILED_CODE_EXCHANGE: &str = "feacft";
+    /// Change-password request (reset email sent) and password change, success / failure.
+    pub const SUCCESS_CHANGE_PASSWORD_REQUEST: &str = "scpr";
+    pub const FAILED_CHANGE_PASSWORD_REQUEST: &str = "fcpr";
+    pub const SUCCESS_CHANGE_PASSWORD: &str = "scp";
+    pub const FAILED_CHANGE_PASSWORD: &str = "fcp";
+    /// Email verified.
+    pub const SUCCESS_VERIFICATION_EMAIL: &str = "sv";
     /// Successful / failed logout.
     pub const SUCCESS_LOGOUT: &str = "slo";
     pub const FAILED_LOGOUT: &str = "flo";

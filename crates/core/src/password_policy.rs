@@ -74,6 +74,29 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 const EXCELLENT_MAX_CHARS: usize = 128;
 
 impl PasswordPolicy {
+    /// The rules in words, for forms that ask for a new password.
+    pub fn describe(&self) -> String {
+        let min = self.min_length.unwrap_or(self.level.default_min_length());
+        let classes = match self.level {
+            StrengthLevel::None | StrengthLevel::Low => "",
+            StrengthLevel::Fair => ", with lower-case and upper-case letters and a number",
+            StrengthLevel::Good | StrengthLevel::Excellent => {
+                ", with three of: lower-case letters, upper-case letters, numbers, special characters (!@#$%^&*)"
+            }
+        };
+        let mut s = format!("At least {min} characters{classes}.");
+        if self.level == StrengthLevel::Excellent {
+            s.push_str(" No more than 2 identical characters in a row.");
+        }
+        if self.history_size.is_some() {
+            s.push_str(" Not one of your recent passwords.");
+        }
+        if self.no_personal_info {
+            s.push_str(" Not containing your name or email.");
+        }
+        s
+    }
+
     /// Checks a candidate password. `personal` lists the user's name, username, email local
     /// part and similar strings for the no-personal-info rule.
     pub fn check(&self, password: &str, personal: &[&str]) -> Result<(), PasswordRejection> {

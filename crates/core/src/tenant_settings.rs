@@ -28,6 +28,9 @@ pub struct TenantSettings {
     /// `state`, and the flow resumes at `/continue?state=...`. Auth0 does this from a rule or
     /// action (`context.redirect`); until scripts land, a tenant setting turns it on.
     pub post_login_redirect_url: Option<String>,
+    /// Gatehouse extension: keep a user's sessions and refresh tokens when their password
+    /// changes (by default they end).
+    pub keep_sessions_on_password_change: bool,
 }
 
 impl Default for TenantSettings {
@@ -42,6 +45,7 @@ impl Default for TenantSettings {
             idle_session_lifetime: DEFAULT_IDLE_SESSION_HOURS,
             default_redirection_uri: None,
             post_login_redirect_url: None,
+            keep_sessions_on_password_change: false,
         }
     }
 }
@@ -56,6 +60,7 @@ const PROPERTIES: &[&str] = &[
     "idle_session_lifetime",
     "default_redirection_uri",
     "post_login_redirect_url",
+    "keep_sessions_on_password_change",
 ];
 
 fn absolute_url(field: &str, v: &str) -> Result<(), InvalidBody> {
@@ -121,6 +126,9 @@ impl TenantSettings {
         if let Some(list) = p.string_array("allowed_logout_urls")? {
             self.allowed_logout_urls = list;
         }
+        if let Some(b) = p.bool("keep_sessions_on_password_change")? {
+            self.keep_sessions_on_password_change = b;
+        }
         if let Some(h) = hours(&mut p, "session_lifetime")? {
             self.session_lifetime = h;
         }
@@ -150,6 +158,10 @@ impl TenantSettings {
             json!(self.allowed_logout_urls),
         );
         m.insert("session_lifetime".into(), json!(self.session_lifetime));
+        m.insert(
+            "keep_sessions_on_password_change".into(),
+            json!(self.keep_sessions_on_password_change),
+        );
         m.insert(
             "idle_session_lifetime".into(),
             json!(self.idle_session_lifetime),

@@ -53,6 +53,20 @@ pub struct ServeConfig {
     /// Days tenant log events are kept (fractions allowed); 0 keeps them forever.
     #[arg(long, env = "GATEHOUSE_LOG_RETENTION_DAYS", default_value_t = 30.0)]
     pub log_retention_days: f64,
+    /// SMTP server for outgoing email, e.g. `smtp://user:pass@host:587?tls=required`; unset,
+    /// emails are written to the log instead of being sent.
+    #[arg(long, env = "GATEHOUSE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of outgoing email.
+    #[arg(
+        long,
+        env = "GATEHOUSE_SMTP_FROM",
+        default_value = "Gatehouse <no-reply@localhost>"
+    )]
+    pub smtp_from: String,
+    /// How often the outbox is checked for messages to send, in milliseconds.
+    #[arg(long, env = "GATEHOUSE_MAIL_POLL_MS", default_value_t = 1000)]
+    pub mail_poll_ms: u64,
 }
 
 impl ServeConfig {
@@ -72,6 +86,9 @@ impl ServeConfig {
             max_body_bytes: 1024 * 1024,
             metadata_max_bytes: 16 * 1024,
             log_retention_days: 30.0,
+            smtp_url: None,
+            smtp_from: "Gatehouse <no-reply@localhost>".into(),
+            mail_poll_ms: 1000,
         }
     }
 

@@ -27,6 +27,8 @@ pub enum StartError {
     Query(String),
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
+    #[error("email: {0}")]
+    Mail(#[from] gatehouse_mail::MailError),
 }
 
 /// A running server.
@@ -109,6 +111,17 @@ pub async fn start(
     // Housekeeping runs once before serving (so retention holds from the first request)
     // and then every few minutes while the server is up.
     sweep(&gatehouse).await;
+    let mailer = gatehouse_mail::Mailer::new(
+        gatehouse_store::OutboxStore::new(db.clone()),
+        cfg.smtp_url.as_deref(),
+        &cfg.smtp_from,
+        std::time::Duration::from_millis(cfg.mail_poll_ms.max(10)),
+    )?;
+    if !mailer.delivers() {
+        tracing::warn!(
+            "GATEHOUSE_SMTP_URL is not set: emails are written to this log, not sent (development mode)"
+        );
+    }
     let sweeper = gatehouse.clone();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -131,6 +144,7 @@ pub async fn start(
         tokio::select! {
             r = serve => r,
             _ = housekeeping => Ok(()),
+            _ = mailer.run() => Ok(()),
         }
     });
     tracing::info!(%addr, dialect = ?db.dialect(), "gatehouse listening");

@@ -124,6 +124,11 @@ impl Gatehouse {
             .ok_or_else(not_found)
     }
 
+    /// Ok when the client is registered (public endpoints name their application).
+    pub async fn client_exists(&self, client_id: &str) -> Result<()> {
+        self.stored_client(client_id).await.map(|_| ())
+    }
+
     pub async fn get_client(&self, client_id: &str, show_secret: bool) -> Result<Value> {
         let c = self.stored_client(client_id).await?;
         self.render_client(&c, show_secret)

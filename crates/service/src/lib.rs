@@ -1,6 +1,7 @@
 //! Gatehouse's use cases, independent of HTTP: each module is one domain (users, clients,
 //! connections, tokens) and talks to the stores and the crypto crate.
 
+pub mod account;
 pub mod authorize;
 pub mod bootstrap;
 pub mod clients;
@@ -24,8 +25,8 @@ pub use error::{Result, ServiceError};
 use gatehouse_crypto::secretbox::SecretBox;
 use gatehouse_store::{
     AuthorizationCodeStore, ClientStore, ConnectionStore, Db, KeyStore, LogStore,
-    LoginFailureStore, RefreshTokenStore, ResourceServerStore, SessionStore, TenantStore,
-    UserGrantStore, UserStore,
+    LoginFailureStore, OutboxStore, RefreshTokenStore, ResourceServerStore, SessionStore,
+    TenantStore, UserGrantStore, UserStore,
 };
 use hashing::PasswordHasher;
 use keyring::KeyRing;
@@ -88,6 +89,7 @@ struct Inner {
     sessions: SessionStore,
     codes: AuthorizationCodeStore,
     user_grants: UserGrantStore,
+    outbox: OutboxStore,
     secrets: SecretBox,
     hasher: PasswordHasher,
     keyring: KeyRing,
@@ -114,6 +116,7 @@ impl Gatehouse {
                 sessions: SessionStore::new(db.clone()),
                 codes: AuthorizationCodeStore::new(db.clone()),
                 user_grants: UserGrantStore::new(db.clone()),
+                outbox: OutboxStore::new(db.clone()),
                 db,
                 config,
                 secrets,

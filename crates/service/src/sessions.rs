@@ -141,6 +141,7 @@ impl Gatehouse {
     pub async fn sweep(&self) -> Result<u64> {
         let now = now_millis();
         let mut n = self.inner.sessions.sweep(now).await?;
+        n += self.inner.outbox.sweep(now).await?;
         let retention = self.config().log_retention_ms;
         if retention > 0 {
             n += self.inner.logs.delete_before(now - retention).await?;

@@ -4,6 +4,7 @@
 use crate::error::{Result, ServiceError};
 use crate::{Gatehouse, now_millis};
 use gatehouse_core::connection::ConnectionSettings;
+use gatehouse_core::email::EmailTemplate;
 use gatehouse_core::payload::{Field, InvalidBody};
 use gatehouse_core::user::{DATABASE_PROVIDER, NewUser, User, UserPatch};
 use gatehouse_crypto::random;
@@ -189,9 +190,14 @@ impl Gatehouse {
             .password_policy()
             .check(&password, &personal_info(&user))?;
         let hash = self.inner.hasher.hash(password).await?;
+        // Auth0 sends the verification email unless told not to (`verify_email: false`).
+        let outbox = match req.verify_email {
+            Some(false) => None,
+            _ => self.verification_email(&user).await?,
+        };
         self.inner
             .users
-            .insert(self.tenant(), &user, Some(&hash))
+            .insert(self.tenant(), &user, Some(&hash), outbox.as_slice())
             .await
             .map_err(map_conflict)?;
         tracing::info!(user_id = %user.user_id, connection = %user.connection, "user created");
@@ -333,19 +339,28 @@ impl Gatehouse {
                 user.password_set_date = Some(now);
             }
             let pw = new_password.as_ref().map(|(h, keep)| (h.as_str(), *keep));
+            let outbox = match new_password {
+                Some(_) => {
+                    self.email_for(EmailTemplate::PasswordChanged, &user, None)
+                        .await?
+                }
+                None => None,
+            };
             if self
                 .inner
                 .users
-                .update(self.tenant(), &user, current.version, pw)
+                .update(self.tenant(), &user, current.version, pw, outbox.as_slice())
                 .await
                 .map_err(map_conflict)?
             {
                 if new_password.is_some() {
-                    // A new password lifts brute-force blocks, as in Auth0.
+                    // A new password lifts brute-force blocks, as in Auth0, and ends the
+                    // user's sessions and refresh tokens.
                     self.inner
                         .login_failures
                         .clear_user(self.tenant(), user_id)
                         .await?;
+                    self.after_password_change(user_id).await?;
                 }
                 return Ok(user);
             }

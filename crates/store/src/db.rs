@@ -67,6 +67,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_browser_sessions.sql"),
         postgres: include_str!("../migrations/postgres/0006_browser_sessions.sql"),
     },
+    Migration {
+        version: 7,
+        name: "outbox",
+        sqlite: include_str!("../migrations/sqlite/0007_outbox.sql"),
+        postgres: include_str!("../migrations/postgres/0007_outbox.sql"),
+    },
 ];
 
 /// A JSON object column.

@@ -12,6 +12,7 @@ mod error;
 mod keys;
 mod login_failures;
 mod logs;
+mod outbox;
 mod refresh_tokens;
 mod resource_servers;
 pub mod search;
@@ -26,6 +27,7 @@ pub use error::StoreError;
 pub use keys::{KeyStore, StoredKey};
 pub use login_failures::LoginFailureStore;
 pub use logs::{LogQuery, LogStore};
+pub use outbox::{OutboxMessage, OutboxStore};
 pub use refresh_tokens::{RefreshToken, RefreshTokenStore};
 pub use resource_servers::{ResourceServerStore, StoredResourceServer};
 pub use sessions::{

@@ -115,4 +115,22 @@ impl RefreshTokenStore {
             Ok(r.rows_affected())
         })
     }
+
+    /// Revokes every token of a user (password changed, user blocked).
+    pub async fn revoke_user(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        on_pool!(&self.db, pool => {
+            let r = sqlx::query("UPDATE refresh_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL")
+                .bind(tenant)
+                .bind(user_id)
+                .bind(now)
+                .execute(pool)
+                .await?;
+            Ok(r.rows_affected())
+        })
+    }
 }

@@ -1,5 +1,6 @@
 //! Users: the profile row, its password hash and password history.
 
+use crate::outbox::{OutboxMessage, insert_outbox};
 use crate::search::{BROAD_METADATA_ROWS, Param, compile_with, metadata_entries};
 use crate::{Db, StoreError, on_pool};
 use gatehouse_core::search::Query;
@@ -240,13 +241,15 @@ impl UserStore {
 
     /// Inserts a new user with an optional password hash; a duplicate email or username in
     /// the connection, or a duplicate user_id, is a [`StoreError::Conflict`].
+    /// Inserts one user and, in the same transaction, the emails its creation sends.
     pub async fn insert(
         &self,
         tenant: &str,
         u: &User,
         password_hash: Option<&str>,
+        outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
-        self.insert_many(tenant, std::slice::from_ref(u), password_hash)
+        self.insert_batch(tenant, std::slice::from_ref(u), password_hash, outbox)
             .await
     }
 
@@ -257,6 +260,16 @@ impl UserStore {
         tenant: &str,
         users: &[User],
         password_hash: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.insert_batch(tenant, users, password_hash, &[]).await
+    }
+
+    async fn insert_batch(
+        &self,
+        tenant: &str,
+        users: &[User],
+        password_hash: Option<&str>,
+        outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
         const COLS: usize = 27;
         on_pool!(&self.db, pool => {
@@ -315,6 +328,7 @@ impl UserStore {
                 .flat_map(|u| metadata_entries(&u.user_metadata, &u.app_metadata).into_iter().map(move |e| (u.user_id.as_str(), e)))
                 .collect();
             insert_metadata_rows!(tx, tenant, entries);
+            insert_outbox!(tx, tenant, outbox);
             tx.commit().await?;
             Ok(())
         })
@@ -539,6 +553,7 @@ impl UserStore {
         u: &User,
         expected_version: i64,
         new_password: Option<(&str, i64)>,
+        outbox: &[OutboxMessage],
     ) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
@@ -607,6 +622,7 @@ impl UserStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            insert_outbox!(tx, tenant, outbox);
             tx.commit().await?;
             Ok(true)
         })

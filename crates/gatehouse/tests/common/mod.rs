@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod smtp;
 
 use gatehouse::config::ServeConfig;
 use reqwest::{Method, StatusCode, header::HeaderMap};

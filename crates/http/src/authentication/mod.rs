@@ -1,5 +1,6 @@
 //! The Authentication API: `/oauth/token` and OpenID discovery.
 
+mod dbconnections;
 mod discovery;
 mod logout;
 mod token;
@@ -12,6 +13,11 @@ use axum::routing::{get, post};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token::token))
+        .route("/dbconnections/signup", post(dbconnections::signup))
+        .route(
+            "/dbconnections/change_password",
+            post(dbconnections::change_password),
+        )
         .route("/v2/logout", get(logout::logout))
         .route("/oidc/logout", get(logout::oidc_logout))
         .route(

@@ -26,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/u/signup", get(signup_page).post(signup_submit))
         .route("/u/consent", get(consent_page).post(consent_submit))
         .route("/continue", get(resume).post(resume_post))
+        .route("/lo/reset", get(reset_page).post(reset_submit))
+        .route("/lo/verify_email", get(verify_email))
 }
 
 fn secure(g: &Gatehouse) -> bool {
@@ -309,4 +311,119 @@ async fn resume_post(
 ) -> Response {
     let outcome = s.gatehouse.resume(field(&f, "state"), &b.browser).await;
     render(&s.gatehouse, outcome, &b.csrf_cookie)
+}
+
+fn ticket_refused(e: gatehouse_service::account::TicketRefused) -> Response {
+    let mut r = html(
+        StatusCode::BAD_REQUEST,
+        pages::message("This link does not work", &e.to_string()),
+    );
+    harden(&mut r, true);
+    r
+}
+
+fn ticket_done(done: gatehouse_service::account::TicketDone) -> Response {
+    let mut r = match done.redirect {
+        Some(url) => redirect(&url),
+        None => html(StatusCode::OK, pages::message("Done", done.message)),
+    };
+    harden(&mut r, true);
+    r
+}
+
+fn reset_form(
+    g: &Gatehouse,
+    screen: &gatehouse_service::account::ResetScreen,
+    ticket: &str,
+    csrf_existing: &Option<String>,
+    error: Option<&str>,
+) -> Response {
+    let (csrf, new_csrf) = csrf_cookie(csrf_existing);
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut r = html(
+        status,
+        pages::reset(
+            screen.email.as_deref(),
+            &screen.policy,
+            ticket,
+            &g.csrf_token(&csrf),
+            error,
+        ),
+    );
+    harden(&mut r, true);
+    if new_csrf
+        && let Ok(v) = HeaderValue::from_str(&cookies::set(
+            cookies::CSRF_COOKIE,
+            &csrf,
+            86_400,
+            secure(g),
+        ))
+    {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `GET /lo/reset?ticket=`: the new-password form.
+async fn reset_page(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let ticket = field(&q, "ticket");
+    match s.gatehouse.reset_screen(ticket).await {
+        Ok(screen) => reset_form(&s.gatehouse, &screen, ticket, &b.csrf_cookie, None),
+        Err(e) => ticket_refused(e),
+    }
+}
+
+async fn reset_submit(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
+    let ticket = field(&f, "ticket");
+    match s
+        .gatehouse
+        .submit_reset(
+            ticket,
+            field(&f, "password"),
+            field(&f, "confirm"),
+            &b.browser,
+        )
+        .await
+    {
+        Ok(done) => ticket_done(done),
+        Err(Err(e)) => ticket_refused(e),
+        Err(Ok(message)) => match s.gatehouse.reset_screen(ticket).await {
+            Ok(screen) => reset_form(
+                &s.gatehouse,
+                &screen,
+                ticket,
+                &b.csrf_cookie,
+                Some(&message),
+            ),
+            Err(e) => ticket_refused(e),
+        },
+    }
+}
+
+/// `GET /lo/verify_email?ticket=`: marks the address verified.
+async fn verify_email(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match s
+        .gatehouse
+        .verify_email(field(&q, "ticket"), &b.browser)
+        .await
+    {
+        Ok(done) => ticket_done(done),
+        Err(e) => ticket_refused(e),
+    }
 }

@@ -2,20 +2,7 @@
 
 use gatehouse_service::authorize::{Branding, ConsentScreen, LoginScreen, describe_scope};
 
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use gatehouse_core::email::escape_html as escape;
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:#f3f4f6;margin:0;color:#111827}\
 main{max-width:24rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:.75rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}\
@@ -166,4 +153,32 @@ pub fn form_post(action: &str, params: &[(String, String)]) -> String {
 <noscript><button type=\"submit\">Continue</button></noscript></form></body></html>",
         escape(action)
     )
+}
+
+/// The password-reset form of a ticket.
+pub fn reset(
+    email: Option<&str>,
+    policy: &str,
+    ticket: &str,
+    csrf: &str,
+    error: Option<&str>,
+) -> String {
+    let who = email
+        .map(|e| format!("<p class=\"muted\">for {}</p>", escape(e)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Change your password</h1>{who}{error}<p class=\"muted\">{policy}</p>\
+<form method=\"post\" action=\"/lo/reset\">\
+<input type=\"hidden\" name=\"ticket\" value=\"{ticket}\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">\
+<label for=\"password\">New password</label>\
+<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required autofocus>\
+<label for=\"confirm\">Confirm the new password</label>\
+<input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required>\
+<button type=\"submit\">Change password</button></form>",
+        error = error_box(error),
+        policy = escape(policy),
+        ticket = escape(ticket),
+        csrf = escape(csrf),
+    );
+    layout("Change your password", None, &body)
 }

@@ -6,6 +6,7 @@ mod connections;
 mod logs;
 mod resource_servers;
 mod tenant_settings;
+mod tickets;
 mod user_blocks;
 mod users;
 
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(logs::router())
         .merge(user_blocks::router())
         .merge(tenant_settings::router())
+        .merge(tickets::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state, authenticate))
 }

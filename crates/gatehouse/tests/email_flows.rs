@@ -1,0 +1,353 @@
+//! The account lifecycle over a real SMTP listener: reset and verification emails, their
+//! single-use links, no user enumeration, and delivery that survives SMTP outages and
+//! server restarts.
+
+mod common;
+
+use common::browser::{Browser, Page};
+use common::smtp::{SmtpServer, free_port};
+use common::{DB_CONNECTION, TestServer, enc};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "Sup3r-secret!";
+const NEW_PASSWORD: &str = "An0ther-Secret!";
+
+async fn start_with_smtp(smtp_url: String) -> TestServer {
+    TestServer::start_with(|c| {
+        c.smtp_url = Some(smtp_url);
+        c.mail_poll_ms = 100;
+    })
+    .await
+}
+
+async fn app(s: &mut TestServer) -> (String, String) {
+    let c = s
+        .post(
+            "/api/v2/clients",
+            json!({"name": "app", "grant_types": ["password", "refresh_token"]}),
+        )
+        .await;
+    let c = c.assert_status(201).clone();
+    (
+        c["client_id"].as_str().unwrap().into(),
+        c["client_secret"].as_str().unwrap().into(),
+    )
+}
+
+async fn login(
+    s: &TestServer,
+    cid: &str,
+    secret: &str,
+    email: &str,
+    password: &str,
+) -> common::Response {
+    s.raw(Method::POST, "/oauth/token", None, Some(json!({"grant_type": "password", "client_id": cid,
+        "client_secret": secret, "username": email, "password": password, "scope": "openid offline_access"})))
+        .await
+}
+
+async fn change_password_request(s: &TestServer, email: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/dbconnections/change_password", s.url))
+        .json(&json!({"client_id": "x", "email": email, "connection": DB_CONNECTION}))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn submit_reset(b: &mut Browser, form: &Page, password: &str, confirm: &str) -> Page {
+    let (ticket, csrf) = (form.input("ticket").unwrap(), form.input("_csrf").unwrap());
+    b.post_form(
+        "/lo/reset",
+        &[
+            ("ticket", &ticket),
+            ("_csrf", &csrf),
+            ("password", password),
+            ("confirm", confirm),
+        ],
+    )
+    .await
+}
+
+async fn log_types(s: &mut TestServer) -> Vec<String> {
+    s.get("/api/v2/logs?per_page=100&sort=date:1")
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_reset_by_email_end_to_end() {
+    let smtp = SmtpServer::start().await;
+    let mut s = start_with_smtp(smtp.url()).await;
+    let (cid, secret) = app(&mut s).await;
+    s.create_user("reset@example.com", json!({"email_verified": true}))
+        .await;
+    let before = login(&s, &cid, &secret, "reset@example.com", PASSWORD).await;
+    let old_refresh = before.assert_status(200)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // No enumeration: the same answer for an unknown address, and no email.
+    let unknown = change_password_request(&s, "nobody@example.com").await;
+    let known = change_password_request(&s, "reset@example.com").await;
+    assert_eq!(unknown, known);
+    assert_eq!(
+        known,
+        (
+            200,
+            "We've just sent you an email to reset your password.".to_string()
+        )
+    );
+    let mail = smtp.wait_for(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(smtp.messages().len(), 1, "no email for the unknown address");
+    assert_eq!(mail[0].to, vec!["reset@example.com".to_string()]);
+    assert!(mail[0].subject().contains("Reset your"));
+    let link = mail[0]
+        .link(&format!("{}/lo/reset?ticket=", s.url))
+        .expect("reset link");
+
+    let mut b = Browser::new(&s.url);
+    let form = b.get(&link).await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("reset@example.com") && form.body.contains("At least 8 characters"));
+    let r = submit_reset(&mut b, &form, NEW_PASSWORD, "different").await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("do not match"));
+    let r = submit_reset(&mut b, &form, "weak", "weak").await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("PasswordStrengthError"), "{}", r.body);
+    let r = b
+        .post_form(
+            "/lo/reset",
+            &[
+                ("ticket", &form.input("ticket").unwrap()),
+                ("password", NEW_PASSWORD),
+                ("confirm", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "the form needs its CSRF token");
+    let r = submit_reset(&mut b, &form, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("password was changed"));
+
+    // The link is dead now, the old password too; the new one works.
+    assert_eq!(b.get(&link).await.status, 400);
+    let again = submit_reset(&mut b, &form, "Th1rd-Secret!!", "Th1rd-Secret!!").await;
+    assert_eq!(again.status, 400);
+    assert_eq!(
+        login(&s, &cid, &secret, "reset@example.com", PASSWORD)
+            .await
+            .status
+            .as_u16(),
+        403
+    );
+    login(&s, &cid, &secret, "reset@example.com", NEW_PASSWORD)
+        .await
+        .assert_status(200);
+    // Changing the password ended the old refresh token.
+    let r = s
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": "refresh_token", "client_id": cid,
+        "client_secret": secret, "refresh_token": old_refresh})),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 403);
+    // ... and told the user.
+    let mail = smtp.wait_for(2).await;
+    assert!(mail[1].subject().contains("password was changed"));
+
+    let types = log_types(&mut s).await;
+    for t in ["fcpr", "scpr", "fcp", "scp"] {
+        assert!(types.iter().any(|x| x == t), "{t} in {types:?}");
+    }
+    let logs = s.get("/api/v2/logs?per_page=100").await.body.to_string();
+    assert!(
+        !logs.contains(NEW_PASSWORD) && !logs.contains("ticket="),
+        "no secrets in the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signup_sends_a_verification_email_whose_link_works_once() {
+    let smtp = SmtpServer::start().await;
+    let mut s = start_with_smtp(smtp.url()).await;
+    let (cid, _) = app(&mut s).await;
+    let http = reqwest::Client::new();
+    let signup = |body: Value| {
+        let http = http.clone();
+        let url = format!("{}/dbconnections/signup", s.url);
+        async move {
+            let r = http.post(url).json(&body).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = signup(json!({"client_id": cid, "email": "new@example.com", "password": PASSWORD, "connection": DB_CONNECTION})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["email"], "new@example.com");
+    assert_eq!(body["email_verified"], false);
+    assert!(body["_id"].as_str().is_some_and(|id| id.len() == 24));
+    let (status, body) = signup(json!({"client_id": cid, "email": "new@example.com", "password": PASSWORD, "connection": DB_CONNECTION})).await;
+    assert_eq!((status, body["code"].clone()), (400, json!("user_exists")));
+    assert_eq!(body["name"], "BadRequestError");
+    let (status, body) = signup(json!({"client_id": cid, "email": "weak@example.com", "password": "weak", "connection": DB_CONNECTION})).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (400, json!("invalid_password"))
+    );
+    assert_eq!(body["name"], "PasswordStrengthError");
+    let (status, _) = signup(json!({"client_id": "NoSuchClient", "email": "x@example.com", "password": PASSWORD, "connection": DB_CONNECTION})).await;
+    assert_eq!(status, 400);
+
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail.len(), 1, "only the successful sign-up sends mail");
+    let link = mail[0]
+        .link(&format!("{}/lo/verify_email?ticket=", s.url))
+        .expect("verification link");
+    let mut b = Browser::new(&s.url);
+    let r = b.get(&link).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let user = s
+        .get(&format!(
+            "/api/v2/users-by-email?email={}",
+            enc("new@example.com")
+        ))
+        .await;
+    assert_eq!(user.body[0]["email_verified"], true);
+    assert_eq!(
+        b.get(&link).await.status,
+        400,
+        "a verification link works once"
+    );
+    assert_eq!(b.get(&format!("{link}x")).await.status, 400);
+    let types = log_types(&mut s).await;
+    assert!(
+        types.iter().any(|t| t == "ss")
+            && types.iter().any(|t| t == "fs")
+            && types.iter().any(|t| t == "sv")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn management_tickets() {
+    let mut s = TestServer::start().await;
+    let u = s.create_user("t@example.com", json!({})).await;
+    let uid = u["user_id"].as_str().unwrap();
+    let r = s.post("/api/v2/tickets/password-change", json!({"user_id": uid, "result_url": "https://app.example.com/done", "ttl_sec": 60, "mark_email_as_verified": true})).await;
+    let ticket = r.assert_status(201)["ticket"].as_str().unwrap().to_string();
+    assert!(ticket.starts_with(&format!("{}/lo/reset?ticket=", s.url)));
+    let mut b = Browser::new(&s.url);
+    let form = b.get(&ticket).await;
+    let r = b
+        .post_form(
+            "/lo/reset",
+            &[
+                ("ticket", &form.input("ticket").unwrap()),
+                ("_csrf", &form.input("_csrf").unwrap()),
+                ("password", NEW_PASSWORD),
+                ("confirm", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.location.as_deref(), Some("https://app.example.com/done"));
+    let after = s.get(&format!("/api/v2/users/{}", enc(uid))).await;
+    assert_eq!(after.body["email_verified"], true, "mark_email_as_verified");
+
+    let conns = s
+        .get("/api/v2/connections?name=Username-Password-Authentication")
+        .await;
+    let conn_id = conns.body[0]["id"].as_str().unwrap().to_string();
+    let r = s
+        .post(
+            "/api/v2/tickets/password-change",
+            json!({"connection_id": conn_id, "email": "t@example.com"}),
+        )
+        .await;
+    r.assert_status(201);
+    let r = s
+        .post(
+            "/api/v2/tickets/email-verification",
+            json!({"user_id": uid}),
+        )
+        .await;
+    let verify = r.assert_status(201)["ticket"].as_str().unwrap().to_string();
+    assert!(verify.contains("/lo/verify_email?ticket="));
+    for bad in [
+        json!({}),
+        json!({"user_id": uid, "ttl_sec": -5}),
+        json!({"user_id": uid, "result_url": "javascript:x"}),
+        json!({"user_id": uid, "nope": 1}),
+    ] {
+        s.post("/api/v2/tickets/password-change", bad)
+            .await
+            .assert_error(400, "invalid_body");
+    }
+    s.post(
+        "/api/v2/tickets/email-verification",
+        json!({"user_id": "auth0|000000000000000000000000"}),
+    )
+    .await
+    .assert_error(404, "inexistent_user");
+    let narrow = s.token_with_scope(Some("read:users")).await;
+    let r = s
+        .raw(
+            Method::POST,
+            "/api/v2/tickets/email-verification",
+            Some(&narrow),
+            Some(json!({"user_id": uid})),
+        )
+        .await;
+    r.assert_error(403, "insufficient_scope");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_smtp_outage_delays_mail_but_loses_none() {
+    let port = free_port();
+    let mut s = start_with_smtp(format!("smtp://127.0.0.1:{port}")).await;
+    s.create_user("outage@example.com", json!({"email_verified": true}))
+        .await;
+    change_password_request(&s, "outage@example.com").await;
+    // The first attempts fail (nothing listens); the worker backs off and retries.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let smtp = SmtpServer::start_on(port).await;
+    let mail = smtp.wait_for(1).await;
+    assert!(mail[0].subject().contains("Reset your"));
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(smtp.messages().len(), 1, "delivered exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_between_commit_and_send_delivers_exactly_once() {
+    let smtp = SmtpServer::start().await;
+    // The worker checks the outbox at start and then not for a minute: the message below is
+    // committed and never sent before the "crash".
+    let mut s = TestServer::start_with(|c| {
+        c.smtp_url = Some(smtp.url());
+        c.mail_poll_ms = 60_000;
+    })
+    .await;
+    s.create_user("crash@example.com", json!({"email_verified": true}))
+        .await;
+    change_password_request(&s, "crash@example.com").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(smtp.messages().is_empty());
+    s.cfg.mail_poll_ms = 100;
+    s.restart().await;
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail[0].to, vec!["crash@example.com".to_string()]);
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(smtp.messages().len(), 1, "exactly one delivery");
+}

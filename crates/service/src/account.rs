@@ -1,0 +1,540 @@
+//! The account lifecycle over email: verification and password-reset tickets, the
+//! `/dbconnections` endpoints, and what a password change sets off.
+//!
+//! Tickets are sealed tokens (AES-GCM with the server key) holding the user, the purpose and
+//! the expiry; a used ticket's id is recorded so it works once, and a reset ticket also
+//! carries the password's date, so it dies when the password changes by any route.
+
+use crate::authorize::Browser;
+use crate::error::{Result, ServiceError};
+use crate::{Gatehouse, now_millis};
+use base64::Engine;
+use gatehouse_core::email::{EmailTemplate, render};
+use gatehouse_core::log_event::{LogEvent, codes};
+use gatehouse_core::payload::Payload;
+use gatehouse_core::user::{DATABASE_PROVIDER, NewUser, User, UserPatch};
+use gatehouse_store::OutboxMessage;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Auth0's default ticket lifetime: five days.
+const DEFAULT_TICKET_TTL_SECS: i64 = 432_000;
+const TICKET_PURPOSE: &str = "account-ticket";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TicketKind {
+    PasswordReset,
+    EmailVerification,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Ticket {
+    id: String,
+    kind: TicketKind,
+    user_id: String,
+    expires_at: i64,
+    result_url: Option<String>,
+    mark_email_verified: bool,
+    /// The user's `password_set_date` when the ticket was made (reset tickets).
+    password_stamp: Option<i64>,
+}
+
+/// Why a ticket link does not work (shown on the page).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TicketRefused {
+    #[error("This link is not valid.")]
+    Invalid,
+    #[error("This link has expired. Ask for a new one.")]
+    Expired,
+    #[error("This link was already used. Ask for a new one.")]
+    Used,
+}
+
+/// What the reset page shows.
+#[derive(Debug, Clone)]
+pub struct ResetScreen {
+    pub email: Option<String>,
+    pub policy: String,
+}
+
+/// Where to go after a ticket did its job.
+#[derive(Debug, Clone)]
+pub struct TicketDone {
+    pub redirect: Option<String>,
+    pub message: &'static str,
+}
+
+fn absolute_url(field: &str, v: &str) -> Result<()> {
+    if v.starts_with("https://") || v.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(gatehouse_core::payload::InvalidBody::on_property(
+            format!("{field} must be an absolute http(s) URL"),
+            field,
+        )
+        .into())
+    }
+}
+
+impl Gatehouse {
+    /// Renders a built-in email for a user with the tenant's name.
+    pub(crate) async fn email_for(
+        &self,
+        template: EmailTemplate,
+        user: &User,
+        url: Option<&str>,
+    ) -> Result<Option<OutboxMessage>> {
+        let Some(to) = user.email.as_deref() else {
+            return Ok(None);
+        };
+        let settings = self.tenant_settings().await?;
+        let name = settings
+            .friendly_name
+            .clone()
+            .unwrap_or_else(|| self.tenant().to_string());
+        let support = settings
+            .support_email
+            .clone()
+            .or(settings.support_url.clone())
+            .unwrap_or_else(|| "support".into());
+        let rendered = render(
+            template,
+            to,
+            &[
+                ("user.email", to),
+                ("user.name", user.name.as_deref().unwrap_or(to)),
+                ("url", url.unwrap_or("")),
+                ("friendly_name", &name),
+                ("support", &support),
+            ],
+        );
+        Ok(Some(OutboxMessage {
+            id: gatehouse_crypto::random::hex(16).map_err(ServiceError::internal)?,
+            template: rendered.template.to_string(),
+            recipient: rendered.to,
+            subject: rendered.subject,
+            text_body: rendered.text,
+            html_body: rendered.html,
+            created_at: now_millis(),
+            attempts: 0,
+        }))
+    }
+
+    fn ticket_url(&self, t: &Ticket) -> Result<String> {
+        let json = serde_json::to_vec(t).map_err(ServiceError::internal)?;
+        let sealed = self
+            .inner
+            .secrets
+            .seal(TICKET_PURPOSE, &json)
+            .map_err(ServiceError::internal)?;
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed);
+        let path = match t.kind {
+            TicketKind::PasswordReset => "lo/reset",
+            TicketKind::EmailVerification => "lo/verify_email",
+        };
+        Ok(format!(
+            "{}/{path}?ticket={token}",
+            self.config().public_url
+        ))
+    }
+
+    fn new_ticket(
+        &self,
+        kind: TicketKind,
+        user: &User,
+        ttl_secs: i64,
+        result_url: Option<String>,
+        mark_email_verified: bool,
+    ) -> Result<Ticket> {
+        Ok(Ticket {
+            id: gatehouse_crypto::random::hex(16).map_err(ServiceError::internal)?,
+            kind,
+            user_id: user.user_id.clone(),
+            expires_at: now_millis() + ttl_secs * 1000,
+            result_url,
+            mark_email_verified,
+            password_stamp: (kind == TicketKind::PasswordReset)
+                .then_some(user.password_set_date.unwrap_or(0)),
+        })
+    }
+
+    /// Opens a ticket and checks it against the user as they are now.
+    async fn open_ticket(
+        &self,
+        token: &str,
+        kind: TicketKind,
+    ) -> std::result::Result<(Ticket, User), TicketRefused> {
+        let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| TicketRefused::Invalid)?;
+        let json = self
+            .inner
+            .secrets
+            .open(TICKET_PURPOSE, &sealed)
+            .map_err(|_| TicketRefused::Invalid)?;
+        let t: Ticket = serde_json::from_slice(&json).map_err(|_| TicketRefused::Invalid)?;
+        if t.kind != kind {
+            return Err(TicketRefused::Invalid);
+        }
+        if t.expires_at <= now_millis() {
+            return Err(TicketRefused::Expired);
+        }
+        let user = self
+            .inner
+            .users
+            .get(self.tenant(), &t.user_id)
+            .await
+            .map_err(|_| TicketRefused::Invalid)?
+            .ok_or(TicketRefused::Invalid)?
+            .user;
+        if kind == TicketKind::PasswordReset
+            && t.password_stamp != Some(user.password_set_date.unwrap_or(0))
+        {
+            return Err(TicketRefused::Used);
+        }
+        Ok((t, user))
+    }
+
+    async fn ticket_body_user(&self, p: &mut Payload, allow_email: bool) -> Result<User> {
+        let user_id = p.string("user_id")?;
+        let email = if allow_email {
+            p.string("email")?
+        } else {
+            None
+        };
+        let connection_id = if allow_email {
+            p.string("connection_id")?
+        } else {
+            None
+        };
+        match (user_id, email, connection_id) {
+            (Some(id), None, None) => self.get_user(&id).await,
+            (None, Some(email), Some(conn)) => {
+                let conn = self.stored_connection(&conn).await?;
+                self.inner
+                    .users
+                    .by_identifier(self.tenant(), &email, Some(&conn.id))
+                    .await?
+                    .into_iter()
+                    .next()
+                    .map(|v| v.user)
+                    .ok_or_else(ServiceError::user_not_found)
+            }
+            _ => Err(gatehouse_core::payload::InvalidBody::new(if allow_email {
+                "Payload validation error: give user_id, or connection_id and email."
+            } else {
+                "Payload validation error: 'Missing required property: user_id'."
+            })
+            .into()),
+        }
+    }
+
+    fn ticket_options(p: &mut Payload) -> Result<(i64, Option<String>)> {
+        let ttl = match p.integer("ttl_sec")? {
+            None | Some(0) => DEFAULT_TICKET_TTL_SECS,
+            Some(t) if (1..=30 * 86_400).contains(&t) => t,
+            Some(_) => {
+                return Err(gatehouse_core::payload::InvalidBody::on_property(
+                    "ttl_sec must be between 0 and 2592000",
+                    "ttl_sec",
+                )
+                .into());
+            }
+        };
+        let result_url = p.string("result_url")?;
+        if let Some(u) = &result_url {
+            absolute_url("result_url", u)?;
+        }
+        Ok((ttl, result_url))
+    }
+
+    /// `POST /api/v2/tickets/password-change`.
+    pub async fn password_change_ticket(&self, mut p: Payload) -> Result<Value> {
+        p.allow_only(&[
+            "user_id",
+            "email",
+            "connection_id",
+            "result_url",
+            "ttl_sec",
+            "mark_email_as_verified",
+            "client_id",
+            "includeEmailInRedirect",
+        ])?;
+        let (ttl, result_url) = Self::ticket_options(&mut p)?;
+        let mark = p.bool("mark_email_as_verified")?.unwrap_or(false);
+        let _ = p.string("client_id")?;
+        let _ = p.bool("includeEmailInRedirect")?;
+        let user = self.ticket_body_user(&mut p, true).await?;
+        if user.provider != DATABASE_PROVIDER {
+            return Err(ServiceError::NotSupported(
+                "Only database users have passwords".into(),
+            ));
+        }
+        let t = self.new_ticket(TicketKind::PasswordReset, &user, ttl, result_url, mark)?;
+        Ok(json!({"ticket": self.ticket_url(&t)?}))
+    }
+
+    /// `POST /api/v2/tickets/email-verification`.
+    pub async fn email_verification_ticket(&self, mut p: Payload) -> Result<Value> {
+        p.allow_only(&[
+            "user_id",
+            "result_url",
+            "ttl_sec",
+            "client_id",
+            "includeEmailInRedirect",
+            "identity",
+        ])?;
+        let (ttl, result_url) = Self::ticket_options(&mut p)?;
+        let _ = p.string("client_id")?;
+        let _ = p.bool("includeEmailInRedirect")?;
+        let _ = p.object("identity")?;
+        let user = self.ticket_body_user(&mut p, false).await?;
+        let t = self.new_ticket(TicketKind::EmailVerification, &user, ttl, result_url, true)?;
+        Ok(json!({"ticket": self.ticket_url(&t)?}))
+    }
+
+    /// The verification email for a new user, when their email is not verified yet.
+    pub(crate) async fn verification_email(&self, user: &User) -> Result<Option<OutboxMessage>> {
+        if user.email_verified || user.email.is_none() {
+            return Ok(None);
+        }
+        let t = self.new_ticket(
+            TicketKind::EmailVerification,
+            user,
+            DEFAULT_TICKET_TTL_SECS,
+            None,
+            true,
+        )?;
+        let url = self.ticket_url(&t)?;
+        self.email_for(EmailTemplate::VerifyEmail, user, Some(&url))
+            .await
+    }
+
+    /// `POST /dbconnections/change_password`: emails a reset link when the user exists. The
+    /// caller answers the same either way, so the endpoint tells nobody who has an account.
+    pub async fn request_password_reset(
+        &self,
+        client_id: Option<&str>,
+        email: &str,
+        connection: &str,
+        browser: &Browser,
+    ) -> Result<()> {
+        let mut event = LogEvent {
+            client_id: client_id.map(String::from),
+            connection: Some(connection.to_string()),
+            user_name: Some(email.to_string()),
+            ip: browser.ip.clone(),
+            user_agent: browser.user_agent.clone(),
+            ..Default::default()
+        };
+        let conn = self
+            .connection_by_name(connection)
+            .await?
+            .filter(|c| c.settings.strategy == DATABASE_PROVIDER);
+        let user = match &conn {
+            Some(c) => self
+                .inner
+                .users
+                .by_identifier(self.tenant(), email, Some(&c.id))
+                .await?
+                .into_iter()
+                .next()
+                .map(|v| v.user),
+            None => None,
+        };
+        let Some(user) = user.filter(|u| u.email.is_some()) else {
+            event.kind = codes::FAILED_CHANGE_PASSWORD_REQUEST.into();
+            event.description = Some("No such user on this connection".into());
+            self.record(event).await;
+            return Ok(());
+        };
+        let t = self.new_ticket(
+            TicketKind::PasswordReset,
+            &user,
+            DEFAULT_TICKET_TTL_SECS,
+            None,
+            true,
+        )?;
+        let url = self.ticket_url(&t)?;
+        if let Some(m) = self
+            .email_for(EmailTemplate::ResetEmail, &user, Some(&url))
+            .await?
+        {
+            self.inner.outbox.enqueue(self.tenant(), &[m]).await?;
+        }
+        event.kind = codes::SUCCESS_CHANGE_PASSWORD_REQUEST.into();
+        event.description = Some("Change password request: email sent".into());
+        event.user_id = Some(user.user_id.clone());
+        self.record(event).await;
+        Ok(())
+    }
+
+    /// `GET /lo/reset`: checks the ticket and describes the form.
+    pub async fn reset_screen(
+        &self,
+        token: &str,
+    ) -> std::result::Result<ResetScreen, TicketRefused> {
+        let (_, user) = self.open_ticket(token, TicketKind::PasswordReset).await?;
+        let policy = match self.stored_connection(&user.connection_id).await {
+            Ok(c) => c.settings.password_policy().describe(),
+            Err(_) => String::new(),
+        };
+        Ok(ResetScreen {
+            email: user.email,
+            policy,
+        })
+    }
+
+    /// `POST /lo/reset`: sets the new password (connection policy and history enforced).
+    /// `Err(Ok(message))` re-shows the form with the message; `Err(Err(_))` is a dead ticket.
+    pub async fn submit_reset(
+        &self,
+        token: &str,
+        password: &str,
+        confirm: &str,
+        browser: &Browser,
+    ) -> std::result::Result<TicketDone, std::result::Result<String, TicketRefused>> {
+        let (t, user) = self
+            .open_ticket(token, TicketKind::PasswordReset)
+            .await
+            .map_err(Err)?;
+        if password != confirm {
+            return Err(Ok("The passwords do not match.".into()));
+        }
+        let mut body = json!({"password": password});
+        if t.mark_email_verified && !user.email_verified {
+            body["email_verified"] = json!(true);
+        }
+        let patch = Payload::from_value(body)
+            .and_then(UserPatch::from_payload)
+            .map_err(|e| Ok(e.message))?;
+        let mut event = LogEvent {
+            user_id: Some(user.user_id.clone()),
+            user_name: user.email.clone(),
+            connection: Some(user.connection.clone()),
+            ip: browser.ip.clone(),
+            user_agent: browser.user_agent.clone(),
+            ..Default::default()
+        };
+        match self.update_user(&user.user_id, patch).await {
+            Ok(_) => {}
+            Err(ServiceError::Password(p)) => {
+                event.kind = codes::FAILED_CHANGE_PASSWORD.into();
+                event.description = Some(p.to_string());
+                self.record(event).await;
+                return Err(Ok(p.to_string()));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "password reset failed");
+                return Err(Ok("Something went wrong; try again.".into()));
+            }
+        }
+        let _ = self
+            .inner
+            .outbox
+            .use_ticket(self.tenant(), &t.id, now_millis(), t.expires_at)
+            .await;
+        event.kind = codes::SUCCESS_CHANGE_PASSWORD.into();
+        event.description = Some("Password changed with a reset ticket".into());
+        self.record(event).await;
+        Ok(TicketDone {
+            redirect: t.result_url,
+            message: "Your password was changed. You can now log in with it.",
+        })
+    }
+
+    /// `GET /lo/verify_email`: marks the email verified, once.
+    pub async fn verify_email(
+        &self,
+        token: &str,
+        browser: &Browser,
+    ) -> std::result::Result<TicketDone, TicketRefused> {
+        let (t, user) = self
+            .open_ticket(token, TicketKind::EmailVerification)
+            .await?;
+        let fresh = self
+            .inner
+            .outbox
+            .use_ticket(self.tenant(), &t.id, now_millis(), t.expires_at)
+            .await
+            .map_err(|_| TicketRefused::Invalid)?;
+        if !fresh {
+            return Err(TicketRefused::Used);
+        }
+        let patch = Payload::from_value(json!({"email_verified": true}))
+            .and_then(UserPatch::from_payload)
+            .map_err(|_| TicketRefused::Invalid)?;
+        self.update_user(&user.user_id, patch)
+            .await
+            .map_err(|_| TicketRefused::Invalid)?;
+        self.record(LogEvent {
+            kind: codes::SUCCESS_VERIFICATION_EMAIL.into(),
+            description: Some("Email verified".into()),
+            user_id: Some(user.user_id.clone()),
+            user_name: user.email.clone(),
+            connection: Some(user.connection.clone()),
+            ip: browser.ip.clone(),
+            user_agent: browser.user_agent.clone(),
+            ..Default::default()
+        })
+        .await;
+        Ok(TicketDone {
+            redirect: t.result_url,
+            message: "Your email address is verified.",
+        })
+    }
+
+    /// `POST /dbconnections/signup`: a database user and their verification email, committed
+    /// together.
+    pub async fn signup(
+        &self,
+        req: NewUser,
+        client_id: Option<&str>,
+        browser: &Browser,
+    ) -> Result<User> {
+        let mut event = LogEvent {
+            client_id: client_id.map(String::from),
+            connection: Some(req.connection.clone()),
+            user_name: req.email.clone(),
+            ip: browser.ip.clone(),
+            user_agent: browser.user_agent.clone(),
+            ..Default::default()
+        };
+        let result = self.create_user(req).await;
+        match &result {
+            Ok(u) => {
+                event.kind = codes::SUCCESS_SIGNUP.into();
+                event.description = Some("Successful signup".into());
+                event.user_id = Some(u.user_id.clone());
+            }
+            Err(e) => {
+                event.kind = codes::FAILED_SIGNUP.into();
+                event.description = Some(e.to_string());
+            }
+        }
+        self.record(event).await;
+        result
+    }
+
+    /// After a password change: end the user's sessions and refresh tokens unless the tenant
+    /// keeps them.
+    pub(crate) async fn after_password_change(&self, user_id: &str) -> Result<()> {
+        if self
+            .tenant_settings()
+            .await?
+            .keep_sessions_on_password_change
+        {
+            return Ok(());
+        }
+        let now = now_millis();
+        self.inner
+            .sessions
+            .revoke_user(self.tenant(), user_id, now)
+            .await?;
+        self.inner
+            .refresh_tokens
+            .revoke_user(self.tenant(), user_id, now)
+            .await?;
+        Ok(())
+    }
+}
