@@ -969,20 +969,9 @@ impl Gatehouse {
         event: &mut LogEvent,
     ) -> Result<IssuedToken, OAuthError> {
         let invalid_code = || OAuthError::new(403, "invalid_grant", "Invalid authorization code");
-        let client_id = req
-            .client_id
-            .clone()
-            .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
         let client = self
-            .authenticate_user_grant_client(&client_id, req.client_secret.as_deref())
+            .client_for_user_grant(req, "authorization_code")
             .await?;
-        if !client.settings.allows_grant("authorization_code") {
-            return Err(OAuthError::new(
-                403,
-                "unauthorized_client",
-                "Grant type 'authorization_code' not allowed for the client.",
-            ));
-        }
         let code = req
             .code
             .as_deref()

@@ -208,18 +208,22 @@ impl Gatehouse {
         Ok(())
     }
 
-    /// The client of a grant made for a user (password, refresh token): confidential clients
-    /// must present their secret; public clients (`token_endpoint_auth_method: none`) may not
-    /// have one to present.
-    pub async fn authenticate_user_grant_client(
+    /// The client of a grant made for a user (password, refresh token, authorization code):
+    /// `client_id` present, confidential clients authenticated by their secret (public ones,
+    /// `token_endpoint_auth_method: none`, have none to present), and `grant` allowed.
+    pub(crate) async fn client_for_user_grant(
         &self,
-        client_id: &str,
-        secret: Option<&str>,
+        req: &crate::tokens::TokenRequest,
+        grant: &str,
     ) -> Result<StoredClient, OAuthError> {
-        match secret {
-            Some(secret) => self.authenticate_client(client_id, secret).await,
+        let client_id = req
+            .client_id
+            .as_deref()
+            .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
+        let unauthorized = || OAuthError::new(401, "access_denied", "Unauthorized");
+        let client = match req.client_secret.as_deref() {
+            Some(secret) => self.authenticate_client(client_id, secret).await?,
             None => {
-                let unauthorized = || OAuthError::new(401, "access_denied", "Unauthorized");
                 let c = self
                     .stored_client(client_id)
                     .await
@@ -227,9 +231,17 @@ impl Gatehouse {
                 if c.settings.token_endpoint_auth_method != "none" {
                     return Err(unauthorized());
                 }
-                Ok(c)
+                c
             }
+        };
+        if !client.settings.allows_grant(grant) {
+            return Err(OAuthError::new(
+                403,
+                "unauthorized_client",
+                format!("Grant type '{grant}' not allowed for the client."),
+            ));
         }
+        Ok(client)
     }
 
     /// Checks a client's secret in constant time. Unknown clients and wrong secrets give the

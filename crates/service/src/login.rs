@@ -198,20 +198,7 @@ impl Gatehouse {
         req: TokenRequest,
     ) -> Result<IssuedToken, OAuthError> {
         let grant = req.grant_type.clone().unwrap_or_default();
-        let client_id = req
-            .client_id
-            .clone()
-            .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
-        let client = self
-            .authenticate_user_grant_client(&client_id, req.client_secret.as_deref())
-            .await?;
-        if !client.settings.allows_grant(&grant) {
-            return Err(OAuthError::new(
-                403,
-                "unauthorized_client",
-                format!("Grant type '{grant}' not allowed for the client."),
-            ));
-        }
+        let client = self.client_for_user_grant(&req, &grant).await?;
         let (Some(username), Some(password)) = (req.username.clone(), req.password.clone()) else {
             return Err(OAuthError::invalid_request(
                 "Missing required parameters: username and password",
@@ -257,7 +244,7 @@ impl Gatehouse {
             None => None,
         };
         let mut event = LogEvent {
-            client_id: Some(client_id.clone()),
+            client_id: Some(client.client_id.clone()),
             connection: Some(realm.clone()),
             ip: req.ip.clone(),
             user_agent: req.user_agent.clone(),

@@ -117,20 +117,7 @@ impl Gatehouse {
         req: &TokenRequest,
         event: &mut LogEvent,
     ) -> Result<IssuedToken, OAuthError> {
-        let client_id = req
-            .client_id
-            .clone()
-            .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
-        let client = self
-            .authenticate_user_grant_client(&client_id, req.client_secret.as_deref())
-            .await?;
-        if !client.settings.allows_grant("refresh_token") {
-            return Err(OAuthError::new(
-                403,
-                "unauthorized_client",
-                "Grant type 'refresh_token' not allowed for the client.",
-            ));
-        }
+        let client = self.client_for_user_grant(req, "refresh_token").await?;
         let value = req.refresh_token.clone().ok_or_else(|| {
             OAuthError::invalid_request("Missing required parameter: refresh_token")
         })?;
