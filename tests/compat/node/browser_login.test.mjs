@@ -8,76 +8,19 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import * as client from 'openid-client';
 import { chromium } from 'playwright-core';
 import { PASSWORD, REPO_ROOT, useGatehouse } from './gatehouse.mjs';
+import { RelyingParty } from './relying_party.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOT = join(REPO_ROOT, 'docs', 'screenshots', 'login.png');
 const EMAIL = 'browser-user@example.com';
 
-// -- a tiny relying party ---------------------------------------------------------
-
-const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** An RP on 127.0.0.1 (random port): /login starts the flow, /callback finishes it. */
-async function startRelyingParty() {
-  const rp = { config: null, pending: new Map() }; // state -> { verifier, nonce }
-  const server = createServer((req, res) => {
-    handle(rp, new URL(req.url, rp.baseUrl), res).catch((err) => {
-      res.writeHead(500, { 'content-type': 'text/plain' }).end(`RP error: ${err.stack}\n${JSON.stringify(err.cause ?? null)}`);
-    });
-  });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  rp.server = server;
-  rp.baseUrl = `http://127.0.0.1:${server.address().port}`;
-  rp.redirectUri = `${rp.baseUrl}/callback`;
-  return rp;
-}
-
-async function handle(rp, url, res) {
-  if (url.pathname === '/login') {
-    const verifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
-    const nonce = client.randomNonce();
-    rp.pending.set(state, { verifier, nonce });
-    const target = client.buildAuthorizationUrl(rp.config, {
-      redirect_uri: rp.redirectUri,
-      scope: 'openid profile email',
-      state,
-      nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
-    res.writeHead(302, { location: target.href }).end();
-  } else if (url.pathname === '/callback') {
-    const state = url.searchParams.get('state');
-    const pending = rp.pending.get(state);
-    rp.pending.delete(state);
-    if (!pending) {
-      res.writeHead(400, { 'content-type': 'text/plain' }).end('unknown state');
-      return;
-    }
-    const tokens = await client.authorizationCodeGrant(rp.config, url, {
-      pkceCodeVerifier: pending.verifier,
-      expectedState: state,
-      expectedNonce: pending.nonce,
-      idTokenExpected: true,
-    });
-    const { email } = tokens.claims(); // verified: signature (JWKS), iss, aud, exp, nonce
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-      .end(`<!doctype html><title>Signed in</title><h1>Signed in</h1><p id="email">${escapeHtml(email)}</p>`);
-  } else {
-    res.writeHead(404).end();
-  }
-}
-
 // -- setup: Gatehouse, the RP's application and user, the browser -----------------
 
-const rp = await startRelyingParty();
+const rp = await new RelyingParty().start();
 let browser;
 
 useGatehouse(async (server) => {
@@ -87,14 +30,13 @@ useGatehouse(async (server) => {
     callbacks: [rp.redirectUri],
   });
   await server.createUser(EMAIL);
-  rp.config = await client.discovery(new URL(server.issuer), application.client_id, undefined,
-    client.ClientSecretPost(application.client_secret), { execute: [client.allowInsecureRequests] });
+  await rp.connect(server, application);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
 });
 
 after(async () => {
   await browser?.close();
-  await new Promise((ok) => rp.server.close(ok));
+  await rp.close();
 });
 
 /** Fill the hosted login form and press Continue; resolves with the POST's response. */

@@ -5,7 +5,8 @@
 // database in a temp directory, fixed bootstrap credentials and a random secret
 // key. The server is stopped (SIGTERM, then SIGKILL) when the file's tests end.
 // Its stdout/stderr go to `gatehouse.log` in that directory; if a test failed
-// the directory is kept and its path printed, otherwise it is removed.
+// the directory is kept and its path printed, otherwise it is removed. Extra
+// environment variables for the server (e.g. GATEHOUSE_SMTP_URL) can be given.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -58,11 +59,18 @@ export function freePort() {
   });
 }
 
-/** One running gatehouse process. */
+/** Variables of the test's own environment that are not passed on to the server. */
+const UNSET = [
+  'GATEHOUSE_PUBLIC_URL', 'GATEHOUSE_RATE_LIMIT', 'GATEHOUSE_SECRET_KEY_FILE',
+  'GATEHOUSE_SMTP_URL', 'GATEHOUSE_SMTP_FROM', 'GATEHOUSE_MAIL_POLL_MS',
+];
+
+/** One running gatehouse process. `env`: extra variables for the server (they win). */
 export class Gatehouse {
-  constructor(bin, dir) {
+  constructor(bin, dir, { env = {} } = {}) {
     this.bin = bin;
     this.dir = dir;
+    this.extraEnv = env;
     this.logPath = join(dir, 'gatehouse.log');
     this.child = null;
     this.port = 0;
@@ -85,9 +93,7 @@ export class Gatehouse {
   async #spawnAndWait() {
     for (const suffix of ['', '-wal', '-shm']) rmSync(join(this.dir, `gh.db${suffix}`), { force: true });
     const env = { ...process.env };
-    for (const name of ['GATEHOUSE_PUBLIC_URL', 'GATEHOUSE_RATE_LIMIT', 'GATEHOUSE_SECRET_KEY_FILE']) {
-      delete env[name];
-    }
+    for (const name of UNSET) delete env[name];
     Object.assign(env, {
       GATEHOUSE_LISTEN: `127.0.0.1:${this.port}`,
       GATEHOUSE_DATABASE_URL: `sqlite://${join(this.dir, 'gh.db')}`,
@@ -95,7 +101,7 @@ export class Gatehouse {
       GATEHOUSE_BOOTSTRAP_CLIENT_ID: BOOT_ID,
       GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: BOOT_SECRET,
       RUST_BACKTRACE: '1',
-    });
+    }, this.extraEnv);
     const log = openSync(this.logPath, 'a');
     this.child = spawn(this.bin, ['serve'], { cwd: this.dir, env, stdio: ['ignore', log, log] });
     closeSync(log);
@@ -163,13 +169,20 @@ export class Gatehouse {
     }, 201);
   }
 
-  /** POST /api/v2/users on the database connection; returns the created user. */
-  createUser(email, password = PASSWORD) {
+  /** POST /api/v2/users on the database connection (`fields` added to the body, e.g.
+   *  `{ email_verified: true }`); returns the created user. */
+  createUser(email, password = PASSWORD, fields = {}) {
     return this.#management('POST', '/api/v2/users', {
       connection: 'Username-Password-Authentication',
       email,
       password,
+      ...fields,
     }, 201);
+  }
+
+  /** GET /api/v2/users-by-email; returns the matching users. */
+  usersByEmail(email) {
+    return this.#management('GET', `/api/v2/users-by-email?email=${encodeURIComponent(email)}`, undefined, 200);
   }
 
   async #management(method, path, body, expectedStatus) {
@@ -177,7 +190,7 @@ export class Gatehouse {
   }
 
   async #json(method, path, body, expectedStatus, token) {
-    const headers = { 'content-type': 'application/json' };
+    const headers = body === undefined ? {} : { 'content-type': 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
     const res = await fetch(this.baseUrl + path, { method, headers, body: JSON.stringify(body) });
     const text = await res.text();
@@ -191,17 +204,18 @@ export class Gatehouse {
 /**
  * Register node:test hooks that start one server before the file's tests, then
  * run `setup(server)` (one hook: Node 20 runs top-level `before` hooks
- * concurrently), and stop the server after the tests. Returns a handle whose
- * `.server` is set once started.
+ * concurrently), and stop the server after the tests. `options.env` adds
+ * environment variables for the server. Returns a handle whose `.server` is set
+ * once started.
  */
-export function useGatehouse(setup = async () => {}) {
+export function useGatehouse(setup = async () => {}, options = {}) {
   const handle = { server: null };
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-node-'));
   let failed = false;
 
   before(async () => {
     try {
-      handle.server = await new Gatehouse(await resolveBinary(), dir).start();
+      handle.server = await new Gatehouse(await resolveBinary(), dir, options).start();
       await setup(handle.server);
     } catch (err) {
       failed = true;

@@ -10,7 +10,7 @@ header{text-align:center}header img{max-height:3.5rem;max-width:100%}h1{font-siz
 label{display:block;margin-top:1rem;font-weight:600;font-size:.9rem}\
 input[type=text],input[type=email],input[type=password]{width:100%;box-sizing:border-box;padding:.65rem;margin-top:.3rem;border:1px solid #9ca3af;border-radius:.375rem;font-size:1rem}\
 input:focus,button:focus,a:focus{outline:3px solid #2563eb;outline-offset:2px}\
-button{width:100%;margin-top:1.5rem;padding:.75rem;border:0;border-radius:.375rem;background:#1d4ed8;color:#fff;font-size:1rem;cursor:pointer}\
+button{font:inherit;width:100%;margin-top:1.5rem;padding:.75rem;border:0;border-radius:.375rem;background:#1d4ed8;color:#fff;font-size:1rem;cursor:pointer}\
 button.secondary{background:#e5e7eb;color:#111827;margin-top:.5rem}\
 .error{background:#fef2f2;border:1px solid #fca5a5;color:#991b1b;padding:.75rem;border-radius:.375rem}\
 .muted{color:#4b5563;font-size:.9rem;text-align:center}ul{padding-left:1.2rem}";
