@@ -9,6 +9,8 @@ pub enum EmailTemplate {
     ResetEmail,
     PasswordChanged,
     BlockedAccount,
+    /// Auth0's `stolen_credentials`: the password was found in a breach.
+    StolenCredentials,
 }
 
 impl EmailTemplate {
@@ -19,6 +21,7 @@ impl EmailTemplate {
             Self::ResetEmail => "reset_email",
             Self::PasswordChanged => "password_changed",
             Self::BlockedAccount => "blocked_account",
+            Self::StolenCredentials => "stolen_credentials",
         }
     }
 
@@ -44,6 +47,11 @@ impl EmailTemplate {
                 "Your {{ friendly_name }} password was changed",
                 "Hello {{ user.email }},\n\nThe password of your account was just changed and you were signed out everywhere. If this was not you, reset your password at once and contact {{ support }}.\n\n{{ friendly_name }}\n",
                 "<p>Hello {{ user.email }},</p><p>The password of your account was just changed and you were signed out everywhere.</p><p>If this was not you, reset your password at once and contact {{ support }}.</p><p>{{ friendly_name }}</p>",
+            ),
+            Self::StolenCredentials => (
+                "Your {{ friendly_name }} password was found in a data breach",
+                "Hello {{ user.email }},\n\nSomeone just logged in to your account with a password that appeared in a data breach of another website. Nothing leaked from us, but anyone holding that list can try it here. Choose a new password now:\n\n{{ url }}\n\nIf you use this password elsewhere, change it there too.\n\n{{ friendly_name }}\n",
+                "<p>Hello {{ user.email }},</p><p>Someone just logged in to your account with a password that appeared in a data breach of another website. Nothing leaked from us, but anyone holding that list can try it here.</p><p><a href=\"{{ url }}\">Choose a new password</a></p><p>If you use this password elsewhere, change it there too.</p><p>{{ friendly_name }}</p>",
             ),
             Self::BlockedAccount => (
                 "Your {{ friendly_name }} account was blocked",

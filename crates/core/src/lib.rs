@@ -4,6 +4,7 @@
 //! the services and the HTTP layer alike.
 
 pub mod authorize;
+pub mod breached;
 pub mod client;
 pub mod connection;
 pub mod email;

@@ -43,6 +43,8 @@ pub mod codes {
     pub const FAILED_CHANGE_PASSWORD: &str = "fcp";
     /// Email verified.
     pub const SUCCESS_VERIFICATION_EMAIL: &str = "sv";
+    /// A login, sign-up or password change used a breached password.
+    pub const BREACHED_PASSWORD: &str = "pwd_leak";
     /// Successful / failed logout.
     pub const SUCCESS_LOGOUT: &str = "slo";
     pub const FAILED_LOGOUT: &str = "flo";

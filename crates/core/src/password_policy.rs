@@ -65,6 +65,10 @@ pub enum PasswordRejection {
     ContainsUserInfo,
     #[error("PasswordHistoryError: Password has previously been used")]
     PreviouslyUsed,
+    #[error(
+        "PasswordLeakedError: This password has appeared in a data breach of another site; choose a different one"
+    )]
+    Leaked,
 }
 
 /// Most bytes a password may have whatever the policy: bounds hashing work per request.

@@ -19,6 +19,8 @@ pub const UPDATE_CONNECTIONS: &str = "update:connections";
 pub const DELETE_CONNECTIONS: &str = "delete:connections";
 pub const READ_TENANT_SETTINGS: &str = "read:tenant_settings";
 pub const UPDATE_TENANT_SETTINGS: &str = "update:tenant_settings";
+pub const READ_ATTACK_PROTECTION: &str = "read:attack_protection";
+pub const UPDATE_ATTACK_PROTECTION: &str = "update:attack_protection";
 
 /// Every scope the bootstrap machine-to-machine client is granted, including those of
 /// endpoints that later issues add, so its token keeps working as they land.
@@ -65,4 +67,6 @@ pub const ALL_MANAGEMENT_SCOPES: &[&str] = &[
     "delete:anomaly_blocks",
     READ_TENANT_SETTINGS,
     UPDATE_TENANT_SETTINGS,
+    READ_ATTACK_PROTECTION,
+    UPDATE_ATTACK_PROTECTION,
 ];

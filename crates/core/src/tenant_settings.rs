@@ -31,6 +31,8 @@ pub struct TenantSettings {
     /// Gatehouse extension: keep a user's sessions and refresh tokens when their password
     /// changes (by default they end).
     pub keep_sessions_on_password_change: bool,
+    /// Set through `/api/v2/attack-protection/breached-password-detection`, not here.
+    pub breached_password_detection: crate::breached::BreachedPasswordSettings,
 }
 
 impl Default for TenantSettings {
@@ -46,6 +48,7 @@ impl Default for TenantSettings {
             default_redirection_uri: None,
             post_login_redirect_url: None,
             keep_sessions_on_password_change: false,
+            breached_password_detection: Default::default(),
         }
     }
 }

@@ -47,6 +47,15 @@ pub fn at_hash(access_token: &str) -> String {
     b64url(&d.as_ref()[..16])
 }
 
+/// Upper-case hex SHA-1, only for the Pwned Passwords range protocol (never for storage).
+pub fn sha1_hex_upper(data: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod pkce_tests {
     #[test]

@@ -67,6 +67,10 @@ pub struct ServeConfig {
     /// How often the outbox is checked for messages to send, in milliseconds.
     #[arg(long, env = "GATEHOUSE_MAIL_POLL_MS", default_value_t = 1000)]
     pub mail_poll_ms: u64,
+    /// A Pwned Passwords range service, e.g. `https://api.pwnedpasswords.com/range`; unset,
+    /// breached-password detection uses the bundled list of common passwords only.
+    #[arg(long, env = "GATEHOUSE_BREACHED_PASSWORDS_URL")]
+    pub breached_passwords_url: Option<String>,
 }
 
 impl ServeConfig {
@@ -89,6 +93,7 @@ impl ServeConfig {
             smtp_url: None,
             smtp_from: "Gatehouse <no-reply@localhost>".into(),
             mail_poll_ms: 1000,
+            breached_passwords_url: None,
         }
     }
 

@@ -310,6 +310,18 @@ impl Gatehouse {
             .await
     }
 
+    /// A single-use reset link for a user (five days).
+    pub(crate) fn reset_link(&self, user: &User) -> Result<String> {
+        let t = self.new_ticket(
+            TicketKind::PasswordReset,
+            user,
+            DEFAULT_TICKET_TTL_SECS,
+            None,
+            true,
+        )?;
+        self.ticket_url(&t)
+    }
+
     /// `POST /dbconnections/change_password`: emails a reset link when the user exists. The
     /// caller answers the same either way, so the endpoint tells nobody who has an account.
     pub async fn request_password_reset(
@@ -400,6 +412,17 @@ impl Gatehouse {
             .map_err(Err)?;
         if password != confirm {
             return Err(Ok("The passwords do not match.".into()));
+        }
+        let probe = LogEvent {
+            user_id: Some(user.user_id.clone()),
+            user_name: user.email.clone(),
+            connection: Some(user.connection.clone()),
+            ip: browser.ip.clone(),
+            user_agent: browser.user_agent.clone(),
+            ..Default::default()
+        };
+        if let Err(e) = self.refuse_breached(password, false, probe).await {
+            return Err(Ok(e.to_string()));
         }
         let mut body = json!({"password": password});
         if t.mark_email_verified && !user.email_verified {
@@ -500,7 +523,13 @@ impl Gatehouse {
             user_agent: browser.user_agent.clone(),
             ..Default::default()
         };
-        let result = self.create_user(req).await;
+        let result = match self
+            .refuse_breached(req.password.as_deref().unwrap_or(""), true, event.clone())
+            .await
+        {
+            Ok(()) => self.create_user(req).await,
+            Err(e) => Err(e),
+        };
         match &result {
             Ok(u) => {
                 event.kind = codes::SUCCESS_SIGNUP.into();

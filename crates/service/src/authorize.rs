@@ -721,6 +721,7 @@ impl Gatehouse {
         if !gatehouse_core::payload::is_email(&email) {
             return retry("Enter a valid email address.".into()).await;
         }
+        let password_for_check = password.clone();
         let new_user = NewUser {
             connection: connection.settings.name.clone(),
             email: Some(email.clone()),
@@ -748,7 +749,14 @@ impl Gatehouse {
             user_agent: browser.user_agent.clone(),
             ..Default::default()
         };
-        match self.create_user(new_user).await {
+        let created = match self
+            .refuse_breached(&password_for_check, true, event.clone())
+            .await
+        {
+            Ok(()) => self.create_user(new_user).await,
+            Err(e) => Err(e),
+        };
+        match created {
             Ok(user) => {
                 event.kind = codes::SUCCESS_SIGNUP.into();
                 event.description = Some("Successful signup".into());

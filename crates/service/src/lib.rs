@@ -4,6 +4,7 @@
 pub mod account;
 pub mod authorize;
 pub mod bootstrap;
+pub mod breached;
 pub mod clients;
 pub mod connections;
 pub mod error;
@@ -46,6 +47,8 @@ pub struct ServiceConfig {
     pub brute_force_threshold: i64,
     /// Tenant log events older than this are deleted (milliseconds; 0 keeps them forever).
     pub log_retention_ms: i64,
+    /// A Pwned Passwords range service (`{url}/{first five hex of SHA-1}`), if any.
+    pub breached_passwords_url: Option<String>,
 }
 
 impl ServiceConfig {
@@ -56,6 +59,7 @@ impl ServiceConfig {
             max_metadata_bytes: gatehouse_core::metadata::DEFAULT_MAX_METADATA_BYTES,
             brute_force_threshold: 10,
             log_retention_ms: 30 * 86_400_000,
+            breached_passwords_url: None,
         }
     }
 
@@ -90,6 +94,8 @@ struct Inner {
     codes: AuthorizationCodeStore,
     user_grants: UserGrantStore,
     outbox: OutboxStore,
+    /// Outgoing HTTP (the breached-password range service).
+    http: reqwest::Client,
     secrets: SecretBox,
     hasher: PasswordHasher,
     keyring: KeyRing,
@@ -117,6 +123,10 @@ impl Gatehouse {
                 codes: AuthorizationCodeStore::new(db.clone()),
                 user_grants: UserGrantStore::new(db.clone()),
                 outbox: OutboxStore::new(db.clone()),
+                http: reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(3))
+                    .build()
+                    .map_err(ServiceError::internal)?,
                 db,
                 config,
                 secrets,

@@ -76,6 +76,10 @@ pub enum LoginRefusal {
     Blocked,
     #[error("Your account has been blocked after multiple consecutive login attempts.")]
     TooManyAttempts,
+    #[error(
+        "This login attempt has been blocked because the password you're using was previously disclosed through a data breach (not in this application)."
+    )]
+    PasswordLeaked,
     #[error("Internal error")]
     Internal,
 }
@@ -86,6 +90,7 @@ impl From<LoginRefusal> for OAuthError {
             LoginRefusal::WrongCredentials => wrong_credentials(),
             LoginRefusal::Blocked => OAuthError::new(401, "unauthorized", "user is blocked"),
             LoginRefusal::TooManyAttempts => too_many_attempts(),
+            LoginRefusal::PasswordLeaked => OAuthError::new(403, "password_leaked", r.to_string()),
             LoginRefusal::Internal => OAuthError::internal(),
         }
     }
@@ -143,6 +148,7 @@ impl Gatehouse {
                 return Err(LoginRefusal::TooManyAttempts);
             }
         }
+        let candidate = password.clone();
         let ok = self
             .inner
             .hasher
@@ -184,6 +190,13 @@ impl Gatehouse {
             failure.description = Some("user is blocked".into());
             self.record(failure).await;
             return Err(LoginRefusal::Blocked);
+        }
+        if self
+            .breached_at_login(&found.user, &candidate, event)
+            .await
+            .map_err(|_| LoginRefusal::Internal)?
+        {
+            return Err(LoginRefusal::PasswordLeaked);
         }
         self.inner
             .login_failures

@@ -75,6 +75,9 @@ pub async fn signup(State(s): State<AppState>, b: BrowserRequest, body: Bytes) -
             (StatusCode::OK, Json(out)).into_response()
         }
         Err(ServiceError::Conflict(_)) => bad_request("user_exists", "The user already exists."),
+        Err(ServiceError::Password(
+            p @ gatehouse_core::password_policy::PasswordRejection::Leaked,
+        )) => bad_request("password_leaked", p.to_string()),
         Err(ServiceError::Password(p)) => legacy_error(
             StatusCode::BAD_REQUEST,
             "PasswordStrengthError",

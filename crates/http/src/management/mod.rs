@@ -1,6 +1,7 @@
 //! The Management API (`/api/v2`): bearer-token authentication, per-endpoint scopes,
 //! rate-limit headers, and the routers of each resource.
 
+mod attack_protection;
 mod clients;
 mod connections;
 mod logs;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(user_blocks::router())
         .merge(tenant_settings::router())
         .merge(tickets::router())
+        .merge(attack_protection::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state, authenticate))
 }
