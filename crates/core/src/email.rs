@@ -153,3 +153,267 @@ mod tests {
         assert!(!evil.subject.contains('\n'));
     }
 }
+
+/// Template names `/api/v2/email-templates` accepts: Auth0's, plus `password_changed`.
+pub const TEMPLATE_NAMES: &[&str] = &[
+    "verify_email",
+    "verify_email_by_code",
+    "reset_email",
+    "reset_email_by_code",
+    "welcome_email",
+    "blocked_account",
+    "stolen_credentials",
+    "enrollment_email",
+    "mfa_oob_code",
+    "user_invitation",
+    "change_password",
+    "password_reset",
+    "async_approval",
+    "password_changed",
+];
+
+/// A tenant's own version of a template (`/api/v2/email-templates/{name}`), in Auth0's shape.
+/// `body` is HTML; the text part is derived from it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomTemplate {
+    pub template: String,
+    pub body: String,
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub syntax: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_lifetime_in_seconds: Option<i64>,
+    pub include_email_in_redirect: bool,
+    pub enabled: bool,
+}
+
+impl CustomTemplate {
+    pub const PROPERTIES: &'static [&'static str] = &[
+        "template",
+        "body",
+        "subject",
+        "from",
+        "syntax",
+        "resultUrl",
+        "urlLifetimeInSeconds",
+        "includeEmailInRedirect",
+        "enabled",
+    ];
+
+    /// A new template from a create (or PUT) body: `template` (when given) must be `name`,
+    /// `body` and `subject` are required.
+    pub fn from_create(
+        name: &str,
+        mut p: crate::payload::Payload,
+    ) -> Result<Self, crate::payload::InvalidBody> {
+        use crate::payload::InvalidBody;
+        p.allow_only(Self::PROPERTIES)?;
+        if !TEMPLATE_NAMES.contains(&name) {
+            return Err(InvalidBody::on_property(
+                format!("No enum match for: \"{name}\""),
+                "template",
+            ));
+        }
+        if let Some(t) = p.string("template")?
+            && t != name
+        {
+            return Err(InvalidBody::on_property(
+                "template does not match the path",
+                "template",
+            ));
+        }
+        let mut t = Self {
+            template: name.to_string(),
+            body: p.required_string("body")?,
+            subject: p.required_string("subject")?,
+            from: None,
+            syntax: "liquid".into(),
+            result_url: None,
+            url_lifetime_in_seconds: None,
+            include_email_in_redirect: false,
+            enabled: true,
+        };
+        t.apply(&mut p)?;
+        Ok(t)
+    }
+
+    /// Applies a PATCH body; on error nothing changes.
+    pub fn patch(
+        &mut self,
+        mut p: crate::payload::Payload,
+    ) -> Result<(), crate::payload::InvalidBody> {
+        p.require_some()?;
+        p.allow_only(Self::PROPERTIES)?;
+        let mut next = self.clone();
+        if let Some(t) = p.string("template")?
+            && t != self.template
+        {
+            return Err(crate::payload::InvalidBody::on_property(
+                "template cannot change",
+                "template",
+            ));
+        }
+        if let Some(b) = p.string("body")? {
+            next.body = b;
+        }
+        if let Some(s) = p.string("subject")? {
+            next.subject = s;
+        }
+        next.apply(&mut p)?;
+        *self = next;
+        Ok(())
+    }
+
+    fn apply(
+        &mut self,
+        p: &mut crate::payload::Payload,
+    ) -> Result<(), crate::payload::InvalidBody> {
+        use crate::payload::InvalidBody;
+        if let Some(f) = p.string("from")? {
+            if f.contains(['\r', '\n']) || !f.contains('@') {
+                return Err(InvalidBody::on_property(
+                    "from must be an email address",
+                    "from",
+                ));
+            }
+            self.from = Some(f);
+        }
+        if let Some(s) = p.string("syntax")? {
+            if s != "liquid" {
+                return Err(InvalidBody::on_property(
+                    format!("No enum match for: \"{s}\""),
+                    "syntax",
+                ));
+            }
+            self.syntax = s;
+        }
+        if let Some(u) = p.string("resultUrl")? {
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                return Err(InvalidBody::on_property(
+                    "resultUrl must be an absolute http(s) URL",
+                    "resultUrl",
+                ));
+            }
+            self.result_url = Some(u);
+        }
+        if let Some(n) = p.integer("urlLifetimeInSeconds")? {
+            if !(1..=30 * 86_400).contains(&n) {
+                return Err(InvalidBody::on_property(
+                    "urlLifetimeInSeconds must be between 1 and 2592000",
+                    "urlLifetimeInSeconds",
+                ));
+            }
+            self.url_lifetime_in_seconds = Some(n);
+        }
+        if let Some(b) = p.bool("includeEmailInRedirect")? {
+            self.include_email_in_redirect = b;
+        }
+        if let Some(b) = p.bool("enabled")? {
+            self.enabled = b;
+        }
+        Ok(())
+    }
+
+    /// Renders this template; the text part is the HTML body without its tags.
+    pub fn render(
+        &self,
+        template: EmailTemplate,
+        to: &str,
+        vars: &[(&str, &str)],
+    ) -> RenderedEmail {
+        let html = render_text(&self.body, vars, true);
+        RenderedEmail {
+            template: template.name(),
+            to: to.to_string(),
+            subject: render_text(&self.subject, vars, false).replace(['\r', '\n'], " "),
+            text: html_to_text(&html),
+            html,
+        }
+    }
+}
+
+/// A readable text part from HTML: tags dropped (links keep their address), entities undone.
+fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = &rest[start + 1..start + end];
+        if let Some(i) = tag.find("href=\"") {
+            let href = &tag[i + 6..];
+            if let Some(close) = href.find('"') {
+                out.push_str(&href[..close]);
+                out.push(' ');
+            }
+        }
+        let lower = tag.to_ascii_lowercase();
+        if lower.starts_with("br") || lower.starts_with("/p") || lower.starts_with("/div") {
+            out.push('\n');
+        }
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod custom_tests {
+    use super::*;
+    use crate::payload::Payload;
+    use serde_json::json;
+
+    #[test]
+    fn custom_templates_render_and_validate() {
+        let t = CustomTemplate::from_create(
+            "reset_email",
+            Payload::from_value(json!({"body": "<p>Hi {{ user.email }}, <a href=\"{{ url }}\">reset</a></p>", "subject": "Reset for {{ friendly_name }}"})).unwrap(),
+        )
+        .unwrap();
+        let m = t.render(
+            EmailTemplate::ResetEmail,
+            "a@x.com",
+            &[
+                ("user.email", "a@x.com"),
+                ("url", "https://h/r?t=1&u=2"),
+                ("friendly_name", "Acme"),
+            ],
+        );
+        assert_eq!(m.subject, "Reset for Acme");
+        assert!(m.html.contains("href=\"https://h/r?t=1&amp;u=2\""));
+        assert!(m.text.contains("https://h/r?t=1&u=2"), "{}", m.text);
+        assert!(
+            CustomTemplate::from_create(
+                "nope",
+                Payload::from_value(json!({"body": "x", "subject": "y"})).unwrap()
+            )
+            .is_err()
+        );
+        assert!(
+            CustomTemplate::from_create(
+                "reset_email",
+                Payload::from_value(json!({"body": "x"})).unwrap()
+            )
+            .is_err()
+        );
+        let mut t2 = t.clone();
+        assert!(
+            t2.patch(
+                Payload::from_value(json!({"subject": "new", "from": "a\r\nBcc: x@y"})).unwrap()
+            )
+            .is_err()
+        );
+        assert_eq!(t2, t);
+    }
+}

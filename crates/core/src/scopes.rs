@@ -69,4 +69,7 @@ pub const ALL_MANAGEMENT_SCOPES: &[&str] = &[
     UPDATE_TENANT_SETTINGS,
     READ_ATTACK_PROTECTION,
     UPDATE_ATTACK_PROTECTION,
+    "read:email_templates",
+    "create:email_templates",
+    "update:email_templates",
 ];

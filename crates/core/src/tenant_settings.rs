@@ -33,6 +33,8 @@ pub struct TenantSettings {
     pub keep_sessions_on_password_change: bool,
     /// Set through `/api/v2/attack-protection/breached-password-detection`, not here.
     pub breached_password_detection: crate::breached::BreachedPasswordSettings,
+    /// Set through `/api/v2/email-templates`, not here; keyed by template name.
+    pub email_templates: std::collections::BTreeMap<String, crate::email::CustomTemplate>,
 }
 
 impl Default for TenantSettings {
@@ -49,6 +51,7 @@ impl Default for TenantSettings {
             post_login_redirect_url: None,
             keep_sessions_on_password_change: false,
             breached_password_detection: Default::default(),
+            email_templates: Default::default(),
         }
     }
 }

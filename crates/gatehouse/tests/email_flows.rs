@@ -351,3 +351,105 @@ async fn a_crash_between_commit_and_send_delivers_exactly_once() {
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     assert_eq!(smtp.messages().len(), 1, "exactly one delivery");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenant_email_templates() {
+    let smtp = SmtpServer::start().await;
+    let mut s = start_with_smtp(smtp.url()).await;
+    s.create_user("tpl@example.com", json!({"email_verified": true}))
+        .await;
+    s.get("/api/v2/email-templates/reset_email")
+        .await
+        .assert_error(404, "inexistent_email_template");
+    s.post(
+        "/api/v2/email-templates",
+        json!({"template": "reset_email", "body": "x"}),
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    s.post(
+        "/api/v2/email-templates",
+        json!({"template": "nonsense", "body": "x", "subject": "y"}),
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    let created = s
+        .post("/api/v2/email-templates", json!({"template": "reset_email", "subject": "{{ friendly_name }}: new password for {{ user.email }}",
+            "body": "<p>Pick a new password: <a href=\"{{ url }}\">here</a></p>", "from": "Acme Security <security@acme.example>",
+            "resultUrl": "https://app.example.com/after-reset", "urlLifetimeInSeconds": 600, "syntax": "liquid", "enabled": true}))
+        .await;
+    assert_eq!(
+        created.assert_status(201)["resultUrl"],
+        "https://app.example.com/after-reset"
+    );
+    s.post(
+        "/api/v2/email-templates",
+        json!({"template": "reset_email", "body": "x", "subject": "y"}),
+    )
+    .await
+    .assert_status(409);
+    s.patch("/api/v2/tenants/settings", json!({"friendly_name": "Acme"}))
+        .await
+        .assert_status(200);
+
+    change_password_request(&s, "tpl@example.com").await;
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail[0].subject(), "Acme: new password for tpl@example.com");
+    assert!(
+        mail[0]
+            .data
+            .contains("From: \"Acme Security\" <security@acme.example>")
+            || mail[0]
+                .data
+                .contains("From: Acme Security <security@acme.example>"),
+        "{}",
+        mail[0].data
+    );
+    let link = mail[0]
+        .link(&format!("{}/lo/reset?ticket=", s.url))
+        .expect("link in the custom body");
+    let mut b = Browser::new(&s.url);
+    let form = b.get(&link).await;
+    let r = submit_reset(&mut b, &form, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("https://app.example.com/after-reset"),
+        "the template's resultUrl"
+    );
+
+    // A disabled template sends nothing.
+    s.patch(
+        "/api/v2/email-templates/reset_email",
+        json!({"enabled": false}),
+    )
+    .await
+    .assert_status(200);
+    change_password_request(&s, "tpl@example.com").await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(
+        smtp.messages().len(),
+        2,
+        "only the reset and the password-changed notice"
+    );
+    assert!(
+        smtp.messages()[1]
+            .subject()
+            .contains("password was changed")
+    );
+    s.patch(
+        "/api/v2/email-templates/reset_email",
+        json!({"template": "verify_email"}),
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    let token = s.token().await;
+    let put = s
+        .raw(
+            Method::PUT,
+            "/api/v2/email-templates/welcome_email",
+            Some(&token),
+            Some(json!({"body": "<p>Hi</p>", "subject": "Welcome"})),
+        )
+        .await;
+    put.assert_status(200);
+}

@@ -116,8 +116,12 @@ impl Mailer {
             .recipient
             .parse()
             .map_err(|e| format!("bad recipient: {e}"))?;
+        let from = match m.sender.as_deref().map(str::parse::<Mailbox>) {
+            Some(Ok(f)) => f,
+            _ => self.from.clone(),
+        };
         let message = Message::builder()
-            .from(self.from.clone())
+            .from(from)
             .to(to)
             .subject(m.subject.clone())
             // One id per outbox row, so a receiver can drop a duplicate if a crash between

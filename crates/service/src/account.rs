@@ -97,20 +97,26 @@ impl Gatehouse {
             .clone()
             .or(settings.support_url.clone())
             .unwrap_or_else(|| "support".into());
-        let rendered = render(
-            template,
-            to,
-            &[
-                ("user.email", to),
-                ("user.name", user.name.as_deref().unwrap_or(to)),
-                ("url", url.unwrap_or("")),
-                ("friendly_name", &name),
-                ("support", &support),
-            ],
-        );
+        let vars = [
+            ("user.email", to),
+            ("user.name", user.name.as_deref().unwrap_or(to)),
+            ("url", url.unwrap_or("")),
+            ("friendly_name", &name),
+            ("tenant", self.tenant()),
+            ("support", &support),
+            ("support_url", settings.support_url.as_deref().unwrap_or("")),
+        ];
+        let custom = settings.email_templates.get(template.name());
+        let rendered = match custom {
+            // A disabled template sends nothing, as in Auth0.
+            Some(c) if !c.enabled => return Ok(None),
+            Some(c) => c.render(template, to, &vars),
+            None => render(template, to, &vars),
+        };
         Ok(Some(OutboxMessage {
             id: gatehouse_crypto::random::hex(16).map_err(ServiceError::internal)?,
             template: rendered.template.to_string(),
+            sender: custom.and_then(|c| c.from.clone()),
             recipient: rendered.to,
             subject: rendered.subject,
             text_body: rendered.text,
@@ -298,27 +304,29 @@ impl Gatehouse {
         if user.email_verified || user.email.is_none() {
             return Ok(None);
         }
-        let t = self.new_ticket(
-            TicketKind::EmailVerification,
-            user,
-            DEFAULT_TICKET_TTL_SECS,
-            None,
-            true,
-        )?;
+        let (ttl, result_url) = self.link_options(EmailTemplate::VerifyEmail).await?;
+        let t = self.new_ticket(TicketKind::EmailVerification, user, ttl, result_url, true)?;
         let url = self.ticket_url(&t)?;
         self.email_for(EmailTemplate::VerifyEmail, user, Some(&url))
             .await
     }
 
-    /// A single-use reset link for a user (five days).
-    pub(crate) fn reset_link(&self, user: &User) -> Result<String> {
-        let t = self.new_ticket(
-            TicketKind::PasswordReset,
-            user,
-            DEFAULT_TICKET_TTL_SECS,
-            None,
-            true,
-        )?;
+    /// The link lifetime and result URL a tenant's template sets (else 5 days, none).
+    async fn link_options(&self, template: EmailTemplate) -> Result<(i64, Option<String>)> {
+        let settings = self.tenant_settings().await?;
+        let custom = settings.email_templates.get(template.name());
+        Ok((
+            custom
+                .and_then(|c| c.url_lifetime_in_seconds)
+                .unwrap_or(DEFAULT_TICKET_TTL_SECS),
+            custom.and_then(|c| c.result_url.clone()),
+        ))
+    }
+
+    /// A single-use reset link for a user, as the reset template configures it.
+    pub(crate) async fn reset_link(&self, user: &User) -> Result<String> {
+        let (ttl, result_url) = self.link_options(EmailTemplate::ResetEmail).await?;
+        let t = self.new_ticket(TicketKind::PasswordReset, user, ttl, result_url, true)?;
         self.ticket_url(&t)
     }
 
@@ -360,14 +368,7 @@ impl Gatehouse {
             self.record(event).await;
             return Ok(());
         };
-        let t = self.new_ticket(
-            TicketKind::PasswordReset,
-            &user,
-            DEFAULT_TICKET_TTL_SECS,
-            None,
-            true,
-        )?;
-        let url = self.ticket_url(&t)?;
+        let url = self.reset_link(&user).await?;
         if let Some(m) = self
             .email_for(EmailTemplate::ResetEmail, &user, Some(&url))
             .await?

@@ -2,8 +2,8 @@
 //! common passwords and, when `GATEHOUSE_BREACHED_PASSWORDS_URL` is set, a Pwned Passwords
 //! range service (only the first five hex characters of the SHA-1 are sent).
 
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::breached::{self, BreachedPasswordSettings};
 use gatehouse_core::email::EmailTemplate;
 use gatehouse_core::log_event::{LogEvent, codes};
@@ -117,7 +117,7 @@ impl Gatehouse {
         });
         self.record(e).await;
         if settings.notifies_user() {
-            let url = self.reset_link(user)?;
+            let url = self.reset_link(user).await?;
             if let Some(m) = self
                 .email_for(EmailTemplate::StolenCredentials, user, Some(&url))
                 .await?
@@ -125,7 +125,6 @@ impl Gatehouse {
                 self.inner.outbox.enqueue(self.tenant(), &[m]).await?;
             }
         }
-        let _ = now_millis();
         Ok(settings.blocks_login())
     }
 }

@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod breached;
 pub mod clients;
 pub mod connections;
+pub mod email_templates;
 pub mod error;
 pub mod hashing;
 pub mod keyring;

@@ -9,6 +9,8 @@ pub struct OutboxMessage {
     pub id: String,
     pub template: String,
     pub recipient: String,
+    /// The template's own `from`, else the server's sender.
+    pub sender: Option<String>,
     pub subject: String,
     pub text_body: String,
     pub html_body: String,
@@ -22,8 +24,8 @@ macro_rules! insert_outbox {
     ($conn:expr, $tenant:expr, $messages:expr) => {
         for m in $messages {
             sqlx::query(
-                "INSERT INTO outbox (id, tenant_id, template, recipient, subject, text_body, html_body, created_at, next_attempt_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                "INSERT INTO outbox (id, tenant_id, template, recipient, subject, text_body, html_body, created_at, next_attempt_at, sender)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
             )
             .bind(&m.id)
             .bind($tenant)
@@ -33,6 +35,7 @@ macro_rules! insert_outbox {
             .bind(&m.text_body)
             .bind(&m.html_body)
             .bind(m.created_at)
+            .bind(&m.sender)
             .execute(&mut *$conn)
             .await?;
         }
@@ -76,7 +79,7 @@ impl OutboxStore {
                 "UPDATE outbox SET next_attempt_at = $2 + $3
                  WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $1)
                    AND sent_at IS NULL AND next_attempt_at <= $2
-                 RETURNING id, template, recipient, subject, text_body, html_body, created_at, attempts",
+                 RETURNING id, template, recipient, sender, subject, text_body, html_body, created_at, attempts",
             )
             .bind(limit)
             .bind(now)

@@ -4,6 +4,7 @@
 mod attack_protection;
 mod clients;
 mod connections;
+mod email_templates;
 mod logs;
 mod resource_servers;
 mod tenant_settings;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(tenant_settings::router())
         .merge(tickets::router())
         .merge(attack_protection::router())
+        .merge(email_templates::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state, authenticate))
 }

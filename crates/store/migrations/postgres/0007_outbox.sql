@@ -5,6 +5,7 @@ CREATE TABLE outbox (
     tenant_id        TEXT NOT NULL,
     template         TEXT NOT NULL,
     recipient        TEXT NOT NULL,
+    sender           TEXT,
     subject          TEXT NOT NULL,
     text_body        TEXT NOT NULL,
     html_body        TEXT NOT NULL,

@@ -1,0 +1,80 @@
+//! `/api/v2/email-templates/{name}`: a tenant's own subject and body for each email.
+
+use crate::Gatehouse;
+use crate::error::{Result, ServiceError};
+use gatehouse_core::email::{CustomTemplate, TEMPLATE_NAMES};
+use gatehouse_core::payload::Payload;
+use gatehouse_core::tenant_settings::TenantSettings;
+use serde_json::Value;
+
+fn not_found(name: &str) -> ServiceError {
+    ServiceError::NotFound {
+        code: "inexistent_email_template",
+        message: format!("The template {name} does not exist."),
+    }
+}
+
+fn render(t: &CustomTemplate) -> Result<Value> {
+    serde_json::to_value(t).map_err(ServiceError::internal)
+}
+
+impl Gatehouse {
+    async fn save_settings(&self, settings: &TenantSettings) -> Result<()> {
+        let raw = serde_json::to_string(settings).map_err(ServiceError::internal)?;
+        Ok(gatehouse_store::TenantStore::new(self.db().clone())
+            .put_settings(self.tenant(), &raw)
+            .await?)
+    }
+
+    pub async fn get_email_template(&self, name: &str) -> Result<Value> {
+        let settings = self.tenant_settings().await?;
+        render(
+            settings
+                .email_templates
+                .get(name)
+                .ok_or_else(|| not_found(name))?,
+        )
+    }
+
+    /// `POST /api/v2/email-templates` (409 when it exists) or, with `replace`, `PUT`.
+    pub async fn create_email_template(
+        &self,
+        name: Option<&str>,
+        mut body: Payload,
+        replace: bool,
+    ) -> Result<Value> {
+        let name = match name {
+            Some(n) => n.to_string(),
+            None => body.string("template")?.ok_or_else(|| {
+                gatehouse_core::payload::InvalidBody::new(
+                    "Payload validation error: 'Missing required property: template'.",
+                )
+            })?,
+        };
+        let t = CustomTemplate::from_create(&name, body)?;
+        let mut settings = self.tenant_settings().await?;
+        if !replace && settings.email_templates.contains_key(&name) {
+            return Err(ServiceError::Conflict(format!(
+                "Template {name} already exists."
+            )));
+        }
+        settings.email_templates.insert(name, t.clone());
+        self.save_settings(&settings).await?;
+        render(&t)
+    }
+
+    pub async fn update_email_template(&self, name: &str, body: Payload) -> Result<Value> {
+        if !TEMPLATE_NAMES.contains(&name) {
+            return Err(not_found(name));
+        }
+        let mut settings = self.tenant_settings().await?;
+        let t = settings
+            .email_templates
+            .get_mut(name)
+            .ok_or_else(|| not_found(name))?;
+        t.patch(body)?;
+        let out = render(t)?;
+        self.save_settings(&settings).await?;
+        Ok(out)
+    }
+}
