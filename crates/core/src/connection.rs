@@ -1,5 +1,6 @@
-//! Connections: where users come from. Only database connections (strategy `auth0`) exist
-//! so far; their options carry the password policy and username rules.
+//! Connections: where users come from. Database connections (strategy `auth0`) carry the
+//! password policy and username rules; passwordless email connections (`email`) the code
+//! length and lifetime.
 
 use crate::password_policy::{PasswordPolicy, StrengthLevel};
 use crate::payload::{InvalidBody, Payload};
@@ -8,6 +9,8 @@ use serde_json::{Map, Value, json};
 
 pub const DEFAULT_DATABASE_CONNECTION: &str = "Username-Password-Authentication";
 pub const DATABASE_STRATEGY: &str = "auth0";
+/// Passwordless email: one-time codes sent by email.
+pub const EMAIL_STRATEGY: &str = "email";
 
 /// The stored settings of a connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,20 +53,59 @@ impl ConnectionSettings {
         }
     }
 
+    /// A passwordless email connection with Auth0's defaults: six-digit codes valid five
+    /// minutes.
+    pub fn passwordless_email(name: &str) -> Self {
+        let mut options = Map::new();
+        options.insert("totp".into(), json!({"time_step": 300, "length": 6}));
+        options.insert("brute_force_protection".into(), json!(true));
+        options.insert("disable_signup".into(), json!(false));
+        Self {
+            name: name.into(),
+            strategy: EMAIL_STRATEGY.into(),
+            display_name: None,
+            options,
+            enabled_clients: vec![],
+            is_domain_connection: false,
+            metadata: Map::new(),
+        }
+    }
+
+    /// Seconds a passwordless code stays valid (`options.totp.time_step`, 60 to 3600).
+    pub fn code_lifetime_secs(&self) -> i64 {
+        self.options
+            .get("totp")
+            .and_then(|t| t.get("time_step"))
+            .and_then(Value::as_i64)
+            .map_or(300, |s| s.clamp(60, 3600))
+    }
+
+    /// Digits in a passwordless code (`options.totp.length`, 4 to 10).
+    pub fn code_length(&self) -> usize {
+        self.options
+            .get("totp")
+            .and_then(|t| t.get("length"))
+            .and_then(Value::as_u64)
+            .map_or(6, |l| l.clamp(4, 10) as usize)
+    }
+
     pub fn from_create(mut p: Payload) -> Result<Self, InvalidBody> {
         p.allow_only(Self::PROPERTIES)?;
         let name = p.required_string("name")?;
         check_name(&name)?;
         let strategy = p.required_string("strategy")?;
-        if strategy != DATABASE_STRATEGY {
-            return Err(InvalidBody::on_property(
-                format!(
-                    "Strategy \"{strategy}\" is not supported yet; only database connections (\"auth0\") are"
-                ),
-                "strategy",
-            ));
-        }
-        let mut c = Self::database(&name, StrengthLevel::Good);
+        let mut c = match strategy.as_str() {
+            DATABASE_STRATEGY => Self::database(&name, StrengthLevel::Good),
+            EMAIL_STRATEGY => Self::passwordless_email(&name),
+            _ => {
+                return Err(InvalidBody::on_property(
+                    format!(
+                        "Strategy \"{strategy}\" is not supported yet; database (\"auth0\") and passwordless email (\"email\") connections are"
+                    ),
+                    "strategy",
+                ));
+            }
+        };
         c.apply(&mut p)?;
         Ok(c)
     }

@@ -11,6 +11,8 @@ pub enum EmailTemplate {
     BlockedAccount,
     /// Auth0's `stolen_credentials`: the password was found in a breach.
     StolenCredentials,
+    /// A passwordless one-time code.
+    PasswordlessCode,
 }
 
 impl EmailTemplate {
@@ -22,6 +24,7 @@ impl EmailTemplate {
             Self::PasswordChanged => "password_changed",
             Self::BlockedAccount => "blocked_account",
             Self::StolenCredentials => "stolen_credentials",
+            Self::PasswordlessCode => "passwordless_code",
         }
     }
 
@@ -47,6 +50,11 @@ impl EmailTemplate {
                 "Your {{ friendly_name }} password was changed",
                 "Hello {{ user.email }},\n\nThe password of your account was just changed and you were signed out everywhere. If this was not you, reset your password at once and contact {{ support }}.\n\n{{ friendly_name }}\n",
                 "<p>Hello {{ user.email }},</p><p>The password of your account was just changed and you were signed out everywhere.</p><p>If this was not you, reset your password at once and contact {{ support }}.</p><p>{{ friendly_name }}</p>",
+            ),
+            Self::PasswordlessCode => (
+                "Your {{ friendly_name }} verification code: {{ code }}",
+                "Hello,\n\nYour verification code is {{ code }}. It works once and expires in {{ minutes }} minutes.\n\nIf you did not ask for it, ignore this message.\n\n{{ friendly_name }}\n",
+                "<p>Hello,</p><p>Your verification code is <strong>{{ code }}</strong>. It works once and expires in {{ minutes }} minutes.</p><p>If you did not ask for it, ignore this message.</p><p>{{ friendly_name }}</p>",
             ),
             Self::StolenCredentials => (
                 "Your {{ friendly_name }} password was found in a data breach",
@@ -170,6 +178,7 @@ pub const TEMPLATE_NAMES: &[&str] = &[
     "password_reset",
     "async_approval",
     "password_changed",
+    "passwordless_code",
 ];
 
 /// A tenant's own version of a template (`/api/v2/email-templates/{name}`), in Auth0's shape.

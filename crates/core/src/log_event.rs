@@ -43,6 +43,9 @@ pub mod codes {
     pub const FAILED_CHANGE_PASSWORD: &str = "fcp";
     /// Email verified.
     pub const SUCCESS_VERIFICATION_EMAIL: &str = "sv";
+    /// A passwordless code (or link) was sent.
+    pub const CODE_SENT: &str = "cs";
+    pub const CODE_LINK_SENT: &str = "cls";
     /// A login, sign-up or password change used a breached password.
     pub const BREACHED_PASSWORD: &str = "pwd_leak";
     /// Successful / failed logout.

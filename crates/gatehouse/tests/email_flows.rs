@@ -453,3 +453,135 @@ async fn tenant_email_templates() {
         .await;
     put.assert_status(200);
 }
+
+async fn passwordless_start(s: &TestServer, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/passwordless/start", s.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// The six-digit code in a passwordless email.
+fn code_in(m: &common::smtp::Received) -> String {
+    let subject = m.subject();
+    subject
+        .rsplit(' ')
+        .next()
+        .filter(|c| c.len() == 6 && c.chars().all(|d| d.is_ascii_digit()))
+        .expect("code in the subject")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn passwordless_email_codes() {
+    let smtp = SmtpServer::start().await;
+    let mut s = start_with_smtp(smtp.url()).await;
+    s.post(
+        "/api/v2/connections",
+        json!({"name": "email", "strategy": "email"}),
+    )
+    .await
+    .assert_status(201);
+    let c = s
+        .post("/api/v2/clients", json!({"name": "pl", "grant_types": ["http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token"]}))
+        .await;
+    let c = c.assert_status(201).clone();
+    let (cid, secret) = (
+        c["client_id"].as_str().unwrap().to_string(),
+        c["client_secret"].as_str().unwrap().to_string(),
+    );
+    let otp = |code: &str| {
+        json!({"grant_type": "http://auth0.com/oauth/grant-type/passwordless/otp", "client_id": cid,
+        "client_secret": secret, "username": "pl@example.com", "otp": code, "realm": "email", "scope": "openid email offline_access"})
+    };
+
+    for (bad, error) in [
+        (
+            json!({"client_id": cid, "connection": "email", "email": "not-an-email", "send": "code"}),
+            "bad.email",
+        ),
+        (
+            json!({"client_id": cid, "connection": "Username-Password-Authentication", "email": "pl@example.com", "send": "code"}),
+            "bad.connection",
+        ),
+        (
+            json!({"client_id": cid, "connection": "email", "email": "pl@example.com", "send": "fax"}),
+            "bad.send",
+        ),
+    ] {
+        let (status, body) = passwordless_start(&s, bad).await;
+        assert_eq!((status, body["error"].clone()), (400, json!(error)));
+    }
+    let (status, body) = passwordless_start(
+        &s,
+        json!({"client_id": cid, "connection": "email", "email": "PL@example.com", "send": "code"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["email"], "pl@example.com");
+    let mail = smtp.wait_for(1).await;
+    let code = code_in(&mail[0]);
+
+    // Wrong guesses fail; the right code works once, verifies the address and logs in.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let r = s
+        .raw(Method::POST, "/oauth/token", None, Some(otp(wrong)))
+        .await;
+    assert_eq!(
+        r.assert_status(403)["error_description"],
+        "Wrong email or verification code."
+    );
+    let t = s
+        .raw(Method::POST, "/oauth/token", None, Some(otp(&code)))
+        .await;
+    let t = t.assert_status(200).clone();
+    assert!(t["refresh_token"].is_string());
+    let again = s
+        .raw(Method::POST, "/oauth/token", None, Some(otp(&code)))
+        .await;
+    assert_eq!(again.status.as_u16(), 403, "a code works once");
+    let users = s.get("/api/v2/users-by-email?email=pl%40example.com").await;
+    assert_eq!(
+        users.body[0]["user_id"].as_str().unwrap().split('|').next(),
+        Some("email")
+    );
+    assert_eq!(users.body[0]["email_verified"], true);
+    assert_eq!(users.body[0]["logins_count"], 1);
+    assert_eq!(users.body[0]["identities"][0]["provider"], "email");
+
+    // Three wrong guesses burn a code.
+    passwordless_start(
+        &s,
+        json!({"client_id": cid, "connection": "email", "email": "pl@example.com", "send": "code"}),
+    )
+    .await;
+    let mail = smtp.wait_for(2).await;
+    let code = code_in(&mail[1]);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..3 {
+        s.raw(Method::POST, "/oauth/token", None, Some(otp(wrong)))
+            .await
+            .assert_status(403);
+    }
+    let r = s
+        .raw(Method::POST, "/oauth/token", None, Some(otp(&code)))
+        .await;
+    assert_eq!(
+        r.status.as_u16(),
+        403,
+        "the right code after three wrong guesses is refused"
+    );
+
+    // At most five codes per address per ten minutes.
+    let mut statuses = vec![];
+    for _ in 0..5 {
+        statuses.push(passwordless_start(&s, json!({"client_id": cid, "connection": "email", "email": "pl@example.com", "send": "code"})).await.0);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+    let types = log_types(&mut s).await;
+    assert_eq!(types.iter().filter(|t| *t == "cs").count(), 5);
+    assert!(types.iter().any(|t| t == "s") && types.iter().any(|t| t == "f"));
+}

@@ -84,6 +84,17 @@ impl Gatehouse {
         user: &User,
         url: Option<&str>,
     ) -> Result<Option<OutboxMessage>> {
+        self.email_with(template, user, url, &[]).await
+    }
+
+    /// [`Gatehouse::email_for`] with more template variables.
+    pub(crate) async fn email_with(
+        &self,
+        template: EmailTemplate,
+        user: &User,
+        url: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Result<Option<OutboxMessage>> {
         let Some(to) = user.email.as_deref() else {
             return Ok(None);
         };
@@ -106,6 +117,7 @@ impl Gatehouse {
             ("support", &support),
             ("support_url", settings.support_url.as_deref().unwrap_or("")),
         ];
+        let vars: Vec<(&str, &str)> = vars.iter().chain(extra.iter()).copied().collect();
         let custom = settings.email_templates.get(template.name());
         let rendered = match custom {
             // A disabled template sends nothing, as in Auth0.

@@ -356,7 +356,7 @@ impl Gatehouse {
     }
 
     /// An API users may get tokens for; the Management API is not one of them.
-    async fn api_for_users(
+    pub(crate) async fn api_for_users(
         &self,
         audience: &str,
     ) -> Result<StoredResourceServer, AuthorizeProblem> {

@@ -14,6 +14,7 @@ pub mod keyring;
 pub mod login;
 pub mod logout;
 pub mod logs;
+pub mod passwordless;
 pub mod refresh;
 pub mod resource_servers;
 pub mod sessions;
@@ -27,8 +28,8 @@ pub use error::{Result, ServiceError};
 use gatehouse_crypto::secretbox::SecretBox;
 use gatehouse_store::{
     AuthorizationCodeStore, ClientStore, ConnectionStore, Db, KeyStore, LogStore,
-    LoginFailureStore, OutboxStore, RefreshTokenStore, ResourceServerStore, SessionStore,
-    TenantStore, UserGrantStore, UserStore,
+    LoginFailureStore, OutboxStore, PasswordlessStore, RefreshTokenStore, ResourceServerStore,
+    SessionStore, TenantStore, UserGrantStore, UserStore,
 };
 use hashing::PasswordHasher;
 use keyring::KeyRing;
@@ -95,6 +96,7 @@ struct Inner {
     codes: AuthorizationCodeStore,
     user_grants: UserGrantStore,
     outbox: OutboxStore,
+    passwordless: PasswordlessStore,
     /// Outgoing HTTP (the breached-password range service).
     http: reqwest::Client,
     secrets: SecretBox,
@@ -124,6 +126,7 @@ impl Gatehouse {
                 codes: AuthorizationCodeStore::new(db.clone()),
                 user_grants: UserGrantStore::new(db.clone()),
                 outbox: OutboxStore::new(db.clone()),
+                passwordless: PasswordlessStore::new(db.clone()),
                 http: reqwest::Client::builder()
                     .timeout(std::time::Duration::from_secs(3))
                     .build()

@@ -48,6 +48,8 @@ pub struct TokenRequest {
     pub code: Option<String>,
     pub redirect_uri: Option<String>,
     pub code_verifier: Option<String>,
+    /// The passwordless one-time code.
+    pub otp: Option<String>,
     /// The caller's address and user agent, for the tenant log.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -165,6 +167,7 @@ impl Gatehouse {
             }
             Some("refresh_token") => self.refresh_grant(req).await,
             Some("authorization_code") => self.code_grant(req).await,
+            Some(crate::passwordless::PASSWORDLESS_OTP_GRANT) => self.passwordless_grant(req).await,
             Some(other) => Err(OAuthError::new(
                 400,
                 "unsupported_grant_type",

@@ -27,7 +27,7 @@ pub use error::StoreError;
 pub use keys::{KeyStore, StoredKey};
 pub use login_failures::LoginFailureStore;
 pub use logs::{LogQuery, LogStore};
-pub use outbox::{OutboxMessage, OutboxStore};
+pub use outbox::{OutboxMessage, OutboxStore, PasswordlessCode, PasswordlessStore};
 pub use refresh_tokens::{RefreshToken, RefreshTokenStore};
 pub use resource_servers::{ResourceServerStore, StoredResourceServer};
 pub use sessions::{

@@ -156,3 +156,112 @@ impl OutboxStore {
         })
     }
 }
+
+/// A passwordless code as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PasswordlessCode {
+    pub code_hash: String,
+    pub expires_at: i64,
+    pub attempts: i32,
+    pub window_start: i64,
+    pub sends: i32,
+}
+
+#[derive(Clone, Debug)]
+pub struct PasswordlessStore {
+    db: Db,
+}
+
+impl PasswordlessStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub async fn get(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        email: &str,
+    ) -> Result<Option<PasswordlessCode>, StoreError> {
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query_as::<_, PasswordlessCode>(
+                "SELECT code_hash, expires_at, attempts, window_start, sends FROM passwordless_codes
+                 WHERE tenant_id = $1 AND connection_id = $2 AND email = $3",
+            )
+            .bind(tenant)
+            .bind(connection_id)
+            .bind(email)
+            .fetch_optional(pool)
+            .await?)
+        })
+    }
+
+    /// Replaces the live code (wrong guesses reset), keeping the send counter of the window.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        email: &str,
+        code_hash: &str,
+        expires_at: i64,
+        window_start: i64,
+        sends: i32,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query(
+                "INSERT INTO passwordless_codes (tenant_id, connection_id, email, code_hash, expires_at, attempts, window_start, sends)
+                 VALUES ($1, $2, $3, $4, $5, 0, $6, $7)
+                 ON CONFLICT (tenant_id, connection_id, email) DO UPDATE SET code_hash = excluded.code_hash,
+                   expires_at = excluded.expires_at, attempts = 0, window_start = excluded.window_start, sends = excluded.sends",
+            )
+            .bind(tenant)
+            .bind(connection_id)
+            .bind(email)
+            .bind(code_hash)
+            .bind(expires_at)
+            .bind(window_start)
+            .bind(sends)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn count_attempt(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        email: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query("UPDATE passwordless_codes SET attempts = attempts + 1 WHERE tenant_id = $1 AND connection_id = $2 AND email = $3")
+                .bind(tenant)
+                .bind(connection_id)
+                .bind(email)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Uses up the code: true when this call removed it (single use under concurrency).
+    pub async fn consume(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        email: &str,
+        code_hash: &str,
+    ) -> Result<bool, StoreError> {
+        on_pool!(&self.db, pool => {
+            let r = sqlx::query("UPDATE passwordless_codes SET code_hash = '', expires_at = 0 WHERE tenant_id = $1 AND connection_id = $2 AND email = $3 AND code_hash = $4")
+                .bind(tenant)
+                .bind(connection_id)
+                .bind(email)
+                .bind(code_hash)
+                .execute(pool)
+                .await?;
+            Ok(r.rows_affected() == 1)
+        })
+    }
+}

@@ -20,7 +20,7 @@ pub async fn openid_configuration(State(s): State<AppState>) -> Json<Value> {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "password", "http://auth0.com/oauth/grant-type/password-realm", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "password", "http://auth0.com/oauth/grant-type/password-realm", "http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "request_parameter_supported": false,
         "claims_supported": ["aud", "sub", "iss", "iat", "exp", "nonce", "auth_time", "sid", "at_hash", "name", "given_name", "family_name", "nickname", "picture", "email", "email_verified", "updated_at"],

@@ -3,6 +3,7 @@
 mod dbconnections;
 mod discovery;
 mod logout;
+mod passwordless;
 mod token;
 mod userinfo;
 
@@ -14,6 +15,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token::token))
         .route("/dbconnections/signup", post(dbconnections::signup))
+        .route("/passwordless/start", post(passwordless::start))
         .route(
             "/dbconnections/change_password",
             post(dbconnections::change_password),

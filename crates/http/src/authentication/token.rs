@@ -10,7 +10,7 @@ use base64::Engine;
 use gatehouse_service::tokens::{OAuthError, TokenRequest};
 use serde_json::{Map, Value, json};
 
-fn oauth_error(e: OAuthError) -> Response {
+pub(crate) fn oauth_error(e: OAuthError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     (
         status,
@@ -101,6 +101,7 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
         code: text("code")?,
         redirect_uri: text("redirect_uri")?,
         code_verifier: text("code_verifier")?,
+        otp: text("otp")?,
         ip: None,
         user_agent: None,
     };

@@ -26,3 +26,17 @@ CREATE TABLE used_tickets (
     expires_at  BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, ticket_id)
 );
+
+-- Passwordless email codes: one live code per (connection, email), stored as a SHA-256 hash,
+-- with wrong-guess and resend counters.
+CREATE TABLE passwordless_codes (
+    tenant_id      TEXT NOT NULL,
+    connection_id  TEXT NOT NULL,
+    email          TEXT NOT NULL,
+    code_hash      TEXT NOT NULL,
+    expires_at     BIGINT NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    window_start   BIGINT NOT NULL,
+    sends          INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, connection_id, email)
+);
