@@ -13,6 +13,8 @@ pub enum EmailTemplate {
     StolenCredentials,
     /// A passwordless one-time code.
     PasswordlessCode,
+    /// A passwordless magic link.
+    PasswordlessLink,
 }
 
 impl EmailTemplate {
@@ -25,6 +27,7 @@ impl EmailTemplate {
             Self::BlockedAccount => "blocked_account",
             Self::StolenCredentials => "stolen_credentials",
             Self::PasswordlessCode => "passwordless_code",
+            Self::PasswordlessLink => "passwordless_link",
         }
     }
 
@@ -55,6 +58,11 @@ impl EmailTemplate {
                 "Your {{ friendly_name }} verification code: {{ code }}",
                 "Hello,\n\nYour verification code is {{ code }}. It works once and expires in {{ minutes }} minutes.\n\nIf you did not ask for it, ignore this message.\n\n{{ friendly_name }}\n",
                 "<p>Hello,</p><p>Your verification code is <strong>{{ code }}</strong>. It works once and expires in {{ minutes }} minutes.</p><p>If you did not ask for it, ignore this message.</p><p>{{ friendly_name }}</p>",
+            ),
+            Self::PasswordlessLink => (
+                "Sign in to {{ friendly_name }}",
+                "Hello,\n\nOpen this link to sign in. It works once and expires in {{ minutes }} minutes:\n\n{{ url }}\n\nIf you did not ask for it, ignore this message.\n\n{{ friendly_name }}\n",
+                "<p>Hello,</p><p><a href=\"{{ url }}\">Sign in</a>. The link works once and expires in {{ minutes }} minutes.</p><p>If you did not ask for it, ignore this message.</p><p>{{ friendly_name }}</p>",
             ),
             Self::StolenCredentials => (
                 "Your {{ friendly_name }} password was found in a data breach",
@@ -179,6 +187,7 @@ pub const TEMPLATE_NAMES: &[&str] = &[
     "async_approval",
     "password_changed",
     "passwordless_code",
+    "passwordless_link",
 ];
 
 /// A tenant's own version of a template (`/api/v2/email-templates/{name}`), in Auth0's shape.

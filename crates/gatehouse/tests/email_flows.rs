@@ -585,3 +585,64 @@ async fn passwordless_email_codes() {
     assert_eq!(types.iter().filter(|t| *t == "cs").count(), 5);
     assert!(types.iter().any(|t| t == "s") && types.iter().any(|t| t == "f"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn passwordless_magic_links_continue_authorize() {
+    let smtp = SmtpServer::start().await;
+    let mut s = start_with_smtp(smtp.url()).await;
+    s.post(
+        "/api/v2/connections",
+        json!({"name": "email", "strategy": "email"}),
+    )
+    .await
+    .assert_status(201);
+    let c = s
+        .post("/api/v2/clients", json!({"name": "web", "callbacks": ["https://app.example.com/cb"], "grant_types": ["authorization_code"]}))
+        .await;
+    let c = c.assert_status(201).clone();
+    let (cid, secret) = (
+        c["client_id"].as_str().unwrap().to_string(),
+        c["client_secret"].as_str().unwrap().to_string(),
+    );
+    let (status, body) = passwordless_start(&s, json!({"client_id": cid, "connection": "email", "email": "ml@example.com", "send": "link",
+        "authParams": {"response_type": "code", "redirect_uri": "https://app.example.com/cb", "scope": "openid email", "state": "st8", "nonce": "n1"}}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mail = smtp.wait_for(1).await;
+    let link = mail[0]
+        .link(&format!("{}/passwordless/verify_redirect?token=", s.url))
+        .expect("magic link");
+    let mut b = Browser::new(&s.url);
+    let back = b.get(&link).await;
+    assert_eq!(back.status, 302, "{}", back.body);
+    assert_eq!(back.callback_param("state").as_deref(), Some("st8"));
+    assert!(
+        b.cookies.contains_key("gh_session"),
+        "the link starts a session"
+    );
+    let code = back.callback_param("code").expect("a code at the callback");
+    let t = s
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": "authorization_code", "client_id": cid,
+        "client_secret": secret, "code": code, "redirect_uri": "https://app.example.com/cb"})),
+        )
+        .await;
+    let t = t.assert_status(200).clone();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            t["id_token"].as_str().unwrap().split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["email"], "ml@example.com");
+    assert_eq!(claims["email_verified"], true);
+    assert_eq!(claims["nonce"], "n1");
+    assert_eq!(b.get(&link).await.status, 400, "a magic link works once");
+    let types = log_types(&mut s).await;
+    assert!(types.iter().any(|t| t == "cls") && types.iter().any(|t| t == "s"));
+}

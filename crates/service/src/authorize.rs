@@ -226,7 +226,11 @@ fn early_problem(q: &HashMap<String, String>, redirect_uri: &str, p: AuthorizePr
 }
 
 impl Gatehouse {
-    fn seal_json<T: Serialize>(&self, purpose: &str, value: &T) -> Result<String, ServiceError> {
+    pub(crate) fn seal_json<T: Serialize>(
+        &self,
+        purpose: &str,
+        value: &T,
+    ) -> Result<String, ServiceError> {
         let json = serde_json::to_vec(value).map_err(ServiceError::internal)?;
         let sealed = self
             .inner
@@ -236,7 +240,11 @@ impl Gatehouse {
         Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
     }
 
-    fn open_json<T: for<'de> Deserialize<'de>>(&self, purpose: &str, token: &str) -> Option<T> {
+    pub(crate) fn open_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        purpose: &str,
+        token: &str,
+    ) -> Option<T> {
         if token.len() > 16 * 1024 {
             return None;
         }

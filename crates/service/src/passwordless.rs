@@ -1,9 +1,10 @@
-//! Passwordless email: `POST /passwordless/start` emails a one-time code, and the
-//! `http://auth0.com/oauth/grant-type/passwordless/otp` grant exchanges it for tokens. Codes
+//! Passwordless email: `POST /passwordless/start` emails a one-time code (exchanged by the
+//! `http://auth0.com/oauth/grant-type/passwordless/otp` grant) or a magic link (which
+//! continues an `/authorize` request). Codes
 //! are stored hashed, work once, expire (`options.totp.time_step`), allow three wrong
 //! guesses, and an address may ask for five codes per ten minutes.
 
-use crate::authorize::Browser;
+use crate::authorize::{Browser, Outcome, Step};
 use crate::error::ServiceError;
 use crate::login::IdTokenExtras;
 use crate::tokens::{IssuedToken, OAuthError, TokenRequest};
@@ -14,9 +15,20 @@ use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::user::User;
 use gatehouse_store::StoredConnection;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 pub const PASSWORDLESS_OTP_GRANT: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
 const MAX_WRONG_GUESSES: i32 = 3;
+const LINK_PURPOSE: &str = "passwordless-link";
+
+/// What a magic link carries, sealed: the code and the `/authorize` request to continue.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct MagicLink {
+    connection: String,
+    email: String,
+    code: String,
+    params: HashMap<String, String>,
+}
 const MAX_SENDS: i32 = 5;
 const SEND_WINDOW_MS: i64 = 10 * 60 * 1000;
 
@@ -160,15 +172,9 @@ impl Gatehouse {
                     "email is required and must be an email address",
                 )
             })?;
-        match text("send").unwrap_or("link") {
-            "code" => {}
-            "link" => {
-                return Err(OAuthError::new(
-                    400,
-                    "bad.send",
-                    "send=link is not supported yet; use send=code",
-                ));
-            }
+        let link = match text("send").unwrap_or("link") {
+            "code" => false,
+            "link" => true,
             other => {
                 return Err(OAuthError::new(
                     400,
@@ -176,7 +182,46 @@ impl Gatehouse {
                     format!("Unknown send: {other}"),
                 ));
             }
-        }
+        };
+        // A link continues an /authorize request: its parameters are checked now, so a bad
+        // redirect_uri never reaches an inbox.
+        let auth_params = if link {
+            let mut params: HashMap<String, String> = match body.get("authParams") {
+                None | Some(Value::Null) => HashMap::new(),
+                Some(Value::Object(m)) => m
+                    .iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect(),
+                Some(_) => {
+                    return Err(OAuthError::new(
+                        400,
+                        "bad.authParams",
+                        "authParams must be an object",
+                    ));
+                }
+            };
+            params.insert("client_id".into(), client_id.to_string());
+            params
+                .entry("response_type".into())
+                .or_insert_with(|| "code".into());
+            let client = self
+                .stored_client(client_id)
+                .await
+                .map_err(|_| OAuthError::internal())?;
+            let registered = params.get("redirect_uri").is_some_and(|r| {
+                gatehouse_core::redirect::is_registered_callback(r, &client.settings.callbacks)
+            });
+            if !registered {
+                return Err(OAuthError::new(
+                    400,
+                    "bad.redirect_uri",
+                    "authParams.redirect_uri must be one of the application's Allowed Callback URLs",
+                ));
+            }
+            Some(params)
+        } else {
+            None
+        };
         let conn = self.email_connection(connection).await?;
         let user = self.passwordless_user(&conn, &email).await?;
         if user.blocked == Some(true) {
@@ -216,11 +261,34 @@ impl Gatehouse {
             .await
             .map_err(|_| OAuthError::internal())?;
         let minutes = (lifetime / 60).max(1).to_string();
+        let (template, url) = match auth_params {
+            Some(params) => {
+                let token = self
+                    .seal_json(
+                        LINK_PURPOSE,
+                        &MagicLink {
+                            connection: conn.settings.name.clone(),
+                            email: email.clone(),
+                            code: code.clone(),
+                            params,
+                        },
+                    )
+                    .map_err(|_| OAuthError::internal())?;
+                (
+                    EmailTemplate::PasswordlessLink,
+                    Some(format!(
+                        "{}/passwordless/verify_redirect?token={token}",
+                        self.config().public_url
+                    )),
+                )
+            }
+            None => (EmailTemplate::PasswordlessCode, None),
+        };
         let message = self
             .email_with(
-                EmailTemplate::PasswordlessCode,
+                template,
                 &user,
-                None,
+                url.as_deref(),
                 &[("code", &code), ("minutes", &minutes)],
             )
             .await
@@ -233,8 +301,17 @@ impl Gatehouse {
                 .map_err(|_| OAuthError::internal())?;
         }
         self.record(LogEvent {
-            kind: codes::CODE_SENT.into(),
-            description: Some("Passwordless login code sent".into()),
+            kind: if url.is_some() {
+                codes::CODE_LINK_SENT
+            } else {
+                codes::CODE_SENT
+            }
+            .into(),
+            description: Some(if url.is_some() {
+                "Passwordless login link sent".into()
+            } else {
+                "Passwordless login code sent".into()
+            }),
             client_id: Some(client_id.to_string()),
             connection: Some(conn.settings.name.clone()),
             user_id: Some(user.user_id.clone()),
@@ -246,6 +323,132 @@ impl Gatehouse {
         .await;
         let id = user.provider_user_id().to_string();
         Ok(json!({"_id": id, "email": email, "email_verified": user.email_verified}))
+    }
+
+    /// Checks a code against the live one for an address and uses it up; on success the
+    /// address counts as verified. Wrong guesses are counted.
+    async fn redeem_code(
+        &self,
+        conn: &StoredConnection,
+        email: &str,
+        otp: &str,
+    ) -> Result<User, OAuthError> {
+        let store = &self.inner.passwordless;
+        let code = store
+            .get(self.tenant(), &conn.id, email)
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .filter(|c| !c.code_hash.is_empty())
+            .ok_or_else(wrong_code)?;
+        if code.expires_at <= now_millis() || code.attempts >= MAX_WRONG_GUESSES {
+            return Err(wrong_code());
+        }
+        let hash = hash_code(&conn.id, email, otp.trim());
+        if !gatehouse_crypto::ct_eq(hash.as_bytes(), code.code_hash.as_bytes()) {
+            store
+                .count_attempt(self.tenant(), &conn.id, email)
+                .await
+                .map_err(|_| OAuthError::internal())?;
+            return Err(wrong_code());
+        }
+        if !store
+            .consume(self.tenant(), &conn.id, email, &hash)
+            .await
+            .map_err(|_| OAuthError::internal())?
+        {
+            return Err(wrong_code());
+        }
+        let user = self
+            .inner
+            .users
+            .by_identifier(self.tenant(), email, Some(&conn.id))
+            .await
+            .map_err(|_| OAuthError::internal())?
+            .into_iter()
+            .next()
+            .ok_or_else(wrong_code)?
+            .user;
+        if user.blocked == Some(true) {
+            return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
+        }
+        if !user.email_verified {
+            // Receiving the code proves the address.
+            let patch =
+                gatehouse_core::payload::Payload::from_value(json!({"email_verified": true}))
+                    .and_then(gatehouse_core::user::UserPatch::from_payload)
+                    .map_err(|_| OAuthError::internal())?;
+            self.update_user(&user.user_id, patch)
+                .await
+                .map_err(|e: ServiceError| {
+                    tracing::error!(error = %e, "could not mark a passwordless email verified");
+                    OAuthError::internal()
+                })?;
+        }
+        Ok(user)
+    }
+
+    /// `GET /passwordless/verify_redirect?token=`: the magic link. Uses the code, logs the
+    /// user in with a fresh browser session and continues the `/authorize` request the link
+    /// was made for.
+    pub async fn verify_magic_link(&self, token: &str, browser: &Browser) -> Outcome {
+        let refused = |m: &str| {
+            Outcome::from(Step::ErrorPage {
+                status: 400,
+                message: m.to_string(),
+            })
+        };
+        let Some(link) = self.open_json::<MagicLink>(LINK_PURPOSE, token) else {
+            return refused("This link is not valid.");
+        };
+        let mut event = LogEvent {
+            client_id: link.params.get("client_id").cloned(),
+            connection: Some(link.connection.clone()),
+            user_name: Some(link.email.clone()),
+            ip: browser.ip.clone(),
+            user_agent: browser.user_agent.clone(),
+            ..Default::default()
+        };
+        let user = match self.email_connection(&link.connection).await {
+            Ok(conn) => self.redeem_code(&conn, &link.email, &link.code).await,
+            Err(e) => Err(e),
+        };
+        let user = match user {
+            Ok(u) => u,
+            Err(e) => {
+                event.kind = codes::FAILED_LOGIN.into();
+                event.description = Some(e.description.clone());
+                self.record(event).await;
+                return refused("This link has expired or was already used. Ask for a new one.");
+            }
+        };
+        if self
+            .record_login(&user.user_id, browser.ip.as_deref())
+            .await
+            .is_err()
+        {
+            return refused("Something went wrong; try again.");
+        }
+        let (session, cookie) = match self
+            .start_session(&user.user_id, browser.session_cookie.as_deref())
+            .await
+        {
+            Ok(s) => s,
+            Err(_) => return refused("Something went wrong; try again."),
+        };
+        event.kind = codes::SUCCESS_LOGIN.into();
+        event.description = Some("Successful passwordless login (link)".into());
+        event.user_id = Some(user.user_id.clone());
+        event
+            .details
+            .insert("session_id".into(), json!(session.session_id));
+        self.record(event).await;
+        let with_session = Browser {
+            session_cookie: Some(cookie.value.clone()),
+            ..browser.clone()
+        };
+        let mut outcome = self.authorize(&link.params, &with_session).await;
+        outcome.set_session = Some(cookie);
+        outcome
     }
 
     /// The passwordless OTP grant at `/oauth/token`.
@@ -293,60 +496,9 @@ impl Gatehouse {
                 "Missing required parameters: username and otp",
             ));
         };
-        let email = email.to_lowercase();
         let conn = self.email_connection(realm).await?;
-        let store = &self.inner.passwordless;
-        let code = store
-            .get(self.tenant(), &conn.id, &email)
-            .await
-            .map_err(|_| OAuthError::internal())?
-            .filter(|c| !c.code_hash.is_empty())
-            .ok_or_else(wrong_code)?;
-        if code.expires_at <= now_millis() || code.attempts >= MAX_WRONG_GUESSES {
-            return Err(wrong_code());
-        }
-        let hash = hash_code(&conn.id, &email, otp.trim());
-        if !gatehouse_crypto::ct_eq(hash.as_bytes(), code.code_hash.as_bytes()) {
-            store
-                .count_attempt(self.tenant(), &conn.id, &email)
-                .await
-                .map_err(|_| OAuthError::internal())?;
-            return Err(wrong_code());
-        }
-        if !store
-            .consume(self.tenant(), &conn.id, &email, &hash)
-            .await
-            .map_err(|_| OAuthError::internal())?
-        {
-            return Err(wrong_code());
-        }
-        let user = self
-            .inner
-            .users
-            .by_identifier(self.tenant(), &email, Some(&conn.id))
-            .await
-            .map_err(|_| OAuthError::internal())?
-            .into_iter()
-            .next()
-            .ok_or_else(wrong_code)?
-            .user;
+        let user = self.redeem_code(&conn, &email.to_lowercase(), otp).await?;
         event.user_id = Some(user.user_id.clone());
-        if user.blocked == Some(true) {
-            return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
-        }
-        if !user.email_verified {
-            // Receiving the code proves the address.
-            let patch =
-                gatehouse_core::payload::Payload::from_value(json!({"email_verified": true}))
-                    .and_then(gatehouse_core::user::UserPatch::from_payload)
-                    .map_err(|_| OAuthError::internal())?;
-            self.update_user(&user.user_id, patch)
-                .await
-                .map_err(|e: ServiceError| {
-                    tracing::error!(error = %e, "could not mark a passwordless email verified");
-                    OAuthError::internal()
-                })?;
-        }
         let user = self.record_login(&user.user_id, req.ip.as_deref()).await?;
         let api = match req.audience.as_deref() {
             Some(a) => Some(

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/continue", get(resume).post(resume_post))
         .route("/lo/reset", get(reset_page).post(reset_submit))
         .route("/lo/verify_email", get(verify_email))
+        .route("/passwordless/verify_redirect", get(magic_link))
 }
 
 fn secure(g: &Gatehouse) -> bool {
@@ -426,4 +427,17 @@ async fn verify_email(
         Ok(done) => ticket_done(done),
         Err(e) => ticket_refused(e),
     }
+}
+
+/// `GET /passwordless/verify_redirect?token=`: a passwordless magic link.
+async fn magic_link(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let outcome = s
+        .gatehouse
+        .verify_magic_link(field(&q, "token"), &b.browser)
+        .await;
+    render(&s.gatehouse, outcome, &b.csrf_cookie)
 }
