@@ -216,6 +216,12 @@ async fn signup_sends_a_verification_email_whose_link_works_once() {
     let link = mail[0]
         .link(&format!("{}/lo/verify_email?ticket=", s.url))
         .expect("verification link");
+    s.post(
+        "/api/v2/email-templates",
+        json!({"template": "welcome_email", "subject": "Welcome aboard", "body": "<p>Hi {{ user.email }}</p>", "enabled": true}),
+    )
+    .await
+    .assert_status(201);
     let mut b = Browser::new(&s.url);
     let r = b.get(&link).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -226,6 +232,12 @@ async fn signup_sends_a_verification_email_whose_link_works_once() {
         ))
         .await;
     assert_eq!(user.body[0]["email_verified"], true);
+    let mail = smtp.wait_for(2).await;
+    assert_eq!(
+        mail[1].subject(),
+        "Welcome aboard",
+        "the enabled welcome email follows verification"
+    );
     assert_eq!(
         b.get(&link).await.status,
         400,

@@ -500,7 +500,17 @@ impl Gatehouse {
         let patch = Payload::from_value(json!({"email_verified": true}))
             .and_then(UserPatch::from_payload)
             .map_err(|_| TicketRefused::Invalid)?;
-        self.update_user(&user.user_id, patch)
+        // Auth0 sends the welcome email after verification once the tenant enables that
+        // template; the built-in one is not sent on its own.
+        let welcome = self
+            .tenant_settings()
+            .await
+            .map_err(|_| TicketRefused::Invalid)?
+            .email_templates
+            .get(EmailTemplate::WelcomeEmail.name())
+            .is_some_and(|t| t.enabled)
+            .then_some(EmailTemplate::WelcomeEmail);
+        self.update_user_and_notify(&user.user_id, patch, welcome)
             .await
             .map_err(|_| TicketRefused::Invalid)?;
         self.record(LogEvent {

@@ -256,6 +256,16 @@ impl Gatehouse {
     }
 
     pub async fn update_user(&self, user_id: &str, patch: UserPatch) -> Result<User> {
+        self.update_user_and_notify(user_id, patch, None).await
+    }
+
+    /// [`Gatehouse::update_user`], committing `notice` (an email) with the change.
+    pub(crate) async fn update_user_and_notify(
+        &self,
+        user_id: &str,
+        patch: UserPatch,
+        notice: Option<EmailTemplate>,
+    ) -> Result<User> {
         check_user_id(user_id)?;
         let first = self
             .inner
@@ -339,13 +349,16 @@ impl Gatehouse {
                 user.password_set_date = Some(now);
             }
             let pw = new_password.as_ref().map(|(h, keep)| (h.as_str(), *keep));
-            let outbox = match new_password {
-                Some(_) => {
+            let mut outbox = vec![];
+            if new_password.is_some() {
+                outbox.extend(
                     self.email_for(EmailTemplate::PasswordChanged, &user, None)
-                        .await?
-                }
-                None => None,
-            };
+                        .await?,
+                );
+            }
+            if let Some(template) = notice {
+                outbox.extend(self.email_for(template, &user, None).await?);
+            }
             if self
                 .inner
                 .users
