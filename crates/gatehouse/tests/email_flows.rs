@@ -658,3 +658,35 @@ async fn passwordless_magic_links_continue_authorize() {
     let types = log_types(&mut s).await;
     assert!(types.iter().any(|t| t == "cls") && types.iter().any(|t| t == "s"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_brute_force_block_emails_an_unblock_link() {
+    let smtp = SmtpServer::start().await;
+    let mut s = start_with_smtp(smtp.url()).await;
+    let app = app(&mut s).await;
+    s.create_user("bf@example.com", json!({"email_verified": true}))
+        .await;
+    for _ in 0..10 {
+        login(&s, &app.0, &app.1, "bf@example.com", "wrong").await;
+    }
+    let r = login(&s, &app.0, &app.1, "bf@example.com", PASSWORD).await;
+    assert_eq!(r.assert_status(429)["error"], "too_many_attempts");
+    let mail = smtp.wait_for(1).await;
+    assert!(mail[0].subject().contains("blocked"));
+    assert!(
+        mail[0].decoded().contains("127.0.0.1"),
+        "the email names the IP"
+    );
+    let link = mail[0]
+        .link(&format!("{}/lo/unblock?ticket=", s.url))
+        .expect("unblock link");
+    let mut b = Browser::new(&s.url);
+    let r = b.get(&link).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    login(&s, &app.0, &app.1, "bf@example.com", PASSWORD)
+        .await
+        .assert_status(200);
+    assert_eq!(b.get(&link).await.status, 400, "the link works once");
+    let types = log_types(&mut s).await;
+    assert!(types.iter().any(|t| t == "limit_wc") && types.iter().any(|t| t == "ublkdu"));
+}

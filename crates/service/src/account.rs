@@ -25,6 +25,8 @@ const TICKET_PURPOSE: &str = "account-ticket";
 pub enum TicketKind {
     PasswordReset,
     EmailVerification,
+    /// Lifts the brute-force blocks of a user (the link in the blocked-account email).
+    Unblock,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,6 +151,7 @@ impl Gatehouse {
         let path = match t.kind {
             TicketKind::PasswordReset => "lo/reset",
             TicketKind::EmailVerification => "lo/verify_email",
+            TicketKind::Unblock => "lo/unblock",
         };
         Ok(format!(
             "{}/{path}?ticket={token}",
@@ -527,6 +530,55 @@ impl Gatehouse {
         Ok(TicketDone {
             redirect: t.result_url,
             message: "Your email address is verified.",
+        })
+    }
+
+    /// The blocked-account email (Auth0's `blocked_account`), with a link that lifts the
+    /// block, sent when brute-force protection blocks a user.
+    pub(crate) async fn send_blocked_account_email(&self, user: &User, ip: &str) -> Result<()> {
+        let t = self.new_ticket(
+            TicketKind::Unblock,
+            user,
+            DEFAULT_TICKET_TTL_SECS,
+            None,
+            false,
+        )?;
+        let url = self.ticket_url(&t)?;
+        if let Some(m) = self
+            .email_with(
+                EmailTemplate::BlockedAccount,
+                user,
+                Some(&url),
+                &[("ip", ip)],
+            )
+            .await?
+        {
+            self.inner.outbox.enqueue(self.tenant(), &[m]).await?;
+        }
+        Ok(())
+    }
+
+    /// `GET /lo/unblock?ticket=`: lifts the user's brute-force blocks, once.
+    pub async fn unblock_by_ticket(
+        &self,
+        token: &str,
+    ) -> std::result::Result<TicketDone, TicketRefused> {
+        let (t, user) = self.open_ticket(token, TicketKind::Unblock).await?;
+        let fresh = self
+            .inner
+            .outbox
+            .use_ticket(self.tenant(), &t.id, now_millis(), t.expires_at)
+            .await
+            .map_err(|_| TicketRefused::Invalid)?;
+        if !fresh {
+            return Err(TicketRefused::Used);
+        }
+        self.unblock_user(&user.user_id)
+            .await
+            .map_err(|_| TicketRefused::Invalid)?;
+        Ok(TicketDone {
+            redirect: None,
+            message: "Your account is unblocked. You can log in again.",
         })
     }
 

@@ -180,6 +180,11 @@ impl Gatehouse {
                         "{threshold} consecutive failed logins: blocked from {ip}"
                     ));
                     self.record(failure).await;
+                    if let Ok(Some(v)) = self.inner.users.get(self.tenant(), &user_id).await
+                        && let Err(e) = self.send_blocked_account_email(&v.user, &ip).await
+                    {
+                        tracing::warn!(error = %e, "could not queue the blocked-account email");
+                    }
                 }
             }
             return Err(LoginRefusal::WrongCredentials);

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/continue", get(resume).post(resume_post))
         .route("/lo/reset", get(reset_page).post(reset_submit))
         .route("/lo/verify_email", get(verify_email))
+        .route("/lo/unblock", get(unblock))
         .route("/passwordless/verify_redirect", get(magic_link))
 }
 
@@ -440,4 +441,12 @@ async fn magic_link(
         .verify_magic_link(field(&q, "token"), &b.browser)
         .await;
     render(&s.gatehouse, outcome, &b.csrf_cookie)
+}
+
+/// `GET /lo/unblock?ticket=`: the link in the blocked-account email.
+async fn unblock(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+    match s.gatehouse.unblock_by_ticket(field(&q, "ticket")).await {
+        Ok(done) => ticket_done(done),
+        Err(e) => ticket_refused(e),
+    }
 }
