@@ -15,6 +15,8 @@ pub enum EmailTemplate {
     PasswordlessCode,
     /// A passwordless magic link.
     PasswordlessLink,
+    /// Someone tried to sign up with an address that has an account.
+    SignupAttempt,
 }
 
 impl EmailTemplate {
@@ -28,6 +30,7 @@ impl EmailTemplate {
             Self::StolenCredentials => "stolen_credentials",
             Self::PasswordlessCode => "passwordless_code",
             Self::PasswordlessLink => "passwordless_link",
+            Self::SignupAttempt => "signup_attempt",
         }
     }
 
@@ -58,6 +61,11 @@ impl EmailTemplate {
                 "Your {{ friendly_name }} verification code: {{ code }}",
                 "Hello,\n\nYour verification code is {{ code }}. It works once and expires in {{ minutes }} minutes.\n\nIf you did not ask for it, ignore this message.\n\n{{ friendly_name }}\n",
                 "<p>Hello,</p><p>Your verification code is <strong>{{ code }}</strong>. It works once and expires in {{ minutes }} minutes.</p><p>If you did not ask for it, ignore this message.</p><p>{{ friendly_name }}</p>",
+            ),
+            Self::SignupAttempt => (
+                "Someone tried to sign up to {{ friendly_name }} with your email",
+                "Hello {{ user.email }},\n\nSomeone just tried to create an account with your email address, which already has one. If it was you, log in as usual, or choose a new password here:\n\n{{ url }}\n\nIf it was not you, ignore this message; your account is unchanged.\n\n{{ friendly_name }}\n",
+                "<p>Hello {{ user.email }},</p><p>Someone just tried to create an account with your email address, which already has one. If it was you, log in as usual, or <a href=\"{{ url }}\">choose a new password</a>.</p><p>If it was not you, ignore this message; your account is unchanged.</p><p>{{ friendly_name }}</p>",
             ),
             Self::PasswordlessLink => (
                 "Sign in to {{ friendly_name }}",
@@ -188,6 +196,7 @@ pub const TEMPLATE_NAMES: &[&str] = &[
     "password_changed",
     "passwordless_code",
     "passwordless_link",
+    "signup_attempt",
 ];
 
 /// A tenant's own version of a template (`/api/v2/email-templates/{name}`), in Auth0's shape.

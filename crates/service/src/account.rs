@@ -533,6 +533,32 @@ impl Gatehouse {
         })
     }
 
+    /// Tells the owner of an address that someone tried to sign up with it.
+    async fn notify_signup_attempt(&self, connection: &str, email: &str) -> Result<()> {
+        let Some(conn) = self.connection_by_name(connection).await? else {
+            return Ok(());
+        };
+        let Some(user) = self
+            .inner
+            .users
+            .by_identifier(self.tenant(), email, Some(&conn.id))
+            .await?
+            .into_iter()
+            .next()
+            .map(|v| v.user)
+        else {
+            return Ok(());
+        };
+        let url = self.reset_link(&user).await?;
+        if let Some(m) = self
+            .email_for(EmailTemplate::SignupAttempt, &user, Some(&url))
+            .await?
+        {
+            self.inner.outbox.enqueue(self.tenant(), &[m]).await?;
+        }
+        Ok(())
+    }
+
     /// The blocked-account email (Auth0's `blocked_account`), with a link that lifts the
     /// block, sent when brute-force protection blocks a user.
     pub(crate) async fn send_blocked_account_email(&self, user: &User, ip: &str) -> Result<()> {
@@ -598,6 +624,8 @@ impl Gatehouse {
             user_agent: browser.user_agent.clone(),
             ..Default::default()
         };
+        let connection = req.connection.clone();
+        let email = req.email.clone().map(|e| e.to_lowercase());
         let result = match self
             .refuse_breached(req.password.as_deref().unwrap_or(""), true, event.clone())
             .await
@@ -605,6 +633,11 @@ impl Gatehouse {
             Ok(()) => self.create_user(req).await,
             Err(e) => Err(e),
         };
+        if let (Err(ServiceError::Conflict(_)), Some(email)) = (&result, &email) {
+            // The caller answers as for a new account; the owner of the address hears of
+            // the attempt instead, with a way back in.
+            self.notify_signup_attempt(&connection, email).await?;
+        }
         match &result {
             Ok(u) => {
                 event.kind = codes::SUCCESS_SIGNUP.into();

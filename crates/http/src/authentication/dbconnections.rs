@@ -61,6 +61,7 @@ pub async fn signup(State(s): State<AppState>, b: BrowserRequest, body: Bytes) -
         Ok(r) => r,
         Err(e) => return bad_request("invalid_signup", e.message),
     };
+    let email = req.email.clone().map(|e| e.to_lowercase());
     match s.gatehouse.signup(req, Some(&client_id), &b.browser).await {
         Ok(u) => {
             let id = u
@@ -74,7 +75,17 @@ pub async fn signup(State(s): State<AppState>, b: BrowserRequest, body: Bytes) -
             }
             (StatusCode::OK, Json(out)).into_response()
         }
-        Err(ServiceError::Conflict(_)) => bad_request("user_exists", "The user already exists."),
+        // No enumeration: an address that has an account gets the answer a new one gets
+        // (its owner is emailed instead). Auth0 answers `user_exists` here.
+        Err(ServiceError::Conflict(_)) => {
+            let id = gatehouse_crypto::random::hex(12).unwrap_or_default();
+            let email = email.unwrap_or_default();
+            (
+                StatusCode::OK,
+                Json(json!({"_id": id, "email": email, "email_verified": false})),
+            )
+                .into_response()
+        }
         Err(ServiceError::Password(
             p @ gatehouse_core::password_policy::PasswordRejection::Leaked,
         )) => bad_request("password_leaked", p.to_string()),
