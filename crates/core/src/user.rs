@@ -242,6 +242,30 @@ pub struct NewUser {
 }
 
 impl NewUser {
+    /// A user with only an email and a password on a database connection (sign-ups, the
+    /// bootstrap administrator); everything else takes its default.
+    pub fn with_password(connection: &str, email: &str, password: String) -> Self {
+        Self {
+            connection: connection.to_string(),
+            email: Some(email.to_string()),
+            email_verified: None,
+            verify_email: None,
+            username: None,
+            phone_number: None,
+            phone_verified: None,
+            given_name: None,
+            family_name: None,
+            name: None,
+            nickname: None,
+            picture: None,
+            blocked: None,
+            user_id: None,
+            password: Some(password),
+            user_metadata: None,
+            app_metadata: None,
+        }
+    }
+
     pub const PROPERTIES: &'static [&'static str] = &[
         "connection",
         "email",

@@ -358,9 +358,7 @@ impl Gatehouse {
             client_id: client_id.map(String::from),
             connection: Some(connection.to_string()),
             user_name: Some(email.to_string()),
-            ip: browser.ip.clone(),
-            user_agent: browser.user_agent.clone(),
-            ..Default::default()
+            ..browser.event()
         };
         let conn = self
             .connection_by_name(connection)
@@ -433,9 +431,7 @@ impl Gatehouse {
             user_id: Some(user.user_id.clone()),
             user_name: user.email.clone(),
             connection: Some(user.connection.clone()),
-            ip: browser.ip.clone(),
-            user_agent: browser.user_agent.clone(),
-            ..Default::default()
+            ..browser.event()
         };
         if let Err(e) = self.refuse_breached(password, false, probe).await {
             return Err(Ok(e.to_string()));
@@ -451,9 +447,7 @@ impl Gatehouse {
             user_id: Some(user.user_id.clone()),
             user_name: user.email.clone(),
             connection: Some(user.connection.clone()),
-            ip: browser.ip.clone(),
-            user_agent: browser.user_agent.clone(),
-            ..Default::default()
+            ..browser.event()
         };
         match self.update_user(&user.user_id, patch).await {
             Ok(_) => {}
@@ -522,9 +516,7 @@ impl Gatehouse {
             user_id: Some(user.user_id.clone()),
             user_name: user.email.clone(),
             connection: Some(user.connection.clone()),
-            ip: browser.ip.clone(),
-            user_agent: browser.user_agent.clone(),
-            ..Default::default()
+            ..browser.event()
         })
         .await;
         Ok(TicketDone {
@@ -620,9 +612,7 @@ impl Gatehouse {
             client_id: client_id.map(String::from),
             connection: Some(req.connection.clone()),
             user_name: req.email.clone(),
-            ip: browser.ip.clone(),
-            user_agent: browser.user_agent.clone(),
-            ..Default::default()
+            ..browser.event()
         };
         let connection = req.connection.clone();
         let email = req.email.clone().map(|e| e.to_lowercase());

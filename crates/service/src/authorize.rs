@@ -45,6 +45,17 @@ pub struct Browser {
     pub user_agent: Option<String>,
 }
 
+impl Browser {
+    /// A log event carrying this browser's address and user agent.
+    pub fn event(&self) -> LogEvent {
+        LogEvent {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// The tenant's name and logo, shown on every hosted page.
 #[derive(Debug, Clone)]
 pub struct Branding {
@@ -457,9 +468,7 @@ impl Gatehouse {
                         description: Some("Successful silent authentication".into()),
                         client_id: Some(req.client_id.clone()),
                         user_id: Some(session.user.user_id.clone()),
-                        ip: browser.ip.clone(),
-                        user_agent: browser.user_agent.clone(),
-                        ..Default::default()
+                        ..browser.event()
                     })
                     .await;
                 }
@@ -474,9 +483,7 @@ impl Gatehouse {
             kind: codes::FAILED_SILENT_AUTH.into(),
             description: Some(why.into()),
             client_id: Some(req.client_id.clone()),
-            ip: browser.ip.clone(),
-            user_agent: browser.user_agent.clone(),
-            ..Default::default()
+            ..browser.event()
         })
         .await;
     }
@@ -664,9 +671,7 @@ impl Gatehouse {
         }
         let mut event = LogEvent {
             client_id: Some(tx.req.client_id.clone()),
-            ip: browser.ip.clone(),
-            user_agent: browser.user_agent.clone(),
-            ..Default::default()
+            ..browser.event()
         };
         match self
             .check_password(&connection, username, password, &mut event)
@@ -729,63 +734,32 @@ impl Gatehouse {
         if !gatehouse_core::payload::is_email(&email) {
             return retry("Enter a valid email address.".into()).await;
         }
-        let password_for_check = password.clone();
-        let new_user = NewUser {
-            connection: connection.settings.name.clone(),
-            email: Some(email.clone()),
-            email_verified: None,
-            verify_email: None,
-            username: None,
-            phone_number: None,
-            phone_verified: None,
-            given_name: None,
-            family_name: None,
-            name: None,
-            nickname: None,
-            picture: None,
-            blocked: None,
-            user_id: None,
-            password: Some(password),
-            user_metadata: None,
-            app_metadata: None,
-        };
-        let mut event = LogEvent {
-            client_id: Some(tx.req.client_id.clone()),
-            connection: Some(connection.settings.name.clone()),
-            user_name: Some(email.clone()),
-            ip: browser.ip.clone(),
-            user_agent: browser.user_agent.clone(),
-            ..Default::default()
-        };
-        let created = match self
-            .refuse_breached(&password_for_check, true, event.clone())
+        let new_user = NewUser::with_password(&connection.settings.name, &email, password);
+        // `signup` checks breached passwords, logs `ss`/`fs` and tells the owner of a taken
+        // address, exactly as for `/dbconnections/signup`.
+        match self
+            .signup(new_user, Some(&tx.req.client_id), browser)
             .await
         {
-            Ok(()) => self.create_user(new_user).await,
-            Err(e) => Err(e),
-        };
-        match created {
             Ok(user) => {
-                event.kind = codes::SUCCESS_SIGNUP.into();
-                event.description = Some("Successful signup".into());
-                event.user_id = Some(user.user_id.clone());
-                self.record(event.clone()).await;
+                let event = LogEvent {
+                    client_id: Some(tx.req.client_id.clone()),
+                    connection: Some(connection.settings.name.clone()),
+                    user_name: Some(email.clone()),
+                    ..browser.event()
+                };
                 self.logged_in(tx, &user.user_id, event, browser).await
             }
             Err(e) => {
                 let message = match &e {
                     ServiceError::Password(p) => p.to_string(),
-                    // The same words whether or not the address is taken would hide nothing
-                    // here: a sign-up form must say why it failed. Auth0 says this too.
+                    // This form logs new users straight in, so it cannot hide a taken address.
                     ServiceError::Conflict(_) => "The user already exists.".into(),
                     ServiceError::InvalidBody(_) | ServiceError::NotSupported(_) => {
                         "Sign-up is not possible with these details.".into()
                     }
                     _ => return Step::from(e).into(),
                 };
-                event.kind = codes::FAILED_SIGNUP.into();
-                event.description = Some(message.clone());
-                self.record(event).await;
                 retry(message).await
             }
         }
@@ -800,12 +774,19 @@ impl Gatehouse {
         mut event: LogEvent,
         browser: &Browser,
     ) -> Outcome {
-        if let Err(e) = self.record_login(user_id, browser.ip.as_deref()).await {
-            tracing::error!(error = %e, "could not count a login");
-            return internal().into();
-        }
+        let user = match self.record_login(user_id, browser.ip.as_deref()).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(error = %e, "could not count a login");
+                return internal().into();
+            }
+        };
+        let settings = match self.tenant_settings().await {
+            Ok(s) => s,
+            Err(e) => return Step::from(e).into(),
+        };
         let (session, cookie) = match self
-            .start_session(user_id, browser.session_cookie.as_deref())
+            .start_session(user_id, browser.session_cookie.as_deref(), &settings)
             .await
         {
             Ok(s) => s,
@@ -819,11 +800,7 @@ impl Gatehouse {
             .insert("session_id".into(), serde_json::json!(session.session_id));
         self.record(event).await;
         tx.authenticated_sid = Some(session.session_id.clone());
-        let hook = match self.tenant_settings().await {
-            Ok(s) => s.post_login_redirect_url,
-            Err(e) => return Step::from(e).into(),
-        };
-        let step = match hook {
+        let step = match settings.post_login_redirect_url {
             Some(url) => {
                 let cont = Continuation {
                     tx,
@@ -839,12 +816,10 @@ impl Gatehouse {
                     Err(e) => e.into(),
                 }
             }
+            // The session and user were just written: go on with them, not a fresh read.
             None => {
-                let active = match self.active_session(Some(&cookie.value)).await {
-                    Ok(s) => s,
-                    Err(e) => return Step::from(e).into(),
-                };
-                self.proceed(tx, active, browser).await
+                self.proceed(tx, Some(ActiveSession { session, user }), browser)
+                    .await
             }
         };
         Outcome {

@@ -161,23 +161,10 @@ impl Gatehouse {
             }
             None => {
                 let req = NewUser {
-                    connection: DEFAULT_DATABASE_CONNECTION.into(),
-                    email: Some(email),
                     email_verified: Some(true),
                     verify_email: Some(false),
-                    username: None,
-                    phone_number: None,
-                    phone_verified: None,
-                    given_name: None,
-                    family_name: None,
-                    name: None,
-                    nickname: None,
-                    picture: None,
-                    blocked: None,
-                    user_id: None,
-                    password: Some(password.clone()),
-                    user_metadata: None,
                     app_metadata: Some(MetadataPatch::parse(MetadataKind::App, roles)?),
+                    ..NewUser::with_password(DEFAULT_DATABASE_CONNECTION, &email, password.clone())
                 };
                 self.create_user(req).await?;
             }

@@ -3,7 +3,7 @@
 //! range service (only the first five hex characters of the SHA-1 are sent).
 
 use crate::Gatehouse;
-use crate::error::{Result, ServiceError};
+use crate::error::Result;
 use gatehouse_core::breached::{self, BreachedPasswordSettings};
 use gatehouse_core::email::EmailTemplate;
 use gatehouse_core::log_event::{LogEvent, codes};
@@ -26,10 +26,7 @@ impl Gatehouse {
     pub async fn update_breached_detection(&self, body: Payload) -> Result<Value> {
         let mut settings = self.tenant_settings().await?;
         settings.breached_password_detection.patch(body)?;
-        let raw = serde_json::to_string(&settings).map_err(ServiceError::internal)?;
-        gatehouse_store::TenantStore::new(self.db().clone())
-            .put_settings(self.tenant(), &raw)
-            .await?;
+        self.save_settings(&settings).await?;
         Ok(settings.breached_password_detection.to_json())
     }
 

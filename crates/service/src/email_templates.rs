@@ -4,7 +4,6 @@ use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
 use gatehouse_core::email::{CustomTemplate, TEMPLATE_NAMES};
 use gatehouse_core::payload::Payload;
-use gatehouse_core::tenant_settings::TenantSettings;
 use serde_json::Value;
 
 fn not_found(name: &str) -> ServiceError {
@@ -19,13 +18,6 @@ fn render(t: &CustomTemplate) -> Result<Value> {
 }
 
 impl Gatehouse {
-    async fn save_settings(&self, settings: &TenantSettings) -> Result<()> {
-        let raw = serde_json::to_string(settings).map_err(ServiceError::internal)?;
-        Ok(gatehouse_store::TenantStore::new(self.db().clone())
-            .put_settings(self.tenant(), &raw)
-            .await?)
-    }
-
     pub async fn get_email_template(&self, name: &str) -> Result<Value> {
         let settings = self.tenant_settings().await?;
         render(

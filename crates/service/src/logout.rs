@@ -24,9 +24,7 @@ impl Gatehouse {
     ) -> Result<Option<String>, LogoutRefused> {
         let mut event = LogEvent {
             client_id: client_id.map(String::from),
-            ip: browser.ip.clone(),
-            user_agent: browser.user_agent.clone(),
-            ..Default::default()
+            ..browser.event()
         };
         if let Ok(Some(s)) = self.active_session(browser.session_cookie.as_deref()).await {
             event.user_id = Some(s.user.user_id.clone());

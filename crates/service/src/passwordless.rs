@@ -316,9 +316,7 @@ impl Gatehouse {
             connection: Some(conn.settings.name.clone()),
             user_id: Some(user.user_id.clone()),
             user_name: Some(email.clone()),
-            ip: browser.ip.clone(),
-            user_agent: browser.user_agent.clone(),
-            ..Default::default()
+            ..browser.event()
         })
         .await;
         let id = user.provider_user_id().to_string();
@@ -404,9 +402,7 @@ impl Gatehouse {
             client_id: link.params.get("client_id").cloned(),
             connection: Some(link.connection.clone()),
             user_name: Some(link.email.clone()),
-            ip: browser.ip.clone(),
-            user_agent: browser.user_agent.clone(),
-            ..Default::default()
+            ..browser.event()
         };
         let user = match self.email_connection(&link.connection).await {
             Ok(conn) => self.redeem_code(&conn, &link.email, &link.code).await,
@@ -428,12 +424,15 @@ impl Gatehouse {
         {
             return refused("Something went wrong; try again.");
         }
-        let (session, cookie) = match self
-            .start_session(&user.user_id, browser.session_cookie.as_deref())
-            .await
-        {
-            Ok(s) => s,
-            Err(_) => return refused("Something went wrong; try again."),
+        let started = match self.tenant_settings().await {
+            Ok(settings) => {
+                self.start_session(&user.user_id, browser.session_cookie.as_deref(), &settings)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let Ok((session, cookie)) = started else {
+            return refused("Something went wrong; try again.");
         };
         event.kind = codes::SUCCESS_LOGIN.into();
         event.description = Some("Successful passwordless login (link)".into());

@@ -4,6 +4,7 @@
 
 use crate::error::{Result, ServiceError};
 use crate::{Gatehouse, now_millis};
+use gatehouse_core::tenant_settings::TenantSettings;
 use gatehouse_core::user::User;
 use gatehouse_store::BrowserSession;
 
@@ -61,13 +62,13 @@ impl Gatehouse {
         &self,
         user_id: &str,
         previous_cookie: Option<&str>,
+        settings: &TenantSettings,
     ) -> Result<(BrowserSession, NewSessionCookie)> {
         let now = now_millis();
         if let Some(old) = previous_cookie {
             self.end_session(Some(old)).await?;
         }
         let value = gatehouse_crypto::random::b64url(32).map_err(ServiceError::internal)?;
-        let settings = self.tenant_settings().await?;
         let lifetime = settings.session_lifetime_ms();
         let session = BrowserSession {
             cookie_hash: gatehouse_crypto::sha256_hex(value.as_bytes()),

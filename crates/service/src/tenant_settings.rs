@@ -22,11 +22,17 @@ impl Gatehouse {
         Ok(self.tenant_settings().await?.to_json())
     }
 
+    /// Stores the whole settings document (the public settings, breached-password detection
+    /// and email templates all live in it).
+    pub(crate) async fn save_settings(&self, settings: &TenantSettings) -> Result<()> {
+        let raw = serde_json::to_string(settings).map_err(ServiceError::internal)?;
+        Ok(self.tenants().put_settings(self.tenant(), &raw).await?)
+    }
+
     pub async fn update_tenant_settings(&self, body: Payload) -> Result<Value> {
         let mut settings = self.tenant_settings().await?;
         settings.patch(body)?;
-        let raw = serde_json::to_string(&settings).map_err(ServiceError::internal)?;
-        self.tenants().put_settings(self.tenant(), &raw).await?;
+        self.save_settings(&settings).await?;
         Ok(settings.to_json())
     }
 }
