@@ -49,6 +49,24 @@ pub enum ResponseMode {
     FormPost,
 }
 
+impl ResponseMode {
+    /// The mode asked for, else the response type's default (fragment when tokens travel):
+    /// used before the rest of the request is known to be valid, to send its error back.
+    pub fn for_error(q: &HashMap<String, String>) -> Self {
+        let implicit = q
+            .get("response_type")
+            .and_then(|r| ResponseType::parse(r))
+            .is_some_and(|t| t != ResponseType::Code);
+        match q.get("response_mode").map(String::as_str) {
+            Some("form_post") => Self::FormPost,
+            Some("fragment") => Self::Fragment,
+            Some("query") if !implicit => Self::Query,
+            _ if implicit => Self::Fragment,
+            _ => Self::Query,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Prompt {
     /// Answer without showing anything: a code, or `login_required` / `consent_required`.

@@ -39,6 +39,44 @@ pub struct User {
 }
 
 impl User {
+    /// A new user of a connection with an email and nothing else set yet, created `now`.
+    /// `user_id` is `provider|id`.
+    pub fn new(
+        provider: &str,
+        id: &str,
+        connection_id: &str,
+        connection: &str,
+        email: &str,
+        now: EpochMillis,
+    ) -> Self {
+        Self {
+            user_id: format!("{provider}|{id}"),
+            connection_id: connection_id.to_string(),
+            connection: connection.to_string(),
+            provider: provider.to_string(),
+            email: Some(email.to_string()),
+            email_verified: false,
+            username: None,
+            phone_number: None,
+            phone_verified: false,
+            given_name: None,
+            family_name: None,
+            name: Some(email.to_string()),
+            nickname: email.split('@').next().map(String::from),
+            picture: None,
+            blocked: None,
+            user_metadata: Map::new(),
+            app_metadata: Map::new(),
+            created_at: now,
+            updated_at: now,
+            last_login: None,
+            last_ip: None,
+            logins_count: 0,
+            last_password_reset: None,
+            password_set_date: None,
+        }
+    }
+
     /// The id at the provider: `user_id` without its `provider|` prefix.
     pub fn provider_user_id(&self) -> &str {
         self.user_id

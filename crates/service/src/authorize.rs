@@ -196,38 +196,33 @@ impl From<ServiceError> for Step {
 
 /// Sends an error to the callback, with `state`.
 fn problem_answer(req: &AuthorizeRequest, p: AuthorizeProblem) -> Step {
-    let mut params = vec![
-        ("error".to_string(), p.error.to_string()),
-        ("error_description".to_string(), p.description),
-    ];
-    if let Some(s) = &req.state {
-        params.push(("state".into(), s.clone()));
-    }
-    Step::Callback(CallbackAnswer {
-        redirect_uri: req.redirect_uri.clone(),
-        mode: req.response_mode,
-        params,
-    })
+    callback_error(
+        &req.redirect_uri,
+        req.response_mode,
+        req.state.as_deref(),
+        p,
+    )
 }
 
-/// The error at the callback when the request itself is fine but cannot go on.
+/// The error at the callback when the parameters themselves are wrong: the answer goes
+/// where a well-formed request of the same kind would have gone.
 fn early_problem(q: &HashMap<String, String>, redirect_uri: &str, p: AuthorizeProblem) -> Step {
-    let implicit = q
-        .get("response_type")
-        .is_some_and(|r| r.split_whitespace().any(|t| t != "code"));
-    let mode = match q.get("response_mode").map(String::as_str) {
-        Some("form_post") => ResponseMode::FormPost,
-        Some("fragment") => ResponseMode::Fragment,
-        Some("query") if !implicit => ResponseMode::Query,
-        _ if implicit => ResponseMode::Fragment,
-        _ => ResponseMode::Query,
-    };
+    let state = q.get("state").map(String::as_str).filter(|s| !s.is_empty());
+    callback_error(redirect_uri, ResponseMode::for_error(q), state, p)
+}
+
+fn callback_error(
+    redirect_uri: &str,
+    mode: ResponseMode,
+    state: Option<&str>,
+    p: AuthorizeProblem,
+) -> Step {
     let mut params = vec![
         ("error".to_string(), p.error.to_string()),
         ("error_description".to_string(), p.description),
     ];
-    if let Some(s) = q.get("state").filter(|s| !s.is_empty()) {
-        params.push(("state".into(), s.clone()));
+    if let Some(s) = state {
+        params.push(("state".into(), s.to_string()));
     }
     Step::Callback(CallbackAnswer {
         redirect_uri: redirect_uri.to_string(),

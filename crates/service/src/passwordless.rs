@@ -101,32 +101,14 @@ impl Gatehouse {
         }
         let now = now_millis();
         let id = gatehouse_crypto::random::hex(12).map_err(|_| OAuthError::internal())?;
-        let user = User {
-            user_id: format!("{EMAIL_STRATEGY}|{id}"),
-            connection_id: conn.id.clone(),
-            connection: conn.settings.name.clone(),
-            provider: EMAIL_STRATEGY.into(),
-            email: Some(email.to_string()),
-            email_verified: false,
-            name: Some(email.to_string()),
-            nickname: email.split('@').next().map(String::from),
-            picture: None,
-            username: None,
-            phone_number: None,
-            phone_verified: false,
-            given_name: None,
-            family_name: None,
-            blocked: None,
-            user_metadata: Default::default(),
-            app_metadata: Default::default(),
-            created_at: now,
-            updated_at: now,
-            last_login: None,
-            last_ip: None,
-            logins_count: 0,
-            last_password_reset: None,
-            password_set_date: None,
-        };
+        let user = User::new(
+            EMAIL_STRATEGY,
+            &id,
+            &conn.id,
+            &conn.settings.name,
+            email,
+            now,
+        );
         self.inner
             .users
             .insert(self.tenant(), &user, None, &[])

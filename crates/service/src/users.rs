@@ -159,16 +159,18 @@ impl Gatehouse {
             None => random::hex(12).map_err(ServiceError::internal)?,
         };
         let now = now_millis();
-        let nickname = email.split('@').next().unwrap_or_default().to_string();
+        let base = User::new(
+            DATABASE_PROVIDER,
+            &id,
+            &conn.id,
+            &settings.name,
+            &email,
+            now,
+        );
         let user = User {
-            user_id: format!("{DATABASE_PROVIDER}|{id}"),
-            connection_id: conn.id.clone(),
-            connection: settings.name.clone(),
-            provider: DATABASE_PROVIDER.into(),
             picture: Some(req.picture.unwrap_or_else(|| default_picture(&email))),
-            name: Some(req.name.unwrap_or_else(|| email.clone())),
-            nickname: Some(req.nickname.unwrap_or(nickname)),
-            email: Some(email),
+            name: req.name.or_else(|| base.name.clone()),
+            nickname: req.nickname.or_else(|| base.nickname.clone()),
             email_verified: req.email_verified.unwrap_or(false),
             username: req.username,
             phone_verified: req.phone_verified.unwrap_or(false) && req.phone_number.is_some(),
@@ -178,13 +180,8 @@ impl Gatehouse {
             blocked: req.blocked,
             user_metadata,
             app_metadata,
-            created_at: now,
-            updated_at: now,
-            last_login: None,
-            last_ip: None,
-            logins_count: 0,
-            last_password_reset: None,
             password_set_date: Some(now),
+            ..base
         };
         settings
             .password_policy()

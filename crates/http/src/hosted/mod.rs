@@ -89,6 +89,18 @@ fn csrf_cookie(existing: &Option<String>) -> (String, bool) {
     }
 }
 
+/// Gives the browser its CSRF cookie (a day; forms carry a token derived from it).
+fn set_csrf_cookie(g: &Gatehouse, resp: &mut Response, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(&cookies::set(
+        cookies::CSRF_COOKIE,
+        value,
+        86_400,
+        secure(g),
+    )) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
 /// Turns a step of the flow into a response, setting cookies as needed.
 fn render(g: &Gatehouse, outcome: Outcome, csrf_existing: &Option<String>) -> Response {
     let (csrf, new_csrf) = csrf_cookie(csrf_existing);
@@ -136,15 +148,8 @@ fn render(g: &Gatehouse, outcome: Outcome, csrf_existing: &Option<String>) -> Re
         },
     };
     harden(&mut resp, true);
-    if set_csrf
-        && let Ok(v) = HeaderValue::from_str(&cookies::set(
-            cookies::CSRF_COOKIE,
-            &csrf,
-            86_400,
-            secure(g),
-        ))
-    {
-        resp.headers_mut().append(header::SET_COOKIE, v);
+    if set_csrf {
+        set_csrf_cookie(g, &mut resp, &csrf);
     }
     with_session(g, resp, outcome.set_session)
 }
@@ -357,15 +362,8 @@ fn reset_form(
         ),
     );
     harden(&mut r, true);
-    if new_csrf
-        && let Ok(v) = HeaderValue::from_str(&cookies::set(
-            cookies::CSRF_COOKIE,
-            &csrf,
-            86_400,
-            secure(g),
-        ))
-    {
-        r.headers_mut().append(header::SET_COOKIE, v);
+    if new_csrf {
+        set_csrf_cookie(g, &mut r, &csrf);
     }
     r
 }
