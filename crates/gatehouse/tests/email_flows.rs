@@ -724,3 +724,110 @@ async fn a_brute_force_block_emails_an_unblock_link() {
     let types = log_types(&mut s).await;
     assert!(types.iter().any(|t| t == "limit_wc") && types.iter().any(|t| t == "ublkdu"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_account_requests_are_refused_and_change_nothing() {
+    let mut s = TestServer::start().await;
+    let (cid, _) = app(&mut s).await;
+    let http = reqwest::Client::new();
+    let post_raw = |path: &str, body: &'static str| {
+        let req = http
+            .post(format!("{}{path}", s.url))
+            .header("content-type", "application/json")
+            .body(body);
+        async move {
+            let r = req.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    for path in [
+        "/dbconnections/signup",
+        "/dbconnections/change_password",
+        "/passwordless/start",
+    ] {
+        for body in ["not json", "[1,2]", "\"x\""] {
+            let (status, body) = post_raw(path, body).await;
+            assert_eq!(status, 400, "{path}: {body}");
+        }
+    }
+    let (status, body) = post_raw(
+        "/dbconnections/change_password",
+        r#"{"email": "a@example.com"}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (400, json!("invalid_request"))
+    );
+    let (status, body) = post_raw("/dbconnections/signup", r#"{"email": "a@example.com", "password": "Sup3r-secret!", "connection": "Username-Password-Authentication"}"#).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (400, json!("invalid_signup")),
+        "client_id is required"
+    );
+    let r = http
+        .post(format!("{}/dbconnections/signup", s.url))
+        .json(&json!({"client_id": cid, "email": "x@example.com", "password": "Sup3r-secret!", "connection": "Username-Password-Authentication", "blocked": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400, "only sign-up fields are accepted");
+    for extra in [
+        json!({"email_verified": true}),
+        json!({"app_metadata": {"roles": ["admin"]}}),
+        json!({"user_id": "abc"}),
+        json!({"verify_email": false}),
+        json!({"user_metadata": {"n": 1}}),
+        json!({"user_metadata": {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6", "g": "7", "h": "8", "i": "9", "j": "10", "k": "11"}}),
+    ] {
+        let mut body = json!({"client_id": cid, "email": "x@example.com", "password": "Sup3r-secret!", "connection": "Username-Password-Authentication"});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = http
+            .post(format!("{}/dbconnections/signup", s.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{extra}");
+    }
+    let r = http
+        .post(format!("{}/dbconnections/signup", s.url))
+        .json(&json!({"client_id": cid, "email": "meta@example.com", "password": "Sup3r-secret!", "connection": "Username-Password-Authentication", "user_metadata": {"plan": "free"}, "given_name": "Meta"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "Auth0's sign-up fields are fine");
+    let (status, body) = post_raw(
+        "/passwordless/start",
+        r#"{"connection": "email", "email": "a@example.com"}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_request"))
+    );
+    let users = s.get("/api/v2/users").await.body;
+    assert_eq!(
+        users.as_array().unwrap().len(),
+        1,
+        "only the valid sign-up created a user: {users}"
+    );
+
+    let token = |body: Value| s.raw(Method::POST, "/oauth/token", None, Some(body));
+    let r = token(json!({"grant_type": "authorization_code", "client_id": cid, "redirect_uri": "https://a/cb"})).await;
+    r.assert_status(401);
+    s.get("/api/v2/email-templates/not_a_template")
+        .await
+        .assert_error(404, "inexistent_email_template");
+    s.patch(
+        "/api/v2/email-templates/reset_email",
+        json!({"subject": "x"}),
+    )
+    .await
+    .assert_error(404, "inexistent_email_template");
+}

@@ -42,6 +42,42 @@ fn json_object(body: &[u8]) -> Option<serde_json::Map<String, Value>> {
     }
 }
 
+/// A public sign-up may set only what Auth0's sign-up accepts; `email_verified`, `blocked`,
+/// `app_metadata`, `user_id` and the like are for the Management API. `user_metadata` is at
+/// most 10 string fields of 500 characters in all.
+fn check_signup_fields(fields: &serde_json::Map<String, Value>) -> Result<(), String> {
+    const ALLOWED: &[&str] = &[
+        "email",
+        "password",
+        "connection",
+        "username",
+        "given_name",
+        "family_name",
+        "name",
+        "nickname",
+        "picture",
+        "user_metadata",
+    ];
+    if let Some(k) = fields.keys().find(|k| !ALLOWED.contains(&k.as_str())) {
+        return Err(format!("{k} cannot be set at sign-up"));
+    }
+    match fields.get("user_metadata") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Object(m)) => {
+            let total: usize = m
+                .values()
+                .map(|v| v.as_str().map(str::len).ok_or(()))
+                .sum::<Result<usize, ()>>()
+                .map_err(|_| "user_metadata values must be strings".to_string())?;
+            if m.len() > 10 || total > 500 {
+                return Err("user_metadata is limited to 10 fields and 500 characters".into());
+            }
+            Ok(())
+        }
+        Some(_) => Err("user_metadata must be an object".into()),
+    }
+}
+
 fn not_an_object() -> Response {
     bad_request("invalid_body", "The body must be a JSON object")
 }
@@ -56,6 +92,9 @@ pub async fn signup(State(s): State<AppState>, b: BrowserRequest, body: Bytes) -
     };
     if s.gatehouse.client_exists(&client_id).await.is_err() {
         return bad_request("invalid_signup", "Unknown client");
+    }
+    if let Err(message) = check_signup_fields(&fields) {
+        return bad_request("invalid_signup", message);
     }
     let req = match Payload::from_value(Value::Object(fields)).and_then(NewUser::from_payload) {
         Ok(r) => r,
