@@ -1,7 +1,8 @@
 //! Gatehouse's cryptography, in one place so its choices are reviewed together: argon2id
-//! password hashes, RSA signing keys and RS256 JWTs (ring, keys parsed once), AES-256-GCM
-//! for secrets at rest, and random identifiers.
+//! password hashes (and the imported algorithms they replace), RSA signing keys and RS256
+//! JWTs (ring, keys parsed once), AES-256-GCM for secrets at rest, and random identifiers.
 
+pub mod imported;
 pub mod jwt;
 pub mod keys;
 pub mod password;

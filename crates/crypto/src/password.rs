@@ -28,9 +28,13 @@ pub fn hash(password: &str) -> Result<String, PasswordHashError> {
         .to_string())
 }
 
-/// Checks a password against a stored PHC string (argon2 family); a malformed hash never
-/// matches. Comparison inside the argon2 crate is constant-time.
+/// Checks a password against a stored hash: an argon2 PHC string, or a hash imported from
+/// another system (see [`crate::imported`]); a malformed hash never matches. Comparisons
+/// are constant-time.
 pub fn verify(password: &str, phc: &str) -> bool {
+    if crate::imported::is_imported(phc) {
+        return crate::imported::verify(password, phc);
+    }
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
@@ -38,6 +42,12 @@ pub fn verify(password: &str, phc: &str) -> bool {
     Argon2::default()
         .verify_password(password.as_bytes(), &parsed)
         .is_ok()
+}
+
+/// True when a stored hash is not argon2id at today's cost, so the next successful login
+/// should replace it.
+pub fn needs_rehash(stored: &str) -> bool {
+    !stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
 }
 
 #[cfg(test)]
@@ -49,5 +59,7 @@ mod tests {
         assert!(super::verify("correct horse", &h));
         assert!(!super::verify("wrong horse", &h));
         assert!(!super::verify("x", "not a hash"));
+        assert!(!super::needs_rehash(&h));
+        assert!(super::needs_rehash("$2b$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"));
     }
 }
