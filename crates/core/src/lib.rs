@@ -8,6 +8,7 @@ pub mod breached;
 pub mod client;
 pub mod connection;
 pub mod email;
+pub mod import;
 pub mod log_event;
 pub mod metadata;
 pub mod password_policy;

@@ -188,11 +188,11 @@ impl FieldSelection {
     }
 }
 
-const NAME_MAX: usize = 300;
+pub(crate) const NAME_MAX: usize = 300;
 const URL_MAX: usize = 2048;
-const USER_ID_MAX: usize = 255;
+pub(crate) const USER_ID_MAX: usize = 255;
 
-fn check_len(field: &str, s: &str, max: usize) -> Result<(), InvalidBody> {
+pub(crate) fn check_len(field: &str, s: &str, max: usize) -> Result<(), InvalidBody> {
     let n = s.chars().count();
     if n > max {
         return Err(InvalidBody::on_property(
@@ -209,7 +209,7 @@ fn check_len(field: &str, s: &str, max: usize) -> Result<(), InvalidBody> {
     Ok(())
 }
 
-fn check_email(s: &str) -> Result<(), InvalidBody> {
+pub(crate) fn check_email(s: &str) -> Result<(), InvalidBody> {
     if is_email(s) {
         Ok(())
     } else {
@@ -220,7 +220,7 @@ fn check_email(s: &str) -> Result<(), InvalidBody> {
     }
 }
 
-fn check_phone(s: &str) -> Result<(), InvalidBody> {
+pub(crate) fn check_phone(s: &str) -> Result<(), InvalidBody> {
     if is_e164(s) {
         Ok(())
     } else {
@@ -231,7 +231,7 @@ fn check_phone(s: &str) -> Result<(), InvalidBody> {
     }
 }
 
-fn check_picture(s: &str) -> Result<(), InvalidBody> {
+pub(crate) fn check_picture(s: &str) -> Result<(), InvalidBody> {
     check_len("picture", s, URL_MAX)?;
     if s.starts_with("https://") || s.starts_with("http://") {
         Ok(())

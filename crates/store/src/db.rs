@@ -73,6 +73,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_outbox.sql"),
         postgres: include_str!("../migrations/postgres/0007_outbox.sql"),
     },
+    Migration {
+        version: 8,
+        name: "jobs",
+        sqlite: include_str!("../migrations/sqlite/0008_jobs.sql"),
+        postgres: include_str!("../migrations/postgres/0008_jobs.sql"),
+    },
 ];
 
 /// A JSON object column.

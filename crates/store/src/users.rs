@@ -1,7 +1,7 @@
 //! Users: the profile row, its password hash and password history.
 
 use crate::outbox::{OutboxMessage, insert_outbox};
-use crate::search::{BROAD_METADATA_ROWS, Param, compile_with, metadata_entries};
+use crate::search::{BROAD_METADATA_ROWS, Param, compile_with};
 use crate::{Db, StoreError, on_pool};
 use gatehouse_core::search::Query;
 use gatehouse_core::user::User;
@@ -217,7 +217,72 @@ macro_rules! replace_metadata_index {
 }
 pub(crate) use replace_metadata_index;
 
-fn email_domain(u: &User) -> Option<String> {
+/// Inserts users with multi-row statements inside the caller's transaction, each with the
+/// password hash `$hash_of(index)` gives, and their metadata index rows.
+macro_rules! insert_user_rows {
+    ($tx:expr, $tenant:expr, $users:expr, $hash_of:expr) => {{
+        const COLS: usize = 27;
+        let users: &[gatehouse_core::user::User] = $users;
+        for (c, chunk) in users.chunks($crate::users::ROWS_PER_STATEMENT).enumerate() {
+            let mut sql = String::from(
+                "INSERT INTO users (tenant_id, user_id, connection_id, connection_name, provider, email, email_verified, username,
+                    phone_number, phone_verified, given_name, family_name, name, nickname, picture, blocked, user_metadata,
+                    app_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count,
+                    last_password_reset, password_set_date, email_domain) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                let placeholders: Vec<String> = (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
+                sql.push('(');
+                sql.push_str(&placeholders.join(","));
+                sql.push(')');
+            }
+            let mut q = sqlx::query(&sql);
+            for (i, u) in chunk.iter().enumerate() {
+                let hash: Option<&str> = ($hash_of)(c * $crate::users::ROWS_PER_STATEMENT + i);
+                q = q
+                    .bind($tenant)
+                    .bind(&u.user_id)
+                    .bind(&u.connection_id)
+                    .bind(&u.connection)
+                    .bind(&u.provider)
+                    .bind(&u.email)
+                    .bind(u.email_verified)
+                    .bind(&u.username)
+                    .bind(&u.phone_number)
+                    .bind(u.phone_verified)
+                    .bind(&u.given_name)
+                    .bind(&u.family_name)
+                    .bind(&u.name)
+                    .bind(&u.nickname)
+                    .bind(&u.picture)
+                    .bind(u.blocked)
+                    .bind(sqlx::types::Json(&u.user_metadata))
+                    .bind(sqlx::types::Json(&u.app_metadata))
+                    .bind(hash)
+                    .bind(u.created_at)
+                    .bind(u.updated_at)
+                    .bind(u.last_login)
+                    .bind(&u.last_ip)
+                    .bind(u.logins_count)
+                    .bind(u.last_password_reset)
+                    .bind(u.password_set_date)
+                    .bind($crate::users::email_domain(u));
+            }
+            q.execute(&mut *$tx).await?;
+        }
+        let entries: Vec<(&str, $crate::search::MetadataEntry)> = users
+            .iter()
+            .flat_map(|u| $crate::search::metadata_entries(&u.user_metadata, &u.app_metadata).into_iter().map(move |e| (u.user_id.as_str(), e)))
+            .collect();
+        $crate::users::insert_metadata_rows!($tx, $tenant, entries);
+    }};
+}
+pub(crate) use insert_user_rows;
+
+pub(crate) fn email_domain(u: &User) -> Option<String> {
     u.email
         .as_deref()
         .and_then(|e| e.rsplit_once('@'))
@@ -271,63 +336,9 @@ impl UserStore {
         password_hash: Option<&str>,
         outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
-        const COLS: usize = 27;
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            for chunk in users.chunks(ROWS_PER_STATEMENT) {
-                let mut sql = String::from(
-                    "INSERT INTO users (tenant_id, user_id, connection_id, connection_name, provider, email, email_verified, username,
-                        phone_number, phone_verified, given_name, family_name, name, nickname, picture, blocked, user_metadata,
-                        app_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count,
-                        last_password_reset, password_set_date, email_domain) VALUES ",
-                );
-                for i in 0..chunk.len() {
-                    if i > 0 {
-                        sql.push(',');
-                    }
-                    let placeholders: Vec<String> = (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
-                    sql.push('(');
-                    sql.push_str(&placeholders.join(","));
-                    sql.push(')');
-                }
-                let mut q = sqlx::query(&sql);
-                for u in chunk {
-                    q = q
-                        .bind(tenant)
-                        .bind(&u.user_id)
-                        .bind(&u.connection_id)
-                        .bind(&u.connection)
-                        .bind(&u.provider)
-                        .bind(&u.email)
-                        .bind(u.email_verified)
-                        .bind(&u.username)
-                        .bind(&u.phone_number)
-                        .bind(u.phone_verified)
-                        .bind(&u.given_name)
-                        .bind(&u.family_name)
-                        .bind(&u.name)
-                        .bind(&u.nickname)
-                        .bind(&u.picture)
-                        .bind(u.blocked)
-                        .bind(Json(&u.user_metadata))
-                        .bind(Json(&u.app_metadata))
-                        .bind(password_hash)
-                        .bind(u.created_at)
-                        .bind(u.updated_at)
-                        .bind(u.last_login)
-                        .bind(&u.last_ip)
-                        .bind(u.logins_count)
-                        .bind(u.last_password_reset)
-                        .bind(u.password_set_date)
-                        .bind(email_domain(u));
-                }
-                q.execute(&mut *tx).await?;
-            }
-            let entries: Vec<(&str, crate::search::MetadataEntry)> = users
-                .iter()
-                .flat_map(|u| metadata_entries(&u.user_metadata, &u.app_metadata).into_iter().map(move |e| (u.user_id.as_str(), e)))
-                .collect();
-            insert_metadata_rows!(tx, tenant, entries);
+            insert_user_rows!(tx, tenant, users, |_: usize| password_hash);
             insert_outbox!(tx, tenant, outbox);
             tx.commit().await?;
             Ok(())
