@@ -70,11 +70,7 @@ impl RecordSplitter {
     }
 
     fn emit(&mut self, out: &mut impl FnMut(Record<'_>)) {
-        while self
-            .current
-            .last()
-            .is_some_and(|b| b.is_ascii_whitespace())
-        {
+        while self.current.last().is_some_and(|b| b.is_ascii_whitespace()) {
             self.current.pop();
         }
         if self.current_len > self.max_record {
@@ -404,7 +400,9 @@ impl Fields<'_> {
 }
 
 fn is_base32(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
 }
 
 impl ImportRow {
@@ -445,11 +443,9 @@ impl ImportRow {
             )),
             _ => {}
         }
-        let user_id = f.string("user_id", crate::user::USER_ID_MAX + 6).map(|id| {
-            id.strip_prefix("auth0|")
-                .map(str::to_string)
-                .unwrap_or(id)
-        });
+        let user_id = f
+            .string("user_id", crate::user::USER_ID_MAX + 6)
+            .map(|id| id.strip_prefix("auth0|").map(str::to_string).unwrap_or(id));
         if let Some(id) = &user_id
             && (id.is_empty()
                 || id.chars().count() > crate::user::USER_ID_MAX
@@ -555,7 +551,10 @@ fn parse_mfa_factors(v: Option<&Value>, errors: &mut Vec<RowError>) -> Vec<MfaFa
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let path = format!("mfa_factors[{i}]");
-        let entry = item.as_object().filter(|m| m.len() == 1).and_then(|m| m.iter().next());
+        let entry = item
+            .as_object()
+            .filter(|m| m.len() == 1)
+            .and_then(|m| m.iter().next());
         let factor = entry.and_then(|(kind, body)| {
             let body = body.as_object()?;
             match (kind.as_str(), body.len()) {
@@ -632,7 +631,17 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_users_file() {
-        for bad in ["", "  ", "\"x\"", "[{}", "[{},]", "[,{}]", "[{}] x", "{}x", "[{\"a\":\"b]"] {
+        for bad in [
+            "",
+            "  ",
+            "\"x\"",
+            "[{}",
+            "[{},]",
+            "[,{}]",
+            "[{}] x",
+            "{}x",
+            "[{\"a\":\"b]",
+        ] {
             assert!(split(bad, 2).is_err(), "accepted {bad:?}");
         }
     }
@@ -665,7 +674,10 @@ mod tests {
         assert_eq!(ok.email, "a@x.io");
         assert_eq!(ok.user_id.as_deref(), Some("abc"));
         assert_eq!(ok.password_set_date, Some(1_577_934_245_000));
-        assert_eq!(ok.mfa_factors, vec![MfaFactor::Totp("JBSWY3DPEHPK3PXP".into())]);
+        assert_eq!(
+            ok.mfa_factors,
+            vec![MfaFactor::Totp("JBSWY3DPEHPK3PXP".into())]
+        );
         let codes = |v: Value| -> Vec<(&'static str, String)> {
             ImportRow::parse(&v, 16384)
                 .unwrap_err()
@@ -673,12 +685,18 @@ mod tests {
                 .map(|e| (e.code, e.path))
                 .collect()
         };
-        assert_eq!(codes(json!({})), vec![("OBJECT_MISSING_REQUIRED_PROPERTY", "email".into())]);
+        assert_eq!(
+            codes(json!({})),
+            vec![("OBJECT_MISSING_REQUIRED_PROPERTY", "email".into())]
+        );
         assert_eq!(
             codes(json!({"email": "a@x.io", "age": 3})),
             vec![("OBJECT_ADDITIONAL_PROPERTIES", "age".into())]
         );
-        assert_eq!(codes(json!({"email": "nope"})), vec![("INVALID_FORMAT", "email".into())]);
+        assert_eq!(
+            codes(json!({"email": "nope"})),
+            vec![("INVALID_FORMAT", "email".into())]
+        );
         assert_eq!(
             codes(json!({"email": "a@x.io", "blocked": "yes"})),
             vec![("INVALID_TYPE", "blocked".into())]

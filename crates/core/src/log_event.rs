@@ -50,6 +50,9 @@ pub mod codes {
     pub const BREACHED_PASSWORD: &str = "pwd_leak";
     /// Successful / failed logout.
     pub const SUCCESS_LOGOUT: &str = "slo";
+    /// A users import job finished / failed.
+    pub const SUCCESS_USERS_IMPORT: &str = "sui";
+    pub const FAILED_USERS_IMPORT: &str = "fui";
     pub const FAILED_LOGOUT: &str = "flo";
 }
 

@@ -53,7 +53,9 @@ pub fn parse_iso8601(s: &str) -> Option<EpochMillis> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;
-        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -98,9 +100,21 @@ mod tests {
         for ms in [0, 1_509_665_643_803, 951_782_400_000, -1, 4_102_444_800_000] {
             assert_eq!(parse_iso8601(&iso8601(ms)), Some(ms));
         }
-        assert_eq!(parse_iso8601("2017-11-03T01:34:03.803+02:00"), Some(1_509_665_643_803));
-        assert_eq!(parse_iso8601("2017-11-02T23:34:03Z"), Some(1_509_665_643_000));
-        for bad in ["2017-11-02", "2017-13-02T00:00:00Z", "2017-11-02T23:34:03", "x017-11-02T23:34:03Z", "2017-11-02T23:34:03.Z"] {
+        assert_eq!(
+            parse_iso8601("2017-11-03T01:34:03.803+02:00"),
+            Some(1_509_665_643_803)
+        );
+        assert_eq!(
+            parse_iso8601("2017-11-02T23:34:03Z"),
+            Some(1_509_665_643_000)
+        );
+        for bad in [
+            "2017-11-02",
+            "2017-13-02T00:00:00Z",
+            "2017-11-02T23:34:03",
+            "x017-11-02T23:34:03Z",
+            "2017-11-02T23:34:03.Z",
+        ] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }
     }

@@ -350,11 +350,14 @@ fn check_bcrypt(hash: &str) -> Result<(), ImportHashError> {
 fn check_argon2(phc: &str) -> Result<(), ImportHashError> {
     let parsed = argon2::PasswordHash::new(phc)
         .map_err(|e| bad(format!("argon2 hash is not a PHC string: {e}")))?;
-    if !matches!(parsed.algorithm.as_str(), "argon2id" | "argon2i" | "argon2d") {
+    if !matches!(
+        parsed.algorithm.as_str(),
+        "argon2id" | "argon2i" | "argon2d"
+    ) {
         return Err(bad("argon2 hash must be argon2i, argon2d or argon2id"));
     }
-    let params = argon2::Params::try_from(&parsed)
-        .map_err(|e| bad(format!("argon2 parameters: {e}")))?;
+    let params =
+        argon2::Params::try_from(&parsed).map_err(|e| bad(format!("argon2 parameters: {e}")))?;
     if params.m_cost() > MAX_ARGON2_MEMORY_KIB || params.t_cost() > MAX_ARGON2_TIME {
         return Err(bad(format!(
             "argon2 costs above the highest accepted (m={MAX_ARGON2_MEMORY_KIB}, t={MAX_ARGON2_TIME})"
@@ -414,7 +417,11 @@ pub fn from_custom(v: &Value) -> Result<String, ImportHashError> {
         let position = match string(s, "position")? {
             None | Some("prefix") => SaltPosition::Prefix,
             Some("suffix") => SaltPosition::Suffix,
-            Some(other) => return Err(bad(format!("salt.position \"{other}\" is not prefix or suffix"))),
+            Some(other) => {
+                return Err(bad(format!(
+                    "salt.position \"{other}\" is not prefix or suffix"
+                )));
+            }
         };
         Ok(Some((decode(value, enc, "salt")?, position)))
     };
@@ -626,7 +633,9 @@ fn scrypt(
         }
         let parts: Vec<&str> = value.split('$').collect();
         let [_, _, params, salt, hash] = parts.as_slice() else {
-            return Err(bad("scrypt hash must be $scrypt$ln=..,r=..,p=..$<salt>$<hash>"));
+            return Err(bad(
+                "scrypt hash must be $scrypt$ln=..,r=..,p=..$<salt>$<hash>",
+            ));
         };
         let (mut log_n, mut r, mut p) = (None, None, None);
         for kv in params.split(',') {
@@ -664,7 +673,8 @@ fn scrypt(
     };
     let cost = number("cost", 16384)?;
     let r = u32::try_from(number("blockSize", 8)?).map_err(|_| bad("blockSize too large"))?;
-    let p = u32::try_from(number("parallelization", 1)?).map_err(|_| bad("parallelization too large"))?;
+    let p = u32::try_from(number("parallelization", 1)?)
+        .map_err(|_| bad("parallelization too large"))?;
     if !cost.is_power_of_two() {
         return Err(bad("scrypt cost must be a power of two"));
     }
@@ -710,11 +720,14 @@ fn firebase(
             .ok_or_else(|| bad(format!("{k} must be a positive integer")))
     };
     let rounds = u32::try_from(int("firebase.rounds")?).map_err(|_| bad("rounds too large"))?;
-    let mem_cost = u8::try_from(int("firebase.mem_cost")?).map_err(|_| bad("mem_cost too large"))?;
+    let mem_cost =
+        u8::try_from(int("firebase.mem_cost")?).map_err(|_| bad("mem_cost too large"))?;
     scrypt_memory_ok(mem_cost, rounds, 1)?;
     let hash = decode(value, encoding, "hash")?;
     if signer_key.is_empty() || hash.len() != signer_key.len() {
-        return Err(bad("a firebase hash is as long as the project's signer key"));
+        return Err(bad(
+            "a firebase hash is as long as the project's signer key",
+        ));
     }
     let salt = salt.map(|(s, _)| s).unwrap_or_default();
     Ok(Stored::FirebaseScrypt {
@@ -741,7 +754,10 @@ pub fn algorithm_name(stored: &str) -> &'static str {
     if stored.starts_with("$argon2") {
         return "argon2";
     }
-    match stored.strip_prefix(PREFIX).map(serde_json::from_str::<Stored>) {
+    match stored
+        .strip_prefix(PREFIX)
+        .map(serde_json::from_str::<Stored>)
+    {
         Some(Ok(Stored::Digest { .. })) => "digest",
         Some(Ok(Stored::Hmac { .. })) => "hmac",
         Some(Ok(Stored::Pbkdf2 { .. })) => "pbkdf2",
@@ -808,7 +824,13 @@ fn verify_stored(password: &str, s: &Stored) -> Option<bool> {
         } => {
             let expected = unhex(hash)?;
             let mut out = vec![0u8; expected.len()];
-            pbkdf2(*d, password.as_bytes(), &unhex(salt)?, *iterations, &mut out);
+            pbkdf2(
+                *d,
+                password.as_bytes(),
+                &unhex(salt)?,
+                *iterations,
+                &mut out,
+            );
             (out, expected)
         }
         Stored::Scrypt {
@@ -861,23 +883,31 @@ mod tests {
     #[test]
     fn salted_digests_in_either_position_and_encoding() {
         // md5("abc") (RFC 1321)
-        let s = custom(json!({"algorithm":"md5","hash":{"value":"900150983cd24fb0d6963f7d28e17f72","encoding":"hex"}}));
+        let s = custom(
+            json!({"algorithm":"md5","hash":{"value":"900150983cd24fb0d6963f7d28e17f72","encoding":"hex"}}),
+        );
         assert!(verify("abc", &s));
         assert!(!verify("abd", &s));
         // sha1("abc") with salt "a" prefix + password "bc"
-        let s = custom(json!({"algorithm":"sha1","hash":{"value":"A9993E364706816ABA3E25717850C26C9CD0D89D","encoding":"hex"},
-            "salt":{"value":"a","position":"prefix"}}));
+        let s = custom(
+            json!({"algorithm":"sha1","hash":{"value":"A9993E364706816ABA3E25717850C26C9CD0D89D","encoding":"hex"},
+            "salt":{"value":"a","position":"prefix"}}),
+        );
         assert!(verify("bc", &s));
-        let s = custom(json!({"algorithm":"sha256","hash":{"value":"ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=","encoding":"base64"},
-            "salt":{"value":"Yw==","encoding":"base64","position":"suffix"}}));
+        let s = custom(
+            json!({"algorithm":"sha256","hash":{"value":"ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=","encoding":"base64"},
+            "salt":{"value":"Yw==","encoding":"base64","position":"suffix"}}),
+        );
         assert!(verify("ab", &s));
         assert!(!verify("abc", &s));
     }
 
     #[test]
     fn hmac_rfc4231_case_2() {
-        let s = custom(json!({"algorithm":"hmac","hash":{"value":"5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
-            "encoding":"hex","digest":"sha256","key":{"value":"Jefe"}}}));
+        let s = custom(
+            json!({"algorithm":"hmac","hash":{"value":"5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            "encoding":"hex","digest":"sha256","key":{"value":"Jefe"}}}),
+        );
         assert!(verify("what do ya want for nothing?", &s));
         assert!(!verify("what do ya want for nothing", &s));
     }
@@ -886,10 +916,11 @@ mod tests {
     fn pbkdf2_rfc6070() {
         // P="password", S="salt", c=4096, dkLen=20, sha1.
         let salt = STANDARD_NO_PAD.encode(b"salt");
-        let hash = STANDARD_NO_PAD.encode(
-            unhex("4b007901b765489abead49d926f721d065a429c1").unwrap_or_default(),
+        let hash = STANDARD_NO_PAD
+            .encode(unhex("4b007901b765489abead49d926f721d065a429c1").unwrap_or_default());
+        let s = custom(
+            json!({"algorithm":"pbkdf2","hash":{"value":format!("$pbkdf2-sha1$i=4096,l=20${salt}${hash}")}}),
         );
-        let s = custom(json!({"algorithm":"pbkdf2","hash":{"value":format!("$pbkdf2-sha1$i=4096,l=20${salt}${hash}")}}));
         assert!(verify("password", &s));
         assert!(!verify("Password", &s));
     }
@@ -898,8 +929,10 @@ mod tests {
     fn scrypt_rfc7914() {
         // P="password", S="NaCl", N=1024, r=8, p=16, dkLen=64.
         let expected = "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640";
-        let s = custom(json!({"algorithm":"scrypt","hash":{"value":expected,"encoding":"hex"},
-            "salt":{"value":"NaCl"},"keylen":64,"cost":1024,"blockSize":8,"parallelization":16}));
+        let s = custom(
+            json!({"algorithm":"scrypt","hash":{"value":expected,"encoding":"hex"},
+            "salt":{"value":"NaCl"},"keylen":64,"cost":1024,"blockSize":8,"parallelization":16}),
+        );
         assert!(verify("password", &s));
         assert!(!verify("passwort", &s));
     }

@@ -60,6 +60,8 @@ mod tests {
         assert!(!super::verify("wrong horse", &h));
         assert!(!super::verify("x", "not a hash"));
         assert!(!super::needs_rehash(&h));
-        assert!(super::needs_rehash("$2b$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"));
+        assert!(super::needs_rehash(
+            "$2b$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
+        ));
     }
 }

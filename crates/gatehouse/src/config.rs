@@ -47,6 +47,17 @@ pub struct ServeConfig {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "GATEHOUSE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest users file `POST /api/v2/jobs/users-imports` accepts, in bytes; the file
+    /// streams into the database, so this bounds disk use, not memory.
+    #[arg(long, env = "GATEHOUSE_IMPORT_MAX_BYTES", default_value_t = gatehouse_http::DEFAULT_IMPORT_MAX_BYTES)]
+    pub import_max_bytes: usize,
+    /// How often an idle job worker looks for waiting jobs, in milliseconds.
+    #[arg(long, env = "GATEHOUSE_JOB_POLL_MS", default_value_t = 1000)]
+    pub job_poll_ms: u64,
+    /// How long a job stays with a worker that stopped committing batches (a crashed node)
+    /// before another worker resumes it, in milliseconds.
+    #[arg(long, env = "GATEHOUSE_JOB_LEASE_MS", default_value_t = gatehouse_service::jobs::DEFAULT_LEASE_MS)]
+    pub job_lease_ms: i64,
     /// Largest user_metadata or app_metadata document, in bytes.
     #[arg(long, env = "GATEHOUSE_METADATA_MAX_BYTES", default_value_t = 16 * 1024)]
     pub metadata_max_bytes: usize,
@@ -88,6 +99,9 @@ impl ServeConfig {
             bootstrap_admin_password: None,
             rate_limit: 1000,
             max_body_bytes: 1024 * 1024,
+            import_max_bytes: gatehouse_http::DEFAULT_IMPORT_MAX_BYTES,
+            job_poll_ms: 1000,
+            job_lease_ms: gatehouse_service::jobs::DEFAULT_LEASE_MS,
             metadata_max_bytes: 16 * 1024,
             log_retention_days: 30.0,
             smtp_url: None,

@@ -107,6 +107,7 @@ pub async fn start(
         &HttpConfig {
             rate_limit_per_second: cfg.rate_limit,
             max_body_bytes: cfg.max_body_bytes,
+            import_max_bytes: cfg.import_max_bytes,
         },
     );
     // Housekeeping runs once before serving (so retention holds from the first request)
@@ -123,6 +124,11 @@ pub async fn start(
             "GATEHOUSE_SMTP_URL is not set: emails are written to this log, not sent (development mode)"
         );
     }
+    let jobs = gatehouse_service::jobs::JobWorker::new(
+        gatehouse.clone(),
+        std::time::Duration::from_millis(cfg.job_poll_ms.max(10)),
+        cfg.job_lease_ms,
+    )?;
     let sweeper = gatehouse.clone();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -146,6 +152,7 @@ pub async fn start(
             r = serve => r,
             _ = housekeeping => Ok(()),
             _ = mailer.run() => Ok(()),
+            _ = jobs.run() => Ok(()),
         }
     });
     tracing::info!(%addr, dialect = ?db.dialect(), "gatehouse listening");

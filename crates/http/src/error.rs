@@ -74,6 +74,9 @@ impl From<ServiceError> for ApiError {
             E::NotSupported(m) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "operation_not_supported", m)
             }
+            E::TooManyRequests(m) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", m)
+            }
             E::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 ApiError::new(

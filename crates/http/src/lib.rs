@@ -27,6 +27,8 @@ pub struct HttpConfig {
     pub rate_limit_per_second: u64,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest users file an import accepts, in bytes (it streams to the database).
+    pub import_max_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -34,14 +36,19 @@ impl Default for HttpConfig {
         Self {
             rate_limit_per_second: 1000,
             max_body_bytes: 1024 * 1024,
+            import_max_bytes: DEFAULT_IMPORT_MAX_BYTES,
         }
     }
 }
+
+/// 4 GiB: files of millions of users stream through in constant memory.
+pub const DEFAULT_IMPORT_MAX_BYTES: usize = 4 << 30;
 
 #[derive(Clone)]
 pub struct AppState {
     pub gatehouse: Gatehouse,
     pub rate_limiter: Arc<RateLimiter>,
+    pub import_max_bytes: usize,
 }
 
 #[derive(Clone, Default)]
@@ -61,6 +68,7 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
     let state = AppState {
         gatehouse,
         rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second)),
+        import_max_bytes: config.import_max_bytes,
     };
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

@@ -24,6 +24,9 @@ pub enum ServiceError {
     Password(#[from] PasswordRejection),
     #[error("{0}")]
     NotSupported(String),
+    /// A limit on concurrent work (e.g. two active imports per tenant): a 429.
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error(transparent)]

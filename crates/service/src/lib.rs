@@ -10,6 +10,7 @@ pub mod connections;
 pub mod email_templates;
 pub mod error;
 pub mod hashing;
+pub mod jobs;
 pub mod keyring;
 pub mod login;
 pub mod logout;
@@ -27,7 +28,7 @@ pub use error::{Result, ServiceError};
 
 use gatehouse_crypto::secretbox::SecretBox;
 use gatehouse_store::{
-    AuthorizationCodeStore, ClientStore, ConnectionStore, Db, KeyStore, LogStore,
+    AuthorizationCodeStore, ClientStore, ConnectionStore, Db, JobStore, KeyStore, LogStore,
     LoginFailureStore, OutboxStore, PasswordlessStore, RefreshTokenStore, ResourceServerStore,
     SessionStore, TenantStore, UserGrantStore, UserStore,
 };
@@ -96,6 +97,7 @@ struct Inner {
     codes: AuthorizationCodeStore,
     user_grants: UserGrantStore,
     outbox: OutboxStore,
+    jobs: JobStore,
     passwordless: PasswordlessStore,
     /// Outgoing HTTP (the breached-password range service).
     http: reqwest::Client,
@@ -126,6 +128,7 @@ impl Gatehouse {
                 codes: AuthorizationCodeStore::new(db.clone()),
                 user_grants: UserGrantStore::new(db.clone()),
                 outbox: OutboxStore::new(db.clone()),
+                jobs: JobStore::new(db.clone()),
                 passwordless: PasswordlessStore::new(db.clone()),
                 http: reqwest::Client::builder()
                     .timeout(std::time::Duration::from_secs(3))

@@ -2,7 +2,7 @@
 //! `password-realm` grants), ID tokens, login statistics and `/userinfo`.
 
 use crate::tokens::{IssuedToken, OAuthError, TokenRequest};
-use crate::{Gatehouse, now_millis};
+use crate::{Gatehouse, ServiceError, now_millis};
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::user::User;
@@ -149,6 +149,7 @@ impl Gatehouse {
             }
         }
         let candidate = password.clone();
+        let stored = hash.clone();
         let ok = self
             .inner
             .hasher
@@ -208,7 +209,31 @@ impl Gatehouse {
             .reset(self.tenant(), &found.user.user_id, &ip)
             .await
             .map_err(internal)?;
+        if let Some(old) = stored.filter(|h| gatehouse_crypto::password::needs_rehash(h)) {
+            self.rehash_imported(&found.user.user_id, &old, candidate)
+                .await;
+        }
         Ok(found.user)
+    }
+
+    /// After a login with an imported (or older-cost) hash, stores the password as argon2id
+    /// at today's cost. A failure only logs: the login itself already succeeded.
+    async fn rehash_imported(&self, user_id: &str, old: &str, password: String) {
+        let algorithm = gatehouse_crypto::imported::algorithm_name(old);
+        let result = match self.inner.hasher.hash(password).await {
+            Ok(new) => self
+                .inner
+                .users
+                .replace_password_hash(self.tenant(), user_id, old, &new)
+                .await
+                .map_err(ServiceError::from),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(true) => tracing::info!(user_id, from = algorithm, "password re-hashed to argon2id"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(user_id, error = %e, "could not re-hash a password"),
+        }
     }
 
     pub(crate) async fn password_grant(

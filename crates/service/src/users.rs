@@ -49,7 +49,7 @@ pub fn check_user_id(id: &str) -> Result<()> {
 }
 
 /// Gravatar for the email with Auth0's initials avatar as the fallback.
-fn default_picture(email: &str) -> String {
+pub(crate) fn default_picture(email: &str) -> String {
     let hash = gatehouse_crypto::md5_hex(email.trim().to_lowercase().as_bytes());
     let initials: String = email
         .chars()

@@ -3,6 +3,7 @@
 //! together with the job's cursor and counters, after checking it still holds the lease, so
 //! a crash or a lost lease redoes at most one batch and never writes one twice.
 
+use crate::outbox::{OutboxMessage, insert_outbox};
 use crate::users::{insert_user_rows, replace_metadata_index};
 use crate::{Db, Dialect, StoreError, on_pool};
 use gatehouse_core::user::User;
@@ -80,6 +81,9 @@ impl JobStore {
         Self { db }
     }
 
+    /// Creates a job, with the emails it sends when it is done at once (in one transaction,
+    /// so they go out exactly once).
+    #[allow(clippy::too_many_arguments)]
     pub async fn create(
         &self,
         tenant: &str,
@@ -88,10 +92,14 @@ impl JobStore {
         status: &str,
         params: &str,
         now: i64,
+        outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
+        let finished_at = (status == "completed").then_some(now);
         on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO jobs (id, tenant_id, kind, status, params, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                "INSERT INTO jobs (id, tenant_id, kind, status, params, created_at, updated_at, finished_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
             )
             .bind(id)
             .bind(tenant)
@@ -99,14 +107,22 @@ impl JobStore {
             .bind(status)
             .bind(params)
             .bind(now)
-            .execute(pool)
+            .bind(finished_at)
+            .execute(&mut *tx)
             .await?;
+            insert_outbox!(tx, tenant, outbox);
+            tx.commit().await?;
             Ok(())
         })
     }
 
     /// Stores one block of an upload; the job's `updated_at` shows the upload is alive.
-    pub async fn append_block(&self, job_id: &str, block: &JobBlock, now: i64) -> Result<(), StoreError> {
+    pub async fn append_block(
+        &self,
+        job_id: &str,
+        block: &JobBlock,
+        now: i64,
+    ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO job_blocks (job_id, seq, first_row, row_count, data) VALUES ($1, $2, $3, $4, $5)")
@@ -123,11 +139,18 @@ impl JobStore {
         })
     }
 
-    /// An upload finished: the job is ready for a worker.
-    pub async fn mark_pending(&self, job_id: &str, total: i64, now: i64) -> Result<(), StoreError> {
+    /// An upload finished: the job, with its parameters, is ready for a worker.
+    pub async fn mark_pending(
+        &self,
+        job_id: &str,
+        params: &str,
+        total: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            sqlx::query("UPDATE jobs SET status = 'pending', total = $2, cursor = '0', updated_at = $3 WHERE id = $1")
+            sqlx::query("UPDATE jobs SET status = 'pending', params = $2, total = $3, cursor = '0', updated_at = $4 WHERE id = $1")
                 .bind(job_id)
+                .bind(params)
                 .bind(total)
                 .bind(now)
                 .execute(pool)
@@ -173,7 +196,12 @@ impl JobStore {
     }
 
     /// Leases the oldest job that is waiting, or whose worker's lease ran out (a crash).
-    pub async fn claim(&self, owner: &str, now: i64, lease_ms: i64) -> Result<Option<Job>, StoreError> {
+    pub async fn claim(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Job>, StoreError> {
         let skip_locked = match self.db.dialect() {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
@@ -410,7 +438,11 @@ impl JobStore {
 
     /// Housekeeping: jobs (with their data) that ended before `finished_before`, uploads
     /// abandoned before `abandoned_before`.
-    pub async fn sweep(&self, finished_before: i64, abandoned_before: i64) -> Result<u64, StoreError> {
+    pub async fn sweep(
+        &self,
+        finished_before: i64,
+        abandoned_before: i64,
+    ) -> Result<u64, StoreError> {
         let ids: Vec<String> = on_pool!(&self.db, pool => {
             sqlx::query_scalar::<_, String>(
                 "SELECT id FROM jobs WHERE (finished_at IS NOT NULL AND finished_at < $1)

@@ -44,6 +44,13 @@ struct Row {
     version: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct RowWithHash {
+    #[sqlx(flatten)]
+    row: Row,
+    password_hash: Option<String>,
+}
+
 const COLUMNS: &str = "user_id, connection_id, connection_name, provider, email, email_verified, username, phone_number, \
     phone_verified, given_name, family_name, name, nickname, picture, blocked, user_metadata, app_metadata, created_at, \
     updated_at, last_login, last_ip, logins_count, last_password_reset, password_set_date, version";
@@ -519,6 +526,50 @@ impl UserStore {
         }
     }
 
+    /// Users an import batch could collide with: those of the connection with one of these
+    /// emails or usernames, and those of the tenant with one of these ids; each with its
+    /// password hash.
+    pub async fn import_matches(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        emails: &[String],
+        user_ids: &[String],
+        usernames: &[String],
+    ) -> Result<Vec<(VersionedUser, Option<String>)>, StoreError> {
+        const PER_QUERY: usize = 500;
+        let mut out: Vec<(VersionedUser, Option<String>)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (column, values, per_connection) in [
+            ("email", emails, true),
+            ("user_id", user_ids, false),
+            ("username", usernames, true),
+        ] {
+            for chunk in values.chunks(PER_QUERY) {
+                let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+                let sql = format!(
+                    "SELECT {COLUMNS}, password_hash FROM users WHERE tenant_id = $1 AND ($2 IS NULL OR connection_id = $2) AND {column} IN ({})",
+                    list.join(",")
+                );
+                let connection = per_connection.then_some(connection_id);
+                let rows: Vec<RowWithHash> = on_pool!(&self.db, pool => {
+                    let mut q = sqlx::query_as::<_, RowWithHash>(&sql).persistent(false).bind(tenant).bind(connection);
+                    for v in chunk {
+                        q = q.bind(v);
+                    }
+                    q.fetch_all(pool).await?
+                });
+                for r in rows {
+                    if seen.insert(r.row.user_id.clone()) {
+                        let hash = r.password_hash;
+                        out.push((VersionedUser::from(r.row), hash));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn password_hash(
         &self,
         tenant: &str,
@@ -533,6 +584,30 @@ impl UserStore {
             .fetch_optional(pool)
             .await?
             .flatten())
+        })
+    }
+
+    /// Replaces an imported password hash by its argon2id re-hash, only if the stored hash
+    /// is still `old` (a password change in between wins). True when replaced.
+    pub async fn replace_password_hash(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query(
+                "UPDATE users SET password_hash = $4 WHERE tenant_id = $1 AND user_id = $2 AND password_hash = $3",
+            )
+            .bind(tenant)
+            .bind(user_id)
+            .bind(old)
+            .bind(new)
+            .execute(pool)
+            .await?
+            .rows_affected()
+                == 1)
         })
     }
 

@@ -285,6 +285,75 @@ impl TestServer {
         self.raw(Method::DELETE, path, Some(&t), None).await
     }
 
+    /// The id of a connection, by name.
+    pub async fn connection_id(&mut self, name: &str) -> String {
+        let r = self
+            .get(&format!("/api/v2/connections?name={}", enc(name)))
+            .await;
+        r.assert_status(200)[0]["id"]
+            .as_str()
+            .expect("connection id")
+            .to_string()
+    }
+
+    /// Uploads a users file to `POST /api/v2/jobs/users-imports` with these other form fields.
+    pub async fn upload_import(&mut self, file: Vec<u8>, fields: &[(&str, &str)]) -> Response {
+        let token = self.token().await;
+        let mut form = reqwest::multipart::Form::new().part(
+            "users",
+            reqwest::multipart::Part::bytes(file)
+                .file_name("users.json")
+                .mime_str("application/json")
+                .expect("mime"),
+        );
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let resp = self
+            .http
+            .post(format!("{}/api/v2/jobs/users-imports", self.url))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request sent");
+        Self::read(resp).await
+    }
+
+    /// Polls a job until it is completed or failed (at most a minute); returns its JSON.
+    pub async fn wait_job(&mut self, id: &str) -> Value {
+        for _ in 0..1200 {
+            let r = self.get(&format!("/api/v2/jobs/{id}")).await;
+            let job = r.assert_status(200).clone();
+            if job["status"] == "completed" || job["status"] == "failed" {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("job {id} did not finish");
+    }
+
+    /// The stored password hash of a user (by email), read straight from the database.
+    pub async fn stored_password_hash(&self, email: &str) -> Option<String> {
+        let url = &self.cfg.database_url;
+        let sql = "SELECT password_hash FROM users WHERE email = $1";
+        if url.starts_with("postgres") {
+            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::query_scalar::<_, Option<String>>(sql)
+                .bind(email)
+                .fetch_one(&mut c)
+                .await
+                .expect("user row")
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
+            sqlx::query_scalar::<_, Option<String>>(sql)
+                .bind(email)
+                .fetch_one(&mut c)
+                .await
+                .expect("user row")
+        }
+    }
+
     /// Creates a user on the default database connection and returns its JSON.
     pub async fn create_user(&mut self, email: &str, extra: Value) -> Value {
         let mut body =

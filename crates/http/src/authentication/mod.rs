@@ -2,6 +2,7 @@
 
 mod dbconnections;
 mod discovery;
+mod exports;
 mod logout;
 mod passwordless;
 mod token;
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
             "/dbconnections/change_password",
             post(dbconnections::change_password),
         )
+        .route("/exports/{job}/{file}", get(exports::download))
         .route("/v2/logout", get(logout::logout))
         .route("/oidc/logout", get(logout::oidc_logout))
         .route(

@@ -5,6 +5,7 @@ mod attack_protection;
 mod clients;
 mod connections;
 mod email_templates;
+mod jobs;
 mod logs;
 mod resource_servers;
 mod tenant_settings;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(tickets::router())
         .merge(attack_protection::router())
         .merge(email_templates::router())
+        .merge(jobs::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state, authenticate))
 }

@@ -1,0 +1,630 @@
+//! `/api/v2/jobs`: users imports (bad rows, upsert, external_id, imported hashes that log in
+//! and are re-hashed, a crash in the middle), exports that round-trip, verification emails.
+
+mod common;
+
+use common::smtp::SmtpServer;
+use common::{DB_CONNECTION, TestServer};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::io::Read;
+
+const REALM_GRANT: &str = "http://auth0.com/oauth/grant-type/password-realm";
+
+async fn app(s: &mut TestServer) -> (String, String) {
+    let c = s
+        .post(
+            "/api/v2/clients",
+            json!({"name": "app", "grant_types": ["password", REALM_GRANT]}),
+        )
+        .await;
+    let c = c.assert_status(201).clone();
+    (
+        c["client_id"].as_str().unwrap().into(),
+        c["client_secret"].as_str().unwrap().into(),
+    )
+}
+
+async fn login(
+    s: &TestServer,
+    app: &(String, String),
+    realm: &str,
+    user: &str,
+    password: &str,
+) -> common::Response {
+    s.raw(
+        Method::POST,
+        "/oauth/token",
+        None,
+        Some(json!({"grant_type": REALM_GRANT, "realm": realm, "username": user, "password": password,
+            "client_id": app.0, "client_secret": app.1})),
+    )
+    .await
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 from `ring`: a different implementation from the one the server verifies with.
+fn sha256(parts: &[&[u8]]) -> Vec<u8> {
+    let mut c = ring::digest::Context::new(&ring::digest::SHA256);
+    for p in parts {
+        c.update(p);
+    }
+    c.finish().as_ref().to_vec()
+}
+
+fn pbkdf2_sha256(password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
+    let mut out = vec![0u8; 32];
+    ring::pbkdf2::derive(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        std::num::NonZeroU32::new(iterations).unwrap(),
+        salt,
+        password.as_bytes(),
+        &mut out,
+    );
+    out
+}
+
+fn b64_nopad(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(b)
+}
+
+async fn start_import(s: &mut TestServer, rows: &Value, fields: &[(&str, &str)]) -> Value {
+    let file = serde_json::to_vec(rows).unwrap();
+    let r = s.upload_import(file, fields).await;
+    let job = r.assert_status(202).clone();
+    assert_eq!(job["type"], "users_import");
+    assert_eq!(job["status"], "pending");
+    let id = job["id"].as_str().unwrap().to_string();
+    s.wait_job(&id).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_takes_good_rows_reports_bad_ones_and_imported_passwords_log_in() {
+    let mut s = TestServer::start_with(|c| c.job_poll_ms = 50).await;
+    let conn = s.connection_id(DB_CONNECTION).await;
+    let app = app(&mut s).await;
+    let salt = b"pepper-salt";
+    let rows = json!([
+        {"email": "Salted@Example.com", "user_id": "auth0|legacy-1", "email_verified": true, "given_name": "Sal",
+         "user_metadata": {"plan": "gold"}, "app_metadata": {"tier": 2},
+         "custom_password_hash": {"algorithm": "sha256", "hash": {"value": hex(&sha256(&[salt, b"old-secret-1"])), "encoding": "hex"},
+            "salt": {"value": String::from_utf8_lossy(salt), "position": "prefix"}}},
+        {"email": "pbkdf2@example.com",
+         "custom_password_hash": {"algorithm": "pbkdf2", "hash": {"value": format!("$pbkdf2-sha256$i=20000,l=32${}${}",
+            b64_nopad(b"NaClNaCl"), b64_nopad(&pbkdf2_sha256("old-secret-2", b"NaClNaCl", 20000)))}}},
+        {"email": "nopassword@example.com", "blocked": true},
+        {"user_id": "no-email"},
+        {"email": "extra@example.com", "age": 40},
+        {"email": "badhash@example.com", "custom_password_hash": {"algorithm": "crc32", "hash": {"value": "00"}}},
+        {"email": "salted@example.com"},
+        {"email": "bcrypt@example.com", "password_hash": "$2b$10$tooshort"},
+        7
+    ]);
+    let job = start_import(
+        &mut s,
+        &rows,
+        &[("connection_id", &conn), ("send_completion_email", "false")],
+    )
+    .await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(
+        job["summary"],
+        json!({"inserted": 3, "updated": 0, "failed": 6, "total": 9})
+    );
+    assert_eq!(job["connection_id"], json!(conn));
+    assert_eq!(job["connection"], json!(DB_CONNECTION));
+    let id = job["id"].as_str().unwrap().to_string();
+    let errors = s.get(&format!("/api/v2/jobs/{id}/errors")).await;
+    let errors = errors.assert_status(200).as_array().unwrap().clone();
+    let by_index: Vec<(i64, String, String)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["index"].as_i64().unwrap(),
+                e["errors"][0]["code"].as_str().unwrap().to_string(),
+                e["errors"][0]["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_index,
+        vec![
+            (3, "OBJECT_MISSING_REQUIRED_PROPERTY".into(), "email".into()),
+            (4, "OBJECT_ADDITIONAL_PROPERTIES".into(), "age".into()),
+            (5, "INVALID_FORMAT".into(), "custom_password_hash".into()),
+            (6, "DUPLICATED_USER".into(), "email".into()),
+            (7, "INVALID_FORMAT".into(), "password_hash".into()),
+            (8, "INVALID_TYPE".into(), "".into()),
+        ]
+    );
+    // Secrets never come back in the report.
+    assert_eq!(errors[2]["user"]["custom_password_hash"], "*****");
+    assert_eq!(errors[4]["user"]["password_hash"], "*****");
+
+    let user = s.get("/api/v2/users/auth0%7Clegacy-1").await;
+    let user = user.assert_status(200);
+    assert_eq!(user["email"], "salted@example.com");
+    assert_eq!(user["email_verified"], true);
+    assert_eq!(user["given_name"], "Sal");
+    assert_eq!(user["user_metadata"], json!({"plan": "gold"}));
+    assert_eq!(user["app_metadata"], json!({"tier": 2}));
+    let blocked = s
+        .get("/api/v2/users-by-email?email=nopassword%40example.com")
+        .await;
+    assert_eq!(blocked.assert_status(200)[0]["blocked"], true);
+
+    // Imported hashes log in with the old password, and only with it.
+    for (email, password) in [
+        ("salted@example.com", "old-secret-1"),
+        ("pbkdf2@example.com", "old-secret-2"),
+    ] {
+        let before = s.stored_password_hash(email).await.unwrap();
+        assert!(before.starts_with("$gh-imported$"), "{before}");
+        assert_eq!(
+            login(&s, &app, DB_CONNECTION, email, "wrong-password")
+                .await
+                .assert_status(403)["error"],
+            "invalid_grant"
+        );
+        assert_eq!(
+            s.stored_password_hash(email).await.unwrap(),
+            before,
+            "a failed login re-hashes nothing"
+        );
+        let ok = login(&s, &app, DB_CONNECTION, email, password).await;
+        assert!(ok.assert_status(200)["access_token"].is_string());
+        let after = s.stored_password_hash(email).await.unwrap();
+        assert!(
+            after.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{after}"
+        );
+        login(&s, &app, DB_CONNECTION, email, password)
+            .await
+            .assert_status(200);
+        assert_eq!(
+            login(&s, &app, DB_CONNECTION, email, "wrong-password")
+                .await
+                .assert_status(403)["error"],
+            "invalid_grant"
+        );
+    }
+    let logs = s.get("/api/v2/logs?q=type%3Asui").await;
+    let logs = logs.assert_status(200).as_array().unwrap().clone();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(
+        logs[0]["details"]["summary"],
+        json!({"inserted": 3, "updated": 0, "failed": 6})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upsert_updates_only_given_fields_and_external_id_is_echoed() {
+    let mut s = TestServer::start_with(|c| c.job_poll_ms = 50).await;
+    let conn = s.connection_id(DB_CONNECTION).await;
+    let created = s
+        .create_user(
+            "kept@example.com",
+            json!({"email_verified": true, "given_name": "Old", "family_name": "Name",
+            "user_metadata": {"a": 1, "b": 2}}),
+        )
+        .await;
+    let user_id = created["user_id"].as_str().unwrap().to_string();
+    let rows = json!([{"email": "kept@example.com", "given_name": "New", "user_metadata": {"b": 3, "c": 4}},
+                      {"email": "fresh@example.com"}]);
+    let job = start_import(
+        &mut s,
+        &rows,
+        &[("connection_id", &conn), ("external_id", "batch-7")],
+    )
+    .await;
+    assert_eq!(
+        job["summary"],
+        json!({"inserted": 1, "updated": 0, "failed": 1, "total": 2})
+    );
+    assert_eq!(job["external_id"], "batch-7");
+    assert_eq!(job["upsert"], false);
+    let id = job["id"].as_str().unwrap().to_string();
+    let errors = s.get(&format!("/api/v2/jobs/{id}/errors")).await;
+    assert_eq!(
+        errors.assert_status(200)[0]["errors"][0]["code"],
+        "DUPLICATED_USER"
+    );
+    let unchanged = s
+        .get(&format!("/api/v2/users/{}", common::enc(&user_id)))
+        .await;
+    assert_eq!(unchanged.assert_status(200)["given_name"], "Old");
+
+    let rows = json!([{"email": "kept@example.com", "given_name": "New", "user_metadata": {"b": 3, "c": 4}},
+                      {"email": "fresh@example.com", "nickname": "freshie"}]);
+    let job = start_import(
+        &mut s,
+        &rows,
+        &[("connection_id", &conn), ("upsert", "true")],
+    )
+    .await;
+    assert_eq!(
+        job["summary"],
+        json!({"inserted": 0, "updated": 2, "failed": 0, "total": 2})
+    );
+    let u = s
+        .get(&format!("/api/v2/users/{}", common::enc(&user_id)))
+        .await;
+    let u = u.assert_status(200);
+    assert_eq!(u["given_name"], "New");
+    assert_eq!(
+        u["family_name"], "Name",
+        "fields the row does not name stay"
+    );
+    assert_eq!(
+        u["email_verified"], true,
+        "email_verified stays unless the row gives it"
+    );
+    assert_eq!(u["user_metadata"], json!({"a": 1, "b": 3, "c": 4}));
+    let search = s
+        .get("/api/v2/users?q=user_metadata.c%3A4&search_engine=v3")
+        .await;
+    assert_eq!(
+        search.assert_status(200).as_array().unwrap().len(),
+        1,
+        "the metadata index follows upserts"
+    );
+    // The password of an existing user is not an import's to replace.
+    let app = app(&mut s).await;
+    login(&s, &app, DB_CONNECTION, "kept@example.com", "Sup3r-secret!")
+        .await
+        .assert_status(200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_uploads_change_nothing() {
+    let mut s = TestServer::start_with(|c| c.job_poll_ms = 60_000).await;
+    let conn = s.connection_id(DB_CONNECTION).await;
+    let users = serde_json::to_vec(&json!([{"email": "a@example.com"}])).unwrap();
+    s.upload_import(users.clone(), &[])
+        .await
+        .assert_error(400, "invalid_body");
+    s.upload_import(users.clone(), &[("connection_id", "con_doesnotexist0000")])
+        .await
+        .assert_error(400, "inexistent_connection");
+    s.upload_import(
+        b"{\"email\": \"a@example.com\"} trailing".to_vec(),
+        &[("connection_id", &conn)],
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    s.upload_import(
+        b"[{\"email\": \"a@example.com\"}".to_vec(),
+        &[("connection_id", &conn)],
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    s.upload_import(b"[]".to_vec(), &[("connection_id", &conn)])
+        .await
+        .assert_error(400, "invalid_body");
+    s.upload_import(
+        users.clone(),
+        &[("connection_id", &conn), ("upsert", "maybe")],
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    s.upload_import(
+        users.clone(),
+        &[("connection_id", &conn), ("colour", "blue")],
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    s.send_bytes(
+        Method::POST,
+        "/api/v2/jobs/users-imports",
+        "application/json",
+        users.clone(),
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    // Two waiting imports are the limit (the worker here only looks once a minute).
+    for _ in 0..2 {
+        s.upload_import(users.clone(), &[("connection_id", &conn)])
+            .await
+            .assert_status(202);
+    }
+    let msg = s
+        .upload_import(users.clone(), &[("connection_id", &conn)])
+        .await
+        .assert_error(429, "too_many_requests");
+    assert!(msg.contains("2 active import users jobs"), "{msg}");
+    s.get("/api/v2/jobs/not-a-job")
+        .await
+        .assert_error(400, "invalid_uri");
+    s.get("/api/v2/jobs/job_0000000000000000")
+        .await
+        .assert_error(404, "inexistent_job");
+    let read_only = s.token_with_scope(Some("read:users")).await;
+    let r = s
+        .raw(
+            Method::GET,
+            "/api/v2/jobs/job_0000000000000000/errors",
+            Some(&read_only),
+            None,
+        )
+        .await;
+    r.assert_error(403, "insufficient_scope");
+    s.post("/api/v2/jobs/users-exports", json!({"format": "xml"}))
+        .await
+        .assert_error(400, "invalid_body");
+    s.post("/api/v2/jobs/users-exports", json!({"q": "email:("}))
+        .await
+        .assert_error(400, "invalid_body");
+    s.post(
+        "/api/v2/jobs/users-exports",
+        json!({"fields": [{"name": "a..b"}]}),
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    s.post(
+        "/api/v2/jobs/users-exports",
+        json!({"connection_id": "con_doesnotexist0000"}),
+    )
+    .await
+    .assert_error(400, "inexistent_connection");
+    let users = s.get("/api/v2/users?include_totals=true").await;
+    assert_eq!(
+        users.assert_status(200)["total"],
+        0,
+        "no upload created a user"
+    );
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_string(&mut out)
+        .expect("gzip");
+    out
+}
+
+async fn export(s: &mut TestServer, body: Value) -> (Value, String) {
+    let r = s.post("/api/v2/jobs/users-exports", body).await;
+    let job = r.assert_status(201).clone();
+    assert_eq!(job["type"], "users_export");
+    let job = s.wait_job(job["id"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let location = job["location"].as_str().unwrap().to_string();
+    let resp = s.http().get(&location).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/gzip");
+    let bytes = resp.bytes().await.unwrap();
+    // The link is signed: a changed signature or job id is refused.
+    let forged = location.replace("sig=", "sig=x");
+    assert_eq!(s.http().get(&forged).send().await.unwrap().status(), 404);
+    (job, gunzip(&bytes))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exports_round_trip_through_an_import_and_can_export_search_results() {
+    let mut s = TestServer::start_with(|c| c.job_poll_ms = 50).await;
+    let conn = s.connection_id(DB_CONNECTION).await;
+    // 12,000 users: more than two export pages.
+    let rows: Vec<Value> = (0..12_000)
+        .map(|i| {
+            json!({"email": format!("user{i:05}@example.com"), "user_id": format!("u{i:05}"), "email_verified": i % 2 == 0,
+                "given_name": format!("Given, \"{i}\""), "user_metadata": {"n": i, "team": if i % 3 == 0 { "red" } else { "blue" }}})
+        })
+        .collect();
+    let job = start_import(
+        &mut s,
+        &Value::Array(rows.clone()),
+        &[("connection_id", &conn)],
+    )
+    .await;
+    assert_eq!(job["summary"]["inserted"], 12_000);
+
+    let fields = json!([{"name": "user_id"}, {"name": "email"}, {"name": "email_verified"}, {"name": "given_name"},
+                        {"name": "user_metadata"}]);
+    let (job, ndjson) = export(
+        &mut s,
+        json!({"connection_id": conn, "format": "json", "fields": fields}),
+    )
+    .await;
+    assert_eq!(job["connection"], DB_CONNECTION);
+    let lines: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 12_000);
+    assert_eq!(
+        lines[7],
+        json!({"user_id": "auth0|u00007", "email": "user00007@example.com", "email_verified": false,
+        "given_name": "Given, \"7\"", "user_metadata": {"n": 7, "team": "blue"}})
+    );
+
+    // The export imports as it is (NDJSON, auth0| prefixes) into another connection.
+    let other = s
+        .post(
+            "/api/v2/connections",
+            json!({"name": "copy", "strategy": "auth0"}),
+        )
+        .await
+        .assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let copy: String = lines
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            l["user_id"] = json!(format!(
+                "copy-{}",
+                l["user_id"].as_str().unwrap().trim_start_matches("auth0|")
+            ));
+            l.to_string() + "\n"
+        })
+        .collect();
+    let r = s
+        .upload_import(copy.into_bytes(), &[("connection_id", &other)])
+        .await;
+    let job = s
+        .wait_job(r.assert_status(202)["id"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        job["summary"],
+        json!({"inserted": 12_000, "updated": 0, "failed": 0, "total": 12_000})
+    );
+    let (_, again) = export(
+        &mut s,
+        json!({"connection_id": other, "format": "json", "fields": fields}),
+    )
+    .await;
+    let again: Vec<Value> = again
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(again.len(), 12_000);
+    for (a, b) in lines.iter().zip(&again) {
+        let mut b = b.clone();
+        b["user_id"] = json!(
+            b["user_id"]
+                .as_str()
+                .unwrap()
+                .replace("auth0|copy-", "auth0|")
+        );
+        assert_eq!(a, &b);
+    }
+
+    // Search results as CSV, columns renamed, with a limit.
+    let (_, csv) = export(
+        &mut s,
+        json!({"connection_id": conn, "q": "user_metadata.team:red AND email_verified:true", "limit": 100,
+               "fields": [{"name": "email", "export_as": "Email"}, {"name": "given_name"}, {"name": "identities[0].connection", "export_as": "provider"}]}),
+    )
+    .await;
+    let csv_lines: Vec<&str> = csv.lines().collect();
+    assert!(csv.contains("\r\n"), "CSV lines end in CRLF");
+    assert_eq!(csv_lines[0], "Email,given_name,provider");
+    assert_eq!(csv_lines.len(), 101);
+    assert_eq!(
+        csv_lines[1],
+        "user00000@example.com,\"Given, \"\"0\"\"\",Username-Password-Authentication"
+    );
+    assert_eq!(
+        csv_lines[2],
+        "user00006@example.com,\"Given, \"\"6\"\"\",Username-Password-Authentication"
+    );
+    // No fields: the default CSV columns; an empty result is still a valid file.
+    let (_, empty) = export(&mut s, json!({"q": "email:nobody@example.com"})).await;
+    assert!(
+        empty.starts_with("user_id,email,email_verified,"),
+        "{empty}"
+    );
+    assert_eq!(empty.lines().count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_interrupted_mid_way_resumes_to_exactly_the_right_count() {
+    let mut s = TestServer::start_with(|c| {
+        c.job_poll_ms = 20;
+        c.job_lease_ms = 1_000;
+    })
+    .await;
+    let conn = s.connection_id(DB_CONNECTION).await;
+    const N: usize = 40_000;
+    let rows: Vec<Value> = (0..N)
+        .map(|i| json!({"email": format!("crash{i:06}@example.com"), "user_metadata": {"i": i}}))
+        .collect();
+    let r = s
+        .upload_import(
+            serde_json::to_vec(&rows).unwrap(),
+            &[("connection_id", &conn)],
+        )
+        .await;
+    let id = r.assert_status(202)["id"].as_str().unwrap().to_string();
+    // Stop the server while the job is part-way through: its running batch is cut off
+    // mid-transaction, as in a crash.
+    let mut stopped_at = None;
+    for _ in 0..2000 {
+        let job = s
+            .get(&format!("/api/v2/jobs/{id}"))
+            .await
+            .assert_status(200)
+            .clone();
+        let processed = job["processed"].as_i64().unwrap();
+        if processed > 0 && (processed as usize) < N {
+            stopped_at = Some(processed);
+            s.restart().await;
+            break;
+        }
+        assert_ne!(
+            job["status"], "completed",
+            "the import finished before it could be interrupted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let stopped_at = stopped_at.expect("caught the import part-way");
+    let job = s.wait_job(&id).await;
+    assert!(stopped_at < N as i64);
+    assert_eq!(
+        job["summary"],
+        json!({"inserted": N, "updated": 0, "failed": 0, "total": N}),
+        "{job}"
+    );
+    assert_eq!(
+        s.get(&format!("/api/v2/jobs/{id}/errors")).await.status,
+        204
+    );
+    let total = s.get("/api/v2/users?include_totals=true&per_page=1").await;
+    assert_eq!(total.assert_status(200)["total"], N);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verification_email_job_sends_the_email_once() {
+    let smtp = SmtpServer::start().await;
+    let mut s = TestServer::start_with(|c| {
+        c.smtp_url = Some(smtp.url());
+        c.mail_poll_ms = 50;
+    })
+    .await;
+    let user = s
+        .create_user("verify-me@example.com", json!({"verify_email": false}))
+        .await;
+    let user_id = user["user_id"].as_str().unwrap();
+    let r = s
+        .post(
+            "/api/v2/jobs/verification-email",
+            json!({"user_id": user_id}),
+        )
+        .await;
+    let job = r.assert_status(201).clone();
+    assert_eq!(job["type"], "verification_email");
+    assert!(job["id"].as_str().unwrap().starts_with("job_"));
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail[0].to, vec!["verify-me@example.com".to_string()]);
+    let link = mail[0]
+        .link(&format!("{}/lo/verify_email?ticket=", s.url))
+        .expect("verification link");
+    let page = s.http().get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let u = s
+        .get(&format!("/api/v2/users/{}", common::enc(user_id)))
+        .await;
+    assert_eq!(u.assert_status(200)["email_verified"], true);
+    s.post(
+        "/api/v2/jobs/verification-email",
+        json!({"user_id": user_id}),
+    )
+    .await
+    .assert_error(400, "invalid_body");
+    s.post(
+        "/api/v2/jobs/verification-email",
+        json!({"user_id": "auth0|nobody"}),
+    )
+    .await
+    .assert_error(404, "inexistent_user");
+    s.post("/api/v2/jobs/verification-email", json!({}))
+        .await
+        .assert_error(400, "invalid_body");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(smtp.messages().len(), 1);
+}
