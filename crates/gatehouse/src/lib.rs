@@ -1,6 +1,7 @@
 //! The `gatehouse` binary's library half: configuration, start-up (migrate, bootstrap,
 //! listen) and a handle to stop the server, shared by `main` and the integration tests.
 
+pub mod bulk;
 pub mod config;
 pub mod explain;
 mod secret_key;

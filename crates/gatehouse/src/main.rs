@@ -20,6 +20,12 @@ struct Cli {
 enum Command {
     /// Run the server (migrates the database and bootstraps the tenant first).
     Serve(ServeConfig),
+    /// Import users from a file in Auth0's import format (or NDJSON) into a connection.
+    Import(gatehouse::bulk::ImportArgs),
+    /// Export users (all, a connection's, or a search's results) to stdout.
+    Export(gatehouse::bulk::ExportArgs),
+    /// Convert another provider's user export to Auth0's import format (stdout).
+    Convert(gatehouse::bulk::ConvertArgs),
     /// Developer tools.
     Dev {
         #[command(subcommand)]
@@ -93,6 +99,29 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
+        Command::Import(args) => match gatehouse::bulk::import(args).await {
+            Ok(job) if job["status"] == "completed" => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Export(args) => match gatehouse::bulk::export(args).await {
+            Ok(job) if job["status"] == "completed" => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Convert(args) => match gatehouse::bulk::convert(args) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Dev {
             command:
                 DevCommand::Seed {

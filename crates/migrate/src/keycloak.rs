@@ -7,9 +7,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use crate::common::{self, Fields, Hash, Metadata, NO_COUNTERPART, Object};
 use crate::{Conversion, ConvertError, ConvertOptions, Unmapped};
+
+const SOURCE: &str = "keycloak";
 
 /// User fields this converter reads.
 const HANDLED: &[&str] = &[
@@ -45,56 +48,23 @@ const IGNORED: &[&str] = &[
 /// Fields every user loses by design: reported once each, with record `*` and a count.
 const DROPPED: &[(&str, &str)] = &[("createdTimestamp", "the import schema has no creation date")];
 
-const NO_COUNTERPART: &str = "no counterpart in the import schema; dropped";
+const FIELDS: Fields = Fields {
+    handled: HANDLED,
+    ignored: IGNORED,
+    dropped: DROPPED,
+};
 
 /// Converts a Keycloak realm or users export.
 pub fn convert(input: &[u8], _options: &ConvertOptions) -> Result<Conversion, ConvertError> {
     let users = read_users(input)?;
-    let mut conversion = Conversion::default();
-    let mut dropped = vec![0_usize; DROPPED.len()];
-    for (index, user) in users.iter().enumerate() {
-        let Some(user) = user.as_object() else {
-            conversion.report.push(Unmapped::new(
-                format!("#{}", index + 1),
-                "(record)",
-                "not a JSON object; skipped",
-            ));
-            continue;
-        };
-        if let Some(converted) = convert_user(user, index, &mut conversion.report) {
-            conversion.users.push(Value::Object(converted));
-            for (count, (field, _)) in dropped.iter_mut().zip(DROPPED) {
-                if user.get(*field).is_some_and(|v| !v.is_null()) {
-                    *count += 1;
-                }
-            }
-        }
-    }
-    for (count, (field, reason)) in dropped.into_iter().zip(DROPPED) {
-        if count > 0 {
-            let records = if count == 1 { "record" } else { "records" };
-            conversion.report.push(Unmapped::new(
-                "*",
-                *field,
-                format!("{reason} (dropped from {count} {records})"),
-            ));
-        }
-    }
-    Ok(conversion)
-}
-
-fn format_error(reason: impl Into<String>) -> ConvertError {
-    ConvertError::Format {
-        system: "keycloak",
-        reason: reason.into(),
-    }
+    Ok(common::convert_objects(&users, &FIELDS, convert_user))
 }
 
 /// The user representations in `input`, whichever of the accepted shapes it has.
 fn read_users(input: &[u8]) -> Result<Vec<Value>, ConvertError> {
-    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
-    let value: Value =
-        serde_json::from_slice(input).map_err(|e| format_error(format!("not JSON ({e})")))?;
+    let input = common::without_bom(input);
+    let value: Value = serde_json::from_slice(input)
+        .map_err(|e| common::format_error(SOURCE, format!("not JSON ({e})")))?;
     match value {
         Value::Object(realm) => realm_users(realm),
         Value::Array(items) => {
@@ -113,21 +83,24 @@ fn read_users(input: &[u8]) -> Result<Vec<Value>, ConvertError> {
             }
             Ok(users)
         }
-        _ => Err(format_error(
+        _ => Err(common::format_error(
+            SOURCE,
             "expected a realm export (an object with `users`) or an array of users",
         )),
     }
 }
 
-fn realm_users(mut realm: Map<String, Value>) -> Result<Vec<Value>, ConvertError> {
+fn realm_users(mut realm: Object) -> Result<Vec<Value>, ConvertError> {
     match realm.remove("users") {
         Some(Value::Array(users)) => Ok(users),
-        Some(_) => Err(format_error("`users` is not an array")),
-        None if realm.contains_key("realm") => Err(format_error(
+        Some(_) => Err(common::format_error(SOURCE, "`users` is not an array")),
+        None if realm.contains_key("realm") => Err(common::format_error(
+            SOURCE,
             "this realm file has no `users`; an export made with `--users different_files` \
              keeps them in `<realm>-users-<n>.json`, convert those files",
         )),
-        None => Err(format_error(
+        None => Err(common::format_error(
+            SOURCE,
             "expected a realm export (an object with `users`) or an array of users",
         )),
     }
@@ -135,17 +108,11 @@ fn realm_users(mut realm: Map<String, Value>) -> Result<Vec<Value>, ConvertError
 
 /// One user representation as an import user, or `None` (reported) when it cannot be
 /// imported.
-fn convert_user(
-    user: &Map<String, Value>,
-    index: usize,
-    report: &mut Vec<Unmapped>,
-) -> Option<Map<String, Value>> {
-    let id = str_field(user, "id");
-    let record = id
-        .or_else(|| str_field(user, "username"))
-        .map_or_else(|| format!("#{}", index + 1), str::to_owned);
+fn convert_user(user: &Object, index: usize, report: &mut Vec<Unmapped>) -> Option<Object> {
+    let id = common::text(user.get("id"));
+    let record = common::label(id.or_else(|| common::text(user.get("username"))), index);
 
-    if let Some(client) = str_field(user, "serviceAccountClientId") {
+    if let Some(client) = common::text(user.get("serviceAccountClientId")) {
         report.push(Unmapped::new(
             &record,
             "serviceAccountClientId",
@@ -153,7 +120,7 @@ fn convert_user(
         ));
         return None;
     }
-    let Some(email) = str_field(user, "email") else {
+    let Some(email) = common::text(user.get("email")) else {
         report.push(Unmapped::new(
             &record,
             "email",
@@ -161,7 +128,7 @@ fn convert_user(
         ));
         return None;
     };
-    if !looks_like_email(email) {
+    if !common::looks_like_email(email) {
         report.push(Unmapped::new(
             &record,
             "email",
@@ -170,7 +137,7 @@ fn convert_user(
         return None;
     }
 
-    let mut out = Map::new();
+    let mut out = Object::new();
     out.insert("email".to_owned(), Value::from(email));
     let verified = user
         .get("emailVerified")
@@ -181,18 +148,20 @@ fn convert_user(
         out.insert("user_id".to_owned(), Value::from(id));
     }
     // Realms that log in by email keep the address as the username too; it adds nothing.
-    if let Some(username) = str_field(user, "username").filter(|u| !u.eq_ignore_ascii_case(email)) {
+    if let Some(username) =
+        common::text(user.get("username")).filter(|u| !u.eq_ignore_ascii_case(email))
+    {
         out.insert("username".to_owned(), Value::from(username));
     }
-    let given = str_field(user, "firstName");
-    let family = str_field(user, "lastName");
+    let given = common::text(user.get("firstName"));
+    let family = common::text(user.get("lastName"));
     if let Some(given) = given {
         out.insert("given_name".to_owned(), Value::from(given));
     }
     if let Some(family) = family {
         out.insert("family_name".to_owned(), Value::from(family));
     }
-    if let Some(name) = full_name(given, family) {
+    if let Some(name) = common::full_name(given, family) {
         out.insert("name".to_owned(), Value::String(name));
     }
     if user.get("enabled").and_then(Value::as_bool) == Some(false) {
@@ -200,25 +169,39 @@ fn convert_user(
     }
 
     if let Some(attributes) = user.get("attributes").and_then(Value::as_object) {
-        let user_metadata = metadata(&record, "attributes.", attributes, report);
+        let user_metadata = common::metadata_entries(
+            &record,
+            report,
+            attributes,
+            Metadata::User,
+            "attributes.",
+            common::is_empty,
+        );
         if !user_metadata.is_empty() {
             out.insert("user_metadata".to_owned(), Value::Object(user_metadata));
         }
     }
-    let mut access = Map::new();
+    let mut access = Object::new();
     for key in ["realmRoles", "clientRoles", "groups"] {
         if let Some(value) = user.get(key) {
             access.insert(key.to_owned(), value.clone());
         }
     }
-    let app_metadata = metadata(&record, "", &access, report);
+    let app_metadata = common::metadata_entries(
+        &record,
+        report,
+        &access,
+        Metadata::App,
+        "",
+        common::is_empty,
+    );
     if !app_metadata.is_empty() {
         out.insert("app_metadata".to_owned(), Value::Object(app_metadata));
     }
 
     convert_credentials(user, &record, &mut out, report);
 
-    for action in strings(user.get("requiredActions")) {
+    for action in common::strings(user.get("requiredActions")) {
         report.push(Unmapped::new(
             &record,
             "requiredActions",
@@ -246,7 +229,7 @@ fn convert_user(
             ),
         ));
     }
-    if let Some(provider) = str_field(user, "federationLink") {
+    if let Some(provider) = common::text(user.get("federationLink")) {
         report.push(Unmapped::new(
             &record,
             "federationLink",
@@ -257,26 +240,13 @@ fn convert_user(
         ));
     }
 
-    for (key, value) in user {
-        let key = key.as_str();
-        let known = HANDLED.contains(&key)
-            || IGNORED.contains(&key)
-            || DROPPED.iter().any(|(field, _)| *field == key);
-        if !known && !is_empty(value) {
-            report.push(Unmapped::new(&record, key, NO_COUNTERPART));
-        }
-    }
+    FIELDS.report_unknown(&record, user, report);
     Some(out)
 }
 
 /// The first password credential becomes the user's hash, the first usable TOTP credential
 /// an authenticator enrolment; everything else is reported.
-fn convert_credentials(
-    user: &Map<String, Value>,
-    record: &str,
-    out: &mut Map<String, Value>,
-    report: &mut Vec<Unmapped>,
-) {
+fn convert_credentials(user: &Object, record: &str, out: &mut Object, report: &mut Vec<Unmapped>) {
     let credentials = user
         .get("credentials")
         .and_then(Value::as_array)
@@ -288,7 +258,7 @@ fn convert_credentials(
         let Some(credential) = credential.as_object() else {
             continue;
         };
-        let kind = str_field(credential, "type").unwrap_or("(no type)");
+        let kind = common::text(credential.get("type")).unwrap_or("(no type)");
         let field = format!("credentials[{kind}]");
         match kind {
             "password" if seen_password => report.push(Unmapped::new(
@@ -299,19 +269,14 @@ fn convert_credentials(
             "password" => {
                 seen_password = true;
                 match password_hash(credential) {
-                    Ok(Hash::Bcrypt(hash)) => {
-                        out.insert("password_hash".to_owned(), Value::String(hash));
-                    }
-                    Ok(Hash::Custom(custom)) => {
-                        out.insert("custom_password_hash".to_owned(), custom);
-                    }
+                    Ok(hash) => hash.insert_into(out),
                     Err(reason) => {
                         report.push(Unmapped::new(record, field, reason));
                         continue;
                     }
                 }
                 let created = credential.get("createdDate").and_then(Value::as_i64);
-                if let Some(date) = created.and_then(iso_from_millis) {
+                if let Some(date) = created.and_then(common::iso_from_millis) {
                     out.insert("password_set_date".to_owned(), Value::String(date));
                 }
             }
@@ -335,23 +300,15 @@ fn convert_credentials(
     }
 }
 
-/// A password hash in one of the import's two shapes.
-enum Hash {
-    /// `password_hash`: a bcrypt string.
-    Bcrypt(String),
-    /// `custom_password_hash`.
-    Custom(Value),
-}
-
 /// A password credential as an import hash, or why it cannot carry over.
-fn password_hash(credential: &Map<String, Value>) -> Result<Hash, String> {
+fn password_hash(credential: &Object) -> Result<Hash, String> {
     let secret = embedded(credential, "secretData")?;
     let data = embedded(credential, "credentialData")?;
-    let value = str_field(&secret, "value").ok_or("secretData has no value")?;
+    let value = common::text(secret.get("value")).ok_or("secretData has no value")?;
     // Keycloak writes "__SALT__" for "no salt".
-    let salt = str_field(&secret, "salt").filter(|s| *s != "__SALT__");
-    let algorithm = str_field(&data, "algorithm").ok_or("credentialData has no algorithm")?;
-    let iterations = positive_int(data.get("hashIterations"));
+    let salt = common::text(secret.get("salt")).filter(|s| *s != "__SALT__");
+    let algorithm = common::text(data.get("algorithm")).ok_or("credentialData has no algorithm")?;
+    let iterations = common::positive_int(data.get("hashIterations"));
     let parameters = data
         .get("additionalParameters")
         .or_else(|| data.get("algorithmData"))
@@ -362,7 +319,7 @@ fn password_hash(credential: &Map<String, Value>) -> Result<Hash, String> {
         "pbkdf2-sha512" => "sha512",
         "argon2" => return argon2(value, salt, iterations, parameters).map(Hash::Custom),
         "bcrypt" => {
-            return bcrypt(value)
+            return common::bcrypt(value)
                 .map(Hash::Bcrypt)
                 .ok_or_else(|| "bcrypt hash is not a `$2a$`, `$2b$` or `$2y$` string".to_owned());
         }
@@ -375,19 +332,13 @@ fn password_hash(credential: &Map<String, Value>) -> Result<Hash, String> {
     };
     let iterations = iterations.ok_or("pbkdf2 credential without hashIterations")?;
     let salt = salt
-        .and_then(decode_b64)
+        .and_then(common::any_base64_bytes)
         .ok_or("pbkdf2 credential without a base64 salt")?;
-    let hash = decode_b64(value)
+    let hash = common::any_base64_bytes(value)
         .filter(|h| !h.is_empty())
         .ok_or("pbkdf2 hash is not base64")?;
-    let length = hash.len();
-    let salt = STANDARD_NO_PAD.encode(salt);
-    let hash = STANDARD_NO_PAD.encode(hash);
-    let phc = format!("$pbkdf2-{digest}$i={iterations},l={length}${salt}${hash}");
-    Ok(Hash::Custom(json!({
-        "algorithm": "pbkdf2",
-        "hash": { "value": phc, "encoding": "utf8" },
-    })))
+    let phc = common::pbkdf2_phc(digest, iterations, &salt, &hash);
+    Ok(Hash::Custom(common::encoded_hash("pbkdf2", &phc)))
 }
 
 /// Keycloak's Argon2 credential as the PHC string the import takes.
@@ -395,7 +346,7 @@ fn argon2(
     value: &str,
     salt: Option<&str>,
     iterations: Option<u64>,
-    parameters: Option<&Map<String, Value>>,
+    parameters: Option<&Object>,
 ) -> Result<Value, String> {
     let variant = match first_parameter(parameters, "type").unwrap_or("id") {
         "id" => "argon2id",
@@ -416,33 +367,33 @@ fn argon2(
         .ok_or("Argon2 credential without a parallelism parameter")?;
     let iterations = iterations.ok_or("Argon2 credential without hashIterations")?;
     let salt = salt
-        .and_then(decode_b64)
+        .and_then(common::any_base64_bytes)
         .ok_or("Argon2 credential without a base64 salt")?;
-    let hash = decode_b64(value)
+    let hash = common::any_base64_bytes(value)
         .filter(|h| !h.is_empty())
         .ok_or("Argon2 hash is not base64")?;
     let salt = STANDARD_NO_PAD.encode(salt);
     let hash = STANDARD_NO_PAD.encode(hash);
     let phc =
         format!("${variant}$v={version}$m={memory},t={iterations},p={parallelism}${salt}${hash}");
-    Ok(json!({ "algorithm": "argon2", "hash": { "value": phc, "encoding": "utf8" } }))
+    Ok(common::encoded_hash("argon2", &phc))
 }
 
 /// The authenticator secret of an OTP credential in unpadded base32, if the import can take
 /// it: time-based, HmacSHA1, 6 digits, 30 seconds.
-fn totp_secret(credential: &Map<String, Value>) -> Result<String, String> {
+fn totp_secret(credential: &Object) -> Result<String, String> {
     let secret = embedded(credential, "secretData")?;
     let data = embedded(credential, "credentialData")?;
-    let sub_type = str_field(&data, "subType").unwrap_or("totp");
+    let sub_type = common::text(data.get("subType")).unwrap_or("totp");
     if sub_type != "totp" {
         return Err(format!(
             "{sub_type} authenticators have no counterpart (the import takes time-based ones); \
              the user enrols again"
         ));
     }
-    let digits = positive_int(data.get("digits")).unwrap_or(6);
-    let period = positive_int(data.get("period")).unwrap_or(30);
-    let algorithm = str_field(&data, "algorithm").unwrap_or("HmacSHA1");
+    let digits = common::positive_int(data.get("digits")).unwrap_or(6);
+    let period = common::positive_int(data.get("period")).unwrap_or(30);
+    let algorithm = common::text(data.get("algorithm")).unwrap_or("HmacSHA1");
     if digits != 6 || period != 30 || !algorithm.eq_ignore_ascii_case("HmacSHA1") {
         return Err(format!(
             "TOTP with {algorithm}, {digits} digits every {period} s; the import's \
@@ -454,7 +405,7 @@ fn totp_secret(credential: &Map<String, Value>) -> Result<String, String> {
         .and_then(Value::as_str)
         .filter(|v| !v.is_empty())
         .ok_or("secretData has no value")?;
-    match str_field(&data, "secretEncoding") {
+    match common::text(data.get("secretEncoding")) {
         // The secret's UTF-8 bytes are the key.
         None => Ok(base32(value.as_bytes())),
         Some(encoding) if encoding.eq_ignore_ascii_case("BASE32") => {
@@ -478,7 +429,7 @@ fn totp_secret(credential: &Map<String, Value>) -> Result<String, String> {
 }
 
 /// `secretData` or `credentialData`: JSON text in an export (an object is taken too).
-fn embedded(credential: &Map<String, Value>, key: &str) -> Result<Map<String, Value>, String> {
+fn embedded(credential: &Object, key: &str) -> Result<Object, String> {
     match credential.get(key) {
         Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => Ok(map),
@@ -490,152 +441,12 @@ fn embedded(credential: &Map<String, Value>, key: &str) -> Result<Map<String, Va
 }
 
 /// The first value of an algorithm parameter (Keycloak keeps a list of strings per name).
-fn first_parameter<'a>(parameters: Option<&'a Map<String, Value>>, key: &str) -> Option<&'a str> {
+fn first_parameter<'a>(parameters: Option<&'a Object>, key: &str) -> Option<&'a str> {
     match parameters?.get(key)? {
         Value::Array(items) => items.first()?.as_str(),
         Value::String(text) => Some(text.as_str()),
         _ => None,
     }
-}
-
-/// A bcrypt hash as `password_hash` takes it: `$2a$` or `$2b$`, a cost from 04 to 31 and 53
-/// characters of salt and hash. `$2y$` (PHP's name for the same algorithm) becomes `$2b$`.
-fn bcrypt(hash: &str) -> Option<String> {
-    let (version, rest) = if let Some(rest) = hash.strip_prefix("$2a$") {
-        ("2a", rest)
-    } else if let Some(rest) = hash.strip_prefix("$2b$") {
-        ("2b", rest)
-    } else {
-        ("2b", hash.strip_prefix("$2y$")?)
-    };
-    let (cost, body) = rest.split_once('$')?;
-    let cost_ok = cost.len() == 2
-        && cost.bytes().all(|b| b.is_ascii_digit())
-        && cost.parse::<u8>().is_ok_and(|c| (4..=31).contains(&c));
-    let body_ok = body.len() == 53
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
-    (cost_ok && body_ok).then(|| format!("${version}${cost}${body}"))
-}
-
-/// Copies `source` into a metadata object; names holding `.` or `$` (at any depth), which the
-/// import refuses, are reported as `prefix` + name and left out, as are empty values (silently).
-fn metadata(
-    record: &str,
-    prefix: &str,
-    source: &Map<String, Value>,
-    report: &mut Vec<Unmapped>,
-) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (key, value) in source {
-        if is_empty(value) {
-            continue;
-        }
-        if has_bad_name(key, value) {
-            report.push(Unmapped::new(
-                record,
-                format!("{prefix}{key}"),
-                "metadata field names may not contain `.` or `$`; dropped",
-            ));
-        } else {
-            out.insert(key.clone(), value.clone());
-        }
-    }
-    out
-}
-
-/// Whether `key`, or any name nested in `value`, contains `.` or `$`.
-fn has_bad_name(key: &str, value: &Value) -> bool {
-    key.contains(['.', '$'])
-        || match value {
-            Value::Object(map) => map.iter().any(|(k, v)| has_bad_name(k, v)),
-            Value::Array(items) => items.iter().any(|v| has_bad_name("", v)),
-            _ => false,
-        }
-}
-
-/// Null, `""`, `[]` and `{}`: nothing worth carrying or reporting.
-fn is_empty(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::String(s) => s.trim().is_empty(),
-        Value::Array(items) => items.is_empty(),
-        Value::Object(map) => map.is_empty(),
-        Value::Bool(_) | Value::Number(_) => false,
-    }
-}
-
-/// A trimmed, non-empty string field.
-fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    map.get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-/// The strings in a JSON array.
-fn strings(value: Option<&Value>) -> Vec<&str> {
-    value
-        .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
-}
-
-/// A positive integer given as a JSON number or a numeric string.
-fn positive_int(value: Option<&Value>) -> Option<u64> {
-    let number = match value? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    };
-    number.filter(|n| *n > 0)
-}
-
-fn full_name(given: Option<&str>, family: Option<&str>) -> Option<String> {
-    match (given, family) {
-        (Some(given), Some(family)) => Some(format!("{given} {family}")),
-        (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
-        (None, None) => None,
-    }
-}
-
-fn looks_like_email(text: &str) -> bool {
-    match text.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty() && !domain.is_empty() && !text.contains(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
-/// Milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-fn iso_from_millis(millis: i64) -> Option<String> {
-    if millis < 0 {
-        return None;
-    }
-    let days = millis / 86_400_000;
-    let in_day = millis % 86_400_000;
-    let (hour, minute) = (in_day / 3_600_000, in_day / 60_000 % 60);
-    let (second, milli) = (in_day / 1000 % 60, in_day % 1000);
-    // Days to a proleptic Gregorian date, counting in 400-year eras from 0000-03-01.
-    let shifted = days + 719_468;
-    let era = shifted / 146_097;
-    let day_of_era = shifted - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    Some(format!(
-        "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z"
-    ))
 }
 
 /// RFC 4648 base32, upper case, without padding (the form authenticator apps and the import
@@ -658,19 +469,4 @@ fn base32(bytes: &[u8]) -> String {
         out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
     }
     out
-}
-
-/// Decodes base64 in either alphabet, padded or not.
-fn decode_b64(text: &str) -> Option<Vec<u8>> {
-    let standard: String = text
-        .trim()
-        .trim_end_matches('=')
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    STANDARD_NO_PAD.decode(standard).ok()
 }

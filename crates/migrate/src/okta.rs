@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::common::{self, Dropped, Metadata, Object, Record, Salt};
+use crate::common::{self, Dropped, Hash, Metadata, Object, Record, Salt};
 use crate::{Conversion, ConvertError, ConvertOptions, Unmapped};
 
 const SOURCE: &str = "okta";
@@ -33,21 +33,8 @@ const USER_ATTRIBUTES: [&str; 15] = [
 
 const HASH_FIELD: &str = "credentials.password.hash";
 
-/// A converted password: the user attribute it goes in, and its value.
-type Password = Result<(&'static str, Value), String>;
-
 pub fn convert(input: &[u8], _options: &ConvertOptions) -> Result<Conversion, ConvertError> {
-    let records = common::records(input, SOURCE)?;
-    let mut report = Vec::new();
-    let mut dropped = Dropped::default();
-    let mut users = Vec::new();
-    for (index, record) in records.into_iter().enumerate() {
-        if let Some(user) = convert_user(record, index, &mut dropped, &mut report) {
-            users.push(Value::Object(user));
-        }
-    }
-    dropped.report_to(&mut report);
-    Ok(Conversion { users, report })
+    common::convert_records(input, SOURCE, convert_user)
 }
 
 fn convert_user(
@@ -137,7 +124,7 @@ fn convert_user(
                 common::set(&mut user, "nickname", nickname);
             }
             "mobilePhone" => match rec.string(Some(&value), &field) {
-                Some(phone) if e164(&phone) => {
+                Some(phone) if common::is_e164(&phone) => {
                     user.insert("phone_number".to_owned(), Value::String(phone));
                 }
                 Some(_) => {
@@ -151,7 +138,7 @@ fn convert_user(
             name => rec.put_metadata(&mut app_metadata, Metadata::App, name, value, &field),
         }
     }
-    let full_name = display.or_else(|| joined(first.as_deref(), last.as_deref()));
+    let full_name = display.or_else(|| common::full_name(first.as_deref(), last.as_deref()));
     common::set(&mut user, "given_name", first);
     common::set(&mut user, "family_name", last);
     common::set(&mut user, "name", full_name);
@@ -193,22 +180,6 @@ fn status_flags(status: &str) -> Option<(bool, bool)> {
         "STAGED" | "PROVISIONED" => Some((false, false)),
         _ => None,
     }
-}
-
-fn joined(first: Option<&str>, last: Option<&str>) -> Option<String> {
-    match (first, last) {
-        (Some(first), Some(last)) => Some(format!("{first} {last}")),
-        (first, last) => first.or(last).map(str::to_owned),
-    }
-}
-
-/// `+` and 7 to 15 digits, not starting with 0.
-fn e164(phone: &str) -> bool {
-    phone.strip_prefix('+').is_some_and(|digits| {
-        (7..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0')
-    })
 }
 
 fn top_level_reason(field: &str) -> &'static str {
@@ -287,33 +258,19 @@ fn import_hash(rec: &mut Record<'_>, hash: &Object, user: &mut Object) -> bool {
             None => Err(format!("algorithm {other} is not one the import takes")),
         },
     };
-    match converted {
-        Ok((key, value)) => {
-            user.insert(key.to_owned(), value);
-            true
-        }
-        Err(problem) => {
-            rec.note(
-                HASH_FIELD,
-                format!("{problem}; the user sets a new password"),
-            );
-            false
-        }
-    }
+    rec.password(HASH_FIELD, converted, user)
 }
 
 /// `$2a$<workFactor>$<salt><value>`: Okta keeps bcrypt's 22-character salt and 31-character
 /// hash apart.
-fn bcrypt(hash: &Object, salt: Option<&str>, value: Option<&str>) -> Password {
+fn bcrypt(hash: &Object, salt: Option<&str>, value: Option<&str>) -> Result<Hash, String> {
     let cost = hash.get("workFactor").and_then(Value::as_u64);
     let (Some(cost), Some(salt), Some(value)) = (cost, salt, value) else {
         return Err("BCRYPT needs workFactor, salt and value".to_owned());
     };
     let joined = format!("$2a${cost:02}${salt}{value}");
     match common::bcrypt(&joined) {
-        Some(joined) if salt.len() == 22 && value.len() == 31 => {
-            Ok(("password_hash", Value::String(joined)))
-        }
+        Some(joined) if salt.len() == 22 && value.len() == 31 => Ok(Hash::Bcrypt(joined)),
         _ => Err(
             "not a well-formed bcrypt hash (workFactor 4-31, 22-character salt, 31-character \
              value)"
@@ -329,7 +286,7 @@ fn salted_digest(
     (algorithm, length): (&'static str, usize),
     salt: Option<&str>,
     value: Option<&str>,
-) -> Password {
+) -> Result<Hash, String> {
     let Some(value) = value else {
         return Err("the hash has no value".to_owned());
     };
@@ -356,14 +313,13 @@ fn salted_digest(
             })
         }
     };
-    Ok((
-        "custom_password_hash",
-        common::digest_hash(algorithm, value, "base64", salt),
-    ))
+    Ok(Hash::Custom(common::digest_hash(
+        algorithm, value, "base64", salt,
+    )))
 }
 
 /// PBKDF2-HMAC-SHA256/512 into the PHC string the import takes.
-fn pbkdf2(hash: &Object, salt: Option<&str>, value: Option<&str>) -> Password {
+fn pbkdf2(hash: &Object, salt: Option<&str>, value: Option<&str>) -> Result<Hash, String> {
     let digest = match common::text(hash.get("digestAlgorithm")) {
         Some("SHA256_HMAC") => "sha256",
         Some("SHA512_HMAC") => "sha512",
@@ -393,5 +349,5 @@ fn pbkdf2(hash: &Object, salt: Option<&str>, value: Option<&str>) -> Password {
         ));
     }
     let phc = common::pbkdf2_phc(digest, iterations, &salt, &key);
-    Ok(("custom_password_hash", common::encoded_hash("pbkdf2", &phc)))
+    Ok(Hash::Custom(common::encoded_hash("pbkdf2", &phc)))
 }

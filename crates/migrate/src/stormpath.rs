@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::common::{self, Dropped, Metadata, Object, Record, Salt};
+use crate::common::{self, Dropped, Hash, Metadata, Object, Record, Salt};
 use crate::{Conversion, ConvertError, ConvertOptions, Unmapped};
 
 const SOURCE: &str = "stormpath";
@@ -29,21 +29,8 @@ const HANDLED: [&str; 12] = [
     "providerData",
 ];
 
-/// A converted password: the user attribute it goes in, and its value.
-type Password = Result<(&'static str, Value), String>;
-
 pub fn convert(input: &[u8], _options: &ConvertOptions) -> Result<Conversion, ConvertError> {
-    let records = common::records(input, SOURCE)?;
-    let mut report = Vec::new();
-    let mut dropped = Dropped::default();
-    let mut users = Vec::new();
-    for (index, record) in records.into_iter().enumerate() {
-        if let Some(user) = convert_user(record, index, &mut dropped, &mut report) {
-            users.push(Value::Object(user));
-        }
-    }
-    dropped.report_to(&mut report);
-    Ok(Conversion { users, report })
+    common::convert_records(input, SOURCE, convert_user)
 }
 
 fn convert_user(
@@ -236,13 +223,11 @@ fn dropped_reason(field: &str) -> &'static str {
 
 /// Converts the account's MCF password; true if it carried over. Reports why not otherwise.
 fn password(rec: &mut Record<'_>, mcf: &str, user: &mut Object) -> bool {
-    let converted: Password = if mcf.starts_with("$2") {
-        common::bcrypt(mcf)
-            .map(|hash| ("password_hash", Value::String(hash)))
-            .ok_or_else(|| {
-                "a bcrypt form the import does not take (only $2a$, $2b$ and $2y$, cost 04-31)"
-                    .to_owned()
-            })
+    let converted = if mcf.starts_with("$2") {
+        common::bcrypt(mcf).map(Hash::Bcrypt).ok_or_else(|| {
+            "a bcrypt form the import does not take (only $2a$, $2b$ and $2y$, cost 04-31)"
+                .to_owned()
+        })
     } else if let Some(rest) = mcf.strip_prefix("$stormpath2$") {
         stormpath2(rest)
     } else if mcf.starts_with("$stormpath1$") {
@@ -250,25 +235,13 @@ fn password(rec: &mut Record<'_>, mcf: &str, user: &mut Object) -> bool {
     } else {
         Err("not a password hash format the converter knows".to_owned())
     };
-    match converted {
-        Ok((key, value)) => {
-            user.insert(key.to_owned(), value);
-            true
-        }
-        Err(problem) => {
-            rec.note(
-                "password",
-                format!("{problem}; the user sets a new password"),
-            );
-            false
-        }
-    }
+    rec.password("password", converted, user)
 }
 
 /// `$stormpath2$ALGORITHM$ITERATIONS$BASE64_SALT$BASE64_HASH`: Stormpath hashed the salt
 /// followed by the password, then re-hashed the digest for further iterations. One iteration is
 /// a salted digest the import takes (salt in prefix position); more are not.
-fn stormpath2(rest: &str) -> Password {
+fn stormpath2(rest: &str) -> Result<Hash, String> {
     let parts: Vec<&str> = rest.split('$').collect();
     let &[algorithm, iterations, salt, hash] = parts.as_slice() else {
         return Err(
@@ -301,8 +274,7 @@ fn stormpath2(rest: &str) -> Password {
     } else {
         return Err("the stormpath2 salt is not base64".to_owned());
     };
-    Ok((
-        "custom_password_hash",
-        common::digest_hash(name, hash, "base64", salt),
-    ))
+    Ok(Hash::Custom(common::digest_hash(
+        name, hash, "base64", salt,
+    )))
 }

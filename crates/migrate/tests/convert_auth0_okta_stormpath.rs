@@ -1,47 +1,11 @@
 //! Converts the Auth0, Okta and Stormpath fixtures under `tests/fixtures/` and checks every
 //! converted user field by field, and the report of what did not carry over.
 
-use std::path::PathBuf;
+mod common;
 
-use gatehouse_migrate::{Conversion, ConvertError, ConvertOptions, Source, convert};
+use common::{fixture, pairs, reason, reported};
+use gatehouse_migrate::{ConvertError, ConvertOptions, Source, convert};
 use serde_json::json;
-
-fn fixture(path: &str) -> Vec<u8> {
-    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(path);
-    std::fs::read(&full).unwrap_or_else(|e| panic!("reading {}: {e}", full.display()))
-}
-
-/// The report as sorted (record, field) pairs.
-fn entries(conversion: &Conversion) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = conversion
-        .report
-        .iter()
-        .map(|entry| (entry.record.clone(), entry.field.clone()))
-        .collect();
-    pairs.sort();
-    pairs
-}
-
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = expected
-        .iter()
-        .map(|&(record, field)| (record.to_owned(), field.to_owned()))
-        .collect();
-    pairs.sort();
-    pairs
-}
-
-/// The reason the report gives for `record` / `field`.
-fn reason<'a>(conversion: &'a Conversion, record: &str, field: &str) -> &'a str {
-    conversion
-        .report
-        .iter()
-        .find(|entry| entry.record == record && entry.field == field)
-        .map(|entry| entry.reason.as_str())
-        .unwrap_or_else(|| panic!("no report entry for {record} / {field}"))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Auth0
@@ -141,7 +105,7 @@ fn auth0_export_joined_with_the_password_hash_export() {
     );
 
     assert_eq!(
-        entries(&conversion),
+        reported(&conversion),
         pairs(&[
             (
                 "google-oauth2|103547991597142817347",
@@ -217,7 +181,7 @@ fn auth0_export_without_the_password_hash_export() {
         })
     );
     assert_eq!(
-        entries(&conversion),
+        reported(&conversion),
         pairs(&[
             (
                 "google-oauth2|103547991597142817347",
@@ -387,7 +351,7 @@ fn okta_user_list() {
     );
 
     assert_eq!(
-        entries(&conversion),
+        reported(&conversion),
         pairs(&[
             ("00u1alice0000fixture", "credentials.password"),
             ("00u4dan00000fixture", "profile.email"),
@@ -581,7 +545,7 @@ fn stormpath_export_files_concatenated() {
     );
 
     assert_eq!(
-        entries(&conversion),
+        reported(&conversion),
         pairs(&[
             ("3c4D5e6F7g8H9i0J1k2L", "password"),
             ("4d5E6f7G8h9I0j1K2l3M", "email"),
@@ -619,7 +583,7 @@ fn stormpath_single_account_and_array() {
     .unwrap();
     assert_eq!(single.users, vec![picard()]);
     assert_eq!(
-        entries(&single),
+        reported(&single),
         pairs(&[
             ("*", "apiKeys"),
             ("*", "createdAt"),

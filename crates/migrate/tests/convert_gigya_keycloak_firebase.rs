@@ -1,6 +1,9 @@
 //! The Gigya, Keycloak and Firebase converters run on the exports under `tests/fixtures/`:
 //! every converted user field by field, and everything reported as not carried over.
 
+mod common;
+
+use common::{fixture, pairs, reason, reported};
 use gatehouse_migrate::{
     Conversion, ConvertError, ConvertOptions, FirebaseHashConfig, Source, convert,
 };
@@ -28,11 +31,6 @@ const SCHEMA_KEYS: &[&str] = &[
     "mfa_factors",
 ];
 
-fn fixture(path: &str) -> Vec<u8> {
-    let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
-
 fn run(source: Source, path: &str, options: &ConvertOptions) -> Conversion {
     let conversion = convert(source, &fixture(path), options)
         .unwrap_or_else(|e| panic!("{path} did not convert: {e}"));
@@ -55,35 +53,6 @@ fn user<'a>(conversion: &'a Conversion, user_id: &str) -> &'a Value {
         .iter()
         .find(|u| u["user_id"] == user_id)
         .unwrap_or_else(|| panic!("no user {user_id}"))
-}
-
-/// `(record, field)` of every report entry, sorted.
-fn reported(conversion: &Conversion) -> Vec<(String, String)> {
-    let mut entries: Vec<(String, String)> = conversion
-        .report
-        .iter()
-        .map(|u| (u.record.clone(), u.field.clone()))
-        .collect();
-    entries.sort();
-    entries
-}
-
-fn entries(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut entries: Vec<(String, String)> = expected
-        .iter()
-        .map(|(record, field)| ((*record).to_owned(), (*field).to_owned()))
-        .collect();
-    entries.sort();
-    entries
-}
-
-fn reason<'a>(conversion: &'a Conversion, record: &str, field: &str) -> &'a str {
-    conversion
-        .report
-        .iter()
-        .find(|u| u.record == record && u.field == field)
-        .map(|u| u.reason.as_str())
-        .unwrap_or_else(|| panic!("nothing reported for {record} {field}"))
 }
 
 fn firebase_options() -> ConvertOptions {
@@ -226,7 +195,7 @@ fn gigya_search_response_converts_field_by_field() {
 
     assert_eq!(
         reported(&c),
-        entries(&[
+        pairs(&[
             ("*", "created"),
             ("*", "lastLogin"),
             ("fixture-uid-grace", "data.email"),
@@ -416,7 +385,7 @@ fn keycloak_realm_export_converts_field_by_field() {
 
     assert_eq!(
         reported(&c),
-        entries(&[
+        pairs(&[
             ("*", "createdTimestamp"),
             ("5c0e1a2b-0000-4000-8000-000000000b0b", "credentials[otp]"),
             (
@@ -480,7 +449,7 @@ fn keycloak_users_file_of_a_split_export_converts() {
     );
     assert_eq!(
         reported(&c),
-        entries(&[
+        pairs(&[
             ("*", "createdTimestamp"),
             ("5c0e1a2b-0000-4000-8000-000000094ace", "clientRoles"),
         ])
@@ -574,7 +543,7 @@ fn firebase_export_converts_field_by_field() {
 
     assert_eq!(
         reported(&c),
-        entries(&[
+        pairs(&[
             ("*", "createdAt"),
             ("*", "lastSignedInAt"),
             ("fixtureUidAda000000000000001", "providerUserInfo"),

@@ -36,18 +36,7 @@ pub struct GeneratedClient {
 impl Gatehouse {
     pub async fn bootstrap(&self, opts: &BootstrapOptions) -> Result<Option<GeneratedClient>> {
         let tenant = self.tenant().to_string();
-        if self
-            .connection_by_name(DEFAULT_DATABASE_CONNECTION)
-            .await?
-            .is_none()
-            && !self.has_any_client().await?
-        {
-            self.insert_connection(ConnectionSettings::database(
-                DEFAULT_DATABASE_CONNECTION,
-                StrengthLevel::Good,
-            ))
-            .await?;
-        }
+        self.ensure_default_connection().await?;
         let audience = self.config().management_audience();
         let rs = gatehouse_store::StoredResourceServer {
             id: random::hex(12).map_err(ServiceError::internal)?,
@@ -110,6 +99,24 @@ impl Gatehouse {
             .await?;
         self.bootstrap_admin(opts).await?;
         Ok(generated)
+    }
+
+    /// A new tenant's default database connection (Auth0's `Username-Password-Authentication`),
+    /// created once: a tenant whose operators deleted it keeps it deleted.
+    pub async fn ensure_default_connection(&self) -> Result<()> {
+        if self
+            .connection_by_name(DEFAULT_DATABASE_CONNECTION)
+            .await?
+            .is_none()
+            && !self.has_any_client().await?
+        {
+            self.insert_connection(ConnectionSettings::database(
+                DEFAULT_DATABASE_CONNECTION,
+                StrengthLevel::Good,
+            ))
+            .await?;
+        }
+        Ok(())
     }
 
     async fn has_any_client(&self) -> Result<bool> {

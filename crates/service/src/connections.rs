@@ -75,6 +75,11 @@ impl Gatehouse {
             .await?)
     }
 
+    /// A connection's id from its name (the CLI names connections as operators do).
+    pub async fn connection_id_by_name(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.connection_by_name(name).await?.map(|c| c.id))
+    }
+
     pub async fn get_connection(&self, id: &str) -> Result<Value> {
         let c = self.stored_connection(id).await?;
         Ok(c.settings.to_json(&c.id))

@@ -377,6 +377,13 @@ impl Gatehouse {
         })
     }
 
+    /// Opens a completed export without a link (the CLI, which holds the database).
+    pub async fn open_export(&self, job_id: &str) -> Result<ExportDownload> {
+        let expires = now_millis() + LOCATION_TTL_MS;
+        let sig = self.export_signature(job_id, expires);
+        self.export_download(job_id, expires, &sig).await
+    }
+
     /// The search behind an export: its query, connection and the page after `after`.
     pub(crate) fn export_search(
         &self,
