@@ -90,6 +90,7 @@ async fn import_takes_good_rows_reports_bad_ones_and_imported_passwords_log_in()
     let salt = b"pepper-salt";
     let rows = json!([
         {"email": "Salted@Example.com", "user_id": "auth0|legacy-1", "email_verified": true, "given_name": "Sal",
+         "mfa_factors": [{"totp": {"secret": "JBSWY3DPEHPK3PXP"}}, {"phone": {"value": "+15551234567"}}],
          "user_metadata": {"plan": "gold"}, "app_metadata": {"tier": 2},
          "custom_password_hash": {"algorithm": "sha256", "hash": {"value": hex(&sha256(&[salt, b"old-secret-1"])), "encoding": "hex"},
             "salt": {"value": String::from_utf8_lossy(salt), "position": "prefix"}}},

@@ -59,6 +59,17 @@ pub struct ImportUpdate {
     pub password_hash: Option<String>,
 }
 
+/// An MFA enrollment an import brings: `kind` is totp (with its sealed secret), phone or
+/// email (with the value codes go to).
+#[derive(Clone, Debug)]
+pub struct ImportedFactor {
+    pub user_id: String,
+    pub id: String,
+    pub kind: &'static str,
+    pub secret: Option<Vec<u8>>,
+    pub value: Option<String>,
+}
+
 /// What one import batch writes, atomically with the job's progress.
 #[derive(Clone, Debug, Default)]
 pub struct ImportBatch {
@@ -66,6 +77,7 @@ pub struct ImportBatch {
     pub insert_hashes: Vec<Option<String>>,
     pub updates: Vec<ImportUpdate>,
     pub errors: Vec<JobError>,
+    pub factors: Vec<ImportedFactor>,
     /// Rows this batch covered (inserted + updated + failed).
     pub rows: i64,
     pub next_cursor: String,
@@ -296,6 +308,20 @@ impl JobStore {
                 .execute(&mut *tx)
                 .await?;
                 replace_metadata_index!(tx, tenant, &user.user_id, &user.user_metadata, &user.app_metadata);
+            }
+            for f in &batch.factors {
+                sqlx::query(
+                    "INSERT INTO mfa_enrollments (tenant_id, user_id, id, kind, secret, value, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(tenant)
+                .bind(&f.user_id)
+                .bind(&f.id)
+                .bind(f.kind)
+                .bind(f.secret.as_deref())
+                .bind(f.value.as_deref())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
             for e in &batch.errors {
                 sqlx::query("INSERT INTO job_errors (job_id, row_index, user_row, errors) VALUES ($1, $2, $3, $4)")

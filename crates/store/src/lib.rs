@@ -25,7 +25,7 @@ pub use clients::{ClientGrant, ClientStore, StoredClient};
 pub use connections::{ConnectionStore, StoredConnection};
 pub use db::{Db, Dialect};
 pub use error::StoreError;
-pub use jobs::{ImportBatch, ImportUpdate, Job, JobBlock, JobError, JobStore};
+pub use jobs::{ImportBatch, ImportUpdate, ImportedFactor, Job, JobBlock, JobError, JobStore};
 pub use keys::{KeyStore, StoredKey};
 pub use login_failures::LoginFailureStore;
 pub use logs::{LogQuery, LogStore};

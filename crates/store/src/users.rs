@@ -742,7 +742,7 @@ impl UserStore {
     pub async fn delete(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            for table in ["password_history", "user_metadata_index"] {
+            for table in ["password_history", "user_metadata_index", "mfa_enrollments"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2"))
                     .bind(tenant)
                     .bind(user_id)

@@ -354,6 +354,30 @@ impl TestServer {
         }
     }
 
+    /// A user's stored MFA enrollments: (kind, sealed secret, value), by id.
+    pub async fn stored_mfa(
+        &self,
+        user_id: &str,
+    ) -> Vec<(String, Option<Vec<u8>>, Option<String>)> {
+        let url = &self.cfg.database_url;
+        let sql = "SELECT kind, secret, value FROM mfa_enrollments WHERE user_id = $1 ORDER BY id";
+        if url.starts_with("postgres") {
+            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::query_as(sql)
+                .bind(user_id)
+                .fetch_all(&mut c)
+                .await
+                .expect("rows")
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
+            sqlx::query_as(sql)
+                .bind(user_id)
+                .fetch_all(&mut c)
+                .await
+                .expect("rows")
+        }
+    }
+
     /// Creates a user on the default database connection and returns its JSON.
     pub async fn create_user(&mut self, email: &str, extra: Value) -> Value {
         let mut body =

@@ -6,11 +6,11 @@ use super::{MAX_ACTIVE_IMPORTS, USERS_IMPORT, new_job_id};
 use crate::error::{Result, ServiceError};
 use crate::{Gatehouse, now_millis};
 use gatehouse_core::import::{
-    ImportRow, Record, RecordSplitter, RowError, pack_record, redact_row, unpack_records,
+    ImportRow, MfaFactor, Record, RecordSplitter, RowError, pack_record, redact_row, unpack_records,
 };
 use gatehouse_core::payload::InvalidBody;
 use gatehouse_core::user::{DATABASE_PROVIDER, User};
-use gatehouse_store::{ImportBatch, ImportUpdate, JobBlock, JobError};
+use gatehouse_store::{ImportBatch, ImportUpdate, ImportedFactor, JobBlock, JobError};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -405,6 +405,11 @@ impl Gatehouse {
                 }
                 None => {
                     let user = self.imported_user(&c, connection_id, &params.connection, now)?;
+                    for (i, factor) in c.row.mfa_factors.iter().enumerate() {
+                        batch
+                            .factors
+                            .push(self.imported_factor(&user.user_id, i, factor)?);
+                    }
                     batch.inserts.push(user);
                     batch.insert_hashes.push(c.hash.clone());
                 }
@@ -412,6 +417,36 @@ impl Gatehouse {
             taken.extend(keys);
         }
         Ok(batch)
+    }
+
+    /// An MFA factor as stored; TOTP secrets are sealed like every other secret at rest.
+    fn imported_factor(&self, user_id: &str, i: usize, f: &MfaFactor) -> Result<ImportedFactor> {
+        let id = format!("imported-{i}");
+        Ok(match f {
+            MfaFactor::Totp(secret) => ImportedFactor {
+                user_id: user_id.to_string(),
+                id,
+                kind: "totp",
+                secret: Some(
+                    self.inner
+                        .secrets
+                        .seal(&format!("mfa-totp:{user_id}"), secret.as_bytes())
+                        .map_err(ServiceError::internal)?,
+                ),
+                value: None,
+            },
+            MfaFactor::Phone(v) | MfaFactor::Email(v) => ImportedFactor {
+                user_id: user_id.to_string(),
+                id,
+                kind: if matches!(f, MfaFactor::Phone(_)) {
+                    "phone"
+                } else {
+                    "email"
+                },
+                secret: None,
+                value: Some(v.clone()),
+            },
+        })
     }
 
     fn imported_user(

@@ -44,3 +44,16 @@ CREATE TABLE job_errors (
     errors     TEXT NOT NULL,
     PRIMARY KEY (job_id, row_index)
 );
+
+-- MFA enrollments carried over by imports (`mfa_factors`): a sealed TOTP secret, or the
+-- phone number / email a code goes to. Kept for the MFA flows that will use them.
+CREATE TABLE mfa_enrollments (
+    tenant_id   TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    secret      BYTEA,
+    value       TEXT,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, id)
+);
