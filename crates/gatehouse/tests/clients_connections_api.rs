@@ -273,3 +273,52 @@ async fn bootstrap_admin_and_credentials_are_reapplied_at_start() {
         .await;
     assert_eq!(r.status.as_u16(), 401);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_list_with_checkpoint_paging() {
+    let mut s = TestServer::start().await;
+    for name in ["cp-a", "cp-b", "cp-c"] {
+        s.post(
+            "/api/v2/connections",
+            json!({"name": name, "strategy": "auth0"}),
+        )
+        .await
+        .assert_status(201);
+    }
+    let first = s
+        .get("/api/v2/connections?take=2")
+        .await
+        .assert_status(200)
+        .clone();
+    let page1 = first["connections"].as_array().unwrap().clone();
+    assert_eq!(page1.len(), 2);
+    let next = first["next"].as_str().expect("more follow").to_string();
+    let second = s
+        .get(&format!("/api/v2/connections?take=2&from={next}"))
+        .await
+        .assert_status(200)
+        .clone();
+    let page2 = second["connections"].as_array().unwrap().clone();
+    assert_eq!(
+        page2.len(),
+        2,
+        "4 connections: the default one and three more"
+    );
+    assert!(second.get("next").is_none());
+    let mut ids: Vec<&str> = page1
+        .iter()
+        .chain(&page2)
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+    let named = s
+        .get("/api/v2/connections?take=50&name=cp-b")
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(named["connections"][0]["name"], "cp-b");
+    s.get("/api/v2/connections?take=0")
+        .await
+        .assert_error(400, "invalid_query_string");
+}

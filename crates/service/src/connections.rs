@@ -114,6 +114,38 @@ impl Gatehouse {
         ))
     }
 
+    /// Checkpoint paging: up to `take` connections whose id sorts after `from`, in id order,
+    /// and the id to continue from when more follow.
+    pub async fn connections_after(
+        &self,
+        strategy: Option<&str>,
+        name: Option<&str>,
+        from: Option<&str>,
+        take: i64,
+    ) -> Result<(Vec<Value>, Option<String>)> {
+        // A tenant has tens of connections, not thousands: one read, ordered here.
+        let (mut all, _) = self
+            .inner
+            .connections
+            .list(self.tenant(), strategy, 0, i64::MAX)
+            .await?;
+        all.retain(|c| name.is_none_or(|n| c.settings.name == n));
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        let rest: Vec<_> = all
+            .into_iter()
+            .filter(|c| from.is_none_or(|f| c.id.as_str() > f))
+            .collect();
+        let take = take.max(1) as usize;
+        let next = (rest.len() > take).then(|| rest[take - 1].id.clone());
+        Ok((
+            rest.iter()
+                .take(take)
+                .map(|c| c.settings.to_json(&c.id))
+                .collect(),
+            next,
+        ))
+    }
+
     pub async fn update_connection(&self, id: &str, body: Payload) -> Result<Value> {
         let mut c = self.stored_connection(id).await?;
         c.settings.patch(body)?;

@@ -535,9 +535,9 @@ class ImportRun:
 
 @pytest.fixture(scope="module")
 def imported(gatehouse, mgmt) -> ImportRun:
-    # The database connection's id, through the SDK. (take=None: the SDK sends
-    # take=50 by default, which this server's GET /connections refuses.)
-    page = mgmt.connections.list(name=DB_CONNECTION, take=None)
+    # The database connection's id, through the SDK's default call (checkpoint paging,
+    # take=50).
+    page = mgmt.connections.list(name=DB_CONNECTION)
     conns = [c for c in page.items if c.name == DB_CONNECTION]
     assert len(conns) == 1, page.items
     connection_id = conns[0].id

@@ -28,7 +28,23 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
         "name",
         "fields",
         "include_fields",
+        "from",
+        "take",
     ])?;
+    // Checkpoint paging (`from`/`take`, what Auth0's v6 SDKs send by default).
+    if let Some(take) = q.int("take", 1, 100)? {
+        let fields = q.fields()?;
+        let (list, next) = s
+            .gatehouse
+            .connections_after(q.str("strategy"), q.str("name"), q.str("from"), take)
+            .await?;
+        let list: Vec<Value> = list.into_iter().map(|c| fields.apply(c)).collect();
+        let mut body = serde_json::json!({ "connections": list });
+        if let Some(n) = next {
+            body["next"] = serde_json::json!(n);
+        }
+        return Ok(Json(body));
+    }
     let (page, per_page) = q.paging()?;
     let include_totals = q.bool("include_totals")?.unwrap_or(false);
     let fields = q.fields()?;
