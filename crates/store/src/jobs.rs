@@ -3,8 +3,9 @@
 //! together with the job's cursor and counters, after checking it still holds the lease, so
 //! a crash or a lost lease redoes at most one batch and never writes one twice.
 
+use crate::bulk::BulkInsert;
 use crate::outbox::{OutboxMessage, insert_outbox};
-use crate::users::{insert_user_rows, replace_metadata_index};
+use crate::users::replace_metadata_index;
 use crate::{Db, Dialect, StoreError, on_pool};
 use gatehouse_core::user::User;
 use sqlx::types::Json;
@@ -283,8 +284,7 @@ impl JobStore {
             if !held {
                 return Ok(false);
             }
-            let hashes = &batch.insert_hashes;
-            insert_user_rows!(tx, tenant, &batch.inserts, |i: usize| hashes.get(i).and_then(|h| h.as_deref()));
+            BulkInsert::bulk_insert_users(&mut *tx, tenant, &batch.inserts, &batch.insert_hashes).await?;
             for u in &batch.updates {
                 let user = &u.user;
                 sqlx::query(

@@ -5,6 +5,7 @@
 //! whichever pool the [`Db`] holds; dialect differences live in the migrations. All SQL is
 //! parameterised: no request text is ever spliced into a statement.
 
+mod bulk;
 mod clients;
 mod connections;
 mod db;

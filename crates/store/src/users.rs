@@ -205,6 +205,11 @@ pub(crate) use insert_metadata_rows;
 /// 50 rows measured three times faster than 500.
 pub(crate) const ROWS_PER_STATEMENT: usize = 50;
 
+/// Users per multi-row INSERT (27 columns each). On SQLite, sqlx looks each `$n` name up at
+/// a cost that grows with the statement's parameter count, while every statement is a round
+/// trip to the database thread: 10 rows measured best (see docs/benchmarks.md).
+pub(crate) const USER_ROWS_PER_STATEMENT: usize = 10;
+
 /// Replaces a user's rows in the metadata index, inside the caller's transaction.
 macro_rules! replace_metadata_index {
     ($tx:expr, $tenant:expr, $user_id:expr, $user_metadata:expr, $app_metadata:expr) => {{
@@ -230,7 +235,7 @@ macro_rules! insert_user_rows {
     ($tx:expr, $tenant:expr, $users:expr, $hash_of:expr) => {{
         const COLS: usize = 27;
         let users: &[gatehouse_core::user::User] = $users;
-        for (c, chunk) in users.chunks($crate::users::ROWS_PER_STATEMENT).enumerate() {
+        for (c, chunk) in users.chunks($crate::users::USER_ROWS_PER_STATEMENT).enumerate() {
             let mut sql = String::from(
                 "INSERT INTO users (tenant_id, user_id, connection_id, connection_name, provider, email, email_verified, username,
                     phone_number, phone_verified, given_name, family_name, name, nickname, picture, blocked, user_metadata,
@@ -248,7 +253,7 @@ macro_rules! insert_user_rows {
             }
             let mut q = sqlx::query(&sql);
             for (i, u) in chunk.iter().enumerate() {
-                let hash: Option<&str> = ($hash_of)(c * $crate::users::ROWS_PER_STATEMENT + i);
+                let hash: Option<&str> = ($hash_of)(c * $crate::users::USER_ROWS_PER_STATEMENT + i);
                 q = q
                     .bind($tenant)
                     .bind(&u.user_id)
@@ -287,6 +292,7 @@ macro_rules! insert_user_rows {
         $crate::users::insert_metadata_rows!($tx, $tenant, entries);
     }};
 }
+
 pub(crate) use insert_user_rows;
 
 pub(crate) fn email_domain(u: &User) -> Option<String> {
@@ -540,6 +546,8 @@ impl UserStore {
         const PER_QUERY: usize = 500;
         let mut out: Vec<(VersionedUser, Option<String>)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        // Each look-up is written so that its unique index serves it: (tenant, connection,
+        // email), (tenant, connection, username), (tenant, user_id).
         for (column, values, per_connection) in [
             ("email", emails, true),
             ("user_id", user_ids, false),
@@ -547,13 +555,17 @@ impl UserStore {
         ] {
             for chunk in values.chunks(PER_QUERY) {
                 let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+                let connection_filter = if per_connection {
+                    "connection_id = $2"
+                } else {
+                    "$2 = $2"
+                };
                 let sql = format!(
-                    "SELECT {COLUMNS}, password_hash FROM users WHERE tenant_id = $1 AND ($2 IS NULL OR connection_id = $2) AND {column} IN ({})",
+                    "SELECT {COLUMNS}, password_hash FROM users WHERE tenant_id = $1 AND {connection_filter} AND {column} IN ({})",
                     list.join(",")
                 );
-                let connection = per_connection.then_some(connection_id);
                 let rows: Vec<RowWithHash> = on_pool!(&self.db, pool => {
-                    let mut q = sqlx::query_as::<_, RowWithHash>(&sql).persistent(false).bind(tenant).bind(connection);
+                    let mut q = sqlx::query_as::<_, RowWithHash>(&sql).persistent(false).bind(tenant).bind(connection_id);
                     for v in chunk {
                         q = q.bind(v);
                     }

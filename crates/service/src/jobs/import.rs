@@ -335,6 +335,12 @@ impl Gatehouse {
             .users
             .import_matches(self.tenant(), connection_id, &emails, &ids, &usernames)
             .await?;
+        tracing::debug!(
+            rows = block.row_count,
+            candidates = emails.len(),
+            existing = existing.len(),
+            "import batch matched"
+        );
         let now = now_millis();
         // Keys taken by earlier rows of this batch, so a file naming one user twice gets one
         // user and one DUPLICATED_USER, as across batches.
