@@ -2,7 +2,8 @@
 # Imports a 1,000,000-user file (bcrypt hashes, pre-hashed) with the release binary, checks
 # the exact count, exports every user back and checks that count too; prints the time and
 # peak memory of each step. On SQLite, and on PostgreSQL when GATEHOUSE_TEST_DATABASE_URL
-# names a server (a scratch database is created and dropped).
+# names a server (a scratch database is created and dropped), with SCALE_PG_USERS users
+# (default: the same N; CI uses fewer, PostgreSQL's import being slower, see benchmarks.md).
 # Usage: tests/scale/million.sh [N]   (GATEHOUSE_BIN defaults to target/release/gatehouse)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,8 +11,11 @@ N="${1:-1000000}"
 BIN="${GATEHOUSE_BIN:-target/release/gatehouse}"
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
-python3 tests/scale/make_users.py "$N" > "$dir/users.json"
-echo "users file: $N users, $(du -m "$dir/users.json" | cut -f1) MB"
+make_file() {
+  python3 tests/scale/make_users.py "$N" > "$dir/users.json"
+  echo "users file: $N users, $(du -m "$dir/users.json" | cut -f1) MB"
+}
+make_file
 
 measure() { # label, then the command; prints seconds and peak RSS
   local label="$1"; shift
@@ -34,6 +38,7 @@ run "sqlite://$dir/scale.db" sqlite
 if [ -n "${GATEHOUSE_TEST_DATABASE_URL:-}" ]; then
   db="gh_scale_$$"
   base="${GATEHOUSE_TEST_DATABASE_URL%/*}"
+  if [ "${SCALE_PG_USERS:-$N}" != "$N" ]; then N="$SCALE_PG_USERS"; make_file; fi
   psql "$GATEHOUSE_TEST_DATABASE_URL" -qc "CREATE DATABASE $db"
   trap 'psql "$GATEHOUSE_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; rm -rf "$dir"' EXIT
   run "$base/$db" postgres

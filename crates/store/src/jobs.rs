@@ -462,6 +462,20 @@ impl JobStore {
         })
     }
 
+    /// Refreshes the planner's statistics of the user tables after a large import: until
+    /// autovacuum gets to it, PostgreSQL plans with the old row counts (an export of 1,000,000
+    /// freshly imported users sorted each page instead of walking the primary key).
+    pub async fn analyze_users(&self) -> Result<(), StoreError> {
+        let sql = match self.db.dialect() {
+            Dialect::Postgres => "ANALYZE users, user_metadata_index",
+            Dialect::Sqlite => "ANALYZE users",
+        };
+        on_pool!(&self.db, pool => {
+            sqlx::query(sql).execute(pool).await?;
+            Ok(())
+        })
+    }
+
     /// Housekeeping: jobs (with their data) that ended before `finished_before`, uploads
     /// abandoned before `abandoned_before`.
     pub async fn sweep(

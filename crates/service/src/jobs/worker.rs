@@ -15,6 +15,9 @@ use std::time::Duration;
 /// waits this long before another worker takes it over.
 pub const DEFAULT_LEASE_MS: i64 = 30_000;
 
+/// Imports at least this large refresh the database's statistics when they finish.
+const ANALYZE_AFTER_ROWS: i64 = 10_000;
+
 /// A worker's identity in job leases.
 pub struct JobWorker {
     gatehouse: Gatehouse,
@@ -163,6 +166,11 @@ impl JobWorker {
             return Ok(None);
         }
         self.log_import(&job.id, codes::SUCCESS_USERS_IMPORT).await;
+        if job.total.unwrap_or(0) >= ANALYZE_AFTER_ROWS
+            && let Err(e) = g.inner.jobs.analyze_users().await
+        {
+            tracing::warn!(error = %e, "could not refresh statistics after an import");
+        }
         Ok(Some(()))
     }
 
