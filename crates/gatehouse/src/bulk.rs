@@ -208,6 +208,24 @@ where
     }
 }
 
+/// Runs a job with a worker in this process (a server on the same database may take part),
+/// following it with a progress bar; returns the finished job.
+async fn run_here(g: &Gatehouse, id: &str) -> Result<Value, BulkError> {
+    let worker = JobWorker::new(
+        g.clone(),
+        Duration::from_millis(50),
+        gatehouse_service::jobs::DEFAULT_LEASE_MS,
+    )?;
+    let running = tokio::spawn(worker.run());
+    let done = follow(|| {
+        let (g, id) = (g.clone(), id.to_string());
+        async move { Ok(g.job(&id).await?) }
+    })
+    .await;
+    running.abort();
+    done
+}
+
 /// Runs `gatehouse import`; returns the finished job.
 pub async fn import(args: ImportArgs) -> Result<Value, BulkError> {
     let size = std::fs::metadata(&args.file)
@@ -256,19 +274,7 @@ async fn import_local(args: &ImportArgs, size: u64) -> Result<Value, BulkError> 
         })
         .await?;
     let id = job["id"].as_str().unwrap_or_default().to_string();
-    let worker = JobWorker::new(
-        g.clone(),
-        Duration::from_millis(50),
-        gatehouse_service::jobs::DEFAULT_LEASE_MS,
-    )?;
-    let running = tokio::spawn(worker.run());
-    let done = follow(|| {
-        let (g, id) = (g.clone(), id.clone());
-        async move { Ok(g.job(&id).await?) }
-    })
-    .await;
-    running.abort();
-    let done = done?;
+    let done = run_here(&g, &id).await?;
     if let Some(errors) = g.job_errors(&id).await? {
         print_errors(&errors);
     }
@@ -500,19 +506,7 @@ pub async fn export(args: ExportArgs) -> Result<Value, BulkError> {
             }
             let job = g.create_export_job(params).await?;
             let id = job["id"].as_str().unwrap_or_default().to_string();
-            let worker = JobWorker::new(
-                g.clone(),
-                Duration::from_millis(50),
-                gatehouse_service::jobs::DEFAULT_LEASE_MS,
-            )?;
-            let running = tokio::spawn(worker.run());
-            let done = follow(|| {
-                let (g, id) = (g.clone(), id.clone());
-                async move { Ok(g.job(&id).await?) }
-            })
-            .await;
-            running.abort();
-            let done = done?;
+            let done = run_here(&g, &id).await?;
             let mut parts = g.open_export(&id).await?;
             let mut out = Output::new(args.gzip);
             while let Some(part) = parts.next_part().await? {

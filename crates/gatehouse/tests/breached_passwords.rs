@@ -51,17 +51,7 @@ async fn range_server() -> (String, Arc<Mutex<Vec<String>>>) {
 }
 
 async fn app(s: &mut TestServer) -> (String, String) {
-    let c = s
-        .post(
-            "/api/v2/clients",
-            json!({"name": "app", "grant_types": ["password"]}),
-        )
-        .await;
-    let c = c.assert_status(201).clone();
-    (
-        c["client_id"].as_str().unwrap().into(),
-        c["client_secret"].as_str().unwrap().into(),
-    )
+    s.app_with_grants(&["password"]).await
 }
 
 async fn login(

@@ -22,17 +22,7 @@ async fn start_with_smtp(smtp_url: String) -> TestServer {
 }
 
 async fn app(s: &mut TestServer) -> (String, String) {
-    let c = s
-        .post(
-            "/api/v2/clients",
-            json!({"name": "app", "grant_types": ["password", "refresh_token"]}),
-        )
-        .await;
-    let c = c.assert_status(201).clone();
-    (
-        c["client_id"].as_str().unwrap().into(),
-        c["client_secret"].as_str().unwrap().into(),
-    )
+    s.app_with_grants(&["password", "refresh_token"]).await
 }
 
 async fn login(

@@ -616,7 +616,8 @@ def test_import_job_is_created_pending(imported):
     c = imported.created
     assert c.id.startswith("job_")
     assert c.type == "users_import"
-    assert c.status == "pending"
+    # A worker may already have taken the job by the time the answer is written.
+    assert c.status in ("pending", "processing")
     assert c.connection_id == imported.connection_id
     assert c.external_id == imported.external_id
     body = imported.created_json

@@ -285,6 +285,21 @@ impl TestServer {
         self.raw(Method::DELETE, path, Some(&t), None).await
     }
 
+    /// A new application allowed these grant types: its (client_id, client_secret).
+    pub async fn app_with_grants(&mut self, grants: &[&str]) -> (String, String) {
+        let r = self
+            .post(
+                "/api/v2/clients",
+                json!({"name": "app", "grant_types": grants}),
+            )
+            .await;
+        let c = r.assert_status(201);
+        (
+            c["client_id"].as_str().expect("client_id").into(),
+            c["client_secret"].as_str().expect("client_secret").into(),
+        )
+    }
+
     /// The id of a connection, by name.
     pub async fn connection_id(&mut self, name: &str) -> String {
         let r = self
