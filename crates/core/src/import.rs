@@ -390,6 +390,14 @@ impl Fields<'_> {
         }
     }
 
+    /// Records a profile rule's refusal (the same rules `POST /api/v2/users` applies).
+    fn check(&mut self, rule: Result<(), crate::payload::InvalidBody>, key: &str) {
+        if let Err(e) = rule {
+            self.errors
+                .push(RowError::new("INVALID_FORMAT", e.message, key));
+        }
+    }
+
     fn type_error(&mut self, key: &str, expected: &str, got: &Value) {
         self.errors.push(RowError::new(
             "INVALID_TYPE",
@@ -436,11 +444,7 @@ impl ImportRow {
                 "Missing required property: email",
                 "email",
             )),
-            Some(e) if !is_email(e) => f.errors.push(RowError::new(
-                "INVALID_FORMAT",
-                format!("Object didn't pass validation for format email: {e}"),
-                "email",
-            )),
+            Some(e) => f.check(crate::user::check_email(e), "email"),
             _ => {}
         }
         let user_id = f
@@ -460,24 +464,12 @@ impl ImportRow {
         let name_max = crate::user::NAME_MAX;
         let username = f.string("username", 128);
         let phone_number = f.string("phone_number", 32);
-        if let Some(p) = &phone_number
-            && !is_e164(p)
-        {
-            f.errors.push(RowError::new(
-                "INVALID_FORMAT",
-                format!("Object didn't pass validation for format phone_number (E.164): {p}"),
-                "phone_number",
-            ));
+        if let Some(p) = &phone_number {
+            f.check(crate::user::check_phone(p), "phone_number");
         }
         let picture = f.string("picture", 2048);
-        if let Some(p) = &picture
-            && !(p.starts_with("https://") || p.starts_with("http://"))
-        {
-            f.errors.push(RowError::new(
-                "INVALID_FORMAT",
-                format!("Object didn't pass validation for format url: {p}"),
-                "picture",
-            ));
+        if let Some(p) = &picture {
+            f.check(crate::user::check_picture(p), "picture");
         }
         let password_hash = f.string("password_hash", 1024);
         let custom_password_hash = match map.get("custom_password_hash") {

@@ -192,7 +192,7 @@ pub(crate) const NAME_MAX: usize = 300;
 const URL_MAX: usize = 2048;
 pub(crate) const USER_ID_MAX: usize = 255;
 
-pub(crate) fn check_len(field: &str, s: &str, max: usize) -> Result<(), InvalidBody> {
+fn check_len(field: &str, s: &str, max: usize) -> Result<(), InvalidBody> {
     let n = s.chars().count();
     if n > max {
         return Err(InvalidBody::on_property(

@@ -8,6 +8,7 @@
 //! `$gh-imported$` prefix; at login the password is checked in the imported algorithm and
 //! the caller re-hashes it to argon2id.
 
+use crate::hex;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
@@ -244,10 +245,6 @@ enum Stored {
         salt: String,
         hash: String,
     },
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {

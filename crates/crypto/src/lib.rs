@@ -16,20 +16,20 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// Lower-case hex of bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Hex MD5, for Gravatar URLs only (never for secrets).
 pub fn md5_hex(data: &[u8]) -> String {
     use md5::{Digest, Md5};
-    let digest = Md5::digest(data);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Md5::digest(data))
 }
 
 /// Hex SHA-256, for storing high-entropy tokens (refresh tokens) without their value.
 pub fn sha256_hex(data: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
 }
 
 fn b64url(data: &[u8]) -> String {

@@ -10,6 +10,20 @@ use crate::{Db, Dialect, StoreError, on_pool};
 use gatehouse_core::user::User;
 use sqlx::types::Json;
 
+/// Stores one block of a job inside the caller's transaction.
+macro_rules! insert_block {
+    ($tx:expr, $job_id:expr, $block:expr) => {
+        sqlx::query("INSERT INTO job_blocks (job_id, seq, first_row, row_count, data) VALUES ($1, $2, $3, $4, $5)")
+            .bind($job_id)
+            .bind($block.seq)
+            .bind($block.first_row)
+            .bind($block.row_count)
+            .bind(&$block.data)
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
 /// A job as stored. `params` is the job's request document (JSON).
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Job {
@@ -138,14 +152,7 @@ impl JobStore {
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO job_blocks (job_id, seq, first_row, row_count, data) VALUES ($1, $2, $3, $4, $5)")
-                .bind(job_id)
-                .bind(block.seq)
-                .bind(block.first_row)
-                .bind(block.row_count)
-                .bind(&block.data)
-                .execute(&mut *tx)
-                .await?;
+            insert_block!(tx, job_id, block);
             sqlx::query("UPDATE jobs SET updated_at = $2 WHERE id = $1").bind(job_id).bind(now).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(())
@@ -368,14 +375,7 @@ impl JobStore {
             if !held {
                 return Ok(false);
             }
-            sqlx::query("INSERT INTO job_blocks (job_id, seq, first_row, row_count, data) VALUES ($1, $2, $3, $4, $5)")
-                .bind(job_id)
-                .bind(block.seq)
-                .bind(block.first_row)
-                .bind(block.row_count)
-                .bind(&block.data)
-                .execute(&mut *tx)
-                .await?;
+            insert_block!(tx, job_id, block);
             tx.commit().await?;
             Ok(true)
         })
