@@ -259,6 +259,33 @@ async fn upsert_updates_only_given_fields_and_external_id_is_echoed() {
         "email_verified stays unless the row gives it"
     );
     assert_eq!(u["user_metadata"], json!({"a": 1, "b": 3, "c": 4}));
+    // A merge that would outgrow the metadata limit refuses that row and changes nothing.
+    let big = "x".repeat(9_000);
+    s.create_user("big@example.com", json!({"user_metadata": {"a": big}}))
+        .await;
+    let rows = json!([{"email": "big@example.com", "user_metadata": {"b": big}}]);
+    let job = start_import(
+        &mut s,
+        &rows,
+        &[("connection_id", &conn), ("upsert", "true")],
+    )
+    .await;
+    assert_eq!(
+        job["summary"],
+        json!({"inserted": 0, "updated": 0, "failed": 1, "total": 1})
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    let errors = s.get(&format!("/api/v2/jobs/{id}/errors")).await;
+    let errors = errors.assert_status(200).clone();
+    assert_eq!(errors[0]["errors"][0]["path"], "user_metadata", "{errors}");
+    let unchanged = s
+        .get("/api/v2/users-by-email?email=big%40example.com")
+        .await;
+    assert!(
+        unchanged.assert_status(200)[0]["user_metadata"]
+            .get("b")
+            .is_none()
+    );
     let search = s
         .get("/api/v2/users?q=user_metadata.c%3A4&search_engine=v3")
         .await;
@@ -622,4 +649,54 @@ async fn verification_email_job_sends_the_email_once() {
         .assert_error(400, "invalid_body");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(smtp.messages().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_over_the_limit_are_refused_and_huge_records_are_bad_rows() {
+    let mut s = TestServer::start_with(|c| {
+        c.job_poll_ms = 50;
+        c.import_max_bytes = 400_000;
+    })
+    .await;
+    let conn = s.connection_id(DB_CONNECTION).await;
+    let too_big =
+        serde_json::to_vec(&json!([{"email": "a@example.com", "name": "x".repeat(500_000)}]))
+            .unwrap();
+    let msg = s
+        .upload_import(too_big, &[("connection_id", &conn)])
+        .await
+        .assert_error(413, "too_large");
+    assert!(msg.contains("400000"), "{msg}");
+    // A record beyond 256 KiB is a refused row, not a refused file.
+    let huge = format!(
+        "[{{\"email\": \"huge@example.com\", \"nickname\": \"{}\"}}, {{\"email\": \"fine@example.com\"}}]",
+        "n".repeat(300_000)
+    );
+    let r = s
+        .upload_import(huge.into_bytes(), &[("connection_id", &conn)])
+        .await;
+    let job = s
+        .wait_job(r.assert_status(202)["id"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        job["summary"],
+        json!({"inserted": 1, "updated": 0, "failed": 1, "total": 2})
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    let errors = s.get(&format!("/api/v2/jobs/{id}/errors")).await;
+    let errors = errors.assert_status(200).clone();
+    assert_eq!(errors[0]["index"], 0);
+    assert!(
+        errors[0]["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 262144"),
+        "{errors}"
+    );
+    let users = s.get("/api/v2/users?include_totals=true").await;
+    assert_eq!(
+        users.assert_status(200)["total"],
+        1,
+        "only the good row became a user"
+    );
 }

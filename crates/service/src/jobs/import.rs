@@ -8,10 +8,11 @@ use crate::{Gatehouse, now_millis};
 use gatehouse_core::import::{
     ImportRow, MfaFactor, Record, RecordSplitter, RowError, pack_record, redact_row, unpack_records,
 };
+use gatehouse_core::metadata::{MetadataKind, MetadataPatch};
 use gatehouse_core::payload::InvalidBody;
 use gatehouse_core::user::{DATABASE_PROVIDER, User};
 use gatehouse_store::{ImportBatch, ImportUpdate, ImportedFactor, JobBlock, JobError};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
 /// Bytes of records per stored block; one block is one batch of the import.
@@ -392,19 +393,11 @@ impl Gatehouse {
                     continue;
                 }
                 Some((found, stored_hash)) => {
-                    match upserted(&found.user, &c, stored_hash.as_deref(), now, self) {
+                    let max = self.config().max_metadata_bytes;
+                    match upserted(&found.user, &c, stored_hash.as_deref(), now, max) {
                         Ok(update) => batch.updates.push(update),
                         Err(e) => {
-                            let path = if e.to_string().starts_with("app_") {
-                                "app_metadata"
-                            } else {
-                                "user_metadata"
-                            };
-                            batch.errors.push(row_error(
-                                c.index,
-                                &c.raw,
-                                &[RowError::new("INVALID_FORMAT", e.to_string(), path)],
-                            ));
+                            batch.errors.push(row_error(c.index, &c.raw, &[e]));
                             continue;
                         }
                     }
@@ -507,32 +500,20 @@ fn upserted(
     c: &Candidate,
     stored_hash: Option<&str>,
     now: i64,
-    g: &Gatehouse,
-) -> Result<ImportUpdate> {
+    max_metadata: usize,
+) -> Result<ImportUpdate, RowError> {
     let r = &c.row;
-    let max = g.config().max_metadata_bytes;
-    let merge = |mut doc: serde_json::Map<String, Value>,
-                 with: &Option<serde_json::Map<String, Value>>,
-                 field: &str|
-     -> Result<serde_json::Map<String, Value>> {
-        if let Some(w) = with {
-            for (k, v) in w {
-                doc.insert(k.clone(), v.clone());
+    // The same first-level merge and size rule as PATCH /api/v2/users; a row's empty
+    // document changes nothing (it does not clear, as an empty PATCH would).
+    let merge =
+        |kind: MetadataKind, current: &Map<String, Value>, with: &Option<Map<String, Value>>| {
+            match with {
+                Some(w) if !w.is_empty() => MetadataPatch::parse(kind, w.clone())
+                    .and_then(|p| p.merge_into(current.clone(), max_metadata))
+                    .map_err(|e| RowError::new("INVALID_FORMAT", e.message, kind.field())),
+                _ => Ok(current.clone()),
             }
-            if serde_json::to_vec(&doc)
-                .map(|b| b.len())
-                .unwrap_or(usize::MAX)
-                > max
-            {
-                return Err(InvalidBody::on_property(
-                    format!("{field} is too large after the merge"),
-                    field,
-                )
-                .into());
-            }
-        }
-        Ok(doc)
-    };
+        };
     let user = User {
         email_verified: r.email_verified.unwrap_or(current.email_verified),
         given_name: r.given_name.clone().or(current.given_name.clone()),
@@ -540,16 +521,8 @@ fn upserted(
         name: r.name.clone().or(current.name.clone()),
         nickname: r.nickname.clone().or(current.nickname.clone()),
         picture: r.picture.clone().or(current.picture.clone()),
-        user_metadata: merge(
-            current.user_metadata.clone(),
-            &r.user_metadata,
-            "user_metadata",
-        )?,
-        app_metadata: merge(
-            current.app_metadata.clone(),
-            &r.app_metadata,
-            "app_metadata",
-        )?,
+        user_metadata: merge(MetadataKind::User, &current.user_metadata, &r.user_metadata)?,
+        app_metadata: merge(MetadataKind::App, &current.app_metadata, &r.app_metadata)?,
         updated_at: now,
         ..current.clone()
     };
