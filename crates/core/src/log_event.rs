@@ -56,6 +56,52 @@ pub mod codes {
     pub const FAILED_LOGOUT: &str = "flo";
 }
 
+/// What an event type means, in words an administrator reads when tracing a failed login.
+/// `None` for a code Gatehouse does not know.
+pub fn explain(kind: &str) -> Option<&'static str> {
+    use codes::*;
+    Some(match kind {
+        SUCCESS_API_OPERATION => "Management API change made",
+        FAILED_API_OPERATION => "Management API change refused",
+        SUCCESS_CLIENT_CREDENTIALS => "An application obtained an access token for itself",
+        FAILED_CLIENT_CREDENTIALS => {
+            "An application could not obtain a token: unknown client or wrong secret"
+        }
+        SUCCESS_USER_DELETION => "User deleted",
+        SUCCESS_PASSWORD_EXCHANGE => "Signed in with a password through the API",
+        FAILED_PASSWORD_EXCHANGE => "Password sign-in through the API refused",
+        FAILED_LOGIN => "Login refused (for example: the user is blocked)",
+        FAILED_LOGIN_PASSWORD => "Login failed: wrong password",
+        FAILED_LOGIN_USERNAME => "Login failed: no user with this email or username",
+        BLOCKED_ACCOUNT => "Too many failed logins: this user is blocked from this IP address",
+        BLOCK_RELEASED => "A brute-force block was lifted",
+        SUCCESS_REFRESH_EXCHANGE => "Tokens renewed with a refresh token",
+        FAILED_REFRESH_EXCHANGE => "Refresh token refused (expired, revoked or reused)",
+        SUCCESS_LOGIN => "Logged in",
+        SUCCESS_SIGNUP => "Signed up",
+        FAILED_SIGNUP => "Sign-up refused",
+        SUCCESS_SILENT_AUTH => "Signed in silently with an existing session",
+        FAILED_SILENT_AUTH => "Silent sign-in needed a login or consent",
+        SUCCESS_CODE_EXCHANGE => "An application exchanged a login code for tokens",
+        FAILED_CODE_EXCHANGE => {
+            "Code exchange refused (expired, reused, or wrong redirect or PKCE verifier)"
+        }
+        SUCCESS_CHANGE_PASSWORD_REQUEST => "Password reset email sent",
+        FAILED_CHANGE_PASSWORD_REQUEST => "Password reset requested for an unknown user",
+        SUCCESS_CHANGE_PASSWORD => "Password changed",
+        FAILED_CHANGE_PASSWORD => "Password change refused",
+        SUCCESS_VERIFICATION_EMAIL => "Email address verified",
+        CODE_SENT => "Passwordless code sent",
+        CODE_LINK_SENT => "Passwordless link sent",
+        BREACHED_PASSWORD => "The password used appears in a list of breached passwords",
+        SUCCESS_LOGOUT => "Logged out",
+        FAILED_LOGOUT => "Logout refused",
+        SUCCESS_USERS_IMPORT => "Users import finished",
+        FAILED_USERS_IMPORT => "Users import failed",
+        _ => return None,
+    })
+}
+
 /// One event as stored and shown by `GET /api/v2/logs`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogEvent {

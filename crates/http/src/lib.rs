@@ -1,6 +1,7 @@
 //! Gatehouse's HTTP edge: routers per surface, request ids, tracing, body limits, and the
 //! single mapping of service errors to Auth0's error format.
 
+mod admin;
 mod authentication;
 pub mod error;
 mod extract;
@@ -75,6 +76,7 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
         .nest("/api/v2", management::router(state.clone()))
         .merge(authentication::router())
         .merge(hosted::router())
+        .merge(admin::router())
         .merge(ops::router())
         .fallback(|| async { error::ApiError::not_found() })
         .method_not_allowed_fallback(|| async {

@@ -2,6 +2,7 @@
 //! connections, tokens) and talks to the stores and the crypto crate.
 
 pub mod account;
+pub mod admin;
 pub mod authorize;
 pub mod bootstrap;
 pub mod breached;

@@ -2,7 +2,7 @@
 //! under `/u/`, and `/continue` after the post-login redirect hook. Pages are rendered here;
 //! the flow's decisions are the service's (`gatehouse_service::authorize`).
 
-mod cookies;
+pub(crate) mod cookies;
 mod pages;
 
 pub use cookies::{BrowserRequest, SESSION_COOKIE};
@@ -36,26 +36,29 @@ fn secure(g: &Gatehouse) -> bool {
     g.config().public_url.starts_with("https://")
 }
 
-/// Headers every hosted response carries: never cached, never framed, no Referer leaking
-/// the transaction in the URL.
+/// The hosted pages' content security policy: no scripts at all.
+const HOSTED_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'; base-uri 'none'";
+
 fn harden(resp: &mut Response, csp: bool) {
+    harden_with(resp, csp.then_some(HOSTED_CSP), "no-referrer");
+}
+
+/// Headers every browser page carries: never cached, never framed, no sniffing, the given
+/// Referer policy (hosted pages: none, so the transaction in the URL never leaks) and
+/// content security policy.
+pub(crate) fn harden_with(resp: &mut Response, csp: Option<&'static str>, referrer: &'static str) {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static(referrer));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if csp {
+    if let Some(csp) = csp {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'; base-uri 'none'",
-            ),
+            HeaderValue::from_static(csp),
         );
     }
 }
@@ -191,7 +194,7 @@ fn csrf_refused() -> Response {
 
 /// A form body whose CSRF token matches the browser's CSRF cookie; anything else is refused
 /// before a handler runs.
-struct VerifiedForm(HashMap<String, String>);
+pub(crate) struct VerifiedForm(pub HashMap<String, String>);
 
 impl FromRequest<AppState> for VerifiedForm {
     type Rejection = Response;

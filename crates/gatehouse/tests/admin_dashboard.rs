@@ -1,0 +1,373 @@
+//! The admin dashboard over HTTP: sign-in through the hosted login (authorization code with
+//! PKCE), the admin role checked on every request, CSRF on every form, and the user actions
+//! changing what the Management API then reads.
+
+mod common;
+
+use common::browser::{Browser, Page};
+use common::{TestServer, enc};
+use serde_json::{Value, json};
+
+const ADMIN_EMAIL: &str = "root@example.com";
+const PASSWORD: &str = "Sup3r-secret!";
+
+async fn server() -> TestServer {
+    TestServer::start_with(|cfg| {
+        cfg.bootstrap_admin_email = Some(ADMIN_EMAIL.into());
+        cfg.bootstrap_admin_password = Some(PASSWORD.into());
+    })
+    .await
+}
+
+/// Opens `/admin` and logs in on the hosted page; returns the first dashboard page.
+async fn sign_in(b: &mut Browser, email: &str) -> Page {
+    let login = b.visit("/admin").await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert!(login.body.contains("action=\"/u/login\""), "{}", login.body);
+    b.submit_login(&login, email, PASSWORD).await
+}
+
+fn csrf(page: &Page) -> String {
+    page.input("_csrf").expect("the page has a CSRF token")
+}
+
+async fn user_json(s: &mut TestServer, id: &str) -> Value {
+    s.get(&format!("/api/v2/users/{}", enc(id)))
+        .await
+        .assert_status(200)
+        .clone()
+}
+
+#[tokio::test]
+async fn an_administrator_signs_in_and_manages_a_user() {
+    let mut s = server().await;
+    let mut b = Browser::new(&s.url);
+    let home = sign_in(&mut b, ADMIN_EMAIL).await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("<h1>Users</h1>"), "{}", home.body);
+    assert!(home.body.contains(ADMIN_EMAIL));
+    assert!(b.cookies.contains_key("gh_admin"));
+    let cookie = home
+        .set_cookies
+        .iter()
+        .chain(std::iter::empty())
+        .find(|c| c.starts_with("gh_admin="));
+    // The session cookie was set on the callback's redirect; the page itself sets only CSRF.
+    assert!(cookie.is_none() || cookie.is_some_and(|c| c.contains("HttpOnly")));
+
+    // Create a user through the form.
+    let token = csrf(&home);
+    let created = b
+        .post_form(
+            "/admin/users",
+            &[
+                ("_csrf", &token),
+                ("email", "walk@example.com"),
+                ("password", PASSWORD),
+                ("connection", common::DB_CONNECTION),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page = b.follow(created).await;
+    assert!(page.body.contains("User created."), "{}", page.body);
+    let id = page.body.split("<code id=\"user-id\">").nth(1).unwrap();
+    let id = id[..id.find('<').unwrap()].replace("&#124;", "|");
+    assert!(id.starts_with("auth0|"), "{id}");
+
+    // Found by a v3 query; a bad query shows its error where it is.
+    let found = b
+        .get(&format!("/admin/users?q={}", enc("email:walk@example.com")))
+        .await;
+    assert_eq!(found.status, 200);
+    assert!(found.body.contains("1 users"), "{}", found.body);
+    assert!(found.body.contains("walk@example.com"));
+    let bad = b
+        .get(&format!("/admin/users?q={}", enc("email:(walk")))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("id=\"q-error\""), "{}", bad.body);
+    assert!(bad.body.contains("The query is not valid at character"));
+
+    // Metadata: a bad key is refused and nothing is saved; a good edit is saved.
+    let bad_key = b
+        .post_form(
+            &format!("/admin/users/{}/metadata", enc(&id)),
+            &[
+                ("_csrf", &token),
+                ("user_metadata", r#"{"bad.key": 1}"#),
+                ("app_metadata", "{}"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_key.status, 400, "{}", bad_key.body);
+    assert!(bad_key.body.contains("bad.key"), "{}", bad_key.body);
+    assert_eq!(user_json(&mut s, &id).await.get("user_metadata"), None);
+    let saved = b
+        .post_form(
+            &format!("/admin/users/{}/metadata", enc(&id)),
+            &[
+                ("_csrf", &token),
+                ("user_metadata", r#"{"plan": "pro", "seats": 3}"#),
+                ("app_metadata", r#"{"tier": 2}"#),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let u = user_json(&mut s, &id).await;
+    assert_eq!(u["user_metadata"], json!({"plan": "pro", "seats": 3}));
+    assert_eq!(u["app_metadata"], json!({"tier": 2}));
+    // Removing a key in the editor deletes it.
+    let trimmed = b
+        .post_form(
+            &format!("/admin/users/{}/metadata", enc(&id)),
+            &[
+                ("_csrf", &token),
+                ("user_metadata", r#"{"plan": "pro"}"#),
+                ("app_metadata", r#"{"tier": 2}"#),
+            ],
+        )
+        .await;
+    assert_eq!(trimmed.status, 303);
+    assert_eq!(
+        user_json(&mut s, &id).await["user_metadata"],
+        json!({"plan": "pro"})
+    );
+
+    // Block, then a login attempt shows up as an explained failure on the user's page.
+    let blocked = b
+        .post_form(
+            &format!("/admin/users/{}/block", enc(&id)),
+            &[("_csrf", &token)],
+        )
+        .await;
+    assert_eq!(blocked.status, 303);
+    assert_eq!(user_json(&mut s, &id).await["blocked"], json!(true));
+    let (app_id, app_secret) = s.app_with_grants(&["password"]).await;
+    let refused = s
+        .http()
+        .post(format!("{}/oauth/token", s.url))
+        .json(
+            &json!({"grant_type": "password", "username": "walk@example.com",
+            "password": PASSWORD, "client_id": app_id, "client_secret": app_secret}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let page = b.get(&format!("/admin/users/{}", enc(&id))).await;
+    assert!(page.body.contains("id=\"blocked-badge\""));
+    assert!(
+        page.body
+            .contains("Login refused (for example: the user is blocked)"),
+        "{}",
+        page.body
+    );
+
+    // Unblock, change the password (the new one works), delete.
+    for (action, fields) in [
+        ("unblock", vec![]),
+        ("password", vec![("password", "N3w-passw0rd!x")]),
+    ] {
+        let mut form = vec![("_csrf", token.as_str())];
+        form.extend(fields);
+        let r = b
+            .post_form(&format!("/admin/users/{}/{action}", enc(&id)), &form)
+            .await;
+        assert_eq!(r.status, 303, "{action}: {}", r.body);
+    }
+    let ok = s
+        .http()
+        .post(format!("{}/oauth/token", s.url))
+        .json(
+            &json!({"grant_type": "password", "username": "walk@example.com",
+            "password": "N3w-passw0rd!x", "client_id": app_id, "client_secret": app_secret}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    // A weak password is refused with the policy's words, and changes nothing.
+    let weak = b
+        .post_form(
+            &format!("/admin/users/{}/password", enc(&id)),
+            &[("_csrf", &token), ("password", "abc")],
+        )
+        .await;
+    assert_eq!(weak.status, 400, "{}", weak.body);
+    assert!(weak.body.contains("id=\"error\""));
+
+    let confirm = b.get(&format!("/admin/users/{}/delete", enc(&id))).await;
+    assert!(confirm.body.contains("Delete permanently"));
+    let deleted = b
+        .post_form(
+            &format!("/admin/users/{}/delete", enc(&id)),
+            &[("_csrf", &token)],
+        )
+        .await;
+    assert_eq!(deleted.status, 303);
+    s.get(&format!("/api/v2/users/{}", enc(&id)))
+        .await
+        .assert_status(404);
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_change_nothing() {
+    let mut s = server().await;
+    let victim = s.create_user("victim@example.com", json!({})).await;
+    let id = victim["user_id"].as_str().unwrap().to_string();
+    let mut b = Browser::new(&s.url);
+    sign_in(&mut b, ADMIN_EMAIL).await;
+    for token in ["", "forged-token"] {
+        let r = b
+            .post_form(
+                &format!("/admin/users/{}/block", enc(&id)),
+                &[("_csrf", token)],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}", r.body);
+    }
+    assert_eq!(user_json(&mut s, &id).await.get("blocked"), None);
+}
+
+/// Every dashboard page and action: (method, path).
+fn every_route(user: &str, client: &str, connection: &str) -> Vec<(&'static str, String)> {
+    let u = enc(user);
+    let mut routes = vec![
+        ("GET", "/admin".to_string()),
+        ("GET", "/admin/users".into()),
+        ("GET", "/admin/users/new".into()),
+        ("GET", format!("/admin/users/{u}")),
+        ("GET", format!("/admin/users/{u}/delete")),
+        ("GET", "/admin/applications".into()),
+        ("GET", format!("/admin/applications/{client}")),
+        ("GET", "/admin/connections".into()),
+        ("GET", format!("/admin/connections/{connection}")),
+        ("GET", "/admin/jobs".into()),
+        ("GET", "/admin/jobs/job_x".into()),
+        ("GET", "/admin/jobs/job_x/status".into()),
+        ("GET", "/admin/logs".into()),
+        ("POST", "/admin/users".into()),
+        ("POST", format!("/admin/users/{u}/metadata")),
+        ("POST", format!("/admin/users/{u}/delete")),
+        ("POST", "/admin/applications".into()),
+        ("POST", format!("/admin/applications/{client}")),
+        ("POST", format!("/admin/applications/{client}/rotate")),
+        ("POST", "/admin/connections".into()),
+        ("POST", format!("/admin/connections/{connection}")),
+        ("POST", "/admin/jobs/import".into()),
+        ("POST", "/admin/jobs/export".into()),
+        ("POST", "/admin/signout".into()),
+    ];
+    for action in [
+        "block",
+        "unblock",
+        "lift-blocks",
+        "password",
+        "picture",
+        "mark-verified",
+        "send-verification",
+        "send-reset",
+    ] {
+        routes.push(("POST", format!("/admin/users/{u}/{action}")));
+    }
+    routes
+}
+
+#[tokio::test]
+async fn a_user_without_the_admin_role_is_refused_every_page_and_action() {
+    let mut s = server().await;
+    s.create_user("plain@example.com", json!({"email_verified": true}))
+        .await;
+    let victim = s.create_user("victim@example.com", json!({})).await;
+    let id = victim["user_id"].as_str().unwrap().to_string();
+    let (client, _) = s.app_with_grants(&[]).await;
+    let connection = s.connection_id(common::DB_CONNECTION).await;
+
+    // The login itself succeeds, but the dashboard refuses the account and opens no session.
+    let mut b = Browser::new(&s.url);
+    let refused = sign_in(&mut b, "plain@example.com").await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("does not have the admin role"));
+    assert!(!b.cookies.contains_key("gh_admin"));
+    // The hosted login page's CSRF token is valid for this browser: forms are not what
+    // stops this user.
+    let login_page = b.get("/u/login").await;
+    let token = login_page.input("_csrf").unwrap_or_default();
+
+    for (method, path) in every_route(&id, &client, &connection) {
+        let r = if method == "GET" {
+            b.get(&path).await
+        } else {
+            b.post_form(
+                &path,
+                &[
+                    ("_csrf", &token),
+                    ("password", "An0ther-passw0rd!"),
+                    ("name", "x"),
+                    ("email", "new@example.com"),
+                    ("connection", common::DB_CONNECTION),
+                    ("user_metadata", "{\"a\":1}"),
+                    ("app_metadata", "{\"roles\":[\"admin\"]}"),
+                ],
+            )
+            .await
+        };
+        // Not signed in to the dashboard: sent to sign in, which the SSO session answers
+        // with a refusal once more.
+        assert_eq!(r.status, 303, "{method} {path}: {}", r.body);
+        let back = b.follow(r).await;
+        assert_eq!(back.status, 403, "{method} {path}: {}", back.body);
+        assert!(!b.cookies.contains_key("gh_admin"), "{method} {path}");
+    }
+    let v = user_json(&mut s, &id).await;
+    assert_eq!(v.get("blocked"), None);
+    assert_eq!(v.get("user_metadata"), None);
+    assert_eq!(v["email_verified"], json!(false));
+    let found = s
+        .get(&format!(
+            "/api/v2/users-by-email?email={}",
+            enc("new@example.com")
+        ))
+        .await;
+    assert_eq!(found.assert_status(200), &json!([]));
+}
+
+#[tokio::test]
+async fn taking_the_role_away_ends_dashboard_access_at_once() {
+    let mut s = server().await;
+    let mut b = Browser::new(&s.url);
+    assert_eq!(sign_in(&mut b, ADMIN_EMAIL).await.status, 200);
+    let admin = s
+        .get(&format!(
+            "/api/v2/users-by-email?email={}",
+            enc(ADMIN_EMAIL)
+        ))
+        .await
+        .assert_status(200)[0]
+        .clone();
+    let id = admin["user_id"].as_str().unwrap();
+    s.patch(
+        &format!("/api/v2/users/{}", enc(id)),
+        json!({"app_metadata": {"roles": ["support"]}}),
+    )
+    .await
+    .assert_status(200);
+    let page = b.get("/admin/users").await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(!b.cookies.contains_key("gh_admin"));
+}
+
+#[tokio::test]
+async fn sign_in_state_must_come_back_from_this_browser() {
+    let s = server().await;
+    // A callback with a code but without the sign-in cookie (another browser's link).
+    let mut b = Browser::new(&s.url);
+    let r = b.get("/admin/callback?code=abc&state=def").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body
+            .contains("expired or was not started in this browser")
+    );
+    assert!(!b.cookies.contains_key("gh_admin"));
+}

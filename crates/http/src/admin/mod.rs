@@ -1,0 +1,328 @@
+//! The admin dashboard at `/admin`: server-rendered pages over the same service calls the
+//! Management API makes, for users holding the admin role (`gatehouse_service::admin`).
+//! Every request checks the dashboard session and the role; every form carries the CSRF
+//! token of the hosted pages; pages get the hosted pages' hardening headers.
+
+mod html;
+mod jobs;
+mod logs;
+mod settings;
+mod users;
+
+use crate::AppState;
+use crate::extract::ClientInfo;
+use crate::hosted::cookies;
+use axum::Router;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use gatehouse_service::admin::{Admin, SignInRefused};
+use gatehouse_service::{Gatehouse, ServiceError};
+use html::esc;
+use std::collections::HashMap;
+
+/// The dashboard session cookie (scoped to `/admin`).
+const ADMIN_COOKIE: &str = "gh_admin";
+/// The sealed state of a sign-in on its way through the login page.
+const SIGN_IN_COOKIE: &str = "gh_admin_signin";
+
+const SCRIPT: &str = include_str!("admin.js");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(home))
+        .route("/admin/", get(home))
+        .route("/admin/callback", get(callback))
+        .route("/admin/signout", post(sign_out))
+        .route("/admin/assets/admin.js", get(script))
+        .merge(users::router())
+        .merge(settings::router())
+        .merge(jobs::router())
+        .merge(logs::router())
+}
+
+/// A signed-in administrator with the CSRF token for the page's forms. Extracting it
+/// refuses the request (sign-in redirect, or 403 for a user without the role) before any
+/// handler runs.
+pub(crate) struct Dashboard {
+    pub admin: Admin,
+    pub csrf: String,
+    new_csrf_cookie: Option<String>,
+    secure: bool,
+}
+
+impl FromRequestParts<AppState> for Dashboard {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
+        let g = &s.gatehouse;
+        let cookie = cookies::read(&parts.headers, ADMIN_COOKIE);
+        match g.admin_session(cookie.as_deref()).await {
+            Ok(Some(admin)) => {
+                let existing = cookies::read(&parts.headers, cookies::CSRF_COOKIE);
+                let (csrf_cookie, new) = match existing {
+                    Some(c) if c.len() >= 16 => (c, false),
+                    _ => (
+                        gatehouse_crypto::random::b64url(24).unwrap_or_default(),
+                        true,
+                    ),
+                };
+                Ok(Self {
+                    admin,
+                    csrf: g.csrf_token(&csrf_cookie),
+                    new_csrf_cookie: new.then_some(csrf_cookie),
+                    secure: secure(g),
+                })
+            }
+            Ok(None) => {
+                // Only a page can be come back to; an action starts again from the home page.
+                let back = if parts.method == Method::GET {
+                    parts
+                        .uri
+                        .path_and_query()
+                        .map(|p| p.as_str())
+                        .unwrap_or("/admin")
+                } else {
+                    "/admin"
+                };
+                Err(start_sign_in(g, back).await)
+            }
+            Err(SignInRefused::NotAdmin(who)) => Err(not_admin(g, &who)),
+            Err(e) => Err(failure(&e.to_string())),
+        }
+    }
+}
+
+impl Dashboard {
+    /// A page that only says why something could not be shown or done.
+    pub fn refused(&self, e: ServiceError, title: &str, nav: html::Nav) -> Response {
+        let (status, message) = refusal(e);
+        self.page(status, title, nav, &html::error_box(Some(&message)))
+    }
+
+    pub fn email(&self) -> &str {
+        self.admin
+            .user
+            .email
+            .as_deref()
+            .unwrap_or(&self.admin.user.user_id)
+    }
+
+    /// A full page with the navigation.
+    pub fn page(&self, status: StatusCode, title: &str, nav: html::Nav, body: &str) -> Response {
+        let mut r = (
+            status,
+            axum::response::Html(html::layout(title, nav, self.email(), &self.csrf, body)),
+        )
+            .into_response();
+        harden(&mut r);
+        if let Some(c) = &self.new_csrf_cookie
+            && let Ok(v) =
+                HeaderValue::from_str(&cookies::set(cookies::CSRF_COOKIE, c, 86_400, self.secure))
+        {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+        r
+    }
+}
+
+fn secure(g: &Gatehouse) -> bool {
+    g.config().public_url.starts_with("https://")
+}
+
+/// The hosted pages' headers, with a policy that allows the dashboard's own script and its
+/// status polling, and nothing from elsewhere.
+fn harden(r: &mut Response) {
+    crate::hosted::harden_with(
+        r,
+        Some(
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src https: http: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        "same-origin",
+    );
+}
+
+fn bare(status: StatusCode, title: &str, body: &str) -> Response {
+    let mut r = (status, axum::response::Html(html::bare(title, body))).into_response();
+    harden(&mut r);
+    r
+}
+
+/// See-other redirect (after a form, the browser GETs the target).
+pub(crate) fn see_other(location: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    harden(&mut r);
+    r
+}
+
+fn set_cookie(r: &mut Response, name: &str, value: &str, max_age: i64, secure: bool) {
+    let cookie = format!(
+        "{name}={value}; Path=/admin; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+async fn start_sign_in(g: &Gatehouse, back: &str) -> Response {
+    match g.begin_admin_sign_in(back).await {
+        Ok(start) => {
+            let mut r = see_other(&start.authorize_url);
+            set_cookie(
+                &mut r,
+                SIGN_IN_COOKIE,
+                &start.pending_cookie,
+                600,
+                secure(g),
+            );
+            r
+        }
+        Err(e) => failure(&e.to_string()),
+    }
+}
+
+fn not_admin(g: &Gatehouse, who: &str) -> Response {
+    let mut r = bare(
+        StatusCode::FORBIDDEN,
+        "Not an administrator",
+        &format!(
+            "<p class=\"error\" role=\"alert\" id=\"error\">{}</p>\
+<p>Ask an administrator to add <code>admin</code> to your <code>app_metadata.roles</code>.</p>\
+<p><a class=\"button secondary\" href=\"{}\">Sign out</a></p>",
+            esc(&SignInRefused::NotAdmin(who.to_string()).to_string()),
+            esc(&g.admin_sign_out_url()),
+        ),
+    );
+    set_cookie(&mut r, ADMIN_COOKIE, "", 0, secure(g));
+    r
+}
+
+fn failure(message: &str) -> Response {
+    tracing::error!(error = %message, "admin dashboard request failed");
+    bare(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "<p class=\"error\" role=\"alert\">The server could not complete this request. The details are in its log.</p>",
+    )
+}
+
+/// A form or query field, empty when absent.
+pub(crate) fn param<'a>(q: &'a HashMap<String, String>, k: &str) -> &'a str {
+    q.get(k).map(String::as_str).unwrap_or("")
+}
+
+/// A refused action: its HTTP status (as the Management API would answer) and the words
+/// for the page. Internal details stay in the log.
+pub(crate) fn refusal(e: ServiceError) -> (StatusCode, String) {
+    let message = match &e {
+        ServiceError::Internal(_) | ServiceError::Store(_) => {
+            tracing::error!(error = %e, "admin dashboard action failed");
+            "The server could not complete this action. The details are in its log.".into()
+        }
+        other => other.to_string(),
+    };
+    (crate::error::ApiError::from(e).status, message)
+}
+
+async fn home(_: Dashboard) -> Response {
+    see_other("/admin/users")
+}
+
+async fn callback(
+    State(s): State<AppState>,
+    who: ClientInfo,
+    parts: axum::http::HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let g = &s.gatehouse;
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    if !get("error").is_empty() {
+        return bare(
+            StatusCode::BAD_REQUEST,
+            "Sign-in did not complete",
+            &format!(
+                "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/admin\">Try again</a></p>",
+                esc(get("error_description"))
+            ),
+        );
+    }
+    let pending = cookies::read(&parts, SIGN_IN_COOKIE);
+    let previous = cookies::read(&parts, ADMIN_COOKIE);
+    let result = g
+        .finish_admin_sign_in(
+            get("code"),
+            get("state"),
+            pending.as_deref(),
+            previous.as_deref(),
+            who.ip,
+            who.user_agent,
+        )
+        .await;
+    let mut r = match result {
+        Ok((session, back)) => {
+            let mut r = see_other(&back);
+            set_cookie(
+                &mut r,
+                ADMIN_COOKIE,
+                &session.value,
+                session.max_age_secs,
+                secure(g),
+            );
+            r
+        }
+        Err(SignInRefused::NotAdmin(who)) => not_admin(g, &who),
+        Err(e @ (SignInRefused::Expired | SignInRefused::Login(_))) => bare(
+            StatusCode::BAD_REQUEST,
+            "Sign-in did not complete",
+            &format!(
+                "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/admin\">Sign in again</a></p>",
+                esc(&e.to_string())
+            ),
+        ),
+        Err(e) => failure(&e.to_string()),
+    };
+    set_cookie(&mut r, SIGN_IN_COOKIE, "", 0, secure(g));
+    r
+}
+
+/// Ends the dashboard session, then the login session through the tenant's logout.
+async fn sign_out(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    _d: Dashboard,
+    crate::hosted::VerifiedForm(_): crate::hosted::VerifiedForm,
+) -> Response {
+    let g = &s.gatehouse;
+    if let Err(e) = g
+        .end_session(cookies::read(&headers, ADMIN_COOKIE).as_deref())
+        .await
+    {
+        return failure(&e.to_string());
+    }
+    let mut r = see_other(&g.admin_sign_out_url());
+    set_cookie(&mut r, ADMIN_COOKIE, "", 0, secure(g));
+    r
+}
+
+async fn script() -> Response {
+    let mut r = (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    r.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}

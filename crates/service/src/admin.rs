@@ -1,0 +1,270 @@
+//! Who may use the admin dashboard, and how they sign in to it.
+//!
+//! The dashboard is a first-party application of the tenant, `Gatehouse Dashboard`, that
+//! signs people in through the hosted login like any other application: authorization code
+//! with PKCE (S256) and a sealed, short-lived `state`. Only users whose
+//! `app_metadata.roles` holds `admin` get a dashboard session. That session is a browser
+//! session of its own (its own cookie), and the role is checked again on every request, so
+//! taking the role away or blocking the user ends their access at once.
+
+use crate::error::{Result, ServiceError};
+use crate::sessions::NewSessionCookie;
+use crate::tokens::TokenRequest;
+use crate::{Gatehouse, now_millis};
+use gatehouse_core::client::ClientSettings;
+use gatehouse_core::user::User;
+use gatehouse_store::StoredClient;
+use serde::{Deserialize, Serialize};
+
+/// The dashboard's client id: fixed, so a restart on another address finds it again.
+pub const DASHBOARD_CLIENT_ID: &str = "gatehouse-dashboard";
+pub const DASHBOARD_CLIENT_NAME: &str = "Gatehouse Dashboard";
+/// The role (in `app_metadata.roles`) that opens the dashboard.
+pub const ADMIN_ROLE: &str = "admin";
+
+const SIGN_IN_PURPOSE: &str = "admin-sign-in";
+/// How long a sign-in may take between leaving for the login page and coming back.
+const SIGN_IN_LIFETIME_MS: i64 = 10 * 60 * 1000;
+
+/// A sign-in on its way through the hosted login, kept sealed in a cookie.
+#[derive(Serialize, Deserialize)]
+struct PendingSignIn {
+    state: String,
+    verifier: String,
+    return_to: String,
+    expires_at: i64,
+}
+
+/// Where to send the browser to sign in, and the sealed cookie that must come back with it.
+pub struct SignInStart {
+    pub authorize_url: String,
+    pub pending_cookie: String,
+}
+
+/// Why a sign-in did not give a dashboard session.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInRefused {
+    #[error(
+        "This sign-in link has expired or was not started in this browser. Please sign in again."
+    )]
+    Expired,
+    #[error("The login did not complete: {0}")]
+    Login(String),
+    #[error("Your account ({0}) does not have the admin role, so it cannot use the dashboard.")]
+    NotAdmin(String),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// A signed-in administrator.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub user: User,
+    pub session_id: String,
+}
+
+/// True when the user holds the admin role.
+pub fn is_admin(user: &User) -> bool {
+    user.app_metadata
+        .get("roles")
+        .and_then(|r| r.as_array())
+        .is_some_and(|roles| roles.iter().any(|r| r.as_str() == Some(ADMIN_ROLE)))
+}
+
+impl Gatehouse {
+    fn dashboard_callback(&self) -> String {
+        format!("{}/admin/callback", self.config().public_url)
+    }
+
+    /// Creates the dashboard's application if it is missing, and points its callback at this
+    /// server's address (which may have changed since it was created).
+    async fn ensure_dashboard_client(&self) -> Result<()> {
+        let callback = self.dashboard_callback();
+        let logout = format!("{}/admin", self.config().public_url);
+        match self
+            .inner
+            .clients
+            .get(self.tenant(), DASHBOARD_CLIENT_ID)
+            .await?
+        {
+            Some(mut c) => {
+                if c.settings.callbacks != [callback.clone()]
+                    || c.settings.allowed_logout_urls != [logout.clone()]
+                {
+                    c.settings.callbacks = vec![callback];
+                    c.settings.allowed_logout_urls = vec![logout];
+                    self.inner
+                        .clients
+                        .update(self.tenant(), &c, now_millis())
+                        .await?;
+                }
+            }
+            None => {
+                let mut s = ClientSettings::new(DASHBOARD_CLIENT_NAME.into());
+                s.description = Some(
+                    "Gatehouse's own admin dashboard (/admin). Created by the server; only users with the admin role can sign in to it."
+                        .into(),
+                );
+                s.app_type = Some("regular_web".into());
+                s.is_first_party = true;
+                s.callbacks = vec![callback];
+                s.allowed_logout_urls = vec![logout];
+                s.grant_types = vec!["authorization_code".into()];
+                s.token_endpoint_auth_method = "none".into();
+                let client = StoredClient {
+                    client_id: DASHBOARD_CLIENT_ID.into(),
+                    settings: s,
+                    sealed_secret: None,
+                };
+                match self
+                    .inner
+                    .clients
+                    .insert(self.tenant(), &client, now_millis())
+                    .await
+                {
+                    // Another node created it first.
+                    Ok(()) | Err(gatehouse_store::StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a dashboard sign-in that comes back to `return_to` (a path under `/admin`).
+    pub async fn begin_admin_sign_in(&self, return_to: &str) -> Result<SignInStart> {
+        self.ensure_dashboard_client().await?;
+        let rand = |n| gatehouse_crypto::random::b64url(n).map_err(ServiceError::internal);
+        let pending = PendingSignIn {
+            state: rand(16)?,
+            verifier: rand(48)?,
+            return_to: safe_return_path(return_to),
+            expires_at: now_millis() + SIGN_IN_LIFETIME_MS,
+        };
+        let challenge = gatehouse_crypto::pkce_s256(&pending.verifier);
+        let query = [
+            ("response_type", "code"),
+            ("client_id", DASHBOARD_CLIENT_ID),
+            ("redirect_uri", &self.dashboard_callback()),
+            ("scope", "openid profile email"),
+            ("state", &pending.state),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={}", gatehouse_core::authorize::percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+        Ok(SignInStart {
+            authorize_url: format!("/authorize?{query}"),
+            pending_cookie: self.seal_json(SIGN_IN_PURPOSE, &pending)?,
+        })
+    }
+
+    /// The callback of a dashboard sign-in: redeems the code through the token endpoint's
+    /// own logic, and opens a dashboard session for an administrator. Returns the session
+    /// cookie and the path to go back to.
+    pub async fn finish_admin_sign_in(
+        &self,
+        code: &str,
+        state: &str,
+        pending_cookie: Option<&str>,
+        previous_admin_cookie: Option<&str>,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> std::result::Result<(NewSessionCookie, String), SignInRefused> {
+        let pending = pending_cookie
+            .and_then(|c| self.open_json::<PendingSignIn>(SIGN_IN_PURPOSE, c))
+            .filter(|p| p.expires_at > now_millis())
+            .filter(|p| gatehouse_crypto::ct_eq(p.state.as_bytes(), state.as_bytes()))
+            .ok_or(SignInRefused::Expired)?;
+        let issued = self
+            .issue_token(TokenRequest {
+                grant_type: Some("authorization_code".into()),
+                client_id: Some(DASHBOARD_CLIENT_ID.into()),
+                code: Some(code.to_string()),
+                redirect_uri: Some(self.dashboard_callback()),
+                code_verifier: Some(pending.verifier.clone()),
+                ip,
+                user_agent,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| SignInRefused::Login(e.description.clone()))?;
+        let user_id = self
+            .userinfo(&issued.access_token)
+            .await
+            .and_then(|claims| claims.get("sub").and_then(|s| s.as_str()).map(String::from))
+            .ok_or_else(|| SignInRefused::Login("the access token was not accepted".into()))?;
+        let user = self.get_user(&user_id).await?;
+        if !is_admin(&user) {
+            let who = user.email.clone().unwrap_or(user.user_id.clone());
+            return Err(SignInRefused::NotAdmin(who));
+        }
+        let settings = self.tenant_settings().await?;
+        let (_, cookie) = self
+            .start_session(&user.user_id, previous_admin_cookie, &settings)
+            .await?;
+        Ok((cookie, pending.return_to))
+    }
+
+    /// The administrator behind a dashboard cookie, when the session is live and the user
+    /// still holds the admin role. `Ok(None)` means "sign in"; a signed-in user without the
+    /// role gets `Err(NotAdmin)`.
+    pub async fn admin_session(
+        &self,
+        cookie: Option<&str>,
+    ) -> std::result::Result<Option<Admin>, SignInRefused> {
+        let Some(active) = self.active_session(cookie).await? else {
+            return Ok(None);
+        };
+        if !is_admin(&active.user) {
+            let who = active
+                .user
+                .email
+                .clone()
+                .unwrap_or(active.user.user_id.clone());
+            return Err(SignInRefused::NotAdmin(who));
+        }
+        self.touch_session(&active.session).await?;
+        Ok(Some(Admin {
+            user: active.user,
+            session_id: active.session.session_id,
+        }))
+    }
+
+    /// Where the dashboard's sign-out sends the browser: the tenant's logout, which ends the
+    /// login session too, then back to the dashboard.
+    pub fn admin_sign_out_url(&self) -> String {
+        format!(
+            "/v2/logout?client_id={DASHBOARD_CLIENT_ID}&returnTo={}",
+            gatehouse_core::authorize::percent_encode(&format!(
+                "{}/admin",
+                self.config().public_url
+            ))
+        )
+    }
+}
+
+/// A path under `/admin` to come back to; anything else (another site, `//host`) becomes
+/// the dashboard's home.
+fn safe_return_path(p: &str) -> String {
+    if p.starts_with("/admin") && !p.starts_with("//") && !p.contains('\\') {
+        p.to_string()
+    } else {
+        "/admin".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_path_stays_in_the_dashboard() {
+        assert_eq!(safe_return_path("/admin/users?q=a"), "/admin/users?q=a");
+        assert_eq!(safe_return_path("https://evil.example/admin"), "/admin");
+        assert_eq!(safe_return_path("//evil.example"), "/admin");
+        assert_eq!(safe_return_path("/u/login"), "/admin");
+    }
+}
