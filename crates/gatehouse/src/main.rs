@@ -160,7 +160,7 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            print_banner(&running);
+            print_banner(&running, cfg.bootstrap_admin_email.as_deref());
             match running.wait().await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -173,12 +173,18 @@ async fn main() -> ExitCode {
 }
 
 /// What an operator needs to start using the server, on standard output (not the log).
-fn print_banner(r: &gatehouse::Running) {
+fn print_banner(r: &gatehouse::Running, admin_email: Option<&str>) {
     let url = &r.public_url;
     println!("\nGatehouse is running at {url}/");
     println!(
         "  Management API: {url}/api/v2/   OpenID configuration: {url}/.well-known/openid-configuration"
     );
+    match admin_email {
+        Some(email) => println!("  Admin dashboard: {url}/admin   (sign in as {email})"),
+        None => println!(
+            "  Admin dashboard: {url}/admin   (to sign in, start with GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL and GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD set)"
+        ),
+    }
     match &r.generated_client {
         Some(c) => {
             println!("\nA Management API client was created. Its secret is shown only this once:");

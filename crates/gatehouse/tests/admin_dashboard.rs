@@ -80,7 +80,7 @@ async fn an_administrator_signs_in_and_manages_a_user() {
         .get(&format!("/admin/users?q={}", enc("email:walk@example.com")))
         .await;
     assert_eq!(found.status, 200);
-    assert!(found.body.contains("1 users"), "{}", found.body);
+    assert!(found.body.contains("1 user ·"), "{}", found.body);
     assert!(found.body.contains("walk@example.com"));
     let bad = b
         .get(&format!("/admin/users?q={}", enc("email:(walk")))

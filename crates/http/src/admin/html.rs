@@ -31,8 +31,8 @@ dl{display:grid;grid-template-columns:minmax(8rem,max-content) 1fr;gap:.3rem 1re
 .badge.bad{background:#fee2e2;color:#991b1b}.badge.good{background:#d1fae5;color:#065f46}\
 code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem}pre{background:#f9fafb;padding:.6rem;overflow-x:auto}\
 progress{width:100%;height:1.2rem}.pager{display:flex;gap:.6rem;align-items:center;margin-top:.6rem}\
-img.avatar{width:4rem;height:4rem;border-radius:50%;object-fit:cover}\
-@media (max-width:40rem){main{padding:0 .5rem}section.card{padding:.7rem}dl{grid-template-columns:1fr}dt{margin-top:.4rem}}";
+img.avatar{width:4rem;height:4rem;border-radius:50%;object-fit:cover;background:#e5e7eb}.user-head{display:flex;gap:1rem;align-items:center;flex-wrap:wrap}\
+@media (max-width:40rem){main{padding:0 .5rem}.wide{display:none}section.card{padding:.7rem}dl{grid-template-columns:1fr}dt{margin-top:.4rem}}";
 
 /// The dashboard's sections, for the navigation bar.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -268,14 +268,14 @@ async fn job_page(State(s): State<AppState>, d: Dashboard, Path(id): Path<String
                             .unwrap_or("");
                         format!(
                             "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
-                            r["index"],
+                            r["index"].as_i64().map_or(0, |i| i + 1),
                             esc(who),
                             esc(&reasons.join("; "))
                         )
                     })
                     .collect();
                 format!(
-                    "<section class=\"card\"><h2>Rows not imported</h2><div class=\"table\"><table id=\"job-errors\"><thead><tr><th>Row</th><th>User</th><th>Reason</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
+                    "<section class=\"card\"><h2>Rows not imported</h2><div class=\"table\"><table id=\"job-errors\"><thead><tr><th>Row (first is 1)</th><th>User</th><th>Reason</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
                 )
             }
             Ok(_) => String::new(),

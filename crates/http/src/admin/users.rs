@@ -82,6 +82,7 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
         },
         esc(&sort_raw),
     );
+    let deleted = html::notice((param(&q, "deleted") == "1").then_some("User deleted."));
     let head = "<div class=\"row\"><h1>Users</h1><a class=\"button\" href=\"/admin/users/new\" style=\"flex:0 0 auto\">Create user</a></div>";
     if let Some(e) = query_error {
         // The query's error where it is: the query with a caret under the position.
@@ -130,7 +131,12 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
                 _ => (format!("{field}:1"), "", "none"),
             };
             format!(
-                "<th aria-sort=\"{aria}\"><a href=\"{}\">{label}{mark}</a></th>",
+                "<th aria-sort=\"{aria}\"{}><a href=\"{}\">{label}{mark}</a></th>",
+                if matches!(*field, "email" | "name") {
+                    ""
+                } else {
+                    " class=\"wide\""
+                },
                 esc(&link(0, &next))
             )
         })
@@ -145,7 +151,7 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
                 ""
             };
             format!(
-                "<tr><td><a href=\"/admin/users/{}\">{}</a>{blocked}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><a href=\"/admin/users/{}\">{}</a>{blocked}</td><td>{}</td><td class=\"num wide\">{}</td><td class=\"wide\">{}</td><td class=\"wide\">{}</td><td class=\"wide\">{}</td></tr>",
                 seg(&u.user_id),
                 esc(u.email.as_deref().or(u.username.as_deref()).unwrap_or(&u.user_id)),
                 esc(u.name.as_deref().unwrap_or("")),
@@ -178,12 +184,13 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
     let summary = if total == 0 {
         "No users match.".to_string()
     } else {
-        format!("{total} users · showing {first}–{last}")
+        let noun = if total == 1 { "user" } else { "users" };
+        format!("{total} {noun} · showing {first}–{last}")
     };
     let body = format!(
-        "{head}<section class=\"card\">{form}{QUERY_HELP}</form>\
+        "{head}{deleted}<section class=\"card\">{form}{QUERY_HELP}</form>\
 <p class=\"muted\" id=\"total\" role=\"status\">{summary}</p>\
-<div class=\"table\"><table><thead><tr>{headings}<th>Connection</th></tr></thead><tbody>{rows}</tbody></table></div>\
+<div class=\"table\"><table><thead><tr>{headings}<th class=\"wide\">Connection</th></tr></thead><tbody>{rows}</tbody></table></div>\
 <nav class=\"pager\" aria-label=\"Pages\">{prev}<span class=\"muted\">Page {} of {pages}</span>{next}</nav></section>",
         page + 1
     );
@@ -527,7 +534,7 @@ async fn user_page(
         })
         .collect();
     let body = format!(
-        "<p><a href=\"/admin/users\">← Users</a></p><div class=\"row\" style=\"align-items:center\">{picture}<h1>{}</h1></div><p>{badges}</p>\
+        "<p><a href=\"/admin/users\">← Users</a></p><div class=\"user-head\">{picture}<h1>{}</h1></div><p>{badges}</p>\
 {}{}{breached}\
 <section class=\"card\"><h2>Actions</h2><div class=\"actions\">{actions}</div>{forms}</section>\
 <section class=\"card\"><h2>Profile</h2>{profile}</section>\
