@@ -371,3 +371,268 @@ async fn sign_in_state_must_come_back_from_this_browser() {
     );
     assert!(!b.cookies.contains_key("gh_admin"));
 }
+
+/// The text between `start` and the next `<` in a page.
+fn text_after(page: &Page, start: &str) -> Option<String> {
+    let rest = page.body.split(start).nth(1)?;
+    Some(rest[..rest.find('<')?].to_string())
+}
+
+async fn client_credentials(s: &TestServer, id: &str, secret: &str) -> u16 {
+    s.http()
+        .post(format!("{}/oauth/token", s.url))
+        .json(&json!({"grant_type": "client_credentials", "client_id": id,
+            "client_secret": secret, "audience": s.audience()}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn applications_show_their_secret_once_and_rotate_it() {
+    let mut s = server().await;
+    let mut b = Browser::new(&s.url);
+    let home = sign_in(&mut b, ADMIN_EMAIL).await;
+    let token = csrf(&home);
+    let created = b
+        .post_form(
+            "/admin/applications",
+            &[
+                ("_csrf", &token),
+                ("name", "Back office"),
+                ("app_type", "non_interactive"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = text_after(&created, "<code id=\"client-id\">").unwrap();
+    let secret = text_after(&created, "<pre id=\"client-secret\">").unwrap();
+    assert!(secret.len() >= 32);
+    // Shown once: the application's page never shows it again.
+    let again = b.get(&format!("/admin/applications/{id}")).await;
+    assert_eq!(again.status, 200);
+    assert!(!again.body.contains(&secret));
+    assert!(!again.body.contains("client-secret"));
+    // Allowed to call the Management API, to prove the secret works.
+    s.post(
+        "/api/v2/client-grants",
+        json!({"client_id": id, "audience": s.audience(), "scope": ["read:users"]}),
+    )
+    .await
+    .assert_status(201);
+    assert_eq!(client_credentials(&s, &id, &secret).await, 200);
+
+    // Edit: callbacks, logout URLs, grant types.
+    let saved = b
+        .post_form(
+            &format!("/admin/applications/{id}"),
+            &[
+                ("_csrf", &token),
+                ("name", "Back office"),
+                ("app_type", "regular_web"),
+                (
+                    "callbacks",
+                    "https://app.example.com/cb\nhttps://app.example.com/cb2",
+                ),
+                ("allowed_logout_urls", "https://app.example.com/bye"),
+                ("web_origins", ""),
+                ("grant_client_credentials", "on"),
+                ("grant_authorization_code", "on"),
+                ("token_endpoint_auth_method", "client_secret_post"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let c = s
+        .get(&format!("/api/v2/clients/{id}"))
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(
+        c["callbacks"],
+        json!(["https://app.example.com/cb", "https://app.example.com/cb2"])
+    );
+    assert_eq!(
+        c["allowed_logout_urls"],
+        json!(["https://app.example.com/bye"])
+    );
+    assert_eq!(
+        c["grant_types"],
+        json!(["authorization_code", "client_credentials"])
+    );
+    // A callback that is not a URL is refused with the API's words, and nothing changes.
+    let bad = b
+        .post_form(
+            &format!("/admin/applications/{id}"),
+            &[
+                ("_csrf", &token),
+                ("name", "Back office"),
+                ("app_type", "regular_web"),
+                ("callbacks", "not a url"),
+                ("token_endpoint_auth_method", "client_secret_post"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("id=\"error\""));
+    assert_eq!(
+        s.get(&format!("/api/v2/clients/{id}"))
+            .await
+            .assert_status(200)["callbacks"],
+        c["callbacks"]
+    );
+
+    // Rotate: a new secret, shown once; the old one stops working.
+    let rotated = b
+        .post_form(
+            &format!("/admin/applications/{id}/rotate"),
+            &[("_csrf", &token)],
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let new_secret = text_after(&rotated, "<pre id=\"client-secret\">").unwrap();
+    assert_ne!(new_secret, secret);
+    assert_eq!(client_credentials(&s, &id, &secret).await, 401);
+    assert_eq!(client_credentials(&s, &id, &new_secret).await, 200);
+}
+
+#[tokio::test]
+async fn a_connection_policy_edited_in_the_dashboard_applies_to_new_passwords() {
+    let mut s = server().await;
+    let conn = s.connection_id(common::DB_CONNECTION).await;
+    let mut b = Browser::new(&s.url);
+    let home = sign_in(&mut b, ADMIN_EMAIL).await;
+    let token = csrf(&home);
+    let page = b.get(&format!("/admin/connections/{conn}")).await;
+    assert!(page.body.contains("<option value=\"good\" selected>"));
+    let saved = b
+        .post_form(
+            &format!("/admin/connections/{conn}"),
+            &[
+                ("_csrf", &token),
+                ("passwordPolicy", "low"),
+                ("min_length", "20"),
+                ("brute_force_protection", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let c = s
+        .get(&format!("/api/v2/connections/{conn}"))
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(c["options"]["passwordPolicy"], json!("low"));
+    assert_eq!(
+        c["options"]["password_complexity_options"]["min_length"],
+        json!(20)
+    );
+    let short = s
+        .post(
+            "/api/v2/users",
+            json!({"connection": common::DB_CONNECTION, "email": "short@example.com",
+                "password": "Sup3r-secret!"}),
+        )
+        .await;
+    let message = short.assert_error(400, "invalid_password");
+    assert!(message.contains("PasswordStrengthError"), "{message}");
+    // Out of range: refused on the page, nothing saved.
+    let bad = b
+        .post_form(
+            &format!("/admin/connections/{conn}"),
+            &[
+                ("_csrf", &token),
+                ("passwordPolicy", "low"),
+                ("min_length", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        s.get(&format!("/api/v2/connections/{conn}"))
+            .await
+            .assert_status(200)["options"]["password_complexity_options"]["min_length"],
+        json!(20)
+    );
+}
+
+#[tokio::test]
+async fn logs_are_filtered_by_type_user_and_date() {
+    let mut s = server().await;
+    let user = s.create_user("logged@example.com", json!({})).await;
+    let id = user["user_id"].as_str().unwrap().to_string();
+    let (app_id, app_secret) = s.app_with_grants(&["password"]).await;
+    for password in ["wrong-password-1", "wrong-password-2"] {
+        s.http()
+            .post(format!("{}/oauth/token", s.url))
+            .json(
+                &json!({"grant_type": "password", "username": "logged@example.com",
+                "password": password, "client_id": app_id, "client_secret": app_secret}),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut b = Browser::new(&s.url);
+    sign_in(&mut b, ADMIN_EMAIL).await;
+    let page = b
+        .get(&format!("/admin/logs?type=fp&user={}", enc(&id)))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("2 events"), "{}", page.body);
+    assert!(page.body.contains("Login failed: wrong password"));
+    assert!(
+        page.body
+            .contains(&format!("href=\"/admin/users/{}\"", enc(&id)))
+    );
+    let other_type = b.get("/admin/logs?type=fu").await;
+    assert!(other_type.body.contains("0 events"), "{}", other_type.body);
+    let future = b.get("/admin/logs?type=fp&from=2999-01-01").await;
+    assert!(future.body.contains("0 events"));
+    let bad_date = b.get("/admin/logs?from=yesterday").await;
+    assert_eq!(bad_date.status, 400);
+    assert!(bad_date.body.contains("is not a date"));
+}
+
+#[tokio::test]
+async fn an_upload_without_the_csrf_token_is_refused_before_it_is_stored() {
+    let mut s = server().await;
+    let conn = s.connection_id(common::DB_CONNECTION).await;
+    let mut b = Browser::new(&s.url);
+    sign_in(&mut b, ADMIN_EMAIL).await;
+    let cookies = b
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", "forged")
+        .text("connection_id", conn)
+        .part(
+            "users",
+            reqwest::multipart::Part::bytes(br#"[{"email":"sneaky@example.com"}]"#.to_vec())
+                .file_name("users.json"),
+        );
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/admin/jobs/import", s.url))
+        .header("cookie", cookies)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let found = s
+        .get(&format!(
+            "/api/v2/users-by-email?email={}",
+            enc("sneaky@example.com")
+        ))
+        .await;
+    assert_eq!(found.assert_status(200), &json!([]));
+}
