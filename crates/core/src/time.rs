@@ -5,17 +5,55 @@ pub type EpochMillis = i64;
 
 /// Formats epoch milliseconds as `2017-11-02T23:34:03.803Z`.
 pub fn iso8601(ms: EpochMillis) -> String {
+    match Iso8601::new(ms) {
+        Some(t) => t.as_str().to_string(),
+        None => {
+            let (y, m, d, h, min, sec, millis) = parts(ms);
+            format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}.{millis:03}Z")
+        }
+    }
+}
+
+/// A timestamp of years 0 to 9999 formatted on the stack: exports write millions of them.
+pub struct Iso8601([u8; 24]);
+
+impl Iso8601 {
+    pub fn new(ms: EpochMillis) -> Option<Self> {
+        let (y, m, d, h, min, sec, millis) = parts(ms);
+        if !(0..=9999).contains(&y) {
+            return None;
+        }
+        let mut b = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, y as u32);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, h);
+        put(14, 2, min);
+        put(17, 2, sec);
+        put(20, 3, millis);
+        Some(Self(b))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+/// Year, month, day, hour, minute, second and millisecond of epoch milliseconds (UTC).
+fn parts(ms: EpochMillis) -> (i64, u32, u32, u32, u32, u32, u32) {
     let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
+    let millis = ms.rem_euclid(1000) as u32;
     let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
+    let sod = secs.rem_euclid(86_400) as u32;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
+    (y, m, d, sod / 3600, (sod % 3600) / 60, sod % 60, millis)
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
@@ -94,6 +132,25 @@ pub fn parse_iso8601(s: &str) -> Option<EpochMillis> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stack_formatting_matches_the_general_one() {
+        let general = |ms: i64| {
+            let (y, m, d, h, min, sec, millis) = parts(ms);
+            format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}.{millis:03}Z")
+        };
+        let mut ms: i64 = -62_167_219_200_000; // 0000-01-01
+        while ms < 253_402_300_800_000 {
+            // up to 9999-12-31
+            assert_eq!(iso8601(ms), general(ms), "{ms}");
+            ms += 7_919_876_543_211; // a prime-ish stride through every field
+        }
+        assert_eq!(iso8601(1_509_665_643_803), "2017-11-02T23:34:03.803Z");
+        assert_eq!(iso8601(-1), "1969-12-31T23:59:59.999Z");
+        assert!(Iso8601::new(253_402_300_800_000).is_none()); // year 10000
+        assert!(Iso8601::new(-62_167_219_200_001).is_none()); // year -1
+        assert_eq!(iso8601(253_402_300_800_000), "10000-01-01T00:00:00.000Z");
+    }
 
     #[test]
     fn parses_what_it_formats_and_offsets() {

@@ -3,8 +3,10 @@
 
 use crate::metadata::{MetadataKind, MetadataPatch};
 use crate::payload::{Field, InvalidBody, Payload, is_e164, is_email};
-use crate::time::{EpochMillis, iso8601};
-use serde_json::{Map, Value, json};
+use crate::time::{EpochMillis, Iso8601, iso8601};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::{Map, Value};
 
 /// Provider (strategy) name of Gatehouse's own database connections, as in Auth0.
 pub const DATABASE_PROVIDER: &str = "auth0";
@@ -85,67 +87,104 @@ impl User {
             .unwrap_or(&self.user_id)
     }
 
-    /// The Auth0 JSON representation (what GET /api/v2/users/{id} returns).
+    /// The Auth0 JSON representation (what GET /api/v2/users/{id} returns): the document
+    /// [`UserJson`] writes.
     pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Value| {
-            m.insert(k.to_string(), v);
-        };
-        put("user_id", json!(self.user_id));
-        if let Some(e) = &self.email {
-            put("email", json!(e));
+        serde_json::to_value(UserJson(self)).unwrap_or_else(|_| Value::Object(Map::new()))
+    }
+}
+
+/// A user's Auth0 JSON, serialised straight from the struct so an export can write
+/// millions without building a `Value` each. Keys come in sorted order, the order a
+/// `Value`'s map keeps, so [`User::to_json`] prints the same bytes.
+pub struct UserJson<'a>(pub &'a User);
+
+#[derive(Serialize)]
+struct IdentityJson<'a> {
+    connection: &'a str,
+    #[serde(rename = "isSocial")]
+    is_social: bool,
+    provider: &'a str,
+    user_id: &'a str,
+}
+
+/// A timestamp serialised as Auth0's ISO 8601 string.
+struct Timestamp(EpochMillis);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match Iso8601::new(self.0) {
+            Some(t) => s.serialize_str(t.as_str()),
+            None => s.serialize_str(&iso8601(self.0)),
         }
-        put("email_verified", json!(self.email_verified));
-        for (key, value) in [
-            ("username", &self.username),
-            ("phone_number", &self.phone_number),
-            ("given_name", &self.given_name),
-            ("family_name", &self.family_name),
-            ("name", &self.name),
-            ("nickname", &self.nickname),
-            ("picture", &self.picture),
-        ] {
-            if let Some(v) = value {
-                put(key, json!(v));
-            }
+    }
+}
+
+impl Serialize for UserJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let u = self.0;
+        let mut m = s.serialize_map(None)?;
+        if !u.app_metadata.is_empty() {
+            m.serialize_entry("app_metadata", &u.app_metadata)?;
         }
-        if self.phone_number.is_some() {
-            put("phone_verified", json!(self.phone_verified));
+        if let Some(b) = u.blocked {
+            m.serialize_entry("blocked", &b)?;
         }
-        if let Some(b) = self.blocked {
-            put("blocked", json!(b));
+        m.serialize_entry("created_at", &Timestamp(u.created_at))?;
+        if let Some(e) = &u.email {
+            m.serialize_entry("email", e)?;
         }
-        put(
+        m.serialize_entry("email_verified", &u.email_verified)?;
+        if let Some(v) = &u.family_name {
+            m.serialize_entry("family_name", v)?;
+        }
+        if let Some(v) = &u.given_name {
+            m.serialize_entry("given_name", v)?;
+        }
+        m.serialize_entry(
             "identities",
-            json!([{
-                "connection": self.connection,
-                "provider": self.provider,
-                "user_id": self.provider_user_id(),
-                "isSocial": false,
-            }]),
-        );
-        if !self.user_metadata.is_empty() {
-            put("user_metadata", Value::Object(self.user_metadata.clone()));
+            &[IdentityJson {
+                connection: &u.connection,
+                is_social: false,
+                provider: &u.provider,
+                user_id: u.provider_user_id(),
+            }],
+        )?;
+        if let Some(ip) = &u.last_ip {
+            m.serialize_entry("last_ip", ip)?;
         }
-        if !self.app_metadata.is_empty() {
-            put("app_metadata", Value::Object(self.app_metadata.clone()));
+        if let Some(t) = u.last_login {
+            m.serialize_entry("last_login", &Timestamp(t))?;
         }
-        put("created_at", json!(iso8601(self.created_at)));
-        put("updated_at", json!(iso8601(self.updated_at)));
-        if let Some(t) = self.last_login {
-            put("last_login", json!(iso8601(t)));
+        if let Some(t) = u.last_password_reset {
+            m.serialize_entry("last_password_reset", &Timestamp(t))?;
         }
-        if let Some(ip) = &self.last_ip {
-            put("last_ip", json!(ip));
+        m.serialize_entry("logins_count", &u.logins_count)?;
+        if let Some(v) = &u.name {
+            m.serialize_entry("name", v)?;
         }
-        put("logins_count", json!(self.logins_count));
-        if let Some(t) = self.last_password_reset {
-            put("last_password_reset", json!(iso8601(t)));
+        if let Some(v) = &u.nickname {
+            m.serialize_entry("nickname", v)?;
         }
-        if let Some(t) = self.password_set_date {
-            put("password_set_date", json!(iso8601(t)));
+        if let Some(t) = u.password_set_date {
+            m.serialize_entry("password_set_date", &Timestamp(t))?;
         }
-        Value::Object(m)
+        if let Some(v) = &u.phone_number {
+            m.serialize_entry("phone_number", v)?;
+            m.serialize_entry("phone_verified", &u.phone_verified)?;
+        }
+        if let Some(v) = &u.picture {
+            m.serialize_entry("picture", v)?;
+        }
+        m.serialize_entry("updated_at", &Timestamp(u.updated_at))?;
+        m.serialize_entry("user_id", &u.user_id)?;
+        if !u.user_metadata.is_empty() {
+            m.serialize_entry("user_metadata", &u.user_metadata)?;
+        }
+        if let Some(v) = &u.username {
+            m.serialize_entry("username", v)?;
+        }
+        m.end()
     }
 }
 
@@ -474,6 +513,46 @@ impl UserPatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_streamed_json_is_the_document() {
+        let minimal = sample();
+        let mut full = sample();
+        full.username = Some("jane_d".into());
+        full.phone_number = Some("+14155550100".into());
+        full.phone_verified = true;
+        full.given_name = Some("Jane \"JD\"".into());
+        full.family_name = Some("Doe".into());
+        full.picture = Some("https://example.com/p.png".into());
+        full.blocked = Some(true);
+        full.user_metadata = serde_json::from_str(r#"{"b":[1,{"x":null}],"a":"\u00e9"}"#).unwrap();
+        full.app_metadata = serde_json::from_str(r#"{"roles":["admin"]}"#).unwrap();
+        full.created_at = 1_509_665_643_803;
+        full.updated_at = 1_509_665_643_804;
+        full.last_login = Some(1_600_000_000_000);
+        full.last_ip = Some("10.0.0.1".into());
+        full.logins_count = 7;
+        full.last_password_reset = Some(1_500_000_000_000);
+        full.password_set_date = Some(1_400_000_000_000);
+        for u in [minimal, full] {
+            let streamed = serde_json::to_string(&UserJson(&u)).unwrap();
+            let document = serde_json::to_string(&u.to_json()).unwrap();
+            assert_eq!(streamed, document);
+            // The keys of the document, and nothing else.
+            let keys: Vec<String> = u.to_json().as_object().unwrap().keys().cloned().collect();
+            let mut sorted = keys.clone();
+            sorted.sort();
+            assert_eq!(keys, sorted);
+        }
+        let full_doc = serde_json::to_value(UserJson(&sample())).unwrap();
+        assert_eq!(
+            full_doc["identities"],
+            json!([{"connection": "Username-Password-Authentication", "isSocial": false,
+                "provider": "auth0", "user_id": "5457edea1b8f22891a000004"}])
+        );
+        assert_eq!(full_doc["created_at"], json!("1970-01-01T00:00:00.000Z"));
+    }
 
     fn sample() -> User {
         User {

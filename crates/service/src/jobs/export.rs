@@ -8,8 +8,8 @@ use crate::{Gatehouse, now_millis};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use gatehouse_core::payload::{InvalidBody, Payload};
-use gatehouse_core::user::User;
-use gatehouse_store::{Job, JobBlock, UserSearch};
+use gatehouse_core::user::{User, UserJson};
+use gatehouse_store::{Job, UserSearch};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 
@@ -219,11 +219,14 @@ pub(crate) fn encode_page(params: &ExportParams, users: &[User], first: bool) ->
         out.extend_from_slice(b"\r\n");
     }
     for u in users {
+        if params.format == ExportFormat::Json && fields.is_empty() {
+            // The whole profile, written straight from the struct: no `Value` per user.
+            let _ = serde_json::to_writer(&mut out, &UserJson(u));
+            out.push(b'\n');
+            continue;
+        }
         let doc = u.to_json();
         match params.format {
-            ExportFormat::Json if fields.is_empty() => {
-                let _ = serde_json::to_writer(&mut out, &doc);
-            }
             ExportFormat::Json => {
                 let mut m = Map::new();
                 for (f, path) in fields.iter().zip(&paths) {
@@ -422,34 +425,27 @@ impl Gatehouse {
         Ok(params.limit.map_or(total, |l| total.min(l)))
     }
 
-    /// The next page of an export, encoded and gzipped, and the cursor after it; None when
+    /// The next page of an export's users after `after`, `processed` users in; None when
     /// the export is complete.
-    pub(crate) async fn export_page(
+    pub(crate) async fn export_fetch(
         &self,
         params: &ExportParams,
-        job: &Job,
-        seq: i64,
-    ) -> Result<Option<(JobBlock, String)>> {
-        let after = job.cursor.clone().filter(|c| !c.is_empty());
-        let remaining = params.limit.map_or(PAGE, |l| (l - job.processed).min(PAGE));
+        after: Option<String>,
+        processed: i64,
+    ) -> Result<Option<Vec<User>>> {
+        let remaining = params.limit.map_or(PAGE, |l| (l - processed).min(PAGE));
         if remaining <= 0 {
             return Ok(None);
         }
-        let q = self.export_search(params, after, remaining)?;
+        let q = self.export_search(params, after.filter(|c| !c.is_empty()), remaining)?;
         let users = self.inner.users.search(self.tenant(), &q).await?.users;
-        let Some(last) = users.last() else {
-            return Ok(None);
-        };
-        let cursor = last.user_id.clone();
-        let data = encode_page(params, &users, seq == 0);
-        let block = JobBlock {
-            seq,
-            first_row: job.processed,
-            row_count: users.len() as i64,
-            data: gzip(&data).map_err(ServiceError::internal)?,
-        };
-        Ok(Some((block, cursor)))
+        Ok(Some(users).filter(|u| !u.is_empty()))
     }
+}
+
+/// A page of users as one gzip member of the export file (the CSV header with the first).
+pub(crate) fn export_block(params: &ExportParams, users: &[User], first: bool) -> Result<Vec<u8>> {
+    gzip(&encode_page(params, users, first)).map_err(ServiceError::internal)
 }
 
 #[cfg(test)]

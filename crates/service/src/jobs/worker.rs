@@ -1,7 +1,7 @@
 //! The job worker: leases one job at a time and runs it to the end, batch by batch. A job
 //! whose worker died is picked up by any worker once the lease runs out.
 
-use super::export::{ExportFormat, ExportParams, encode_page, gzip};
+use super::export::{ExportFormat, ExportParams, encode_page, export_block, gzip};
 use super::import::ImportParams;
 use super::{JOB_RETENTION_MS, USERS_EXPORT, USERS_IMPORT};
 use crate::error::{Result, ServiceError};
@@ -221,7 +221,26 @@ impl JobWorker {
             job.total = Some(total);
         }
         let mut seq = g.inner.jobs.block_count(&job.id).await?;
-        while let Some((block, cursor)) = g.export_page(&params, &job, seq).await? {
+        let mut page = g
+            .export_fetch(&params, job.cursor.clone(), job.processed)
+            .await?;
+        while let Some(users) = page {
+            let cursor = users.last().map(|u| u.user_id.clone()).unwrap_or_default();
+            let row_count = users.len() as i64;
+            let (first, for_encoding) = (seq == 0, params.clone());
+            let encoded =
+                tokio::task::spawn_blocking(move || export_block(&for_encoding, &users, first));
+            // The database reads the next page while this one is encoded and compressed.
+            let (data, next) = tokio::join!(
+                encoded,
+                g.export_fetch(&params, Some(cursor.clone()), job.processed + row_count)
+            );
+            let block = JobBlock {
+                seq,
+                first_row: job.processed,
+                row_count,
+                data: data.map_err(ServiceError::internal)??,
+            };
             if !g
                 .inner
                 .jobs
@@ -237,9 +256,10 @@ impl JobWorker {
             {
                 return Ok(None);
             }
-            job.processed += block.row_count;
+            job.processed += row_count;
             job.cursor = Some(cursor);
             seq += 1;
+            page = next?;
         }
         if seq == 0 {
             // No users: still a valid (empty, or header-only) gzip file.
