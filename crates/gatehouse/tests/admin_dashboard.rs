@@ -636,3 +636,101 @@ async fn an_upload_without_the_csrf_token_is_refused_before_it_is_stored() {
         .await;
     assert_eq!(found.assert_status(200), &json!([]));
 }
+
+#[tokio::test]
+async fn the_other_user_actions_do_what_they_say() {
+    let mut s = server().await;
+    let user = s.create_user("actions@example.com", json!({})).await;
+    let id = user["user_id"].as_str().unwrap().to_string();
+    let (app_id, app_secret) = s.app_with_grants(&["password"]).await;
+    // Ten wrong passwords block the user from this IP.
+    for _ in 0..10 {
+        s.http()
+            .post(format!("{}/oauth/token", s.url))
+            .json(
+                &json!({"grant_type": "password", "username": "actions@example.com",
+                "password": "wrong-password", "client_id": app_id, "client_secret": app_secret}),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut b = Browser::new(&s.url);
+    let home = sign_in(&mut b, ADMIN_EMAIL).await;
+    let token = csrf(&home);
+    let page = b.get(&format!("/admin/users/{}", enc(&id))).await;
+    assert!(
+        page.body.contains("id=\"brute-force-blocks\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Lift brute-force blocks"));
+    let act = |action: &'static str| format!("/admin/users/{}/{action}", enc(&id));
+
+    let lifted = b.post_form(&act("lift-blocks"), &[("_csrf", &token)]).await;
+    assert_eq!(lifted.status, 303);
+    let blocks = s
+        .get(&format!("/api/v2/user-blocks/{}", enc(&id)))
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(blocks["blocked_for"], json!([]));
+
+    let pic = b
+        .post_form(
+            &act("picture"),
+            &[
+                ("_csrf", &token),
+                ("picture", "https://cdn.example.com/a.png"),
+            ],
+        )
+        .await;
+    assert_eq!(pic.status, 303);
+    assert_eq!(
+        user_json(&mut s, &id).await["picture"],
+        json!("https://cdn.example.com/a.png")
+    );
+    let bad_pic = b
+        .post_form(
+            &act("picture"),
+            &[("_csrf", &token), ("picture", "not a url")],
+        )
+        .await;
+    assert_eq!(bad_pic.status, 400, "{}", bad_pic.body);
+
+    let sent = b
+        .post_form(&act("send-verification"), &[("_csrf", &token)])
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let page = b.follow(sent).await;
+    assert!(page.body.contains("Verification email queued."));
+
+    let reset = b.post_form(&act("send-reset"), &[("_csrf", &token)]).await;
+    assert_eq!(reset.status, 303, "{}", reset.body);
+    let events = s
+        .get(&format!("/api/v2/users/{}/logs", enc(&id)))
+        .await
+        .assert_status(200)
+        .clone();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "scpr"),
+        "{events}"
+    );
+
+    let verified = b
+        .post_form(&act("mark-verified"), &[("_csrf", &token)])
+        .await;
+    assert_eq!(verified.status, 303);
+    assert_eq!(user_json(&mut s, &id).await["email_verified"], json!(true));
+    // Once verified, the page no longer offers to verify.
+    let page = b.get(&format!("/admin/users/{}", enc(&id))).await;
+    assert!(!page.body.contains("Mark email verified"));
+    assert!(!page.body.contains("Lift brute-force blocks"));
+
+    let unknown = b.post_form(&act("explode"), &[("_csrf", &token)]).await;
+    assert_eq!(unknown.status, 404);
+}
