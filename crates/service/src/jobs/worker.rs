@@ -126,6 +126,8 @@ impl JobWorker {
             .as_deref()
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
+        // Statistics are refreshed each time this run has written twice as many rows.
+        let (mut written, mut analyze_at) = (0i64, ANALYZE_AFTER_ROWS);
         while let Some(block) = g.inner.jobs.block(&job.id, seq).await? {
             let batch = g
                 .import_batch(&params, &conn.id, requires_username, &block)
@@ -156,6 +158,13 @@ impl JobWorker {
                 return Ok(None);
             }
             seq += 1;
+            written += batch.rows;
+            if written >= analyze_at {
+                analyze_at = written.saturating_mul(2);
+                if let Err(e) = g.inner.jobs.analyze_users_while_importing().await {
+                    tracing::warn!(error = %e, "could not refresh statistics during an import");
+                }
+            }
         }
         if !g
             .inner
