@@ -197,6 +197,46 @@ async fn an_administrator_signs_in_and_manages_a_user() {
     assert_eq!(weak.status, 400, "{}", weak.body);
     assert!(weak.body.contains("id=\"error\""));
 
+    // Each write is in the tenant log with the administrator who made it; refused ones too.
+    let admin = s
+        .get(&format!(
+            "/api/v2/users-by-email?email={}",
+            enc(ADMIN_EMAIL)
+        ))
+        .await
+        .assert_status(200)[0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events = s
+        .get(&format!("/api/v2/users/{}/logs?per_page=100", enc(&admin)))
+        .await
+        .assert_status(200)
+        .clone();
+    let audit: Vec<(String, String)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or("").to_string(),
+                e["description"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let block = format!("Dashboard: POST /admin/users/{}/block", enc(&id));
+    assert!(
+        audit.iter().any(|(t, d)| t == "sapi" && *d == block),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|(t, d)| t == "fapi" && d.ends_with("/password")),
+        "{audit:?}"
+    );
+    assert!(!events.to_string().contains("N3w-passw0rd"));
+
     let confirm = b.get(&format!("/admin/users/{}/delete", enc(&id))).await;
     assert!(confirm.body.contains("Delete permanently"));
     let deleted = b

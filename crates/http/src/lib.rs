@@ -76,7 +76,7 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
         .nest("/api/v2", management::router(state.clone()))
         .merge(authentication::router())
         .merge(hosted::router())
-        .merge(admin::router())
+        .merge(admin::router(state.clone()))
         .merge(ops::router())
         .fallback(|| async { error::ApiError::not_found() })
         .method_not_allowed_fallback(|| async {

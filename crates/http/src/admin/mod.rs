@@ -18,6 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_service::admin::{Admin, SignInRefused};
 use gatehouse_service::{Gatehouse, ServiceError};
 use html::esc;
@@ -30,7 +31,7 @@ const SIGN_IN_COOKIE: &str = "gh_admin_signin";
 
 const SCRIPT: &str = include_str!("admin.js");
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/admin", get(home))
         .route("/admin/", get(home))
@@ -41,6 +42,57 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(jobs::router())
         .merge(logs::router())
+        .layer(axum::middleware::from_fn_with_state(state, audit))
+}
+
+/// Records every dashboard write in the tenant log as Management API writes are (`sapi` when
+/// it succeeded, `fapi` when it was refused), with the administrator who made it, so "who
+/// blocked this user?" has an answer. Only the method and path are kept: forms carry passwords.
+async fn audit(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let path = req.uri().path().to_string();
+    let who = ClientInfo::from_headers_and_extensions(req.headers(), req.extensions());
+    let cookie = cookies::read(req.headers(), ADMIN_COOKIE);
+    let resp = next.run(req).await;
+    // Strangers were refused before any handler ran; a sign-out has ended the session.
+    let Ok(Some(admin)) = s.gatehouse.admin_session(cookie.as_deref()).await else {
+        return resp;
+    };
+    let status = resp.status();
+    let mut details = serde_json::Map::new();
+    details.insert(
+        "request".into(),
+        serde_json::json!({"method": "POST", "path": path}),
+    );
+    details.insert(
+        "response".into(),
+        serde_json::json!({"statusCode": status.as_u16()}),
+    );
+    s.gatehouse
+        .record(LogEvent {
+            kind: if status.as_u16() < 400 {
+                codes::SUCCESS_API_OPERATION
+            } else {
+                codes::FAILED_API_OPERATION
+            }
+            .into(),
+            description: Some(format!("Dashboard: POST {path}")),
+            client_id: Some(gatehouse_service::admin::DASHBOARD_CLIENT_ID.into()),
+            user_id: Some(admin.user.user_id.clone()),
+            user_name: admin.user.email.clone(),
+            ip: who.ip,
+            user_agent: who.user_agent,
+            details,
+            ..Default::default()
+        })
+        .await;
+    resp
 }
 
 /// A signed-in administrator with the CSRF token for the page's forms. Extracting it
