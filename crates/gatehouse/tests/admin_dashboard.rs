@@ -622,6 +622,9 @@ async fn logs_are_filtered_by_type_user_and_date() {
         .await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("2 events"), "{}", page.body);
+    // The administrator's own sign-in is the one successful login: counted in the singular.
+    let one = b.get("/admin/logs?type=s").await;
+    assert!(one.body.contains(">1 event<"), "{}", one.body);
     assert!(page.body.contains("Login failed: wrong password"));
     assert!(
         page.body

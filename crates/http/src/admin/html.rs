@@ -152,6 +152,11 @@ pub fn text(v: &Value) -> String {
     }
 }
 
+/// `1 user`, `2 users`: a count with its noun.
+pub fn count(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `a=b&c=d` with each value percent-encoded.
 pub fn query(pairs: &[(&str, &str)]) -> String {
     pairs

@@ -155,9 +155,10 @@ async fn logs(
         String::new()
     };
     let body = format!(
-        "<h1>Logs</h1><section class=\"card\">{form}<p class=\"muted\" role=\"status\">{total} events</p>\
+        "<h1>Logs</h1><section class=\"card\">{form}<p class=\"muted\" role=\"status\">{}</p>\
 <div class=\"table\"><table id=\"logs\"><thead><tr><th>Date</th><th>Type</th><th>What happened</th><th>Details</th><th>User</th><th>Application</th><th>IP</th></tr></thead><tbody>{rows}</tbody></table></div>\
-<nav class=\"pager\" aria-label=\"Pages\">{prev}{next}</nav></section>"
+<nav class=\"pager\" aria-label=\"Pages\">{prev}{next}</nav></section>",
+        html::count(total, "event", "events")
     );
     d.page(StatusCode::OK, "Logs", Nav::Logs, &body)
 }

@@ -120,11 +120,12 @@ async fn applications_page(
         })
         .collect();
     let body = format!(
-        "<h1>Applications</h1><section class=\"card\"><p class=\"muted\">{total} applications</p>\
+        "<h1>Applications</h1><section class=\"card\"><p class=\"muted\">{}</p>\
 <div class=\"table\"><table><thead><tr><th>Name</th><th>Client ID</th><th>Type</th></tr></thead><tbody>{rows}</tbody></table></div></section>\
 <section class=\"card\"><h2>Create an application</h2>{}<form method=\"post\" action=\"/admin/applications\">{}\
 <div class=\"row\"><div><label for=\"name\">Name</label><input id=\"name\" name=\"name\" type=\"text\" required value=\"{}\"></div>\
 <div><label for=\"app_type\">Type</label><select id=\"app_type\" name=\"app_type\">{}</select></div><button type=\"submit\">Create</button></div></form></section>",
+        html::count(total, "application", "applications"),
         html::error_box(error),
         html::csrf_input(&d.csrf),
         esc(name),
@@ -398,10 +399,11 @@ async fn connections_page(
         })
         .collect();
     let body = format!(
-        "<h1>Connections</h1><section class=\"card\"><p class=\"muted\">{total} connections</p>\
+        "<h1>Connections</h1><section class=\"card\"><p class=\"muted\">{}</p>\
 <div class=\"table\"><table><thead><tr><th>Name</th><th>Strategy</th><th>ID</th></tr></thead><tbody>{rows}</tbody></table></div></section>\
 <section class=\"card\"><h2>Create a database connection</h2>{}<form method=\"post\" action=\"/admin/connections\">{}\
 <div class=\"row\"><div><label for=\"name\">Name</label><input id=\"name\" name=\"name\" type=\"text\" required pattern=\"[A-Za-z0-9](?:[A-Za-z0-9\\-]*[A-Za-z0-9])?\"></div><button type=\"submit\">Create</button></div></form></section>",
+        html::count(total, "connection", "connections"),
         html::error_box(error),
         html::csrf_input(&d.csrf),
     );

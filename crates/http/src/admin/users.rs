@@ -184,8 +184,10 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
     let summary = if total == 0 {
         "No users match.".to_string()
     } else {
-        let noun = if total == 1 { "user" } else { "users" };
-        format!("{total} {noun} · showing {first}–{last}")
+        format!(
+            "{} · showing {first}–{last}",
+            html::count(total, "user", "users")
+        )
     };
     let body = format!(
         "{head}{deleted}<section class=\"card\">{form}{QUERY_HELP}</form>\
