@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use gatehouse_core::payload::Payload;
-use gatehouse_service::Gatehouse;
+use gatehouse_service::{Gatehouse, ServiceError};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -301,21 +301,18 @@ async fn update_application(
     };
     match saved {
         Ok(_) => see_other(&format!("/admin/applications/{}?done=saved", seg(&id))),
-        Err(e) => {
-            let (status, message) = refusal(e);
-            application_page(
-                g,
-                &d,
-                &id,
-                status,
-                Shown {
-                    error: Some(message),
-                    ..Default::default()
-                },
-            )
-            .await
-        }
+        Err(e) => application_refused(g, &d, &id, e).await,
     }
+}
+
+/// The application's page again, saying why the action was refused.
+async fn application_refused(g: &Gatehouse, d: &Dashboard, id: &str, e: ServiceError) -> Response {
+    let (status, message) = refusal(e);
+    let shown = Shown {
+        error: Some(message),
+        ..Default::default()
+    };
+    application_page(g, d, id, status, shown).await
 }
 
 async fn rotate_secret(
@@ -340,20 +337,7 @@ async fn rotate_secret(
             )
             .await
         }
-        Err(e) => {
-            let (status, message) = refusal(e);
-            application_page(
-                g,
-                &d,
-                &id,
-                status,
-                Shown {
-                    error: Some(message),
-                    ..Default::default()
-                },
-            )
-            .await
-        }
+        Err(e) => application_refused(g, &d, &id, e).await,
     }
 }
 
