@@ -58,6 +58,10 @@ pub struct ServeConfig {
     /// before another worker resumes it, in milliseconds.
     #[arg(long, env = "GATEHOUSE_JOB_LEASE_MS", default_value_t = gatehouse_service::jobs::DEFAULT_LEASE_MS)]
     pub job_lease_ms: i64,
+    /// Users per export page: one database read, one gzip member and one commit each (a
+    /// resumed export redoes at most one page).
+    #[arg(long, env = "GATEHOUSE_EXPORT_PAGE_SIZE", default_value_t = gatehouse_service::jobs::DEFAULT_EXPORT_PAGE)]
+    pub export_page_size: i64,
     /// Largest user_metadata or app_metadata document, in bytes.
     #[arg(long, env = "GATEHOUSE_METADATA_MAX_BYTES", default_value_t = 16 * 1024)]
     pub metadata_max_bytes: usize,
@@ -102,6 +106,7 @@ impl ServeConfig {
             import_max_bytes: gatehouse_http::DEFAULT_IMPORT_MAX_BYTES,
             job_poll_ms: 1000,
             job_lease_ms: gatehouse_service::jobs::DEFAULT_LEASE_MS,
+            export_page_size: gatehouse_service::jobs::DEFAULT_EXPORT_PAGE,
             metadata_max_bytes: 16 * 1024,
             log_retention_days: 30.0,
             smtp_url: None,

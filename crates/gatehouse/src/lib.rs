@@ -129,7 +129,8 @@ pub async fn start(
         gatehouse.clone(),
         std::time::Duration::from_millis(cfg.job_poll_ms.max(10)),
         cfg.job_lease_ms,
-    )?;
+    )?
+    .with_export_page(cfg.export_page_size);
     let sweeper = gatehouse.clone();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

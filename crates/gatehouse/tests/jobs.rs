@@ -700,3 +700,254 @@ async fn files_over_the_limit_are_refused_and_huge_records_are_bad_rows() {
         "only the good row became a user"
     );
 }
+
+/// splitmix64: test data in an order unrelated to creation order, reproducible from the
+/// printed seed.
+struct Shuffle(u64);
+
+impl Shuffle {
+    fn from_clock() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        eprintln!("shuffle seed {seed}");
+        Self(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A 24-hex id, as Gatehouse and Auth0 generate them.
+    fn hex_id(&mut self) -> String {
+        format!("{:016x}{:08x}", self.next(), self.next() as u32)
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
+/// Emails in an export file (NDJSON with `email`, or CSV with an `email` column), after
+/// checking that no user_id appears twice.
+fn exported_emails(file: &str, csv: bool) -> Vec<String> {
+    let rows: Vec<(String, String)> = if csv {
+        let mut lines = file.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let (id_col, email_col) = (
+            header.iter().position(|h| *h == "user_id").unwrap(),
+            header.iter().position(|h| *h == "email").unwrap(),
+        );
+        lines
+            .map(|l| {
+                // Neither ids nor these emails need CSV quoting.
+                let cells: Vec<&str> = l.split(',').collect();
+                (cells[id_col].to_string(), cells[email_col].to_string())
+            })
+            .collect()
+    } else {
+        file.lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                (
+                    v["user_id"].as_str().unwrap().to_string(),
+                    v["email"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let mut ids: Vec<&String> = rows.iter().map(|r| &r.0).collect();
+    ids.sort();
+    for pair in ids.windows(2) {
+        assert_ne!(pair[0], pair[1], "user written twice");
+    }
+    rows.into_iter().map(|r| r.1).collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// Issue 13: the export's first page was in creation order and the later ones in user_id
+/// order after the first page's last id, so users were written twice or not at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn exports_write_each_user_once_when_ids_are_not_in_creation_order() {
+    let mut s = TestServer::start_with(|c| c.job_poll_ms = 50).await;
+    let conn = s.connection_id(DB_CONNECTION).await;
+    let mut rng = Shuffle::from_clock();
+    // (email, team): the expected contents, whatever the ids.
+    let mut users: Vec<(String, &str)> = Vec::new();
+    // Explicit ids created in descending order through the Management API.
+    for (i, id) in ["fff0001", "eee0001", "ddd0001"].iter().enumerate() {
+        let email = format!("desc{i}@example.com");
+        s.create_user(
+            &email,
+            json!({"user_id": id, "user_metadata": {"team": "red"}}),
+        )
+        .await;
+        users.push((email, "red"));
+    }
+    // Three imports: explicit random ids, ids left to the server, explicit ids again. Each
+    // import's users are newer than the last's, their ids in no relation to that.
+    for import in 0..3 {
+        let mut rows: Vec<Value> = (0..4_000)
+            .map(|i| {
+                let team = ["red", "blue", "grün"][(i + import) % 3];
+                let email = format!("u{import}-{i:04}@exämple.com").replace('ä', "a");
+                users.push((email.clone(), team));
+                let mut row = json!({"email": email, "name": format!("Zoë {i} 山田"),
+                    "user_metadata": {"team": team, "n": i}});
+                if import != 1 {
+                    row["user_id"] = json!(rng.hex_id());
+                }
+                row
+            })
+            .collect();
+        rng.shuffle(&mut rows);
+        let job = start_import(&mut s, &Value::Array(rows), &[("connection_id", &conn)]).await;
+        assert_eq!(job["summary"]["inserted"], 4_000, "{job}");
+    }
+    assert_eq!(users.len(), 12_003);
+    let all = sorted(users.iter().map(|u| u.0.clone()).collect());
+    let not_red = sorted(
+        users
+            .iter()
+            .filter(|u| u.1 != "red")
+            .map(|u| u.0.clone())
+            .collect(),
+    );
+    assert!(not_red.len() > 5_000, "the query's result spans pages");
+    let fields = json!([{"name": "user_id"}, {"name": "email"}]);
+    for (format, q, limit, expected) in [
+        ("json", None, None, &all),
+        ("csv", None, None, &all),
+        ("json", Some("NOT user_metadata.team:red"), None, &not_red),
+        ("csv", Some("NOT user_metadata.team:red"), None, &not_red),
+        ("json", None, Some(7_001), &all),
+        (
+            "csv",
+            Some("NOT user_metadata.team:red"),
+            Some(6_500),
+            &not_red,
+        ),
+    ] {
+        let mut body = json!({"connection_id": conn, "format": format, "fields": fields});
+        if let Some(q) = q {
+            body["q"] = json!(q);
+        }
+        if let Some(limit) = limit {
+            body["limit"] = json!(limit);
+        }
+        let (job, file) = export(&mut s, body.clone()).await;
+        let got = sorted(exported_emails(&file, format == "csv"));
+        let count = limit.unwrap_or(expected.len());
+        assert_eq!(got.len(), count, "{body}");
+        assert_eq!(job["processed"], count, "{body}: {job}");
+        assert_eq!(job["total"], count, "{body}: {job}");
+        if limit.is_none() {
+            assert_eq!(&got, expected, "{body}");
+        } else {
+            let expected: std::collections::HashSet<&String> = expected.iter().collect();
+            assert!(got.iter().all(|e| expected.contains(e)), "{body}");
+        }
+    }
+}
+
+/// Issue 13: an export stopped part-way (its node restarted in the middle of a page) resumes
+/// from its stored cursor; users created while it runs are not part of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_interrupted_mid_way_resumes_and_writes_each_user_once() {
+    let mut s = TestServer::start_with(|c| {
+        c.job_poll_ms = 20;
+        c.job_lease_ms = 1_000;
+        c.export_page_size = 50;
+    })
+    .await;
+    let conn = s.connection_id(DB_CONNECTION).await;
+    let mut rng = Shuffle::from_clock();
+    let mut rows: Vec<Value> = (0..6_000)
+        .map(|i| json!({"email": format!("resume{i:05}@example.com"), "user_id": rng.hex_id()}))
+        .collect();
+    rng.shuffle(&mut rows);
+    let mut expected: Vec<String> = rows
+        .iter()
+        .map(|r| r["email"].as_str().unwrap().to_string())
+        .collect();
+    let job = start_import(&mut s, &Value::Array(rows), &[("connection_id", &conn)]).await;
+    assert_eq!(job["summary"]["inserted"], 6_000);
+
+    for format in ["json", "csv"] {
+        let total_now = expected.len() as i64;
+        let mut late = Vec::new();
+        let r = s
+            .post(
+                "/api/v2/jobs/users-exports",
+                json!({"connection_id": conn, "format": format,
+                       "fields": [{"name": "user_id"}, {"name": "email"}]}),
+            )
+            .await;
+        let id = r.assert_status(201)["id"].as_str().unwrap().to_string();
+        let mut stopped_at = None;
+        for _ in 0..4000 {
+            let job = s
+                .get(&format!("/api/v2/jobs/{id}"))
+                .await
+                .assert_status(200)
+                .clone();
+            let processed = job["processed"].as_i64().unwrap();
+            if let Some(total) = job["total"].as_i64() {
+                assert!(processed <= total, "{job}");
+            }
+            if processed > 0 && processed < total_now {
+                // Users created now, with ids before and after the cursor, are not part of
+                // the export that is running (they are of the next one).
+                for (prefix, id) in [("late-a", "0000late"), ("late-z", "zzzzlate")] {
+                    let email = format!("{prefix}-{format}@example.com");
+                    s.create_user(&email, json!({"user_id": format!("{id}{format}")}))
+                        .await;
+                    late.push(email);
+                }
+                stopped_at = Some(processed);
+                s.restart().await;
+                break;
+            }
+            assert_ne!(
+                job["status"], "completed",
+                "the export finished before it could be interrupted"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let stopped_at = stopped_at.expect("caught the export part-way");
+        let job = s.wait_job(&id).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        assert!(stopped_at < total_now);
+        assert_eq!(job["processed"], total_now, "{job}");
+        assert_eq!(job["total"], total_now, "{job}");
+        let location = job["location"].as_str().unwrap().to_string();
+        let bytes = s
+            .http()
+            .get(&location)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let got = sorted(exported_emails(&gunzip(&bytes), format == "csv"));
+        assert_eq!(
+            got,
+            sorted(expected.clone()),
+            "{format}: each user exactly once"
+        );
+        expected.extend(late);
+    }
+}

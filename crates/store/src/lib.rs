@@ -37,7 +37,7 @@ pub use sessions::{
     AuthorizationCode, AuthorizationCodeStore, BrowserSession, SessionStore, UserGrantStore,
 };
 pub use tenants::TenantStore;
-pub use users::{SortField, UserList, UserSearch, UserStore, VersionedUser};
+pub use users::{SortField, UserList, UserOrder, UserSearch, UserStore, VersionedUser};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever database `$db` is.
 /// The body is compiled once per driver, so generic sqlx calls work on both.

@@ -150,18 +150,33 @@ impl SortField {
     }
 }
 
-/// A page of users: optionally filtered by a search query and a connection, sorted, and
-/// paged by offset or (checkpoint mode) after a given `user_id`.
+/// A page of users: optionally filtered by a search query and a connection, in one of the
+/// orders of [`UserOrder`], paged by offset or (in `user_id` order) after a given id.
 #[derive(Clone, Debug, Default)]
 pub struct UserSearch {
     pub filter: Option<Query>,
     pub connection_id: Option<String>,
-    pub sort: Option<(SortField, bool)>,
+    pub order: UserOrder,
     pub offset: i64,
     pub limit: i64,
     pub with_total: bool,
-    /// Checkpoint paging: users whose `user_id` sorts after this one, in `user_id` order.
-    pub after: Option<String>,
+    /// Only users created at or before this time (epoch ms): an export's snapshot, so users
+    /// created while it runs neither join it part-way nor push it past its total.
+    pub created_until: Option<i64>,
+}
+
+/// The order a search walks. Checkpoint paging and exports must use [`UserOrder::UserId`]
+/// from their first page on: a cursor taken from a page in another order skips some users
+/// and repeats others.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum UserOrder {
+    /// Oldest first, `user_id` breaking ties (offset paging without `sort`).
+    #[default]
+    Created,
+    /// A sortable field, ascending when true; NULLs last, `user_id` breaking ties.
+    Field(SortField, bool),
+    /// `user_id` order, starting after `after` when given.
+    UserId { after: Option<String> },
 }
 
 /// Binds search parameters in order onto a query of either driver.
@@ -419,9 +434,14 @@ impl UserStore {
         let mut condition = String::from("tenant_id = $1 AND ($2 IS NULL OR connection_id = $2)");
         let mut params: Vec<Param> = vec![];
         let mut next = 3;
-        if let Some(after) = &q.after {
+        if let UserOrder::UserId { after: Some(after) } = &q.order {
             condition.push_str(&format!(" AND user_id > ${next}"));
             params.push(Param::Text(after.clone()));
+            next += 1;
+        }
+        if let Some(until) = q.created_until {
+            condition.push_str(&format!(" AND created_at <= ${next}"));
+            params.push(Param::Int(until));
             next += 1;
         }
         if let Some(filter) = &q.filter {
@@ -453,16 +473,16 @@ impl UserStore {
             condition.push_str(&compiled.sql);
             params.extend(compiled.params);
         }
-        let order = match (q.sort, &q.after) {
-            (_, Some(_)) => "user_id ASC".to_string(),
+        let order = match &q.order {
+            UserOrder::UserId { .. } => "user_id ASC".to_string(),
             // NULLs last in both directions and both dialects; user_id breaks ties so pages
             // never overlap.
-            (Some((field, ascending)), None) => {
+            UserOrder::Field(field, ascending) => {
                 let col = field.column();
-                let dir = if ascending { "ASC" } else { "DESC" };
+                let dir = if *ascending { "ASC" } else { "DESC" };
                 format!("({col} IS NULL) ASC, {col} {dir}, user_id {dir}")
             }
-            (None, None) => "created_at ASC, user_id ASC".to_string(),
+            UserOrder::Created => "created_at ASC, user_id ASC".to_string(),
         };
         let sql = format!(
             "SELECT {COLUMNS} FROM users WHERE {condition} ORDER BY {order} LIMIT ${next} OFFSET ${}",

@@ -16,7 +16,7 @@ use gatehouse_core::user::{NewUser, User, UserPatch};
 use gatehouse_service::authorize::Browser;
 use gatehouse_service::jobs::VerificationEmailParams;
 use gatehouse_service::{Gatehouse, ServiceError};
-use gatehouse_store::{LogQuery, SortField, UserSearch};
+use gatehouse_store::{LogQuery, SortField, UserOrder, UserSearch};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -98,7 +98,7 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
     }
     let search = UserSearch {
         filter,
-        sort,
+        order: sort.map_or(UserOrder::Created, |(f, asc)| UserOrder::Field(f, asc)),
         offset: page * PER_PAGE,
         limit: PER_PAGE,
         with_total: true,

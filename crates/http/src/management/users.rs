@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use gatehouse_core::scopes::*;
 use gatehouse_core::user::{NewUser, UserPatch};
-use gatehouse_store::{SortField, UserSearch};
+use gatehouse_store::{SortField, UserOrder, UserSearch};
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
@@ -66,7 +66,9 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
         let search = UserSearch {
             filter,
             limit: take,
-            after: Some(q.str("from").unwrap_or("").to_string()),
+            order: UserOrder::UserId {
+                after: q.str("from").filter(|f| !f.is_empty()).map(str::to_string),
+            },
             ..Default::default()
         };
         let list = s
@@ -102,7 +104,7 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
     };
     let search = UserSearch {
         filter,
-        sort,
+        order: sort.map_or(UserOrder::Created, |(f, asc)| UserOrder::Field(f, asc)),
         offset: page.saturating_mul(per_page),
         limit: per_page,
         with_total: include_totals,

@@ -9,12 +9,12 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use gatehouse_core::payload::{InvalidBody, Payload};
 use gatehouse_core::user::{User, UserJson};
-use gatehouse_store::{Job, UserSearch};
+use gatehouse_store::{Job, UserOrder, UserSearch};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 
-/// Users per page (and per gzip member).
-pub(crate) const PAGE: i64 = 5_000;
+/// Users per page (and per gzip member) unless the worker is given another size.
+pub const DEFAULT_EXPORT_PAGE: i64 = 5_000;
 
 /// How long a download link works after `GET /api/v2/jobs/{id}` hands it out (Auth0: 60 s).
 const LOCATION_TTL_MS: i64 = 60_000;
@@ -387,10 +387,13 @@ impl Gatehouse {
         self.export_download(job_id, expires, &sig).await
     }
 
-    /// The search behind an export: its query, connection and the page after `after`.
+    /// The search behind an export: its query and connection, users created up to the job's
+    /// creation (`snapshot`), in `user_id` order from the first page to the last, `limit`
+    /// users after `after`.
     pub(crate) fn export_search(
         &self,
         params: &ExportParams,
+        snapshot: i64,
         after: Option<String>,
         limit: i64,
     ) -> Result<UserSearch> {
@@ -403,17 +406,19 @@ impl Gatehouse {
         Ok(UserSearch {
             filter,
             connection_id: params.connection_id.clone(),
-            sort: None,
+            order: UserOrder::UserId {
+                after: after.filter(|c| !c.is_empty()),
+            },
             offset: 0,
             limit,
             with_total: false,
-            after,
+            created_until: Some(snapshot),
         })
     }
 
     /// Users an export will write (for its progress).
-    pub(crate) async fn export_total(&self, params: &ExportParams) -> Result<i64> {
-        let mut q = self.export_search(params, None, 0)?;
+    pub(crate) async fn export_total(&self, params: &ExportParams, snapshot: i64) -> Result<i64> {
+        let mut q = self.export_search(params, snapshot, None, 0)?;
         q.with_total = true;
         let total = self
             .inner
@@ -425,19 +430,21 @@ impl Gatehouse {
         Ok(params.limit.map_or(total, |l| total.min(l)))
     }
 
-    /// The next page of an export's users after `after`, `processed` users in; None when
-    /// the export is complete.
+    /// The next page (at most `page` users) of an export after `after`, `processed` users
+    /// in; None when the export is complete.
     pub(crate) async fn export_fetch(
         &self,
         params: &ExportParams,
+        snapshot: i64,
         after: Option<String>,
         processed: i64,
+        page: i64,
     ) -> Result<Option<Vec<User>>> {
-        let remaining = params.limit.map_or(PAGE, |l| (l - processed).min(PAGE));
+        let remaining = params.limit.map_or(page, |l| (l - processed).min(page));
         if remaining <= 0 {
             return Ok(None);
         }
-        let q = self.export_search(params, after.filter(|c| !c.is_empty()), remaining)?;
+        let q = self.export_search(params, snapshot, after, remaining)?;
         let users = self.inner.users.search(self.tenant(), &q).await?.users;
         Ok(Some(users).filter(|u| !u.is_empty()))
     }

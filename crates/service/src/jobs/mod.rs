@@ -7,7 +7,7 @@ pub mod export;
 pub mod import;
 mod worker;
 
-pub use export::{ExportDownload, ExportFormat, ExportParams};
+pub use export::{DEFAULT_EXPORT_PAGE, ExportDownload, ExportFormat, ExportParams};
 pub use import::{ImportParams, ImportUpload};
 pub use worker::{DEFAULT_LEASE_MS, JobWorker};
 

@@ -1,7 +1,9 @@
 //! The job worker: leases one job at a time and runs it to the end, batch by batch. A job
 //! whose worker died is picked up by any worker once the lease runs out.
 
-use super::export::{ExportFormat, ExportParams, encode_page, export_block, gzip};
+use super::export::{
+    DEFAULT_EXPORT_PAGE, ExportFormat, ExportParams, encode_page, export_block, gzip,
+};
 use super::import::ImportParams;
 use super::{JOB_RETENTION_MS, USERS_EXPORT, USERS_IMPORT};
 use crate::error::{Result, ServiceError};
@@ -24,6 +26,7 @@ pub struct JobWorker {
     owner: String,
     poll: Duration,
     lease_ms: i64,
+    export_page: i64,
 }
 
 impl JobWorker {
@@ -36,7 +39,14 @@ impl JobWorker {
             ),
             poll,
             lease_ms: lease_ms.max(100),
+            export_page: DEFAULT_EXPORT_PAGE,
         })
+    }
+
+    /// Users per export page (one database read, one gzip member, one commit).
+    pub fn with_export_page(mut self, users: i64) -> Self {
+        self.export_page = users.clamp(1, 100_000);
+        self
     }
 
     /// Runs jobs until the future is dropped.
@@ -224,14 +234,24 @@ impl JobWorker {
         let params: ExportParams =
             serde_json::from_str(&job.params).map_err(ServiceError::internal)?;
         let mut job = job.clone();
+        // The export is of the users there when it was asked for, walked in user_id order
+        // from its first page to its last: the cursor then means the same thing on every
+        // page and after a resume, so each user is written exactly once.
+        let snapshot = job.created_at;
         if job.total.is_none() {
-            let total = g.export_total(&params).await?;
+            let total = g.export_total(&params, snapshot).await?;
             g.inner.jobs.set_total(&job.id, &self.owner, total).await?;
             job.total = Some(total);
         }
         let mut seq = g.inner.jobs.block_count(&job.id).await?;
         let mut page = g
-            .export_fetch(&params, job.cursor.clone(), job.processed)
+            .export_fetch(
+                &params,
+                snapshot,
+                job.cursor.clone(),
+                job.processed,
+                self.export_page,
+            )
             .await?;
         while let Some(users) = page {
             let cursor = users.last().map(|u| u.user_id.clone()).unwrap_or_default();
@@ -242,7 +262,13 @@ impl JobWorker {
             // The database reads the next page while this one is encoded and compressed.
             let (data, next) = tokio::join!(
                 encoded,
-                g.export_fetch(&params, Some(cursor.clone()), job.processed + row_count)
+                g.export_fetch(
+                    &params,
+                    snapshot,
+                    Some(cursor.clone()),
+                    job.processed + row_count,
+                    self.export_page
+                )
             );
             let block = JobBlock {
                 seq,
@@ -294,6 +320,13 @@ impl JobWorker {
             {
                 return Ok(None);
             }
+        }
+        if job.total.is_some_and(|t| job.processed < t) {
+            // Users deleted while the export ran: the finished job counts what the file holds.
+            g.inner
+                .jobs
+                .set_total(&job.id, &self.owner, job.processed)
+                .await?;
         }
         if !g
             .inner
