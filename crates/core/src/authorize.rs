@@ -197,10 +197,18 @@ impl AuthorizeRequest {
             })?),
         };
         let code_challenge = non_empty(q, "code_challenge").map(String::from);
+        // S256 when the method is left out, and `plain` only for confidential clients: a
+        // public client's `plain` challenge is its verifier, readable wherever the
+        // authorization request is (security review L6; RFC 9700).
         let code_challenge_method = match (non_empty(q, "code_challenge_method"), &code_challenge) {
             (_, None) => None,
-            (None | Some("plain"), Some(_)) => Some(ChallengeMethod::Plain),
-            (Some("S256"), Some(_)) => Some(ChallengeMethod::S256),
+            (Some("plain"), Some(_)) if public_client => {
+                return Err(AuthorizeProblem::invalid(
+                    "code_challenge_method plain is not allowed for public clients; use S256",
+                ));
+            }
+            (Some("plain"), Some(_)) => Some(ChallengeMethod::Plain),
+            (None | Some("S256"), Some(_)) => Some(ChallengeMethod::S256),
             (Some(other), Some(_)) => {
                 return Err(AuthorizeProblem::invalid(format!(
                     "Unsupported code_challenge_method: {other}"

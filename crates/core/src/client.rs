@@ -276,9 +276,13 @@ impl ClientSettings {
             ("web_origins", &mut self.web_origins),
         ] {
             if let Some(urls) = p.string_array(key)? {
+                let valid = if key.ends_with("origins") {
+                    crate::redirect::is_valid_web_origin
+                } else {
+                    crate::redirect::is_valid_app_url
+                };
                 for u in &urls {
-                    if !(u.starts_with("http://") || u.starts_with("https://") || u.contains("://"))
-                    {
+                    if !valid(u) {
                         return Err(InvalidBody::on_property(
                             format!(
                                 "Object didn't pass validation for format absolute-uri-or-empty: {u}"

@@ -71,6 +71,11 @@ impl ConnectionSettings {
         }
     }
 
+    /// `options.disable_signup`: only the Management API and imports may add users.
+    pub fn signup_disabled(&self) -> bool {
+        self.options.get("disable_signup").and_then(Value::as_bool) == Some(true)
+    }
+
     /// Seconds a passwordless code stays valid (`options.totp.time_step`, 60 to 3600).
     pub fn code_lifetime_secs(&self) -> i64 {
         self.options

@@ -72,6 +72,11 @@ impl MetadataPatch {
         Ok(Self { kind, changes })
     }
 
+    /// Whether the patch sets or removes this top-level key.
+    pub fn touches(&self, key: &str) -> bool {
+        self.changes.contains_key(key)
+    }
+
     pub fn kind(&self) -> MetadataKind {
         self.kind
     }

@@ -209,19 +209,35 @@ impl Payload {
     }
 }
 
-/// A light e-mail syntax check: one `@`, non-empty local part and a dotted-or-not host,
-/// no white space. Deliverability is the verification email's job, not the parser's.
+/// An address (`addr-spec`), never a mailbox: exactly one `@`; a dot-atom local part
+/// (letters, digits, ``!#$%&'*+/=?^_`{|}~-``, non-ASCII letters, dots between atoms); a
+/// domain of letter-digit-hyphen labels. Display names, comments, quoted local parts and
+/// lists are refused: mail parsers read `"a@x"<b@y>` as an address at `y` (security review
+/// L1). Deliverability is the verification email's job.
 pub fn is_email(s: &str) -> bool {
-    let Some((local, host)) = s.rsplit_once('@') else {
+    const ATEXT: &str = "!#$%&'*+/=?^_`{|}~-";
+    let Some((local, domain)) = s.split_once('@') else {
         return false;
     };
-    !local.is_empty()
-        && !host.is_empty()
-        && s.len() <= 320
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !host.contains('@')
-        && !host.starts_with('.')
-        && !host.ends_with('.')
+    let atom_ok = |a: &str| {
+        !a.is_empty()
+            && a.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || ATEXT.contains(c)
+                    || (!c.is_ascii() && c.is_alphanumeric())
+            })
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    s.len() <= 254
+        && local.len() <= 64
+        && local.split('.').all(atom_ok)
+        && domain.split('.').all(label_ok)
 }
 
 /// E.164: a `+`, then 2 to 15 digits not starting with 0.
@@ -282,6 +298,33 @@ mod tests {
         assert!(!is_email("jane"));
         assert!(!is_email("jane doe@example.com"));
         assert!(!is_email("@example.com"));
+        // Security review L1: what mail parsers read as another address is not an address.
+        for bad in [
+            "\"ceo@corp.example\"<attacker@evil.test>",
+            "attacker@evil.test(ceo@corp.example)",
+            "a@x,b@y",
+            "a@b@c.example",
+            "<a@b.example>",
+            "a..b@example.com",
+            ".a@example.com",
+            "a@-example.com",
+            "a@example..com",
+            "a@example.com.",
+            "a;b@example.com",
+            "a\\b@example.com",
+            "a@[127.0.0.1]",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
+        for good in [
+            "jane.doe+tag@example.com",
+            "o'brien@example.co.uk",
+            "user@localhost",
+            "zoë@exämple.de",
+            "x_y-z@sub-domain.example.org",
+        ] {
+            assert!(is_email(good), "{good}");
+        }
         assert!(is_e164("+14155550100"));
         assert!(!is_e164("14155550100"));
         assert!(!is_e164("+0123"));

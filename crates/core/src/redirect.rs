@@ -14,6 +14,19 @@ struct Parts {
     path: String,
 }
 
+/// Schemes a browser runs or reads locally instead of navigating to: never a callback,
+/// logout URL or origin, whatever is stored (security review M7).
+const SCRIPT_SCHEMES: &[&str] = &[
+    "javascript",
+    "data",
+    "vbscript",
+    "file",
+    "blob",
+    "about",
+    "filesystem",
+    "view-source",
+];
+
 fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" => Some(80),
@@ -38,6 +51,9 @@ fn parse(url: &str, allow_wildcard: bool) -> Option<Parts> {
     if !sc.next()?.is_ascii_alphabetic()
         || !sc.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
     {
+        return None;
+    }
+    if SCRIPT_SCHEMES.contains(&scheme.as_str()) {
         return None;
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -85,6 +101,18 @@ fn parse(url: &str, allow_wildcard: bool) -> Option<Parts> {
     })
 }
 
+/// Whether `url` can be listed as an Allowed Callback or Logout URL: `http(s)` or a custom
+/// scheme for a native app (`com.example.app://…`), with a host, no user info, no scheme a
+/// browser would run.
+pub fn is_valid_app_url(url: &str) -> bool {
+    parse(url, true).is_some()
+}
+
+/// Whether `url` can be listed as an Allowed (Web) Origin: `http(s)` only.
+pub fn is_valid_web_origin(url: &str) -> bool {
+    parse(url, true).is_some_and(|p| p.scheme == "http" || p.scheme == "https")
+}
+
 /// True when `candidate` is allowed by one of `allowed`.
 pub fn is_allowed(candidate: &str, allowed: &[String]) -> bool {
     let Some(c) = parse(candidate, false) else {
@@ -124,6 +152,36 @@ mod tests {
 
     fn list(urls: &[&str]) -> Vec<String> {
         urls.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn script_schemes_are_never_urls() {
+        for bad in [
+            "javascript://app.example.com/cb%0aalert(document.domain)",
+            "JavaScript://app.example.com/cb",
+            "data://app.example.com/x",
+            "vbscript://a.example/x",
+            "file://server/share",
+            "blob://app.example.com/x",
+            "https://user@app.example.com/cb",
+            "https:///cb",
+            "not a url",
+        ] {
+            assert!(!is_valid_app_url(bad), "{bad}");
+            assert!(!is_valid_web_origin(bad), "{bad}");
+            assert!(!is_registered_callback(bad, &list(&[bad])), "{bad}");
+            assert!(!is_allowed(bad, &list(&[bad])), "{bad}");
+        }
+        for good in [
+            "https://app.example.com/cb",
+            "http://localhost:3000/callback",
+            "https://*.example.com/cb",
+            "com.example.app://tenant.example.com/ios/com.example.app/callback",
+        ] {
+            assert!(is_valid_app_url(good), "{good}");
+        }
+        assert!(is_valid_web_origin("https://app.example.com"));
+        assert!(!is_valid_web_origin("com.example.app://tenant.example.com"));
     }
 
     #[test]

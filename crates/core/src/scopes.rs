@@ -12,6 +12,7 @@ pub const READ_CLIENTS: &str = "read:clients";
 pub const READ_CLIENT_KEYS: &str = "read:client_keys";
 pub const CREATE_CLIENTS: &str = "create:clients";
 pub const UPDATE_CLIENTS: &str = "update:clients";
+pub const UPDATE_CLIENT_KEYS: &str = "update:client_keys";
 pub const DELETE_CLIENTS: &str = "delete:clients";
 pub const READ_CONNECTIONS: &str = "read:connections";
 pub const CREATE_CONNECTIONS: &str = "create:connections";
@@ -41,6 +42,7 @@ pub const ALL_MANAGEMENT_SCOPES: &[&str] = &[
     READ_CLIENT_KEYS,
     CREATE_CLIENTS,
     UPDATE_CLIENTS,
+    UPDATE_CLIENT_KEYS,
     DELETE_CLIENTS,
     READ_CONNECTIONS,
     CREATE_CONNECTIONS,

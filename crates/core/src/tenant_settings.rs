@@ -35,6 +35,24 @@ pub struct TenantSettings {
     pub breached_password_detection: crate::breached::BreachedPasswordSettings,
     /// Set through `/api/v2/email-templates`, not here; keyed by template name.
     pub email_templates: std::collections::BTreeMap<String, crate::email::CustomTemplate>,
+    pub flags: TenantFlags,
+}
+
+/// Auth0's tenant `flags` that Gatehouse honours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantFlags {
+    /// A new application is enabled on every connection there is (Auth0's default). Off,
+    /// an application serves only connections whose `enabled_clients` name it.
+    pub enable_client_connections: bool,
+}
+
+impl Default for TenantFlags {
+    fn default() -> Self {
+        Self {
+            enable_client_connections: true,
+        }
+    }
 }
 
 impl Default for TenantSettings {
@@ -52,6 +70,7 @@ impl Default for TenantSettings {
             keep_sessions_on_password_change: false,
             breached_password_detection: Default::default(),
             email_templates: Default::default(),
+            flags: TenantFlags::default(),
         }
     }
 }
@@ -67,6 +86,7 @@ const PROPERTIES: &[&str] = &[
     "default_redirection_uri",
     "post_login_redirect_url",
     "keep_sessions_on_password_change",
+    "flags",
 ];
 
 fn absolute_url(field: &str, v: &str) -> Result<(), InvalidBody> {
@@ -130,7 +150,22 @@ impl TenantSettings {
             }
         }
         if let Some(list) = p.string_array("allowed_logout_urls")? {
+            if let Some(bad) = list.iter().find(|u| !crate::redirect::is_valid_app_url(u)) {
+                return Err(InvalidBody::on_property(
+                    format!(
+                        "Object didn't pass validation for format absolute-uri-or-empty: {bad}"
+                    ),
+                    "allowed_logout_urls",
+                ));
+            }
             self.allowed_logout_urls = list;
+        }
+        if let Some(flags) = p.object("flags")? {
+            let mut f = Payload::from_value(Value::Object(flags))?;
+            f.allow_only(&["enable_client_connections"])?;
+            if let Some(b) = f.bool("enable_client_connections")? {
+                self.flags.enable_client_connections = b;
+            }
         }
         if let Some(b) = p.bool("keep_sessions_on_password_change")? {
             self.keep_sessions_on_password_change = b;
@@ -171,6 +206,10 @@ impl TenantSettings {
         m.insert(
             "idle_session_lifetime".into(),
             json!(self.idle_session_lifetime),
+        );
+        m.insert(
+            "flags".into(),
+            json!({"enable_client_connections": self.flags.enable_client_connections}),
         );
         Value::Object(m)
     }

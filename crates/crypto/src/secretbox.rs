@@ -87,9 +87,39 @@ impl SecretBox {
     }
 }
 
+impl SecretBox {
+    /// Seals text for storage in a text column: URL-safe base64 of [`SecretBox::seal`].
+    pub fn seal_text(&self, purpose: &str, plaintext: &str) -> Result<String, SecretBoxError> {
+        use base64::Engine;
+        let sealed = self.seal(purpose, plaintext.as_bytes())?;
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    /// Opens what [`SecretBox::seal_text`] sealed for the same purpose.
+    pub fn open_text(&self, purpose: &str, sealed: &str) -> Result<String, SecretBoxError> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sealed)
+            .map_err(|_| SecretBoxError::Decrypt)?;
+        String::from_utf8(self.open(purpose, &bytes)?).map_err(|_| SecretBoxError::Decrypt)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_round_trip() {
+        let b = SecretBox::new(&[7u8; 32]).unwrap();
+        let sealed = b.seal_text("outbox", "Your code is 123456").unwrap();
+        assert!(!sealed.contains("123456"));
+        assert_eq!(
+            b.open_text("outbox", &sealed).unwrap(),
+            "Your code is 123456"
+        );
+        assert!(b.open_text("other", &sealed).is_err());
+    }
 
     #[test]
     fn round_trip_and_purpose_binding() {

@@ -44,6 +44,14 @@ pub struct ServeConfig {
     /// Management API requests per second per client (and burst); 0 disables the limit.
     #[arg(long, env = "GATEHOUSE_RATE_LIMIT", default_value_t = 1000)]
     pub rate_limit: u64,
+    /// Failed logins for one user from any IP within an hour after which that user's logins
+    /// are refused until an hour passes without one (per user and IP the limit is 10).
+    #[arg(long, env = "GATEHOUSE_BRUTE_FORCE_USER_LIMIT", default_value_t = 100)]
+    pub brute_force_user_limit: i64,
+    /// Longest wait for a database connection, in milliseconds: when the database is down,
+    /// requests answer 503 after this.
+    #[arg(long, env = "GATEHOUSE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]
+    pub db_acquire_timeout_ms: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "GATEHOUSE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -82,6 +90,10 @@ pub struct ServeConfig {
     /// How often the outbox is checked for messages to send, in milliseconds.
     #[arg(long, env = "GATEHOUSE_MAIL_POLL_MS", default_value_t = 1000)]
     pub mail_poll_ms: u64,
+    /// How long a message being sent is held by its node (renewed while sending); when a node
+    /// dies, another sends its message after this, in milliseconds.
+    #[arg(long, env = "GATEHOUSE_MAIL_LEASE_MS", default_value_t = gatehouse_mail::DEFAULT_LEASE_MS as u64)]
+    pub mail_lease_ms: u64,
     /// A Pwned Passwords range service, e.g. `https://api.pwnedpasswords.com/range`; unset,
     /// breached-password detection uses the bundled list of common passwords only.
     #[arg(long, env = "GATEHOUSE_BREACHED_PASSWORDS_URL")]
@@ -102,6 +114,8 @@ impl ServeConfig {
             bootstrap_admin_email: None,
             bootstrap_admin_password: None,
             rate_limit: 1000,
+            brute_force_user_limit: 100,
+            db_acquire_timeout_ms: 3000,
             max_body_bytes: 1024 * 1024,
             import_max_bytes: gatehouse_http::DEFAULT_IMPORT_MAX_BYTES,
             job_poll_ms: 1000,
@@ -112,6 +126,7 @@ impl ServeConfig {
             smtp_url: None,
             smtp_from: "Gatehouse <no-reply@localhost>".into(),
             mail_poll_ms: 1000,
+            mail_lease_ms: gatehouse_mail::DEFAULT_LEASE_MS as u64,
             breached_passwords_url: None,
         }
     }

@@ -78,7 +78,11 @@ pub async fn start(
     until: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Running, StartError> {
     let secrets = secret_key::load(cfg)?;
-    let db = Db::connect(&cfg.database_url).await?;
+    let db = Db::connect_with(
+        &cfg.database_url,
+        std::time::Duration::from_millis(cfg.db_acquire_timeout_ms.max(100)),
+    )
+    .await?;
     db.migrate().await?;
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
@@ -92,6 +96,7 @@ pub async fn start(
         .unwrap_or_else(|| format!("http://{addr}"));
     let mut service_config = ServiceConfig::new(&public_url);
     service_config.max_metadata_bytes = cfg.metadata_max_bytes;
+    service_config.brute_force_user_limit = cfg.brute_force_user_limit.max(1);
     service_config.breached_passwords_url = cfg.breached_passwords_url.clone();
     service_config.log_retention_ms = (cfg.log_retention_days.max(0.0) * 86_400_000.0) as i64;
     let gatehouse = Gatehouse::open(service_config, db.clone(), secrets).await?;
@@ -116,10 +121,12 @@ pub async fn start(
     sweep(&gatehouse).await;
     let mailer = gatehouse_mail::Mailer::new(
         gatehouse_store::OutboxStore::new(db.clone()),
+        gatehouse.secrets(),
         cfg.smtp_url.as_deref(),
         &cfg.smtp_from,
         std::time::Duration::from_millis(cfg.mail_poll_ms.max(10)),
-    )?;
+    )?
+    .with_lease(std::time::Duration::from_millis(cfg.mail_lease_ms));
     if !mailer.delivers() {
         tracing::warn!(
             "GATEHOUSE_SMTP_URL is not set: emails are written to this log, not sent (development mode)"

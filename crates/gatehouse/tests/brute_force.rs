@@ -176,7 +176,7 @@ async fn ten_failures_block_until_lifted_or_password_changed() {
 async fn connections_can_turn_protection_off() {
     let mut s = TestServer::start().await;
     let (cid, secret) = setup(&mut s).await;
-    let c = s.post("/api/v2/connections", json!({"name": "open", "strategy": "auth0", "options": {"brute_force_protection": false, "passwordPolicy": "low"}})).await;
+    let c = s.post("/api/v2/connections", json!({"name": "open", "strategy": "auth0", "enabled_clients": [cid], "options": {"brute_force_protection": false, "passwordPolicy": "low"}})).await;
     c.assert_status(201);
     s.post(
         "/api/v2/users",

@@ -40,7 +40,7 @@ async fn login(
 async fn change_password_request(s: &TestServer, email: &str) -> (u16, String) {
     let r = reqwest::Client::new()
         .post(format!("{}/dbconnections/change_password", s.url))
-        .json(&json!({"client_id": "x", "email": email, "connection": DB_CONNECTION}))
+        .json(&json!({"client_id": common::CLIENT_ID, "email": email, "connection": DB_CONNECTION}))
         .send()
         .await
         .unwrap();

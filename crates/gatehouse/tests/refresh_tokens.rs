@@ -84,7 +84,16 @@ async fn rotation_and_reuse_detection() {
     )
     .await
     .assert_status(200);
-    assert_eq!(token(&s, refresh(&fresh)).await.status.as_u16(), 401);
+    // Blocking revoked the refresh token (security review M6): refused as any revoked
+    // token is, and still refused once the user is unblocked.
+    assert_eq!(token(&s, refresh(&fresh)).await.status.as_u16(), 403);
+    s.patch(
+        &format!("/api/v2/users/{}", enc(u["user_id"].as_str().unwrap())),
+        json!({"blocked": false}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(token(&s, refresh(&fresh)).await.status.as_u16(), 403);
     assert_eq!(token(&s, refresh("garbage")).await.status.as_u16(), 403);
 
     let logs = s

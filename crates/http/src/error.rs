@@ -74,6 +74,7 @@ impl From<ServiceError> for ApiError {
             E::NotSupported(m) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "operation_not_supported", m)
             }
+            E::NotAllowed { code, message } => ApiError::new(StatusCode::FORBIDDEN, code, message),
             E::TooManyRequests(m) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", m)
             }

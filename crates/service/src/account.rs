@@ -6,6 +6,7 @@
 //! carries the password's date, so it dies when the password changes by any route.
 
 use crate::authorize::Browser;
+use crate::connections::{connection_not_enabled, connection_serves};
 use crate::error::{Result, ServiceError};
 use crate::{Gatehouse, now_millis};
 use base64::Engine;
@@ -127,14 +128,23 @@ impl Gatehouse {
             Some(c) => c.render(template, to, &vars),
             None => render(template, to, &vars),
         };
+        // Bodies carry live links and codes: sealed until sent, blanked after (security
+        // review M8).
+        let seal = |body: &str| {
+            self.inner
+                .secrets
+                .seal_text(gatehouse_store::BODY_PURPOSE, body)
+                .map_err(ServiceError::internal)
+        };
         Ok(Some(OutboxMessage {
             id: gatehouse_crypto::random::hex(16).map_err(ServiceError::internal)?,
             template: rendered.template.to_string(),
             sender: custom.and_then(|c| c.from.clone()),
             recipient: rendered.to,
             subject: rendered.subject,
-            text_body: rendered.text,
-            html_body: rendered.html,
+            text_body: seal(&rendered.text)?,
+            html_body: seal(&rendered.html)?,
+            sealed: true,
             created_at: now_millis(),
             attempts: 0,
         }))
@@ -364,6 +374,11 @@ impl Gatehouse {
             .connection_by_name(connection)
             .await?
             .filter(|c| c.settings.strategy == DATABASE_PROVIDER);
+        if let (Some(c), Some(client_id)) = (&conn, client_id)
+            && !connection_serves(c, client_id)
+        {
+            return Err(connection_not_enabled());
+        }
         let user = match &conn {
             Some(c) => self
                 .inner
@@ -616,10 +631,14 @@ impl Gatehouse {
         };
         let connection = req.connection.clone();
         let email = req.email.clone().map(|e| e.to_lowercase());
-        let result = match self
-            .refuse_breached(req.password.as_deref().unwrap_or(""), true, event.clone())
-            .await
-        {
+        let result = match self.public_signup_allowed(&connection, client_id).await {
+            Ok(()) => {
+                self.refuse_breached(req.password.as_deref().unwrap_or(""), true, event.clone())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let result = match result {
             Ok(()) => self.create_user(req).await,
             Err(e) => Err(e),
         };
@@ -643,6 +662,19 @@ impl Gatehouse {
         result
     }
 
+    /// Every public sign-up (`/dbconnections/signup`, the hosted page) passes here: the
+    /// application must be enabled on the connection (M5), and a connection with
+    /// `disable_signup` takes users only from the Management API and imports (H2).
+    async fn public_signup_allowed(&self, connection: &str, client_id: Option<&str>) -> Result<()> {
+        match self.connection_by_name(connection).await? {
+            Some(c) if client_id.is_some_and(|id| !connection_serves(&c, id)) => {
+                Err(connection_not_enabled())
+            }
+            Some(c) if c.settings.signup_disabled() => Err(ServiceError::signup_disabled()),
+            _ => Ok(()),
+        }
+    }
+
     /// After a password change: end the user's sessions and refresh tokens unless the tenant
     /// keeps them.
     pub(crate) async fn after_password_change(&self, user_id: &str) -> Result<()> {
@@ -653,6 +685,11 @@ impl Gatehouse {
         {
             return Ok(());
         }
+        self.end_user_sessions(user_id).await
+    }
+
+    /// Ends every browser session and refresh token of a user (a password change, a block).
+    pub(crate) async fn end_user_sessions(&self, user_id: &str) -> Result<()> {
         let now = now_millis();
         self.inner
             .sessions

@@ -13,7 +13,7 @@ use crate::tokens::TokenRequest;
 use crate::{Gatehouse, now_millis};
 use gatehouse_core::client::ClientSettings;
 use gatehouse_core::user::User;
-use gatehouse_store::StoredClient;
+use gatehouse_store::{SessionKind, StoredClient};
 use serde::{Deserialize, Serialize};
 
 /// The dashboard's client id: fixed, so a restart on another address finds it again.
@@ -21,6 +21,8 @@ pub const DASHBOARD_CLIENT_ID: &str = "gatehouse-dashboard";
 pub const DASHBOARD_CLIENT_NAME: &str = "Gatehouse Dashboard";
 /// The role (in `app_metadata.roles`) that opens the dashboard.
 pub const ADMIN_ROLE: &str = "admin";
+/// The `app_metadata` key holding a user's roles, [`ADMIN_ROLE`] among them.
+pub const ROLES_KEY: &str = "roles";
 
 const SIGN_IN_PURPOSE: &str = "admin-sign-in";
 /// How long a sign-in may take between leaving for the login page and coming back.
@@ -61,12 +63,25 @@ pub enum SignInRefused {
 pub struct Admin {
     pub user: User,
     pub session_id: String,
+    /// When the administrator last entered their password (epoch ms).
+    pub auth_time: i64,
+}
+
+/// How recent a password must be for the dashboard to change anything: older, a write sends
+/// the administrator through the login page again (security review L2).
+pub const FRESH_LOGIN_MS: i64 = 15 * 60 * 1000;
+
+impl Admin {
+    /// Whether the administrator entered their password recently enough to make changes.
+    pub fn logged_in_recently(&self, now: i64) -> bool {
+        now - self.auth_time <= FRESH_LOGIN_MS
+    }
 }
 
 /// True when the user holds the admin role.
 pub fn is_admin(user: &User) -> bool {
     user.app_metadata
-        .get("roles")
+        .get(ROLES_KEY)
         .and_then(|r| r.as_array())
         .is_some_and(|roles| roles.iter().any(|r| r.as_str() == Some(ADMIN_ROLE)))
 }
@@ -150,6 +165,8 @@ impl Gatehouse {
             ("state", &pending.state),
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
+            // A login session older than this asks for the password again.
+            ("max_age", &(FRESH_LOGIN_MS / 1000).to_string()),
         ]
         .iter()
         .map(|(k, v)| format!("{k}={}", gatehouse_core::authorize::percent_encode(v)))
@@ -201,9 +218,22 @@ impl Gatehouse {
             let who = user.email.clone().unwrap_or(user.user_id.clone());
             return Err(SignInRefused::NotAdmin(who));
         }
+        // The dashboard session is its own kind, dated from the password the login took.
+        let auth_time = issued
+            .id_token
+            .as_deref()
+            .and_then(|t| gatehouse_crypto::jwt::verify(t, self.keyring().published()).ok())
+            .and_then(|claims| claims.get("auth_time").and_then(|v| v.as_i64()))
+            .map(|secs| secs * 1000);
         let settings = self.tenant_settings().await?;
         let (_, cookie) = self
-            .start_session(&user.user_id, previous_admin_cookie, &settings)
+            .start_session_of(
+                &user.user_id,
+                previous_admin_cookie,
+                &settings,
+                SessionKind::Dashboard,
+                auth_time,
+            )
             .await?;
         Ok((cookie, pending.return_to))
     }
@@ -215,7 +245,7 @@ impl Gatehouse {
         &self,
         cookie: Option<&str>,
     ) -> std::result::Result<Option<Admin>, SignInRefused> {
-        let Some(active) = self.active_session(cookie).await? else {
+        let Some(active) = self.live_session(cookie, SessionKind::Dashboard).await? else {
             return Ok(None);
         };
         if !is_admin(&active.user) {
@@ -230,6 +260,7 @@ impl Gatehouse {
         Ok(Some(Admin {
             user: active.user,
             session_id: active.session.session_id,
+            auth_time: active.session.auth_time,
         }))
     }
 

@@ -6,6 +6,7 @@
 //! Between pages the pending request travels as a sealed *transaction* (AES-GCM with the
 //! server key): the browser carries it but can neither read nor change it.
 
+use crate::connections::connection_serves;
 use crate::error::ServiceError;
 use crate::login::IdTokenExtras;
 use crate::sessions::{ActiveSession, NewSessionCookie};
@@ -341,20 +342,30 @@ impl Gatehouse {
                 Err(p) => return problem_answer(&req, p).into(),
             }
         }
-        if self.login_connection(&req).await.is_none() {
-            return problem_answer(
-                &req,
-                AuthorizeProblem::new(
-                    "invalid_request",
-                    format!(
-                        "the connection was not found: {}",
-                        req.connection
-                            .as_deref()
-                            .unwrap_or(DEFAULT_DATABASE_CONNECTION)
+        match self.login_connection(&req).await {
+            None => {
+                return problem_answer(
+                    &req,
+                    AuthorizeProblem::new(
+                        "invalid_request",
+                        format!(
+                            "the connection was not found: {}",
+                            req.connection
+                                .as_deref()
+                                .unwrap_or(DEFAULT_DATABASE_CONNECTION)
+                        ),
                     ),
-                ),
-            )
-            .into();
+                )
+                .into();
+            }
+            Some(c) if !connection_serves(&c, &req.client_id) => {
+                return problem_answer(
+                    &req,
+                    AuthorizeProblem::new("invalid_request", "the connection is not enabled"),
+                )
+                .into();
+            }
+            Some(_) => {}
         }
         let tx = Transaction {
             req,
@@ -406,6 +417,15 @@ impl Gatehouse {
             Err(_) => return expired(),
         };
         let now = now_millis();
+        // A session from a connection this application may not use does not log it in.
+        let session = match session {
+            Some(s) => match self.connection_by_name(&s.user.connection).await {
+                Ok(Some(c)) if connection_serves(&c, &req.client_id) => Some(s),
+                Ok(_) => None,
+                Err(e) => return e.into(),
+            },
+            None => None,
+        };
         let needs_login = match &session {
             None => true,
             Some(s) => {
@@ -619,13 +639,10 @@ impl Gatehouse {
             Ok(c) => c.settings.name,
             Err(_) => return expired(),
         };
-        let signup_allowed = self.login_connection(&tx.req).await.is_some_and(|c| {
-            c.settings
-                .options
-                .get("disable_signup")
-                .and_then(|v| v.as_bool())
-                != Some(true)
-        });
+        let signup_allowed = self
+            .login_connection(&tx.req)
+            .await
+            .is_some_and(|c| !c.settings.signup_disabled());
         Step::Login(LoginScreen {
             transaction: transaction.to_string(),
             signup: signup && signup_allowed,
@@ -717,13 +734,7 @@ impl Gatehouse {
             }
             Outcome::from(step)
         };
-        if connection
-            .settings
-            .options
-            .get("disable_signup")
-            .and_then(|v| v.as_bool())
-            == Some(true)
-        {
+        if connection.settings.signup_disabled() {
             return retry("Sign-ups are disabled for this application.".into()).await;
         }
         if !gatehouse_core::payload::is_email(&email) {
@@ -752,6 +763,12 @@ impl Gatehouse {
                     ServiceError::Conflict(_) => "The user already exists.".into(),
                     ServiceError::InvalidBody(_) | ServiceError::NotSupported(_) => {
                         "Sign-up is not possible with these details.".into()
+                    }
+                    ServiceError::NotAllowed { code, .. } if *code == "operation_not_allowed" => {
+                        "Sign-ups are disabled for this application.".into()
+                    }
+                    ServiceError::NotAllowed { .. } => {
+                        "This application cannot sign users up here.".into()
                     }
                     _ => return Step::from(e).into(),
                 };

@@ -112,6 +112,17 @@ impl Gatehouse {
                 }
                 other => other.into(),
             })?;
+        if self
+            .tenant_settings()
+            .await?
+            .flags
+            .enable_client_connections
+        {
+            self.inner
+                .connections
+                .enable_client_everywhere(self.tenant(), &client.client_id, now_millis())
+                .await?;
+        }
         Ok(client)
     }
 
@@ -187,7 +198,13 @@ impl Gatehouse {
         self.render_client(&c, show_secret)
     }
 
-    pub async fn rotate_client_secret(&self, client_id: &str) -> Result<Value> {
+    /// Gives the client a new secret; the answer shows it only when `reveal_secret` (the
+    /// caller may read client keys).
+    pub async fn rotate_client_secret(
+        &self,
+        client_id: &str,
+        reveal_secret: bool,
+    ) -> Result<Value> {
         let mut c = self.stored_client(client_id).await?;
         let secret = random::b64url(48).map_err(ServiceError::internal)?;
         c.sealed_secret = Some(self.seal_secret(client_id, &secret)?);
@@ -199,7 +216,7 @@ impl Gatehouse {
         {
             return Err(not_found());
         }
-        self.render_client(&c, true)
+        self.render_client(&c, reveal_secret)
     }
 
     pub async fn delete_client(&self, client_id: &str) -> Result<()> {

@@ -32,6 +32,24 @@ fn check_id(id: &str) -> Result<()> {
     }
 }
 
+/// Whether an application may sign users in, up or back through this connection: it is in
+/// the connection's `enabled_clients` (Auth0's rule; security review M5), or it is the
+/// dashboard, which admits administrators whatever their connection.
+pub(crate) fn connection_serves(conn: &StoredConnection, client_id: &str) -> bool {
+    client_id == crate::admin::DASHBOARD_CLIENT_ID
+        || conn.settings.enabled_clients.iter().any(|c| c == client_id)
+}
+
+/// What an application that is not enabled on a connection is told.
+pub(crate) const CONNECTION_NOT_ENABLED: &str = "the connection is not enabled for this client";
+
+pub(crate) fn connection_not_enabled() -> ServiceError {
+    ServiceError::NotAllowed {
+        code: "invalid_request",
+        message: CONNECTION_NOT_ENABLED.into(),
+    }
+}
+
 impl Gatehouse {
     pub async fn create_connection(&self, body: Payload) -> Result<Value> {
         let settings = ConnectionSettings::from_create(body)?;

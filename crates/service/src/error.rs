@@ -24,6 +24,10 @@ pub enum ServiceError {
     Password(#[from] PasswordRejection),
     #[error("{0}")]
     NotSupported(String),
+    /// Refused by a setting of the tenant, connection or application (e.g. sign-ups turned
+    /// off); `code` is Auth0's, e.g. `operation_not_allowed`.
+    #[error("{message}")]
+    NotAllowed { code: &'static str, message: String },
     /// A limit on concurrent work (e.g. two active imports per tenant): a 429.
     #[error("{0}")]
     TooManyRequests(String),
@@ -40,6 +44,14 @@ impl ServiceError {
             message: "The user does not exist.".into(),
         }
     }
+    /// Auth0's answer to a public sign-up on a connection that has turned them off.
+    pub fn signup_disabled() -> Self {
+        ServiceError::NotAllowed {
+            code: "operation_not_allowed",
+            message: "Public signup is disabled".into(),
+        }
+    }
+
     pub fn internal(e: impl std::fmt::Display) -> Self {
         ServiceError::Internal(e.to_string())
     }

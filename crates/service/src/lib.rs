@@ -49,6 +49,9 @@ pub struct ServiceConfig {
     pub max_metadata_bytes: usize,
     /// Consecutive failed logins from one IP that block a user from that IP.
     pub brute_force_threshold: i64,
+    /// Failed logins for one user from any IP within an hour after which the user's logins
+    /// are refused until an hour passes without one (or an administrator lifts it).
+    pub brute_force_user_limit: i64,
     /// Tenant log events older than this are deleted (milliseconds; 0 keeps them forever).
     pub log_retention_ms: i64,
     /// A Pwned Passwords range service (`{url}/{first five hex of SHA-1}`), if any.
@@ -62,6 +65,7 @@ impl ServiceConfig {
             tenant: DEFAULT_TENANT.to_string(),
             max_metadata_bytes: gatehouse_core::metadata::DEFAULT_MAX_METADATA_BYTES,
             brute_force_threshold: 10,
+            brute_force_user_limit: 100,
             log_retention_ms: 30 * 86_400_000,
             breached_passwords_url: None,
         }
@@ -102,7 +106,9 @@ struct Inner {
     passwordless: PasswordlessStore,
     /// Outgoing HTTP (the breached-password range service).
     http: reqwest::Client,
-    secrets: SecretBox,
+    secrets: Arc<SecretBox>,
+    /// Log writes still running in the background ([`Gatehouse::record`]).
+    log_writes: Arc<tokio::sync::Semaphore>,
     hasher: PasswordHasher,
     keyring: KeyRing,
 }
@@ -137,7 +143,8 @@ impl Gatehouse {
                     .map_err(ServiceError::internal)?,
                 db,
                 config,
-                secrets,
+                secrets: Arc::new(secrets),
+                log_writes: Arc::new(tokio::sync::Semaphore::new(logs::LOG_WRITES_IN_FLIGHT)),
                 hasher: PasswordHasher::for_this_machine(),
                 keyring,
             }),
@@ -150,6 +157,11 @@ impl Gatehouse {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The key that seals values at rest (the mail sender opens outbox bodies with it).
+    pub fn secrets(&self) -> Arc<SecretBox> {
+        self.inner.secrets.clone()
     }
 
     pub fn keyring(&self) -> &KeyRing {

@@ -1,12 +1,14 @@
 //! Logging in with a password at the token endpoint (the `password` and Auth0's
 //! `password-realm` grants), ID tokens, login statistics and `/userinfo`.
 
+use crate::connections::{CONNECTION_NOT_ENABLED, connection_serves};
 use crate::tokens::{IssuedToken, OAuthError, TokenRequest};
 use crate::{Gatehouse, ServiceError, now_millis};
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::user::User;
 use gatehouse_crypto::jwt;
+use gatehouse_store::Slot;
 use serde_json::{Map, Value, json};
 
 pub const PASSWORD_REALM_GRANT: &str = "http://auth0.com/oauth/grant-type/password-realm";
@@ -96,6 +98,24 @@ impl From<LoginRefusal> for OAuthError {
     }
 }
 
+/// How long the per-user counter across IPs keeps failures after the last attempt.
+const USER_FAILURE_WINDOW_MS: i64 = 3_600_000;
+
+/// A store failure during a login: logged here with its cause, answered as an internal error.
+fn refusal_cause(e: gatehouse_store::StoreError) -> LoginRefusal {
+    tracing::error!(error = %e, "login: storage failed");
+    LoginRefusal::Internal
+}
+
+/// The brute-force counter key of an identifier no user has on this connection: a digest,
+/// so the table never holds what was typed.
+fn unknown_identifier_key(connection_id: &str, identifier: &str) -> String {
+    let digest = gatehouse_crypto::sha256_hex(
+        format!("{connection_id}\0{}", identifier.to_lowercase()).as_bytes(),
+    );
+    format!("?{}", &digest[..32])
+}
+
 impl Gatehouse {
     /// Checks a username (or email) and password on a connection, with brute-force
     /// protection per user and IP. Logs the login failures (`fp`, `fu`, `f`, `limit_wc`);
@@ -108,7 +128,6 @@ impl Gatehouse {
         password: String,
         event: &mut LogEvent,
     ) -> Result<User, LoginRefusal> {
-        let internal = |_| LoginRefusal::Internal;
         event.connection = Some(connection.settings.name.clone());
         event.user_name = Some(username.to_string());
         let found = self
@@ -116,7 +135,7 @@ impl Gatehouse {
             .users
             .by_identifier(self.tenant(), username, Some(&connection.id))
             .await
-            .map_err(internal)?
+            .map_err(refusal_cause)?
             .into_iter()
             .next();
         let hash = match &found {
@@ -125,7 +144,7 @@ impl Gatehouse {
                 .users
                 .password_hash(self.tenant(), &v.user.user_id)
                 .await
-                .map_err(internal)?,
+                .map_err(refusal_cause)?,
             None => None,
         };
         let ip = event.ip.clone().unwrap_or_else(|| "unknown".into());
@@ -137,17 +156,18 @@ impl Gatehouse {
             != Some(false);
         if let Some(v) = &found {
             event.user_id = Some(v.user.user_id.clone());
-            if guarded
-                && self
-                    .inner
-                    .login_failures
-                    .is_blocked(self.tenant(), &v.user.user_id, &ip)
-                    .await
-                    .map_err(internal)?
-            {
-                return Err(LoginRefusal::TooManyAttempts);
-            }
         }
+        // Unknown identifiers are counted too, under a key of their own, so the lockout
+        // answer does not tell which accounts exist (security review L3).
+        let key = match &found {
+            Some(v) => v.user.user_id.clone(),
+            None => unknown_identifier_key(&connection.id, username),
+        };
+        let slot = if guarded {
+            Some(self.reserve_login_attempt(&key, &ip).await?)
+        } else {
+            None
+        };
         let candidate = password.clone();
         let stored = hash.clone();
         let ok = self
@@ -167,29 +187,40 @@ impl Gatehouse {
             .into();
             failure.description = Some("Wrong email or password.".into());
             self.record(failure.clone()).await;
-            if guarded && let Some(user_id) = known_user {
-                let threshold = self.config().brute_force_threshold;
-                let newly_blocked = self
+            let threshold = self.config().brute_force_threshold;
+            if slot.is_some_and(|n| n >= threshold)
+                && self
                     .inner
                     .login_failures
-                    .record_failure(self.tenant(), &user_id, &ip, threshold, now_millis())
+                    .block(self.tenant(), &key, &ip, now_millis())
                     .await
-                    .map_err(internal)?;
-                if newly_blocked {
-                    failure.kind = codes::BLOCKED_ACCOUNT.into();
-                    failure.description = Some(format!(
-                        "{threshold} consecutive failed logins: blocked from {ip}"
-                    ));
-                    self.record(failure).await;
-                    if let Ok(Some(v)) = self.inner.users.get(self.tenant(), &user_id).await
-                        && let Err(e) = self.send_blocked_account_email(&v.user, &ip).await
-                    {
-                        tracing::warn!(error = %e, "could not queue the blocked-account email");
-                    }
+                    .map_err(refusal_cause)?
+                && let Some(user_id) = known_user
+            {
+                failure.kind = codes::BLOCKED_ACCOUNT.into();
+                failure.description = Some(format!(
+                    "{threshold} consecutive failed logins: blocked from {ip}"
+                ));
+                self.record(failure).await;
+                if let Ok(Some(v)) = self.inner.users.get(self.tenant(), &user_id).await
+                    && let Err(e) = self.send_blocked_account_email(&v.user, &ip).await
+                {
+                    tracing::warn!(error = %e, "could not queue the blocked-account email");
                 }
             }
             return Err(LoginRefusal::WrongCredentials);
         };
+        if slot.is_some() {
+            let failures = &self.inner.login_failures;
+            failures
+                .reset(self.tenant(), &key, &ip)
+                .await
+                .map_err(refusal_cause)?;
+            failures
+                .release_user(self.tenant(), &key)
+                .await
+                .map_err(refusal_cause)?;
+        }
         if found.user.blocked == Some(true) {
             let mut failure = event.clone();
             failure.kind = codes::FAILED_LOGIN.into();
@@ -204,16 +235,46 @@ impl Gatehouse {
         {
             return Err(LoginRefusal::PasswordLeaked);
         }
-        self.inner
-            .login_failures
-            .reset(self.tenant(), &found.user.user_id, &ip)
-            .await
-            .map_err(internal)?;
         if let Some(old) = stored.filter(|h| gatehouse_crypto::password::needs_rehash(h)) {
             self.rehash_imported(&found.user.user_id, &old, candidate)
                 .await;
         }
         Ok(found.user)
+    }
+
+    /// Takes this attempt's slots before its password is hashed: one per (user, IP) and one
+    /// in the user's counter across every IP. The attempt number in the pair's counter
+    /// comes back; a used-up limit refuses the attempt without checking the password.
+    async fn reserve_login_attempt(&self, key: &str, ip: &str) -> Result<i64, LoginRefusal> {
+        let cfg = self.config();
+        let now = now_millis();
+        let failures = &self.inner.login_failures;
+        let pair = failures
+            .reserve(self.tenant(), key, ip, cfg.brute_force_threshold, now)
+            .await
+            .map_err(refusal_cause)?;
+        let Slot::Granted(n) = pair else {
+            return Err(LoginRefusal::TooManyAttempts);
+        };
+        let user = failures
+            .reserve_user(
+                self.tenant(),
+                key,
+                cfg.brute_force_user_limit,
+                USER_FAILURE_WINDOW_MS,
+                now,
+            )
+            .await
+            .map_err(refusal_cause)?;
+        if user == Slot::Refused {
+            // The pair's slot checked nothing: give it back.
+            failures
+                .release(self.tenant(), key, ip)
+                .await
+                .map_err(refusal_cause)?;
+            return Err(LoginRefusal::TooManyAttempts);
+        }
+        Ok(n)
     }
 
     /// After a login with an imported (or older-cost) hash, stores the password as argon2id
@@ -256,13 +317,12 @@ impl Gatehouse {
             (_, Some(r)) => r.clone(),
             (_, None) => DEFAULT_DATABASE_CONNECTION.to_string(),
         };
-        let connection = self
-            .connection_by_name(&realm)
-            .await
-            .map_err(|_| OAuthError::internal())?
-            .ok_or_else(|| {
-                OAuthError::new(400, "invalid_request", format!("Unknown realm: {realm}"))
-            })?;
+        let connection = self.connection_by_name(&realm).await?.ok_or_else(|| {
+            OAuthError::new(400, "invalid_request", format!("Unknown realm: {realm}"))
+        })?;
+        if !connection_serves(&connection, &client.client_id) {
+            return Err(OAuthError::invalid_request(CONNECTION_NOT_ENABLED));
+        }
         // Refuse a bad audience before the password is checked, so it never counts as a login.
         let api = match req.audience.as_deref() {
             Some(a) => {
@@ -455,6 +515,12 @@ impl Gatehouse {
             .split_whitespace()
             .collect();
         let user = self.inner.users.get(self.tenant(), sub).await.ok()??.user;
+        // A token issued before this user existed was issued to a deleted user whose id
+        // has been given to someone else.
+        let iat = claims.get("iat").and_then(Value::as_i64)?;
+        if user.created_at / 1000 > iat {
+            return None;
+        }
         Some(user_claims(&user, &scopes))
     }
 }

@@ -22,6 +22,11 @@ fn next_log_instant() -> (i64, u32) {
     *last
 }
 
+/// How long a request waits for its log event to be written.
+const LOG_WRITE_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
+/// Log writes that may be outstanding at once.
+pub(crate) const LOG_WRITES_IN_FLIGHT: usize = 1024;
+
 impl Gatehouse {
     /// Records an event, filling its id and date. A failure to write the log is reported in
     /// the server's own log and never fails the request that caused the event.
@@ -32,9 +37,23 @@ impl Gatehouse {
             let suffix = gatehouse_crypto::random::hex(3).unwrap_or_default();
             event.log_id = log_id(date, sequence, &suffix);
         }
-        if let Err(e) = self.inner.logs.insert(self.tenant(), &event).await {
-            tracing::warn!(error = %e, kind = %event.kind, "could not record a tenant log event");
-        }
+        // The write usually finishes at once and the next request sees the event. When the
+        // database is slow or down the answer does not wait for it: the write carries on in
+        // the background (at most LOG_WRITES_IN_FLIGHT of them; beyond that events are lost,
+        // and the server log says so).
+        let Ok(permit) = self.inner.log_writes.clone().try_acquire_owned() else {
+            tracing::warn!(kind = %event.kind, "tenant log event dropped: too many writes waiting");
+            return;
+        };
+        let logs = self.inner.logs.clone();
+        let tenant = self.tenant().to_string();
+        let write = tokio::spawn(async move {
+            if let Err(e) = logs.insert(&tenant, &event).await {
+                tracing::warn!(error = %e, kind = %event.kind, "could not record a tenant log event");
+            }
+            drop(permit);
+        });
+        let _ = tokio::time::timeout(LOG_WRITE_WAIT, write).await;
     }
 
     pub async fn get_log(&self, id: &str) -> Result<Value> {

@@ -1,10 +1,14 @@
 //! Passwordless email: `POST /passwordless/start` emails a one-time code (exchanged by the
 //! `http://auth0.com/oauth/grant-type/passwordless/otp` grant) or a magic link (which
-//! continues an `/authorize` request). Codes
-//! are stored hashed, work once, expire (`options.totp.time_step`), allow three wrong
-//! guesses, and an address may ask for five codes per ten minutes.
+//! continues an `/authorize` request). Codes are stored hashed, work once, expire
+//! (`options.totp.time_step`) and take three guesses; an address may ask for five codes per
+//! ten minutes. Guesses and sends are counted and checked in one statement each, so
+//! concurrent requests get no more than that. The user is created when a code is first
+//! redeemed, as in Auth0, and `/passwordless/start` answers alike for known and unknown
+//! addresses.
 
 use crate::authorize::{Browser, Outcome, Step};
+use crate::connections::{CONNECTION_NOT_ENABLED, connection_serves};
 use crate::error::ServiceError;
 use crate::login::IdTokenExtras;
 use crate::tokens::{IssuedToken, OAuthError, TokenRequest};
@@ -18,7 +22,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 pub const PASSWORDLESS_OTP_GRANT: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
-const MAX_WRONG_GUESSES: i32 = 3;
+/// Guesses at one code, the right one included.
+const MAX_GUESSES: i32 = 3;
 const LINK_PURPOSE: &str = "passwordless-link";
 
 /// What a magic link carries, sealed: the code and the `/authorize` request to continue.
@@ -69,52 +74,60 @@ impl Gatehouse {
             })
     }
 
-    /// The connection's user for an address, created on first use unless sign-ups are off.
+    /// The connection's user for an address, if there is one.
     async fn passwordless_user(
         &self,
         conn: &StoredConnection,
         email: &str,
-    ) -> Result<User, OAuthError> {
-        let found = self
+    ) -> Result<Option<User>, OAuthError> {
+        Ok(self
             .inner
             .users
             .by_identifier(self.tenant(), email, Some(&conn.id))
-            .await
-            .map_err(|_| OAuthError::internal())?
+            .await?
             .into_iter()
-            .next();
-        if let Some(v) = found {
-            return Ok(v.user);
+            .next()
+            .map(|v| v.user))
+    }
+
+    /// A user for an address that has just proved it holds the address (a redeemed code).
+    async fn create_passwordless_user(
+        &self,
+        conn: &StoredConnection,
+        email: &str,
+    ) -> Result<User, OAuthError> {
+        if conn.settings.signup_disabled() {
+            return Err(wrong_code());
         }
-        if conn
-            .settings
-            .options
-            .get("disable_signup")
-            .and_then(Value::as_bool)
-            == Some(true)
-        {
-            return Err(OAuthError::new(
-                400,
-                "bad.connection",
-                "Public signup is disabled",
-            ));
-        }
-        let now = now_millis();
-        let id = gatehouse_crypto::random::hex(12).map_err(|_| OAuthError::internal())?;
-        let user = User::new(
+        let id = gatehouse_crypto::random::hex(12).map_err(|e| {
+            tracing::error!(error = %e, "no randomness for a user id");
+            OAuthError::internal()
+        })?;
+        let mut user = User::new(
             EMAIL_STRATEGY,
             &id,
             &conn.id,
             &conn.settings.name,
             email,
-            now,
+            now_millis(),
         );
+        user.email_verified = true;
         self.inner
             .users
             .insert(self.tenant(), &user, None, &[])
-            .await
-            .map_err(|_| OAuthError::internal())?;
+            .await?;
         Ok(user)
+    }
+
+    /// The `_id` `/passwordless/start` answers for an address without a user: the same for
+    /// every request, shaped like a real one, so the answer does not say whether the address
+    /// has an account.
+    fn stand_in_id(&self, conn: &StoredConnection, email: &str) -> String {
+        let tag = self.inner.secrets.mac(
+            "passwordless-id",
+            format!("{}\0{email}", conn.id).as_bytes(),
+        );
+        tag.iter().take(12).map(|b| format!("{b:02x}")).collect()
     }
 
     /// `POST /passwordless/start` with `connection: email`, `send: code`.
@@ -205,43 +218,69 @@ impl Gatehouse {
             None
         };
         let conn = self.email_connection(connection).await?;
-        let user = self.passwordless_user(&conn, &email).await?;
-        if user.blocked == Some(true) {
-            return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
+        if !connection_serves(&conn, client_id) {
+            return Err(OAuthError::new(
+                400,
+                "bad.connection",
+                CONNECTION_NOT_ENABLED,
+            ));
         }
+        // The user is created when a code is redeemed, not here: asking for a code proves
+        // nothing, and the answer is the same whether or not the address has an account
+        // (security review L3).
+        let existing = self.passwordless_user(&conn, &email).await?;
+        let id = match &existing {
+            Some(u) => u.provider_user_id().to_string(),
+            None => self.stand_in_id(&conn, &email),
+        };
+        let answer = json!({"_id": id, "email": email, "email_verified": false});
+        let deliver = match &existing {
+            Some(u) => u.blocked != Some(true),
+            None => !conn.settings.signup_disabled(),
+        };
+        if !deliver {
+            return Ok(answer);
+        }
+        let user = existing.unwrap_or_else(|| {
+            User::new(
+                EMAIL_STRATEGY,
+                &id,
+                &conn.id,
+                &conn.settings.name,
+                &email,
+                now_millis(),
+            )
+        });
         let now = now_millis();
         let store = &self.inner.passwordless;
-        let previous = store
-            .get(self.tenant(), &conn.id, &email)
-            .await
-            .map_err(|_| OAuthError::internal())?;
-        let (window_start, sends) = match previous {
-            Some(p) if now - p.window_start < SEND_WINDOW_MS => {
-                if p.sends >= MAX_SENDS {
-                    return Err(OAuthError::new(
-                        429,
-                        "too_many_requests",
-                        "Too many codes asked for this address; try again in a few minutes",
-                    ));
-                }
-                (p.window_start, p.sends + 1)
-            }
-            _ => (now, 1),
-        };
+        if !store
+            .reserve_send(
+                self.tenant(),
+                &conn.id,
+                &email,
+                now,
+                SEND_WINDOW_MS,
+                MAX_SENDS,
+            )
+            .await?
+        {
+            return Err(OAuthError::new(
+                429,
+                "too_many_requests",
+                "Too many codes asked for this address; try again in a few minutes",
+            ));
+        }
         let code = random_code(conn.settings.code_length())?;
         let lifetime = conn.settings.code_lifetime_secs();
         store
-            .put(
+            .set_code(
                 self.tenant(),
                 &conn.id,
                 &email,
                 &hash_code(&conn.id, &email, &code),
                 now + lifetime * 1000,
-                window_start,
-                sends,
             )
-            .await
-            .map_err(|_| OAuthError::internal())?;
+            .await?;
         let minutes = (lifetime / 60).max(1).to_string();
         let (template, url) = match auth_params {
             Some(params) => {
@@ -301,8 +340,7 @@ impl Gatehouse {
             ..browser.event()
         })
         .await;
-        let id = user.provider_user_id().to_string();
-        Ok(json!({"_id": id, "email": email, "email_verified": user.email_verified}))
+        Ok(answer)
     }
 
     /// Checks a code against the live one for an address and uses it up; on success the
@@ -314,40 +352,20 @@ impl Gatehouse {
         otp: &str,
     ) -> Result<User, OAuthError> {
         let store = &self.inner.passwordless;
-        let code = store
-            .get(self.tenant(), &conn.id, email)
-            .await
-            .map_err(|_| OAuthError::internal())?
-            .filter(|c| !c.code_hash.is_empty())
+        let live = store
+            .reserve_guess(self.tenant(), &conn.id, email, now_millis(), MAX_GUESSES)
+            .await?
             .ok_or_else(wrong_code)?;
-        if code.expires_at <= now_millis() || code.attempts >= MAX_WRONG_GUESSES {
-            return Err(wrong_code());
-        }
         let hash = hash_code(&conn.id, email, otp.trim());
-        if !gatehouse_crypto::ct_eq(hash.as_bytes(), code.code_hash.as_bytes()) {
-            store
-                .count_attempt(self.tenant(), &conn.id, email)
-                .await
-                .map_err(|_| OAuthError::internal())?;
-            return Err(wrong_code());
-        }
-        if !store
-            .consume(self.tenant(), &conn.id, email, &hash)
-            .await
-            .map_err(|_| OAuthError::internal())?
+        if !gatehouse_crypto::ct_eq(hash.as_bytes(), live.as_bytes())
+            || !store.consume(self.tenant(), &conn.id, email, &hash).await?
         {
             return Err(wrong_code());
         }
-        let user = self
-            .inner
-            .users
-            .by_identifier(self.tenant(), email, Some(&conn.id))
-            .await
-            .map_err(|_| OAuthError::internal())?
-            .into_iter()
-            .next()
-            .ok_or_else(wrong_code)?
-            .user;
+        let user = match self.passwordless_user(conn, email).await? {
+            Some(u) => u,
+            None => self.create_passwordless_user(conn, email).await?,
+        };
         if user.blocked == Some(true) {
             return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
         }
@@ -478,6 +496,9 @@ impl Gatehouse {
             ));
         };
         let conn = self.email_connection(realm).await?;
+        if !connection_serves(&conn, &client.client_id) {
+            return Err(OAuthError::invalid_request(CONNECTION_NOT_ENABLED));
+        }
         let user = self.redeem_code(&conn, &email.to_lowercase(), otp).await?;
         event.user_id = Some(user.user_id.clone());
         let user = self.record_login(&user.user_id, req.ip.as_deref()).await?;

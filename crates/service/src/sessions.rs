@@ -6,7 +6,7 @@ use crate::error::{Result, ServiceError};
 use crate::{Gatehouse, now_millis};
 use gatehouse_core::tenant_settings::TenantSettings;
 use gatehouse_core::user::User;
-use gatehouse_store::BrowserSession;
+use gatehouse_store::{BrowserSession, SessionKind};
 
 /// A cookie to set after a login.
 #[derive(Debug, Clone)]
@@ -23,13 +23,23 @@ pub struct ActiveSession {
 }
 
 impl Gatehouse {
-    /// The session behind a cookie, when it is live and its user may still log in.
+    /// The login (SSO) session behind a cookie, when it is live and its user may still log in.
     pub async fn active_session(&self, cookie: Option<&str>) -> Result<Option<ActiveSession>> {
+        self.live_session(cookie, SessionKind::Sso).await
+    }
+
+    /// The session of this kind behind a cookie, when it is live and its user may still log
+    /// in. A cookie of the other kind finds nothing.
+    pub(crate) async fn live_session(
+        &self,
+        cookie: Option<&str>,
+        kind: SessionKind,
+    ) -> Result<Option<ActiveSession>> {
         let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= 128) else {
             return Ok(None);
         };
         let hash = gatehouse_crypto::sha256_hex(cookie.as_bytes());
-        let Some(session) = self.inner.sessions.get(self.tenant(), &hash).await? else {
+        let Some(session) = self.inner.sessions.get(self.tenant(), &hash, kind).await? else {
             return Ok(None);
         };
         let settings = self.tenant_settings().await?;
@@ -57,12 +67,27 @@ impl Gatehouse {
         }))
     }
 
-    /// Starts a session for a user who just authenticated, ending the browser's previous one.
+    /// Starts a login session for a user who just authenticated, ending the browser's
+    /// previous one.
     pub(crate) async fn start_session(
         &self,
         user_id: &str,
         previous_cookie: Option<&str>,
         settings: &TenantSettings,
+    ) -> Result<(BrowserSession, NewSessionCookie)> {
+        self.start_session_of(user_id, previous_cookie, settings, SessionKind::Sso, None)
+            .await
+    }
+
+    /// Starts a session of `kind`; `auth_time` is when the user last entered a password
+    /// (now, unless the session is made from another login).
+    pub(crate) async fn start_session_of(
+        &self,
+        user_id: &str,
+        previous_cookie: Option<&str>,
+        settings: &TenantSettings,
+        kind: SessionKind,
+        auth_time: Option<i64>,
     ) -> Result<(BrowserSession, NewSessionCookie)> {
         let now = now_millis();
         if let Some(old) = previous_cookie {
@@ -74,13 +99,16 @@ impl Gatehouse {
             cookie_hash: gatehouse_crypto::sha256_hex(value.as_bytes()),
             session_id: gatehouse_crypto::random::b64url(18).map_err(ServiceError::internal)?,
             user_id: user_id.to_string(),
-            auth_time: now,
+            auth_time: auth_time.unwrap_or(now),
             created_at: now,
             last_seen_at: now,
             expires_at: now + lifetime,
             revoked_at: None,
         };
-        self.inner.sessions.insert(self.tenant(), &session).await?;
+        self.inner
+            .sessions
+            .insert(self.tenant(), &session, kind)
+            .await?;
         Ok((
             session,
             NewSessionCookie {
@@ -143,6 +171,7 @@ impl Gatehouse {
         let now = now_millis();
         let mut n = self.inner.sessions.sweep(now).await?;
         n += self.inner.outbox.sweep(now).await?;
+        n += self.inner.login_failures.sweep(now, 86_400_000).await?;
         let retention = self.config().log_retention_ms;
         if retention > 0 {
             n += self.inner.logs.delete_before(now - retention).await?;

@@ -31,6 +31,33 @@ impl OAuthError {
     }
 }
 
+/// A use case's failure inside a grant: storage failures answer 503, anything else is
+/// logged with its cause and answered as an internal error.
+impl From<crate::ServiceError> for OAuthError {
+    fn from(e: crate::ServiceError) -> Self {
+        match e {
+            crate::ServiceError::Store(s) => s.into(),
+            other => {
+                tracing::error!(error = %other, "token request failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+/// A storage failure: its cause is logged here (with the request's span), and the client is
+/// told to retry, never that its credentials or code were wrong.
+impl From<gatehouse_store::StoreError> for OAuthError {
+    fn from(e: gatehouse_store::StoreError) -> Self {
+        tracing::error!(error = %e, "storage failed");
+        Self::new(
+            503,
+            "temporarily_unavailable",
+            "The database is unavailable, retry later",
+        )
+    }
+}
+
 /// The fields of a token request, from a JSON or form body and Basic authentication.
 #[derive(Debug, Default, Clone)]
 pub struct TokenRequest {

@@ -85,6 +85,13 @@ fn check_username(conn: &ConnectionSettings, username: &str) -> Result<()> {
         )
         .into());
     }
+    // Logins take an email or a username in one field: a username that is an address could
+    // answer for someone else's email (security review L7).
+    if gatehouse_core::payload::is_email(username) {
+        return Err(
+            InvalidBody::on_property("Username cannot be an email address", "username").into(),
+        );
+    }
     Ok(())
 }
 
@@ -371,6 +378,11 @@ impl Gatehouse {
                         .clear_user(self.tenant(), user_id)
                         .await?;
                     self.after_password_change(user_id).await?;
+                }
+                if patch.blocked == Some(true) {
+                    // Blocking ends what the user holds; unblocking brings none of it back
+                    // (security review M6).
+                    self.end_user_sessions(user_id).await?;
                 }
                 return Ok(user);
             }

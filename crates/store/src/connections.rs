@@ -142,11 +142,44 @@ impl ConnectionStore {
         })
     }
 
+    /// Adds a client to every connection's `enabled_clients` (Auth0's tenant flag
+    /// `enable_client_connections`), in one transaction.
+    pub async fn enable_client_everywhere(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let rows = sqlx::query_as::<_, Row>("SELECT id, settings FROM connections WHERE tenant_id = $1")
+                .bind(tenant)
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in rows {
+                let mut c = StoredConnection::from(row);
+                if c.settings.enabled_clients.iter().any(|id| id == client_id) {
+                    continue;
+                }
+                c.settings.enabled_clients.push(client_id.to_string());
+                sqlx::query("UPDATE connections SET settings = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant)
+                    .bind(&c.id)
+                    .bind(Json(&c.settings))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// Deletes the connection and every user on it, in one transaction.
     pub async fn delete(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            for table in ["password_history", "user_metadata_index"] {
+            for table in crate::users::USER_OWNED_TABLES {
                 sqlx::query(&format!(
                     "DELETE FROM {table} WHERE tenant_id = $1 AND user_id IN (SELECT user_id FROM users WHERE tenant_id = $1 AND connection_id = $2)"
                 ))

@@ -79,6 +79,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_jobs.sql"),
         postgres: include_str!("../migrations/postgres/0008_jobs.sql"),
     },
+    Migration {
+        version: 9,
+        name: "hardening",
+        sqlite: include_str!("../migrations/sqlite/0009_hardening.sql"),
+        postgres: include_str!("../migrations/postgres/0009_hardening.sql"),
+    },
 ];
 
 /// A JSON object column.
@@ -86,13 +92,52 @@ type Document = Json<Map<String, Value>>;
 
 /// The migration after which existing users' metadata must be indexed.
 const SEARCH_MIGRATION: i64 = 2;
+/// The migration from which connections' `enabled_clients` are enforced: connections that
+/// listed none (the field was stored but ignored before) get every existing application, so
+/// an upgrade changes no login.
+const ENABLED_CLIENTS_MIGRATION: i64 = 9;
+
+/// How long a request waits for a pool connection by default: when the database is down, a
+/// request answers 503 after this instead of holding its client for longer.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Creates an SQLite database file readable by its owner only (0600) when it does not exist
+/// yet; SQLite gives its `-wal` and `-shm` files the database file's mode.
+fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
+    if path.as_os_str().is_empty() || path.exists() {
+        return Ok(());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.mode(0o600);
+    }
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        // Another process created it first.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::File(e)),
+    }
+}
 
 impl Db {
-    /// Opens `sqlite://path` (created if missing, WAL mode) or `postgres://...`.
+    /// Opens `sqlite://path` (created if missing, mode 0600, WAL mode) or `postgres://...`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`Db::connect`] with the longest wait for a pool connection.
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Self, StoreError> {
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
-                .map_err(|_| StoreError::UnsupportedUrl(redact(url)))?
+                .map_err(|_| StoreError::UnsupportedUrl(redact(url)))?;
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if !in_memory {
+                create_private_file(opts.get_filename())?;
+            }
+            let opts = opts
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -100,6 +145,7 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .acquire_timeout(acquire_timeout)
                 .connect_with(opts)
                 .await?;
             Ok(Db::Sqlite(pool))
@@ -114,7 +160,7 @@ impl Db {
                 .options([("parallel_setup_cost", "10000")]);
             let pool = PgPoolOptions::new()
                 .max_connections(32)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(acquire_timeout)
                 .connect_with(opts)
                 .await?;
             Ok(Db::Postgres(pool))
@@ -159,6 +205,30 @@ impl Db {
                     .bind(now_millis())
                     .execute(&mut *tx)
                     .await?;
+                if m.version == ENABLED_CLIENTS_MIGRATION {
+                    let clients: Vec<(String, String)> =
+                        sqlx::query_as("SELECT tenant_id, client_id FROM clients ORDER BY created_at, client_id")
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    let connections: Vec<(String, String, Document)> =
+                        sqlx::query_as("SELECT tenant_id, id, settings FROM connections")
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    for (tenant, id, mut settings) in connections {
+                        let listed = settings.0.get("enabled_clients").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+                        if listed {
+                            continue;
+                        }
+                        let all: Vec<Value> = clients.iter().filter(|(t, _)| *t == tenant).map(|(_, c)| Value::String(c.clone())).collect();
+                        settings.0.insert("enabled_clients".into(), Value::Array(all));
+                        sqlx::query("UPDATE connections SET settings = $3 WHERE tenant_id = $1 AND id = $2")
+                            .bind(&tenant)
+                            .bind(&id)
+                            .bind(&settings)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
                 if m.version == SEARCH_MIGRATION {
                     // Index the metadata of users created before search existed.
                     let users: Vec<(String, String, Document, Document)> =

@@ -11,6 +11,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database URL: {0}")]
     UnsupportedUrl(String),
+    #[error("could not create the database file: {0}")]
+    File(#[source] std::io::Error),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -28,13 +28,14 @@ pub use db::{Db, Dialect};
 pub use error::StoreError;
 pub use jobs::{ImportBatch, ImportUpdate, ImportedFactor, Job, JobBlock, JobError, JobStore};
 pub use keys::{KeyStore, StoredKey};
-pub use login_failures::LoginFailureStore;
+pub use login_failures::{ALL_IPS, LoginFailureStore, Slot};
 pub use logs::{LogQuery, LogStore};
-pub use outbox::{OutboxMessage, OutboxStore, PasswordlessCode, PasswordlessStore};
+pub use outbox::{BODY_PURPOSE, OutboxMessage, OutboxStore, PasswordlessCode, PasswordlessStore};
 pub use refresh_tokens::{RefreshToken, RefreshTokenStore};
 pub use resource_servers::{ResourceServerStore, StoredResourceServer};
 pub use sessions::{
-    AuthorizationCode, AuthorizationCodeStore, BrowserSession, SessionStore, UserGrantStore,
+    AuthorizationCode, AuthorizationCodeStore, BrowserSession, SessionKind, SessionStore,
+    UserGrantStore,
 };
 pub use tenants::TenantStore;
 pub use users::{SortField, UserList, UserOrder, UserSearch, UserStore, VersionedUser};

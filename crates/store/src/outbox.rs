@@ -12,11 +12,17 @@ pub struct OutboxMessage {
     /// The template's own `from`, else the server's sender.
     pub sender: Option<String>,
     pub subject: String,
+    /// With `sealed`, the bodies are sealed with the server's key (purpose
+    /// [`BODY_PURPOSE`]): links and codes are never in the database in clear.
     pub text_body: String,
     pub html_body: String,
+    pub sealed: bool,
     pub created_at: i64,
     pub attempts: i32,
 }
+
+/// The sealing purpose of outbox bodies.
+pub const BODY_PURPOSE: &str = "outbox-body";
 
 /// Inserts outbox rows on a transaction or connection; used inside other stores' writes so
 /// the message commits with the change that causes it.
@@ -24,8 +30,8 @@ macro_rules! insert_outbox {
     ($conn:expr, $tenant:expr, $messages:expr) => {
         for m in $messages {
             sqlx::query(
-                "INSERT INTO outbox (id, tenant_id, template, recipient, subject, text_body, html_body, created_at, next_attempt_at, sender)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+                "INSERT INTO outbox (id, tenant_id, template, recipient, subject, text_body, html_body, created_at, next_attempt_at, sender, sealed)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)",
             )
             .bind(&m.id)
             .bind($tenant)
@@ -36,6 +42,7 @@ macro_rules! insert_outbox {
             .bind(&m.html_body)
             .bind(m.created_at)
             .bind(&m.sender)
+            .bind(m.sealed)
             .execute(&mut *$conn)
             .await?;
         }
@@ -66,32 +73,44 @@ impl OutboxStore {
         })
     }
 
-    /// Leases up to `limit` due messages for `lease_ms`; a crashed sender's lease runs out
-    /// and another sender picks the message up.
-    pub async fn claim_due(
+    /// Leases the next due message for `lease_ms`: one at a time, so a sender that dies holds
+    /// at most one message back, and only until its short lease runs out.
+    pub async fn claim_next(
         &self,
         now: i64,
-        limit: i64,
         lease_ms: i64,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
+    ) -> Result<Option<OutboxMessage>, StoreError> {
         on_pool!(&self.db, pool => {
             Ok(sqlx::query_as::<_, OutboxMessage>(
-                "UPDATE outbox SET next_attempt_at = $2 + $3
-                 WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $1)
-                   AND sent_at IS NULL AND next_attempt_at <= $2
-                 RETURNING id, template, recipient, sender, subject, text_body, html_body, created_at, attempts",
+                "UPDATE outbox SET next_attempt_at = $1 + $2
+                 WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= $1
+                             ORDER BY next_attempt_at LIMIT 1)
+                   AND sent_at IS NULL AND next_attempt_at <= $1
+                 RETURNING id, template, recipient, sender, subject, text_body, html_body, sealed, created_at, attempts",
             )
-            .bind(limit)
             .bind(now)
             .bind(lease_ms)
-            .fetch_all(pool)
+            .fetch_optional(pool)
             .await?)
         })
     }
 
+    /// Extends the lease of a message still being sent.
+    pub async fn renew(&self, id: &str, until: i64) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query("UPDATE outbox SET next_attempt_at = $2 WHERE id = $1 AND sent_at IS NULL")
+                .bind(id)
+                .bind(until)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Records delivery; the bodies are blanked at once (only metadata stays, for a week).
     pub async fn mark_sent(&self, id: &str, now: i64) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            sqlx::query("UPDATE outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1")
+            sqlx::query("UPDATE outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL, text_body = '', html_body = '' WHERE id = $1")
                 .bind(id)
                 .bind(now)
                 .execute(pool)
@@ -110,6 +129,20 @@ impl OutboxStore {
             sqlx::query("UPDATE outbox SET next_attempt_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $1")
                 .bind(id)
                 .bind(retry_at)
+                .bind(error)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Gives a message up for good (it can never be delivered, e.g. its recipient is not an
+    /// address); its bodies are blanked.
+    pub async fn give_up(&self, id: &str, now: i64, error: &str) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query("UPDATE outbox SET given_up_at = $2, attempts = attempts + 1, last_error = $3, text_body = '', html_body = '' WHERE id = $1")
+                .bind(id)
+                .bind(now)
                 .bind(error)
                 .execute(pool)
                 .await?;
@@ -142,7 +175,7 @@ impl OutboxStore {
     /// Housekeeping: sent messages after a week, used tickets once expired.
     pub async fn sweep(&self, now: i64) -> Result<u64, StoreError> {
         on_pool!(&self.db, pool => {
-            let a = sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
+            let a = sqlx::query("DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < $1) OR (given_up_at IS NOT NULL AND given_up_at < $1)")
                 .bind(now - 7 * 86_400_000)
                 .execute(pool)
                 .await?
@@ -196,52 +229,89 @@ impl PasswordlessStore {
         })
     }
 
-    /// Replaces the live code (wrong guesses reset), keeping the send counter of the window.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn put(
+    /// Counts a send for the address in one statement (a new window once `window_ms` has
+    /// passed since the window began) and says whether it is within `max_sends`: concurrent
+    /// requests cannot all read a low count (security review H3).
+    pub async fn reserve_send(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        email: &str,
+        now: i64,
+        window_ms: i64,
+        max_sends: i32,
+    ) -> Result<bool, StoreError> {
+        on_pool!(&self.db, pool => {
+            let sends: i32 = sqlx::query_scalar(
+                "INSERT INTO passwordless_codes (tenant_id, connection_id, email, code_hash, expires_at, attempts, window_start, sends)
+                 VALUES ($1, $2, $3, '', 0, 0, $4, 1)
+                 ON CONFLICT (tenant_id, connection_id, email) DO UPDATE SET
+                   sends = CASE WHEN passwordless_codes.window_start <= $5 THEN 1 ELSE passwordless_codes.sends + 1 END,
+                   window_start = CASE WHEN passwordless_codes.window_start <= $5 THEN $4 ELSE passwordless_codes.window_start END
+                 RETURNING sends",
+            )
+            .bind(tenant)
+            .bind(connection_id)
+            .bind(email)
+            .bind(now)
+            .bind(now - window_ms)
+            .fetch_one(pool)
+            .await?;
+            Ok(sends <= max_sends)
+        })
+    }
+
+    /// Makes `code_hash` the address's live code, with a fresh guess budget.
+    pub async fn set_code(
         &self,
         tenant: &str,
         connection_id: &str,
         email: &str,
         code_hash: &str,
         expires_at: i64,
-        window_start: i64,
-        sends: i32,
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
             sqlx::query(
-                "INSERT INTO passwordless_codes (tenant_id, connection_id, email, code_hash, expires_at, attempts, window_start, sends)
-                 VALUES ($1, $2, $3, $4, $5, 0, $6, $7)
-                 ON CONFLICT (tenant_id, connection_id, email) DO UPDATE SET code_hash = excluded.code_hash,
-                   expires_at = excluded.expires_at, attempts = 0, window_start = excluded.window_start, sends = excluded.sends",
+                "UPDATE passwordless_codes SET code_hash = $4, expires_at = $5, attempts = 0
+                 WHERE tenant_id = $1 AND connection_id = $2 AND email = $3",
             )
             .bind(tenant)
             .bind(connection_id)
             .bind(email)
             .bind(code_hash)
             .bind(expires_at)
-            .bind(window_start)
-            .bind(sends)
             .execute(pool)
             .await?;
             Ok(())
         })
     }
 
-    pub async fn count_attempt(
+    /// Takes one guess at the live code: counts it and returns the code's hash to compare
+    /// with, or None when there is no live code or its `max_guesses` are used up. Count and
+    /// check are one statement, so concurrent guesses get exactly `max_guesses` comparisons
+    /// (security review H3).
+    pub async fn reserve_guess(
         &self,
         tenant: &str,
         connection_id: &str,
         email: &str,
-    ) -> Result<(), StoreError> {
+        now: i64,
+        max_guesses: i32,
+    ) -> Result<Option<String>, StoreError> {
         on_pool!(&self.db, pool => {
-            sqlx::query("UPDATE passwordless_codes SET attempts = attempts + 1 WHERE tenant_id = $1 AND connection_id = $2 AND email = $3")
-                .bind(tenant)
-                .bind(connection_id)
-                .bind(email)
-                .execute(pool)
-                .await?;
-            Ok(())
+            Ok(sqlx::query_scalar(
+                "UPDATE passwordless_codes SET attempts = attempts + 1
+                 WHERE tenant_id = $1 AND connection_id = $2 AND email = $3
+                   AND code_hash <> '' AND expires_at > $4 AND attempts < $5
+                 RETURNING code_hash",
+            )
+            .bind(tenant)
+            .bind(connection_id)
+            .bind(email)
+            .bind(now)
+            .bind(max_guesses)
+            .fetch_optional(pool)
+            .await?)
         })
     }
 

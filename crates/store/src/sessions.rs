@@ -3,6 +3,26 @@
 
 use crate::{Db, StoreError, on_pool};
 
+/// What a browser session is for. A cookie is only ever looked up as its own kind, so the
+/// SSO cookie does not open the dashboard nor the dashboard's cookie log into applications
+/// (security review L2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    /// The login session behind `/authorize` (SSO across a tenant's applications).
+    Sso,
+    /// The admin dashboard's own session.
+    Dashboard,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Sso => "sso",
+            SessionKind::Dashboard => "dashboard",
+        }
+    }
+}
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct BrowserSession {
     pub cookie_hash: String,
@@ -26,11 +46,16 @@ impl SessionStore {
         Self { db }
     }
 
-    pub async fn insert(&self, tenant: &str, s: &BrowserSession) -> Result<(), StoreError> {
+    pub async fn insert(
+        &self,
+        tenant: &str,
+        s: &BrowserSession,
+        kind: SessionKind,
+    ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
             sqlx::query(
-                "INSERT INTO sessions (tenant_id, cookie_hash, session_id, user_id, auth_time, created_at, last_seen_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO sessions (tenant_id, cookie_hash, session_id, user_id, auth_time, created_at, last_seen_at, expires_at, kind)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(tenant)
             .bind(&s.cookie_hash)
@@ -40,6 +65,7 @@ impl SessionStore {
             .bind(s.created_at)
             .bind(s.last_seen_at)
             .bind(s.expires_at)
+            .bind(kind.as_str())
             .execute(pool)
             .await?;
             Ok(())
@@ -50,14 +76,16 @@ impl SessionStore {
         &self,
         tenant: &str,
         cookie_hash: &str,
+        kind: SessionKind,
     ) -> Result<Option<BrowserSession>, StoreError> {
         on_pool!(&self.db, pool => {
             Ok(sqlx::query_as::<_, BrowserSession>(
                 "SELECT cookie_hash, session_id, user_id, auth_time, created_at, last_seen_at, expires_at, revoked_at
-                 FROM sessions WHERE tenant_id = $1 AND cookie_hash = $2",
+                 FROM sessions WHERE tenant_id = $1 AND cookie_hash = $2 AND kind = $3",
             )
             .bind(tenant)
             .bind(cookie_hash)
+            .bind(kind.as_str())
             .fetch_optional(pool)
             .await?)
         })

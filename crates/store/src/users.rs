@@ -150,6 +150,20 @@ impl SortField {
     }
 }
 
+/// Tables whose rows belong to one user (`tenant_id`, `user_id`) and go with them: a new
+/// user given the same id later inherits no session, refresh token, consent, block or
+/// factor (security review M6).
+pub(crate) const USER_OWNED_TABLES: &[&str] = &[
+    "password_history",
+    "user_metadata_index",
+    "mfa_enrollments",
+    "sessions",
+    "refresh_tokens",
+    "authorization_codes",
+    "user_grants",
+    "login_failures",
+];
+
 /// A page of users: optionally filtered by a search query and a connection, in one of the
 /// orders of [`UserOrder`], paged by offset or (in `user_id` order) after a given id.
 #[derive(Clone, Debug, Default)]
@@ -390,7 +404,8 @@ impl UserStore {
     }
 
     /// Users known by this email (any case) or username, in one connection or all of them
-    /// (logins use the first; brute-force block look-ups the second).
+    /// (logins use the first; brute-force block look-ups the second). Email matches come
+    /// first, so no username can stand in front of an owner's email (security review L7).
     pub async fn by_identifier(
         &self,
         tenant: &str,
@@ -399,7 +414,7 @@ impl UserStore {
     ) -> Result<Vec<VersionedUser>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND (email = $2 OR username = $3) AND ($4 IS NULL OR connection_id = $4)
-             ORDER BY user_id"
+             ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END, user_id"
         );
         on_pool!(&self.db, pool => {
             let rows = sqlx::query_as::<_, Row>(&sql)
@@ -774,7 +789,7 @@ impl UserStore {
     pub async fn delete(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            for table in ["password_history", "user_metadata_index", "mfa_enrollments"] {
+            for table in USER_OWNED_TABLES {
                 sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2"))
                     .bind(tenant)
                     .bind(user_id)

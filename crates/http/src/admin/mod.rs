@@ -112,6 +112,21 @@ impl FromRequestParts<AppState> for Dashboard {
         let g = &s.gatehouse;
         let cookie = cookies::read(&parts.headers, ADMIN_COOKIE);
         match g.admin_session(cookie.as_deref()).await {
+            Ok(Some(admin))
+                if parts.method == Method::POST
+                    && !admin.logged_in_recently(gatehouse_service::now_millis()) =>
+            {
+                // A change needs a recent password: log in again, then come back to the
+                // page the form was on (the change itself is made again from there).
+                let back = parts
+                    .headers
+                    .get(header::REFERER)
+                    .and_then(|r| r.to_str().ok())
+                    .and_then(|r| r.strip_prefix(&g.config().public_url))
+                    .unwrap_or("/admin")
+                    .to_string();
+                Err(start_sign_in(g, &back).await)
+            }
             Ok(Some(admin)) => {
                 let existing = cookies::read(&parts.headers, cookies::CSRF_COOKIE);
                 let (csrf_cookie, new) = match existing {

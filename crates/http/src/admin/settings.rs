@@ -322,7 +322,7 @@ async fn rotate_secret(
     VerifiedForm(_): VerifiedForm,
 ) -> Response {
     let g = &s.gatehouse;
-    match g.rotate_client_secret(&id).await {
+    match g.rotate_client_secret(&id, true).await {
         Ok(c) => {
             application_page(
                 g,

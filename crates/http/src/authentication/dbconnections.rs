@@ -137,6 +137,7 @@ pub async fn signup(State(s): State<AppState>, b: BrowserRequest, body: Bytes) -
         Err(ServiceError::InvalidBody(e)) => bad_request("invalid_signup", e.message),
         Err(ServiceError::BadReference { message, .. }) => bad_request("invalid_signup", message),
         Err(ServiceError::NotSupported(m)) => bad_request("invalid_signup", m),
+        Err(ServiceError::NotAllowed { code, message }) => bad_request(code, message),
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }
 }
@@ -162,12 +163,14 @@ pub async fn change_password(
             "Missing required parameters: email and connection",
         );
     };
-    if let Err(e) = s
+    match s
         .gatehouse
         .request_password_reset(text("client_id"), email, connection, &b.browser)
         .await
     {
-        return crate::error::ApiError::from(e).into_response();
+        Ok(()) => {}
+        Err(ServiceError::NotAllowed { code, message }) => return bad_request(code, message),
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
     }
     (
         StatusCode::OK,

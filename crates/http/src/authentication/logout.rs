@@ -9,8 +9,7 @@ use std::collections::HashMap;
 
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
     let mut r = (status, Html(crate::hosted::message_page(title, message))).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    crate::hosted::harden(&mut r);
     r
 }
 

@@ -39,8 +39,8 @@ fn secure(g: &Gatehouse) -> bool {
 /// The hosted pages' content security policy: no scripts at all.
 const HOSTED_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'; base-uri 'none'";
 
-fn harden(resp: &mut Response, csp: bool) {
-    harden_with(resp, csp.then_some(HOSTED_CSP), "no-referrer");
+pub(crate) fn harden(resp: &mut Response) {
+    harden_with(resp, Some(HOSTED_CSP), "no-referrer");
 }
 
 /// Headers every browser page carries: never cached, never framed, no sniffing, the given
@@ -144,13 +144,13 @@ fn render(g: &Gatehouse, outcome: Outcome, csrf_existing: &Option<String>) -> Re
                     StatusCode::OK,
                     pages::form_post(&answer.redirect_uri, &answer.params),
                 );
-                harden(&mut r, false);
+                harden_with(&mut r, Some(pages::FORM_POST_CSP), "no-referrer");
                 return with_session(g, r, outcome.set_session);
             }
             _ => redirect(&answer.location()),
         },
     };
-    harden(&mut resp, true);
+    harden(&mut resp);
     if set_csrf {
         set_csrf_cookie(g, &mut resp, &csrf);
     }
@@ -188,7 +188,7 @@ fn csrf_refused() -> Response {
             "This form could not be verified (its security token is missing or expired). Go back, reload the page and submit it again.",
         ),
     );
-    harden(&mut r, true);
+    harden(&mut r);
     r
 }
 
@@ -328,7 +328,7 @@ fn ticket_refused(e: gatehouse_service::account::TicketRefused) -> Response {
         StatusCode::BAD_REQUEST,
         pages::message("This link does not work", &e.to_string()),
     );
-    harden(&mut r, true);
+    harden(&mut r);
     r
 }
 
@@ -337,7 +337,7 @@ fn ticket_done(done: gatehouse_service::account::TicketDone) -> Response {
         Some(url) => redirect(&url),
         None => html(StatusCode::OK, pages::message("Done", done.message)),
     };
-    harden(&mut r, true);
+    harden(&mut r);
     r
 }
 
@@ -364,7 +364,7 @@ fn reset_form(
             error,
         ),
     );
-    harden(&mut r, true);
+    harden(&mut r);
     if new_csrf {
         set_csrf_cookie(g, &mut r, &csrf);
     }

@@ -149,11 +149,17 @@ pub fn form_post(action: &str, params: &[(String, String)]) -> String {
         .collect();
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Submit this form</title></head>\
-<body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">{inputs}\
-<noscript><button type=\"submit\">Continue</button></noscript></form></body></html>",
+<body><form method=\"post\" action=\"{}\">{inputs}\
+<noscript><button type=\"submit\">Continue</button></noscript></form><script>{FORM_POST_SCRIPT}</script></body></html>",
         escape(action)
     )
 }
+
+/// The `form_post` page's only script; its hash is the one script the page's CSP allows, so
+/// nothing else runs there, a `javascript:` form action included.
+pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
+/// `script-src` for [`FORM_POST_SCRIPT`] (base64 SHA-256; a test recomputes it).
+pub const FORM_POST_CSP: &str = "default-src 'none'; script-src 'sha256-ePniVEkSivX/c7XWBGafqh8tSpiRrKiqYeqbG7N1TOE='; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The password-reset form of a ticket.
 pub fn reset(
@@ -181,4 +187,27 @@ pub fn reset(
         csrf = escape(csrf),
     );
     layout("Change your password", None, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    #[test]
+    fn form_post_csp_allows_exactly_its_script() {
+        let digest = gatehouse_crypto::sha256_hex(FORM_POST_SCRIPT.as_bytes());
+        let bytes: Vec<u8> = (0..digest.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(&digest[i..i + 2], 16).ok())
+            .collect();
+        let hash = base64::engine::general_purpose::STANDARD.encode(bytes);
+        assert!(
+            FORM_POST_CSP.contains(&format!("script-src 'sha256-{hash}'")),
+            "{FORM_POST_CSP}"
+        );
+        let page = form_post("https://app.example.com/cb", &[]);
+        assert!(page.contains(&format!("<script>{FORM_POST_SCRIPT}</script>")));
+        assert!(!page.contains("onload"));
+    }
 }

@@ -84,8 +84,10 @@ async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(&[UPDATE_CLIENTS])?;
+    // Setting a secret is a key change: `update:clients` alone must not be able to take
+    // over a client (security review H1).
     if body.contains("client_secret") {
-        caller.require(&["update:client_keys", UPDATE_CLIENTS])?;
+        caller.require(&[UPDATE_CLIENT_KEYS])?;
     }
     Ok(Json(
         s.gatehouse
@@ -99,8 +101,12 @@ async fn rotate(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(&["update:client_keys", UPDATE_CLIENTS])?;
-    Ok(Json(s.gatehouse.rotate_client_secret(&id).await?))
+    caller.require(&[UPDATE_CLIENT_KEYS])?;
+    Ok(Json(
+        s.gatehouse
+            .rotate_client_secret(&id, caller.0.has_any(&[READ_CLIENT_KEYS]))
+            .await?,
+    ))
 }
 
 async fn remove(

@@ -134,7 +134,9 @@ async fn create(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> ApiResult<impl IntoResponse> {
-    caller.require(&[CREATE_USERS, CREATE_USERS_APP_METADATA])?;
+    // Creating a user (a password, email_verified, roles in app_metadata) is `create:users`
+    // alone, as Auth0 documents it (security review M9).
+    caller.require(&[CREATE_USERS])?;
     let req = NewUser::from_payload(body)?;
     let user = s.gatehouse.create_user(req).await?;
     Ok((StatusCode::CREATED, Json(user.to_json())))
@@ -146,7 +148,9 @@ async fn read(
     Path(id): Path<String>,
     q: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    caller.require(&[READ_USERS, READ_USERS_APP_METADATA])?;
+    // A profile is `read:users`, as Auth0 documents it; `read:users_app_metadata` alone
+    // does not read one (security review M9).
+    caller.require(&[READ_USERS])?;
     q.allow_only(&["fields", "include_fields"])?;
     let fields = q.fields()?;
     let user = s.gatehouse.get_user(&id).await?;
@@ -169,6 +173,15 @@ async fn update(
         caller.require(&[UPDATE_USERS])?;
     }
     let patch = UserPatch::from_payload(body)?;
+    // `app_metadata.roles` holding `admin` opens the dashboard: granting it is a full user
+    // update, not an app_metadata one.
+    if patch
+        .app_metadata
+        .as_ref()
+        .is_some_and(|m| m.touches(gatehouse_service::admin::ROLES_KEY))
+    {
+        caller.require(&[UPDATE_USERS])?;
+    }
     let user = s.gatehouse.update_user(&id, patch).await?;
     Ok(Json(user.to_json()))
 }
