@@ -18,12 +18,19 @@ use serde_json::Value;
 const PREFIX: &str = "$gh-imported$";
 
 /// Highest costs accepted, so that one imported hash cannot make every login of that user
-/// (or a guessing attacker) burn seconds of CPU or gigabytes of memory.
-const MAX_BCRYPT_COST: u32 = 16;
-const MAX_PBKDF2_ITERATIONS: u32 = 5_000_000;
-const MAX_SCRYPT_MEMORY: u64 = 256 * 1024 * 1024;
-const MAX_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
-const MAX_ARGON2_TIME: u32 = 32;
+/// (or a guessing attacker) burn seconds of CPU or much memory: each check at these caps
+/// costs at most about half a second of one core on the 2-core reference machine
+/// (docs/benchmarks.md, `cargo bench -p gatehouse-crypto -- imported`), paid on every
+/// failed login until the user's first successful one re-hashes the password to argon2id.
+/// They cover the legacy defaults seen in migrations (bcrypt 10-12, Django's pbkdf2-sha256
+/// 600,000-870,000, Firebase's scrypt N=2^14 r=8, argon2 up to 64 MiB).
+pub const MAX_BCRYPT_COST: u32 = 13;
+pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+pub const MAX_SCRYPT_MEMORY: u64 = 64 * 1024 * 1024;
+/// scrypt's `p` multiplies its time: `p` × 128·r·N stays within this.
+pub const MAX_SCRYPT_WORK: u64 = 128 * 1024 * 1024;
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 64 * 1024;
+pub const MAX_ARGON2_TIME: u32 = 4;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
@@ -606,10 +613,19 @@ fn scrypt_memory_ok(log_n: u8, r: u32, p: u32) -> Result<(), ImportHashError> {
     let memory = 128u64
         .saturating_mul(r as u64)
         .saturating_mul(1u64 << log_n.min(63));
-    if log_n == 0 || log_n > 24 || r == 0 || p == 0 || p > 16 || memory > MAX_SCRYPT_MEMORY {
+    let work = memory.saturating_mul(p as u64);
+    if log_n == 0
+        || log_n > 24
+        || r == 0
+        || p == 0
+        || p > 16
+        || memory > MAX_SCRYPT_MEMORY
+        || work > MAX_SCRYPT_WORK
+    {
         return Err(bad(format!(
-            "scrypt parameters out of range (memory 128·r·N at most {} MiB, p at most 16)",
-            MAX_SCRYPT_MEMORY >> 20
+            "scrypt parameters out of range (memory 128·r·N at most {} MiB, p·128·r·N at most {} MiB, p at most 16)",
+            MAX_SCRYPT_MEMORY >> 20,
+            MAX_SCRYPT_WORK >> 20
         )));
     }
     Ok(())

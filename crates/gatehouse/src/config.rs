@@ -52,6 +52,29 @@ pub struct ServeConfig {
     /// requests answer 503 after this.
     #[arg(long, env = "GATEHOUSE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]
     pub db_acquire_timeout_ms: u64,
+    /// A request's headers must arrive within this many milliseconds (slow clients are cut
+    /// off); an idle keep-alive connection is closed after it too.
+    #[arg(
+        long,
+        env = "GATEHOUSE_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub header_read_timeout_ms: u64,
+    /// Connections one node keeps open at once; more wait in the listen backlog.
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Requests (other than import uploads and export downloads) must be answered within
+    /// this many milliseconds, else 408.
+    #[arg(long, env = "GATEHOUSE_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+    /// Multiplies the per-IP limits of the Authentication API and hosted pages (see
+    /// docs/security.md); 0 turns them off (load tests from one machine).
+    #[arg(long, env = "GATEHOUSE_AUTH_RATE_LIMIT_SCALE", default_value_t = 1.0)]
+    pub auth_rate_limit_scale: f64,
+    /// Addresses of reverse proxies (IPs or CIDR ranges, comma-separated) whose
+    /// `X-Forwarded-For` names the client; unset, the TCP peer is the client.
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "GATEHOUSE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -116,6 +139,11 @@ impl ServeConfig {
             rate_limit: 1000,
             brute_force_user_limit: 100,
             db_acquire_timeout_ms: 3000,
+            header_read_timeout_ms: 10_000,
+            max_connections: 4096,
+            request_timeout_ms: 30_000,
+            auth_rate_limit_scale: 1.0,
+            trusted_proxies: vec![],
             max_body_bytes: 1024 * 1024,
             import_max_bytes: gatehouse_http::DEFAULT_IMPORT_MAX_BYTES,
             job_poll_ms: 1000,

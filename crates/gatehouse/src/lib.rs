@@ -6,6 +6,7 @@ pub mod config;
 pub mod explain;
 mod secret_key;
 pub mod seed;
+mod serve;
 
 use config::ServeConfig;
 use gatehouse_http::HttpConfig;
@@ -30,6 +31,8 @@ pub enum StartError {
     Listen(String, std::io::Error),
     #[error("email: {0}")]
     Mail(#[from] gatehouse_mail::MailError),
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// A running server.
@@ -39,7 +42,7 @@ pub struct Running {
     /// Present only at the start that created the Management API client.
     pub generated_client: Option<GeneratedClient>,
     shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
     db: Db,
 }
 
@@ -55,7 +58,7 @@ impl Running {
 
     /// Waits until the server ends (it ends on Ctrl-C or SIGTERM when started by `main`).
     pub async fn wait(self) -> std::io::Result<()> {
-        let result = self.task.await.unwrap_or(Ok(()));
+        let result = self.task.await.map_err(std::io::Error::other);
         self.db.close().await;
         result
     }
@@ -78,6 +81,21 @@ pub async fn start(
     until: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Running, StartError> {
     let secrets = secret_key::load(cfg)?;
+    let trusted_proxies = cfg
+        .trusted_proxies
+        .iter()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            gatehouse_http::guard::IpRange::parse(p).ok_or_else(|| {
+                StartError::Config(format!(
+                    "GATEHOUSE_TRUSTED_PROXIES: not an address or range: {p}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(files) = serve::raise_open_files_limit() {
+        tracing::debug!(files, "open files limit");
+    }
     let db = Db::connect_with(
         &cfg.database_url,
         std::time::Duration::from_millis(cfg.db_acquire_timeout_ms.max(100)),
@@ -114,6 +132,9 @@ pub async fn start(
             rate_limit_per_second: cfg.rate_limit,
             max_body_bytes: cfg.max_body_bytes,
             import_max_bytes: cfg.import_max_bytes,
+            request_timeout: std::time::Duration::from_millis(cfg.request_timeout_ms),
+            auth_rate_limit_scale: cfg.auth_rate_limit_scale,
+            trusted_proxies,
         },
     );
     // Housekeeping runs once before serving (so retention holds from the first request)
@@ -139,13 +160,13 @@ pub async fn start(
     )?
     .with_export_page(cfg.export_page_size);
     let sweeper = gatehouse.clone();
+    let limits = serve::ConnectionLimits {
+        header_read_timeout: std::time::Duration::from_millis(cfg.header_read_timeout_ms.max(100)),
+        max_connections: cfg.max_connections,
+    };
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let serve = serve::serve(listener, app, limits, async move {
             tokio::select! {
                 _ = rx => {}
                 _ = until => {}
@@ -158,10 +179,10 @@ pub async fn start(
             }
         };
         tokio::select! {
-            r = serve => r,
-            _ = housekeeping => Ok(()),
-            _ = mailer.run() => Ok(()),
-            _ = jobs.run() => Ok(()),
+            _ = serve => {}
+            _ = housekeeping => {}
+            _ = mailer.run() => {}
+            _ = jobs.run() => {}
         }
     });
     tracing::info!(%addr, dialect = ?db.dialect(), "gatehouse listening");

@@ -56,6 +56,10 @@ impl From<InvalidBody> for ApiError {
     }
 }
 
+fn e_busy() -> String {
+    ServiceError::Busy.to_string()
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         use ServiceError as E;
@@ -75,6 +79,10 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, "operation_not_supported", m)
             }
             E::NotAllowed { code, message } => ApiError::new(StatusCode::FORBIDDEN, code, message),
+            E::Busy => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", e_busy())
+            },
             E::TooManyRequests(m) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", m)
             }

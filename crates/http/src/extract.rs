@@ -144,8 +144,12 @@ impl ClientInfo {
         ext: &axum::http::Extensions,
     ) -> Self {
         let ip = ext
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+            .get::<crate::guard::ClientAddr>()
+            .map(|c| c.0.to_string())
+            .or_else(|| {
+                ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip().to_string())
+            });
         let user_agent = headers
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())

@@ -5,6 +5,7 @@ mod admin;
 mod authentication;
 pub mod error;
 mod extract;
+pub mod guard;
 mod hosted;
 mod management;
 mod ops;
@@ -30,6 +31,12 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Largest users file an import accepts, in bytes (it streams to the database).
     pub import_max_bytes: usize,
+    /// Deadline of a request (uploads and downloads of user files excepted); zero: none.
+    pub request_timeout: std::time::Duration,
+    /// Multiplies the per-IP limits of [`guard::AuthLimits`]; 0 turns them off.
+    pub auth_rate_limit_scale: f64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<guard::IpRange>,
 }
 
 impl Default for HttpConfig {
@@ -38,6 +45,9 @@ impl Default for HttpConfig {
             rate_limit_per_second: 1000,
             max_body_bytes: 1024 * 1024,
             import_max_bytes: DEFAULT_IMPORT_MAX_BYTES,
+            request_timeout: guard::DEFAULT_REQUEST_TIMEOUT,
+            auth_rate_limit_scale: 1.0,
+            trusted_proxies: vec![],
         }
     }
 }
@@ -49,6 +59,9 @@ pub const DEFAULT_IMPORT_MAX_BYTES: usize = 4 << 30;
 pub struct AppState {
     pub gatehouse: Gatehouse,
     pub rate_limiter: Arc<RateLimiter>,
+    pub auth_limits: Arc<guard::AuthLimits>,
+    pub trusted_proxies: Arc<Vec<guard::IpRange>>,
+    pub request_timeout: std::time::Duration,
     pub import_max_bytes: usize,
 }
 
@@ -69,6 +82,9 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
     let state = AppState {
         gatehouse,
         rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second)),
+        auth_limits: Arc::new(guard::AuthLimits::new(config.auth_rate_limit_scale)),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        request_timeout: config.request_timeout,
         import_max_bytes: config.import_max_bytes,
     };
     let request_id = HeaderName::from_static("x-request-id");
@@ -87,6 +103,18 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
                 retry_after: None,
             }
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::limit_by_ip,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::deadline,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::client_addr,
+        ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -26,21 +26,33 @@ struct Bucket {
 }
 
 pub struct RateLimiter {
-    /// Requests per second, which is also the burst size. Zero disables limiting.
-    per_second: u64,
+    /// Bucket size (the burst). Zero disables limiting.
+    capacity: u64,
+    /// Tokens added per second.
+    refill: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
 
+/// Buckets kept before full ones are forgotten (a full bucket is the same as none).
+const PRUNE_ABOVE: usize = 100_000;
+
 impl RateLimiter {
+    /// `per_second` requests per second, which is also the burst.
     pub fn new(per_second: u64) -> Self {
+        Self::with_refill(per_second, per_second as f64)
+    }
+
+    /// A bucket of `capacity` that refills `refill` tokens per second.
+    pub fn with_refill(capacity: u64, refill: f64) -> Self {
         Self {
-            per_second,
+            capacity,
+            refill: if refill > 0.0 { refill } else { 0.0 },
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn enabled(&self) -> bool {
-        self.per_second > 0
+        self.capacity > 0 && self.refill > 0.0
     }
 
     pub fn check(&self, key: &str) -> Decision {
@@ -49,16 +61,20 @@ impl RateLimiter {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let cap = self.per_second as f64;
+        let (cap, refill) = (self.capacity as f64, self.refill);
         let mut buckets = self
             .buckets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if buckets.len() > PRUNE_ABOVE {
+            buckets
+                .retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * refill < cap);
+        }
         let b = buckets.entry(key.to_string()).or_insert(Bucket {
             tokens: cap,
             last: now,
         });
-        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * cap).min(cap);
+        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * refill).min(cap);
         b.last = now;
         let allowed = b.tokens >= 1.0;
         if allowed {
@@ -67,13 +83,13 @@ impl RateLimiter {
         let missing = cap - b.tokens;
         Decision {
             allowed,
-            limit: self.per_second,
+            limit: self.capacity,
             remaining: b.tokens.floor() as u64,
-            reset: epoch + (missing / cap).ceil() as u64,
+            reset: epoch + (missing / refill).ceil() as u64,
             retry_after: if allowed {
                 0
             } else {
-                ((1.0 - b.tokens) / cap).ceil().max(1.0) as u64
+                ((1.0 - b.tokens) / refill).ceil().max(1.0) as u64
             },
         }
     }

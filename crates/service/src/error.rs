@@ -28,6 +28,9 @@ pub enum ServiceError {
     /// off); `code` is Auth0's, e.g. `operation_not_allowed`.
     #[error("{message}")]
     NotAllowed { code: &'static str, message: String },
+    /// Password hashing is saturated: retry in a moment (a 429 with `Retry-After`).
+    #[error("Too many requests are waiting for password checks; retry in a moment")]
+    Busy,
     /// A limit on concurrent work (e.g. two active imports per tenant): a 429.
     #[error("{0}")]
     TooManyRequests(String),

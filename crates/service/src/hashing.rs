@@ -1,24 +1,89 @@
-//! A bounded pool for password hashing. argon2id costs ~20 ms of CPU; run unbounded on the
-//! async workers, a burst of sign-ups or logins would starve every other request. Hashes
-//! run on blocking threads, at most one per core at a time.
+//! Bounded pools for password hashing. argon2id costs ~20 ms of CPU; run unbounded on the
+//! async workers, a burst of sign-ups or logins would starve every other request.
+//!
+//! Two lanes, each with its own permits and a bounded queue (security review M2, M3):
+//! - native: argon2id at today's cost (every sign-up, password change, and login of a user
+//!   whose password was set here), one permit per core;
+//! - imported: hashes brought by an import (bcrypt, pbkdf2, scrypt, legacy argon2 …), which
+//!   can cost far more per check until the user's first login re-hashes them; one permit,
+//!   so guesses against them never hold back a native login.
+//!
+//! A request finding its lane's queue full is refused at once ([`ServiceError::Busy`], a 429
+//! with `Retry-After`) instead of waiting behind a flood.
 
 use crate::error::{Result, ServiceError};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Semaphore;
 
 /// An argon2id hash of a random string at today's cost, verified when a login names an
 /// unknown user.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Tq5oHdXkqUZ1jQyZsqX7yV0mAr1JYq3c0B3gk5cE1A";
 
+/// Requests that may wait for a permit, per permit, before new ones are refused: with
+/// argon2id at ~20 ms, 32 waiting per core is under a second of queue.
+const QUEUE_PER_PERMIT: usize = 32;
+
+/// One pool: its permits and how many requests wait for one.
+#[derive(Clone, Debug)]
+struct Lane {
+    permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
+}
+
+/// Gives back a queue place however the wait ends (a dropped request included).
+struct Place<'a>(&'a AtomicUsize);
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Lane {
+    fn new(permits: usize) -> Self {
+        let permits = permits.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(permits)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_waiting: permits * QUEUE_PER_PERMIT,
+        }
+    }
+
+    /// Runs `work` on a blocking thread once a permit is free; refuses at once when the
+    /// queue is full.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(ServiceError::Busy);
+        }
+        let place = Place(&self.waiting);
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(ServiceError::internal)?;
+        drop(place);
+        let result = tokio::task::spawn_blocking(work)
+            .await
+            .map_err(ServiceError::internal);
+        drop(permit);
+        result
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
+    native: Lane,
+    imported: Lane,
 }
 
 impl PasswordHasher {
     pub fn new(concurrency: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            native: Lane::new(concurrency),
+            imported: Lane::new(1),
         }
     }
 
@@ -31,26 +96,21 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: String) -> Result<String> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(ServiceError::internal)?;
-        tokio::task::spawn_blocking(move || gatehouse_crypto::password::hash(&password))
-            .await
-            .map_err(ServiceError::internal)?
+        self.native
+            .run(move || gatehouse_crypto::password::hash(&password))
+            .await?
             .map_err(ServiceError::internal)
     }
 
     /// Checks a password against a stored hash, or against a fixed dummy hash when the user
-    /// does not exist, so that both answers take the same time.
+    /// does not exist, so that both answers take the same time. Imported hashes go to their
+    /// own lane.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(ServiceError::internal)?;
-        tokio::task::spawn_blocking(move || match hash {
+        let lane = match &hash {
+            Some(h) if gatehouse_crypto::password::needs_rehash(h) => &self.imported,
+            _ => &self.native,
+        };
+        lane.run(move || match hash {
             Some(h) => gatehouse_crypto::password::verify(&password, &h),
             None => {
                 let _ = gatehouse_crypto::password::verify(&password, DUMMY_HASH);
@@ -58,7 +118,6 @@ impl PasswordHasher {
             }
         })
         .await
-        .map_err(ServiceError::internal)
     }
 
     /// True when `password` matches any of `hashes` (used for password history).
@@ -66,17 +125,54 @@ impl PasswordHasher {
         if hashes.is_empty() {
             return Ok(false);
         }
-        let _permit = self
-            .permits
-            .acquire()
+        self.native
+            .run(move || {
+                hashes
+                    .iter()
+                    .any(|h| gatehouse_crypto::password::verify(&password, h))
+            })
             .await
-            .map_err(ServiceError::internal)?;
-        tokio::task::spawn_blocking(move || {
-            hashes
-                .iter()
-                .any(|h| gatehouse_crypto::password::verify(&password, h))
-        })
-        .await
-        .map_err(ServiceError::internal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once_and_frees_its_places() {
+        let lane = Lane::new(1);
+        let (started, release) = (
+            Arc::new(tokio::sync::Notify::new()),
+            Arc::new(std::sync::Barrier::new(2)),
+        );
+        let busy = {
+            let (lane, started, release) = (lane.clone(), started.clone(), release.clone());
+            tokio::spawn(async move {
+                lane.run(move || {
+                    started.notify_one();
+                    release.wait();
+                })
+                .await
+            })
+        };
+        started.notified().await;
+        // The permit is held: fill the queue with waiters, then one more is refused.
+        let mut waiters = Vec::new();
+        for _ in 0..QUEUE_PER_PERMIT {
+            let lane = lane.clone();
+            waiters.push(tokio::spawn(async move { lane.run(|| ()).await }));
+        }
+        while lane.waiting.load(Ordering::Acquire) < QUEUE_PER_PERMIT {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(lane.run(|| ()).await, Err(ServiceError::Busy)));
+        release.wait();
+        assert!(busy.await.is_ok());
+        for w in waiters {
+            assert!(matches!(w.await, Ok(Ok(()))));
+        }
+        assert_eq!(lane.waiting.load(Ordering::Acquire), 0);
+        assert!(lane.run(|| ()).await.is_ok());
     }
 }

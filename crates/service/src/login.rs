@@ -82,6 +82,8 @@ pub enum LoginRefusal {
         "This login attempt has been blocked because the password you're using was previously disclosed through a data breach (not in this application)."
     )]
     PasswordLeaked,
+    #[error("Too many requests are waiting for password checks; retry in a moment")]
+    Busy,
     #[error("Internal error")]
     Internal,
 }
@@ -93,6 +95,7 @@ impl From<LoginRefusal> for OAuthError {
             LoginRefusal::Blocked => OAuthError::new(401, "unauthorized", "user is blocked"),
             LoginRefusal::TooManyAttempts => too_many_attempts(),
             LoginRefusal::PasswordLeaked => OAuthError::new(403, "password_leaked", r.to_string()),
+            LoginRefusal::Busy => OAuthError::new(429, "too_many_requests", r.to_string()),
             LoginRefusal::Internal => OAuthError::internal(),
         }
     }
@@ -170,12 +173,28 @@ impl Gatehouse {
         };
         let candidate = password.clone();
         let stored = hash.clone();
-        let ok = self
-            .inner
-            .hasher
-            .verify(password, hash)
-            .await
-            .map_err(|_| LoginRefusal::Internal)?;
+        let ok = match self.inner.hasher.verify(password, hash).await {
+            Ok(ok) => ok,
+            Err(ServiceError::Busy) => {
+                // Nothing was checked: the attempt gives its slots back.
+                if slot.is_some() {
+                    let failures = &self.inner.login_failures;
+                    failures
+                        .release(self.tenant(), &key, &ip)
+                        .await
+                        .map_err(refusal_cause)?;
+                    failures
+                        .release_user(self.tenant(), &key)
+                        .await
+                        .map_err(refusal_cause)?;
+                }
+                return Err(LoginRefusal::Busy);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "login: password check failed");
+                return Err(LoginRefusal::Internal);
+            }
+        };
         let Some(found) = found.filter(|_| ok) else {
             let known_user = event.user_id.clone();
             let mut failure = event.clone();

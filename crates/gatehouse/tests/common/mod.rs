@@ -418,3 +418,161 @@ pub fn enc(s: &str) -> String {
         })
         .collect()
 }
+
+/// One HTTP/1.1 request for [`release_together`]: sent as is, with `Host`,
+/// `Connection: close` and `Content-Length` added.
+#[derive(Clone, Debug)]
+pub struct RawRequest {
+    pub method: String,
+    /// Path and query, e.g. `/oauth/token`.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawRequest {
+    /// A request with a JSON body.
+    pub fn json(method: &str, path: &str, body: &Value) -> Self {
+        Self {
+            method: method.to_string(),
+            path: path.to_string(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: serde_json::to_vec(body).expect("JSON body"),
+        }
+    }
+
+    /// A POST with a JSON body.
+    pub fn post_json(path: &str, body: &Value) -> Self {
+        Self::json("POST", path, body)
+    }
+
+    /// A GET without a body.
+    pub fn get(path: &str) -> Self {
+        Self {
+            method: "GET".into(),
+            path: path.to_string(),
+            headers: vec![],
+            body: vec![],
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    fn to_bytes(&self, host: &str) -> Vec<u8> {
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.method,
+            self.path,
+            self.body.len()
+        );
+        for (name, value) in &self.headers {
+            head.push_str(name);
+            head.push_str(": ");
+            head.push_str(value);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
+    }
+}
+
+/// Sends `requests` to the server at `url` (`http://host:port`) so that they arrive together:
+/// one TCP connection per request, each request written but for its last byte; once every
+/// one is written (a barrier), all last bytes go out at once. Returns each response's status
+/// and body, in the order of `requests`.
+pub async fn release_together(url: &str, requests: Vec<RawRequest>) -> Vec<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = url
+        .strip_prefix("http://")
+        .unwrap_or(url)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(requests.len()));
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|r| {
+            let bytes = r.to_bytes(&host);
+            let host = host.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                let (head, last) = bytes.split_at(bytes.len() - 1);
+                // Whatever happens here, this task reaches the barrier: the others must not
+                // wait for it for ever.
+                let prepared = async {
+                    let mut stream = tokio::net::TcpStream::connect(host.as_str()).await?;
+                    stream.set_nodelay(true)?;
+                    stream.write_all(head).await?;
+                    stream.flush().await?;
+                    Ok::<_, std::io::Error>(stream)
+                }
+                .await;
+                barrier.wait().await;
+                let mut stream = prepared.expect("connect and send all but the last byte");
+                stream.write_all(last).await.expect("send the last byte");
+                stream.flush().await.expect("flush");
+                let mut raw = Vec::new();
+                stream
+                    .read_to_end(&mut raw)
+                    .await
+                    .expect("read the response");
+                parse_response(&raw)
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        answers.push(t.await.expect("request task"));
+    }
+    answers
+}
+
+/// The status and body of a raw HTTP/1.1 response (chunked or not).
+fn parse_response(raw: &[u8]) -> (u16, String) {
+    let (head, body) = match raw.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) => (&raw[..i], &raw[i + 4..]),
+        None => (raw, &raw[raw.len()..]),
+    };
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(0);
+    let chunked = head
+        .lines()
+        .any(|l| l.starts_with("transfer-encoding:") && l.contains("chunked"));
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&rest[..eol])
+            .ok()
+            .and_then(|l| l.split(';').next())
+            .and_then(|n| usize::from_str_radix(n.trim(), 16).ok())
+            .unwrap_or(0);
+        rest = &rest[eol + 2..];
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.extend_from_slice(&rest[..size]);
+        rest = &rest[size..];
+        if rest.starts_with(b"\r\n") {
+            rest = &rest[2..];
+        }
+    }
+    out
+}

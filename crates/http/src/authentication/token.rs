@@ -12,11 +12,33 @@ use serde_json::{Map, Value, json};
 
 pub(crate) fn oauth_error(e: OAuthError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    (
+    let mut resp = (
         status,
         axum::Json(json!({"error": e.error, "error_description": e.description})),
     )
-        .into_response()
+        .into_response();
+    // A busy server or a limit that refills: the client may retry in a second.
+    if matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) && e.error != "too_many_attempts"
+    {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+/// Grants that check a password or one-time code, limited per IP.
+fn checks_a_password(grant: Option<&str>) -> bool {
+    matches!(
+        grant,
+        Some(
+            "password"
+                | gatehouse_service::login::PASSWORD_REALM_GRANT
+                | gatehouse_service::passwordless::PASSWORDLESS_OTP_GRANT
+        )
+    )
 }
 
 fn no_store(mut resp: Response) -> Response {
@@ -34,6 +56,23 @@ pub async fn token(
     body: Bytes,
 ) -> Response {
     let result = match parse(&headers, &body) {
+        Ok(req) if checks_a_password(req.grant_type.as_deref()) => {
+            let addr = who
+                .ip
+                .as_deref()
+                .and_then(|ip| ip.parse().ok())
+                .map(crate::guard::ClientAddr);
+            if let Err(retry) = s
+                .auth_limits
+                .check(crate::guard::Limited::PasswordGrant, addr.as_ref())
+            {
+                return no_store(crate::guard::too_many(retry, true));
+            }
+            Ok(req)
+        }
+        other => other,
+    };
+    let result = match result {
         Ok(mut req) => {
             req.ip = who.ip;
             req.user_agent = who.user_agent;
