@@ -75,6 +75,10 @@ pub struct ServeConfig {
     /// `X-Forwarded-For` names the client; unset, the TCP peer is the client.
     #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// A user search still running after this many milliseconds is stopped and answered
+    /// 503, so heavy searches cannot hold the connections logins need.
+    #[arg(long, env = "GATEHOUSE_SEARCH_TIMEOUT_MS", default_value_t = 10_000)]
+    pub search_timeout_ms: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "GATEHOUSE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -139,6 +143,7 @@ impl ServeConfig {
             rate_limit: 1000,
             brute_force_user_limit: 100,
             db_acquire_timeout_ms: 3000,
+            search_timeout_ms: 10_000,
             header_read_timeout_ms: 10_000,
             max_connections: 4096,
             request_timeout_ms: 30_000,

@@ -1505,3 +1505,321 @@ async fn l7_usernames_cannot_be_email_addresses_and_email_login_works() {
     let id = claims(body["id_token"].as_str().expect("id_token"));
     assert_eq!(id["sub"], attacker["user_id"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// M2, M3, M4, L4, L5: work a request can cost, and the limits on it
+// ---------------------------------------------------------------------------------------
+
+/// The refused rows of an import, as `(index, message)`.
+async fn import_errors(s: &mut TestServer, rows: &Value) -> Vec<(i64, String)> {
+    let conn = s.connection_id(DB_CONNECTION).await;
+    let r = s
+        .upload_import(
+            serde_json::to_vec(rows).unwrap(),
+            &[("connection_id", &conn)],
+        )
+        .await;
+    let id = r.assert_status(202)["id"].as_str().unwrap().to_string();
+    s.wait_job(&id).await;
+    let errors = s.get(&format!("/api/v2/jobs/{id}/errors")).await;
+    if errors.status.as_u16() == 204 {
+        return vec![];
+    }
+    errors
+        .assert_status(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["user"]["index"]
+                    .as_i64()
+                    .or(e["index"].as_i64())
+                    .unwrap_or(-1),
+                e["errors"].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn m2_imported_hashes_above_the_login_bound_are_refused_rows() {
+    let mut s = TestServer::start_with(|c| c.job_poll_ms = 50).await;
+    let salt = base64::engine::general_purpose::STANDARD_NO_PAD.encode(b"0123456789abcdef");
+    let h32 = base64::engine::general_purpose::STANDARD_NO_PAD.encode([7u8; 32]);
+    // Syntactically valid hashes whose cost is just past, or just at, each cap.
+    let bcrypt =
+        |cost: u32| format!("$2b${cost:02}$abcdefghijklmnopqrstuu5nOq1vQ1pVQy7m7nV8sKf2c5Yh0a7bS");
+    let pbkdf2 = |i: u32| json!({"algorithm": "pbkdf2", "hash": {"value": format!("$pbkdf2-sha256$i={i},l=32${salt}${h32}")}});
+    let argon2 = |m: u32, t: u32| json!({"algorithm": "argon2", "hash": {"value": format!("$argon2id$v=19$m={m},t={t},p=1${salt}${h32}")}});
+    let scrypt = |n: u64, p: u32| {
+        json!({"algorithm": "scrypt", "hash": {"value": "07".repeat(32), "encoding": "hex"},
+        "salt": {"value": "NaCl"}, "keylen": 32, "cost": n, "blockSize": 8, "parallelization": p})
+    };
+    let rows = json!([
+        {"email": "b14@example.com", "password_hash": bcrypt(14)},
+        {"email": "b13@example.com", "password_hash": bcrypt(13)},
+        {"email": "p-over@example.com", "custom_password_hash": pbkdf2(1_000_001)},
+        {"email": "p-cap@example.com", "custom_password_hash": pbkdf2(1_000_000)},
+        {"email": "a-over@example.com", "custom_password_hash": argon2(131_072, 2)},
+        {"email": "a-time@example.com", "custom_password_hash": argon2(65_536, 5)},
+        {"email": "a-cap@example.com", "custom_password_hash": argon2(65_536, 4)},
+        {"email": "s-over@example.com", "custom_password_hash": scrypt(131_072, 1)},
+        {"email": "s-work@example.com", "custom_password_hash": scrypt(65_536, 3)},
+        {"email": "s-cap@example.com", "custom_password_hash": scrypt(65_536, 2)},
+    ]);
+    let errors = import_errors(&mut s, &rows).await;
+    let refused: Vec<i64> = errors.iter().map(|e| e.0).collect();
+    assert_eq!(refused, vec![0, 2, 4, 5, 7, 8], "{errors:?}");
+    for email in [
+        "b13@example.com",
+        "p-cap@example.com",
+        "a-cap@example.com",
+        "s-cap@example.com",
+    ] {
+        assert_eq!(
+            users_by_email(&mut s, email)
+                .await
+                .as_array()
+                .unwrap()
+                .len(),
+            1,
+            "{email}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn m3_password_grants_sign_ups_and_resets_are_limited_per_ip() {
+    // A tenth of the default buckets: 10 password grants, 5 sign-ups, 1 reset request.
+    let mut s = TestServer::start_with(|c| c.auth_rate_limit_scale = 0.1).await;
+    let (cid, secret) = web_app(&mut s, json!({})).await;
+    for i in 0..10 {
+        let (status, body) = token(
+            &s,
+            realm_login(
+                &cid,
+                &secret,
+                &format!("nobody{i}@example.com"),
+                "wrong",
+                DB_CONNECTION,
+            ),
+        )
+        .await;
+        assert_eq!(status, 403, "{body}");
+    }
+    let r = s
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(realm_login(
+                &cid,
+                &secret,
+                "nobody@example.com",
+                "wrong",
+                DB_CONNECTION,
+            )),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 429, "{}", r.body);
+    assert_eq!(r.body["error"], "too_many_requests");
+    assert!(r.headers.get("retry-after").is_some(), "Retry-After");
+    // Client credentials check no password: not limited.
+    for _ in 0..20 {
+        assert_eq!(client_credentials(&s, CLIENT_ID, CLIENT_SECRET).await, 200);
+    }
+    let signup = |i: usize| {
+        json!({"client_id": cid, "connection": DB_CONNECTION,
+            "email": format!("new{i}@example.com"), "password": "Corr3ct-Horse-Battery"})
+    };
+    for i in 0..5 {
+        assert_eq!(
+            post_public(&s, "/dbconnections/signup", signup(i)).await.0,
+            200
+        );
+    }
+    let (status, body) = post_public(&s, "/dbconnections/signup", signup(5)).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(users_by_email(&mut s, "new5@example.com").await, json!([]));
+    let reset = json!({"client_id": cid, "connection": DB_CONNECTION, "email": "new0@example.com"});
+    assert_eq!(
+        post_public(&s, "/dbconnections/change_password", reset.clone())
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        post_public(&s, "/dbconnections/change_password", reset)
+            .await
+            .0,
+        429
+    );
+}
+
+/// Opens `n` connections that send half a request each and then nothing.
+async fn half_sent_requests(addr: &str, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: gatehouse\r\nX-Slow: ")
+            .await
+            .expect("write");
+        held.push(c);
+    }
+    held
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn m4_slow_clients_are_cut_off_and_healthz_answers_during_a_flood() {
+    let s = TestServer::start_with(|c| c.header_read_timeout_ms = 1_000).await;
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let mut held = half_sent_requests(&addr, 600).await;
+    let health = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .get(format!("{}/healthz", s.url))
+        .send()
+        .await
+        .expect("/healthz answers while 600 requests hang");
+    assert_eq!(health.status().as_u16(), 200);
+    // The server gives up on each half-sent request after its header timeout: every held
+    // connection is closed (end of stream, possibly after a 408).
+    use tokio::io::AsyncReadExt;
+    for c in &mut held {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut buf)).await;
+        assert!(
+            read.is_ok(),
+            "a half-sent request was kept open past the timeout"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn m4_connections_beyond_the_bound_wait_instead_of_failing_the_server() {
+    let s = TestServer::start_with(|c| {
+        c.max_connections = 8;
+        c.header_read_timeout_ms = 1_000;
+    })
+    .await;
+    let addr = s.url.trim_start_matches("http://").to_string();
+    // Eight idle connections take every place; a ninth request is served once the header
+    // timeout frees one, not refused or dropped.
+    let _held = half_sent_requests(&addr, 8).await;
+    let r = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+        .get(format!("{}/healthz", s.url))
+        .send()
+        .await
+        .expect("served after a place freed");
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn l4_an_oversized_form_field_is_refused_before_it_is_all_sent() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TestServer::start().await;
+    let token = s.token().await;
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let boundary = "gatehouse-test-boundary";
+    // A form that announces a 400 MiB connection_id field and sends its first 4 KiB: the
+    // answer must come now, not after 400 MiB.
+    let head =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"connection_id\"\r\n\r\n");
+    let length = head.len() + 400 * 1024 * 1024;
+    let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    c.write_all(
+        format!(
+            "POST /api/v2/jobs/users-imports HTTP/1.1\r\nHost: gatehouse\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\n\r\n{head}"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    c.write_all(&[b'x'; 4096]).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut answer))
+        .await
+        .expect("answered without waiting for the rest of the field")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("connection_id is too long"), "{text}");
+    // And a form with more fields than an import has is refused.
+    let mut form = reqwest::multipart::Form::new();
+    for i in 0..20 {
+        form = form.text(format!("f{i}"), "x");
+    }
+    let r = s
+        .http()
+        .post(format!("{}/api/v2/jobs/users-imports", s.url))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn l5_queries_past_the_term_bound_are_400_and_long_ones_still_answer() {
+    let mut s = TestServer::start().await;
+    s.create_user("searchable@example.com", json!({})).await;
+    // The review's query: 1,365 quoted terms (a 503 "Expression tree is too large").
+    let q = "\"a\"".repeat(1365);
+    let r = s
+        .get(&format!("/api/v2/users?search_engine=v3&q={}", enc(&q)))
+        .await;
+    let message = r.assert_error(400, "invalid_query_string");
+    assert!(message.contains("more than 100 terms"), "{message}");
+    // 100 free terms (each OR-ed across every text column) are answered.
+    let q = (0..100)
+        .map(|i| format!("term{i}*"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let r = s
+        .get(&format!("/api/v2/users?search_engine=v3&q={}", enc(&q)))
+        .await;
+    r.assert_status(200);
+    let q = (0..99)
+        .map(|i| format!("name:x{i}"))
+        .chain(["email:searchable@example.com".to_string()])
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let r = s
+        .get(&format!("/api/v2/users?search_engine=v3&q={}", enc(&q)))
+        .await;
+    assert_eq!(r.assert_status(200).as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn l5_a_search_past_its_deadline_is_stopped() {
+    let mut s = TestServer::start_with(|c| {
+        c.search_timeout_ms = 1;
+        c.job_poll_ms = 50;
+    })
+    .await;
+    let rows: Vec<Value> = (0..5_000)
+        .map(|i| json!({"email": format!("heavy{i}@example.com"), "user_metadata": {"bio": format!("text {i} more text")}}))
+        .collect();
+    assert!(import_errors(&mut s, &Value::Array(rows)).await.is_empty());
+    let q = (0..40)
+        .map(|i| format!("*ext{i}*"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let r = s
+        .get(&format!(
+            "/api/v2/users?search_engine=v3&include_totals=true&q={}",
+            enc(&q)
+        ))
+        .await;
+    r.assert_error(503, "query_timeout");
+    // The connection it ran on is usable again at once.
+    s.get("/api/v2/users?per_page=1").await.assert_status(200);
+}

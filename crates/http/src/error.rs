@@ -94,6 +94,11 @@ impl From<ServiceError> for ApiError {
                     "Internal error",
                 )
             }
+            E::Store(gatehouse_store::StoreError::TimedOut) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "query_timeout",
+                "The search took too long and was stopped; narrow the query",
+            ),
             E::Store(s) => {
                 tracing::error!(error = %s, "store error");
                 ApiError::new(

@@ -165,3 +165,33 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
         Ok(Self::from_parts(parts))
     }
 }
+
+/// Form fields of a multipart upload other than its file: at most this many bytes each…
+pub const MAX_FORM_FIELD_BYTES: usize = 1024;
+/// …and at most this many fields in one upload.
+pub const MAX_FORM_FIELDS: usize = 16;
+
+/// Why a multipart text field was not read.
+pub enum FieldError {
+    TooLong,
+    Malformed(String),
+}
+
+/// Reads a small multipart text field chunk by chunk, giving up as soon as it passes
+/// [`MAX_FORM_FIELD_BYTES`]: a huge field is never held in memory (security review L4).
+pub async fn small_text_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+) -> Result<String, FieldError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| FieldError::Malformed(e.body_text()))?
+    {
+        if bytes.len() + chunk.len() > MAX_FORM_FIELD_BYTES {
+            return Err(FieldError::TooLong);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| FieldError::Malformed("a form field is not UTF-8".into()))
+}

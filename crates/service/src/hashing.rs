@@ -106,10 +106,7 @@ impl PasswordHasher {
     /// does not exist, so that both answers take the same time. Imported hashes go to their
     /// own lane.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool> {
-        let lane = match &hash {
-            Some(h) if gatehouse_crypto::password::needs_rehash(h) => &self.imported,
-            _ => &self.native,
-        };
+        let lane = self.lane_for(hash.as_deref());
         lane.run(move || match hash {
             Some(h) => gatehouse_crypto::password::verify(&password, &h),
             None => {
@@ -118,6 +115,15 @@ impl PasswordHasher {
             }
         })
         .await
+    }
+
+    /// The lane a check against `hash` runs in: imported (and older-cost) hashes in their
+    /// own, today's argon2id and the unknown-user dummy in the native one.
+    fn lane_for(&self, hash: Option<&str>) -> &Lane {
+        match hash {
+            Some(h) if gatehouse_crypto::password::needs_rehash(h) => &self.imported,
+            _ => &self.native,
+        }
     }
 
     /// True when `password` matches any of `hashes` (used for password history).
@@ -138,6 +144,22 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn imported_hashes_are_checked_in_their_own_lane() {
+        let h = PasswordHasher::new(2);
+        let same = |a: &Lane, b: &Lane| Arc::ptr_eq(&a.permits, &b.permits);
+        let bcrypt = "$2b$12$abcdefghijklmnopqrstuu5nOq1vQ1pVQy7m7nV8sKf2c5Yh0a7bS";
+        assert!(same(h.lane_for(Some(bcrypt)), &h.imported));
+        assert!(same(
+            h.lane_for(Some("$gh-imported$pbkdf2...")),
+            &h.imported
+        ));
+        assert!(same(h.lane_for(Some(DUMMY_HASH)), &h.native));
+        assert!(same(h.lane_for(None), &h.native));
+        assert_eq!(h.imported.permits.available_permits(), 1);
+        assert_eq!(h.native.permits.available_permits(), 2);
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_refuses_at_once_and_frees_its_places() {

@@ -52,6 +52,8 @@ pub struct ServiceConfig {
     /// Failed logins for one user from any IP within an hour after which the user's logins
     /// are refused until an hour passes without one (or an administrator lifts it).
     pub brute_force_user_limit: i64,
+    /// A user search still running after this many milliseconds is stopped (503).
+    pub search_timeout_ms: u64,
     /// Tenant log events older than this are deleted (milliseconds; 0 keeps them forever).
     pub log_retention_ms: i64,
     /// A Pwned Passwords range service (`{url}/{first five hex of SHA-1}`), if any.
@@ -66,6 +68,7 @@ impl ServiceConfig {
             max_metadata_bytes: gatehouse_core::metadata::DEFAULT_MAX_METADATA_BYTES,
             brute_force_threshold: 10,
             brute_force_user_limit: 100,
+            search_timeout_ms: gatehouse_store::SEARCH_TIMEOUT.as_millis() as u64,
             log_retention_ms: 30 * 86_400_000,
             breached_passwords_url: None,
         }
@@ -124,7 +127,9 @@ impl Gatehouse {
         let keyring = KeyRing::load_or_create(&keys, &config.tenant, &secrets).await?;
         Ok(Self {
             inner: Arc::new(Inner {
-                users: UserStore::new(db.clone()),
+                users: UserStore::new(db.clone()).with_search_timeout(
+                    std::time::Duration::from_millis(config.search_timeout_ms),
+                ),
                 clients: ClientStore::new(db.clone()),
                 connections: ConnectionStore::new(db.clone()),
                 resource_servers: ResourceServerStore::new(db.clone()),

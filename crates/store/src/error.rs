@@ -11,6 +11,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database URL: {0}")]
     UnsupportedUrl(String),
+    /// The database stopped a statement at its deadline (a search too heavy to finish).
+    #[error("the query ran past its deadline")]
+    TimedOut,
     #[error("could not create the database file: {0}")]
     File(#[source] std::io::Error),
 }

@@ -38,7 +38,9 @@ pub use sessions::{
     UserGrantStore,
 };
 pub use tenants::TenantStore;
-pub use users::{SortField, UserList, UserOrder, UserSearch, UserStore, VersionedUser};
+pub use users::{
+    SEARCH_TIMEOUT, SortField, UserList, UserOrder, UserSearch, UserStore, VersionedUser,
+};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever database `$db` is.
 /// The body is compiled once per driver, so generic sqlx calls work on both.

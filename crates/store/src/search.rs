@@ -139,6 +139,18 @@ fn glob_escape(s: &str) -> String {
     out
 }
 
+/// Joins terms with `op` as a balanced tree of parentheses: SQLite parses a flat list
+/// left-deep, and a few hundred terms passed its expression-depth limit (security review L5).
+fn balanced(parts: &[String], op: &str) -> String {
+    match parts {
+        _ if parts.len() <= 8 => format!("({})", parts.join(op)),
+        _ => {
+            let (left, right) = parts.split_at(parts.len() / 2);
+            format!("({}{op}{})", balanced(left, op), balanced(right, op))
+        }
+    }
+}
+
 impl Compiler {
     fn param(&mut self, p: Param) -> String {
         let placeholder = format!("${}", self.next);
@@ -151,11 +163,11 @@ impl Compiler {
         match q {
             Query::Or(items) => {
                 let parts: Vec<String> = items.iter().map(|i| self.query(i)).collect();
-                format!("({})", parts.join(" OR "))
+                balanced(&parts, " OR ")
             }
             Query::And(items) => {
                 let parts: Vec<String> = items.iter().map(|i| self.query(i)).collect();
-                format!("({})", parts.join(" AND "))
+                balanced(&parts, " AND ")
             }
             // NULL-safe: a user without the field matches `NOT field:x`, as in Lucene.
             Query::Not(inner) => format!("(NOT COALESCE({}, FALSE))", self.query(inner)),
@@ -168,7 +180,7 @@ impl Compiler {
                     .iter()
                     .map(|f| self.text_match(*f, pattern))
                     .collect();
-                format!("({})", parts.join(" OR "))
+                balanced(&parts, " OR ")
             }
             Query::Match {
                 field: Some(field),

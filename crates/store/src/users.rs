@@ -150,6 +150,20 @@ impl SortField {
     }
 }
 
+/// How long one search may run before the database stops it, by default.
+pub const SEARCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A search's failure; one the database stopped at [`SEARCH_TIMEOUT`] is told apart.
+fn search_error(e: sqlx::Error) -> StoreError {
+    let interrupted = matches!(&e, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("57014") | Some("9")));
+    if interrupted {
+        StoreError::TimedOut
+    } else {
+        e.into()
+    }
+}
+
 /// Tables whose rows belong to one user (`tenant_id`, `user_id`) and go with them: a new
 /// user given the same id later inherits no session, refresh token, consent, block or
 /// factor (security review M6).
@@ -339,11 +353,21 @@ pub struct UserList {
 #[derive(Clone, Debug)]
 pub struct UserStore {
     db: Db,
+    search_timeout: std::time::Duration,
 }
 
 impl UserStore {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            search_timeout: SEARCH_TIMEOUT,
+        }
+    }
+
+    /// Searches stopped after `timeout` instead of [`SEARCH_TIMEOUT`].
+    pub fn with_search_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.search_timeout = timeout.max(std::time::Duration::from_millis(1));
+        self
     }
 
     /// Inserts a new user with an optional password hash; a duplicate email or username in
@@ -509,26 +533,56 @@ impl UserStore {
 
     pub async fn search(&self, tenant: &str, q: &UserSearch) -> Result<UserList, StoreError> {
         let (sql, count_sql, params) = self.search_sql(tenant, q).await?;
-        on_pool!(&self.db, pool => {
-            // Not cached as a prepared statement: PostgreSQL then plans each search with its
-            // real values. Selectivity depends on them (a customer id matches one user, a plan a
-            // quarter of them), and a cached generic plan turned 2 ms searches into 2 s ones.
-            let rows = bind_params!(sqlx::query_as::<_, Row>(&sql).persistent(false).bind(tenant).bind(&q.connection_id), &params)
-                .bind(q.limit)
-                .bind(q.offset)
-                .fetch_all(pool)
+        // Not cached as a prepared statement: PostgreSQL then plans each search with its
+        // real values. Selectivity depends on them (a customer id matches one user, a plan a
+        // quarter of them), and a cached generic plan turned 2 ms searches into 2 s ones.
+        macro_rules! run {
+            ($conn:expr) => {{
+                let rows = bind_params!(sqlx::query_as::<_, Row>(&sql).persistent(false).bind(tenant).bind(&q.connection_id), &params)
+                    .bind(q.limit)
+                    .bind(q.offset)
+                    .fetch_all(&mut *$conn)
+                    .await
+                    .map_err(search_error)?;
+                let total = if q.with_total {
+                    Some(
+                        bind_params!(sqlx::query_scalar::<_, i64>(&count_sql).persistent(false).bind(tenant).bind(&q.connection_id), &params)
+                            .fetch_one(&mut *$conn)
+                            .await
+                            .map_err(search_error)?,
+                    )
+                } else {
+                    None
+                };
+                UserList { users: rows.into_iter().map(|r| VersionedUser::from(r).user).collect(), total }
+            }};
+        }
+        // Every search has a deadline, so heavy ones cannot hold connections that logins
+        // need (security review L5).
+        match &self.db {
+            Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                let deadline = std::time::Instant::now() + self.search_timeout;
+                conn.lock_handle()
+                    .await?
+                    .set_progress_handler(10_000, move || std::time::Instant::now() < deadline);
+                let result: Result<UserList, StoreError> = async { Ok(run!(conn)) }.await;
+                conn.lock_handle().await?.remove_progress_handler();
+                result
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query(&format!(
+                    "SET LOCAL statement_timeout = {}",
+                    self.search_timeout.as_millis()
+                ))
+                .execute(&mut *tx)
                 .await?;
-            let total = if q.with_total {
-                Some(
-                    bind_params!(sqlx::query_scalar::<_, i64>(&count_sql).persistent(false).bind(tenant).bind(&q.connection_id), &params)
-                        .fetch_one(pool)
-                        .await?,
-                )
-            } else {
-                None
-            };
-            Ok(UserList { users: rows.into_iter().map(|r| VersionedUser::from(r).user).collect(), total })
-        })
+                let list = run!(tx);
+                tx.commit().await?;
+                Ok(list)
+            }
+        }
     }
 
     /// The database's plan for a search (`EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on

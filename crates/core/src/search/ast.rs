@@ -149,3 +149,15 @@ pub enum Query {
     },
     Exists(Field),
 }
+
+impl Query {
+    /// Field terms, free terms, ranges and `_exists_` terms in the query: what its SQL grows
+    /// with.
+    pub fn leaves(&self) -> usize {
+        match self {
+            Query::Or(items) | Query::And(items) => items.iter().map(Query::leaves).sum(),
+            Query::Not(q) => q.leaves(),
+            Query::Match { .. } | Query::Range { .. } | Query::Exists(_) => 1,
+        }
+    }
+}

@@ -9,6 +9,10 @@ use super::dates::parse_date;
 /// Longest query accepted, in characters, and deepest nesting of parentheses.
 const MAX_LEN: usize = 4096;
 const MAX_DEPTH: usize = 32;
+/// Terms in one query: enough for any hand-written search, and a bound on the SQL a query
+/// becomes (thousands of OR-ed terms overflowed SQLite's expression depth and held database
+/// connections for seconds; security review L5).
+pub const MAX_TERMS: usize = 100;
 
 /// A query that cannot be run, with the character position where the problem is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +44,12 @@ pub fn parse(input: &str) -> Result<Query, ParseError> {
     p.skip_ws();
     if !p.at_end() {
         return Err(p.error(format!("Unexpected '{}'", p.chars[p.pos])));
+    }
+    if q.leaves() > MAX_TERMS {
+        return Err(ParseError {
+            position: 0,
+            message: format!("The query has more than {MAX_TERMS} terms"),
+        });
     }
     Ok(q)
 }

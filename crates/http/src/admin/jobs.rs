@@ -4,6 +4,7 @@
 use super::html::{self, Nav, esc, seg};
 use super::{Dashboard, param, refusal, see_other};
 use crate::AppState;
+use crate::extract::{FieldError, MAX_FORM_FIELDS, small_text_field};
 use crate::hosted::VerifiedForm;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
@@ -108,6 +109,7 @@ async fn import(
         ..ImportParams::default()
     };
     let mut verified = false;
+    let mut fields = 0usize;
     let outcome: Result<(), (StatusCode, String)> = async {
         let mut multipart =
             multipart.map_err(|_| refused("The form must be sent as multipart/form-data."))?;
@@ -144,10 +146,14 @@ async fn import(
                 }
                 continue;
             }
-            let text = field.text().await.map_err(|e| refused(&e.body_text()))?;
-            if text.len() > 1024 {
-                return Err(refused("A form field is too long."));
+            fields += 1;
+            if fields > MAX_FORM_FIELDS {
+                return Err(refused("The form has too many fields."));
             }
+            let text = small_text_field(&mut field).await.map_err(|e| match e {
+                FieldError::TooLong => refused("A form field is too long."),
+                FieldError::Malformed(m) => refused(&m),
+            })?;
             match name.as_str() {
                 "_csrf" => verified = g.check_csrf(csrf_cookie.as_deref(), Some(&text)),
                 "connection_id" => params.connection_id = text,

@@ -4,7 +4,7 @@
 use super::Caller;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::JsonBody;
+use crate::extract::{FieldError, JsonBody, MAX_FORM_FIELDS, small_text_field};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -59,6 +59,7 @@ async fn users_imports(
     };
     let mut connection_id = None;
     let mut upload: Option<ImportUpload> = None;
+    let mut fields = 0usize;
     let result = async {
         while let Some(mut field) = multipart
             .next_field()
@@ -89,15 +90,18 @@ async fn users_imports(
                 }
                 continue;
             }
-            let text = field
-                .text()
-                .await
-                .map_err(|e| bad_form(format!("Payload validation error: '{}'.", e.body_text())))?;
-            if text.len() > 1024 {
-                return Err(bad_form(format!(
-                    "Payload validation error: '{name} is too long'."
-                )));
+            fields += 1;
+            if fields > MAX_FORM_FIELDS {
+                return Err(bad_form(
+                    "Payload validation error: 'Too many form fields'.",
+                ));
             }
+            let text = small_text_field(&mut field).await.map_err(|e| match e {
+                FieldError::TooLong => {
+                    bad_form(format!("Payload validation error: '{name} is too long'."))
+                }
+                FieldError::Malformed(m) => bad_form(format!("Payload validation error: '{m}'.")),
+            })?;
             match name.as_str() {
                 "connection_id" => connection_id = Some(text),
                 "upsert" => params.upsert = form_bool(&name, &text)?,
