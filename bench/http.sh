@@ -17,7 +17,7 @@ trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 start_server() {
   GATEHOUSE_LISTEN=127.0.0.1:$PORT GATEHOUSE_DATABASE_URL="$1" GATEHOUSE_SECRET_KEY_FILE="$WORK/key" \
   GATEHOUSE_BOOTSTRAP_CLIENT_ID=$CID GATEHOUSE_BOOTSTRAP_CLIENT_SECRET=$CSECRET \
-  GATEHOUSE_RATE_LIMIT=0 GATEHOUSE_LOG=warn "$BIN" serve > "$WORK/server.log" 2>&1 &
+  GATEHOUSE_RATE_LIMIT=0 GATEHOUSE_AUTH_RATE_LIMIT_SCALE=0 GATEHOUSE_LOG=warn "$BIN" serve > "$WORK/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 100); do curl -sf "$URL/healthz" >/dev/null && return; sleep 0.1; done
   echo "server did not start"; cat "$WORK/server.log"; exit 1

@@ -4,8 +4,9 @@ Every user carries a bcrypt `password_hash` made here by Python's bcrypt (cost 1
 shared by all users: an import stores hashes as given, so this measures the import, not
 hashing), email_verified, names and a little metadata. `user_id`s are random 24-hex ids, as
 real tenants have (ids in creation order once hid an export that repeated and dropped users).
-Written as it goes: memory stays flat.
-Usage: python3 make_users.py N [--ndjson] > users.json
+With --sequential-ids they are `scale0000000`, `scale0000001`, … instead (to measure what
+random ids cost). Written as it goes: memory stays flat.
+Usage: python3 make_users.py N [--ndjson] [--sequential-ids] > users.json
 """
 
 import json
@@ -16,6 +17,7 @@ import bcrypt
 
 n = int(sys.argv[1])
 ndjson = "--ndjson" in sys.argv
+sequential = "--sequential-ids" in sys.argv
 ids = random.Random()
 password_hash = bcrypt.hashpw(b"scale-Passw0rd", bcrypt.gensalt(rounds=10, prefix=b"2b")).decode()
 out = sys.stdout
@@ -23,7 +25,7 @@ out.write("" if ndjson else "[\n")
 for i in range(n):
     row = {
         "email": f"user{i:07d}@scale.example.com",
-        "user_id": f"{ids.getrandbits(96):024x}",
+        "user_id": f"scale{i:07d}" if sequential else f"{ids.getrandbits(96):024x}",
         "email_verified": i % 3 != 0,
         "given_name": f"Given{i % 1000}",
         "family_name": f"Family{i % 997}",

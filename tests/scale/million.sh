@@ -5,7 +5,8 @@
 # of each step. On SQLite, and on PostgreSQL when GATEHOUSE_TEST_DATABASE_URL
 # names a server (a scratch database is created and dropped), with SCALE_PG_USERS users
 # (default: the same N; CI uses fewer, PostgreSQL's import being slower, see benchmarks.md).
-# Usage: tests/scale/million.sh [N]   (GATEHOUSE_BIN defaults to target/release/gatehouse)
+# Usage: tests/scale/million.sh [N]   (GATEHOUSE_BIN defaults to target/release/gatehouse;
+# SCALE_SEQUENTIAL_IDS=1 makes ids in creation order, to compare with the random default)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N="${1:-1000000}"
@@ -13,7 +14,7 @@ BIN="${GATEHOUSE_BIN:-target/release/gatehouse}"
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
 make_file() {
-  python3 tests/scale/make_users.py "$N" > "$dir/users.json"
+  python3 tests/scale/make_users.py "$N" ${SCALE_SEQUENTIAL_IDS:+--sequential-ids} > "$dir/users.json"
   echo "users file: $N users, $(du -m "$dir/users.json" | cut -f1) MB"
 }
 make_file

@@ -19,7 +19,7 @@ const PREFIX: &str = "$gh-imported$";
 
 /// Highest costs accepted, so that one imported hash cannot make every login of that user
 /// (or a guessing attacker) burn seconds of CPU or much memory: each check at these caps
-/// costs at most about half a second of one core on the 2-core reference machine
+/// costs at most 0.7 s of one core on the 2-core reference machine
 /// (docs/benchmarks.md, `cargo bench -p gatehouse-crypto -- imported`), paid on every
 /// failed login until the user's first successful one re-hashes the password to argon2id.
 /// They cover the legacy defaults seen in migrations (bcrypt 10-12, Django's pbkdf2-sha256
