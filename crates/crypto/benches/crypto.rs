@@ -2,6 +2,7 @@
 //! one RS256 signature (POST /oauth/token) and one argon2id hash (POST /api/v2/users); and
 //! what one failed login costs against an imported hash at the highest accepted costs
 //! (`imported_at_cap`), the bound the caps in `imported.rs` state.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test crate: a failed expectation is the test failing
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;

@@ -1,5 +1,6 @@
 //! Converts the Auth0, Okta and Stormpath fixtures under `tests/fixtures/` and checks every
 //! converted user field by field, and the report of what did not carry over.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test crate: a failed expectation is the test failing
 
 mod common;
 

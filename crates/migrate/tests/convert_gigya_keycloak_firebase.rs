@@ -1,5 +1,6 @@
 //! The Gigya, Keycloak and Firebase converters run on the exports under `tests/fixtures/`:
 //! every converted user field by field, and everything reported as not carried over.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test crate: a failed expectation is the test failing
 
 mod common;
 

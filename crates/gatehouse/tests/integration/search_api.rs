@@ -1,7 +1,7 @@
 //! `GET /api/v2/users?q=…` against a known population, on SQLite or PostgreSQL: each
 //! construct of Auth0's v3 syntax must return exactly the expected users.
 
-mod common;
+use crate::common;
 
 use common::{DB_CONNECTION, TestServer, enc};
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 //! Tokens, discovery, bearer checks, scopes and rate limits over HTTP.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

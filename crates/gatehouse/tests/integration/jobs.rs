@@ -1,7 +1,7 @@
 //! `/api/v2/jobs`: users imports (bad rows, upsert, external_id, imported hashes that log in
 //! and are re-hashed, a crash in the middle), exports that round-trip, verification emails.
 
-mod common;
+use crate::common;
 
 use common::smtp::SmtpServer;
 use common::{DB_CONNECTION, TestServer};

@@ -2,7 +2,7 @@
 //! answering in the Pwned Passwords format, at login, sign-up and password change, with the
 //! tenant choosing to block or only notify.
 
-mod common;
+use crate::common;
 
 use common::browser::Browser;
 use common::smtp::SmtpServer;

@@ -1,6 +1,6 @@
 //! `/api/v2/clients` and `/api/v2/connections` over HTTP.
 
-mod common;
+use crate::common;
 
 use common::{CLIENT_ID, DB_CONNECTION, TestServer};
 use reqwest::Method;

@@ -1,6 +1,6 @@
 //! Rotating refresh tokens: issued for offline_access, single use, reuse revokes the family.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, enc};
 use reqwest::Method;

@@ -1,7 +1,7 @@
 //! The browser flow over HTTP: `/authorize`, the hosted login page, SSO sessions, prompts,
 //! the authorization-code exchange with PKCE, and the log events each step leaves.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

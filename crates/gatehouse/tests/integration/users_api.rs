@@ -1,6 +1,6 @@
 //! `/api/v2/users` and `/api/v2/users-by-email` over HTTP, on SQLite or PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{DB_CONNECTION, TestServer, enc};
 use serde_json::{Value, json};

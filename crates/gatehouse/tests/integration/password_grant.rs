@@ -1,7 +1,7 @@
 //! The `password` and `password-realm` grants: ID tokens verified against the JWKS, login
 //! statistics, failures and their log events, and `/userinfo`.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

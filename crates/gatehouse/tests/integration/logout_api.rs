@@ -1,7 +1,7 @@
 //! `GET /v2/logout`: `returnTo` redirects only to an application's Allowed Logout URLs;
 //! everything else, including open-redirect tricks, gets a page and no redirect.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, enc};
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! `/api/v2/resource-servers`, `/api/v2/client-grants`, and client-credentials tokens for
 //! APIs other than the Management API.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -2,7 +2,7 @@
 //! PKCE), the admin role checked on every request, CSRF on every form, and the user actions
 //! changing what the Management API then reads.
 
-mod common;
+use crate::common;
 
 use common::browser::{Browser, Page};
 use common::{TestServer, enc};

@@ -3,7 +3,7 @@
 //! uses, a login with the Keycloak password; then `import` and `export` against the running
 //! server with `--server`.
 
-mod common;
+use crate::common;
 
 use common::{CLIENT_ID, CLIENT_SECRET, DB_CONNECTION, TestServer};
 use reqwest::Method;

@@ -2,7 +2,7 @@
 //! single-use links, no user enumeration, and delivery that survives SMTP outages and
 //! server restarts.
 
-mod common;
+use crate::common;
 
 use common::browser::{Browser, Page};
 use common::smtp::{SmtpServer, free_port};

@@ -1,7 +1,7 @@
 //! Tenant logs: events with Auth0's type codes for Management API writes, token
 //! exchanges and user deletion, read through `/api/v2/logs` and `/api/v2/users/{id}/logs`.
 
-mod common;
+use crate::common;
 
 use common::{CLIENT_ID, TestServer, enc};
 use reqwest::Method;

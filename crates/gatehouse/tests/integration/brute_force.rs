@@ -1,7 +1,7 @@
 //! Brute-force protection: ten consecutive failures from one IP block that user there;
 //! `/api/v2/user-blocks` shows and lifts blocks; success and password changes reset them.
 
-mod common;
+use crate::common;
 
 use common::{DB_CONNECTION, TestServer, enc};
 use reqwest::Method;
