@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a sender holds a message without renewing; another node sends it after that.
-pub const DEFAULT_LEASE_MS: i64 = 5_000;
+pub const DEFAULT_LEASE_MS: i64 = 3_000;
 /// Messages sent per round before the queue is looked at again.
 const BATCH: usize = 50;
 /// Longest wait between two attempts at one message.
