@@ -177,6 +177,29 @@ pub enum FieldError {
     Malformed(String),
 }
 
+/// The most of a refused upload read after the refusal, and for how long.
+const DRAIN_BYTES: usize = 64 * 1024;
+const DRAIN_FOR: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Reads what is left of a refused multipart upload, up to [`DRAIN_BYTES`] and [`DRAIN_FOR`],
+/// before the refusal is sent. A connection closed with unread bytes is reset by the kernel,
+/// and the reset can reach the client before the answer does: a small form refused at its
+/// first field must still get its 400. A huge upload is not read to its end.
+pub async fn drain_refused_upload(multipart: &mut axum::extract::Multipart) {
+    let drain = async {
+        let mut read = 0usize;
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(chunk)) = field.chunk().await {
+                read += chunk.len();
+                if read > DRAIN_BYTES {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_FOR, drain).await;
+}
+
 /// Reads a small multipart text field chunk by chunk, giving up as soon as it passes
 /// [`MAX_FORM_FIELD_BYTES`]: a huge field is never held in memory (security review L4).
 pub async fn small_text_field(

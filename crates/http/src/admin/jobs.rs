@@ -4,7 +4,7 @@
 use super::html::{self, Nav, esc, seg};
 use super::{Dashboard, param, refusal, see_other};
 use crate::AppState;
-use crate::extract::{FieldError, MAX_FORM_FIELDS, small_text_field};
+use crate::extract::{FieldError, MAX_FORM_FIELDS, drain_refused_upload, small_text_field};
 use crate::hosted::VerifiedForm;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
@@ -110,9 +110,14 @@ async fn import(
     };
     let mut verified = false;
     let mut fields = 0usize;
+    let mut multipart = match multipart {
+        Ok(m) => m,
+        Err(_) => {
+            let message = "The form must be sent as multipart/form-data.";
+            return page(g, &d, StatusCode::BAD_REQUEST, Some(message), "").await;
+        }
+    };
     let outcome: Result<(), (StatusCode, String)> = async {
-        let mut multipart =
-            multipart.map_err(|_| refused("The form must be sent as multipart/form-data."))?;
         while let Some(mut field) = multipart
             .next_field()
             .await
@@ -164,6 +169,9 @@ async fn import(
         Ok(())
     }
     .await;
+    if outcome.is_err() {
+        drain_refused_upload(&mut multipart).await;
+    }
     let finished = match (outcome, upload) {
         (Err(e), u) => {
             if let Some(u) = u {

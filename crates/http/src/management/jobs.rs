@@ -4,7 +4,9 @@
 use super::Caller;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{FieldError, JsonBody, MAX_FORM_FIELDS, small_text_field};
+use crate::extract::{
+    FieldError, JsonBody, MAX_FORM_FIELDS, drain_refused_upload, small_text_field,
+};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -117,6 +119,9 @@ async fn users_imports(
         Ok(())
     }
     .await;
+    if result.is_err() {
+        drain_refused_upload(&mut multipart).await;
+    }
     let finished = match (result, upload) {
         (Err(e), Some(u)) => {
             u.abort().await;
