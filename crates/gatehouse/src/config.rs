@@ -125,6 +125,9 @@ pub struct ServeConfig {
     /// breached-password detection uses the bundled list of common passwords only.
     #[arg(long, env = "GATEHOUSE_BREACHED_PASSWORDS_URL")]
     pub breached_passwords_url: Option<String>,
+    /// Where "now" comes from (tests set a `ManualClock`); the system clock when unset.
+    #[arg(skip)]
+    pub clock: Option<std::sync::Arc<dyn gatehouse_service::clock::Clock>>,
 }
 
 impl ServeConfig {
@@ -161,6 +164,7 @@ impl ServeConfig {
             mail_poll_ms: 1000,
             mail_lease_ms: gatehouse_mail::DEFAULT_LEASE_MS as u64,
             breached_passwords_url: None,
+            clock: None,
         }
     }
 

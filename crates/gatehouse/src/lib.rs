@@ -116,6 +116,9 @@ pub async fn start(
     service_config.max_metadata_bytes = cfg.metadata_max_bytes;
     service_config.brute_force_user_limit = cfg.brute_force_user_limit.max(1);
     service_config.search_timeout_ms = cfg.search_timeout_ms.max(1);
+    if let Some(clock) = &cfg.clock {
+        service_config.clock = clock.clone();
+    }
     service_config.breached_passwords_url = cfg.breached_passwords_url.clone();
     service_config.log_retention_ms = (cfg.log_retention_days.max(0.0) * 86_400_000.0) as i64;
     let gatehouse = Gatehouse::open(service_config, db.clone(), secrets).await?;

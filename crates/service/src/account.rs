@@ -5,10 +5,10 @@
 //! the expiry; a used ticket's id is recorded so it works once, and a reset ticket also
 //! carries the password's date, so it dies when the password changes by any route.
 
+use crate::Gatehouse;
 use crate::authorize::Browser;
 use crate::connections::{connection_not_enabled, connection_serves};
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use base64::Engine;
 use gatehouse_core::email::{EmailTemplate, render};
 use gatehouse_core::log_event::{LogEvent, codes};
@@ -145,7 +145,7 @@ impl Gatehouse {
             text_body: seal(&rendered.text)?,
             html_body: seal(&rendered.html)?,
             sealed: true,
-            created_at: now_millis(),
+            created_at: self.now(),
             attempts: 0,
         }))
     }
@@ -181,7 +181,7 @@ impl Gatehouse {
             id: gatehouse_crypto::random::hex(16).map_err(ServiceError::internal)?,
             kind,
             user_id: user.user_id.clone(),
-            expires_at: now_millis() + ttl_secs * 1000,
+            expires_at: self.now() + ttl_secs * 1000,
             result_url,
             mark_email_verified,
             password_stamp: (kind == TicketKind::PasswordReset)
@@ -207,7 +207,7 @@ impl Gatehouse {
         if t.kind != kind {
             return Err(TicketRefused::Invalid);
         }
-        if t.expires_at <= now_millis() {
+        if t.expires_at <= self.now() {
             return Err(TicketRefused::Expired);
         }
         let user = self
@@ -480,7 +480,7 @@ impl Gatehouse {
         let _ = self
             .inner
             .outbox
-            .use_ticket(self.tenant(), &t.id, now_millis(), t.expires_at)
+            .use_ticket(self.tenant(), &t.id, self.now(), t.expires_at)
             .await;
         event.kind = codes::SUCCESS_CHANGE_PASSWORD.into();
         event.description = Some("Password changed with a reset ticket".into());
@@ -503,7 +503,7 @@ impl Gatehouse {
         let fresh = self
             .inner
             .outbox
-            .use_ticket(self.tenant(), &t.id, now_millis(), t.expires_at)
+            .use_ticket(self.tenant(), &t.id, self.now(), t.expires_at)
             .await
             .map_err(|_| TicketRefused::Invalid)?;
         if !fresh {
@@ -600,7 +600,7 @@ impl Gatehouse {
         let fresh = self
             .inner
             .outbox
-            .use_ticket(self.tenant(), &t.id, now_millis(), t.expires_at)
+            .use_ticket(self.tenant(), &t.id, self.now(), t.expires_at)
             .await
             .map_err(|_| TicketRefused::Invalid)?;
         if !fresh {
@@ -690,7 +690,7 @@ impl Gatehouse {
 
     /// Ends every browser session and refresh token of a user (a password change, a block).
     pub(crate) async fn end_user_sessions(&self, user_id: &str) -> Result<()> {
-        let now = now_millis();
+        let now = self.now();
         self.inner
             .sessions
             .revoke_user(self.tenant(), user_id, now)

@@ -7,10 +7,10 @@
 //! session of its own (its own cookie), and the role is checked again on every request, so
 //! taking the role away or blocking the user ends their access at once.
 
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
 use crate::sessions::NewSessionCookie;
 use crate::tokens::TokenRequest;
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::client::ClientSettings;
 use gatehouse_core::user::User;
 use gatehouse_store::{SessionKind, StoredClient};
@@ -110,7 +110,7 @@ impl Gatehouse {
                     c.settings.allowed_logout_urls = vec![logout];
                     self.inner
                         .clients
-                        .update(self.tenant(), &c, now_millis())
+                        .update(self.tenant(), &c, self.now())
                         .await?;
                 }
             }
@@ -134,7 +134,7 @@ impl Gatehouse {
                 match self
                     .inner
                     .clients
-                    .insert(self.tenant(), &client, now_millis())
+                    .insert(self.tenant(), &client, self.now())
                     .await
                 {
                     // Another node created it first.
@@ -154,7 +154,7 @@ impl Gatehouse {
             state: rand(16)?,
             verifier: rand(48)?,
             return_to: safe_return_path(return_to),
-            expires_at: now_millis() + SIGN_IN_LIFETIME_MS,
+            expires_at: self.now() + SIGN_IN_LIFETIME_MS,
         };
         let challenge = gatehouse_crypto::pkce_s256(&pending.verifier);
         let query = [
@@ -192,7 +192,7 @@ impl Gatehouse {
     ) -> std::result::Result<(NewSessionCookie, String), SignInRefused> {
         let pending = pending_cookie
             .and_then(|c| self.open_json::<PendingSignIn>(SIGN_IN_PURPOSE, c))
-            .filter(|p| p.expires_at > now_millis())
+            .filter(|p| p.expires_at > self.now())
             .filter(|p| gatehouse_crypto::ct_eq(p.state.as_bytes(), state.as_bytes()))
             .ok_or(SignInRefused::Expired)?;
         let issued = self

@@ -6,12 +6,12 @@
 //! Between pages the pending request travels as a sealed *transaction* (AES-GCM with the
 //! server key): the browser carries it but can neither read nor change it.
 
+use crate::Gatehouse;
 use crate::connections::connection_serves;
 use crate::error::ServiceError;
 use crate::login::IdTokenExtras;
 use crate::sessions::{ActiveSession, NewSessionCookie};
 use crate::tokens::{ExchangeEvents, IssuedToken, OAuthError, TokenRequest};
-use crate::{Gatehouse, now_millis};
 use base64::Engine;
 use gatehouse_core::authorize::{
     AuthorizeProblem, AuthorizeRequest, ChallengeMethod, Prompt, ResponseMode, ResponseType,
@@ -264,7 +264,7 @@ impl Gatehouse {
 
     fn open_transaction(&self, token: &str) -> Option<Transaction> {
         self.open_json::<Transaction>(TX_PURPOSE, token)
-            .filter(|tx| tx.created_at + TRANSACTION_LIFETIME_MS > now_millis())
+            .filter(|tx| tx.created_at + TRANSACTION_LIFETIME_MS > self.now())
     }
 
     async fn branding(&self) -> Branding {
@@ -369,7 +369,7 @@ impl Gatehouse {
         }
         let tx = Transaction {
             req,
-            created_at: now_millis(),
+            created_at: self.now(),
             authenticated_sid: None,
             consented: false,
         };
@@ -416,7 +416,7 @@ impl Gatehouse {
             Ok(c) => c,
             Err(_) => return expired(),
         };
-        let now = now_millis();
+        let now = self.now();
         // A session from a connection this application may not use does not log it in.
         let session = match session {
             Some(s) => match self.connection_by_name(&s.user.connection).await {
@@ -546,7 +546,7 @@ impl Gatehouse {
         let mut params: Vec<(String, String)> = vec![];
         if req.response_type == ResponseType::Code {
             let code = gatehouse_crypto::random::b64url(32).map_err(internal)?;
-            let now = now_millis();
+            let now = self.now();
             let record = AuthorizationCode {
                 code_hash: gatehouse_crypto::sha256_hex(code.as_bytes()),
                 client_id: client.client_id.clone(),
@@ -817,7 +817,7 @@ impl Gatehouse {
                 let cont = Continuation {
                     tx,
                     session_id: session.session_id.clone(),
-                    expires_at: now_millis() + CONTINUE_LIFETIME_MS,
+                    expires_at: self.now() + CONTINUE_LIFETIME_MS,
                 };
                 match self.seal_json(CONTINUE_PURPOSE, &cont) {
                     Ok(state) => Step::External(redirect_url(
@@ -845,7 +845,7 @@ impl Gatehouse {
     pub async fn resume(&self, state: &str, browser: &Browser) -> Outcome {
         let Some(cont) = self
             .open_json::<Continuation>(CONTINUE_PURPOSE, state)
-            .filter(|c| c.expires_at > now_millis())
+            .filter(|c| c.expires_at > self.now())
         else {
             return expired().into();
         };
@@ -934,7 +934,7 @@ impl Gatehouse {
                 &tx.req.client_id,
                 &audience,
                 &scopes.join(" "),
-                now_millis(),
+                self.now(),
             )
             .await
         {
@@ -993,7 +993,7 @@ impl Gatehouse {
         if !gatehouse_crypto::ct_eq(record.client_id.as_bytes(), client.client_id.as_bytes()) {
             return Err(invalid_code());
         }
-        let now = now_millis();
+        let now = self.now();
         // A code is burnt by its first exchange attempt, whatever the outcome, so a stolen
         // code cannot be tried against many verifiers.
         if !store

@@ -2,8 +2,8 @@
 //! machine-to-machine client allowed every Management API scope, and optionally a first
 //! administrator. Runs at every start and only fills in what is missing.
 
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::client::ClientSettings;
 use gatehouse_core::connection::{ConnectionSettings, DEFAULT_DATABASE_CONNECTION};
 use gatehouse_core::metadata::{MetadataKind, MetadataPatch};
@@ -44,7 +44,7 @@ impl Gatehouse {
         };
         self.inner
             .resource_servers
-            .upsert_by_identifier(&tenant, &rs, now_millis())
+            .upsert_by_identifier(&tenant, &rs, self.now())
             .await?;
 
         let mut generated = None;
@@ -56,7 +56,7 @@ impl Gatehouse {
                         if !c.settings.allows_grant("client_credentials") {
                             c.settings.grant_types.push("client_credentials".into());
                         }
-                        self.inner.clients.update(&tenant, &c, now_millis()).await?;
+                        self.inner.clients.update(&tenant, &c, self.now()).await?;
                     }
                     None => {
                         self.new_client(m2m_settings(), Some((id, secret))).await?;
@@ -95,7 +95,7 @@ impl Gatehouse {
         };
         self.inner
             .clients
-            .upsert_grant(&tenant, &grant, now_millis())
+            .upsert_grant(&tenant, &grant, self.now())
             .await?;
         self.bootstrap_admin(opts).await?;
         Ok(generated)

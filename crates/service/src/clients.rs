@@ -1,8 +1,8 @@
 //! Applications: create, read, update, delete, secret rotation and authentication.
 
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
 use crate::tokens::OAuthError;
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::client::{ClientSettings, client_json};
 use gatehouse_core::payload::{InvalidBody, Payload};
 use gatehouse_crypto::random;
@@ -104,7 +104,7 @@ impl Gatehouse {
         };
         self.inner
             .clients
-            .insert(self.tenant(), &client, now_millis())
+            .insert(self.tenant(), &client, self.now())
             .await
             .map_err(|e| match e {
                 gatehouse_store::StoreError::Conflict(_) => {
@@ -120,7 +120,7 @@ impl Gatehouse {
         {
             self.inner
                 .connections
-                .enable_client_everywhere(self.tenant(), &client.client_id, now_millis())
+                .enable_client_everywhere(self.tenant(), &client.client_id, self.now())
                 .await?;
         }
         Ok(client)
@@ -190,7 +190,7 @@ impl Gatehouse {
         if !self
             .inner
             .clients
-            .update(self.tenant(), &c, now_millis())
+            .update(self.tenant(), &c, self.now())
             .await?
         {
             return Err(not_found());
@@ -211,7 +211,7 @@ impl Gatehouse {
         if !self
             .inner
             .clients
-            .update(self.tenant(), &c, now_millis())
+            .update(self.tenant(), &c, self.now())
             .await?
         {
             return Err(not_found());

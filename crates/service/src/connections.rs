@@ -1,7 +1,7 @@
 //! Connections: database connections and their settings.
 
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::connection::ConnectionSettings;
 use gatehouse_core::payload::Payload;
 use gatehouse_crypto::random;
@@ -65,7 +65,7 @@ impl Gatehouse {
         let c = StoredConnection { id, settings };
         self.inner
             .connections
-            .insert(self.tenant(), &c, now_millis())
+            .insert(self.tenant(), &c, self.now())
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => {
@@ -170,7 +170,7 @@ impl Gatehouse {
         if !self
             .inner
             .connections
-            .update(self.tenant(), &c, now_millis())
+            .update(self.tenant(), &c, self.now())
             .await?
         {
             return Err(not_found());

@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod bootstrap;
 pub mod breached;
 pub mod clients;
+pub mod clock;
 pub mod connections;
 pub mod email_templates;
 pub mod error;
@@ -58,6 +59,8 @@ pub struct ServiceConfig {
     pub log_retention_ms: i64,
     /// A Pwned Passwords range service (`{url}/{first five hex of SHA-1}`), if any.
     pub breached_passwords_url: Option<String>,
+    /// Where "now" comes from: the system clock, or a test's [`clock::ManualClock`].
+    pub clock: Arc<dyn clock::Clock>,
 }
 
 impl ServiceConfig {
@@ -71,6 +74,7 @@ impl ServiceConfig {
             search_timeout_ms: gatehouse_store::SEARCH_TIMEOUT.as_millis() as u64,
             log_retention_ms: 30 * 86_400_000,
             breached_passwords_url: None,
+            clock: Arc::new(clock::SystemClock),
         }
     }
 
@@ -122,7 +126,7 @@ impl Gatehouse {
         let keys = KeyStore::new(db.clone());
         let tenants = TenantStore::new(db.clone());
         tenants
-            .ensure(&config.tenant, &config.tenant, now_millis())
+            .ensure(&config.tenant, &config.tenant, config.clock.now_millis())
             .await?;
         let keyring = KeyRing::load_or_create(&keys, &config.tenant, &secrets).await?;
         Ok(Self {
@@ -156,6 +160,11 @@ impl Gatehouse {
         })
     }
 
+    /// Now, in epoch milliseconds, from the service's clock.
+    pub fn now(&self) -> i64 {
+        self.inner.config.clock.now_millis()
+    }
+
     pub fn config(&self) -> &ServiceConfig {
         &self.inner.config
     }
@@ -179,6 +188,8 @@ impl Gatehouse {
 }
 
 /// Current time in epoch milliseconds.
+/// The system clock in epoch milliseconds; use cases read [`Gatehouse::now`] instead, so tests
+/// can move time.
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

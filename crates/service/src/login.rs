@@ -3,7 +3,7 @@
 
 use crate::connections::{CONNECTION_NOT_ENABLED, connection_serves};
 use crate::tokens::{IssuedToken, OAuthError, TokenRequest};
-use crate::{Gatehouse, ServiceError, now_millis};
+use crate::{Gatehouse, ServiceError};
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::user::User;
@@ -211,7 +211,7 @@ impl Gatehouse {
                 && self
                     .inner
                     .login_failures
-                    .block(self.tenant(), &key, &ip, now_millis())
+                    .block(self.tenant(), &key, &ip, self.now())
                     .await
                     .map_err(refusal_cause)?
                 && let Some(user_id) = known_user
@@ -266,7 +266,7 @@ impl Gatehouse {
     /// comes back; a used-up limit refuses the attempt without checking the password.
     async fn reserve_login_attempt(&self, key: &str, ip: &str) -> Result<i64, LoginRefusal> {
         let cfg = self.config();
-        let now = now_millis();
+        let now = self.now();
         let failures = &self.inner.login_failures;
         let pair = failures
             .reserve(self.tenant(), key, ip, cfg.brute_force_threshold, now)
@@ -387,7 +387,7 @@ impl Gatehouse {
         };
         let user = self.record_login(&found.user_id, req.ip.as_deref()).await?;
         let extra = IdTokenExtras {
-            auth_time: Some(now_millis() / 1000),
+            auth_time: Some(self.now() / 1000),
             ..Default::default()
         };
         let mut issued =
@@ -415,7 +415,7 @@ impl Gatehouse {
     ) -> Result<User, OAuthError> {
         self.inner
             .users
-            .record_login(self.tenant(), user_id, now_millis(), ip)
+            .record_login(self.tenant(), user_id, self.now(), ip)
             .await
             .map_err(|_| OAuthError::internal())?
             .map(|v| v.user)
@@ -437,7 +437,7 @@ impl Gatehouse {
             .copied()
             .filter(|s| ["openid", "profile", "email"].contains(s))
             .collect();
-        let now = now_millis() / 1000;
+        let now = self.now() / 1000;
         let issuer = self.config().issuer();
         let userinfo = format!("{issuer}userinfo");
         let (aud, lifetime, mut scopes) = match api {
@@ -521,7 +521,7 @@ impl Gatehouse {
         };
         let exp = claims.get("exp").and_then(Value::as_i64)?;
         if !aud_ok
-            || exp <= now_millis() / 1000
+            || exp <= self.now() / 1000
             || claims.get("iss").and_then(Value::as_str) != Some(&self.config().issuer())
         {
             return None;

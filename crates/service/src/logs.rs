@@ -1,7 +1,7 @@
 //! Tenant logs: recording events (best effort) and reading them back.
 
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::log_event::{LogEvent, log_id};
 use gatehouse_store::LogQuery;
 use serde_json::Value;
@@ -11,8 +11,7 @@ use std::sync::Mutex;
 /// even when the clock stands still or steps back.
 static LOG_CLOCK: Mutex<(i64, u32)> = Mutex::new((0, 0));
 
-fn next_log_instant() -> (i64, u32) {
-    let now = now_millis();
+fn next_log_instant(now: i64) -> (i64, u32) {
     let mut last = LOG_CLOCK.lock().unwrap_or_else(|p| p.into_inner());
     *last = if now > last.0 {
         (now, 0)
@@ -32,7 +31,7 @@ impl Gatehouse {
     /// the server's own log and never fails the request that caused the event.
     pub async fn record(&self, mut event: LogEvent) {
         if event.log_id.is_empty() {
-            let (date, sequence) = next_log_instant();
+            let (date, sequence) = next_log_instant(self.now());
             event.date = date;
             let suffix = gatehouse_crypto::random::hex(3).unwrap_or_default();
             event.log_id = log_id(date, sequence, &suffix);

@@ -7,12 +7,12 @@
 //! redeemed, as in Auth0, and `/passwordless/start` answers alike for known and unknown
 //! addresses.
 
+use crate::Gatehouse;
 use crate::authorize::{Browser, Outcome, Step};
 use crate::connections::{CONNECTION_NOT_ENABLED, connection_serves};
 use crate::error::ServiceError;
 use crate::login::IdTokenExtras;
 use crate::tokens::{IssuedToken, OAuthError, TokenRequest};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::connection::EMAIL_STRATEGY;
 use gatehouse_core::email::EmailTemplate;
 use gatehouse_core::log_event::{LogEvent, codes};
@@ -109,7 +109,7 @@ impl Gatehouse {
             &conn.id,
             &conn.settings.name,
             email,
-            now_millis(),
+            self.now(),
         );
         user.email_verified = true;
         self.inner
@@ -248,10 +248,10 @@ impl Gatehouse {
                 &conn.id,
                 &conn.settings.name,
                 &email,
-                now_millis(),
+                self.now(),
             )
         });
-        let now = now_millis();
+        let now = self.now();
         let store = &self.inner.passwordless;
         if !store
             .reserve_send(
@@ -353,7 +353,7 @@ impl Gatehouse {
     ) -> Result<User, OAuthError> {
         let store = &self.inner.passwordless;
         let live = store
-            .reserve_guess(self.tenant(), &conn.id, email, now_millis(), MAX_GUESSES)
+            .reserve_guess(self.tenant(), &conn.id, email, self.now(), MAX_GUESSES)
             .await?
             .ok_or_else(wrong_code)?;
         let hash = hash_code(&conn.id, email, otp.trim());
@@ -511,7 +511,7 @@ impl Gatehouse {
             None => None,
         };
         let extra = IdTokenExtras {
-            auth_time: Some(now_millis() / 1000),
+            auth_time: Some(self.now() / 1000),
             ..Default::default()
         };
         let mut issued =

@@ -1,8 +1,8 @@
 //! Refresh tokens: issued for `offline_access`, rotated at every use, and a reused token
 //! revokes its whole family (Auth0's rotating refresh tokens with reuse detection).
 
+use crate::Gatehouse;
 use crate::tokens::{ExchangeEvents, IssuedToken, OAuthError, TokenRequest};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::user::User;
 use gatehouse_store::{RefreshToken, StoredClient, StoredResourceServer};
@@ -44,7 +44,7 @@ impl Gatehouse {
             return Ok(());
         }
         let value = gatehouse_crypto::random::b64url(48).map_err(|_| OAuthError::internal())?;
-        let now = now_millis();
+        let now = self.now();
         let policy = &client.settings.refresh_token;
         let (family_id, expires_at) = match lineage {
             Some(Lineage {
@@ -133,7 +133,7 @@ impl Gatehouse {
         if !gatehouse_crypto::ct_eq(token.client_id.as_bytes(), client.client_id.as_bytes()) {
             return Err(invalid_refresh());
         }
-        let now = now_millis();
+        let now = self.now();
         if token.revoked_at.is_some() || token.expires_at <= now {
             return Err(invalid_refresh());
         }

@@ -1,8 +1,8 @@
 //! APIs (resource servers) and client grants: which client may get tokens for which API,
 //! with which scopes.
 
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::payload::{InvalidBody, Payload};
 use gatehouse_core::resource_server::ResourceServerSettings;
 use gatehouse_crypto::random;
@@ -42,7 +42,7 @@ impl Gatehouse {
         };
         self.inner
             .resource_servers
-            .insert(self.tenant(), &rs, now_millis())
+            .insert(self.tenant(), &rs, self.now())
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => ServiceError::Conflict(
@@ -142,7 +142,7 @@ impl Gatehouse {
         };
         self.inner
             .clients
-            .insert_grant(self.tenant(), &grant, now_millis())
+            .insert_grant(self.tenant(), &grant, self.now())
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => ServiceError::Conflict(

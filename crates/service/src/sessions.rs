@@ -2,8 +2,8 @@
 //! the cookie, ends after the tenant's absolute or idle lifetime, and is replaced (never
 //! reused) at every login so a cookie planted before login is worthless afterwards.
 
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::tenant_settings::TenantSettings;
 use gatehouse_core::user::User;
 use gatehouse_store::{BrowserSession, SessionKind};
@@ -43,7 +43,7 @@ impl Gatehouse {
             return Ok(None);
         };
         let settings = self.tenant_settings().await?;
-        let now = now_millis();
+        let now = self.now();
         if session.revoked_at.is_some()
             || session.expires_at <= now
             || session.last_seen_at + settings.idle_session_lifetime_ms() <= now
@@ -89,7 +89,7 @@ impl Gatehouse {
         kind: SessionKind,
         auth_time: Option<i64>,
     ) -> Result<(BrowserSession, NewSessionCookie)> {
-        let now = now_millis();
+        let now = self.now();
         if let Some(old) = previous_cookie {
             self.end_session(Some(old)).await?;
         }
@@ -123,7 +123,7 @@ impl Gatehouse {
         Ok(self
             .inner
             .sessions
-            .touch(self.tenant(), &s.cookie_hash, now_millis(), None)
+            .touch(self.tenant(), &s.cookie_hash, self.now(), None)
             .await?)
     }
 
@@ -136,7 +136,7 @@ impl Gatehouse {
         Ok(self
             .inner
             .sessions
-            .revoke(self.tenant(), &hash, now_millis())
+            .revoke(self.tenant(), &hash, self.now())
             .await?)
     }
 
@@ -168,7 +168,7 @@ impl Gatehouse {
     /// Housekeeping: deletes ended sessions, old codes and refresh tokens, and log events
     /// past the retention period. Returns the number of rows removed.
     pub async fn sweep(&self) -> Result<u64> {
-        let now = now_millis();
+        let now = self.now();
         let mut n = self.inner.sessions.sweep(now).await?;
         n += self.inner.outbox.sweep(now).await?;
         n += self.inner.login_failures.sweep(now, 86_400_000).await?;

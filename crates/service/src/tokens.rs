@@ -266,7 +266,7 @@ impl Gatehouse {
             None => grant.scope.iter().map(String::as_str).collect(),
         };
         let scope = scopes.join(" ");
-        let now = crate::now_millis() / 1000;
+        let now = self.now() / 1000;
         let lifetime = api.settings.token_lifetime;
         let claims = json!({
             "iss": self.config().issuer(),
@@ -311,7 +311,7 @@ impl Gatehouse {
             .get("exp")
             .and_then(Value::as_i64)
             .ok_or(TokenRejection::Invalid)?;
-        if exp <= crate::now_millis() / 1000 {
+        if exp <= self.now() / 1000 {
             return Err(TokenRejection::Expired);
         }
         let subject = str_claim(&claims, "sub").ok_or(TokenRejection::Invalid)?;

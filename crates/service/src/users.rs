@@ -1,8 +1,8 @@
 //! Users: create, read, update (with Auth0's metadata merge and root-attribute rules),
 //! delete, list and look-up by email.
 
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::connection::ConnectionSettings;
 use gatehouse_core::email::EmailTemplate;
 use gatehouse_core::payload::{Field, InvalidBody};
@@ -165,7 +165,7 @@ impl Gatehouse {
             Some(id) => id,
             None => random::hex(12).map_err(ServiceError::internal)?,
         };
-        let now = now_millis();
+        let now = self.now();
         let base = User::new(
             DATABASE_PROVIDER,
             &id,
@@ -346,7 +346,7 @@ impl Gatehouse {
             if let Some(m) = patch.app_metadata.clone() {
                 user.app_metadata = m.merge_into(std::mem::take(&mut user.app_metadata), max)?;
             }
-            let now = now_millis().max(user.updated_at);
+            let now = self.now().max(user.updated_at);
             user.updated_at = now;
             if new_password.is_some() {
                 user.last_password_reset = Some(now);

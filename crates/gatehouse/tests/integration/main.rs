@@ -17,6 +17,7 @@ mod cli;
 mod clients_connections_api;
 mod email_flows;
 mod jobs;
+mod lifetimes;
 mod logout_api;
 mod logs_api;
 mod password_grant;

@@ -113,8 +113,7 @@ impl FromRequestParts<AppState> for Dashboard {
         let cookie = cookies::read(&parts.headers, ADMIN_COOKIE);
         match g.admin_session(cookie.as_deref()).await {
             Ok(Some(admin))
-                if parts.method == Method::POST
-                    && !admin.logged_in_recently(gatehouse_service::now_millis()) =>
+                if parts.method == Method::POST && !admin.logged_in_recently(g.now()) =>
             {
                 // A change needs a recent password: log in again, then come back to the
                 // page the form was on (the change itself is made again from there).

@@ -3,8 +3,8 @@
 //! one file, so a crash redoes one page and the download streams the blocks in order.
 
 use super::{USERS_EXPORT, new_job_id};
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use gatehouse_core::payload::{InvalidBody, Payload};
@@ -317,7 +317,7 @@ impl Gatehouse {
                 USERS_EXPORT,
                 "pending",
                 &doc,
-                now_millis(),
+                self.now(),
                 &[],
             )
             .await?;
@@ -328,7 +328,7 @@ impl Gatehouse {
     pub(super) fn export_location(&self, job: &Job, params: &Map<String, Value>) -> Result<String> {
         let params: ExportParams = serde_json::from_value(Value::Object(params.clone()))
             .map_err(ServiceError::internal)?;
-        let expires = now_millis() + LOCATION_TTL_MS;
+        let expires = self.now() + LOCATION_TTL_MS;
         let sig = self.export_signature(&job.id, expires);
         Ok(format!(
             "{}/exports/{}/{}?expires={expires}&sig={sig}",
@@ -359,7 +359,7 @@ impl Gatehouse {
             message: "The export does not exist or its link has expired.".into(),
         };
         let expected = self.export_signature(job_id, expires);
-        if expires < now_millis() || !gatehouse_crypto::ct_eq(expected.as_bytes(), sig.as_bytes()) {
+        if expires < self.now() || !gatehouse_crypto::ct_eq(expected.as_bytes(), sig.as_bytes()) {
             return Err(denied());
         }
         let job = self
@@ -382,7 +382,7 @@ impl Gatehouse {
 
     /// Opens a completed export without a link (the CLI, which holds the database).
     pub async fn open_export(&self, job_id: &str) -> Result<ExportDownload> {
-        let expires = now_millis() + LOCATION_TTL_MS;
+        let expires = self.now() + LOCATION_TTL_MS;
         let sig = self.export_signature(job_id, expires);
         self.export_download(job_id, expires, &sig).await
     }

@@ -3,8 +3,8 @@
 //! inserted, updated and refused users.
 
 use super::{MAX_ACTIVE_IMPORTS, USERS_IMPORT, new_job_id};
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::import::{
     ImportRow, MfaFactor, Record, RecordSplitter, RowError, pack_record, redact_row, unpack_records,
 };
@@ -78,7 +78,7 @@ impl Gatehouse {
                 USERS_IMPORT,
                 "receiving",
                 "{}",
-                now_millis(),
+                self.now(),
                 &[],
             )
             .await?;
@@ -125,7 +125,7 @@ impl ImportUpload {
         self.gatehouse
             .inner
             .jobs
-            .append_block(&self.job_id, &block, now_millis())
+            .append_block(&self.job_id, &block, self.gatehouse.now())
             .await?;
         self.seq += 1;
         self.rows += self.block_rows;
@@ -166,7 +166,7 @@ impl ImportUpload {
             let doc = serde_json::to_string(&params).map_err(ServiceError::internal)?;
             g.inner
                 .jobs
-                .mark_pending(&self.job_id, &doc, self.rows, now_millis())
+                .mark_pending(&self.job_id, &doc, self.rows, self.gatehouse.now())
                 .await?;
             Ok::<_, ServiceError>(())
         }
@@ -342,7 +342,7 @@ impl Gatehouse {
             existing = existing.len(),
             "import batch matched"
         );
-        let now = now_millis();
+        let now = self.now();
         // Keys taken by earlier rows of this batch, so a file naming one user twice gets one
         // user and one DUPLICATED_USER, as across batches.
         let mut taken: HashSet<String> = HashSet::new();

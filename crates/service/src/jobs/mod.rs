@@ -11,8 +11,8 @@ pub use export::{DEFAULT_EXPORT_PAGE, ExportDownload, ExportFormat, ExportParams
 pub use import::{ImportParams, ImportUpload};
 pub use worker::{DEFAULT_LEASE_MS, JobWorker};
 
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::payload::{InvalidBody, Payload};
 use gatehouse_core::time::iso8601;
 use gatehouse_store::Job;
@@ -104,7 +104,7 @@ impl Gatehouse {
                 VERIFICATION_EMAIL,
                 "completed",
                 &doc,
-                now_millis(),
+                self.now(),
                 outbox.as_slice(),
             )
             .await?;
@@ -173,7 +173,7 @@ impl Gatehouse {
                 if let Some(started) = job.started_at
                     && job.processed > 0
                 {
-                    let elapsed = (now_millis() - started).max(0);
+                    let elapsed = (self.now() - started).max(0);
                     let left = elapsed * (total - job.processed).max(0) / job.processed / 1000;
                     m.insert("time_left_seconds".into(), json!(left));
                 }

@@ -6,8 +6,8 @@ use super::export::{
 };
 use super::import::ImportParams;
 use super::{JOB_RETENTION_MS, USERS_EXPORT, USERS_IMPORT};
+use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::{Gatehouse, now_millis};
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_store::{Job, JobBlock};
 use serde_json::json;
@@ -53,7 +53,7 @@ impl JobWorker {
     pub async fn run(self) {
         let mut last_sweep = 0i64;
         loop {
-            let now = now_millis();
+            let now = self.gatehouse.now();
             if now - last_sweep > 600_000 {
                 last_sweep = now;
                 match self
@@ -83,7 +83,7 @@ impl JobWorker {
             .gatehouse
             .inner
             .jobs
-            .claim(&self.owner, now_millis(), self.lease_ms)
+            .claim(&self.owner, self.gatehouse.now(), self.lease_ms)
             .await?
         else {
             return Ok(false);
@@ -109,7 +109,7 @@ impl JobWorker {
                         "failed",
                         Some(&e.to_string()),
                         true,
-                        now_millis(),
+                        self.gatehouse.now(),
                     )
                     .await?;
                 if job.kind == USERS_IMPORT {
@@ -149,7 +149,7 @@ impl JobWorker {
                     g.tenant(),
                     &job.id,
                     &self.owner,
-                    now_millis(),
+                    self.gatehouse.now(),
                     self.lease_ms,
                     &batch,
                 )
@@ -179,7 +179,14 @@ impl JobWorker {
         if !g
             .inner
             .jobs
-            .finish(&job.id, &self.owner, "completed", None, true, now_millis())
+            .finish(
+                &job.id,
+                &self.owner,
+                "completed",
+                None,
+                true,
+                self.gatehouse.now(),
+            )
             .await?
         {
             return Ok(None);
@@ -282,7 +289,7 @@ impl JobWorker {
                 .commit_export_block(
                     &job.id,
                     &self.owner,
-                    now_millis(),
+                    self.gatehouse.now(),
                     self.lease_ms,
                     &block,
                     &cursor,
@@ -311,7 +318,7 @@ impl JobWorker {
                 .commit_export_block(
                     &job.id,
                     &self.owner,
-                    now_millis(),
+                    self.gatehouse.now(),
                     self.lease_ms,
                     &block,
                     "",
@@ -331,7 +338,14 @@ impl JobWorker {
         if !g
             .inner
             .jobs
-            .finish(&job.id, &self.owner, "completed", None, false, now_millis())
+            .finish(
+                &job.id,
+                &self.owner,
+                "completed",
+                None,
+                false,
+                self.gatehouse.now(),
+            )
             .await?
         {
             return Ok(None);

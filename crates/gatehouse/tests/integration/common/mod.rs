@@ -82,6 +82,19 @@ async fn fresh_storage() -> (String, Storage) {
     }
 }
 
+/// Server warnings and errors go to the test's captured output, so a failing test shows
+/// the cause behind an answer such as a 503 (`GATEHOUSE_TEST_LOG` sets another filter).
+fn capture_server_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = std::env::var("GATEHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 pub struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -142,6 +155,7 @@ impl TestServer {
 
     /// Starts on fresh storage after letting the test adjust the configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        capture_server_logs();
         let (url, storage) = fresh_storage().await;
         let mut cfg = ServeConfig::with_database(&url);
         cfg.secret_key = Some(gatehouse_crypto::random::hex(32).expect("randomness"));
