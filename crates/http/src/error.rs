@@ -13,6 +13,8 @@ pub struct ApiError {
     pub message: String,
     pub error_code: Option<&'static str>,
     pub retry_after: Option<u64>,
+    /// Our failure behind a 500 or 503, logged with the request id by the edge layer.
+    pub failure: Option<gatehouse_service::Failure>,
 }
 
 impl ApiError {
@@ -22,6 +24,7 @@ impl ApiError {
             message: message.into(),
             error_code: Some(error_code),
             retry_after: None,
+            failure: None,
         }
     }
     pub fn invalid_body(message: impl Into<String>) -> Self {
@@ -36,6 +39,7 @@ impl ApiError {
             message: "Not Found".into(),
             error_code: None,
             retry_after: None,
+            failure: None,
         }
     }
     pub fn insufficient_scope(expected: &[&str]) -> Self {
@@ -86,27 +90,27 @@ impl From<ServiceError> for ApiError {
             E::TooManyRequests(m) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", m)
             }
-            E::Internal(m) => {
-                tracing::error!(error = %m, "internal error");
-                ApiError::new(
+            e @ E::Internal(_) => ApiError {
+                failure: Some(e.into()),
+                ..ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal_error",
                     "Internal error",
                 )
-            }
+            },
             E::Store(gatehouse_store::StoreError::TimedOut) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "query_timeout",
                 "The search took too long and was stopped; narrow the query",
             ),
-            E::Store(s) => {
-                tracing::error!(error = %s, "store error");
-                ApiError::new(
+            E::Store(s) => ApiError {
+                failure: Some(s.into()),
+                ..ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "storage_unavailable",
                     "The database is unavailable, retry later",
                 )
-            }
+            },
         }
     }
 }
@@ -122,6 +126,9 @@ impl IntoResponse for ApiError {
             body["errorCode"] = json!(code);
         }
         let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(f) = self.failure {
+            crate::failure::attach(&mut resp, f);
+        }
         if let Some(secs) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {

@@ -5,6 +5,7 @@ mod admin;
 mod authentication;
 pub mod error;
 mod extract;
+mod failure;
 pub mod guard;
 mod hosted;
 mod management;
@@ -101,6 +102,7 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
                 message: "Method Not Allowed".into(),
                 error_code: None,
                 retry_after: None,
+                failure: None,
             }
         })
         .layer(axum::middleware::from_fn_with_state(
@@ -116,6 +118,7 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
             guard::client_addr,
         ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(axum::middleware::from_fn(failure::log_failures))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

@@ -51,6 +51,21 @@ pub enum TicketRefused {
     Expired,
     #[error("This link was already used. Ask for a new one.")]
     Used,
+    /// Our failure (e.g. the database could not be reached): the link may still be good.
+    #[error("Something went wrong on our side. Try the link again in a moment.")]
+    Failed(crate::Failure),
+}
+
+impl From<ServiceError> for TicketRefused {
+    fn from(e: ServiceError) -> Self {
+        TicketRefused::Failed(e.into())
+    }
+}
+
+impl From<gatehouse_store::StoreError> for TicketRefused {
+    fn from(e: gatehouse_store::StoreError) -> Self {
+        TicketRefused::Failed(e.into())
+    }
 }
 
 /// What the reset page shows.
@@ -214,8 +229,7 @@ impl Gatehouse {
             .inner
             .users
             .get(self.tenant(), &t.user_id)
-            .await
-            .map_err(|_| TicketRefused::Invalid)?
+            .await?
             .ok_or(TicketRefused::Invalid)?
             .user;
         if kind == TicketKind::PasswordReset
@@ -418,6 +432,7 @@ impl Gatehouse {
         let (_, user) = self.open_ticket(token, TicketKind::PasswordReset).await?;
         let policy = match self.stored_connection(&user.connection_id).await {
             Ok(c) => c.settings.password_policy().describe(),
+            Err(e @ ServiceError::Store(_)) => return Err(e.into()),
             Err(_) => String::new(),
         };
         Ok(ResetScreen {
@@ -472,10 +487,7 @@ impl Gatehouse {
                 self.record(event).await;
                 return Err(Ok(p.to_string()));
             }
-            Err(e) => {
-                tracing::error!(error = %e, "password reset failed");
-                return Err(Ok("Something went wrong; try again.".into()));
-            }
+            Err(e) => return Err(Err(e.into())),
         }
         let _ = self
             .inner
@@ -504,27 +516,24 @@ impl Gatehouse {
             .inner
             .outbox
             .use_ticket(self.tenant(), &t.id, self.now(), t.expires_at)
-            .await
-            .map_err(|_| TicketRefused::Invalid)?;
+            .await?;
         if !fresh {
             return Err(TicketRefused::Used);
         }
         let patch = Payload::from_value(json!({"email_verified": true}))
             .and_then(UserPatch::from_payload)
-            .map_err(|_| TicketRefused::Invalid)?;
+            .map_err(|e| TicketRefused::Failed(crate::Failure::internal(e)))?;
         // Auth0 sends the welcome email after verification once the tenant enables that
         // template; the built-in one is not sent on its own.
         let welcome = self
             .tenant_settings()
-            .await
-            .map_err(|_| TicketRefused::Invalid)?
+            .await?
             .email_templates
             .get(EmailTemplate::WelcomeEmail.name())
             .is_some_and(|t| t.enabled)
             .then_some(EmailTemplate::WelcomeEmail);
         self.update_user_and_notify(&user.user_id, patch, welcome)
-            .await
-            .map_err(|_| TicketRefused::Invalid)?;
+            .await?;
         self.record(LogEvent {
             kind: codes::SUCCESS_VERIFICATION_EMAIL.into(),
             description: Some("Email verified".into()),
@@ -601,14 +610,11 @@ impl Gatehouse {
             .inner
             .outbox
             .use_ticket(self.tenant(), &t.id, self.now(), t.expires_at)
-            .await
-            .map_err(|_| TicketRefused::Invalid)?;
+            .await?;
         if !fresh {
             return Err(TicketRefused::Used);
         }
-        self.unblock_user(&user.user_id)
-            .await
-            .map_err(|_| TicketRefused::Invalid)?;
+        self.unblock_user(&user.user_id).await?;
         Ok(TicketDone {
             redirect: None,
             message: "Your account is unblocked. You can log in again.",

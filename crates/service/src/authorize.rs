@@ -8,7 +8,7 @@
 
 use crate::Gatehouse;
 use crate::connections::connection_serves;
-use crate::error::ServiceError;
+use crate::error::{Failure, RandomnessFailed, ServiceError};
 use crate::login::IdTokenExtras;
 use crate::sessions::{ActiveSession, NewSessionCookie};
 use crate::tokens::{ExchangeEvents, IssuedToken, OAuthError, TokenRequest};
@@ -115,6 +115,9 @@ pub enum Step {
         status: u16,
         message: String,
     },
+    /// A failure of ours (the database could not be reached, ...): a 503 or 500 page that
+    /// says so, the cause logged at the edge; never shown as an expired or invalid page.
+    Failed(crate::Failure),
     /// Send the browser to the login (or sign-up) page for this transaction.
     ToLogin {
         transaction: String,
@@ -181,17 +184,73 @@ fn expired() -> Step {
     )
 }
 
-fn internal() -> Step {
-    error_page(
-        500,
-        "Something went wrong on our side. Try again in a moment.",
-    )
+/// Why the flow stops short of its callback answer: a refusal the application hears about
+/// at its callback, or a failure of ours shown as a page.
+#[derive(Debug)]
+pub(crate) enum Halt {
+    Refused(AuthorizeProblem),
+    Failed(crate::Failure),
+}
+
+impl From<AuthorizeProblem> for Halt {
+    fn from(p: AuthorizeProblem) -> Self {
+        Halt::Refused(p)
+    }
+}
+
+impl From<ServiceError> for Halt {
+    fn from(e: ServiceError) -> Self {
+        Halt::Failed(e.into())
+    }
+}
+
+impl From<gatehouse_store::StoreError> for Halt {
+    fn from(e: gatehouse_store::StoreError) -> Self {
+        Halt::Failed(e.into())
+    }
+}
+
+impl From<OAuthError> for Halt {
+    fn from(e: OAuthError) -> Self {
+        match e.failure {
+            Some(f) => Halt::Failed(f),
+            None => Halt::Refused(AuthorizeProblem::new(e.error, e.description)),
+        }
+    }
+}
+
+/// In a grant, a refused audience is `access_denied`.
+impl From<Halt> for OAuthError {
+    fn from(h: Halt) -> Self {
+        match h {
+            Halt::Refused(p) => OAuthError::new(403, "access_denied", p.description),
+            Halt::Failed(f) => OAuthError::failed(f),
+        }
+    }
+}
+
+/// A grant's failure inside the browser flow: ours is a page, a refusal a plain error page.
+impl From<OAuthError> for Step {
+    fn from(e: OAuthError) -> Self {
+        match e.failure {
+            Some(f) => Step::Failed(f),
+            None => error_page(e.status, e.description),
+        }
+    }
 }
 
 impl From<ServiceError> for Step {
     fn from(e: ServiceError) -> Self {
-        tracing::error!(error = %e, "login flow failed");
-        internal()
+        Step::Failed(e.into())
+    }
+}
+
+/// A lookup by a transaction's reference: a store or internal failure is ours; a reference
+/// that is gone or malformed means the page is stale.
+fn expired_or_failed(e: ServiceError) -> Step {
+    match e {
+        e @ (ServiceError::Store(_) | ServiceError::Internal(_)) => e.into(),
+        _ => expired(),
     }
 }
 
@@ -278,16 +337,18 @@ impl Gatehouse {
     }
 
     /// The connection a login uses: the requested one, else the default database.
-    async fn login_connection(&self, req: &AuthorizeRequest) -> Option<StoredConnection> {
+    async fn login_connection(
+        &self,
+        req: &AuthorizeRequest,
+    ) -> Result<Option<StoredConnection>, ServiceError> {
         let name = req
             .connection
             .as_deref()
             .unwrap_or(DEFAULT_DATABASE_CONNECTION);
-        self.connection_by_name(name)
-            .await
-            .ok()
-            .flatten()
-            .filter(|c| c.settings.strategy == DATABASE_PROVIDER)
+        Ok(self
+            .connection_by_name(name)
+            .await?
+            .filter(|c| c.settings.strategy == DATABASE_PROVIDER))
     }
 
     /// `GET /authorize`.
@@ -339,11 +400,13 @@ impl Gatehouse {
         if let Some(a) = &req.audience {
             match self.api_for_users(a).await {
                 Ok(_) => {}
-                Err(p) => return problem_answer(&req, p).into(),
+                Err(Halt::Refused(p)) => return problem_answer(&req, p).into(),
+                Err(Halt::Failed(f)) => return Step::Failed(f).into(),
             }
         }
         match self.login_connection(&req).await {
-            None => {
+            Err(e) => return Step::from(e).into(),
+            Ok(None) => {
                 return problem_answer(
                     &req,
                     AuthorizeProblem::new(
@@ -358,14 +421,14 @@ impl Gatehouse {
                 )
                 .into();
             }
-            Some(c) if !connection_serves(&c, &req.client_id) => {
+            Ok(Some(c)) if !connection_serves(&c, &req.client_id) => {
                 return problem_answer(
                     &req,
                     AuthorizeProblem::new("invalid_request", "the connection is not enabled"),
                 )
                 .into();
             }
-            Some(_) => {}
+            Ok(Some(_)) => {}
         }
         let tx = Transaction {
             req,
@@ -381,16 +444,12 @@ impl Gatehouse {
     }
 
     /// An API users may get tokens for; the Management API is not one of them.
-    pub(crate) async fn api_for_users(
-        &self,
-        audience: &str,
-    ) -> Result<StoredResourceServer, AuthorizeProblem> {
+    pub(crate) async fn api_for_users(&self, audience: &str) -> Result<StoredResourceServer, Halt> {
         let api = self
             .inner
             .resource_servers
             .get_by_identifier(self.tenant(), audience)
-            .await
-            .map_err(|_| AuthorizeProblem::new("server_error", "Internal error"))?
+            .await?
             .ok_or_else(|| {
                 AuthorizeProblem::new("access_denied", format!("Service not found: {audience}"))
             })?;
@@ -398,7 +457,8 @@ impl Gatehouse {
             return Err(AuthorizeProblem::new(
                 "access_denied",
                 "The Management API does not accept user tokens",
-            ));
+            )
+            .into());
         }
         Ok(api)
     }
@@ -414,7 +474,7 @@ impl Gatehouse {
         let silent = req.prompt == Some(Prompt::None);
         let client = match self.stored_client(&req.client_id).await {
             Ok(c) => c,
-            Err(_) => return expired(),
+            Err(e) => return expired_or_failed(e),
         };
         let now = self.now();
         // A session from a connection this application may not use does not log it in.
@@ -489,7 +549,8 @@ impl Gatehouse {
                 }
                 Step::Callback(answer)
             }
-            Err(p) => problem_answer(req, p),
+            Err(Halt::Refused(p)) => problem_answer(req, p),
+            Err(Halt::Failed(f)) => Step::Failed(f),
         }
     }
 
@@ -541,11 +602,11 @@ impl Gatehouse {
         client: &StoredClient,
         req: &AuthorizeRequest,
         session: &ActiveSession,
-    ) -> Result<CallbackAnswer, AuthorizeProblem> {
-        let internal = |_| AuthorizeProblem::new("server_error", "Internal error");
+    ) -> Result<CallbackAnswer, Halt> {
+        let no_randomness = |_| Halt::Failed(Failure::internal(RandomnessFailed));
         let mut params: Vec<(String, String)> = vec![];
         if req.response_type == ResponseType::Code {
-            let code = gatehouse_crypto::random::b64url(32).map_err(internal)?;
+            let code = gatehouse_crypto::random::b64url(32).map_err(no_randomness)?;
             let now = self.now();
             let record = AuthorizationCode {
                 code_hash: gatehouse_crypto::sha256_hex(code.as_bytes()),
@@ -562,16 +623,12 @@ impl Gatehouse {
                 }),
                 session_id: session.session.session_id.clone(),
                 auth_time: session.session.auth_time,
-                family_id: gatehouse_crypto::random::hex(12).map_err(internal)?,
+                family_id: gatehouse_crypto::random::hex(12).map_err(no_randomness)?,
                 created_at: now,
                 expires_at: now + CODE_LIFETIME_MS,
                 used_at: None,
             };
-            self.inner
-                .codes
-                .insert(self.tenant(), &record)
-                .await
-                .map_err(|_| AuthorizeProblem::new("server_error", "Internal error"))?;
+            self.inner.codes.insert(self.tenant(), &record).await?;
             params.push(("code".into(), code));
         } else {
             let api = match &req.audience {
@@ -590,9 +647,8 @@ impl Gatehouse {
                 .filter(|s| *s != "offline_access")
                 .collect::<Vec<_>>()
                 .join(" ");
-            let issued = self
-                .user_tokens(client, &session.user, api.as_ref(), Some(&scope), &extra)
-                .map_err(|e| AuthorizeProblem::new("server_error", e.description))?;
+            let issued =
+                self.user_tokens(client, &session.user, api.as_ref(), Some(&scope), &extra)?;
             if req.response_type.wants_access_token() {
                 params.push(("access_token".into(), issued.access_token));
                 params.push(("token_type".into(), "Bearer".into()));
@@ -637,12 +693,12 @@ impl Gatehouse {
     ) -> Step {
         let client_name = match self.stored_client(&tx.req.client_id).await {
             Ok(c) => c.settings.name,
-            Err(_) => return expired(),
+            Err(e) => return expired_or_failed(e),
         };
-        let signup_allowed = self
-            .login_connection(&tx.req)
-            .await
-            .is_some_and(|c| !c.settings.signup_disabled());
+        let signup_allowed = match self.login_connection(&tx.req).await {
+            Ok(c) => c.is_some_and(|c| !c.settings.signup_disabled()),
+            Err(e) => return e.into(),
+        };
         Step::Login(LoginScreen {
             transaction: transaction.to_string(),
             signup: signup && signup_allowed,
@@ -665,8 +721,10 @@ impl Gatehouse {
         let Some(tx) = self.open_transaction(transaction) else {
             return expired().into();
         };
-        let Some(connection) = self.login_connection(&tx.req).await else {
-            return expired().into();
+        let connection = match self.login_connection(&tx.req).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return expired().into(),
+            Err(e) => return Step::from(e).into(),
         };
         let username = username.trim();
         if username.is_empty() || password.is_empty() {
@@ -690,6 +748,7 @@ impl Gatehouse {
             .await
         {
             Ok(user) => self.logged_in(tx, &user.user_id, event, browser).await,
+            Err(crate::login::LoginRefusal::Failed(f)) => Step::Failed(f).into(),
             Err(refusal) => {
                 if refusal == crate::login::LoginRefusal::TooManyAttempts {
                     event.kind = codes::FAILED_LOGIN.into();
@@ -721,8 +780,10 @@ impl Gatehouse {
         let Some(tx) = self.open_transaction(transaction) else {
             return expired().into();
         };
-        let Some(connection) = self.login_connection(&tx.req).await else {
-            return expired().into();
+        let connection = match self.login_connection(&tx.req).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return expired().into(),
+            Err(e) => return Step::from(e).into(),
         };
         let email = email.trim().to_string();
         let retry = |message: String| async {
@@ -788,10 +849,7 @@ impl Gatehouse {
     ) -> Outcome {
         let user = match self.record_login(user_id, browser.ip.as_deref()).await {
             Ok(u) => u,
-            Err(e) => {
-                tracing::error!(error = %e, "could not count a login");
-                return internal().into();
-            }
+            Err(e) => return Step::from(e).into(),
         };
         let settings = match self.tenant_settings().await {
             Ok(s) => s,
@@ -869,7 +927,7 @@ impl Gatehouse {
         };
         let client_name = match self.stored_client(&tx.req.client_id).await {
             Ok(c) => c.settings.name,
-            Err(_) => return expired().into(),
+            Err(e) => return expired_or_failed(e).into(),
         };
         Step::Consent(ConsentScreen {
             transaction: transaction.to_string(),
@@ -987,7 +1045,7 @@ impl Gatehouse {
         let record = store
             .get(self.tenant(), &hash)
             .await
-            .map_err(|_| OAuthError::internal())?
+            .map_err(OAuthError::failed)?
             .ok_or_else(invalid_code)?;
         event.user_id = Some(record.user_id.clone());
         if !gatehouse_crypto::ct_eq(record.client_id.as_bytes(), client.client_id.as_bytes()) {
@@ -999,14 +1057,14 @@ impl Gatehouse {
         if !store
             .mark_used(self.tenant(), &hash, now)
             .await
-            .map_err(|_| OAuthError::internal())?
+            .map_err(OAuthError::failed)?
         {
             // Replayed: revoke what its first exchange issued (RFC 6749 §4.1.2).
             self.inner
                 .refresh_tokens
                 .revoke_family(self.tenant(), &record.family_id, now)
                 .await
-                .map_err(|_| OAuthError::internal())?;
+                .map_err(OAuthError::failed)?;
             event
                 .details
                 .insert("reuse_detected".into(), serde_json::json!(true));
@@ -1059,18 +1117,14 @@ impl Gatehouse {
             .users
             .get(self.tenant(), &record.user_id)
             .await
-            .map_err(|_| OAuthError::internal())?
+            .map_err(OAuthError::failed)?
             .ok_or_else(invalid_code)?
             .user;
         if user.blocked == Some(true) {
             return Err(OAuthError::new(403, "invalid_grant", "user is blocked"));
         }
         let api = match &record.audience {
-            Some(a) => Some(
-                self.api_for_users(a)
-                    .await
-                    .map_err(|p| OAuthError::new(403, "access_denied", p.description))?,
-            ),
+            Some(a) => Some(self.api_for_users(a).await?),
             None => None,
         };
         let extra = IdTokenExtras {

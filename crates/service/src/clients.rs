@@ -241,10 +241,11 @@ impl Gatehouse {
         let client = match req.client_secret.as_deref() {
             Some(secret) => self.authenticate_client(client_id, secret).await?,
             None => {
-                let c = self
-                    .stored_client(client_id)
-                    .await
-                    .map_err(|_| unauthorized())?;
+                let c = match self.stored_client(client_id).await {
+                    Ok(c) => c,
+                    Err(e @ crate::ServiceError::Store(_)) => return Err(e.into()),
+                    Err(_) => return Err(unauthorized()),
+                };
                 if c.settings.token_endpoint_auth_method != "none" {
                     return Err(unauthorized());
                 }
@@ -276,12 +277,11 @@ impl Gatehouse {
             .inner
             .clients
             .get(self.tenant(), client_id)
-            .await
-            .map_err(|_| OAuthError::new(500, "server_error", "Internal error"))?
+            .await?
             .ok_or_else(unauthorized)?;
         let expected = self
             .open_secret(&client)
-            .map_err(|_| OAuthError::new(500, "server_error", "Internal error"))?
+            .map_err(OAuthError::failed)?
             .ok_or_else(unauthorized)?;
         if gatehouse_crypto::ct_eq(expected.as_bytes(), secret.as_bytes()) {
             Ok(client)

@@ -61,3 +61,83 @@ impl ServiceError {
 }
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// A failure of ours inside a flow whose answers are not Management API errors (token
+/// endpoint, hosted pages, links): the cause is kept, unchanged, until the HTTP edge logs it
+/// once with the request id. Users are told to retry (`unavailable`: the database could not
+/// be reached, a 503) or that something went wrong (a 500), never that their link, page or
+/// code is bad.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    cause: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+    unavailable: bool,
+}
+
+impl Failure {
+    /// A failure that is not an outage (randomness, signing, serialisation).
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            cause: std::sync::Arc::new(cause),
+            unavailable: false,
+        }
+    }
+
+    /// The database could not be reached: retrying later may work.
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
+    }
+
+    /// The cause and its sources, outermost first, for the log.
+    pub fn report(&self) -> String {
+        let mut text = self.cause.to_string();
+        let mut source = self.cause.source();
+        while let Some(s) = source {
+            let next = s.to_string();
+            // Wrappers often repeat their source's text; say each part once.
+            if !text.contains(&next) {
+                text.push_str(": ");
+                text.push_str(&next);
+            }
+            source = s.source();
+        }
+        text
+    }
+}
+
+/// The system's random number generator failed (ring tells nothing more).
+#[derive(Debug, thiserror::Error)]
+#[error("the system's random number generator failed")]
+pub struct RandomnessFailed;
+
+/// Two failures are the same only when they are one failure (tests compare refusals).
+impl PartialEq for Failure {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.cause, &other.cause)
+    }
+}
+
+impl Eq for Failure {}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.report())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Self {
+            unavailable: e.is_outage(),
+            cause: std::sync::Arc::new(e),
+        }
+    }
+}
+
+impl From<ServiceError> for Failure {
+    fn from(e: ServiceError) -> Self {
+        Self {
+            unavailable: matches!(&e, ServiceError::Store(s) if s.is_outage()),
+            cause: std::sync::Arc::new(e),
+        }
+    }
+}

@@ -26,7 +26,7 @@ pub mod tokens;
 pub mod user_blocks;
 pub mod users;
 
-pub use error::{Result, ServiceError};
+pub use error::{Failure, Result, ServiceError};
 
 use gatehouse_crypto::secretbox::SecretBox;
 use gatehouse_store::{

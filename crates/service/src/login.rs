@@ -70,7 +70,7 @@ pub fn user_claims(u: &User, scopes: &[&str]) -> Map<String, Value> {
 }
 
 /// Why a password login was refused; each has Auth0's wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoginRefusal {
     #[error("Wrong email or password.")]
     WrongCredentials,
@@ -84,8 +84,9 @@ pub enum LoginRefusal {
     PasswordLeaked,
     #[error("Too many requests are waiting for password checks; retry in a moment")]
     Busy,
-    #[error("Internal error")]
-    Internal,
+    /// Our failure (the database, the hasher): the cause goes to the edge's log.
+    #[error("Something went wrong on our side. Try again in a moment.")]
+    Failed(crate::Failure),
 }
 
 impl From<LoginRefusal> for OAuthError {
@@ -96,7 +97,7 @@ impl From<LoginRefusal> for OAuthError {
             LoginRefusal::TooManyAttempts => too_many_attempts(),
             LoginRefusal::PasswordLeaked => OAuthError::new(403, "password_leaked", r.to_string()),
             LoginRefusal::Busy => OAuthError::new(429, "too_many_requests", r.to_string()),
-            LoginRefusal::Internal => OAuthError::internal(),
+            LoginRefusal::Failed(f) => OAuthError::failed(f),
         }
     }
 }
@@ -104,10 +105,9 @@ impl From<LoginRefusal> for OAuthError {
 /// How long the per-user counter across IPs keeps failures after the last attempt.
 const USER_FAILURE_WINDOW_MS: i64 = 3_600_000;
 
-/// A store failure during a login: logged here with its cause, answered as an internal error.
+/// A store failure during a login: its cause goes with the refusal to the edge's log.
 fn refusal_cause(e: gatehouse_store::StoreError) -> LoginRefusal {
-    tracing::error!(error = %e, "login: storage failed");
-    LoginRefusal::Internal
+    LoginRefusal::Failed(e.into())
 }
 
 /// The brute-force counter key of an identifier no user has on this connection: a digest,
@@ -190,10 +190,7 @@ impl Gatehouse {
                 }
                 return Err(LoginRefusal::Busy);
             }
-            Err(e) => {
-                tracing::error!(error = %e, "login: password check failed");
-                return Err(LoginRefusal::Internal);
-            }
+            Err(e) => return Err(LoginRefusal::Failed(e.into())),
         };
         let Some(found) = found.filter(|_| ok) else {
             let known_user = event.user_id.clone();
@@ -250,7 +247,7 @@ impl Gatehouse {
         if self
             .breached_at_login(&found.user, &candidate, event)
             .await
-            .map_err(|_| LoginRefusal::Internal)?
+            .map_err(|e| LoginRefusal::Failed(e.into()))?
         {
             return Err(LoginRefusal::PasswordLeaked);
         }
@@ -350,7 +347,7 @@ impl Gatehouse {
                     .resource_servers
                     .get_by_identifier(self.tenant(), a)
                     .await
-                    .map_err(|_| OAuthError::internal())?
+                    .map_err(OAuthError::failed)?
                     .ok_or_else(|| {
                         OAuthError::new(403, "access_denied", format!("Service not found: {a}"))
                     })?;
@@ -417,7 +414,7 @@ impl Gatehouse {
             .users
             .record_login(self.tenant(), user_id, self.now(), ip)
             .await
-            .map_err(|_| OAuthError::internal())?
+            .map_err(OAuthError::failed)?
             .map(|v| v.user)
             .ok_or_else(wrong_credentials)
     }
@@ -466,7 +463,7 @@ impl Gatehouse {
             "scope": scope, "azp": client.client_id,
         });
         let access_token =
-            jwt::sign(self.keyring().current(), &access).map_err(|_| OAuthError::internal())?;
+            jwt::sign(self.keyring().current(), &access).map_err(OAuthError::internal)?;
         let id_token = if oidc.contains(&"openid") {
             let lifetime = client
                 .settings
@@ -496,7 +493,7 @@ impl Gatehouse {
             }
             Some(
                 jwt::sign(self.keyring().current(), &Value::Object(claims))
-                    .map_err(|_| OAuthError::internal())?,
+                    .map_err(OAuthError::internal)?,
             )
         } else {
             None

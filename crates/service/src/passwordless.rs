@@ -10,7 +10,6 @@
 use crate::Gatehouse;
 use crate::authorize::{Browser, Outcome, Step};
 use crate::connections::{CONNECTION_NOT_ENABLED, connection_serves};
-use crate::error::ServiceError;
 use crate::login::IdTokenExtras;
 use crate::tokens::{IssuedToken, OAuthError, TokenRequest};
 use gatehouse_core::connection::EMAIL_STRATEGY;
@@ -45,7 +44,8 @@ fn wrong_code() -> OAuthError {
 fn random_code(len: usize) -> Result<String, OAuthError> {
     let mut out = String::with_capacity(len);
     while out.len() < len {
-        let bytes = gatehouse_crypto::random::bytes::<16>().map_err(|_| OAuthError::internal())?;
+        let bytes = gatehouse_crypto::random::bytes::<16>()
+            .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?;
         for b in bytes {
             if b < 250 && out.len() < len {
                 out.push(char::from(b'0' + b % 10));
@@ -63,7 +63,7 @@ impl Gatehouse {
     async fn email_connection(&self, name: &str) -> Result<StoredConnection, OAuthError> {
         self.connection_by_name(name)
             .await
-            .map_err(|_| OAuthError::internal())?
+            .map_err(OAuthError::failed)?
             .filter(|c| c.settings.strategy == EMAIL_STRATEGY)
             .ok_or_else(|| {
                 OAuthError::new(
@@ -99,10 +99,8 @@ impl Gatehouse {
         if conn.settings.signup_disabled() {
             return Err(wrong_code());
         }
-        let id = gatehouse_crypto::random::hex(12).map_err(|e| {
-            tracing::error!(error = %e, "no randomness for a user id");
-            OAuthError::internal()
-        })?;
+        let id = gatehouse_crypto::random::hex(12)
+            .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?;
         let mut user = User::new(
             EMAIL_STRATEGY,
             &id,
@@ -202,7 +200,7 @@ impl Gatehouse {
             let client = self
                 .stored_client(client_id)
                 .await
-                .map_err(|_| OAuthError::internal())?;
+                .map_err(OAuthError::failed)?;
             let registered = params.get("redirect_uri").is_some_and(|r| {
                 gatehouse_core::redirect::is_registered_callback(r, &client.settings.callbacks)
             });
@@ -294,7 +292,7 @@ impl Gatehouse {
                             params,
                         },
                     )
-                    .map_err(|_| OAuthError::internal())?;
+                    .map_err(OAuthError::failed)?;
                 (
                     EmailTemplate::PasswordlessLink,
                     Some(format!(
@@ -313,13 +311,13 @@ impl Gatehouse {
                 &[("code", &code), ("minutes", &minutes)],
             )
             .await
-            .map_err(|_| OAuthError::internal())?;
+            .map_err(OAuthError::failed)?;
         if let Some(m) = message {
             self.inner
                 .outbox
                 .enqueue(self.tenant(), &[m])
                 .await
-                .map_err(|_| OAuthError::internal())?;
+                .map_err(OAuthError::failed)?;
         }
         self.record(LogEvent {
             kind: if url.is_some() {
@@ -374,13 +372,10 @@ impl Gatehouse {
             let patch =
                 gatehouse_core::payload::Payload::from_value(json!({"email_verified": true}))
                     .and_then(gatehouse_core::user::UserPatch::from_payload)
-                    .map_err(|_| OAuthError::internal())?;
+                    .map_err(OAuthError::internal)?;
             self.update_user(&user.user_id, patch)
                 .await
-                .map_err(|e: ServiceError| {
-                    tracing::error!(error = %e, "could not mark a passwordless email verified");
-                    OAuthError::internal()
-                })?;
+                .map_err(OAuthError::failed)?;
         }
         Ok(user)
     }
@@ -503,11 +498,7 @@ impl Gatehouse {
         event.user_id = Some(user.user_id.clone());
         let user = self.record_login(&user.user_id, req.ip.as_deref()).await?;
         let api = match req.audience.as_deref() {
-            Some(a) => Some(
-                self.api_for_users(a)
-                    .await
-                    .map_err(|p| OAuthError::new(403, "access_denied", p.description))?,
-            ),
+            Some(a) => Some(self.api_for_users(a).await?),
             None => None,
         };
         let extra = IdTokenExtras {

@@ -43,7 +43,8 @@ impl Gatehouse {
         {
             return Ok(());
         }
-        let value = gatehouse_crypto::random::b64url(48).map_err(|_| OAuthError::internal())?;
+        let value = gatehouse_crypto::random::b64url(48)
+            .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?;
         let now = self.now();
         let policy = &client.settings.refresh_token;
         let (family_id, expires_at) = match lineage {
@@ -54,9 +55,8 @@ impl Gatehouse {
             other => (
                 match other {
                     Some(l) => l.family_id.to_string(),
-                    None => {
-                        gatehouse_crypto::random::hex(12).map_err(|_| OAuthError::internal())?
-                    }
+                    None => gatehouse_crypto::random::hex(12)
+                        .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?,
                 },
                 policy.lifetime_ms().map_or(NEVER, |l| now + l),
             ),
@@ -77,7 +77,7 @@ impl Gatehouse {
             .refresh_tokens
             .insert(self.tenant(), &record)
             .await
-            .map_err(|_| OAuthError::internal())?;
+            .map_err(OAuthError::failed)?;
         issued.refresh_token = Some(value);
         if !issued
             .scope
@@ -126,7 +126,7 @@ impl Gatehouse {
         let token = store
             .get(self.tenant(), &hash)
             .await
-            .map_err(|_| OAuthError::internal())?
+            .map_err(OAuthError::failed)?
             .ok_or_else(invalid_refresh)?;
         event.user_id = Some(token.user_id.clone());
         // Tokens are bound to the client they were issued to.
@@ -149,14 +149,14 @@ impl Gatehouse {
             && !store
                 .mark_used(self.tenant(), &hash, now)
                 .await
-                .map_err(|_| OAuthError::internal())?
+                .map_err(OAuthError::failed)?
             && !(policy.leeway > 0 && within_leeway(token.used_at))
         {
             // A rotated token came back: someone holds a copy. End the whole family.
             store
                 .revoke_family(self.tenant(), &token.family_id, now)
                 .await
-                .map_err(|_| OAuthError::internal())?;
+                .map_err(OAuthError::failed)?;
             event
                 .details
                 .insert("reuse_detected".into(), serde_json::json!(true));
@@ -167,7 +167,7 @@ impl Gatehouse {
             .users
             .get(self.tenant(), &token.user_id)
             .await
-            .map_err(|_| OAuthError::internal())?
+            .map_err(OAuthError::failed)?
             .ok_or_else(invalid_refresh)?
             .user;
         if user.blocked == Some(true) {
@@ -199,7 +199,7 @@ impl Gatehouse {
                 .resource_servers
                 .get_by_identifier(self.tenant(), a)
                 .await
-                .map_err(|_| OAuthError::internal())?,
+                .map_err(OAuthError::failed)?,
             None => None,
         };
         if token.audience.is_some() && api.is_none() {
@@ -217,7 +217,7 @@ impl Gatehouse {
             store
                 .touch(self.tenant(), &hash, now)
                 .await
-                .map_err(|_| OAuthError::internal())?;
+                .map_err(OAuthError::failed)?;
             return Ok(issued);
         }
         // Rotation: the next token joins the same family, keeping the original scope and

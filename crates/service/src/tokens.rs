@@ -6,13 +6,15 @@ use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_crypto::jwt;
 use serde_json::{Map, Value, json};
 
-/// An OAuth error as `/oauth/token` answers it: `{error, error_description}`.
+/// An OAuth error as `/oauth/token` answers it: `{error, error_description}`. A failure of
+/// ours keeps its cause in `failure`, which the HTTP edge logs with the request id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{error}: {description}")]
 pub struct OAuthError {
     pub status: u16,
     pub error: &'static str,
     pub description: String,
+    pub failure: Option<crate::Failure>,
 }
 
 impl OAuthError {
@@ -21,40 +23,47 @@ impl OAuthError {
             status,
             error,
             description: description.into(),
+            failure: None,
         }
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(400, "invalid_request", description)
     }
-    pub(crate) fn internal() -> Self {
-        Self::new(500, "server_error", "Internal error")
+    /// Our failure: a 503 when the database could not be reached, else a 500; the cause
+    /// goes with it to the edge.
+    pub fn failed(failure: impl Into<crate::Failure>) -> Self {
+        let failure = failure.into();
+        let mut e = if failure.is_unavailable() {
+            Self::new(
+                503,
+                "temporarily_unavailable",
+                "The database is unavailable, retry later",
+            )
+        } else {
+            Self::new(500, "server_error", "Internal error")
+        };
+        e.failure = Some(failure);
+        e
+    }
+    /// A failure of randomness, signing or serialisation.
+    pub(crate) fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::failed(crate::Failure::internal(cause))
     }
 }
 
-/// A use case's failure inside a grant: storage failures answer 503, anything else is
-/// logged with its cause and answered as an internal error.
+/// A use case's failure inside a grant: storage failures answer 503 and anything else 500,
+/// the cause kept for the edge's log.
 impl From<crate::ServiceError> for OAuthError {
     fn from(e: crate::ServiceError) -> Self {
-        match e {
-            crate::ServiceError::Store(s) => s.into(),
-            other => {
-                tracing::error!(error = %other, "token request failed");
-                Self::internal()
-            }
-        }
+        Self::failed(e)
     }
 }
 
-/// A storage failure: its cause is logged here (with the request's span), and the client is
-/// told to retry, never that its credentials or code were wrong.
+/// A storage failure: the client is told to retry, never that its credentials or code
+/// were wrong.
 impl From<gatehouse_store::StoreError> for OAuthError {
     fn from(e: gatehouse_store::StoreError) -> Self {
-        tracing::error!(error = %e, "storage failed");
-        Self::new(
-            503,
-            "temporarily_unavailable",
-            "The database is unavailable, retry later",
-        )
+        Self::failed(e)
     }
 }
 
@@ -231,7 +240,7 @@ impl Gatehouse {
             .resource_servers
             .get_by_identifier(self.tenant(), &audience)
             .await
-            .map_err(|_| OAuthError::internal())?
+            .map_err(OAuthError::failed)?
             .ok_or_else(|| {
                 OAuthError::new(
                     403,
@@ -244,7 +253,7 @@ impl Gatehouse {
             .clients
             .grant(self.tenant(), &client_id, &audience)
             .await
-            .map_err(|_| OAuthError::internal())?
+            .map_err(OAuthError::failed)?
             .ok_or_else(|| {
                 OAuthError::new(
                     403,
@@ -279,7 +288,7 @@ impl Gatehouse {
             "azp": client_id,
         });
         let access_token =
-            jwt::sign(self.keyring().current(), &claims).map_err(|_| OAuthError::internal())?;
+            jwt::sign(self.keyring().current(), &claims).map_err(OAuthError::internal)?;
         Ok(IssuedToken {
             access_token,
             id_token: None,

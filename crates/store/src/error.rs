@@ -18,6 +18,14 @@ pub enum StoreError {
     File(#[source] std::io::Error),
 }
 
+impl StoreError {
+    /// The database could not be reached or answered with a failure of its own: the request
+    /// may succeed if retried (a 503), unlike corrupt data or a refused write.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, StoreError::Database(_))
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e

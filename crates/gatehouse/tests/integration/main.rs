@@ -20,6 +20,7 @@ mod jobs;
 mod lifetimes;
 mod logout_api;
 mod logs_api;
+mod outages;
 mod password_grant;
 mod refresh_tokens;
 mod resource_servers_api;

@@ -17,6 +17,9 @@ pub(crate) fn oauth_error(e: OAuthError) -> Response {
         axum::Json(json!({"error": e.error, "error_description": e.description})),
     )
         .into_response();
+    if let Some(f) = e.failure {
+        crate::failure::attach(&mut resp, f);
+    }
     // A busy server or a limit that refills: the client may retry in a second.
     if matches!(
         status,
@@ -82,12 +85,7 @@ pub async fn token(
     };
     no_store(match result {
         Ok(t) => (StatusCode::OK, axum::Json(t.to_json())).into_response(),
-        Err(e) => {
-            if e.status >= 500 {
-                tracing::error!(error = %e.error, "token endpoint failure");
-            }
-            oauth_error(e)
-        }
+        Err(e) => oauth_error(e),
     })
 }
 

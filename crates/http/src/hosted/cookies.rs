@@ -36,6 +36,8 @@ pub fn set(name: &str, value: &str, max_age: i64, secure: bool) -> String {
 pub struct BrowserRequest {
     pub browser: Browser,
     pub csrf_cookie: Option<String>,
+    /// Shown on failure pages as the reference to quote.
+    pub request_id: String,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for BrowserRequest {
@@ -50,6 +52,12 @@ impl<S: Send + Sync> FromRequestParts<S> for BrowserRequest {
                 user_agent: who.user_agent,
             },
             csrf_cookie: read(&parts.headers, CSRF_COOKIE),
+            request_id: parts
+                .headers
+                .get(crate::failure::REQUEST_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_string(),
         })
     }
 }

@@ -105,10 +105,11 @@ fn set_csrf_cookie(g: &Gatehouse, resp: &mut Response, value: &str) {
 }
 
 /// Turns a step of the flow into a response, setting cookies as needed.
-fn render(g: &Gatehouse, outcome: Outcome, csrf_existing: &Option<String>) -> Response {
-    let (csrf, new_csrf) = csrf_cookie(csrf_existing);
+fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Response {
+    let (csrf, new_csrf) = csrf_cookie(&b.csrf_cookie);
     let mut set_csrf = false;
     let mut resp = match outcome.step {
+        Step::Failed(f) => return failure_page(f, &b.request_id),
         Step::ErrorPage { status, message } => html(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             pages::message("Something went wrong", &message),
@@ -224,7 +225,7 @@ async fn authorize(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let outcome = s.gatehouse.authorize(&q, &b.browser).await;
-    render(&s.gatehouse, outcome, &b.csrf_cookie)
+    render(&s.gatehouse, outcome, &b)
 }
 
 async fn login_page(
@@ -233,7 +234,7 @@ async fn login_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let outcome = s.gatehouse.login_screen(field(&q, "state"), false).await;
-    render(&s.gatehouse, outcome, &b.csrf_cookie)
+    render(&s.gatehouse, outcome, &b)
 }
 
 async fn signup_page(
@@ -242,7 +243,7 @@ async fn signup_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let outcome = s.gatehouse.login_screen(field(&q, "state"), true).await;
-    render(&s.gatehouse, outcome, &b.csrf_cookie)
+    render(&s.gatehouse, outcome, &b)
 }
 
 async fn login_submit(
@@ -259,7 +260,7 @@ async fn login_submit(
             &b.browser,
         )
         .await;
-    render(&s.gatehouse, outcome, &b.csrf_cookie)
+    render(&s.gatehouse, outcome, &b)
 }
 
 async fn signup_submit(
@@ -276,7 +277,7 @@ async fn signup_submit(
             &b.browser,
         )
         .await;
-    render(&s.gatehouse, outcome, &b.csrf_cookie)
+    render(&s.gatehouse, outcome, &b)
 }
 
 async fn consent_page(
@@ -288,7 +289,7 @@ async fn consent_page(
         .gatehouse
         .consent_screen(field(&q, "state"), &b.browser)
         .await;
-    render(&s.gatehouse, outcome, &b.csrf_cookie)
+    render(&s.gatehouse, outcome, &b)
 }
 
 async fn consent_submit(
@@ -301,7 +302,7 @@ async fn consent_submit(
         .gatehouse
         .submit_consent(field(&f, "state"), accepted, &b.browser)
         .await;
-    render(&s.gatehouse, outcome, &b.csrf_cookie)
+    render(&s.gatehouse, outcome, &b)
 }
 
 async fn resume(
@@ -310,7 +311,7 @@ async fn resume(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let outcome = s.gatehouse.resume(field(&q, "state"), &b.browser).await;
-    render(&s.gatehouse, outcome, &b.csrf_cookie)
+    render(&s.gatehouse, outcome, &b)
 }
 
 /// `POST /continue`: the external site may post the state back (Auth0 allows both).
@@ -320,10 +321,33 @@ async fn resume_post(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     let outcome = s.gatehouse.resume(field(&f, "state"), &b.browser).await;
-    render(&s.gatehouse, outcome, &b.csrf_cookie)
+    render(&s.gatehouse, outcome, &b)
 }
 
-fn ticket_refused(e: gatehouse_service::account::TicketRefused) -> Response {
+/// Our failure as a page: a 503 saying to try again when the database could not be reached,
+/// else a 500. The request id is shown so a user can quote it; the cause goes to the log.
+fn failure_page(f: gatehouse_service::Failure, request_id: &str) -> Response {
+    let (status, text) = if f.is_unavailable() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "We cannot reach our database right now, so nothing was done. Try again in a moment.",
+        )
+    } else {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side, so nothing was done. Try again in a moment.",
+        )
+    };
+    let mut r = html(status, pages::failure(text, request_id));
+    crate::failure::attach(&mut r, f);
+    harden(&mut r);
+    r
+}
+
+fn ticket_refused(e: gatehouse_service::account::TicketRefused, request_id: &str) -> Response {
+    if let gatehouse_service::account::TicketRefused::Failed(f) = e {
+        return failure_page(f, request_id);
+    }
     let mut r = html(
         StatusCode::BAD_REQUEST,
         pages::message("This link does not work", &e.to_string()),
@@ -380,7 +404,7 @@ async fn reset_page(
     let ticket = field(&q, "ticket");
     match s.gatehouse.reset_screen(ticket).await {
         Ok(screen) => reset_form(&s.gatehouse, &screen, ticket, &b.csrf_cookie, None),
-        Err(e) => ticket_refused(e),
+        Err(e) => ticket_refused(e, &b.request_id),
     }
 }
 
@@ -401,7 +425,7 @@ async fn reset_submit(
         .await
     {
         Ok(done) => ticket_done(done),
-        Err(Err(e)) => ticket_refused(e),
+        Err(Err(e)) => ticket_refused(e, &b.request_id),
         Err(Ok(message)) => match s.gatehouse.reset_screen(ticket).await {
             Ok(screen) => reset_form(
                 &s.gatehouse,
@@ -410,7 +434,7 @@ async fn reset_submit(
                 &b.csrf_cookie,
                 Some(&message),
             ),
-            Err(e) => ticket_refused(e),
+            Err(e) => ticket_refused(e, &b.request_id),
         },
     }
 }
@@ -427,7 +451,7 @@ async fn verify_email(
         .await
     {
         Ok(done) => ticket_done(done),
-        Err(e) => ticket_refused(e),
+        Err(e) => ticket_refused(e, &b.request_id),
     }
 }
 
@@ -441,13 +465,17 @@ async fn magic_link(
         .gatehouse
         .verify_magic_link(field(&q, "token"), &b.browser)
         .await;
-    render(&s.gatehouse, outcome, &b.csrf_cookie)
+    render(&s.gatehouse, outcome, &b)
 }
 
 /// `GET /lo/unblock?ticket=`: the link in the blocked-account email.
-async fn unblock(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn unblock(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     match s.gatehouse.unblock_by_ticket(field(&q, "ticket")).await {
         Ok(done) => ticket_done(done),
-        Err(e) => ticket_refused(e),
+        Err(e) => ticket_refused(e, &b.request_id),
     }
 }

@@ -134,6 +134,19 @@ pub fn message(title: &str, text: &str) -> String {
     )
 }
 
+/// A failure of ours, with the request id to quote.
+pub fn failure(text: &str, request_id: &str) -> String {
+    layout(
+        "Something went wrong",
+        None,
+        &format!(
+            "<h1>Something went wrong</h1><p>{}</p><p class=\"muted\">Reference: {}</p>",
+            escape(text),
+            escape(request_id)
+        ),
+    )
+}
+
 /// `response_mode=form_post`: a form posting the answer to the callback. It submits itself
 /// when scripts run and shows a button when they do not.
 pub fn form_post(action: &str, params: &[(String, String)]) -> String {

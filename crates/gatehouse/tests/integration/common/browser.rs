@@ -17,6 +17,8 @@ pub struct Page {
     pub location: Option<String>,
     pub body: String,
     pub set_cookies: Vec<String>,
+    /// The `x-request-id` the server answered with.
+    pub request_id: Option<String>,
 }
 
 impl Page {
@@ -102,12 +104,18 @@ impl Browser {
             .get("location")
             .and_then(|l| l.to_str().ok())
             .map(|l| self.absolute(l));
+        let request_id = resp
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
         let body = resp.text().await.expect("body");
         Page {
             status,
             location,
             body,
             set_cookies,
+            request_id,
         }
     }
 

@@ -82,6 +82,32 @@ async fn fresh_storage() -> (String, Storage) {
     }
 }
 
+/// Every log line the servers of this test binary wrote (warnings and errors by default).
+static SERVER_LOG: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Writes a log line to the test's captured output and keeps it for [`server_log_lines`].
+struct KeptLine(Vec<u8>);
+
+impl std::io::Write for KeptLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for KeptLine {
+    fn drop(&mut self) {
+        let line = String::from_utf8_lossy(&self.0).to_string();
+        print!("{line}");
+        if let Ok(mut log) = SERVER_LOG.lock() {
+            log.push(line);
+        }
+    }
+}
+
 /// Server warnings and errors go to the test's captured output, so a failing test shows
 /// the cause behind an answer such as a 503 (`GATEHOUSE_TEST_LOG` sets another filter).
 fn capture_server_logs() {
@@ -90,9 +116,53 @@ fn capture_server_logs() {
         let filter = std::env::var("GATEHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into());
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_test_writer()
+            .with_ansi(false)
+            .with_writer(|| KeptLine(Vec::new()))
             .try_init();
     });
+}
+
+/// The log lines written so far that contain `needle` (e.g. a request id).
+pub fn server_log_lines(needle: &str) -> Vec<String> {
+    SERVER_LOG
+        .lock()
+        .map(|log| log.iter().filter(|l| l.contains(needle)).cloned().collect())
+        .unwrap_or_default()
+}
+
+/// A test database that refuses connections; see [`TestServer::database_outage`].
+pub struct DatabaseOutage {
+    admin_url: String,
+    name: String,
+}
+
+impl DatabaseOutage {
+    async fn allow_connections(&self, allow: bool) {
+        let mut c = sqlx::PgConnection::connect(&self.admin_url)
+            .await
+            .expect("connect to GATEHOUSE_TEST_DATABASE_URL");
+        let name = &self.name;
+        sqlx::query(&format!(
+            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allow}"
+        ))
+        .execute(&mut c)
+        .await
+        .expect("alter database");
+        if !allow {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(name)
+            .execute(&mut c)
+            .await
+            .expect("end the server's connections");
+        }
+    }
+
+    /// The database takes connections again.
+    pub async fn end(self) {
+        self.allow_connections(true).await;
+    }
 }
 
 pub struct Response {
@@ -173,6 +243,21 @@ impl TestServer {
             token: None,
             _storage: storage,
         }
+    }
+
+    /// Takes this test's PostgreSQL database away from the server: its connections are ended
+    /// and new ones refused until [`DatabaseOutage::end`]. `None` on SQLite, which has no
+    /// server to stop.
+    pub async fn database_outage(&self) -> Option<DatabaseOutage> {
+        let Storage::Postgres { admin_url, name } = &self._storage else {
+            return None;
+        };
+        let outage = DatabaseOutage {
+            admin_url: admin_url.clone(),
+            name: name.clone(),
+        };
+        outage.allow_connections(false).await;
+        Some(outage)
     }
 
     /// Stops the server and starts it again on the same database, listening on the same port.
