@@ -103,7 +103,7 @@ impl AuthLimits {
     }
 
     /// Takes one request from `ip`'s bucket; a 429 answer when it is empty.
-    pub fn check(&self, which: Limited, ip: Option<&ClientAddr>) -> Result<(), u64> {
+    pub fn check(&self, which: Limited, ip: Option<&ClientAddr>, now: i64) -> Result<(), u64> {
         let (Some((_, limiter)), Some(ip)) = (self.buckets.iter().find(|(w, _)| *w == which), ip)
         else {
             return Ok(());
@@ -111,7 +111,7 @@ impl AuthLimits {
         if !limiter.enabled() {
             return Ok(());
         }
-        let d = limiter.check(&ip.0.to_string());
+        let d = limiter.check(&ip.0.to_string(), now);
         if d.allowed {
             Ok(())
         } else {
@@ -189,9 +189,11 @@ pub async fn limit_by_ip(State(s): State<AppState>, req: Request, next: Next) ->
         _ => None,
     };
     if let Some((which, oauth_shape)) = which
-        && let Err(retry) = s
-            .auth_limits
-            .check(which, req.extensions().get::<ClientAddr>())
+        && let Err(retry) = s.auth_limits.check(
+            which,
+            req.extensions().get::<ClientAddr>(),
+            s.gatehouse.now(),
+        )
     {
         return too_many(retry, oauth_shape);
     }
@@ -257,14 +259,18 @@ mod tests {
         let ip = ClientAddr("192.0.2.1".parse().unwrap());
         let limits = AuthLimits::new(1.0);
         for _ in 0..10 {
-            assert!(limits.check(Limited::ChangePassword, Some(&ip)).is_ok());
+            assert!(limits.check(Limited::ChangePassword, Some(&ip), 0).is_ok());
         }
-        assert!(limits.check(Limited::ChangePassword, Some(&ip)).is_err());
+        assert!(limits.check(Limited::ChangePassword, Some(&ip), 0).is_err());
         let other = ClientAddr("192.0.2.2".parse().unwrap());
-        assert!(limits.check(Limited::ChangePassword, Some(&other)).is_ok());
+        assert!(
+            limits
+                .check(Limited::ChangePassword, Some(&other), 0)
+                .is_ok()
+        );
         let off = AuthLimits::new(0.0);
         for _ in 0..100 {
-            assert!(off.check(Limited::ChangePassword, Some(&ip)).is_ok());
+            assert!(off.check(Limited::ChangePassword, Some(&ip), 0).is_ok());
         }
     }
 }

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -22,7 +21,8 @@ pub struct Decision {
 
 struct Bucket {
     tokens: f64,
-    last: Instant,
+    /// When the bucket was last looked at, in epoch milliseconds.
+    last: i64,
 }
 
 pub struct RateLimiter {
@@ -55,26 +55,24 @@ impl RateLimiter {
         self.capacity > 0 && self.refill > 0.0
     }
 
-    pub fn check(&self, key: &str) -> Decision {
-        let now = Instant::now();
-        let epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+    /// Takes one request from `key`'s bucket at `now` (epoch milliseconds, the service's
+    /// clock, so tests move time instead of sleeping).
+    pub fn check(&self, key: &str, now: i64) -> Decision {
+        let epoch = (now.max(0) / 1000) as u64;
+        let elapsed = |last: i64| (now - last).max(0) as f64 / 1000.0;
         let (cap, refill) = (self.capacity as f64, self.refill);
         let mut buckets = self
             .buckets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if buckets.len() > PRUNE_ABOVE {
-            buckets
-                .retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * refill < cap);
+            buckets.retain(|_, b| b.tokens + elapsed(b.last) * refill < cap);
         }
         let b = buckets.entry(key.to_string()).or_insert(Bucket {
             tokens: cap,
             last: now,
         });
-        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * refill).min(cap);
+        b.tokens = (b.tokens + elapsed(b.last) * refill).min(cap);
         b.last = now;
         let allowed = b.tokens >= 1.0;
         if allowed {
@@ -102,14 +100,18 @@ mod tests {
     #[test]
     fn empties_then_refuses_with_retry_after() {
         let rl = RateLimiter::new(3);
-        let first = rl.check("c");
+        let t = 1_700_000_000_000;
+        let first = rl.check("c", t);
         assert!(first.allowed);
         assert_eq!(first.remaining, 2);
-        assert!(rl.check("c").allowed && rl.check("c").allowed);
-        let refused = rl.check("c");
+        assert!(rl.check("c", t).allowed && rl.check("c", t).allowed);
+        let refused = rl.check("c", t);
         assert!(!refused.allowed);
         assert_eq!(refused.remaining, 0);
         assert!(refused.retry_after >= 1);
-        assert!(rl.check("other").allowed, "buckets are per client");
+        assert!(rl.check("other", t).allowed, "buckets are per client");
+        // A third of a second later one token is back (3 a second), and only one.
+        assert!(rl.check("c", t + 334).allowed);
+        assert!(!rl.check("c", t + 334).allowed);
     }
 }

@@ -116,6 +116,7 @@ struct Inner {
     secrets: Arc<SecretBox>,
     /// Log writes still running in the background ([`Gatehouse::record`]).
     log_writes: Arc<tokio::sync::Semaphore>,
+    log_instants: logs::LogInstants,
     hasher: PasswordHasher,
     keyring: KeyRing,
 }
@@ -154,6 +155,7 @@ impl Gatehouse {
                 config,
                 secrets: Arc::new(secrets),
                 log_writes: Arc::new(tokio::sync::Semaphore::new(logs::LOG_WRITES_IN_FLIGHT)),
+                log_instants: logs::LogInstants::default(),
                 hasher: PasswordHasher::for_this_machine(),
                 keyring,
             }),

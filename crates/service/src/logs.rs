@@ -7,18 +7,22 @@ use gatehouse_store::LogQuery;
 use serde_json::Value;
 use std::sync::Mutex;
 
-/// The last (millisecond, sequence) handed out, so that this node's log ids only increase
-/// even when the clock stands still or steps back.
-static LOG_CLOCK: Mutex<(i64, u32)> = Mutex::new((0, 0));
+/// The last (millisecond, sequence) this node handed out, so that its log ids only increase
+/// even when the clock stands still or steps back. One per server (not per process), so a
+/// server's event dates follow its own clock.
+#[derive(Default)]
+pub(crate) struct LogInstants(Mutex<(i64, u32)>);
 
-fn next_log_instant(now: i64) -> (i64, u32) {
-    let mut last = LOG_CLOCK.lock().unwrap_or_else(|p| p.into_inner());
-    *last = if now > last.0 {
-        (now, 0)
-    } else {
-        (last.0, last.1 + 1)
-    };
-    *last
+impl LogInstants {
+    fn next(&self, now: i64) -> (i64, u32) {
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *last = if now > last.0 {
+            (now, 0)
+        } else {
+            (last.0, last.1 + 1)
+        };
+        *last
+    }
 }
 
 /// How long a request waits for its log event to be written.
@@ -31,7 +35,7 @@ impl Gatehouse {
     /// the server's own log and never fails the request that caused the event.
     pub async fn record(&self, mut event: LogEvent) {
         if event.log_id.is_empty() {
-            let (date, sequence) = next_log_instant(self.now());
+            let (date, sequence) = self.inner.log_instants.next(self.now());
             event.date = date;
             let suffix = gatehouse_crypto::random::hex(3).unwrap_or_default();
             event.log_id = log_id(date, sequence, &suffix);

@@ -331,7 +331,7 @@ async fn each_endpoint_enforces_its_scope() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limit_headers_and_429() {
-    let mut s = TestServer::start_with(|c| c.rate_limit = 3).await;
+    let mut s = TestServer::start_with_manual_clock_and(|c| c.rate_limit = 3).await;
     let token = s.token().await;
     let mut last = None;
     for i in 0..3 {
@@ -373,7 +373,7 @@ async fn rate_limit_headers_and_429() {
             >= 1
     );
     assert_eq!(r.headers["x-ratelimit-remaining"], "0");
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    s.clock().advance(1100);
     s.raw(Method::GET, "/api/v2/users", Some(&token), None)
         .await
         .assert_status(200);

@@ -980,7 +980,7 @@ async fn tenant_logout_urls_and_settings_api() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn log_events_older_than_the_retention_are_deleted() {
-    let mut s = TestServer::start().await;
+    let mut s = TestServer::start_with_manual_clock().await;
     s.post("/api/v2/clients", json!({"name": "x"}))
         .await
         .assert_status(201);
@@ -989,7 +989,7 @@ async fn log_events_older_than_the_retention_are_deleted() {
     s.cfg.log_retention_days = 1.0;
     s.restart().await;
     assert!(!log_types(&mut s).await.is_empty());
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    s.clock().advance(50);
     // Keep 10 ms: everything recorded before the restart is gone.
     s.cfg.log_retention_days = 10.0 / 86_400_000.0;
     s.restart().await;

@@ -97,7 +97,7 @@ async fn password_reset_by_email_end_to_end() {
         )
     );
     let mail = smtp.wait_for(1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    s.wait_outbox_settled().await;
     assert_eq!(smtp.messages().len(), 1, "no email for the unknown address");
     assert_eq!(mail[0].to, vec!["reset@example.com".to_string()]);
     assert!(mail[0].subject().contains("Reset your"));
@@ -206,7 +206,7 @@ async fn signup_sends_a_verification_email_whose_link_works_once() {
     assert_eq!(status, 400);
 
     let mail = smtp.wait_for(2).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    s.wait_outbox_settled().await;
     assert_eq!(
         smtp.messages().len(),
         2,
@@ -347,7 +347,7 @@ async fn an_smtp_outage_delays_mail_but_loses_none() {
     let smtp = SmtpServer::start_on(port).await;
     let mail = smtp.wait_for(1).await;
     assert!(mail[0].subject().contains("Reset your"));
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    s.wait_outbox_settled().await;
     assert_eq!(smtp.messages().len(), 1, "delivered exactly once");
 }
 
@@ -364,13 +364,13 @@ async fn a_crash_between_commit_and_send_delivers_exactly_once() {
     s.create_user("crash@example.com", json!({"email_verified": true}))
         .await;
     change_password_request(&s, "crash@example.com").await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(s.count_rows("outbox WHERE sent_at IS NULL").await, 1);
     assert!(smtp.messages().is_empty());
     s.cfg.mail_poll_ms = 100;
     s.restart().await;
     let mail = smtp.wait_for(1).await;
     assert_eq!(mail[0].to, vec!["crash@example.com".to_string()]);
-    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    s.wait_outbox_settled().await;
     assert_eq!(smtp.messages().len(), 1, "exactly one delivery");
 }
 
@@ -447,7 +447,7 @@ async fn tenant_email_templates() {
     .await
     .assert_status(200);
     change_password_request(&s, "tpl@example.com").await;
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    s.wait_outbox_settled().await;
     assert_eq!(
         smtp.messages().len(),
         2,

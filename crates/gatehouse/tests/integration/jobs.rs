@@ -647,7 +647,7 @@ async fn verification_email_job_sends_the_email_once() {
     s.post("/api/v2/jobs/verification-email", json!({}))
         .await
         .assert_error(400, "invalid_body");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    s.wait_outbox_settled().await;
     assert_eq!(smtp.messages().len(), 1);
 }
 

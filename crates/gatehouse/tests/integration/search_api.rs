@@ -36,7 +36,7 @@ async fn population(s: &mut TestServer) -> Vec<Value> {
                 .clone(),
         );
         // Distinct creation instants, for the date-range cases.
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        s.clock().advance(5);
     }
     out
 }
@@ -74,7 +74,7 @@ const EVERYONE: &[&str] = &["alice", "bob", "carol", "dave", "erin", "frank", "g
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_construct_returns_exactly_the_expected_users() {
-    let mut s = TestServer::start().await;
+    let mut s = TestServer::start_with_manual_clock().await;
     let people = population(&mut s).await;
     let created = |i: usize| people[i]["created_at"].as_str().unwrap().to_string();
     let cases: Vec<(String, Vec<&str>)> = vec![
@@ -207,7 +207,7 @@ async fn each_construct_returns_exactly_the_expected_users() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_queries_are_400s_and_injection_finds_nothing() {
-    let mut s = TestServer::start().await;
+    let mut s = TestServer::start_with_manual_clock().await;
     population(&mut s).await;
     for q in [
         "nosuch:x",
@@ -247,7 +247,7 @@ async fn bad_queries_are_400s_and_injection_finds_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sort_page_totals_fields_and_connection_combine_with_q() {
-    let mut s = TestServer::start().await;
+    let mut s = TestServer::start_with_manual_clock().await;
     population(&mut s).await;
     let q = enc("email.domain:acme.com");
     let r = s
@@ -289,7 +289,7 @@ async fn sort_page_totals_fields_and_connection_combine_with_q() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn results_reflect_every_committed_write() {
-    let mut s = TestServer::start().await;
+    let mut s = TestServer::start_with_manual_clock().await;
     population(&mut s).await;
     let u = s
         .create_user("new@acme.com", json!({"app_metadata": {"plan": "bronze"}}))
@@ -326,7 +326,7 @@ async fn results_reflect_every_committed_write() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn checkpoint_paging_walks_the_whole_result_set() {
-    let mut s = TestServer::start().await;
+    let mut s = TestServer::start_with_manual_clock().await;
     population(&mut s).await;
     let q = enc("user_id:auth0*");
     let mut seen: Vec<String> = vec![];

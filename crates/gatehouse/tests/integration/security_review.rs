@@ -471,7 +471,11 @@ async fn h2_disable_signup_refuses_public_signup_but_not_the_management_api() {
 #[tokio::test(flavor = "multi_thread")]
 async fn h3_concurrent_otp_guesses_compare_at_most_three() {
     let smtp = SmtpServer::start().await;
-    let mut s = start_with_smtp(smtp.url()).await;
+    let mut s = TestServer::start_with_manual_clock_and(|c| {
+        c.smtp_url = Some(smtp.url());
+        c.mail_poll_ms = 50;
+    })
+    .await;
     let (cid, secret) = passwordless_setup(&mut s).await;
     let email = "otp-race@example.com";
     let (status, body) = post_public(
@@ -504,9 +508,9 @@ async fn h3_concurrent_otp_guesses_compare_at_most_three() {
         "exactly three guesses were compared with the code"
     );
 
-    // The code is used up: the right one is refused now, and no user was made. (A pause
-    // first, so that a per-IP request limit has room again.)
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The code is used up: the right one is refused now, and no user was made. (Time moves
+    // on first, so that the per-IP request limit has room again.)
+    s.clock().advance(1500);
     let (status, body) = token(&s, otp_body(&cid, &secret, email, &code)).await;
     assert_eq!(
         (status, body["error"].clone()),
@@ -533,7 +537,7 @@ async fn h3_concurrent_passwordless_starts_send_at_most_five_codes() {
 
     // Each 200 sent one email, and nothing more arrives.
     smtp.wait_for(sent).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.wait_outbox_settled().await;
     let delivered = smtp
         .messages()
         .iter()

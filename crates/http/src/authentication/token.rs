@@ -65,10 +65,11 @@ pub async fn token(
                 .as_deref()
                 .and_then(|ip| ip.parse().ok())
                 .map(crate::guard::ClientAddr);
-            if let Err(retry) = s
-                .auth_limits
-                .check(crate::guard::Limited::PasswordGrant, addr.as_ref())
-            {
+            if let Err(retry) = s.auth_limits.check(
+                crate::guard::Limited::PasswordGrant,
+                addr.as_ref(),
+                s.gatehouse.now(),
+            ) {
                 return no_store(crate::guard::too_many(retry, true));
             }
             Ok(req)

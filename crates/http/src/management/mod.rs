@@ -100,10 +100,11 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
                 .into_response();
         }
     };
-    let decision = state
-        .rate_limiter
-        .enabled()
-        .then(|| state.rate_limiter.check(&claims.client_id));
+    let decision = state.rate_limiter.enabled().then(|| {
+        state
+            .rate_limiter
+            .check(&claims.client_id, state.gatehouse.now())
+    });
     let mut resp = match decision {
         Some(d) if !d.allowed => {
             tracing::warn!(client_id = %claims.client_id, "management API rate limit reached");

@@ -216,6 +216,8 @@ pub struct TestServer {
     http: reqwest::Client,
     token: Option<String>,
     _storage: Storage,
+    /// The clock the server reads, when the test moves it ([`TestServer::start_with_manual_clock`]).
+    manual_clock: Option<std::sync::Arc<gatehouse_service::clock::ManualClock>>,
 }
 
 impl TestServer {
@@ -242,7 +244,34 @@ impl TestServer {
             http: reqwest::Client::new(),
             token: None,
             _storage: storage,
+            manual_clock: None,
         }
+    }
+
+    /// Starts on a clock the test moves with [`TestServer::clock`] (time stands still
+    /// otherwise), so lifetimes and distinct instants need no sleeping.
+    pub async fn start_with_manual_clock() -> Self {
+        Self::start_with_manual_clock_and(|_| {}).await
+    }
+
+    /// [`TestServer::start_with_manual_clock`] after letting the test adjust the configuration.
+    pub async fn start_with_manual_clock_and(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        let clock = gatehouse_service::clock::ManualClock::starting_now();
+        let for_server = clock.clone();
+        let mut s = Self::start_with(|c| {
+            adjust(c);
+            c.clock = Some(for_server);
+        })
+        .await;
+        s.manual_clock = Some(clock);
+        s
+    }
+
+    /// The clock of a server started with [`TestServer::start_with_manual_clock`].
+    pub fn clock(&self) -> &gatehouse_service::clock::ManualClock {
+        self.manual_clock
+            .as_deref()
+            .expect("started with start_with_manual_clock")
     }
 
     /// Takes this test's PostgreSQL database away from the server: its connections are ended
@@ -466,6 +495,53 @@ impl TestServer {
                 .await
                 .expect("user row")
         }
+    }
+
+    /// How many rows of this test's database `from` names: a table, with a condition if
+    /// needed (`"outbox WHERE sent_at IS NULL"`; the test's own constant, never input).
+    pub async fn count_rows(&self, from: &str) -> i64 {
+        let url = &self.cfg.database_url;
+        let sql = format!("SELECT COUNT(*) FROM {from}");
+        if url.starts_with("postgres") {
+            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::query_scalar(&sql)
+                .fetch_one(&mut c)
+                .await
+                .expect("count")
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
+            sqlx::query_scalar(&sql)
+                .fetch_one(&mut c)
+                .await
+                .expect("count")
+        }
+    }
+
+    /// Waits until every queued email has been handed to SMTP (or given up): what the
+    /// listener has then is all there will be. Panics after 20 s.
+    pub async fn wait_outbox_settled(&self) {
+        let url = &self.cfg.database_url;
+        let sql = "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL";
+        for _ in 0..400 {
+            let pending: i64 = if url.starts_with("postgres") {
+                let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("outbox")
+            } else {
+                let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("outbox")
+            };
+            if pending == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("emails still queued after 20 s");
     }
 
     /// A user's stored MFA enrollments: (kind, sealed secret, value), by id.
