@@ -645,12 +645,7 @@ async fn an_upload_without_the_csrf_token_is_refused_before_it_is_stored() {
     let conn = s.connection_id(common::DB_CONNECTION).await;
     let mut b = Browser::new(&s.url);
     sign_in(&mut b, ADMIN_EMAIL).await;
-    let cookies = b
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookies = b.cookie_header();
     let form = reqwest::multipart::Form::new()
         .text("_csrf", "forged")
         .text("connection_id", conn)

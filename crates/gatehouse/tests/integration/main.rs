@@ -21,6 +21,7 @@ mod lifetimes;
 mod logout_api;
 mod logs_api;
 mod outages;
+mod page_headers;
 mod password_grant;
 mod refresh_tokens;
 mod resource_servers_api;

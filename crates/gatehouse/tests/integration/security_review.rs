@@ -1031,12 +1031,7 @@ async fn m7_form_post_page_runs_only_its_hashed_script() {
     s.create_user("fp@example.com", json!({})).await;
     let mut b = Browser::new(&s.url);
     hosted_login(&mut b, &authorize_url(&app, ""), "fp@example.com").await;
-    let cookie = b
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie = b.cookie_header();
     let resp = s
         .http()
         .get(format!(

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(jobs::router())
         .merge(logs::router())
         .layer(axum::middleware::from_fn_with_state(state, audit))
+        .layer(axum::middleware::map_response(admin_headers))
 }
 
 /// Records every dashboard write in the tenant log as Management API writes are (`sapi` when
@@ -183,7 +184,6 @@ impl Dashboard {
             axum::response::Html(html::layout(title, nav, self.email(), &self.csrf, body)),
         )
             .into_response();
-        harden(&mut r);
         if let Some(c) = &self.new_csrf_cookie
             && let Ok(v) =
                 HeaderValue::from_str(&cookies::set(cookies::CSRF_COOKIE, c, 86_400, self.secure))
@@ -198,22 +198,19 @@ fn secure(g: &Gatehouse) -> bool {
     g.config().public_url.starts_with("https://")
 }
 
-/// The hosted pages' headers, with a policy that allows the dashboard's own script and its
-/// status polling, and nothing from elsewhere.
-fn harden(r: &mut Response) {
-    crate::hosted::harden_with(
-        r,
-        Some(
-            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src https: http: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
+/// The dashboard's response layer: the hosted pages' headers on every answer, with a policy
+/// that allows the dashboard's own script and its status polling, and nothing from elsewhere.
+async fn admin_headers(mut r: Response) -> Response {
+    crate::hosted::page_headers(
+        &mut r,
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src https: http: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         "same-origin",
     );
+    r
 }
 
 fn bare(status: StatusCode, title: &str, body: &str) -> Response {
-    let mut r = (status, axum::response::Html(html::bare(title, body))).into_response();
-    harden(&mut r);
-    r
+    (status, axum::response::Html(html::bare(title, body))).into_response()
 }
 
 /// See-other redirect (after a form, the browser GETs the target).
@@ -222,7 +219,6 @@ pub(crate) fn see_other(location: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(location) {
         r.headers_mut().insert(header::LOCATION, v);
     }
-    harden(&mut r);
     r
 }
 

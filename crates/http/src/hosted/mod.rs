@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/lo/verify_email", get(verify_email))
         .route("/lo/unblock", get(unblock))
         .route("/passwordless/verify_redirect", get(magic_link))
+        .layer(axum::middleware::map_response(hosted_headers))
 }
 
 fn secure(g: &Gatehouse) -> bool {
@@ -39,28 +40,35 @@ fn secure(g: &Gatehouse) -> bool {
 /// The hosted pages' content security policy: no scripts at all.
 const HOSTED_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'; base-uri 'none'";
 
-pub(crate) fn harden(resp: &mut Response) {
-    harden_with(resp, Some(HOSTED_CSP), "no-referrer");
+/// The hosted surface's response layer: every answer of these routes carries the page
+/// headers, so no page can forget them.
+async fn hosted_headers(mut resp: Response) -> Response {
+    page_headers(&mut resp, HOSTED_CSP, "no-referrer");
+    resp
 }
 
 /// Headers every browser page carries: never cached, never framed, no sniffing, the given
 /// Referer policy (hosted pages: none, so the transaction in the URL never leaks) and
-/// content security policy.
-pub(crate) fn harden_with(resp: &mut Response, csp: Option<&'static str>, referrer: &'static str) {
+/// content security policy. A header the handler set itself (the form_post page's own
+/// policy) is kept.
+pub(crate) fn page_headers(resp: &mut Response, csp: &'static str, referrer: &'static str) {
     let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static(referrer));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Some(csp) = csp {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(csp),
-        );
+    for (name, value) in [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, referrer),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CONTENT_SECURITY_POLICY, csp),
+    ] {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
     }
+}
+
+/// A page outside the hosted routes (logout) that looks and is protected like them.
+pub(crate) fn harden(resp: &mut Response) {
+    page_headers(resp, HOSTED_CSP, "no-referrer");
 }
 
 fn redirect(location: &str) -> Response {
@@ -145,13 +153,15 @@ fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Response {
                     StatusCode::OK,
                     pages::form_post(&answer.redirect_uri, &answer.params),
                 );
-                harden_with(&mut r, Some(pages::FORM_POST_CSP), "no-referrer");
+                r.headers_mut().insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(pages::FORM_POST_CSP),
+                );
                 return with_session(g, r, outcome.set_session);
             }
             _ => redirect(&answer.location()),
         },
     };
-    harden(&mut resp);
     if set_csrf {
         set_csrf_cookie(g, &mut resp, &csrf);
     }
@@ -182,15 +192,13 @@ pub fn clear_session(g: &Gatehouse) -> Option<HeaderValue> {
 }
 
 fn csrf_refused() -> Response {
-    let mut r = html(
+    html(
         StatusCode::FORBIDDEN,
         pages::message(
             "Please try again",
             "This form could not be verified (its security token is missing or expired). Go back, reload the page and submit it again.",
         ),
-    );
-    harden(&mut r);
-    r
+    )
 }
 
 /// A form body whose CSRF token matches the browser's CSRF cookie; anything else is refused
@@ -340,7 +348,6 @@ fn failure_page(f: gatehouse_service::Failure, request_id: &str) -> Response {
     };
     let mut r = html(status, pages::failure(text, request_id));
     crate::failure::attach(&mut r, f);
-    harden(&mut r);
     r
 }
 
@@ -348,21 +355,17 @@ fn ticket_refused(e: gatehouse_service::account::TicketRefused, request_id: &str
     if let gatehouse_service::account::TicketRefused::Failed(f) = e {
         return failure_page(f, request_id);
     }
-    let mut r = html(
+    html(
         StatusCode::BAD_REQUEST,
         pages::message("This link does not work", &e.to_string()),
-    );
-    harden(&mut r);
-    r
+    )
 }
 
 fn ticket_done(done: gatehouse_service::account::TicketDone) -> Response {
-    let mut r = match done.redirect {
+    match done.redirect {
         Some(url) => redirect(&url),
         None => html(StatusCode::OK, pages::message("Done", done.message)),
-    };
-    harden(&mut r);
-    r
+    }
 }
 
 fn reset_form(
@@ -388,7 +391,6 @@ fn reset_form(
             error,
         ),
     );
-    harden(&mut r);
     if new_csrf {
         set_csrf_cookie(g, &mut r, &csrf);
     }

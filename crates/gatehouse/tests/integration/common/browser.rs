@@ -77,7 +77,8 @@ impl Browser {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    /// The browser's cookies as a `Cookie` header value.
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
