@@ -128,6 +128,9 @@ pub struct ServeConfig {
     /// Where "now" comes from (tests set a `ManualClock`); the system clock when unset.
     #[arg(skip)]
     pub clock: Option<std::sync::Arc<dyn gatehouse_service::clock::Clock>>,
+    /// A signing key (PKCS#8 DER) for a new database instead of a generated one (tests).
+    #[arg(skip)]
+    pub first_signing_key: Option<gatehouse_service::Redacted<Vec<u8>>>,
 }
 
 impl ServeConfig {
@@ -165,6 +168,7 @@ impl ServeConfig {
             mail_lease_ms: gatehouse_mail::DEFAULT_LEASE_MS as u64,
             breached_passwords_url: None,
             clock: None,
+            first_signing_key: None,
         }
     }
 

@@ -116,6 +116,7 @@ pub async fn start(
     service_config.max_metadata_bytes = cfg.metadata_max_bytes;
     service_config.brute_force_user_limit = cfg.brute_force_user_limit.max(1);
     service_config.search_timeout_ms = cfg.search_timeout_ms.max(1);
+    service_config.first_signing_key = cfg.first_signing_key.clone();
     if let Some(clock) = &cfg.clock {
         service_config.clock = clock.clone();
     }

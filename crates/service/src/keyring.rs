@@ -16,10 +16,14 @@ fn purpose(kid: &str) -> String {
 }
 
 impl KeyRing {
+    /// Loads the tenant's keys; on a database's first start, stores `first` (a PKCS#8 key
+    /// given by the configuration) or a newly generated key.
     pub async fn load_or_create(
         store: &KeyStore,
         tenant: &str,
         secrets: &SecretBox,
+        first: Option<&[u8]>,
+        now: i64,
     ) -> Result<Self> {
         let stored = store.list(tenant).await?;
         let mut keys = Vec::with_capacity(stored.len());
@@ -31,10 +35,13 @@ impl KeyRing {
             keys.push((k.status.clone(), key));
         }
         if keys.is_empty() {
-            let key = tokio::task::spawn_blocking(SigningKey::generate)
-                .await
-                .map_err(ServiceError::internal)?
-                .map_err(ServiceError::internal)?;
+            let key = match first {
+                Some(der) => SigningKey::from_pkcs8(der).map_err(ServiceError::internal)?,
+                None => tokio::task::spawn_blocking(SigningKey::generate)
+                    .await
+                    .map_err(ServiceError::internal)?
+                    .map_err(ServiceError::internal)?,
+            };
             let sealed = secrets
                 .seal(&purpose(key.kid()), key.pkcs8())
                 .map_err(ServiceError::internal)?;
@@ -46,11 +53,11 @@ impl KeyRing {
                         algorithm: "RS256".into(),
                         private_key: sealed,
                         status: "current".into(),
-                        created_at: crate::now_millis(),
+                        created_at: now,
                     },
                 )
                 .await?;
-            tracing::info!(kid = key.kid(), "generated signing key");
+            tracing::info!(kid = key.kid(), "first signing key stored");
             keys.push(("current".into(), key));
         }
         let published = keys.iter().map(|(_, k)| k.public().clone()).collect();

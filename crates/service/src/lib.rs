@@ -42,6 +42,16 @@ use std::sync::Arc;
 pub const DEFAULT_TENANT: &str = "default";
 
 /// Settings the services need; the binary fills them from flags and environment.
+/// A value (key material) that debug output never shows.
+#[derive(Clone)]
+pub struct Redacted<T>(pub T);
+
+impl<T> std::fmt::Debug for Redacted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Redacted(..)")
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
     /// `GATEHOUSE_PUBLIC_URL` without a trailing slash, e.g. `http://127.0.0.1:3000`.
@@ -61,6 +71,9 @@ pub struct ServiceConfig {
     pub breached_passwords_url: Option<String>,
     /// Where "now" comes from: the system clock, or a test's [`clock::ManualClock`].
     pub clock: Arc<dyn clock::Clock>,
+    /// The signing key (PKCS#8 DER) a new database starts with instead of a generated one;
+    /// tests share one, so each test server does not generate an RSA key.
+    pub first_signing_key: Option<Redacted<Vec<u8>>>,
 }
 
 impl ServiceConfig {
@@ -75,6 +88,7 @@ impl ServiceConfig {
             log_retention_ms: 30 * 86_400_000,
             breached_passwords_url: None,
             clock: Arc::new(clock::SystemClock),
+            first_signing_key: None,
         }
     }
 
@@ -129,7 +143,14 @@ impl Gatehouse {
         tenants
             .ensure(&config.tenant, &config.tenant, config.clock.now_millis())
             .await?;
-        let keyring = KeyRing::load_or_create(&keys, &config.tenant, &secrets).await?;
+        let keyring = KeyRing::load_or_create(
+            &keys,
+            &config.tenant,
+            &secrets,
+            config.first_signing_key.as_ref().map(|k| k.0.as_slice()),
+            config.clock.now_millis(),
+        )
+        .await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 users: UserStore::new(db.clone()).with_search_timeout(

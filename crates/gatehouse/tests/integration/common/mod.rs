@@ -165,6 +165,18 @@ impl DatabaseOutage {
     }
 }
 
+/// One RSA key for every test server of this binary: generating one per server cost more
+/// than many tests themselves.
+fn test_signing_key() -> &'static [u8] {
+    static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        gatehouse_crypto::keys::SigningKey::generate()
+            .expect("a test signing key")
+            .pkcs8()
+            .to_vec()
+    })
+}
+
 pub struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -233,6 +245,7 @@ impl TestServer {
         cfg.secret_key = Some(gatehouse_crypto::random::hex(32).expect("randomness"));
         cfg.bootstrap_client_id = Some(CLIENT_ID.into());
         cfg.bootstrap_client_secret = Some(CLIENT_SECRET.into());
+        cfg.first_signing_key = Some(gatehouse_service::Redacted(test_signing_key().to_vec()));
         adjust(&mut cfg);
         let running = gatehouse::start(&cfg, std::future::pending())
             .await
