@@ -20,10 +20,6 @@ fn parse(text: &str) -> Option<Vec<u8>> {
         .filter(|k| k.len() == 32)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub fn load(cfg: &ServeConfig) -> Result<SecretBox, StartError> {
     let bad = |e: &dyn std::fmt::Display| StartError::SecretKey(e.to_string());
     let key = if let Some(text) = &cfg.secret_key {
@@ -50,7 +46,7 @@ pub fn load(cfg: &ServeConfig) -> Result<SecretBox, StartError> {
                 let mut f = opts
                     .open(&path)
                     .map_err(|e| bad(&format!("cannot create {}: {e}", path.display())))?;
-                writeln!(f, "{}", hex(&key)).map_err(|e| bad(&e))?;
+                writeln!(f, "{}", gatehouse_crypto::hex(&key)).map_err(|e| bad(&e))?;
                 tracing::info!(path = %path.display(), "generated secret key file; back it up with the database");
                 key.to_vec()
             }

@@ -92,6 +92,11 @@ impl ServiceConfig {
         }
     }
 
+    /// Cookies carry `Secure` when the server is reached over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
     /// The token issuer: the public URL with a trailing slash, as Auth0 prints it.
     pub fn issuer(&self) -> String {
         format!("{}/", self.public_url)

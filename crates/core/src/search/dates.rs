@@ -27,8 +27,8 @@ pub fn parse_date(s: &str) -> Option<(i64, i64)> {
     };
     match (month, day, time) {
         (None, None, None) => Some((
-            days_from_civil(year, 1, 1) * DAY,
-            days_from_civil(year + 1, 1, 1) * DAY - 1,
+            crate::time::days_from_civil(year, 1, 1) * DAY,
+            crate::time::days_from_civil(year + 1, 1, 1) * DAY - 1,
         )),
         (Some(m), None, None) => {
             let (ny, nm) = if m == 12 {
@@ -37,15 +37,15 @@ pub fn parse_date(s: &str) -> Option<(i64, i64)> {
                 (year, m + 1)
             };
             Some((
-                days_from_civil(year, m, 1) * DAY,
-                days_from_civil(ny, nm, 1) * DAY - 1,
+                crate::time::days_from_civil(year, m, 1) * DAY,
+                crate::time::days_from_civil(ny, nm, 1) * DAY - 1,
             ))
         }
         (Some(m), Some(d), t) => {
             if d == 0 || d > days_in_month(year, m) {
                 return None;
             }
-            let start = days_from_civil(year, m, d) * DAY;
+            let start = crate::time::days_from_civil(year, m, d) * DAY;
             match t {
                 None => Some((start, start + DAY - 1)),
                 Some(t) => {
@@ -113,17 +113,6 @@ fn days_in_month(y: i64, m: u32) -> u32 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Howard Hinnant's days_from_civil: days since 1970-01-01.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

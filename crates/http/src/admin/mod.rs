@@ -195,7 +195,7 @@ impl Dashboard {
 }
 
 fn secure(g: &Gatehouse) -> bool {
-    g.config().public_url.starts_with("https://")
+    g.config().secure_cookies()
 }
 
 /// The dashboard's response layer: the hosted pages' headers on every answer, with a policy
@@ -223,10 +223,7 @@ pub(crate) fn see_other(location: &str) -> Response {
 }
 
 fn set_cookie(r: &mut Response, name: &str, value: &str, max_age: i64, secure: bool) {
-    let cookie = format!(
-        "{name}={value}; Path=/admin; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
-        if secure { "; Secure" } else { "" }
-    );
+    let cookie = cookies::set_under("/admin", name, value, max_age, secure);
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -23,11 +23,16 @@ pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// A `Set-Cookie` value: HttpOnly and SameSite=Lax always, Secure when served over https.
-/// `max_age` 0 deletes the cookie.
+/// A `Set-Cookie` value for the whole site: HttpOnly and SameSite=Lax always, Secure when
+/// served over https. `max_age` 0 deletes the cookie.
 pub fn set(name: &str, value: &str, max_age: i64, secure: bool) -> String {
+    set_under("/", name, value, max_age, secure)
+}
+
+/// [`set`] for the paths under `path` only (the dashboard's cookies stay under `/admin`).
+pub fn set_under(path: &str, name: &str, value: &str, max_age: i64, secure: bool) -> String {
     format!(
-        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
+        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
         if secure { "; Secure" } else { "" }
     )
 }

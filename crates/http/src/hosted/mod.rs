@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn secure(g: &Gatehouse) -> bool {
-    g.config().public_url.starts_with("https://")
+    g.config().secure_cookies()
 }
 
 /// The hosted pages' content security policy: no scripts at all.
