@@ -9,7 +9,6 @@ use crate::Gatehouse;
 use crate::authorize::Browser;
 use crate::connections::{connection_not_enabled, connection_serves};
 use crate::error::{Result, ServiceError};
-use base64::Engine;
 use gatehouse_core::email::{EmailTemplate, render};
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::payload::Payload;
@@ -20,7 +19,6 @@ use serde_json::{Value, json};
 
 /// Auth0's default ticket lifetime: five days.
 const DEFAULT_TICKET_TTL_SECS: i64 = 432_000;
-const TICKET_PURPOSE: &str = "account-ticket";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TicketKind {
@@ -40,6 +38,13 @@ struct Ticket {
     mark_email_verified: bool,
     /// The user's `password_set_date` when the ticket was made (reset tickets).
     password_stamp: Option<i64>,
+}
+
+impl crate::sealed::Sealable for Ticket {
+    const PURPOSE: &'static str = "account-ticket";
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
 }
 
 /// Why a ticket link does not work (shown on the page).
@@ -166,13 +171,7 @@ impl Gatehouse {
     }
 
     fn ticket_url(&self, t: &Ticket) -> Result<String> {
-        let json = serde_json::to_vec(t).map_err(ServiceError::internal)?;
-        let sealed = self
-            .inner
-            .secrets
-            .seal(TICKET_PURPOSE, &json)
-            .map_err(ServiceError::internal)?;
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed);
+        let token = self.seal(t)?;
         let path = match t.kind {
             TicketKind::PasswordReset => "lo/reset",
             TicketKind::EmailVerification => "lo/verify_email",
@@ -210,20 +209,12 @@ impl Gatehouse {
         token: &str,
         kind: TicketKind,
     ) -> std::result::Result<(Ticket, User), TicketRefused> {
-        let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token)
-            .map_err(|_| TicketRefused::Invalid)?;
-        let json = self
-            .inner
-            .secrets
-            .open(TICKET_PURPOSE, &sealed)
-            .map_err(|_| TicketRefused::Invalid)?;
-        let t: Ticket = serde_json::from_slice(&json).map_err(|_| TicketRefused::Invalid)?;
+        let t: Ticket = self.unseal(token).map_err(|e| match e {
+            crate::sealed::Unsealed::Invalid => TicketRefused::Invalid,
+            crate::sealed::Unsealed::Expired => TicketRefused::Expired,
+        })?;
         if t.kind != kind {
             return Err(TicketRefused::Invalid);
-        }
-        if t.expires_at <= self.now() {
-            return Err(TicketRefused::Expired);
         }
         let user = self
             .inner

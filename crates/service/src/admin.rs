@@ -24,7 +24,6 @@ pub const ADMIN_ROLE: &str = "admin";
 /// The `app_metadata` key holding a user's roles, [`ADMIN_ROLE`] among them.
 pub const ROLES_KEY: &str = "roles";
 
-const SIGN_IN_PURPOSE: &str = "admin-sign-in";
 /// How long a sign-in may take between leaving for the login page and coming back.
 const SIGN_IN_LIFETIME_MS: i64 = 10 * 60 * 1000;
 
@@ -35,6 +34,13 @@ struct PendingSignIn {
     verifier: String,
     return_to: String,
     expires_at: i64,
+}
+
+impl crate::sealed::Sealable for PendingSignIn {
+    const PURPOSE: &'static str = "admin-sign-in";
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
 }
 
 /// Where to send the browser to sign in, and the sealed cookie that must come back with it.
@@ -174,7 +180,7 @@ impl Gatehouse {
         .join("&");
         Ok(SignInStart {
             authorize_url: format!("/authorize?{query}"),
-            pending_cookie: self.seal_json(SIGN_IN_PURPOSE, &pending)?,
+            pending_cookie: self.seal(&pending)?,
         })
     }
 
@@ -191,8 +197,7 @@ impl Gatehouse {
         user_agent: Option<String>,
     ) -> std::result::Result<(NewSessionCookie, String), SignInRefused> {
         let pending = pending_cookie
-            .and_then(|c| self.open_json::<PendingSignIn>(SIGN_IN_PURPOSE, c))
-            .filter(|p| p.expires_at > self.now())
+            .and_then(|c| self.unseal::<PendingSignIn>(c).ok())
             .filter(|p| gatehouse_crypto::ct_eq(p.state.as_bytes(), state.as_bytes()))
             .ok_or(SignInRefused::Expired)?;
         let issued = self

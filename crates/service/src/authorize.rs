@@ -12,7 +12,6 @@ use crate::error::{Failure, RandomnessFailed, ServiceError};
 use crate::login::IdTokenExtras;
 use crate::sessions::{ActiveSession, NewSessionCookie};
 use crate::tokens::{ExchangeEvents, IssuedToken, OAuthError, TokenRequest};
-use base64::Engine;
 use gatehouse_core::authorize::{
     AuthorizeProblem, AuthorizeRequest, ChallengeMethod, Prompt, ResponseMode, ResponseType,
     redirect_url,
@@ -31,9 +30,6 @@ const TRANSACTION_LIFETIME_MS: i64 = 60 * 60 * 1000;
 const CODE_LIFETIME_MS: i64 = 120 * 1000;
 /// How long an external redirect hook may take before `/continue`.
 const CONTINUE_LIFETIME_MS: i64 = 10 * 60 * 1000;
-
-const TX_PURPOSE: &str = "authorize-transaction";
-const CONTINUE_PURPOSE: &str = "authorize-continue";
 
 /// Scopes that are about the user's profile rather than an API.
 const OIDC_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
@@ -162,12 +158,26 @@ struct Transaction {
     consented: bool,
 }
 
+impl crate::sealed::Sealable for Transaction {
+    const PURPOSE: &'static str = "authorize-transaction";
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.created_at + TRANSACTION_LIFETIME_MS)
+    }
+}
+
 /// The state handed to the post-login redirect hook and brought back to `/continue`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Continuation {
     tx: Transaction,
     session_id: String,
     expires_at: i64,
+}
+
+impl crate::sealed::Sealable for Continuation {
+    const PURPOSE: &'static str = "authorize-continue";
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
 }
 
 fn error_page(status: u16, message: impl Into<String>) -> Step {
@@ -292,38 +302,8 @@ fn callback_error(
 }
 
 impl Gatehouse {
-    pub(crate) fn seal_json<T: Serialize>(
-        &self,
-        purpose: &str,
-        value: &T,
-    ) -> Result<String, ServiceError> {
-        let json = serde_json::to_vec(value).map_err(ServiceError::internal)?;
-        let sealed = self
-            .inner
-            .secrets
-            .seal(purpose, &json)
-            .map_err(ServiceError::internal)?;
-        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
-    }
-
-    pub(crate) fn open_json<T: for<'de> Deserialize<'de>>(
-        &self,
-        purpose: &str,
-        token: &str,
-    ) -> Option<T> {
-        if token.len() > 16 * 1024 {
-            return None;
-        }
-        let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token)
-            .ok()?;
-        let json = self.inner.secrets.open(purpose, &sealed).ok()?;
-        serde_json::from_slice(&json).ok()
-    }
-
     fn open_transaction(&self, token: &str) -> Option<Transaction> {
-        self.open_json::<Transaction>(TX_PURPOSE, token)
-            .filter(|tx| tx.created_at + TRANSACTION_LIFETIME_MS > self.now())
+        self.unseal::<Transaction>(token).ok()
     }
 
     async fn branding(&self) -> Branding {
@@ -506,7 +486,7 @@ impl Gatehouse {
                     AuthorizeProblem::new("login_required", "Login required"),
                 );
             }
-            return match self.seal_json(TX_PURPOSE, &tx) {
+            return match self.seal(&tx) {
                 Ok(t) => Step::ToLogin {
                     transaction: t,
                     signup: req.signup_first,
@@ -525,7 +505,7 @@ impl Gatehouse {
                 );
             }
             Ok(true) => {
-                return match self.seal_json(TX_PURPOSE, &tx) {
+                return match self.seal(&tx) {
                     Ok(t) => Step::ToConsent { transaction: t },
                     Err(e) => e.into(),
                 };
@@ -877,7 +857,7 @@ impl Gatehouse {
                     session_id: session.session_id.clone(),
                     expires_at: self.now() + CONTINUE_LIFETIME_MS,
                 };
-                match self.seal_json(CONTINUE_PURPOSE, &cont) {
+                match self.seal(&cont) {
                     Ok(state) => Step::External(redirect_url(
                         &url,
                         ResponseMode::Query,
@@ -901,10 +881,7 @@ impl Gatehouse {
     /// `GET|POST /continue?state=...`: resumes after the redirect hook, in the same browser
     /// session that started it.
     pub async fn resume(&self, state: &str, browser: &Browser) -> Outcome {
-        let Some(cont) = self
-            .open_json::<Continuation>(CONTINUE_PURPOSE, state)
-            .filter(|c| c.expires_at > self.now())
-        else {
+        let Some(cont) = self.unseal::<Continuation>(state).ok() else {
             return expired().into();
         };
         let session = match self.active_session(browser.session_cookie.as_deref()).await {

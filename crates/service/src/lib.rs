@@ -20,6 +20,7 @@ pub mod logs;
 pub mod passwordless;
 pub mod refresh;
 pub mod resource_servers;
+mod sealed;
 pub mod sessions;
 pub mod tenant_settings;
 pub mod tokens;

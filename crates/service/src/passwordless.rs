@@ -23,7 +23,6 @@ use std::collections::HashMap;
 pub const PASSWORDLESS_OTP_GRANT: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
 /// Guesses at one code, the right one included.
 const MAX_GUESSES: i32 = 3;
-const LINK_PURPOSE: &str = "passwordless-link";
 
 /// What a magic link carries, sealed: the code and the `/authorize` request to continue.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -32,6 +31,14 @@ struct MagicLink {
     email: String,
     code: String,
     params: HashMap<String, String>,
+}
+
+impl crate::sealed::Sealable for MagicLink {
+    const PURPOSE: &'static str = "passwordless-link";
+    /// The link's code expires (and is used up) in the database.
+    fn expires_at(&self) -> Option<i64> {
+        None
+    }
 }
 const MAX_SENDS: i32 = 5;
 const SEND_WINDOW_MS: i64 = 10 * 60 * 1000;
@@ -283,15 +290,12 @@ impl Gatehouse {
         let (template, url) = match auth_params {
             Some(params) => {
                 let token = self
-                    .seal_json(
-                        LINK_PURPOSE,
-                        &MagicLink {
-                            connection: conn.settings.name.clone(),
-                            email: email.clone(),
-                            code: code.clone(),
-                            params,
-                        },
-                    )
+                    .seal(&MagicLink {
+                        connection: conn.settings.name.clone(),
+                        email: email.clone(),
+                        code: code.clone(),
+                        params,
+                    })
                     .map_err(OAuthError::failed)?;
                 (
                     EmailTemplate::PasswordlessLink,
@@ -390,7 +394,7 @@ impl Gatehouse {
                 message: m.to_string(),
             })
         };
-        let Some(link) = self.open_json::<MagicLink>(LINK_PURPOSE, token) else {
+        let Ok(link) = self.unseal::<MagicLink>(token) else {
             return refused("This link is not valid.");
         };
         let mut event = LogEvent {
@@ -405,6 +409,9 @@ impl Gatehouse {
         };
         let user = match user {
             Ok(u) => u,
+            Err(OAuthError {
+                failure: Some(f), ..
+            }) => return Step::Failed(f).into(),
             Err(e) => {
                 event.kind = codes::FAILED_LOGIN.into();
                 event.description = Some(e.description.clone());

@@ -265,3 +265,45 @@ async fn password_change_tickets_live_their_ttl() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sealed_value_only_opens_for_its_own_purpose() {
+    let (mut s, _clock) = server().await;
+    let app = web_app(&mut s, json!({})).await;
+    let u = s.create_user("purpose@example.com", json!({})).await;
+    let r = s
+        .post(
+            "/api/v2/tickets/password-change",
+            json!({"user_id": u["user_id"], "ttl_sec": 600}),
+        )
+        .await;
+    let ticket_url = r.assert_status(201)["ticket"].as_str().unwrap().to_string();
+    let ticket = ticket_url.split("ticket=").nth(1).unwrap().to_string();
+    let mut b = Browser::new(&s.url);
+    let page = b.get(&authorize_url(&app.0, "")).await;
+    let transaction = common::browser::param(page.location.as_deref().unwrap(), "state").unwrap();
+
+    // A live ticket is not a login transaction, and a live transaction is not a ticket.
+    let as_login = b.get(&format!("/u/login?state={ticket}")).await;
+    assert_eq!(as_login.status, 400, "{}", as_login.body);
+    assert!(
+        as_login.body.contains("expired or is not valid"),
+        "{}",
+        as_login.body
+    );
+    let as_ticket = b.get(&format!("/lo/reset?ticket={transaction}")).await;
+    assert_eq!(as_ticket.status, 400, "{}", as_ticket.body);
+    assert!(
+        as_ticket.body.contains("This link is not valid."),
+        "{}",
+        as_ticket.body
+    );
+    let as_continue = b.get(&format!("/continue?state={transaction}")).await;
+    assert_eq!(as_continue.status, 400, "{}", as_continue.body);
+    // Each still opens where it belongs.
+    assert_eq!(b.get(&ticket_url).await.status, 200);
+    assert_eq!(
+        b.get(&format!("/u/login?state={transaction}")).await.status,
+        200
+    );
+}
