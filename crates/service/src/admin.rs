@@ -64,6 +64,17 @@ pub enum SignInRefused {
     Service(#[from] ServiceError),
 }
 
+/// A refusal reaching the edge as a failure: the service's own keeps its kind (an outage
+/// stays a 503); the others are unexpected there.
+impl From<SignInRefused> for crate::Failure {
+    fn from(r: SignInRefused) -> Self {
+        match r {
+            SignInRefused::Service(e) => e.into(),
+            other => crate::Failure::internal(other),
+        }
+    }
+}
+
 /// A signed-in administrator.
 #[derive(Debug, Clone)]
 pub struct Admin {

@@ -185,3 +185,29 @@ async fn a_reset_link_visited_during_an_outage_answers_503_and_still_works_after
         form.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_during_an_outage_answers_503_and_logs_the_cause() {
+    if !on_postgres() {
+        return;
+    }
+    let s = TestServer::start_with(|cfg| {
+        cfg.bootstrap_admin_email = Some("zoë.admin@example.com".into());
+        cfg.bootstrap_admin_password = Some(PASSWORD.into());
+    })
+    .await;
+    let mut b = Browser::new(&s.url);
+    let login = b.visit("/admin").await;
+    let home = b
+        .submit_login(&login, "zoë.admin@example.com", PASSWORD)
+        .await;
+    assert_eq!(home.status, 200, "{}", home.body);
+
+    let outage = s.database_outage().await.unwrap();
+    let page = b.get("/admin/users").await;
+    assert_eq!(page.status, 503, "{}", page.body);
+    let id = page.request_id.clone().expect("x-request-id");
+    assert_cause_logged(&id, "GET /admin/users");
+    outage.end().await;
+    assert_eq!(b.get("/admin/users").await.status, 200);
+}

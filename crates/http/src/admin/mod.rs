@@ -157,7 +157,7 @@ impl FromRequestParts<AppState> for Dashboard {
                 Err(start_sign_in(g, back).await)
             }
             Err(SignInRefused::NotAdmin(who)) => Err(not_admin(g, &who)),
-            Err(e) => Err(failure(&e.to_string())),
+            Err(e) => Err(failure(e)),
         }
     }
 }
@@ -242,7 +242,7 @@ async fn start_sign_in(g: &Gatehouse, back: &str) -> Response {
             );
             r
         }
-        Err(e) => failure(&e.to_string()),
+        Err(e) => failure(e),
     }
 }
 
@@ -262,13 +262,22 @@ fn not_admin(g: &Gatehouse, who: &str) -> Response {
     r
 }
 
-fn failure(message: &str) -> Response {
-    tracing::error!(error = %message, "admin dashboard request failed");
-    bare(
-        StatusCode::INTERNAL_SERVER_ERROR,
+/// Our failure on a dashboard request: a 503 when the database could not be reached, else a
+/// 500; the cause goes to the edge's log with the request id.
+fn failure(e: impl Into<gatehouse_service::Failure>) -> Response {
+    let f = e.into();
+    let status = if f.is_unavailable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    let mut r = bare(
+        status,
         "Something went wrong",
         "<p class=\"error\" role=\"alert\">The server could not complete this request. The details are in its log.</p>",
-    )
+    );
+    crate::failure::attach(&mut r, f);
+    r
 }
 
 /// A form or query field, empty when absent.
@@ -344,7 +353,7 @@ async fn callback(
                 esc(&e.to_string())
             ),
         ),
-        Err(e) => failure(&e.to_string()),
+        Err(e) => failure(e),
     };
     set_cookie(&mut r, SIGN_IN_COOKIE, "", 0, secure(g));
     r
@@ -362,7 +371,7 @@ async fn sign_out(
         .end_session(cookies::read(&headers, ADMIN_COOKIE).as_deref())
         .await
     {
-        return failure(&e.to_string());
+        return failure(e);
     }
     let mut r = see_other(&g.admin_sign_out_url());
     set_cookie(&mut r, ADMIN_COOKIE, "", 0, secure(g));
