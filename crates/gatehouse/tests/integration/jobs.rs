@@ -951,3 +951,22 @@ async fn an_export_interrupted_mid_way_resumes_and_writes_each_user_once() {
         expected.extend(late);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finished_jobs_are_swept_a_day_after_they_end() {
+    let mut s = TestServer::start_with_manual_clock_and(|c| c.job_poll_ms = 50).await;
+    s.create_user("élodie@example.com", json!({})).await;
+    let (job, _) = export(&mut s, json!({"format": "json"})).await;
+    let path = format!("/api/v2/jobs/{}", job["id"].as_str().unwrap());
+    // The sweep runs at every start: a day less a minute after it ended, the job stays.
+    s.clock().advance(24 * 3_600_000 - 60_000);
+    s.restart().await;
+    s.get(&path).await.assert_status(200);
+    s.clock().advance(120_000);
+    s.restart().await;
+    // (The cached token has expired by now: a new one.)
+    let token = s.token_with_scope(None).await;
+    s.raw(Method::GET, &path, Some(&token), None)
+        .await
+        .assert_error(404, "inexistent_job");
+}

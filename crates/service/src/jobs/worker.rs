@@ -5,7 +5,7 @@ use super::export::{
     DEFAULT_EXPORT_PAGE, ExportFormat, ExportParams, encode_page, export_block, gzip,
 };
 use super::import::ImportParams;
-use super::{JOB_RETENTION_MS, USERS_EXPORT, USERS_IMPORT};
+use super::{USERS_EXPORT, USERS_IMPORT};
 use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
 use gatehouse_core::log_event::{LogEvent, codes};
@@ -51,23 +51,7 @@ impl JobWorker {
 
     /// Runs jobs until the future is dropped.
     pub async fn run(self) {
-        let mut last_sweep = 0i64;
         loop {
-            let now = self.gatehouse.now();
-            if now - last_sweep > 600_000 {
-                last_sweep = now;
-                match self
-                    .gatehouse
-                    .inner
-                    .jobs
-                    .sweep(now - JOB_RETENTION_MS, now - 3_600_000)
-                    .await
-                {
-                    Ok(n) if n > 0 => tracing::info!(jobs = n, "expired jobs removed"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "job sweep failed"),
-                }
-            }
             match self.run_one().await {
                 Ok(true) => continue,
                 Ok(false) => {}
