@@ -44,7 +44,8 @@ pub async fn log_failures(req: Request, next: Next) -> Response {
 pub struct RequestId(pub String);
 
 impl RequestId {
-    fn of(headers: &axum::http::HeaderMap) -> Self {
+    /// The id the request-id layer put on this request, or `-`.
+    pub(crate) fn of(headers: &axum::http::HeaderMap) -> Self {
         Self(
             headers
                 .get(REQUEST_ID_HEADER)

@@ -88,7 +88,7 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
         request_timeout: config.request_timeout,
         import_max_bytes: config.import_max_bytes,
     };
-    let request_id = HeaderName::from_static("x-request-id");
+    let request_id = HeaderName::from_static(failure::REQUEST_ID_HEADER);
     Router::new()
         .nest("/api/v2", management::router(state.clone()))
         .merge(authentication::router())
@@ -121,11 +121,7 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
         .layer(axum::middleware::from_fn(failure::log_failures))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let id = req
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
+                let id = failure::RequestId::of(req.headers()).0;
                 // The path only: query strings can carry emails and other personal data.
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),

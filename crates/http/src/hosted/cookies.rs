@@ -57,12 +57,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BrowserRequest {
                 user_agent: who.user_agent,
             },
             csrf_cookie: read(&parts.headers, CSRF_COOKIE),
-            request_id: parts
-                .headers
-                .get(crate::failure::REQUEST_ID_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-")
-                .to_string(),
+            request_id: crate::failure::RequestId::of(&parts.headers).0,
         })
     }
 }
