@@ -76,6 +76,14 @@ impl ConnectionSettings {
         self.options.get("disable_signup").and_then(Value::as_bool) == Some(true)
     }
 
+    /// `options.brute_force_protection`: on unless turned off explicitly.
+    pub fn brute_force_protection(&self) -> bool {
+        self.options
+            .get("brute_force_protection")
+            .and_then(Value::as_bool)
+            != Some(false)
+    }
+
     /// Seconds a passwordless code stays valid (`options.totp.time_step`, 60 to 3600).
     pub fn code_lifetime_secs(&self) -> i64 {
         self.options

@@ -6,7 +6,7 @@
 //! carries the password's date, so it dies when the password changes by any route.
 
 use crate::Gatehouse;
-use crate::authorize::Browser;
+use crate::browser::Browser;
 use crate::connections::{connection_not_enabled, connection_serves};
 use crate::error::{Result, ServiceError};
 use gatehouse_core::email::{EmailTemplate, render};
@@ -15,7 +15,7 @@ use gatehouse_core::payload::Payload;
 use gatehouse_core::user::{DATABASE_PROVIDER, NewUser, User, UserPatch};
 use gatehouse_store::OutboxMessage;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// Auth0's default ticket lifetime: five days.
 const DEFAULT_TICKET_TTL_SECS: i64 = 432_000;
@@ -96,6 +96,59 @@ fn absolute_url(field: &str, v: &str) -> Result<()> {
             field,
         )
         .into())
+    }
+}
+
+/// What `/dbconnections/signup` answers: the user's id without its provider prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignupAnswer {
+    pub id: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub username: Option<String>,
+}
+
+/// `/dbconnections/signup`'s refusal of the request itself (Auth0's `invalid_signup`).
+fn invalid_signup(message: impl Into<String>) -> ServiceError {
+    ServiceError::NotAllowed {
+        code: "invalid_signup",
+        message: message.into(),
+    }
+}
+
+/// A public sign-up may set only what Auth0's sign-up accepts; `email_verified`, `blocked`,
+/// `app_metadata`, `user_id` and the like are for the Management API. `user_metadata` is at
+/// most 10 string fields of 500 characters in all.
+fn check_signup_fields(fields: &Map<String, Value>) -> std::result::Result<(), String> {
+    const ALLOWED: &[&str] = &[
+        "email",
+        "password",
+        "connection",
+        "username",
+        "given_name",
+        "family_name",
+        "name",
+        "nickname",
+        "picture",
+        "user_metadata",
+    ];
+    if let Some(k) = fields.keys().find(|k| !ALLOWED.contains(&k.as_str())) {
+        return Err(format!("{k} cannot be set at sign-up"));
+    }
+    match fields.get("user_metadata") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Object(m)) => {
+            let total: usize = m
+                .values()
+                .map(|v| v.as_str().map(str::len).ok_or(()))
+                .sum::<std::result::Result<usize, ()>>()
+                .map_err(|_| "user_metadata values must be strings".to_string())?;
+            if m.len() > 10 || total > 500 {
+                return Err("user_metadata is limited to 10 fields and 500 characters".into());
+            }
+            Ok(())
+        }
+        Some(_) => Err("user_metadata must be an object".into()),
     }
 }
 
@@ -612,8 +665,50 @@ impl Gatehouse {
         })
     }
 
-    /// `POST /dbconnections/signup`: a database user and their verification email, committed
-    /// together.
+    /// `POST /dbconnections/signup` with its JSON body: the application must exist, the body
+    /// may set only what Auth0's public sign-up accepts, and an address that already has an
+    /// account gets the answer a new one gets (its owner is emailed instead), so the answer
+    /// never tells who has an account. Auth0 answers `user_exists` there.
+    pub async fn dbconnections_signup(
+        &self,
+        mut fields: Map<String, Value>,
+        browser: &Browser,
+    ) -> Result<SignupAnswer> {
+        let client_id = match fields.remove("client_id") {
+            Some(Value::String(c)) => c,
+            _ => return Err(invalid_signup("Missing required parameter: client_id")),
+        };
+        match self.client_exists(&client_id).await {
+            Ok(()) => {}
+            Err(ServiceError::NotFound { .. }) => return Err(invalid_signup("Unknown client")),
+            Err(e) => return Err(e),
+        }
+        check_signup_fields(&fields).map_err(invalid_signup)?;
+        let req = Payload::from_value(Value::Object(fields)).and_then(NewUser::from_payload)?;
+        let email = req.email.clone().map(|e| e.to_lowercase());
+        match self.signup(req, Some(&client_id), browser).await {
+            Ok(u) => Ok(SignupAnswer {
+                id: u
+                    .user_id
+                    .split_once('|')
+                    .map_or(u.user_id.as_str(), |(_, id)| id)
+                    .to_string(),
+                email: u.email,
+                email_verified: u.email_verified,
+                username: u.username,
+            }),
+            Err(ServiceError::Conflict(_)) => Ok(SignupAnswer {
+                id: gatehouse_crypto::random::hex(12).map_err(ServiceError::internal)?,
+                email: Some(email.unwrap_or_default()),
+                email_verified: false,
+                username: None,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A database user and their verification email, committed together (the hosted sign-up
+    /// page and `/dbconnections/signup`).
     pub async fn signup(
         &self,
         req: NewUser,

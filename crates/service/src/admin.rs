@@ -8,16 +8,15 @@
 //! taking the role away or blocking the user ends their access at once.
 
 use crate::Gatehouse;
+use crate::browser::sessions::NewSessionCookie;
 use crate::error::{Result, ServiceError};
-use crate::sessions::NewSessionCookie;
-use crate::tokens::TokenRequest;
+use crate::oauth::TokenRequest;
 use gatehouse_core::client::ClientSettings;
 use gatehouse_core::user::User;
 use gatehouse_store::{SessionKind, StoredClient};
 use serde::{Deserialize, Serialize};
 
-/// The dashboard's client id: fixed, so a restart on another address finds it again.
-pub const DASHBOARD_CLIENT_ID: &str = "gatehouse-dashboard";
+pub use crate::clients::DASHBOARD_CLIENT_ID;
 pub const DASHBOARD_CLIENT_NAME: &str = "Gatehouse Dashboard";
 /// The role (in `app_metadata.roles`) that opens the dashboard.
 pub const ADMIN_ROLE: &str = "admin";

@@ -1,13 +1,16 @@
-//! Applications: create, read, update, delete, secret rotation and authentication.
+//! Applications: create, read, update, delete and secret rotation. (Authenticating a client
+//! at the token endpoint is `oauth::client_auth`.)
 
 use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use crate::tokens::OAuthError;
 use gatehouse_core::client::{ClientSettings, client_json};
 use gatehouse_core::payload::{InvalidBody, Payload};
 use gatehouse_crypto::random;
 use gatehouse_store::StoredClient;
 use serde_json::Value;
+
+/// The dashboard's client id: fixed, so a restart on another address finds it again.
+pub const DASHBOARD_CLIENT_ID: &str = "gatehouse-dashboard";
 
 fn purpose(client_id: &str) -> String {
     format!("client_secret:{client_id}")
@@ -21,7 +24,7 @@ fn not_found() -> ServiceError {
 }
 
 /// Client ids are letters, digits, `-` and `_` (32 alphanumerics when generated).
-fn plausible_id(id: &str) -> bool {
+pub(crate) fn plausible_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
         && id
@@ -223,70 +226,5 @@ impl Gatehouse {
         check_id(client_id)?;
         self.inner.clients.delete(self.tenant(), client_id).await?;
         Ok(())
-    }
-
-    /// The client of a grant made for a user (password, refresh token, authorization code):
-    /// `client_id` present, confidential clients authenticated by their secret (public ones,
-    /// `token_endpoint_auth_method: none`, have none to present), and `grant` allowed.
-    pub(crate) async fn client_for_user_grant(
-        &self,
-        req: &crate::tokens::TokenRequest,
-        grant: &str,
-    ) -> Result<StoredClient, OAuthError> {
-        let client_id = req
-            .client_id
-            .as_deref()
-            .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
-        let unauthorized = || OAuthError::new(401, "access_denied", "Unauthorized");
-        let client = match req.client_secret.as_deref() {
-            Some(secret) => self.authenticate_client(client_id, secret).await?,
-            None => {
-                let c = match self.stored_client(client_id).await {
-                    Ok(c) => c,
-                    Err(e @ crate::ServiceError::Store(_)) => return Err(e.into()),
-                    Err(_) => return Err(unauthorized()),
-                };
-                if c.settings.token_endpoint_auth_method != "none" {
-                    return Err(unauthorized());
-                }
-                c
-            }
-        };
-        if !client.settings.allows_grant(grant) {
-            return Err(OAuthError::new(
-                403,
-                "unauthorized_client",
-                format!("Grant type '{grant}' not allowed for the client."),
-            ));
-        }
-        Ok(client)
-    }
-
-    /// Checks a client's secret in constant time. Unknown clients and wrong secrets give the
-    /// same answer, so callers cannot probe for client ids.
-    pub async fn authenticate_client(
-        &self,
-        client_id: &str,
-        secret: &str,
-    ) -> Result<StoredClient, OAuthError> {
-        let unauthorized = || OAuthError::new(401, "access_denied", "Unauthorized");
-        if !plausible_id(client_id) {
-            return Err(unauthorized());
-        }
-        let client = self
-            .inner
-            .clients
-            .get(self.tenant(), client_id)
-            .await?
-            .ok_or_else(unauthorized)?;
-        let expected = self
-            .open_secret(&client)
-            .map_err(OAuthError::failed)?
-            .ok_or_else(unauthorized)?;
-        if gatehouse_crypto::ct_eq(expected.as_bytes(), secret.as_bytes()) {
-            Ok(client)
-        } else {
-            Err(unauthorized())
-        }
     }
 }

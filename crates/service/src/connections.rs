@@ -36,7 +36,7 @@ fn check_id(id: &str) -> Result<()> {
 /// the connection's `enabled_clients` (Auth0's rule; security review M5), or it is the
 /// dashboard, which admits administrators whatever their connection.
 pub(crate) fn connection_serves(conn: &StoredConnection, client_id: &str) -> bool {
-    client_id == crate::admin::DASHBOARD_CLIENT_ID
+    client_id == crate::clients::DASHBOARD_CLIENT_ID
         || conn.settings.enabled_clients.iter().any(|c| c == client_id)
 }
 

@@ -3,27 +3,25 @@
 
 pub mod account;
 pub mod admin;
-pub mod authorize;
 pub mod bootstrap;
 pub mod breached;
+pub mod browser;
 pub mod clients;
 pub mod clock;
 pub mod connections;
+pub mod credentials;
 pub mod email_templates;
 pub mod error;
 pub mod hashing;
+mod housekeeping;
 pub mod jobs;
 pub mod keyring;
-pub mod login;
-pub mod logout;
 pub mod logs;
+pub mod oauth;
 pub mod passwordless;
-pub mod refresh;
 pub mod resource_servers;
 mod sealed;
-pub mod sessions;
 pub mod tenant_settings;
-pub mod tokens;
 pub mod user_blocks;
 pub mod users;
 

@@ -8,10 +8,10 @@
 //! addresses.
 
 use crate::Gatehouse;
-use crate::authorize::{Browser, Outcome, Step};
+use crate::browser::Browser;
+use crate::browser::magic_link::MagicLink;
 use crate::connections::{CONNECTION_NOT_ENABLED, connection_serves};
-use crate::login::IdTokenExtras;
-use crate::tokens::{IssuedToken, OAuthError, TokenRequest};
+use crate::oauth::OAuthError;
 use gatehouse_core::connection::EMAIL_STRATEGY;
 use gatehouse_core::email::EmailTemplate;
 use gatehouse_core::log_event::{LogEvent, codes};
@@ -20,26 +20,8 @@ use gatehouse_store::StoredConnection;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-pub const PASSWORDLESS_OTP_GRANT: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
 /// Guesses at one code, the right one included.
 const MAX_GUESSES: i32 = 3;
-
-/// What a magic link carries, sealed: the code and the `/authorize` request to continue.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct MagicLink {
-    connection: String,
-    email: String,
-    code: String,
-    params: HashMap<String, String>,
-}
-
-impl crate::sealed::Sealable for MagicLink {
-    const PURPOSE: &'static str = "passwordless-link";
-    /// The link's code expires (and is used up) in the database.
-    fn expires_at(&self) -> Option<i64> {
-        None
-    }
-}
 const MAX_SENDS: i32 = 5;
 const SEND_WINDOW_MS: i64 = 10 * 60 * 1000;
 
@@ -67,7 +49,10 @@ fn hash_code(connection_id: &str, email: &str, code: &str) -> String {
 }
 
 impl Gatehouse {
-    async fn email_connection(&self, name: &str) -> Result<StoredConnection, OAuthError> {
+    pub(crate) async fn email_connection(
+        &self,
+        name: &str,
+    ) -> Result<StoredConnection, OAuthError> {
         self.connection_by_name(name)
             .await
             .map_err(OAuthError::failed)?
@@ -347,7 +332,7 @@ impl Gatehouse {
 
     /// Checks a code against the live one for an address and uses it up; on success the
     /// address counts as verified. Wrong guesses are counted.
-    async fn redeem_code(
+    pub(crate) async fn redeem_code(
         &self,
         conn: &StoredConnection,
         email: &str,
@@ -382,147 +367,5 @@ impl Gatehouse {
                 .map_err(OAuthError::failed)?;
         }
         Ok(user)
-    }
-
-    /// `GET /passwordless/verify_redirect?token=`: the magic link. Uses the code, logs the
-    /// user in with a fresh browser session and continues the `/authorize` request the link
-    /// was made for.
-    pub async fn verify_magic_link(&self, token: &str, browser: &Browser) -> Outcome {
-        let refused = |m: &str| {
-            Outcome::from(Step::ErrorPage {
-                status: 400,
-                message: m.to_string(),
-            })
-        };
-        let Ok(link) = self.unseal::<MagicLink>(token) else {
-            return refused("This link is not valid.");
-        };
-        let mut event = LogEvent {
-            client_id: link.params.get("client_id").cloned(),
-            connection: Some(link.connection.clone()),
-            user_name: Some(link.email.clone()),
-            ..browser.event()
-        };
-        let user = match self.email_connection(&link.connection).await {
-            Ok(conn) => self.redeem_code(&conn, &link.email, &link.code).await,
-            Err(e) => Err(e),
-        };
-        let user = match user {
-            Ok(u) => u,
-            Err(OAuthError {
-                failure: Some(f), ..
-            }) => return Step::Failed(f).into(),
-            Err(e) => {
-                event.kind = codes::FAILED_LOGIN.into();
-                event.description = Some(e.description.clone());
-                self.record(event).await;
-                return refused("This link has expired or was already used. Ask for a new one.");
-            }
-        };
-        if self
-            .record_login(&user.user_id, browser.ip.as_deref())
-            .await
-            .is_err()
-        {
-            return refused("Something went wrong; try again.");
-        }
-        let started = match self.tenant_settings().await {
-            Ok(settings) => {
-                self.start_session(&user.user_id, browser.session_cookie.as_deref(), &settings)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        let Ok((session, cookie)) = started else {
-            return refused("Something went wrong; try again.");
-        };
-        event.kind = codes::SUCCESS_LOGIN.into();
-        event.description = Some("Successful passwordless login (link)".into());
-        event.user_id = Some(user.user_id.clone());
-        event
-            .details
-            .insert("session_id".into(), json!(session.session_id));
-        self.record(event).await;
-        let with_session = Browser {
-            session_cookie: Some(cookie.value.clone()),
-            ..browser.clone()
-        };
-        let mut outcome = self.authorize(&link.params, &with_session).await;
-        outcome.set_session = Some(cookie);
-        outcome
-    }
-
-    /// The passwordless OTP grant at `/oauth/token`.
-    pub(crate) async fn passwordless_grant(
-        &self,
-        req: TokenRequest,
-    ) -> Result<IssuedToken, OAuthError> {
-        let mut event = LogEvent {
-            client_id: req.client_id.clone(),
-            ip: req.ip.clone(),
-            user_agent: req.user_agent.clone(),
-            user_name: req.username.clone(),
-            connection: req.realm.clone(),
-            ..Default::default()
-        };
-        let result = self.exchange_otp(&req, &mut event).await;
-        match &result {
-            Ok(_) => {
-                event.kind = codes::SUCCESS_LOGIN.into();
-                event.description = Some("Successful passwordless login".into());
-            }
-            Err(e) => {
-                event.kind = codes::FAILED_LOGIN.into();
-                event.description = Some(e.description.clone());
-            }
-        }
-        self.record(event).await;
-        result
-    }
-
-    async fn exchange_otp(
-        &self,
-        req: &TokenRequest,
-        event: &mut LogEvent,
-    ) -> Result<IssuedToken, OAuthError> {
-        let client = self
-            .client_for_user_grant(req, PASSWORDLESS_OTP_GRANT)
-            .await?;
-        let realm = req
-            .realm
-            .as_deref()
-            .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: realm"))?;
-        let (Some(email), Some(otp)) = (req.username.as_deref(), req.otp.as_deref()) else {
-            return Err(OAuthError::invalid_request(
-                "Missing required parameters: username and otp",
-            ));
-        };
-        let conn = self.email_connection(realm).await?;
-        if !connection_serves(&conn, &client.client_id) {
-            return Err(OAuthError::invalid_request(CONNECTION_NOT_ENABLED));
-        }
-        let user = self.redeem_code(&conn, &email.to_lowercase(), otp).await?;
-        event.user_id = Some(user.user_id.clone());
-        let user = self.record_login(&user.user_id, req.ip.as_deref()).await?;
-        let api = match req.audience.as_deref() {
-            Some(a) => Some(self.api_for_users(a).await?),
-            None => None,
-        };
-        let extra = IdTokenExtras {
-            auth_time: Some(self.now() / 1000),
-            ..Default::default()
-        };
-        let mut issued =
-            self.user_tokens(&client, &user, api.as_ref(), req.scope.as_deref(), &extra)?;
-        self.maybe_refresh_token(
-            &client,
-            &user,
-            api.as_ref(),
-            req.scope.as_deref(),
-            None,
-            &mut issued,
-        )
-        .await?;
-        Ok(issued)
     }
 }

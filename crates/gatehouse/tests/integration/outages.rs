@@ -211,3 +211,37 @@ async fn the_dashboard_during_an_outage_answers_503_and_logs_the_cause() {
     outage.end().await;
     assert_eq!(b.get("/admin/users").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_signup_during_an_outage_answers_503_not_unknown_client() {
+    if !on_postgres() {
+        return;
+    }
+    let mut s = TestServer::start().await;
+    let (client_id, _) = app_and_user(&mut s).await;
+    let signup = json!({"client_id": client_id, "email": "émile.noether@example.com",
+        "password": PASSWORD, "connection": "Username-Password-Authentication"});
+
+    let outage = s.database_outage().await.unwrap();
+    let r = s
+        .raw(
+            Method::POST,
+            "/dbconnections/signup",
+            None,
+            Some(signup.clone()),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 503, "{}", r.body);
+    assert_ne!(r.body["code"], json!("invalid_signup"), "{}", r.body);
+    let id = r.headers["x-request-id"].to_str().unwrap().to_string();
+    assert_cause_logged(&id, "POST /dbconnections/signup");
+    outage.end().await;
+
+    let r = s
+        .raw(Method::POST, "/dbconnections/signup", None, Some(signup))
+        .await;
+    assert_eq!(
+        r.assert_status(200)["email"],
+        json!("émile.noether@example.com")
+    );
+}

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use gatehouse_core::log_event::{LogFilter, codes, explain};
 use gatehouse_core::payload::Payload;
 use gatehouse_core::user::{NewUser, User, UserPatch};
-use gatehouse_service::authorize::Browser;
+use gatehouse_service::browser::Browser;
 use gatehouse_service::jobs::VerificationEmailParams;
 use gatehouse_service::{Gatehouse, ServiceError};
 use gatehouse_store::{LogQuery, SortField, UserOrder, UserSearch};

@@ -16,7 +16,7 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
 /// Answers a logout and always deletes the session cookie.
 fn respond(
     s: &AppState,
-    result: Result<Option<String>, gatehouse_service::logout::LogoutRefused>,
+    result: Result<Option<String>, gatehouse_service::browser::logout::LogoutRefused>,
 ) -> Response {
     let mut resp = answer(result);
     if let Some(v) = clear_session(&s.gatehouse) {
@@ -25,7 +25,9 @@ fn respond(
     resp
 }
 
-fn answer(result: Result<Option<String>, gatehouse_service::logout::LogoutRefused>) -> Response {
+fn answer(
+    result: Result<Option<String>, gatehouse_service::browser::logout::LogoutRefused>,
+) -> Response {
     match result {
         Ok(Some(url)) => match HeaderValue::from_str(&url) {
             Ok(location) => {

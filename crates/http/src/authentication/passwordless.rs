@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gatehouse_service::tokens::OAuthError;
+use gatehouse_service::oauth::OAuthError;
 use serde_json::Value;
 
 pub async fn start(State(s): State<AppState>, b: BrowserRequest, body: Bytes) -> Response {

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use gatehouse_service::tokens::{OAuthError, TokenRequest};
+use gatehouse_service::oauth::{OAuthError, TokenRequest};
 use serde_json::{Map, Value, json};
 
 pub(crate) fn oauth_error(e: OAuthError) -> Response {
@@ -38,8 +38,8 @@ fn checks_a_password(grant: Option<&str>) -> bool {
         grant,
         Some(
             "password"
-                | gatehouse_service::login::PASSWORD_REALM_GRANT
-                | gatehouse_service::passwordless::PASSWORDLESS_OTP_GRANT
+                | gatehouse_service::oauth::PASSWORD_REALM_GRANT
+                | gatehouse_service::oauth::PASSWORDLESS_OTP_GRANT
         )
     )
 }

@@ -5,7 +5,7 @@ use crate::extract::ClientInfo;
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use gatehouse_service::authorize::Browser;
+use gatehouse_service::browser::Browser;
 
 pub const SESSION_COOKIE: &str = "gh_session";
 pub const CSRF_COOKIE: &str = "gh_csrf";

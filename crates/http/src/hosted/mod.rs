@@ -16,7 +16,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use gatehouse_core::authorize::ResponseMode;
 use gatehouse_service::Gatehouse;
-use gatehouse_service::authorize::{Outcome, Step};
+use gatehouse_service::browser::{Outcome, Step};
 use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
@@ -171,7 +171,7 @@ fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Response {
 fn with_session(
     g: &Gatehouse,
     mut resp: Response,
-    session: Option<gatehouse_service::sessions::NewSessionCookie>,
+    session: Option<gatehouse_service::browser::sessions::NewSessionCookie>,
 ) -> Response {
     if let Some(c) = session
         && let Ok(v) = HeaderValue::from_str(&cookies::set(

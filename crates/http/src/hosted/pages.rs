@@ -1,6 +1,6 @@
 //! The hosted pages' HTML: server-rendered, no JavaScript needed, every value escaped.
 
-use gatehouse_service::authorize::{Branding, ConsentScreen, LoginScreen, describe_scope};
+use gatehouse_service::browser::{Branding, ConsentScreen, LoginScreen, describe_scope};
 
 pub use gatehouse_core::email::escape_html as escape;
 

@@ -20,7 +20,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use gatehouse_service::tokens::{AccessClaims, TokenRejection};
+use gatehouse_service::oauth::{AccessClaims, TokenRejection};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()

@@ -1,96 +1,17 @@
-//! Refresh tokens: issued for `offline_access`, rotated at every use, and a reused token
-//! revokes its whole family (Auth0's rotating refresh tokens with reuse detection).
+//! The `refresh_token` grant: rotation at every use, and a reused token revokes its whole
+//! family (Auth0's rotating refresh tokens with reuse detection). Issuing the first token of
+//! a family is minting (`super::mint`).
 
+use super::mint::{IdTokenExtras, Lineage};
+use super::{ExchangeEvents, IssuedToken, OAuthError, TokenRequest};
 use crate::Gatehouse;
-use crate::tokens::{ExchangeEvents, IssuedToken, OAuthError, TokenRequest};
 use gatehouse_core::log_event::{LogEvent, codes};
-use gatehouse_core::user::User;
-use gatehouse_store::{RefreshToken, StoredClient, StoredResourceServer};
-
-/// Where a new refresh token belongs: its family (for reuse detection) and the family's
-/// absolute expiry, which rotation never extends.
-pub(crate) struct Lineage<'a> {
-    pub family_id: &'a str,
-    pub expires_at: Option<i64>,
-}
-
-/// Stands for "never" in the `expires_at` column.
-const NEVER: i64 = i64::MAX / 2;
 
 fn invalid_refresh() -> OAuthError {
     OAuthError::new(403, "invalid_grant", "Unknown or invalid refresh token.")
 }
 
 impl Gatehouse {
-    /// Adds a refresh token when `offline_access` was asked for, the client may use the
-    /// refresh_token grant, and the API (if any) allows offline access.
-    pub(crate) async fn maybe_refresh_token(
-        &self,
-        client: &StoredClient,
-        user: &User,
-        api: Option<&StoredResourceServer>,
-        scope: Option<&str>,
-        lineage: Option<Lineage<'_>>,
-        issued: &mut IssuedToken,
-    ) -> Result<(), OAuthError> {
-        let wants = scope
-            .unwrap_or("")
-            .split_whitespace()
-            .any(|s| s == "offline_access");
-        if !wants
-            || !client.settings.allows_grant("refresh_token")
-            || api.is_some_and(|a| !a.settings.allow_offline_access)
-        {
-            return Ok(());
-        }
-        let value = gatehouse_crypto::random::b64url(48)
-            .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?;
-        let now = self.now();
-        let policy = &client.settings.refresh_token;
-        let (family_id, expires_at) = match lineage {
-            Some(Lineage {
-                family_id,
-                expires_at: Some(e),
-            }) => (family_id.to_string(), e),
-            other => (
-                match other {
-                    Some(l) => l.family_id.to_string(),
-                    None => gatehouse_crypto::random::hex(12)
-                        .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?,
-                },
-                policy.lifetime_ms().map_or(NEVER, |l| now + l),
-            ),
-        };
-        let record = RefreshToken {
-            token_hash: gatehouse_crypto::sha256_hex(value.as_bytes()),
-            family_id,
-            client_id: client.client_id.clone(),
-            user_id: user.user_id.clone(),
-            audience: api.map(|a| a.settings.identifier.clone()),
-            scope: scope.unwrap_or("").to_string(),
-            created_at: now,
-            expires_at,
-            used_at: None,
-            revoked_at: None,
-        };
-        self.inner
-            .refresh_tokens
-            .insert(self.tenant(), &record)
-            .await
-            .map_err(OAuthError::failed)?;
-        issued.refresh_token = Some(value);
-        if !issued
-            .scope
-            .split_whitespace()
-            .any(|s| s == "offline_access")
-        {
-            issued.scope = format!("{} offline_access", issued.scope)
-                .trim()
-                .to_string();
-        }
-        Ok(())
-    }
-
     pub(crate) async fn refresh_grant(&self, req: TokenRequest) -> Result<IssuedToken, OAuthError> {
         let mut event = LogEvent {
             client_id: req.client_id.clone(),
@@ -210,7 +131,7 @@ impl Gatehouse {
             &user,
             api.as_ref(),
             Some(&scope),
-            &crate::login::IdTokenExtras::default(),
+            &IdTokenExtras::default(),
         )?;
         if !rotating {
             // A non-rotating token stays valid; its last use drives the idle timeout.

@@ -2,7 +2,7 @@
 //! allowed URL.
 
 use crate::Gatehouse;
-use crate::authorize::Browser;
+use crate::browser::Browser;
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::redirect;
 

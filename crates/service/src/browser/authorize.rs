@@ -1,0 +1,326 @@
+//! `GET /authorize`: checks the client and its callback, uses an SSO session when there is
+//! one, otherwise sends the browser to the hosted login or sign-up page, asks for consent
+//! where needed, and answers the callback with a code (or, for legacy SPAs, tokens).
+
+use super::sessions::ActiveSession;
+use super::{
+    Browser, CallbackAnswer, Halt, Outcome, Step, Transaction, early_problem, error_page,
+    expired_or_failed, problem_answer,
+};
+use crate::Gatehouse;
+use crate::connections::connection_serves;
+use crate::error::{Failure, RandomnessFailed, ServiceError};
+use crate::oauth::IdTokenExtras;
+use gatehouse_core::authorize::{
+    AuthorizeProblem, AuthorizeRequest, ChallengeMethod, Prompt, ResponseType,
+};
+use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
+use gatehouse_core::log_event::{LogEvent, codes};
+use gatehouse_core::redirect;
+use gatehouse_store::{AuthorizationCode, StoredClient};
+use std::collections::HashMap;
+
+/// Authorization codes are exchanged by the application right away.
+const CODE_LIFETIME_MS: i64 = 120 * 1000;
+
+impl Gatehouse {
+    /// `GET /authorize`.
+    pub async fn authorize(&self, q: &HashMap<String, String>, browser: &Browser) -> Outcome {
+        let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
+            return error_page(400, "Missing required parameter: client_id").into();
+        };
+        let client = match self.stored_client(client_id).await {
+            Ok(c) => c,
+            Err(ServiceError::Store(e)) => return Step::from(ServiceError::Store(e)).into(),
+            Err(_) => {
+                return error_page(400, "Unknown client: the application is not registered.")
+                    .into();
+            }
+        };
+        let callbacks = &client.settings.callbacks;
+        let redirect_uri = match q.get("redirect_uri").filter(|r| !r.is_empty()) {
+            Some(r) if redirect::is_registered_callback(r, callbacks) => r.clone(),
+            Some(_) => {
+                return error_page(
+                    400,
+                    "The redirect_uri is not in the application's Allowed Callback URLs.",
+                )
+                .into();
+            }
+            // Auth0 falls back to the first callback; only when it is unambiguous here.
+            None if callbacks.len() == 1 && !callbacks[0].contains('*') => callbacks[0].clone(),
+            None => return error_page(400, "Missing required parameter: redirect_uri").into(),
+        };
+        let public = client.settings.token_endpoint_auth_method == "none";
+        let req = match AuthorizeRequest::parse(q, client_id, &redirect_uri, public) {
+            Ok(r) => r,
+            Err(p) => return early_problem(q, &redirect_uri, p).into(),
+        };
+        let grant = match req.response_type {
+            ResponseType::Code => "authorization_code",
+            _ => "implicit",
+        };
+        if !client.settings.allows_grant(grant) {
+            return problem_answer(
+                &req,
+                AuthorizeProblem::new(
+                    "unauthorized_client",
+                    format!("Grant type '{grant}' not allowed for the client."),
+                ),
+            )
+            .into();
+        }
+        if let Some(a) = &req.audience {
+            match self.api_for_users(a).await.map_err(Halt::from) {
+                Ok(_) => {}
+                Err(Halt::Refused(p)) => return problem_answer(&req, p).into(),
+                Err(Halt::Failed(f)) => return Step::Failed(f).into(),
+            }
+        }
+        match self.login_connection(&req).await {
+            Err(e) => return Step::from(e).into(),
+            Ok(None) => {
+                return problem_answer(
+                    &req,
+                    AuthorizeProblem::new(
+                        "invalid_request",
+                        format!(
+                            "the connection was not found: {}",
+                            req.connection
+                                .as_deref()
+                                .unwrap_or(DEFAULT_DATABASE_CONNECTION)
+                        ),
+                    ),
+                )
+                .into();
+            }
+            Ok(Some(c)) if !connection_serves(&c, &req.client_id) => {
+                return problem_answer(
+                    &req,
+                    AuthorizeProblem::new("invalid_request", "the connection is not enabled"),
+                )
+                .into();
+            }
+            Ok(Some(_)) => {}
+        }
+        let tx = Transaction {
+            req,
+            created_at: self.now(),
+            authenticated_sid: None,
+            consented: false,
+        };
+        let session = match self.active_session(browser.session_cookie.as_deref()).await {
+            Ok(s) => s,
+            Err(e) => return Step::from(e).into(),
+        };
+        self.proceed(tx, session, browser).await.into()
+    }
+    /// Decides the next step for a transaction given the browser's session.
+    pub(super) async fn proceed(
+        &self,
+        tx: Transaction,
+        session: Option<ActiveSession>,
+        browser: &Browser,
+    ) -> Step {
+        let req = &tx.req;
+        let silent = req.prompt == Some(Prompt::None);
+        let client = match self.stored_client(&req.client_id).await {
+            Ok(c) => c,
+            Err(e) => return expired_or_failed(e),
+        };
+        let now = self.now();
+        // A session from a connection this application may not use does not log it in.
+        let session = match session {
+            Some(s) => match self.connection_by_name(&s.user.connection).await {
+                Ok(Some(c)) if connection_serves(&c, &req.client_id) => Some(s),
+                Ok(_) => None,
+                Err(e) => return e.into(),
+            },
+            None => None,
+        };
+        let needs_login = match &session {
+            None => true,
+            Some(s) => {
+                let fresh = tx.authenticated_sid.as_deref() == Some(&s.session.session_id);
+                !fresh
+                    && (req.prompt == Some(Prompt::Login)
+                        || req
+                            .max_age
+                            .is_some_and(|m| now - s.session.auth_time > m.saturating_mul(1000)))
+            }
+        };
+        let Some(session) = session.filter(|_| !needs_login) else {
+            if silent {
+                self.log_silent_failure(req, browser, "Login required")
+                    .await;
+                return problem_answer(
+                    req,
+                    AuthorizeProblem::new("login_required", "Login required"),
+                );
+            }
+            return match self.seal(&tx) {
+                Ok(t) => Step::ToLogin {
+                    transaction: t,
+                    signup: req.signup_first,
+                },
+                Err(e) => e.into(),
+            };
+        };
+        match self.needs_consent(&client, &tx, &session).await {
+            Ok(false) => {}
+            Ok(true) if silent => {
+                self.log_silent_failure(req, browser, "Consent required")
+                    .await;
+                return problem_answer(
+                    req,
+                    AuthorizeProblem::new("consent_required", "Consent required"),
+                );
+            }
+            Ok(true) => {
+                return match self.seal(&tx) {
+                    Ok(t) => Step::ToConsent { transaction: t },
+                    Err(e) => e.into(),
+                };
+            }
+            Err(e) => return e.into(),
+        }
+        if let Err(e) = self.touch_session(&session.session).await {
+            return e.into();
+        }
+        match self.answer(&client, req, &session).await {
+            Ok(answer) => {
+                if silent {
+                    self.record(LogEvent {
+                        kind: codes::SUCCESS_SILENT_AUTH.into(),
+                        description: Some("Successful silent authentication".into()),
+                        client_id: Some(req.client_id.clone()),
+                        user_id: Some(session.user.user_id.clone()),
+                        ..browser.event()
+                    })
+                    .await;
+                }
+                Step::Callback(answer)
+            }
+            Err(Halt::Refused(p)) => problem_answer(req, p),
+            Err(Halt::Failed(f)) => Step::Failed(f),
+        }
+    }
+
+    async fn log_silent_failure(&self, req: &AuthorizeRequest, browser: &Browser, why: &str) {
+        self.record(LogEvent {
+            kind: codes::FAILED_SILENT_AUTH.into(),
+            description: Some(why.into()),
+            client_id: Some(req.client_id.clone()),
+            ..browser.event()
+        })
+        .await;
+    }
+
+    /// Third-party applications need the user's consent for scopes not granted before;
+    /// `prompt=consent` asks again even for first-party ones.
+    async fn needs_consent(
+        &self,
+        client: &StoredClient,
+        tx: &Transaction,
+        session: &ActiveSession,
+    ) -> Result<bool, ServiceError> {
+        if tx.consented {
+            return Ok(false);
+        }
+        if tx.req.prompt == Some(Prompt::Consent) {
+            return Ok(true);
+        }
+        if client.settings.is_first_party {
+            return Ok(false);
+        }
+        let granted = self
+            .inner
+            .user_grants
+            .scope(
+                self.tenant(),
+                &session.user.user_id,
+                &client.client_id,
+                tx.req.audience.as_deref().unwrap_or(""),
+            )
+            .await?
+            .unwrap_or_default();
+        let granted: Vec<&str> = granted.split_whitespace().collect();
+        Ok(tx.req.scopes().any(|s| !granted.contains(&s)))
+    }
+
+    /// The code, or the tokens of a legacy implicit flow, for the callback.
+    async fn answer(
+        &self,
+        client: &StoredClient,
+        req: &AuthorizeRequest,
+        session: &ActiveSession,
+    ) -> Result<CallbackAnswer, Halt> {
+        let no_randomness = |_| Halt::Failed(Failure::internal(RandomnessFailed));
+        let mut params: Vec<(String, String)> = vec![];
+        if req.response_type == ResponseType::Code {
+            let code = gatehouse_crypto::random::b64url(32).map_err(no_randomness)?;
+            let now = self.now();
+            let record = AuthorizationCode {
+                code_hash: gatehouse_crypto::sha256_hex(code.as_bytes()),
+                client_id: client.client_id.clone(),
+                user_id: session.user.user_id.clone(),
+                redirect_uri: req.redirect_uri.clone(),
+                scope: req.scope.clone(),
+                audience: req.audience.clone(),
+                nonce: req.nonce.clone(),
+                code_challenge: req.code_challenge.clone(),
+                code_challenge_method: req.code_challenge_method.map(|m| match m {
+                    ChallengeMethod::S256 => "S256".to_string(),
+                    ChallengeMethod::Plain => "plain".to_string(),
+                }),
+                session_id: session.session.session_id.clone(),
+                auth_time: session.session.auth_time,
+                family_id: gatehouse_crypto::random::hex(12).map_err(no_randomness)?,
+                created_at: now,
+                expires_at: now + CODE_LIFETIME_MS,
+                used_at: None,
+            };
+            self.inner.codes.insert(self.tenant(), &record).await?;
+            params.push(("code".into(), code));
+        } else {
+            let api = match &req.audience {
+                Some(a) => Some(self.api_for_users(a).await?),
+                None => None,
+            };
+            let extra = IdTokenExtras {
+                nonce: req.nonce.clone(),
+                auth_time: Some(session.session.auth_time / 1000),
+                sid: Some(session.session.session_id.clone()),
+                at_hash: req.response_type == ResponseType::IdTokenToken,
+            };
+            // Implicit flows never get refresh tokens.
+            let scope: String = req
+                .scopes()
+                .filter(|s| *s != "offline_access")
+                .collect::<Vec<_>>()
+                .join(" ");
+            let issued =
+                self.user_tokens(client, &session.user, api.as_ref(), Some(&scope), &extra)?;
+            if req.response_type.wants_access_token() {
+                params.push(("access_token".into(), issued.access_token));
+                params.push(("token_type".into(), "Bearer".into()));
+                params.push(("expires_in".into(), issued.expires_in.to_string()));
+                params.push(("scope".into(), issued.scope));
+            }
+            if let Some(id) = issued
+                .id_token
+                .filter(|_| req.response_type.wants_id_token())
+            {
+                params.push(("id_token".into(), id));
+            }
+        }
+        if let Some(s) = &req.state {
+            params.push(("state".into(), s.clone()));
+        }
+        Ok(CallbackAnswer {
+            redirect_uri: req.redirect_uri.clone(),
+            mode: req.response_mode,
+            params,
+        })
+    }
+}

@@ -1,0 +1,104 @@
+//! Bearer tokens presented to us: Management API access tokens (signature, issuer,
+//! audience, expiry) and `/userinfo`.
+
+use super::mint::user_claims;
+use crate::Gatehouse;
+use gatehouse_crypto::jwt;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    #[error("Invalid token")]
+    Invalid,
+    #[error("Expired token")]
+    Expired,
+    #[error("Bad audience")]
+    Audience,
+}
+
+/// A verified Management API access token.
+#[derive(Debug, Clone)]
+pub struct AccessClaims {
+    pub subject: String,
+    /// The client the token was issued to (`azp`); rate limits are kept per client.
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+impl AccessClaims {
+    pub fn has_any(&self, wanted: &[&str]) -> bool {
+        wanted.iter().any(|w| self.scopes.iter().any(|s| s == w))
+    }
+}
+
+impl Gatehouse {
+    /// Checks a Management API bearer token: signature, issuer, audience and expiry.
+    pub fn verify_management_token(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
+        let claims =
+            jwt::verify(token, self.keyring().published()).map_err(|_| TokenRejection::Invalid)?;
+        let str_claim =
+            |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(String::from);
+        if str_claim(&claims, "iss").as_deref() != Some(self.config().issuer().as_str()) {
+            return Err(TokenRejection::Invalid);
+        }
+        let audience = self.config().management_audience();
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => *a == audience,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience.as_str())),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(TokenRejection::Audience);
+        }
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or(TokenRejection::Invalid)?;
+        if exp <= self.now() / 1000 {
+            return Err(TokenRejection::Expired);
+        }
+        let subject = str_claim(&claims, "sub").ok_or(TokenRejection::Invalid)?;
+        let client_id = str_claim(&claims, "azp").unwrap_or_else(|| subject.clone());
+        let scopes = str_claim(&claims, "scope")
+            .map(|s| s.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        Ok(AccessClaims {
+            subject,
+            client_id,
+            scopes,
+        })
+    }
+
+    /// `/userinfo`: the claims of the token's user, read fresh, for the token's OIDC scopes.
+    pub async fn userinfo(&self, token: &str) -> Option<Map<String, Value>> {
+        let claims = jwt::verify(token, self.keyring().published()).ok()?;
+        let userinfo = format!("{}userinfo", self.config().issuer());
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => *a == userinfo,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(userinfo.as_str())),
+            _ => false,
+        };
+        let exp = claims.get("exp").and_then(Value::as_i64)?;
+        if !aud_ok
+            || exp <= self.now() / 1000
+            || claims.get("iss").and_then(Value::as_str) != Some(&self.config().issuer())
+        {
+            return None;
+        }
+        let sub = claims.get("sub").and_then(Value::as_str)?;
+        let scopes: Vec<&str> = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let user = self.inner.users.get(self.tenant(), sub).await.ok()??.user;
+        // A token issued before this user existed was issued to a deleted user whose id
+        // has been given to someone else.
+        let iat = claims.get("iat").and_then(Value::as_i64)?;
+        if user.created_at / 1000 > iat {
+            return None;
+        }
+        Some(user_claims(&user, &scopes))
+    }
+}

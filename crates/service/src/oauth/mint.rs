@@ -1,0 +1,264 @@
+//! Token minting shared by every grant that issues a user's tokens (and the browser flow's
+//! implicit answers): the access token, the ID token and its claims, refresh tokens with
+//! their families, and the login count.
+
+use super::password::wrong_credentials;
+use super::{IssuedToken, OAuthError};
+use crate::Gatehouse;
+use gatehouse_core::user::User;
+use gatehouse_crypto::jwt;
+use gatehouse_store::{RefreshToken, StoredClient, StoredResourceServer};
+use serde_json::{Map, Value, json};
+
+/// ID token claims that depend on how the user logged in.
+#[derive(Debug, Clone, Default)]
+pub struct IdTokenExtras {
+    pub nonce: Option<String>,
+    /// When the user last entered credentials, in epoch seconds.
+    pub auth_time: Option<i64>,
+    /// The browser session, for logout.
+    pub sid: Option<String>,
+    /// Implicit flows returning `id_token token` bind the two with `at_hash`.
+    pub at_hash: bool,
+}
+
+/// OIDC claims of a user for the requested scopes (`openid` gives `sub` only).
+pub fn user_claims(u: &User, scopes: &[&str]) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("sub".into(), json!(u.user_id));
+    if scopes.contains(&"profile") {
+        for (k, v) in [
+            ("name", &u.name),
+            ("given_name", &u.given_name),
+            ("family_name", &u.family_name),
+            ("nickname", &u.nickname),
+            ("picture", &u.picture),
+        ] {
+            if let Some(v) = v {
+                c.insert(k.into(), json!(v));
+            }
+        }
+        c.insert(
+            "updated_at".into(),
+            json!(gatehouse_core::time::iso8601(u.updated_at)),
+        );
+    }
+    if scopes.contains(&"email") {
+        if let Some(e) = &u.email {
+            c.insert("email".into(), json!(e));
+        }
+        c.insert("email_verified".into(), json!(u.email_verified));
+    }
+    c
+}
+
+/// Where a new refresh token belongs: its family (for reuse detection) and the family's
+/// absolute expiry, which rotation never extends.
+pub(crate) struct Lineage<'a> {
+    pub family_id: &'a str,
+    pub expires_at: Option<i64>,
+}
+
+/// Stands for "never" in the `expires_at` column.
+const NEVER: i64 = i64::MAX / 2;
+
+impl Gatehouse {
+    /// An API users may get tokens for; the Management API is not one of them.
+    pub(crate) async fn api_for_users(
+        &self,
+        audience: &str,
+    ) -> Result<StoredResourceServer, OAuthError> {
+        let api = self
+            .inner
+            .resource_servers
+            .get_by_identifier(self.tenant(), audience)
+            .await?
+            .ok_or_else(|| {
+                OAuthError::new(
+                    403,
+                    "access_denied",
+                    format!("Service not found: {audience}"),
+                )
+            })?;
+        if api.settings.is_system {
+            return Err(OAuthError::new(
+                403,
+                "access_denied",
+                "The Management API does not accept user tokens",
+            ));
+        }
+        Ok(api)
+    }
+
+    /// Counts a login: `logins_count`, `last_login`, `last_ip`.
+    pub(crate) async fn record_login(
+        &self,
+        user_id: &str,
+        ip: Option<&str>,
+    ) -> Result<User, OAuthError> {
+        self.inner
+            .users
+            .record_login(self.tenant(), user_id, self.now(), ip)
+            .await
+            .map_err(OAuthError::failed)?
+            .map(|v| v.user)
+            .ok_or_else(wrong_credentials)
+    }
+
+    /// An access token (for the API, else for `/userinfo`) and, with `openid`, an ID token.
+    pub(crate) fn user_tokens(
+        &self,
+        client: &gatehouse_store::StoredClient,
+        user: &User,
+        api: Option<&gatehouse_store::StoredResourceServer>,
+        scope: Option<&str>,
+        extra: &IdTokenExtras,
+    ) -> Result<IssuedToken, OAuthError> {
+        let requested: Vec<&str> = scope.unwrap_or("openid").split_whitespace().collect();
+        let oidc: Vec<&str> = requested
+            .iter()
+            .copied()
+            .filter(|s| ["openid", "profile", "email"].contains(s))
+            .collect();
+        let now = self.now() / 1000;
+        let issuer = self.config().issuer();
+        let userinfo = format!("{issuer}userinfo");
+        let (aud, lifetime, mut scopes) = match api {
+            Some(api) => {
+                // Without role-based access control, a user may have any scope the API defines.
+                let api_scopes: Vec<&str> = requested
+                    .iter()
+                    .copied()
+                    .filter(|s| api.settings.defines_scope(s))
+                    .collect();
+                let a = &api.settings.identifier;
+                let aud = if oidc.contains(&"openid") {
+                    json!([a, userinfo])
+                } else {
+                    json!(a)
+                };
+                (aud, api.settings.token_lifetime, api_scopes)
+            }
+            None => (json!(userinfo), 86_400, vec![]),
+        };
+        let mut granted = oidc.clone();
+        granted.append(&mut scopes);
+        let scope = granted.join(" ");
+        let access = json!({
+            "iss": issuer, "sub": user.user_id, "aud": aud, "iat": now, "exp": now + lifetime,
+            "scope": scope, "azp": client.client_id,
+        });
+        let access_token =
+            jwt::sign(self.keyring().current(), &access).map_err(OAuthError::internal)?;
+        let id_token = if oidc.contains(&"openid") {
+            let lifetime = client
+                .settings
+                .jwt_configuration
+                .get("lifetime_in_seconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(36_000);
+            let mut claims = user_claims(user, &oidc);
+            claims.insert("iss".into(), json!(issuer));
+            claims.insert("aud".into(), json!(client.client_id));
+            claims.insert("iat".into(), json!(now));
+            claims.insert("exp".into(), json!(now + lifetime));
+            if let Some(n) = &extra.nonce {
+                claims.insert("nonce".into(), json!(n));
+            }
+            if let Some(t) = extra.auth_time {
+                claims.insert("auth_time".into(), json!(t));
+            }
+            if let Some(sid) = &extra.sid {
+                claims.insert("sid".into(), json!(sid));
+            }
+            if extra.at_hash {
+                claims.insert(
+                    "at_hash".into(),
+                    json!(gatehouse_crypto::at_hash(&access_token)),
+                );
+            }
+            Some(
+                jwt::sign(self.keyring().current(), &Value::Object(claims))
+                    .map_err(OAuthError::internal)?,
+            )
+        } else {
+            None
+        };
+        Ok(IssuedToken {
+            access_token,
+            id_token,
+            refresh_token: None,
+            scope,
+            expires_in: lifetime,
+        })
+    }
+
+    /// Adds a refresh token when `offline_access` was asked for, the client may use the
+    /// refresh_token grant, and the API (if any) allows offline access.
+    pub(crate) async fn maybe_refresh_token(
+        &self,
+        client: &StoredClient,
+        user: &User,
+        api: Option<&StoredResourceServer>,
+        scope: Option<&str>,
+        lineage: Option<Lineage<'_>>,
+        issued: &mut IssuedToken,
+    ) -> Result<(), OAuthError> {
+        let wants = scope
+            .unwrap_or("")
+            .split_whitespace()
+            .any(|s| s == "offline_access");
+        if !wants
+            || !client.settings.allows_grant("refresh_token")
+            || api.is_some_and(|a| !a.settings.allow_offline_access)
+        {
+            return Ok(());
+        }
+        let value = gatehouse_crypto::random::b64url(48)
+            .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?;
+        let now = self.now();
+        let policy = &client.settings.refresh_token;
+        let (family_id, expires_at) = match lineage {
+            Some(Lineage {
+                family_id,
+                expires_at: Some(e),
+            }) => (family_id.to_string(), e),
+            other => (
+                match other {
+                    Some(l) => l.family_id.to_string(),
+                    None => gatehouse_crypto::random::hex(12)
+                        .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?,
+                },
+                policy.lifetime_ms().map_or(NEVER, |l| now + l),
+            ),
+        };
+        let record = RefreshToken {
+            token_hash: gatehouse_crypto::sha256_hex(value.as_bytes()),
+            family_id,
+            client_id: client.client_id.clone(),
+            user_id: user.user_id.clone(),
+            audience: api.map(|a| a.settings.identifier.clone()),
+            scope: scope.unwrap_or("").to_string(),
+            created_at: now,
+            expires_at,
+            used_at: None,
+            revoked_at: None,
+        };
+        self.inner
+            .refresh_tokens
+            .insert(self.tenant(), &record)
+            .await
+            .map_err(OAuthError::failed)?;
+        issued.refresh_token = Some(value);
+        if !issued
+            .scope
+            .split_whitespace()
+            .any(|s| s == "offline_access")
+        {
+            issued.scope = format!("{} offline_access", issued.scope)
+                .trim()
+                .to_string();
+        }
+        Ok(())
+    }
+}
