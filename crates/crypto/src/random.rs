@@ -3,16 +3,27 @@
 use base64::Engine;
 use ring::rand::{SecureRandom, SystemRandom};
 
+/// The system's random number generator failed (ring tells nothing more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the system's random number generator failed")]
+pub struct RandomnessFailed;
+
+impl From<ring::error::Unspecified> for RandomnessFailed {
+    fn from(_: ring::error::Unspecified) -> Self {
+        RandomnessFailed
+    }
+}
+
 /// Fills a buffer with OS randomness. The OS generator failing is unrecoverable for a
 /// security server, so it aborts the request with an error rather than weakening ids.
-pub fn bytes<const N: usize>() -> Result<[u8; N], ring::error::Unspecified> {
+pub fn bytes<const N: usize>() -> Result<[u8; N], RandomnessFailed> {
     let mut buf = [0u8; N];
     SystemRandom::new().fill(&mut buf)?;
     Ok(buf)
 }
 
 /// `n` random bytes as lower-case hex (`2n` characters).
-pub fn hex(n: usize) -> Result<String, ring::error::Unspecified> {
+pub fn hex(n: usize) -> Result<String, RandomnessFailed> {
     let mut buf = vec![0u8; n];
     SystemRandom::new().fill(&mut buf)?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
@@ -21,7 +32,7 @@ pub fn hex(n: usize) -> Result<String, ring::error::Unspecified> {
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// `len` random alphanumeric characters, unbiased (rejection sampling).
-pub fn alnum(len: usize) -> Result<String, ring::error::Unspecified> {
+pub fn alnum(len: usize) -> Result<String, RandomnessFailed> {
     let rng = SystemRandom::new();
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
@@ -38,7 +49,7 @@ pub fn alnum(len: usize) -> Result<String, ring::error::Unspecified> {
 }
 
 /// `n` random bytes, base64url without padding.
-pub fn b64url(n: usize) -> Result<String, ring::error::Unspecified> {
+pub fn b64url(n: usize) -> Result<String, RandomnessFailed> {
     let mut buf = vec![0u8; n];
     SystemRandom::new().fill(&mut buf)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))

@@ -71,7 +71,7 @@ impl Gatehouse {
                 let c = self.new_client(m2m_settings(), None).await?;
                 let secret = self
                     .open_secret(&c)?
-                    .ok_or_else(|| ServiceError::internal("client has no secret"))?;
+                    .ok_or_else(|| ServiceError::broken("client has no secret"))?;
                 generated = Some(GeneratedClient {
                     client_id: c.client_id.clone(),
                     client_secret: secret,
@@ -79,8 +79,8 @@ impl Gatehouse {
                 c.client_id
             }
             _ => {
-                return Err(ServiceError::Internal(
-                    "set both GATEHOUSE_BOOTSTRAP_CLIENT_ID and GATEHOUSE_BOOTSTRAP_CLIENT_SECRET, or neither".into(),
+                return Err(ServiceError::broken(
+                    "set both GATEHOUSE_BOOTSTRAP_CLIENT_ID and GATEHOUSE_BOOTSTRAP_CLIENT_SECRET, or neither",
                 ));
             }
         };

@@ -34,8 +34,10 @@ pub enum ServiceError {
     /// A limit on concurrent work (e.g. two active imports per tenant): a 429.
     #[error("{0}")]
     TooManyRequests(String),
+    /// A failure of ours that is not the database's: the cause is kept as the source, so the
+    /// edge's log names it.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -55,8 +57,14 @@ impl ServiceError {
         }
     }
 
-    pub fn internal(e: impl std::fmt::Display) -> Self {
-        ServiceError::Internal(e.to_string())
+    /// An internal failure caused by `e` (kept as the source).
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ServiceError::Internal(Box::new(e))
+    }
+
+    /// An internal failure whose cause is a broken rule of ours, said in words.
+    pub fn broken(what: impl Into<String>) -> Self {
+        ServiceError::Internal(Box::new(Broken(what.into())))
     }
 }
 
@@ -104,10 +112,12 @@ impl Failure {
     }
 }
 
-/// The system's random number generator failed (ring tells nothing more).
+/// Something that should hold did not (a missing row another one refers to, ...).
 #[derive(Debug, thiserror::Error)]
-#[error("the system's random number generator failed")]
-pub struct RandomnessFailed;
+#[error("{0}")]
+pub struct Broken(pub String);
+
+pub use gatehouse_crypto::random::RandomnessFailed;
 
 /// Two failures are the same only when they are one failure (tests compare refusals).
 impl PartialEq for Failure {
@@ -139,5 +149,34 @@ impl From<ServiceError> for Failure {
             unavailable: matches!(&e, ServiceError::Store(s) if s.is_outage()),
             cause: std::sync::Arc::new(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_as_its_source() {
+        let cause = std::io::Error::other("disk quota exceeded on /var/lib/gatehouse");
+        let e = ServiceError::internal(cause);
+        let source = e.source().map(ToString::to_string);
+        assert_eq!(
+            source.as_deref(),
+            Some("disk quota exceeded on /var/lib/gatehouse")
+        );
+        let report = Failure::from(e).report();
+        assert!(report.contains("disk quota exceeded"), "{report}");
+    }
+
+    #[test]
+    fn a_broken_rule_says_what_broke() {
+        let e = ServiceError::broken("connection of auth0|5f1e is missing");
+        assert_eq!(
+            e.to_string(),
+            "internal error: connection of auth0|5f1e is missing"
+        );
+        assert!(e.source().is_some());
     }
 }

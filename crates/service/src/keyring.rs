@@ -29,7 +29,7 @@ impl KeyRing {
         let mut keys = Vec::with_capacity(stored.len());
         for k in &stored {
             let der = secrets.open(&purpose(&k.kid), &k.private_key).map_err(|e| {
-                ServiceError::Internal(format!("signing key {} cannot be decrypted ({e}); is GATEHOUSE_SECRET_KEY the one this database was created with?", k.kid))
+                ServiceError::broken(format!("signing key {} cannot be decrypted ({e}); is GATEHOUSE_SECRET_KEY the one this database was created with?", k.kid))
             })?;
             let key = SigningKey::from_pkcs8(&der).map_err(ServiceError::internal)?;
             keys.push((k.status.clone(), key));

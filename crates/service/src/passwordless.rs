@@ -33,8 +33,7 @@ fn wrong_code() -> OAuthError {
 fn random_code(len: usize) -> Result<String, OAuthError> {
     let mut out = String::with_capacity(len);
     while out.len() < len {
-        let bytes = gatehouse_crypto::random::bytes::<16>()
-            .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?;
+        let bytes = gatehouse_crypto::random::bytes::<16>().map_err(OAuthError::internal)?;
         for b in bytes {
             if b < 250 && out.len() < len {
                 out.push(char::from(b'0' + b % 10));
@@ -91,8 +90,7 @@ impl Gatehouse {
         if conn.settings.signup_disabled() {
             return Err(wrong_code());
         }
-        let id = gatehouse_crypto::random::hex(12)
-            .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?;
+        let id = gatehouse_crypto::random::hex(12).map_err(OAuthError::internal)?;
         let mut user = User::new(
             EMAIL_STRATEGY,
             &id,

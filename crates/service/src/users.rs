@@ -280,7 +280,14 @@ impl Gatehouse {
         let conn = self
             .stored_connection(&first.user.connection_id)
             .await
-            .map_err(|_| ServiceError::Internal(format!("connection of {user_id} is missing")))?;
+            .map_err(|e| match e {
+                // A user always has its connection; its absence is a broken rule, while a
+                // store failure stays what it is.
+                ServiceError::NotFound { .. } => {
+                    ServiceError::broken(format!("connection of {user_id} is missing"))
+                }
+                other => other,
+            })?;
         let settings = &conn.settings;
         if let Some(name) = &patch.connection
             && *name != first.user.connection
@@ -394,7 +401,7 @@ impl Gatehouse {
                 .await?
                 .ok_or_else(ServiceError::user_not_found)?;
         }
-        Err(ServiceError::Internal(format!(
+        Err(ServiceError::broken(format!(
             "too much contention updating {user_id}"
         )))
     }

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::Gatehouse;
 use crate::connections::connection_serves;
-use crate::error::{Failure, RandomnessFailed, ServiceError};
+use crate::error::{Failure, ServiceError};
 use crate::oauth::IdTokenExtras;
 use gatehouse_core::authorize::{
     AuthorizeProblem, AuthorizeRequest, ChallengeMethod, Prompt, ResponseType,
@@ -255,7 +255,7 @@ impl Gatehouse {
         req: &AuthorizeRequest,
         session: &ActiveSession,
     ) -> Result<CallbackAnswer, Halt> {
-        let no_randomness = |_| Halt::Failed(Failure::internal(RandomnessFailed));
+        let no_randomness = |e| Halt::Failed(Failure::internal(e));
         let mut params: Vec<(String, String)> = vec![];
         if req.response_type == ResponseType::Code {
             let code = gatehouse_crypto::random::b64url(32).map_err(no_randomness)?;

@@ -278,7 +278,7 @@ impl ExportDownload {
             .jobs
             .block(&self.job_id, self.next)
             .await?
-            .ok_or_else(|| ServiceError::internal("an export block is missing"))?;
+            .ok_or_else(|| ServiceError::broken("an export block is missing"))?;
         self.next += 1;
         Ok(Some(block.data))
     }

@@ -76,7 +76,7 @@ impl JobWorker {
         let outcome = match job.kind.as_str() {
             USERS_IMPORT => self.run_import(&job).await,
             USERS_EXPORT => self.run_export(&job).await,
-            other => Err(ServiceError::internal(format!("unknown job kind {other}"))),
+            other => Err(ServiceError::broken(format!("unknown job kind {other}"))),
         };
         match outcome {
             Ok(Some(())) => {}
@@ -113,7 +113,7 @@ impl JobWorker {
             .connections
             .get(g.tenant(), &params.connection_id)
             .await?
-            .ok_or_else(|| ServiceError::internal("the import's connection was deleted"))?;
+            .ok_or_else(|| ServiceError::broken("the import's connection was deleted"))?;
         let requires_username = conn.settings.requires_username();
         let mut seq: i64 = job
             .cursor

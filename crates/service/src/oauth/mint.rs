@@ -214,8 +214,7 @@ impl Gatehouse {
         {
             return Ok(());
         }
-        let value = gatehouse_crypto::random::b64url(48)
-            .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?;
+        let value = gatehouse_crypto::random::b64url(48).map_err(OAuthError::internal)?;
         let now = self.now();
         let policy = &client.settings.refresh_token;
         let (family_id, expires_at) = match lineage {
@@ -226,8 +225,7 @@ impl Gatehouse {
             other => (
                 match other {
                     Some(l) => l.family_id.to_string(),
-                    None => gatehouse_crypto::random::hex(12)
-                        .map_err(|_| OAuthError::internal(crate::error::RandomnessFailed))?,
+                    None => gatehouse_crypto::random::hex(12).map_err(OAuthError::internal)?,
                 },
                 policy.lifetime_ms().map_or(NEVER, |l| now + l),
             ),
