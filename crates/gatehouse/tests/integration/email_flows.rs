@@ -342,8 +342,16 @@ async fn an_smtp_outage_delays_mail_but_loses_none() {
     s.create_user("outage@example.com", json!({"email_verified": true}))
         .await;
     change_password_request(&s, "outage@example.com").await;
-    // The first attempts fail (nothing listens); the worker backs off and retries.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The first attempt fails (nothing listens) and is recorded; the listener comes up only
+    // then, so the delivery below is the worker's retry after its backoff.
+    let failed = "outbox WHERE attempts > 0 AND last_error IS NOT NULL AND sent_at IS NULL";
+    common::wait_for_background_work(
+        "a failed delivery attempt recorded",
+        std::time::Duration::from_secs(20),
+        std::time::Duration::from_millis(20),
+        || async { (s.count_rows(failed).await > 0).then_some(()) },
+    )
+    .await;
     let smtp = SmtpServer::start_on(port).await;
     let mail = smtp.wait_for(1).await;
     assert!(mail[0].subject().contains("Reset your"));

@@ -544,6 +544,32 @@ async fn exports_round_trip_through_an_import_and_can_export_search_results() {
     assert_eq!(empty.lines().count(), 1);
 }
 
+/// How many rows the job has processed once it is part-way through `rows` (some, not all),
+/// caught by reading its progress often; the job must not finish first.
+async fn part_way(s: &mut TestServer, id: &str, rows: i64) -> i64 {
+    let token = s.token().await;
+    let (server, path) = (&*s, format!("/api/v2/jobs/{id}"));
+    common::wait_for_background_work(
+        "the job part-way through",
+        std::time::Duration::from_secs(20),
+        std::time::Duration::from_millis(2),
+        || async {
+            let r = server.raw(Method::GET, &path, Some(&token), None).await;
+            let job = r.assert_status(200).clone();
+            let processed = job["processed"].as_i64().unwrap();
+            if let Some(total) = job["total"].as_i64() {
+                assert!(processed <= total, "{job}");
+            }
+            assert_ne!(
+                job["status"], "completed",
+                "the job finished before it could be interrupted"
+            );
+            (processed > 0 && processed < rows).then_some(processed)
+        },
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_import_interrupted_mid_way_resumes_to_exactly_the_right_count() {
     let mut s = TestServer::start_with(|c| {
@@ -565,26 +591,8 @@ async fn an_import_interrupted_mid_way_resumes_to_exactly_the_right_count() {
     let id = r.assert_status(202)["id"].as_str().unwrap().to_string();
     // Stop the server while the job is part-way through: its running batch is cut off
     // mid-transaction, as in a crash.
-    let mut stopped_at = None;
-    for _ in 0..2000 {
-        let job = s
-            .get(&format!("/api/v2/jobs/{id}"))
-            .await
-            .assert_status(200)
-            .clone();
-        let processed = job["processed"].as_i64().unwrap();
-        if processed > 0 && (processed as usize) < N {
-            stopped_at = Some(processed);
-            s.restart().await;
-            break;
-        }
-        assert_ne!(
-            job["status"], "completed",
-            "the import finished before it could be interrupted"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    let stopped_at = stopped_at.expect("caught the import part-way");
+    let stopped_at = part_way(&mut s, &id, N as i64).await;
+    s.restart().await;
     let job = s.wait_job(&id).await;
     assert!(stopped_at < N as i64);
     assert_eq!(
@@ -896,37 +904,16 @@ async fn an_export_interrupted_mid_way_resumes_and_writes_each_user_once() {
             )
             .await;
         let id = r.assert_status(201)["id"].as_str().unwrap().to_string();
-        let mut stopped_at = None;
-        for _ in 0..4000 {
-            let job = s
-                .get(&format!("/api/v2/jobs/{id}"))
-                .await
-                .assert_status(200)
-                .clone();
-            let processed = job["processed"].as_i64().unwrap();
-            if let Some(total) = job["total"].as_i64() {
-                assert!(processed <= total, "{job}");
-            }
-            if processed > 0 && processed < total_now {
-                // Users created now, with ids before and after the cursor, are not part of
-                // the export that is running (they are of the next one).
-                for (prefix, id) in [("late-a", "0000late"), ("late-z", "zzzzlate")] {
-                    let email = format!("{prefix}-{format}@example.com");
-                    s.create_user(&email, json!({"user_id": format!("{id}{format}")}))
-                        .await;
-                    late.push(email);
-                }
-                stopped_at = Some(processed);
-                s.restart().await;
-                break;
-            }
-            assert_ne!(
-                job["status"], "completed",
-                "the export finished before it could be interrupted"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let stopped_at = part_way(&mut s, &id, total_now).await;
+        // Users created now, with ids before and after the cursor, are not part of the
+        // export that is running (they are of the next one).
+        for (prefix, id) in [("late-a", "0000late"), ("late-z", "zzzzlate")] {
+            let email = format!("{prefix}-{format}@example.com");
+            s.create_user(&email, json!({"user_id": format!("{id}{format}")}))
+                .await;
+            late.push(email);
         }
-        let stopped_at = stopped_at.expect("caught the export part-way");
+        s.restart().await;
         let job = s.wait_job(&id).await;
         assert_eq!(job["status"], "completed", "{job}");
         assert!(stopped_at < total_now);

@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const CLIENT_ID: &str = "TestManagementClient000000000001";
 pub const CLIENT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
@@ -476,17 +477,22 @@ impl TestServer {
         Self::read(resp).await
     }
 
-    /// Polls a job until it is completed or failed (at most a minute); returns its JSON.
+    /// The job's JSON once it is completed or failed (at most a minute).
     pub async fn wait_job(&mut self, id: &str) -> Value {
-        for _ in 0..1200 {
-            let r = self.get(&format!("/api/v2/jobs/{id}")).await;
-            let job = r.assert_status(200).clone();
-            if job["status"] == "completed" || job["status"] == "failed" {
-                return job;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("job {id} did not finish");
+        let token = self.token().await;
+        let (server, path) = (&*self, format!("/api/v2/jobs/{id}"));
+        let what = format!("job {id} finishing");
+        wait_for_background_work(
+            &what,
+            Duration::from_secs(60),
+            Duration::from_millis(20),
+            || async {
+                let r = server.raw(Method::GET, &path, Some(&token), None).await;
+                let job = r.assert_status(200).clone();
+                (job["status"] == "completed" || job["status"] == "failed").then_some(job)
+            },
+        )
+        .await
     }
 
     /// The stored password hash of a user (by email), read straight from the database.
@@ -533,28 +539,14 @@ impl TestServer {
     /// Waits until every queued email has been handed to SMTP (or given up): what the
     /// listener has then is all there will be. Panics after 20 s.
     pub async fn wait_outbox_settled(&self) {
-        let url = &self.cfg.database_url;
-        let sql = "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL";
-        for _ in 0..400 {
-            let pending: i64 = if url.starts_with("postgres") {
-                let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-                sqlx::query_scalar(sql)
-                    .fetch_one(&mut c)
-                    .await
-                    .expect("outbox")
-            } else {
-                let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
-                sqlx::query_scalar(sql)
-                    .fetch_one(&mut c)
-                    .await
-                    .expect("outbox")
-            };
-            if pending == 0 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("emails still queued after 20 s");
+        let pending = "outbox WHERE sent_at IS NULL AND given_up_at IS NULL";
+        wait_for_background_work(
+            "queued emails handed to SMTP",
+            Duration::from_secs(20),
+            Duration::from_millis(20),
+            || async { (self.count_rows(pending).await == 0).then_some(()) },
+        )
+        .await
     }
 
     /// A user's stored MFA enrollments: (kind, sealed secret, value), by id.
@@ -592,6 +584,36 @@ impl TestServer {
         }
         let r = self.post("/api/v2/users", body).await;
         r.assert_status(201).clone()
+    }
+}
+
+/// Waits until `check` gives a value (at most `limit`, panicking with `what` after): the one
+/// place tests wait on the server's background workers, the mailer and the job worker.
+/// They run on their own timers beside the requests and announce nothing a test could
+/// await without changes to the service (their log lines come before their writes, and
+/// the mailer reads the wall clock, not the test's), so their progress is read back from
+/// the database or the API every `every`. Everything else a test waits for is an event it
+/// can await: a response, a message at the SMTP listener, a moved clock.
+pub async fn wait_for_background_work<T, Fut>(
+    what: &str,
+    limit: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> Fut,
+) -> T
+where
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(done) = check().await {
+            return done;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not done after {limit:?}"
+        );
+        // Waits on the mailer or the job worker (see above).
+        tokio::time::sleep(every).await;
     }
 }
 

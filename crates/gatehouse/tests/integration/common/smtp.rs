@@ -57,6 +57,9 @@ impl Received {
 pub struct SmtpServer {
     pub port: u16,
     pub inbox: Arc<Mutex<Vec<Received>>>,
+    /// How many messages the inbox holds, announced as each arrives, so waiting for mail
+    /// is woken by the mail itself rather than by polling the inbox.
+    arrived: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 /// A free port on 127.0.0.1 nobody listens on yet.
@@ -78,10 +81,11 @@ impl SmtpServer {
             .expect("bind smtp");
         let port = listener.local_addr().expect("addr").port();
         let inbox: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let sink = inbox.clone();
+        let arrived = Arc::new(tokio::sync::watch::Sender::new(0));
+        let (sink, announce) = (inbox.clone(), arrived.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let sink = sink.clone();
+                let (sink, announce) = (sink.clone(), announce.clone());
                 tokio::spawn(async move {
                     let (r, mut w) = stream.into_split();
                     let mut lines = BufReader::new(r).lines();
@@ -115,6 +119,7 @@ impl SmtpServer {
                                     to: std::mem::take(&mut to),
                                     data,
                                 });
+                                announce.send_replace(inbox.len());
                             }
                             b"250 queued\r\n"
                         } else if upper.starts_with("QUIT") {
@@ -130,7 +135,11 @@ impl SmtpServer {
                 });
             }
         });
-        Self { port, inbox }
+        Self {
+            port,
+            inbox,
+            arrived,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -143,13 +152,15 @@ impl SmtpServer {
 
     /// Waits (up to 20 s) until at least `n` messages arrived; returns them all.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        for _ in 0..200 {
-            let m = self.messages();
-            if m.len() >= n {
-                return m;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let mut arrived = self.arrived.subscribe();
+        let waited = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            arrived.wait_for(|&count| count >= n),
+        )
+        .await;
+        if !matches!(waited, Ok(Ok(_))) {
+            panic!("expected {n} emails, got {}", self.messages().len());
         }
-        panic!("expected {n} emails, got {}", self.messages().len());
+        self.messages()
     }
 }

@@ -1,0 +1,226 @@
+//! User search and paging: checkpoint paging by `user_id` (exports, `from`/`take`), offset
+//! paging with ties, and metadata search that follows updates.
+
+use crate::harness::{OTHER, T0, TENANT, connection, contract, hex};
+use gatehouse_core::search::parse;
+use gatehouse_core::user::User;
+use gatehouse_store::{SortField, UserOrder, UserSearch, UserStore};
+use serde_json::json;
+use std::collections::HashSet;
+
+/// Every user of `tenant` page by page in `user_id` order, the way an export walks them.
+async fn walk(
+    users: &UserStore,
+    tenant: &str,
+    page: i64,
+    created_until: Option<i64>,
+) -> Vec<String> {
+    let mut seen = vec![];
+    let mut after = None;
+    loop {
+        let q = UserSearch {
+            order: UserOrder::UserId {
+                after: after.clone(),
+            },
+            limit: page,
+            created_until,
+            ..Default::default()
+        };
+        let list = users.search(tenant, &q).await.unwrap();
+        assert!(list.users.len() as i64 <= page);
+        let Some(last) = list.users.last() else { break };
+        after = Some(last.user_id.clone());
+        seen.extend(list.users.into_iter().map(|u| u.user_id));
+    }
+    seen
+}
+
+contract!(user_id_paging_walks_every_user_once, |db| {
+    let main = connection(&db, TENANT, "con_main000000001", "Main").await;
+    let social = connection(&db, TENANT, "con_soc0000000001", "Social").await;
+    let users = UserStore::new(db.clone());
+    // Ids from several providers, random within each: creation order is not id order.
+    let providers = ["auth0", "google-oauth2", "email", "samlp|acme"];
+    let all: Vec<User> = (0..137usize)
+        .map(|i| {
+            let conn = if i.is_multiple_of(3) { &social } else { &main };
+            let provider = providers[i % providers.len()];
+            let mut u = User::new(
+                provider,
+                &hex(8),
+                &conn.id,
+                &conn.settings.name,
+                &format!("person{i}@exämple.com"),
+                T0 + i as i64 * 10,
+            );
+            u.name = Some(format!("Nguyễn Thị {i}"));
+            u
+        })
+        .collect();
+    users.insert_many(TENANT, &all, None).await.unwrap();
+    let decoy = User::new("auth0", &hex(8), &main.id, "Main", "decoy@example.com", T0);
+    users.insert(OTHER, &decoy, None, &[]).await.unwrap();
+
+    let created: Vec<&str> = all.iter().map(|u| u.user_id.as_str()).collect();
+    let mut expected: Vec<&str> = created.clone();
+    expected.sort_unstable();
+    assert_ne!(
+        created, expected,
+        "the fixture's ids must not be in creation order"
+    );
+    let seen = walk(&users, TENANT, 20, None).await;
+    let mut walked = seen.clone();
+    walked.sort_unstable();
+    walked.dedup();
+    assert_eq!(seen.len(), expected.len(), "no user twice");
+    assert_eq!(walked, expected, "every user of the tenant, and only those");
+
+    // A snapshot leaves out users created after it, though they sort in between.
+    let until = T0 + 1_000_000;
+    let late: Vec<User> = (0..15)
+        .map(|i| {
+            User::new(
+                "auth0",
+                &hex(8),
+                &main.id,
+                "Main",
+                &format!("late{i}@example.com"),
+                until + 1 + i,
+            )
+        })
+        .collect();
+    users.insert_many(TENANT, &late, None).await.unwrap();
+    let mut snapshot = walk(&users, TENANT, 20, Some(until)).await;
+    snapshot.sort_unstable();
+    assert_eq!(snapshot, expected);
+    assert_eq!(
+        walk(&users, TENANT, 20, None).await.len(),
+        all.len() + late.len()
+    );
+});
+
+contract!(offset_pages_never_overlap_on_ties, |db| {
+    let main = connection(&db, TENANT, "con_main000000001", "Main").await;
+    let users = UserStore::new(db.clone());
+    // Created in the same millisecond, half without a name: only user_id orders them.
+    let all: Vec<User> = (0..45u32)
+        .map(|i| {
+            let mut u = User::new(
+                "auth0",
+                &hex(8),
+                &main.id,
+                "Main",
+                &format!("tie{i}@example.com"),
+                T0,
+            );
+            u.name = (i.is_multiple_of(2)).then(|| format!("Ørsted {}", i % 4));
+            u
+        })
+        .collect();
+    users.insert_many(TENANT, &all, None).await.unwrap();
+    for order in [
+        UserOrder::Created,
+        UserOrder::Field(SortField::Name, true),
+        UserOrder::Field(SortField::Name, false),
+    ] {
+        let mut seen = vec![];
+        for page in 0..5 {
+            let q = UserSearch {
+                order: order.clone(),
+                offset: page * 10,
+                limit: 10,
+                with_total: true,
+                ..Default::default()
+            };
+            let list = users.search(TENANT, &q).await.unwrap();
+            assert_eq!(list.total, Some(45));
+            seen.extend(list.users);
+        }
+        let ids: HashSet<_> = seen.iter().map(|u| u.user_id.clone()).collect();
+        assert_eq!(
+            (seen.len(), ids.len()),
+            (45, 45),
+            "{order:?}: each user on exactly one page"
+        );
+        if let UserOrder::Field(_, _) = order {
+            let first_unnamed = seen.iter().position(|u| u.name.is_none()).unwrap();
+            assert!(
+                seen[first_unnamed..].iter().all(|u| u.name.is_none()),
+                "{order:?}: users without a name come last"
+            );
+        }
+    }
+});
+
+contract!(metadata_search_follows_updates, |db| {
+    let main = connection(&db, TENANT, "con_main000000001", "Main").await;
+    let other = connection(&db, TENANT, "con_oth0000000001", "Other").await;
+    let users = UserStore::new(db.clone());
+    let all: Vec<User> = (0..30)
+        .map(|i| {
+            let conn = if i < 20 { &main } else { &other };
+            let mut u = User::new(
+                "auth0",
+                &hex(8),
+                &conn.id,
+                &conn.settings.name,
+                &format!("m{i}@example.com"),
+                T0 + i,
+            );
+            let plan = if i % 3 == 0 { "gold" } else { "free" };
+            u.app_metadata = json!({"plan": plan, "région": "Île-de-France"})
+                .as_object()
+                .cloned()
+                .unwrap();
+            u
+        })
+        .collect();
+    users.insert_many(TENANT, &all, None).await.unwrap();
+    let gold = |connection_id: Option<String>| UserSearch {
+        filter: Some(parse("app_metadata.plan:gold").unwrap()),
+        connection_id,
+        limit: 100,
+        with_total: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        users.search(TENANT, &gold(None)).await.unwrap().total,
+        Some(10)
+    );
+    assert_eq!(
+        users
+            .search(TENANT, &gold(Some(main.id.clone())))
+            .await
+            .unwrap()
+            .total,
+        Some(7)
+    );
+
+    let target = users.get(TENANT, &all[1].user_id).await.unwrap().unwrap();
+    let mut upgraded = target.user.clone();
+    upgraded.app_metadata.insert("plan".into(), json!("gold"));
+    assert!(
+        users
+            .update(TENANT, &upgraded, target.version, None, &[])
+            .await
+            .unwrap()
+    );
+    let found = users.search(TENANT, &gold(None)).await.unwrap();
+    assert_eq!(found.total, Some(11));
+    assert!(found.users.iter().any(|u| u.user_id == all[1].user_id));
+
+    assert!(users.delete(TENANT, &all[0].user_id).await.unwrap());
+    let found = users.search(TENANT, &gold(None)).await.unwrap();
+    assert_eq!(found.total, Some(10));
+    assert!(found.users.iter().all(|u| u.user_id != all[0].user_id));
+    let unicode = UserSearch {
+        filter: Some(parse("app_metadata.région:\"Île-de-France\"").unwrap()),
+        limit: 1,
+        with_total: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        users.search(TENANT, &unicode).await.unwrap().total,
+        Some(29)
+    );
+});
