@@ -44,6 +44,7 @@ pub struct Running {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     db: Db,
+    progress: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Running {
@@ -54,6 +55,12 @@ impl Running {
         }
         let _ = (&mut self.task).await;
         self.db.close().await;
+    }
+
+    /// Ticks each time the background workers move on (an email handled, an import batch or
+    /// export page committed, a job finished): what tests await instead of polling.
+    pub fn background_progress(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.progress.clone()
     }
 
     /// Waits until the server ends (it ends on Ctrl-C or SIGTERM when started by `main`).
@@ -153,6 +160,8 @@ pub async fn start(
         std::time::Duration::from_millis(cfg.mail_poll_ms.max(10)),
     )?
     .with_lease(std::time::Duration::from_millis(cfg.mail_lease_ms));
+    let (progress, progress_seen) = tokio::sync::watch::channel(0_u64);
+    let mailer = mailer.with_progress(progress.clone());
     if !mailer.delivers() {
         tracing::warn!(
             "GATEHOUSE_SMTP_URL is not set: emails are written to this log, not sent (development mode)"
@@ -163,7 +172,8 @@ pub async fn start(
         std::time::Duration::from_millis(cfg.job_poll_ms.max(10)),
         cfg.job_lease_ms,
     )?
-    .with_export_page(cfg.export_page_size);
+    .with_export_page(cfg.export_page_size)
+    .with_progress(progress);
     let sweeper = gatehouse.clone();
     let limits = serve::ConnectionLimits {
         header_read_timeout: std::time::Duration::from_millis(cfg.header_read_timeout_ms.max(100)),
@@ -198,5 +208,6 @@ pub async fn start(
         shutdown: Some(tx),
         task,
         db,
+        progress: progress_seen,
     })
 }

@@ -41,6 +41,8 @@ pub struct Mailer {
     from: Mailbox,
     poll: Duration,
     lease_ms: i64,
+    /// Counts messages handled (sent, failed, given up), for whoever waits on the outbox.
+    progress: Option<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Why a message was not sent.
@@ -82,12 +84,19 @@ impl Mailer {
             from,
             poll,
             lease_ms: DEFAULT_LEASE_MS,
+            progress: None,
         })
     }
 
     /// How long a message is leased before another sender may take it (renewed while sent).
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease_ms = (lease.as_millis() as i64).max(1_000);
+        self
+    }
+
+    /// Announces each handled message on `progress` (tests await it instead of polling).
+    pub fn with_progress(mut self, progress: tokio::sync::watch::Sender<u64>) -> Self {
+        self.progress = Some(progress);
         self
     }
 
@@ -129,6 +138,9 @@ impl Mailer {
                     tracing::warn!(message_id = %m.id, template = %m.template, error = %e, "outbox: message given up");
                     self.outbox.give_up(&m.id, now_millis(), &e).await?;
                 }
+            }
+            if let Some(p) = &self.progress {
+                p.send_modify(|n| *n += 1);
             }
         }
         Ok(sent)

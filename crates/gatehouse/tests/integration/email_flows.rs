@@ -348,7 +348,7 @@ async fn an_smtp_outage_delays_mail_but_loses_none() {
     common::wait_for_background_work(
         "a failed delivery attempt recorded",
         std::time::Duration::from_secs(20),
-        std::time::Duration::from_millis(20),
+        s.background_progress(),
         || async { (s.count_rows(failed).await > 0).then_some(()) },
     )
     .await;

@@ -552,7 +552,7 @@ async fn part_way(s: &mut TestServer, id: &str, rows: i64) -> i64 {
     common::wait_for_background_work(
         "the job part-way through",
         std::time::Duration::from_secs(20),
-        std::time::Duration::from_millis(2),
+        s.background_progress(),
         || async {
             let r = server.raw(Method::GET, &path, Some(&token), None).await;
             let job = r.assert_status(200).clone();

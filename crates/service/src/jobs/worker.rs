@@ -27,6 +27,8 @@ pub struct JobWorker {
     poll: Duration,
     lease_ms: i64,
     export_page: i64,
+    /// Counts committed batches and finished jobs, for whoever waits on the jobs.
+    progress: Option<tokio::sync::watch::Sender<u64>>,
 }
 
 impl JobWorker {
@@ -40,6 +42,7 @@ impl JobWorker {
             poll,
             lease_ms: lease_ms.max(100),
             export_page: DEFAULT_EXPORT_PAGE,
+            progress: None,
         })
     }
 
@@ -47,6 +50,19 @@ impl JobWorker {
     pub fn with_export_page(mut self, users: i64) -> Self {
         self.export_page = users.clamp(1, 100_000);
         self
+    }
+
+    /// Announces each committed batch and finished job on `progress` (tests await it
+    /// instead of polling).
+    pub fn with_progress(mut self, progress: tokio::sync::watch::Sender<u64>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    fn progressed(&self) {
+        if let Some(p) = &self.progress {
+            p.send_modify(|n| *n += 1);
+        }
     }
 
     /// Runs jobs until the future is dropped.
@@ -84,6 +100,7 @@ impl JobWorker {
             Ok(None) => tracing::warn!(job_id = %job.id, "job lease lost"),
             Err(e) => {
                 tracing::warn!(job_id = %job.id, error = %e, "job failed");
+                // Announced below, once the failure is written.
                 self.gatehouse
                     .inner
                     .jobs
@@ -101,6 +118,7 @@ impl JobWorker {
                 }
             }
         }
+        self.progressed();
         Ok(true)
     }
 
@@ -153,6 +171,7 @@ impl JobWorker {
             }
             seq += 1;
             written += batch.rows;
+            self.progressed();
             if written >= analyze_at {
                 analyze_at = written.saturating_mul(2);
                 if let Err(e) = g.inner.jobs.analyze_users_while_importing().await {
@@ -285,6 +304,7 @@ impl JobWorker {
             job.processed += row_count;
             job.cursor = Some(cursor);
             seq += 1;
+            self.progressed();
             page = next?;
         }
         if seq == 0 {

@@ -477,6 +477,14 @@ impl TestServer {
         Self::read(resp).await
     }
 
+    /// Ticks when the server's mailer or job worker moves on.
+    pub fn background_progress(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.running
+            .as_ref()
+            .expect("the server is running")
+            .background_progress()
+    }
+
     /// The job's JSON once it is completed or failed (at most a minute).
     pub async fn wait_job(&mut self, id: &str) -> Value {
         let token = self.token().await;
@@ -485,7 +493,7 @@ impl TestServer {
         wait_for_background_work(
             &what,
             Duration::from_secs(60),
-            Duration::from_millis(20),
+            self.background_progress(),
             || async {
                 let r = server.raw(Method::GET, &path, Some(&token), None).await;
                 let job = r.assert_status(200).clone();
@@ -543,7 +551,7 @@ impl TestServer {
         wait_for_background_work(
             "queued emails handed to SMTP",
             Duration::from_secs(20),
-            Duration::from_millis(20),
+            self.background_progress(),
             || async { (self.count_rows(pending).await == 0).then_some(()) },
         )
         .await
@@ -589,15 +597,12 @@ impl TestServer {
 
 /// Waits until `check` gives a value (at most `limit`, panicking with `what` after): the one
 /// place tests wait on the server's background workers, the mailer and the job worker.
-/// They run on their own timers beside the requests and announce nothing a test could
-/// await without changes to the service (their log lines come before their writes, and
-/// the mailer reads the wall clock, not the test's), so their progress is read back from
-/// the database or the API every `every`. Everything else a test waits for is an event it
-/// can await: a response, a message at the SMTP listener, a moved clock.
+/// `check` runs now and again each time the workers announce progress (an email handled, a
+/// batch or page committed, a job finished), so nothing here sleeps or polls.
 pub async fn wait_for_background_work<T, Fut>(
     what: &str,
     limit: Duration,
-    every: Duration,
+    mut progress: tokio::sync::watch::Receiver<u64>,
     mut check: impl FnMut() -> Fut,
 ) -> T
 where
@@ -605,15 +610,16 @@ where
 {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
+        // Marked seen before the check, so progress made during it wakes the wait below.
+        progress.borrow_and_update();
         if let Some(done) = check().await {
             return done;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not done after {limit:?}"
-        );
-        // Waits on the mailer or the job worker (see above).
-        tokio::time::sleep(every).await;
+        match tokio::time::timeout_at(deadline, progress.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => panic!("{what}: the server stopped"),
+            Err(_) => panic!("{what}: not done after {limit:?}"),
+        }
     }
 }
 
