@@ -7,7 +7,7 @@
 pub const STYLESHEET: &str = concat!(
     // Shared: type, colours, focus rings, form controls, buttons, message boxes, tables.
     "*{box-sizing:border-box}",
-    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#111827;background:#f3f4f6;line-height:1.45}",
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#111827;background:#f3f4f6}",
     "a{color:#1d4ed8}a:focus,button:focus,input:focus,select:focus,textarea:focus,summary:focus{outline:3px solid #2563eb;outline-offset:2px}",
     "h1{font-size:1.45rem;margin:.6rem 0}h2{font-size:1.1rem;margin:1.4rem 0 .5rem}ul{padding-left:1.2rem}",
     "label{display:block;font-weight:600;font-size:.9rem;margin:.6rem 0 .2rem}label.check{font-weight:400}",
@@ -25,7 +25,8 @@ pub const STYLESHEET: &str = concat!(
     "code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem}pre{background:#f9fafb;padding:.6rem;overflow-x:auto}",
     ".skip{position:absolute;left:-999px}.skip:focus{left:.5rem;top:.5rem;background:#fff;padding:.5rem;z-index:2}",
     // Hosted pages: one narrow card, the tenant's branding on top, full-width buttons.
-    ".hosted main{max-width:24rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:.75rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}",
+    // 28rem is the old 24rem content box plus its padding, now that boxes include padding.
+    ".hosted main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:.75rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}",
     ".hosted header{text-align:center}.hosted header img{max-height:3.5rem;max-width:100%}.hosted h1{font-size:1.4rem;margin:.5rem 0}",
     ".hosted label{margin:1rem 0 0}.hosted input{padding:.65rem;margin-top:.3rem;font-size:1rem}",
     ".hosted button{width:100%;margin:1.5rem 0 0;padding:.75rem;font-size:1rem}.hosted button.secondary{margin-top:.5rem}",
@@ -35,7 +36,7 @@ pub const STYLESHEET: &str = concat!(
     "header.top a{color:#e5e7eb;text-decoration:none;padding:.2rem .1rem}header.top a[aria-current=page]{color:#fff;border-bottom:2px solid #60a5fa}",
     "header.top .brand{font-weight:700;color:#fff;margin-right:.5rem}header.top form{margin-left:auto;display:flex;gap:.6rem;align-items:center;font-size:.85rem}",
     "header.top button{background:#374151;margin:0;padding:.3rem .7rem}",
-    ".dashboard main{max-width:72rem;margin:1rem auto;padding:0 1rem}",
+    ".dashboard{line-height:1.45}.dashboard main{max-width:72rem;margin:1rem auto;padding:0 1rem}",
     "section.card{background:#fff;border-radius:.6rem;padding:1rem;margin:1rem 0;box-shadow:0 1px 3px rgba(0,0,0,.1)}",
     ".row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end}.row>*{flex:1 1 14rem}.row>button,.row>.button{flex:0 0 auto}",
     ".actions{display:flex;flex-wrap:wrap;gap:.4rem}.actions form{display:inline}",
