@@ -5,7 +5,7 @@ use super::format::{self, seg};
 use super::frame::Nav;
 use super::{Dashboard, refusal};
 use crate::AppState;
-use crate::templates::{Markup, error_box, html, table};
+use crate::templates::{Markup, error_box, html, pager, table};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -171,10 +171,11 @@ async fn logs(
             (filter_form(&f))
             p.muted role="status" { (format::count(total, "event", "events")) }
             (table(Some("logs"), &headings, html! { @for l in &events { (event_row(l)) } }))
-            nav.pager aria-label="Pages" {
-                @if page > 0 { a href=(f.link(page - 1)) rel="prev" { "Newer" } }
-                @if shown_to < total { a href=(f.link(page + 1)) rel="next" { "Older" } }
-            }
+            (pager(
+                (page > 0).then(|| (f.link(page - 1), "Newer")),
+                None,
+                (shown_to < total).then(|| (f.link(page + 1), "Older")),
+            ))
         }
     };
     d.page(StatusCode::OK, "Logs", Nav::Logs, body)

@@ -7,7 +7,8 @@ use super::{Dashboard, param, refusal, see_other};
 use crate::AppState;
 use crate::hosted::VerifiedForm;
 use crate::templates::{
-    Markup, button_form, check, csrf_input, error_box, html, notice, options, table, table_with,
+    Markup, button_form, check, csrf_input, error_box, html, notice, options, pager, table,
+    table_with,
 };
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -140,6 +141,15 @@ fn user_row(u: &User) -> Markup {
     }
 }
 
+/// How many users match and which of them the page shows.
+fn summary(total: i64, first: i64, last: i64) -> String {
+    if total == 0 {
+        return "No users match.".into();
+    }
+    let count = format::count(total, "user", "users");
+    format!("{count} · showing {first}–{last}")
+}
+
 async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Response {
     let text = param(&q, "q").trim().to_string();
     let sort_raw = param(&q, "sort").to_string();
@@ -188,30 +198,21 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
             format::query(&[("q", &text), ("sort", sort), ("page", &page.to_string())])
         )
     };
-    let first = page * PER_PAGE + 1;
     let last = page * PER_PAGE + result.users.len() as i64;
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let summary = if total == 0 {
-        "No users match.".to_string()
-    } else {
-        format!(
-            "{} · showing {first}–{last}",
-            format::count(total, "user", "users")
-        )
-    };
     let rows = html! { @for u in &result.users { (user_row(u)) } };
     let body = html! {
         (list_head())
         (notice((param(&q, "deleted") == "1").then_some("User deleted.")))
         section.card {
             (search_form(&text, &sort_raw, None))
-            p.muted #total role="status" { (summary) }
+            p.muted #total role="status" { (summary(total, page * PER_PAGE + 1, last)) }
             (table_with(None, sort_headings(&sort_raw, |next| link(0, next)), rows))
-            nav.pager aria-label="Pages" {
-                @if page > 0 { a href=(link(page - 1, &sort_raw)) rel="prev" { "Previous" } }
-                span.muted { "Page " (page + 1) " of " (pages) }
-                @if last < total { a href=(link(page + 1, &sort_raw)) rel="next" { "Next" } }
-            }
+            (pager(
+                (page > 0).then(|| (link(page - 1, &sort_raw), "Previous")),
+                Some(format!("Page {} of {pages}", page + 1)),
+                (last < total).then(|| (link(page + 1, &sort_raw), "Next")),
+            ))
         }
     };
     d.page(StatusCode::OK, "Users", Nav::Users, body)

@@ -13,4 +13,4 @@ pub use forms::{button_form, check, csrf_input, hidden, options};
 pub use frame::{Frame, Surface};
 pub use maud::{Markup, html};
 pub use messages::{error_box, notice};
-pub use tables::{table, table_with};
+pub use tables::{pager, table, table_with};
