@@ -11,6 +11,7 @@ mod hosted;
 mod management;
 mod ops;
 pub mod rate_limit;
+mod templates;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

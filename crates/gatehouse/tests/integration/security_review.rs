@@ -1832,3 +1832,113 @@ async fn l5_a_search_past_its_deadline_is_stopped() {
     .await
     .assert_status(200);
 }
+
+// ---------------------------------------------------------------------------------------
+// Pages: what users and applications put in them is shown as text, never as markup
+// ---------------------------------------------------------------------------------------
+
+const SCRIPT_TAG: &str = "<script>alert(1)</script>";
+const ATTRIBUTE_BREAK: &str = "\"><img src=x onerror=alert(1)>";
+/// Application names cannot hold `<` or `>`, but a quote could still end an attribute.
+const QUOTED_APP_NAME: &str = "Shop\" autofocus onfocus=\"alert(1)";
+
+/// Neither payload appears as markup; both appear escaped (so the value is shown, not lost).
+#[track_caller]
+fn assert_escaped(what: &str, body: &str) {
+    for raw in [SCRIPT_TAG, "<img src=x"] {
+        assert!(!body.contains(raw), "{what} shows {raw} as markup:\n{body}");
+    }
+    for escaped in [
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+        "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;",
+    ] {
+        assert!(body.contains(escaped), "{what} lacks {escaped}:\n{body}");
+    }
+}
+
+/// The application's name is there, its quotes escaped.
+#[track_caller]
+fn assert_app_name_escaped(what: &str, body: &str) {
+    assert!(!body.contains(QUOTED_APP_NAME), "{what}:\n{body}");
+    assert!(
+        body.contains("Shop&quot; autofocus onfocus=&quot;alert(1)"),
+        "{what} lacks the escaped name:\n{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_escape_what_users_and_applications_put_in_them() {
+    let mut s = admin_server().await;
+    let hostile = format!("{SCRIPT_TAG}{ATTRIBUTE_BREAK}");
+    s.patch(
+        "/api/v2/tenants/settings",
+        json!({ "friendly_name": hostile }),
+    )
+    .await
+    .assert_status(200);
+    let user = s
+        .create_user(
+            "mallory@example.com",
+            json!({"name": hostile, "nickname": hostile, "given_name": hostile,
+                "user_metadata": {"bio": hostile}, "app_metadata": {"note": hostile}}),
+        )
+        .await;
+    let user_id = user["user_id"].as_str().expect("user_id").to_string();
+    let app = s
+        .post(
+            "/api/v2/clients",
+            json!({"name": QUOTED_APP_NAME, "callbacks": [CALLBACK], "is_first_party": false,
+                "grant_types": ["authorization_code"]}),
+        )
+        .await;
+    let client_id = app.assert_status(201)["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_string();
+
+    // The dashboard: the users list, a search that echoes the query, the user's page, and
+    // the application in the list and in its settings form (an attribute value).
+    let mut admin = Browser::new(&s.url);
+    dashboard_sign_in(&mut admin).await;
+    for path in [
+        "/admin/users".to_string(),
+        format!("/admin/users?q={}", enc(&hostile)),
+        format!("/admin/users/{}", enc(&user_id)),
+    ] {
+        let page = admin.get(&path).await;
+        assert!(page.status < 500, "{path}: {}", page.status);
+        assert_escaped(&path, &page.body);
+    }
+    for path in [
+        "/admin/applications".to_string(),
+        format!("/admin/applications/{}", enc(&client_id)),
+    ] {
+        let page = admin.get(&path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert_app_name_escaped(&path, &page.body);
+    }
+
+    // The hosted pages show the tenant's name and the application's: the login page, then
+    // the consent page of this third-party application.
+    let mut b = Browser::new(&s.url);
+    let login = b
+        .visit(&format!(
+            "/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid%20email&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            enc(CALLBACK)
+        ))
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert_escaped("the login page", &login.body);
+    assert_app_name_escaped("the login page", &login.body);
+    let consent = b
+        .submit_login(&login, "mallory@example.com", PASSWORD)
+        .await;
+    assert_eq!(consent.status, 200, "{:?}", consent.location);
+    assert!(
+        consent.body.contains("action=\"/u/consent\""),
+        "{}",
+        consent.body
+    );
+    assert_escaped("the consent page", &consent.body);
+    assert_app_name_escaped("the consent page", &consent.body);
+}

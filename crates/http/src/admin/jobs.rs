@@ -1,11 +1,13 @@
 //! Dashboard import and export: upload a users file to a connection, start an export from
 //! a search, and a job's page with live progress, per-row errors and the download link.
 
-use super::html::{self, Nav, esc, seg};
+use super::format::{self, seg};
+use super::frame::Nav;
 use super::{Dashboard, param, refusal, see_other};
 use crate::AppState;
 use crate::extract::{FieldError, MAX_FORM_FIELDS, drain_refused_upload, small_text_field};
 use crate::hosted::VerifiedForm;
+use crate::templates::{Markup, check, csrf_input, error_box, html, table};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -29,28 +31,19 @@ pub fn router() -> Router<AppState> {
         .route("/admin/jobs/{id}/status", get(job_status))
 }
 
-async fn connection_options(g: &Gatehouse, with_any: bool) -> String {
+/// The database connections as a select's options, "All connections" first when asked.
+async fn connection_options(g: &Gatehouse, with_any: bool) -> Markup {
     let list = g
         .list_connections(Some("auth0"), None, 0, 100)
         .await
         .map(|(l, _)| l)
         .unwrap_or_default();
-    let any = if with_any {
-        "<option value=\"\">All connections</option>"
-    } else {
-        ""
-    };
-    let options: String = list
-        .iter()
-        .map(|c| {
-            format!(
-                "<option value=\"{}\">{}</option>",
-                esc(&html::text(&c["id"])),
-                esc(&html::text(&c["name"]))
-            )
-        })
-        .collect();
-    format!("{any}{options}")
+    html! {
+        @if with_any { option value="" { "All connections" } }
+        @for c in &list {
+            option value=(format::text(&c["id"])) { (format::text(&c["name"])) }
+        }
+    }
 }
 
 async fn jobs_page(
@@ -68,28 +61,62 @@ async fn page(
     error: Option<&str>,
     q: &str,
 ) -> Response {
-    let body = format!(
-        "<h1>Import &amp; export</h1>{}\
-<section class=\"card\"><h2>Import users</h2><p class=\"muted\">A JSON array or NDJSON file in Auth0's import format (password hashes included). \
-<code>gatehouse convert</code> turns exports of Auth0, Okta, Gigya, Stormpath, Keycloak and Firebase into it.</p>\
-<form method=\"post\" action=\"/admin/jobs/import\" enctype=\"multipart/form-data\">{}\
-<label for=\"import-connection\">Connection</label><select id=\"import-connection\" name=\"connection_id\">{}</select>\
-<label style=\"font-weight:400\"><input type=\"checkbox\" name=\"upsert\" value=\"true\"> Update users that already exist (upsert)</label>\
-<label for=\"users-file\">Users file</label><input id=\"users-file\" name=\"users\" type=\"file\" accept=\".json,.ndjson,application/json\" required>\
-<button type=\"submit\">Import</button></form></section>\
-<section class=\"card\"><h2>Export users</h2><form method=\"post\" action=\"/admin/jobs/export\">{}\
-<label for=\"export-q\">Search (optional, v3 query syntax)</label><input id=\"export-q\" name=\"q\" type=\"search\" value=\"{}\">\
-<div class=\"row\"><div><label for=\"export-connection\">Connection</label><select id=\"export-connection\" name=\"connection_id\">{}</select></div>\
-<div><label for=\"export-format\">Format</label><select id=\"export-format\" name=\"format\"><option value=\"json\">JSON (one user per line)</option><option value=\"csv\">CSV</option></select></div></div>\
-<button type=\"submit\">Export</button></form></section>",
-        html::error_box(error),
-        html::csrf_input(&d.csrf),
-        connection_options(g, false).await,
-        html::csrf_input(&d.csrf),
-        esc(q),
-        connection_options(g, true).await,
-    );
-    d.page(status, "Import & export", Nav::Jobs, &body)
+    let body = html! {
+        h1 { "Import & export" }
+        (error_box(error))
+        (import_form(&d.csrf, connection_options(g, false).await))
+        (export_form(&d.csrf, q, connection_options(g, true).await))
+    };
+    d.page(status, "Import & export", Nav::Jobs, body)
+}
+
+fn import_form(csrf: &str, connections: Markup) -> Markup {
+    html! {
+        section.card {
+            h2 { "Import users" }
+            p.muted {
+                "A JSON array or NDJSON file in Auth0's import format (password hashes included). "
+                code { "gatehouse convert" }
+                " turns exports of Auth0, Okta, Gigya, Stormpath, Keycloak and Firebase into it."
+            }
+            form method="post" action="/admin/jobs/import" enctype="multipart/form-data" {
+                (csrf_input(csrf))
+                label for="import-connection" { "Connection" }
+                select #import-connection name="connection_id" { (connections) }
+                (check("upsert", Some("true"), false, html! { "Update users that already exist (upsert)" }))
+                label for="users-file" { "Users file" }
+                input #users-file name="users" type="file" accept=".json,.ndjson,application/json" required;
+                button type="submit" { "Import" }
+            }
+        }
+    }
+}
+
+fn export_form(csrf: &str, q: &str, connections: Markup) -> Markup {
+    html! {
+        section.card {
+            h2 { "Export users" }
+            form method="post" action="/admin/jobs/export" {
+                (csrf_input(csrf))
+                label for="export-q" { "Search (optional, v3 query syntax)" }
+                input #export-q name="q" type="search" value=(q);
+                div.row {
+                    div {
+                        label for="export-connection" { "Connection" }
+                        select #export-connection name="connection_id" { (connections) }
+                    }
+                    div {
+                        label for="export-format" { "Format" }
+                        select #export-format name="format" {
+                            option value="json" { "JSON (one user per line)" }
+                            option value="csv" { "CSV" }
+                        }
+                    }
+                }
+                button type="submit" { "Export" }
+            }
+        }
+    }
 }
 
 /// The multipart upload. The CSRF token must come before the file, so a forged upload is
@@ -183,7 +210,7 @@ async fn import(
         (Ok(()), Some(u)) => u.finish(params).await.map_err(refusal),
     };
     match finished {
-        Ok(job) => see_other(&format!("/admin/jobs/{}", seg(&html::text(&job["id"])))),
+        Ok(job) => see_other(&format!("/admin/jobs/{}", seg(&format::text(&job["id"])))),
         Err((status, message)) => page(g, &d, status, Some(&message), "").await,
     }
 }
@@ -208,7 +235,7 @@ async fn export(
             Err(e) => Err(e.into()),
         };
     match created {
-        Ok(job) => see_other(&format!("/admin/jobs/{}", seg(&html::text(&job["id"])))),
+        Ok(job) => see_other(&format!("/admin/jobs/{}", seg(&format::text(&job["id"])))),
         Err(e) => {
             let (status, message) = refusal(e);
             page(g, &d, status, Some(&message), param(&f, "q")).await
@@ -230,106 +257,114 @@ async fn job_page(State(s): State<AppState>, d: Dashboard, Path(id): Path<String
         Ok(j) => j,
         Err(e) => return d.refused(e, "Job", Nav::Jobs),
     };
-    let status = html::text(&job["status"]);
-    let running = matches!(status.as_str(), "pending" | "processing");
-    let kind = html::text(&job["type"]);
-    let processed = job["processed"].as_i64().unwrap_or(0);
-    let total = job["total"].as_i64();
-    let progress = match total {
-        Some(t) if t > 0 => {
-            format!("<progress id=\"job-progress\" max=\"{t}\" value=\"{processed}\"></progress>")
-        }
-        _ if running => "<progress id=\"job-progress\"></progress>".to_string(),
-        _ => String::new(),
-    };
-    let summary = match job.get("summary") {
-        Some(sm) => format!(
-            "<p id=\"job-summary\">Inserted {}, updated {}, failed {} of {}.</p>",
-            sm["inserted"], sm["updated"], sm["failed"], sm["total"]
-        ),
-        None => String::new(),
-    };
-    let download = match job["location"].as_str() {
-        Some(url) => format!(
-            "<p><a class=\"button\" id=\"download\" href=\"{}\" download>Download the export</a> <span class=\"muted\">(the link expires)</span></p>",
-            esc(url)
-        ),
-        None => String::new(),
-    };
-    let errors = if kind == "users_import" && !running {
+    let running = matches!(job["status"].as_str(), Some("pending" | "processing"));
+    let import = job["type"].as_str() == Some("users_import");
+    let errors = if import && !running {
         match g.job_errors(&id).await {
-            Ok(Some(Value::Array(rows))) => {
-                let rows: String = rows
-                    .iter()
-                    .map(|r| {
-                        let reasons: Vec<String> = r["errors"]
-                            .as_array()
-                            .map(|es| {
-                                es.iter()
-                                    .map(|e| {
-                                        format!(
-                                            "{} ({})",
-                                            html::text(&e["message"]),
-                                            html::text(&e["code"])
-                                        )
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        let who = r["user"]["email"]
-                            .as_str()
-                            .or(r["user"]["user_id"].as_str())
-                            .unwrap_or("");
+            Ok(Some(Value::Array(rows))) => rejected_rows(&rows),
+            Ok(_) => html! {},
+            Err(e) => error_box(Some(&refusal(e).1)),
+        }
+    } else {
+        html! {}
+    };
+    // While it runs, the script polls this address and reloads the page when it ends.
+    let live = running.then(|| format!("/admin/jobs/{}/status", seg(&id)));
+    let body = html! {
+        p { a href="/admin/jobs" { "← Import & export" } }
+        h1 { (if import { "Import" } else { "Export" }) " job" }
+        section.card data-job=[live] {
+            (job_facts(&id, &job))
+            (job_outcome(&job, running))
+            @if running {
+                p.muted { "This page follows the job as it runs (or reload it)." }
+            }
+        }
+        (errors)
+    };
+    d.page(StatusCode::OK, "Job", Nav::Jobs, body)
+}
+
+/// What the job is and how far it got (the script updates status and count in place).
+fn job_facts(id: &str, job: &Value) -> Markup {
+    let total = job["total"].as_i64();
+    html! {
+        dl {
+            dt { "Job" } dd { code { (id) } }
+            dt { "Status" } dd #job-status role="status" { (format::text(&job["status"])) }
+            dt { "Processed" }
+            dd #job-processed {
+                (job["processed"].as_i64().unwrap_or(0))
+                @if let Some(t) = total { " of " (t) }
+            }
+            dt { "Connection" } dd { (format::text(&job["connection"])) }
+            dt { "Started" } dd { (format::json_time(&job["created_at"])) }
+        }
+    }
+}
+
+/// Progress, the import's summary, why it failed, and the export's download.
+fn job_outcome(job: &Value, running: bool) -> Markup {
+    let processed = job["processed"].as_i64().unwrap_or(0);
+    let sm = job.get("summary");
+    html! {
+        @match job["total"].as_i64() {
+            Some(t) if t > 0 => progress #job-progress max=(t) value=(processed) {},
+            _ if running => progress #job-progress {},
+            _ => {},
+        }
+        @if let Some(sm) = sm {
+            p #job-summary {
+                "Inserted " (sm["inserted"].to_string()) ", updated " (sm["updated"].to_string())
+                ", failed " (sm["failed"].to_string()) " of " (sm["total"].to_string()) "."
+            }
+        }
+        @if let Some(details) = job["status_details"].as_str() {
+            p.error { (details) }
+        }
+        @if let Some(url) = job["location"].as_str() {
+            p {
+                a.button #download href=(url) download { "Download the export" }
+                " "
+                span.muted { "(the link expires)" }
+            }
+        }
+    }
+}
+
+/// The rows an import refused, numbered from 1 as a person counts lines.
+fn rejected_rows(rows: &[Value]) -> Markup {
+    let row = |r: &Value| {
+        let reasons: Vec<String> = r["errors"]
+            .as_array()
+            .map(|es| {
+                es.iter()
+                    .map(|e| {
                         format!(
-                            "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
-                            r["index"].as_i64().map_or(0, |i| i + 1),
-                            esc(who),
-                            esc(&reasons.join("; "))
+                            "{} ({})",
+                            format::text(&e["message"]),
+                            format::text(&e["code"])
                         )
                     })
-                    .collect();
-                format!(
-                    "<section class=\"card\"><h2>Rows not imported</h2><div class=\"table\"><table id=\"job-errors\"><thead><tr><th>Row (first is 1)</th><th>User</th><th>Reason</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
-                )
+                    .collect()
+            })
+            .unwrap_or_default();
+        let who = r["user"]["email"]
+            .as_str()
+            .or(r["user"]["user_id"].as_str())
+            .unwrap_or("");
+        html! {
+            tr {
+                td.num { (r["index"].as_i64().map_or(0, |i| i + 1)) }
+                td { (who) }
+                td { (reasons.join("; ")) }
             }
-            Ok(_) => String::new(),
-            Err(e) => html::error_box(Some(&refusal(e).1)),
         }
-    } else {
-        String::new()
     };
-    let details = job["status_details"]
-        .as_str()
-        .map(|d| format!("<p class=\"error\">{}</p>", esc(d)))
-        .unwrap_or_default();
-    let live = if running {
-        format!(
-            " data-job=\"{}\"",
-            esc(&format!("/admin/jobs/{}/status", seg(&id)))
-        )
-    } else {
-        String::new()
-    };
-    let body = format!(
-        "<p><a href=\"/admin/jobs\">← Import &amp; export</a></p><h1>{} job</h1>\
-<section class=\"card\"{live}><dl><dt>Job</dt><dd><code>{}</code></dd><dt>Status</dt><dd id=\"job-status\" role=\"status\">{}</dd>\
-<dt>Processed</dt><dd id=\"job-processed\">{processed}{}</dd><dt>Connection</dt><dd>{}</dd><dt>Started</dt><dd>{}</dd></dl>{progress}{summary}{details}{download}\
-{}</section>{errors}",
-        if kind == "users_import" {
-            "Import"
-        } else {
-            "Export"
-        },
-        esc(&id),
-        esc(&status),
-        total.map(|t| format!(" of {t}")).unwrap_or_default(),
-        esc(&html::text(&job["connection"])),
-        html::json_time(&job["created_at"]),
-        if running {
-            "<p class=\"muted\">This page follows the job as it runs (or reload it).</p>"
-        } else {
-            ""
-        },
-    );
-    d.page(StatusCode::OK, "Job", Nav::Jobs, &body)
+    html! {
+        section.card {
+            h2 { "Rows not imported" }
+            (table(Some("job-errors"), &["Row (first is 1)", "User", "Reason"], html! { @for r in rows { (row(r)) } }))
+        }
+    }
 }

@@ -1,9 +1,11 @@
 //! Dashboard logs: the tenant's events, newest first, filtered by type, user and dates;
 //! each event says in words what happened and links to its user.
 
-use super::html::{self, Nav, esc, seg};
+use super::format::{self, seg};
+use super::frame::Nav;
 use super::{Dashboard, refusal};
 use crate::AppState;
+use crate::templates::{Markup, error_box, html, pager, table};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -11,6 +13,7 @@ use axum::response::Response;
 use axum::routing::get;
 use gatehouse_core::log_event::{LogFilter, explain};
 use gatehouse_store::LogQuery;
+use serde_json::Value;
 use std::collections::HashMap;
 
 const PER_PAGE: i64 = 50;
@@ -35,6 +38,78 @@ fn day(text: &str, end: bool) -> Result<Option<i64>, String> {
         .ok_or_else(|| format!("{text} is not a date (YYYY-MM-DD)."))
 }
 
+/// The filter as asked, kept in the form and in the pager's links.
+struct Filter {
+    kind: String,
+    user: String,
+    from: String,
+    to: String,
+}
+
+impl Filter {
+    fn link(&self, page: i64) -> String {
+        format!(
+            "/admin/logs?{}",
+            format::query(&[
+                ("type", &self.kind),
+                ("user", &self.user),
+                ("from", &self.from),
+                ("to", &self.to),
+                ("page", &page.to_string())
+            ])
+        )
+    }
+}
+
+fn filter_form(f: &Filter) -> Markup {
+    html! {
+        form.row method="get" action="/admin/logs" {
+            div { label for="type" { "Type code" } input #type name="type" type="text" value=(f.kind) placeholder="fp"; }
+            div { label for="user" { "User ID" } input #user name="user" type="text" value=(f.user) placeholder="auth0|…"; }
+            div { label for="from" { "From" } input #from name="from" type="date" value=(f.from); }
+            div { label for="to" { "To" } input #to name="to" type="date" value=(f.to); }
+            button type="submit" { "Filter" }
+        }
+    }
+}
+
+/// The page with the filter and, instead of events, why there are none.
+fn refused(d: &Dashboard, status: StatusCode, f: &Filter, message: &str) -> Response {
+    let body = html! {
+        h1 { "Logs" }
+        section.card { (filter_form(f)) (error_box(Some(message))) }
+    };
+    d.page(status, "Logs", Nav::Logs, body)
+}
+
+/// One event: when, its code in words, who and from where; the user links to their page.
+fn event_row(l: &Value) -> Markup {
+    let kind = format::text(&l["type"]);
+    let user_id = format::text(&l["user_id"]);
+    let who = match format::text(&l["user_name"]) {
+        n if n.is_empty() => user_id.clone(),
+        n => n,
+    };
+    let application = match format::text(&l["client_name"]) {
+        n if n.is_empty() => format::text(&l["client_id"]),
+        n => n,
+    };
+    html! {
+        tr {
+            td { (format::json_time(&l["date"])) }
+            td { code { (kind) } }
+            td { (explain(&kind).unwrap_or("")) }
+            td { (format::text(&l["description"])) }
+            td {
+                @if user_id.is_empty() { (who) }
+                @else { a href={ "/admin/users/" (seg(&user_id)) } { (who) } }
+            }
+            td { (application) }
+            td { (format::text(&l["ip"])) }
+        }
+    }
+}
+
 async fn logs(
     State(s): State<AppState>,
     d: Dashboard,
@@ -47,35 +122,22 @@ async fn logs(
             .trim()
             .to_string()
     };
-    let (kind, user, from, to) = (get("type"), get("user"), get("from"), get("to"));
+    let f = Filter {
+        kind: get("type"),
+        user: get("user"),
+        from: get("from"),
+        to: get("to"),
+    };
     let page: i64 = get("page").parse().unwrap_or(0).clamp(0, 10_000);
-    let form = format!(
-        "<form method=\"get\" action=\"/admin/logs\" class=\"row\">\
-<div><label for=\"type\">Type code</label><input id=\"type\" name=\"type\" type=\"text\" value=\"{}\" placeholder=\"fp\"></div>\
-<div><label for=\"user\">User ID</label><input id=\"user\" name=\"user\" type=\"text\" value=\"{}\" placeholder=\"auth0|…\"></div>\
-<div><label for=\"from\">From</label><input id=\"from\" name=\"from\" type=\"date\" value=\"{}\"></div>\
-<div><label for=\"to\">To</label><input id=\"to\" name=\"to\" type=\"date\" value=\"{}\"></div>\
-<button type=\"submit\">Filter</button></form>",
-        esc(&kind),
-        esc(&user),
-        esc(&from),
-        esc(&to)
-    );
-    let dates = day(&from, false).and_then(|f| day(&to, true).map(|t| (f, t)));
+    let dates = day(&f.from, false).and_then(|from| day(&f.to, true).map(|to| (from, to)));
     let (date_from, date_to) = match dates {
         Ok(d) => d,
-        Err(e) => {
-            let body = format!(
-                "<h1>Logs</h1><section class=\"card\">{form}{}</section>",
-                html::error_box(Some(&e))
-            );
-            return d.page(StatusCode::BAD_REQUEST, "Logs", Nav::Logs, &body);
-        }
+        Err(e) => return refused(&d, StatusCode::BAD_REQUEST, &f, &e),
     };
     let query = LogQuery {
         filter: LogFilter {
-            kind: Some(kind.clone()).filter(|k| !k.is_empty()),
-            user_id: Some(user.clone()).filter(|u| !u.is_empty()),
+            kind: Some(f.kind.clone()).filter(|k| !k.is_empty()),
+            user_id: Some(f.user.clone()).filter(|u| !u.is_empty()),
             date_from,
             date_to,
             ..Default::default()
@@ -89,76 +151,32 @@ async fn logs(
         Ok(r) => r,
         Err(e) => {
             let (status, message) = refusal(e);
-            let body = format!(
-                "<h1>Logs</h1><section class=\"card\">{form}{}</section>",
-                html::error_box(Some(&message))
-            );
-            return d.page(status, "Logs", Nav::Logs, &body);
+            return refused(&d, status, &f, &message);
         }
     };
     let total = total.unwrap_or(0);
-    let rows: String = events
-        .iter()
-        .map(|l| {
-            let kind = html::text(&l["type"]);
-            let user_id = html::text(&l["user_id"]);
-            let who = match html::text(&l["user_name"]) {
-                n if n.is_empty() => user_id.clone(),
-                n => n,
-            };
-            let user_cell = if user_id.is_empty() {
-                esc(&who)
-            } else {
-                format!("<a href=\"/admin/users/{}\">{}</a>", seg(&user_id), esc(&who))
-            };
-            format!(
-                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{user_cell}</td><td>{}</td><td>{}</td></tr>",
-                html::json_time(&l["date"]),
-                esc(&kind),
-                esc(explain(&kind).unwrap_or("")),
-                esc(&html::text(&l["description"])),
-                esc(&match html::text(&l["client_name"]) {
-                    n if n.is_empty() => html::text(&l["client_id"]),
-                    n => n,
-                }),
-                esc(&html::text(&l["ip"])),
-            )
-        })
-        .collect();
-    let link = |p: i64| {
-        format!(
-            "/admin/logs?{}",
-            html::query(&[
-                ("type", &kind),
-                ("user", &user),
-                ("from", &from),
-                ("to", &to),
-                ("page", &p.to_string())
-            ])
-        )
-    };
     let shown_to = page * PER_PAGE + events.len() as i64;
-    let prev = if page > 0 {
-        format!(
-            "<a href=\"{}\" rel=\"prev\">Newer</a>",
-            esc(&link(page - 1))
-        )
-    } else {
-        String::new()
+    let headings = [
+        "Date",
+        "Type",
+        "What happened",
+        "Details",
+        "User",
+        "Application",
+        "IP",
+    ];
+    let body = html! {
+        h1 { "Logs" }
+        section.card {
+            (filter_form(&f))
+            p.muted role="status" { (format::count(total, "event", "events")) }
+            (table(Some("logs"), &headings, html! { @for l in &events { (event_row(l)) } }))
+            (pager(
+                (page > 0).then(|| (f.link(page - 1), "Newer")),
+                None,
+                (shown_to < total).then(|| (f.link(page + 1), "Older")),
+            ))
+        }
     };
-    let next = if shown_to < total {
-        format!(
-            "<a href=\"{}\" rel=\"next\">Older</a>",
-            esc(&link(page + 1))
-        )
-    } else {
-        String::new()
-    };
-    let body = format!(
-        "<h1>Logs</h1><section class=\"card\">{form}<p class=\"muted\" role=\"status\">{}</p>\
-<div class=\"table\"><table id=\"logs\"><thead><tr><th>Date</th><th>Type</th><th>What happened</th><th>Details</th><th>User</th><th>Application</th><th>IP</th></tr></thead><tbody>{rows}</tbody></table></div>\
-<nav class=\"pager\" aria-label=\"Pages\">{prev}{next}</nav></section>",
-        html::count(total, "event", "events")
-    );
-    d.page(StatusCode::OK, "Logs", Nav::Logs, &body)
+    d.page(StatusCode::OK, "Logs", Nav::Logs, body)
 }

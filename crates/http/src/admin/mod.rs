@@ -3,7 +3,8 @@
 //! Every request checks the dashboard session and the role; every form carries the CSRF
 //! token of the hosted pages; pages get the hosted pages' hardening headers.
 
-mod html;
+mod format;
+mod frame;
 mod jobs;
 mod logs;
 mod settings;
@@ -12,6 +13,7 @@ mod users;
 use crate::AppState;
 use crate::extract::ClientInfo;
 use crate::hosted::cookies;
+use crate::templates::{Markup, error_box, html};
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
@@ -21,7 +23,6 @@ use axum::routing::{get, post};
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_service::admin::{Admin, SignInRefused};
 use gatehouse_service::{Gatehouse, ServiceError};
-use html::esc;
 use std::collections::HashMap;
 
 /// The dashboard session cookie (scoped to `/admin`).
@@ -164,9 +165,9 @@ impl FromRequestParts<AppState> for Dashboard {
 
 impl Dashboard {
     /// A page that only says why something could not be shown or done.
-    pub fn refused(&self, e: ServiceError, title: &str, nav: html::Nav) -> Response {
+    pub fn refused(&self, e: ServiceError, title: &str, nav: frame::Nav) -> Response {
         let (status, message) = refusal(e);
-        self.page(status, title, nav, &html::error_box(Some(&message)))
+        self.page(status, title, nav, error_box(Some(&message)))
     }
 
     pub fn email(&self) -> &str {
@@ -178,10 +179,10 @@ impl Dashboard {
     }
 
     /// A full page with the navigation.
-    pub fn page(&self, status: StatusCode, title: &str, nav: html::Nav, body: &str) -> Response {
+    pub fn page(&self, status: StatusCode, title: &str, nav: frame::Nav, body: Markup) -> Response {
         let mut r = (
             status,
-            axum::response::Html(html::layout(title, nav, self.email(), &self.csrf, body)),
+            frame::layout(title, nav, self.email(), &self.csrf, body),
         )
             .into_response();
         if let Some(c) = &self.new_csrf_cookie
@@ -209,8 +210,8 @@ async fn admin_headers(mut r: Response) -> Response {
     r
 }
 
-fn bare(status: StatusCode, title: &str, body: &str) -> Response {
-    (status, axum::response::Html(html::bare(title, body))).into_response()
+fn bare(status: StatusCode, title: &str, body: Markup) -> Response {
+    (status, frame::bare(title, body)).into_response()
 }
 
 /// See-other redirect (after a form, the browser GETs the target).
@@ -250,13 +251,11 @@ fn not_admin(g: &Gatehouse, who: &str) -> Response {
     let mut r = bare(
         StatusCode::FORBIDDEN,
         "Not an administrator",
-        &format!(
-            "<p class=\"error\" role=\"alert\" id=\"error\">{}</p>\
-<p>Ask an administrator to add <code>admin</code> to your <code>app_metadata.roles</code>.</p>\
-<p><a class=\"button secondary\" href=\"{}\">Sign out</a></p>",
-            esc(&SignInRefused::NotAdmin(who.to_string()).to_string()),
-            esc(&g.admin_sign_out_url()),
-        ),
+        html! {
+            (error_box(Some(&SignInRefused::NotAdmin(who.to_string()).to_string())))
+            p { "Ask an administrator to add " code { "admin" } " to your " code { "app_metadata.roles" } "." }
+            p { a.button.secondary href=(g.admin_sign_out_url()) { "Sign out" } }
+        },
     );
     set_cookie(&mut r, ADMIN_COOKIE, "", 0, secure(g));
     r
@@ -274,7 +273,9 @@ fn failure(e: impl Into<gatehouse_service::Failure>) -> Response {
     let mut r = bare(
         status,
         "Something went wrong",
-        "<p class=\"error\" role=\"alert\">The server could not complete this request. The details are in its log.</p>",
+        error_box(Some(
+            "The server could not complete this request. The details are in its log.",
+        )),
     );
     crate::failure::attach(&mut r, f);
     r
@@ -302,6 +303,14 @@ async fn home(_: Dashboard) -> Response {
     see_other("/admin/users")
 }
 
+/// Why a sign-in did not complete, and the way back in.
+fn sign_in_problem(message: &str, again: &str) -> Markup {
+    html! {
+        (error_box(Some(message)))
+        p { a href="/admin" { (again) } }
+    }
+}
+
 async fn callback(
     State(s): State<AppState>,
     who: ClientInfo,
@@ -314,10 +323,7 @@ async fn callback(
         return bare(
             StatusCode::BAD_REQUEST,
             "Sign-in did not complete",
-            &format!(
-                "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/admin\">Try again</a></p>",
-                esc(get("error_description"))
-            ),
+            sign_in_problem(get("error_description"), "Try again"),
         );
     }
     let pending = cookies::read(&parts, SIGN_IN_COOKIE);
@@ -348,10 +354,7 @@ async fn callback(
         Err(e @ (SignInRefused::Expired | SignInRefused::Login(_))) => bare(
             StatusCode::BAD_REQUEST,
             "Sign-in did not complete",
-            &format!(
-                "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/admin\">Sign in again</a></p>",
-                esc(&e.to_string())
-            ),
+            sign_in_problem(&e.to_string(), "Sign in again"),
         ),
         Err(e) => failure(e),
     };

@@ -1,10 +1,14 @@
 //! Dashboard applications (clients) and database connections: lists, create, edit. A
 //! client secret is shown once, when it is made (creation or rotation).
 
-use super::html::{self, Nav, button_form, esc, seg};
+use super::format::{self, seg};
+use super::frame::Nav;
 use super::{Dashboard, param, refusal, see_other};
 use crate::AppState;
 use crate::hosted::VerifiedForm;
+use crate::templates::{
+    Markup, button_form, check, csrf_input, error_box, html, notice, options, table,
+};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -81,14 +85,8 @@ const GRANT_TYPES: &[(&str, &str)] = &[
     ),
 ];
 
-fn app_type_options(current: &str) -> String {
-    APP_TYPES
-        .iter()
-        .map(|(v, label)| {
-            let sel = if *v == current { " selected" } else { "" };
-            format!("<option value=\"{v}\"{sel}>{label}</option>")
-        })
-        .collect()
+fn app_type_options(current: &str) -> Markup {
+    options(APP_TYPES.iter().map(|(v, l)| (Some(*v), *l)), current)
 }
 
 async fn applications(State(s): State<AppState>, d: Dashboard) -> Response {
@@ -106,32 +104,39 @@ async fn applications_page(
         Ok(l) => l,
         Err(e) => return d.refused(e, "Applications", Nav::Applications),
     };
-    let rows: String = list
-        .iter()
-        .map(|c| {
-            let id = html::text(&c["client_id"]);
-            format!(
-                "<tr><td><a href=\"/admin/applications/{}\">{}</a></td><td><code>{}</code></td><td>{}</td></tr>",
-                seg(&id),
-                esc(&html::text(&c["name"])),
-                esc(&id),
-                esc(&html::text(&c["app_type"])),
-            )
-        })
-        .collect();
-    let body = format!(
-        "<h1>Applications</h1><section class=\"card\"><p class=\"muted\">{}</p>\
-<div class=\"table\"><table><thead><tr><th>Name</th><th>Client ID</th><th>Type</th></tr></thead><tbody>{rows}</tbody></table></div></section>\
-<section class=\"card\"><h2>Create an application</h2>{}<form method=\"post\" action=\"/admin/applications\">{}\
-<div class=\"row\"><div><label for=\"name\">Name</label><input id=\"name\" name=\"name\" type=\"text\" required value=\"{}\"></div>\
-<div><label for=\"app_type\">Type</label><select id=\"app_type\" name=\"app_type\">{}</select></div><button type=\"submit\">Create</button></div></form></section>",
-        html::count(total, "application", "applications"),
-        html::error_box(error),
-        html::csrf_input(&d.csrf),
-        esc(name),
-        app_type_options("regular_web"),
-    );
-    d.page(status, "Applications", Nav::Applications, &body)
+    let rows = html! {
+        @for c in &list {
+            @let id = format::text(&c["client_id"]);
+            tr {
+                td { a href={ "/admin/applications/" (seg(&id)) } { (format::text(&c["name"])) } }
+                td { code { (id) } }
+                td { (format::text(&c["app_type"])) }
+            }
+        }
+    };
+    let body = html! {
+        h1 { "Applications" }
+        section.card {
+            p.muted { (format::count(total, "application", "applications")) }
+            (table(None, &["Name", "Client ID", "Type"], rows))
+        }
+        section.card {
+            h2 { "Create an application" }
+            (error_box(error))
+            form method="post" action="/admin/applications" {
+                (csrf_input(&d.csrf))
+                div.row {
+                    div { label for="name" { "Name" } input #name name="name" type="text" required value=(name); }
+                    div {
+                        label for="app_type" { "Type" }
+                        select #app_type name="app_type" { (app_type_options("regular_web")) }
+                    }
+                    button type="submit" { "Create" }
+                }
+            }
+        }
+    };
+    d.page(status, "Applications", Nav::Applications, body)
 }
 
 async fn create_application(
@@ -156,7 +161,7 @@ async fn create_application(
             application_page(
                 g,
                 &d,
-                &html::text(&c["client_id"]),
+                &format::text(&c["client_id"]),
                 StatusCode::CREATED,
                 Shown {
                     secret: c["client_secret"].as_str().map(String::from),
@@ -211,67 +216,71 @@ async fn application_page(
         Ok(c) => c,
         Err(e) => return d.refused(e, "Application", Nav::Applications),
     };
-    let sid = seg(id);
+    let body = html! {
+        p { a href="/admin/applications" { "← Applications" } }
+        h1 { (format::text(&c["name"])) }
+        (notice(shown.notice))
+        (error_box(shown.error.as_deref()))
+        @if let Some(secret) = &shown.secret { (secret_once(secret)) }
+        section.card {
+            dl {
+                dt { "Client ID" } dd { code #client-id { (id) } }
+                dt { "Type" } dd { (format::text(&c["app_type"])) }
+            }
+            h2 { "Client secret" }
+            p.muted { "Secrets are stored encrypted and never shown again. Rotating makes a new one and the old one stops working at once." }
+            (button_form(&format!("/admin/applications/{}/rotate", seg(id)), &d.csrf, "Rotate secret", "secondary"))
+        }
+        section.card { h2 { "Settings" } (application_form(id, &c, &d.csrf)) }
+    };
+    d.page(status, "Application", Nav::Applications, body)
+}
+
+/// A new client secret, shown this once.
+fn secret_once(secret: &str) -> Markup {
+    html! {
+        div.warn role="alert" {
+            p { strong { "Client secret" } " (shown once; copy it now):" }
+            pre #client-secret { (secret) }
+        }
+    }
+}
+
+/// The application's settings: name, type, URLs, grant types, token endpoint authentication.
+fn application_form(id: &str, c: &Value, csrf: &str) -> Markup {
     let granted: Vec<&str> = c["grant_types"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let grants: String = GRANT_TYPES
-        .iter()
-        .map(|(v, label)| {
-            let checked = if granted.contains(v) { " checked" } else { "" };
-            format!(
-                "<label style=\"font-weight:400\"><input type=\"checkbox\" name=\"grant_{v}\"{checked}> {label} <code class=\"muted\">{}</code></label>",
-                esc(v)
-            )
-        })
-        .collect();
-    let method = html::text(&c["token_endpoint_auth_method"]);
-    let methods: String = ["client_secret_post", "client_secret_basic", "none"]
-        .iter()
-        .map(|m| {
-            let sel = if *m == method { " selected" } else { "" };
-            format!("<option{sel}>{m}</option>")
-        })
-        .collect();
-    let secret = match &shown.secret {
-        Some(secret) => format!(
-            "<div class=\"warn\" role=\"alert\"><p><strong>Client secret</strong> (shown once; copy it now):</p><pre id=\"client-secret\">{}</pre></div>",
-            esc(secret)
-        ),
-        None => String::new(),
+    let method = format::text(&c["token_endpoint_auth_method"]);
+    let methods = ["client_secret_post", "client_secret_basic", "none"].map(|m| (None, m));
+    let urls = |id: &str, name: &str, label: &str, field: &str| {
+        html! {
+            label for=(id) { (label) " (one per line)" }
+            textarea #(id) name=(name) { (joined(&c[field])) }
+        }
     };
-    let body = format!(
-        "<p><a href=\"/admin/applications\">← Applications</a></p><h1>{name}</h1>{}{}{secret}\
-<section class=\"card\"><dl><dt>Client ID</dt><dd><code id=\"client-id\">{cid}</code></dd><dt>Type</dt><dd>{}</dd></dl>\
-<h2>Client secret</h2><p class=\"muted\">Secrets are stored encrypted and never shown again. Rotating makes a new one and the old one stops working at once.</p>{}</section>\
-<section class=\"card\"><h2>Settings</h2><form method=\"post\" action=\"/admin/applications/{sid}\">{}\
-<label for=\"name\">Name</label><input id=\"name\" name=\"name\" type=\"text\" value=\"{name}\" required>\
-<label for=\"app_type\">Type</label><select id=\"app_type\" name=\"app_type\">{}</select>\
-<label for=\"callbacks\">Allowed callback URLs (one per line)</label><textarea id=\"callbacks\" name=\"callbacks\">{}</textarea>\
-<label for=\"logout_urls\">Allowed logout URLs (one per line)</label><textarea id=\"logout_urls\" name=\"allowed_logout_urls\">{}</textarea>\
-<label for=\"web_origins\">Allowed web origins (one per line)</label><textarea id=\"web_origins\" name=\"web_origins\">{}</textarea>\
-<fieldset><legend>Grant types</legend>{grants}</fieldset>\
-<label for=\"auth_method\">Token endpoint authentication</label><select id=\"auth_method\" name=\"token_endpoint_auth_method\">{methods}</select>\
-<button type=\"submit\">Save</button></form></section>",
-        html::notice(shown.notice),
-        html::error_box(shown.error.as_deref()),
-        esc(&html::text(&c["app_type"])),
-        button_form(
-            &format!("/admin/applications/{sid}/rotate"),
-            &d.csrf,
-            "Rotate secret",
-            "secondary"
-        ),
-        html::csrf_input(&d.csrf),
-        app_type_options(&html::text(&c["app_type"])),
-        esc(&joined(&c["callbacks"])),
-        esc(&joined(&c["allowed_logout_urls"])),
-        esc(&joined(&c["web_origins"])),
-        name = esc(&html::text(&c["name"])),
-        cid = esc(id),
-    );
-    d.page(status, "Application", Nav::Applications, &body)
+    html! {
+        form method="post" action={ "/admin/applications/" (seg(id)) } {
+            (csrf_input(csrf))
+            label for="name" { "Name" }
+            input #name name="name" type="text" value=(format::text(&c["name"])) required;
+            label for="app_type" { "Type" }
+            select #app_type name="app_type" { (app_type_options(&format::text(&c["app_type"]))) }
+            (urls("callbacks", "callbacks", "Allowed callback URLs", "callbacks"))
+            (urls("logout_urls", "allowed_logout_urls", "Allowed logout URLs", "allowed_logout_urls"))
+            (urls("web_origins", "web_origins", "Allowed web origins", "web_origins"))
+            fieldset {
+                legend { "Grant types" }
+                @for (v, label) in GRANT_TYPES {
+                    (check(&format!("grant_{v}"), None, granted.contains(v), html! { (label) " " code.muted { (v) } }))
+                }
+            }
+            label for="auth_method" { "Token endpoint authentication" }
+            select #auth_method name="token_endpoint_auth_method" { (options(methods, &method)) }
+            button type="submit" { "Save" }
+        }
+    }
 }
 
 async fn update_application(
@@ -369,29 +378,38 @@ async fn connections_page(
         Ok(l) => l,
         Err(e) => return d.refused(e, "Connections", Nav::Connections),
     };
-    let rows: String = list
-        .iter()
-        .map(|c| {
-            let id = html::text(&c["id"]);
-            format!(
-                "<tr><td><a href=\"/admin/connections/{}\">{}</a></td><td>{}</td><td><code>{}</code></td></tr>",
-                seg(&id),
-                esc(&html::text(&c["name"])),
-                esc(&html::text(&c["strategy"])),
-                esc(&id),
-            )
-        })
-        .collect();
-    let body = format!(
-        "<h1>Connections</h1><section class=\"card\"><p class=\"muted\">{}</p>\
-<div class=\"table\"><table><thead><tr><th>Name</th><th>Strategy</th><th>ID</th></tr></thead><tbody>{rows}</tbody></table></div></section>\
-<section class=\"card\"><h2>Create a database connection</h2>{}<form method=\"post\" action=\"/admin/connections\">{}\
-<div class=\"row\"><div><label for=\"name\">Name</label><input id=\"name\" name=\"name\" type=\"text\" required pattern=\"[A-Za-z0-9](?:[A-Za-z0-9\\-]*[A-Za-z0-9])?\"></div><button type=\"submit\">Create</button></div></form></section>",
-        html::count(total, "connection", "connections"),
-        html::error_box(error),
-        html::csrf_input(&d.csrf),
-    );
-    d.page(status, "Connections", Nav::Connections, &body)
+    let rows = html! {
+        @for c in &list {
+            @let id = format::text(&c["id"]);
+            tr {
+                td { a href={ "/admin/connections/" (seg(&id)) } { (format::text(&c["name"])) } }
+                td { (format::text(&c["strategy"])) }
+                td { code { (id) } }
+            }
+        }
+    };
+    let body = html! {
+        h1 { "Connections" }
+        section.card {
+            p.muted { (format::count(total, "connection", "connections")) }
+            (table(None, &["Name", "Strategy", "ID"], rows))
+        }
+        section.card {
+            h2 { "Create a database connection" }
+            (error_box(error))
+            form method="post" action="/admin/connections" {
+                (csrf_input(&d.csrf))
+                div.row {
+                    div {
+                        label for="name" { "Name" }
+                        input #name name="name" type="text" required pattern="[A-Za-z0-9](?:[A-Za-z0-9\\-]*[A-Za-z0-9])?";
+                    }
+                    button type="submit" { "Create" }
+                }
+            }
+        }
+    };
+    d.page(status, "Connections", Nav::Connections, body)
 }
 
 async fn create_connection(
@@ -408,7 +426,7 @@ async fn create_connection(
     match created {
         Ok(c) => see_other(&format!(
             "/admin/connections/{}?done=created",
-            seg(&html::text(&c["id"]))
+            seg(&format::text(&c["id"]))
         )),
         Err(e) => {
             let (status, message) = refusal(e);
@@ -436,53 +454,52 @@ async fn connection_page(
     d: &Dashboard,
     id: &str,
     status: StatusCode,
-    notice: Option<&str>,
+    notice_text: Option<&str>,
     error: Option<&str>,
 ) -> Response {
     let c = match g.get_connection(id).await {
         Ok(c) => c,
         Err(e) => return d.refused(e, "Connection", Nav::Connections),
     };
-    let o = &c["options"];
+    let body = html! {
+        p { a href="/admin/connections" { "← Connections" } }
+        h1 { (format::text(&c["name"])) }
+        (notice(notice_text))
+        (error_box(error))
+        section.card {
+            dl {
+                dt { "ID" } dd { code { (id) } }
+                dt { "Strategy" } dd { (format::text(&c["strategy"])) }
+            }
+        }
+        section.card { h2 { "Settings" } (connection_form(id, &c["options"], &d.csrf)) }
+    };
+    d.page(status, "Connection", Nav::Connections, body)
+}
+
+/// A database connection's options: password policy and length, brute-force protection,
+/// sign-ups, personal information in passwords.
+fn connection_form(id: &str, o: &Value, csrf: &str) -> Markup {
     let policy = o["passwordPolicy"].as_str().unwrap_or("none");
-    let policies: String = POLICIES
-        .iter()
-        .map(|(v, label)| {
-            let sel = if *v == policy { " selected" } else { "" };
-            format!("<option value=\"{v}\"{sel}>{label}</option>")
-        })
-        .collect();
-    let checked = |b: bool| if b { " checked" } else { "" };
-    let min_length = o["password_complexity_options"]["min_length"]
-        .as_i64()
-        .map(|n| n.to_string())
-        .unwrap_or_default();
-    let body = format!(
-        "<p><a href=\"/admin/connections\">← Connections</a></p><h1>{}</h1>{}{}\
-<section class=\"card\"><dl><dt>ID</dt><dd><code>{}</code></dd><dt>Strategy</dt><dd>{}</dd></dl></section>\
-<section class=\"card\"><h2>Settings</h2><form method=\"post\" action=\"/admin/connections/{}\">{}\
-<label for=\"policy\">Password policy</label><select id=\"policy\" name=\"passwordPolicy\">{policies}</select>\
-<label for=\"min_length\">Minimum length (optional, 1–128)</label><input id=\"min_length\" name=\"min_length\" type=\"number\" min=\"1\" max=\"128\" value=\"{min_length}\">\
-<label style=\"font-weight:400\"><input type=\"checkbox\" name=\"brute_force_protection\"{}> Brute-force protection</label>\
-<label style=\"font-weight:400\"><input type=\"checkbox\" name=\"disable_signup\"{}> Disable sign-ups</label>\
-<label style=\"font-weight:400\"><input type=\"checkbox\" name=\"password_no_personal_info\"{}> Refuse passwords containing the user's name or email</label>\
-<button type=\"submit\">Save</button></form></section>",
-        esc(&html::text(&c["name"])),
-        html::notice(notice),
-        html::error_box(error),
-        esc(id),
-        esc(&html::text(&c["strategy"])),
-        seg(id),
-        html::csrf_input(&d.csrf),
-        checked(o["brute_force_protection"].as_bool().unwrap_or(false)),
-        checked(o["disable_signup"].as_bool().unwrap_or(false)),
-        checked(
-            o["password_no_personal_info"]["enable"]
-                .as_bool()
-                .unwrap_or(false)
-        ),
-    );
-    d.page(status, "Connection", Nav::Connections, &body)
+    let min_length = o["password_complexity_options"]["min_length"].as_i64();
+    let on = |v: &Value| v.as_bool().unwrap_or(false);
+    html! {
+        form method="post" action={ "/admin/connections/" (seg(id)) } {
+            (csrf_input(csrf))
+            label for="policy" { "Password policy" }
+            select #policy name="passwordPolicy" {
+                (options(POLICIES.iter().map(|(v, l)| (Some(*v), *l)), policy))
+            }
+            label for="min_length" { "Minimum length (optional, 1–128)" }
+            input #min_length name="min_length" type="number" min="1" max="128"
+                value=(min_length.map(|n| n.to_string()).unwrap_or_default());
+            (check("brute_force_protection", None, on(&o["brute_force_protection"]), html! { "Brute-force protection" }))
+            (check("disable_signup", None, on(&o["disable_signup"]), html! { "Disable sign-ups" }))
+            (check("password_no_personal_info", None, on(&o["password_no_personal_info"]["enable"]),
+                html! { "Refuse passwords containing the user's name or email" }))
+            button type="submit" { "Save" }
+        }
+    }
 }
 
 async fn update_connection(

@@ -1,10 +1,15 @@
 //! Dashboard users: the searchable list (Auth0's v3 query syntax), a user's page (profile,
 //! identities, metadata editor, login statistics, events) and the actions on a user.
 
-use super::html::{self, Nav, button_form, esc, seg};
+use super::format::{self, seg};
+use super::frame::Nav;
 use super::{Dashboard, param, refusal, see_other};
 use crate::AppState;
 use crate::hosted::VerifiedForm;
+use crate::templates::{
+    Markup, button_form, check, csrf_input, error_box, html, notice, options, pager, table,
+    table_with,
+};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -43,59 +48,129 @@ const SORTABLE: &[(&str, &str)] = &[
     ("created_at", "Created"),
 ];
 
-const QUERY_HELP: &str = "<details id=\"q-help\"><summary>Query syntax</summary><ul class=\"muted\">\
-<li><code>email:\"jane@example.com\"</code> an exact field value; <code>email:*@example.com</code> or <code>name:jan*</code> with wildcards</li>\
-<li><code>logins_count:[5 TO *]</code>, <code>created_at:[2026-01-01 TO 2026-06-30]</code> ranges (<code>{ }</code> exclude the ends)</li>\
-<li><code>user_metadata.plan:\"pro\"</code>, <code>app_metadata.roles:admin</code> metadata fields</li>\
-<li><code>blocked:true AND NOT email_verified:true</code>, <code>(a OR b)</code>, <code>_exists_:phone_number</code></li>\
-<li>a bare word searches email, name, nickname and username</li></ul></details>";
+/// The search syntax, folded under the search box.
+fn query_help() -> Markup {
+    html! {
+        details #q-help {
+            summary { "Query syntax" }
+            ul.muted {
+                li { code { "email:\"jane@example.com\"" } " an exact field value; " code { "email:*@example.com" } " or " code { "name:jan*" } " with wildcards" }
+                li { code { "logins_count:[5 TO *]" } ", " code { "created_at:[2026-01-01 TO 2026-06-30]" } " ranges (" code { "{ }" } " exclude the ends)" }
+                li { code { "user_metadata.plan:\"pro\"" } ", " code { "app_metadata.roles:admin" } " metadata fields" }
+                li { code { "blocked:true AND NOT email_verified:true" } ", " code { "(a OR b)" } ", " code { "_exists_:phone_number" } }
+                li { "a bare word searches email, name, nickname and username" }
+            }
+        }
+    }
+}
+
+/// The search box, with what is wrong with the query (if anything) and the syntax help.
+fn search_form(text: &str, sort: &str, problem: Option<Markup>) -> Markup {
+    let described_by = if problem.is_some() {
+        "q-help q-error"
+    } else {
+        "q-help"
+    };
+    html! {
+        form method="get" action="/admin/users" role="search" {
+            label for="q" { "Search users" }
+            div.row {
+                input #q type="search" name="q" value=(text)
+                    placeholder="email:*@example.com AND logins_count:[1 TO *]"
+                    aria-describedby=(described_by) autocomplete="off";
+                input type="hidden" name="sort" value=(sort);
+                button type="submit" { "Search" }
+            }
+            @if let Some(p) = problem { (p) }
+            (query_help())
+        }
+    }
+}
+
+/// The list's heading with the way to create a user.
+fn list_head() -> Markup {
+    html! {
+        div.row { h1 { "Users" } a.button href="/admin/users/new" { "Create user" } }
+    }
+}
+
+/// The query's error where it is: the query with a caret under the position.
+fn query_problem(text: &str, e: &gatehouse_core::search::ParseError) -> Markup {
+    let caret = format!("{}^", " ".repeat(e.position.min(text.chars().count())));
+    html! {
+        div.error #q-error role="alert" {
+            "The query is not valid at character " (e.position + 1) ": " (e.message) "\n"
+            code { (text) "\n" (caret) }
+        }
+    }
+}
+
+/// The sortable column headings; each links to sorting by it, the other way when it is
+/// the current order.
+fn sort_headings(sort: &str, link: impl Fn(&str) -> String) -> Markup {
+    html! {
+        @for (field, label) in SORTABLE {
+            @let (next, mark, aria) = match sort.split_once(':') {
+                Some((f, "1")) if f == *field => (format!("{field}:-1"), " ▲", "ascending"),
+                Some((f, "-1")) if f == *field => (format!("{field}:1"), " ▼", "descending"),
+                _ => (format!("{field}:1"), "", "none"),
+            };
+            th aria-sort=(aria) class=[(!matches!(*field, "email" | "name")).then_some("wide")] {
+                a href=(link(&next)) { (label) (mark) }
+            }
+        }
+        th.wide { "Connection" }
+    }
+}
+
+fn user_row(u: &User) -> Markup {
+    html! {
+        tr {
+            td {
+                a href={ "/admin/users/" (seg(&u.user_id)) } {
+                    (u.email.as_deref().or(u.username.as_deref()).unwrap_or(&u.user_id))
+                }
+                @if u.blocked == Some(true) { " " span.badge.bad { "blocked" } }
+            }
+            td { (u.name.as_deref().unwrap_or("")) }
+            td.num.wide { (u.logins_count) }
+            td.wide { (format::time(u.last_login)) }
+            td.wide { (format::time(Some(u.created_at))) }
+            td.wide { (u.connection) }
+        }
+    }
+}
+
+/// How many users match and which of them the page shows.
+fn summary(total: i64, first: i64, last: i64) -> String {
+    if total == 0 {
+        return "No users match.".into();
+    }
+    let count = format::count(total, "user", "users");
+    format!("{count} · showing {first}–{last}")
+}
 
 async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Response {
     let text = param(&q, "q").trim().to_string();
     let sort_raw = param(&q, "sort").to_string();
     let page: i64 = param(&q, "page").parse().unwrap_or(0).clamp(0, 10_000);
-    let mut query_error = None;
     let filter = if text.is_empty() {
         None
     } else {
         match gatehouse_core::search::parse(&text) {
             Ok(f) => Some(f),
             Err(e) => {
-                query_error = Some(e);
-                None
+                let body = html! {
+                    (list_head())
+                    section.card { (search_form(&text, &sort_raw, Some(query_problem(&text, &e)))) }
+                };
+                return d.page(StatusCode::BAD_REQUEST, "Users", Nav::Users, body);
             }
         }
     };
     let sort = sort_raw
         .split_once(':')
         .and_then(|(f, dir)| SortField::parse(f).map(|field| (field, dir != "-1")));
-    let form = format!(
-        "<form method=\"get\" action=\"/admin/users\" role=\"search\">\
-<label for=\"q\">Search users</label><div class=\"row\">\
-<input type=\"search\" id=\"q\" name=\"q\" value=\"{}\" placeholder='email:*@example.com AND logins_count:[1 TO *]' aria-describedby=\"q-help{}\" autocomplete=\"off\">\
-<input type=\"hidden\" name=\"sort\" value=\"{}\"><button type=\"submit\">Search</button></div>",
-        esc(&text),
-        if query_error.is_some() {
-            " q-error"
-        } else {
-            ""
-        },
-        esc(&sort_raw),
-    );
-    let deleted = html::notice((param(&q, "deleted") == "1").then_some("User deleted."));
-    let head = "<div class=\"row\"><h1>Users</h1><a class=\"button\" href=\"/admin/users/new\" style=\"flex:0 0 auto\">Create user</a></div>";
-    if let Some(e) = query_error {
-        // The query's error where it is: the query with a caret under the position.
-        let caret = format!("{}^", " ".repeat(e.position.min(text.chars().count())));
-        let body = format!(
-            "{head}<section class=\"card\">{form}<div class=\"error\" role=\"alert\" id=\"q-error\">The query is not valid at character {}: {}\n<code>{}\n{}</code></div>{QUERY_HELP}</form></section>",
-            e.position + 1,
-            esc(&e.message),
-            esc(&text),
-            caret
-        );
-        return d.page(StatusCode::BAD_REQUEST, "Users", Nav::Users, &body);
-    }
     let search = UserSearch {
         filter,
         order: sort.map_or(UserOrder::Created, |(f, asc)| UserOrder::Field(f, asc)),
@@ -108,95 +183,39 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
         Ok(r) => r,
         Err(e) => {
             let (status, message) = refusal(e);
-            let body = format!(
-                "{head}<section class=\"card\">{form}{}{QUERY_HELP}</form></section>",
-                html::error_box(Some(&message))
-            );
-            return d.page(status, "Users", Nav::Users, &body);
+            let problem = error_box(Some(&message));
+            let body = html! {
+                (list_head())
+                section.card { (search_form(&text, &sort_raw, Some(problem))) }
+            };
+            return d.page(status, "Users", Nav::Users, body);
         }
     };
     let total = result.total.unwrap_or(0);
     let link = |page: i64, sort: &str| {
         format!(
             "/admin/users?{}",
-            html::query(&[("q", &text), ("sort", sort), ("page", &page.to_string())])
+            format::query(&[("q", &text), ("sort", sort), ("page", &page.to_string())])
         )
     };
-    let headings: String = SORTABLE
-        .iter()
-        .map(|(field, label)| {
-            let (next, mark, aria) = match sort_raw.split_once(':') {
-                Some((f, "1")) if f == *field => (format!("{field}:-1"), " ▲", "ascending"),
-                Some((f, "-1")) if f == *field => (format!("{field}:1"), " ▼", "descending"),
-                _ => (format!("{field}:1"), "", "none"),
-            };
-            format!(
-                "<th aria-sort=\"{aria}\"{}><a href=\"{}\">{label}{mark}</a></th>",
-                if matches!(*field, "email" | "name") {
-                    ""
-                } else {
-                    " class=\"wide\""
-                },
-                esc(&link(0, &next))
-            )
-        })
-        .collect();
-    let rows: String = result
-        .users
-        .iter()
-        .map(|u| {
-            let blocked = if u.blocked == Some(true) {
-                " <span class=\"badge bad\">blocked</span>"
-            } else {
-                ""
-            };
-            format!(
-                "<tr><td><a href=\"/admin/users/{}\">{}</a>{blocked}</td><td>{}</td><td class=\"num wide\">{}</td><td class=\"wide\">{}</td><td class=\"wide\">{}</td><td class=\"wide\">{}</td></tr>",
-                seg(&u.user_id),
-                esc(u.email.as_deref().or(u.username.as_deref()).unwrap_or(&u.user_id)),
-                esc(u.name.as_deref().unwrap_or("")),
-                u.logins_count,
-                html::time(u.last_login),
-                html::time(Some(u.created_at)),
-                esc(&u.connection),
-            )
-        })
-        .collect();
-    let first = page * PER_PAGE + 1;
     let last = page * PER_PAGE + result.users.len() as i64;
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let prev = if page > 0 {
-        format!(
-            "<a href=\"{}\" rel=\"prev\">Previous</a>",
-            esc(&link(page - 1, &sort_raw))
-        )
-    } else {
-        String::new()
+    let rows = html! { @for u in &result.users { (user_row(u)) } };
+    let body = html! {
+        (list_head())
+        (notice((param(&q, "deleted") == "1").then_some("User deleted.")))
+        section.card {
+            (search_form(&text, &sort_raw, None))
+            p.muted #total role="status" { (summary(total, page * PER_PAGE + 1, last)) }
+            (table_with(None, sort_headings(&sort_raw, |next| link(0, next)), rows))
+            (pager(
+                (page > 0).then(|| (link(page - 1, &sort_raw), "Previous")),
+                Some(format!("Page {} of {pages}", page + 1)),
+                (last < total).then(|| (link(page + 1, &sort_raw), "Next")),
+            ))
+        }
     };
-    let next = if last < total {
-        format!(
-            "<a href=\"{}\" rel=\"next\">Next</a>",
-            esc(&link(page + 1, &sort_raw))
-        )
-    } else {
-        String::new()
-    };
-    let summary = if total == 0 {
-        "No users match.".to_string()
-    } else {
-        format!(
-            "{} · showing {first}–{last}",
-            html::count(total, "user", "users")
-        )
-    };
-    let body = format!(
-        "{head}{deleted}<section class=\"card\">{form}{QUERY_HELP}</form>\
-<p class=\"muted\" id=\"total\" role=\"status\">{summary}</p>\
-<div class=\"table\"><table><thead><tr>{headings}<th class=\"wide\">Connection</th></tr></thead><tbody>{rows}</tbody></table></div>\
-<nav class=\"pager\" aria-label=\"Pages\">{prev}<span class=\"muted\">Page {} of {pages}</span>{next}</nav></section>",
-        page + 1
-    );
-    d.page(StatusCode::OK, "Users", Nav::Users, &body)
+    d.page(StatusCode::OK, "Users", Nav::Users, body)
 }
 
 /// The database connections a user can be created on.
@@ -221,32 +240,29 @@ async fn create_page(
     form: &HashMap<String, String>,
     error: Option<&str>,
 ) -> Response {
-    let chosen = param(form, "connection");
-    let options: String = database_connections(g)
-        .await
-        .iter()
-        .map(|c| {
-            let sel = if c == chosen { " selected" } else { "" };
-            format!("<option{sel}>{}</option>", esc(c))
-        })
-        .collect();
-    let checked = if param(form, "email_verified") == "on" {
-        " checked"
-    } else {
-        ""
+    let connections = database_connections(g).await;
+    let body = html! {
+        h1 { "Create user" }
+        section.card {
+            (error_box(error))
+            form method="post" action="/admin/users" {
+                (csrf_input(&d.csrf))
+                label for="email" { "Email" }
+                input #email name="email" type="email" required value=(param(form, "email"));
+                label for="password" { "Password" }
+                input #password name="password" type="password" autocomplete="new-password" required;
+                label for="connection" { "Connection" }
+                select #connection name="connection" {
+                    (options(connections.iter().map(|c| (None, c.as_str())), param(form, "connection")))
+                }
+                (check("email_verified", None, param(form, "email_verified") == "on", html! { "Email already verified" }))
+                button type="submit" { "Create" }
+                " "
+                a href="/admin/users" { "Cancel" }
+            }
+        }
     };
-    let body = format!(
-        "<h1>Create user</h1><section class=\"card\">{}<form method=\"post\" action=\"/admin/users\">{}\
-<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" required value=\"{}\">\
-<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>\
-<label for=\"connection\">Connection</label><select id=\"connection\" name=\"connection\">{options}</select>\
-<label><input type=\"checkbox\" name=\"email_verified\"{checked}> Email already verified</label>\
-<button type=\"submit\">Create</button> <a href=\"/admin/users\">Cancel</a></form></section>",
-        html::error_box(error),
-        html::csrf_input(&d.csrf),
-        esc(param(form, "email")),
-    );
-    d.page(status, "Create user", Nav::Users, &body)
+    d.page(status, "Create user", Nav::Users, body)
 }
 
 async fn create(
@@ -318,25 +334,15 @@ fn pretty(m: &Map<String, Value>) -> String {
     serde_json::to_string_pretty(m).unwrap_or_else(|_| "{}".into())
 }
 
-async fn user_page(
-    g: &Gatehouse,
-    d: &Dashboard,
-    id: &str,
-    status: StatusCode,
-    shown: Shown<'_>,
-) -> Response {
-    let user = match g.get_user(id).await {
-        Ok(u) => u,
-        Err(e) => {
-            let (status, message) = refusal(e);
-            let body = format!(
-                "<h1>User</h1>{}<p><a href=\"/admin/users\">Back to users</a></p>",
-                html::error_box(Some(&message))
-            );
-            return d.page(status, "User", Nav::Users, &body);
-        }
-    };
-    let logs = g
+/// What the user page shows about the user besides the user record.
+struct Facts {
+    events: Vec<Value>,
+    blocks: Vec<Value>,
+    breached: Option<String>,
+}
+
+async fn facts(g: &Gatehouse, user: &User) -> Facts {
+    let events = g
         .list_logs(&LogQuery {
             filter: LogFilter {
                 user_id: Some(user.user_id.clone()),
@@ -354,100 +360,173 @@ async fn user_page(
         .ok()
         .and_then(|v| v["blocked_for"].as_array().cloned())
         .unwrap_or_default();
-    let leaked = breached_since_password_set(g, &user).await;
-    let uid = seg(&user.user_id);
-    let csrf = &d.csrf;
+    let breached = breached_since_password_set(g, user).await;
+    Facts {
+        events,
+        blocks,
+        breached,
+    }
+}
+
+async fn user_page(
+    g: &Gatehouse,
+    d: &Dashboard,
+    id: &str,
+    status: StatusCode,
+    shown: Shown<'_>,
+) -> Response {
+    let user = match g.get_user(id).await {
+        Ok(u) => u,
+        Err(e) => {
+            let (status, message) = refusal(e);
+            let body = html! {
+                h1 { "User" }
+                (error_box(Some(&message)))
+                p { a href="/admin/users" { "Back to users" } }
+            };
+            return d.page(status, "User", Nav::Users, body);
+        }
+    };
+    let facts = facts(g, &user).await;
     let title = user
         .email
         .as_deref()
         .or(user.username.as_deref())
         .unwrap_or(&user.user_id);
-
-    let picture = user
-        .picture
-        .as_deref()
-        .map(|p| format!("<img class=\"avatar\" src=\"{}\" alt=\"\">", esc(p)))
-        .unwrap_or_default();
-    let mut badges = String::new();
-    if user.blocked == Some(true) {
-        badges.push_str(" <span class=\"badge bad\" id=\"blocked-badge\">blocked</span>");
-    }
-    badges.push_str(if user.email_verified {
-        " <span class=\"badge good\">email verified</span>"
-    } else {
-        " <span class=\"badge\">email not verified</span>"
-    });
-    let opt = |v: &Option<String>| esc(v.as_deref().unwrap_or("—"));
-    let profile = format!(
-        "<dl><dt>user_id</dt><dd><code id=\"user-id\">{}</code></dd><dt>Email</dt><dd>{}</dd><dt>Username</dt><dd>{}</dd>\
-<dt>Phone</dt><dd>{}</dd><dt>Name</dt><dd>{}</dd><dt>Given / family name</dt><dd>{} / {}</dd><dt>Nickname</dt><dd>{}</dd>\
-<dt>Connection</dt><dd>{}</dd><dt>Created</dt><dd>{}</dd><dt>Updated</dt><dd>{}</dd><dt>Password set</dt><dd>{}</dd></dl>",
-        esc(&user.user_id),
-        opt(&user.email),
-        opt(&user.username),
-        opt(&user.phone_number),
-        opt(&user.name),
-        opt(&user.given_name),
-        opt(&user.family_name),
-        opt(&user.nickname),
-        esc(&user.connection),
-        html::time(Some(user.created_at)),
-        html::time(Some(user.updated_at)),
-        html::time(user.password_set_date),
-    );
-    let block_rows: String = blocks
-        .iter()
-        .map(|b| {
-            format!(
-                "<li>{} from IP {}</li>",
-                esc(&html::text(&b["identifier"])),
-                esc(&html::text(&b["ip"]))
-            )
-        })
-        .collect();
-    let stats = format!(
-        "<dl><dt>Logins</dt><dd id=\"logins-count\">{}</dd><dt>Last login</dt><dd>{}</dd><dt>Last IP</dt><dd>{}</dd>\
-<dt>Brute-force blocks</dt><dd>{}</dd></dl>",
-        user.logins_count,
-        html::time(user.last_login),
-        opt(&user.last_ip),
-        if blocks.is_empty() {
-            "none".to_string()
-        } else {
-            format!(
-                "<ul id=\"brute-force-blocks\">{block_rows}</ul>{}",
-                button_form(
-                    &format!("/admin/users/{uid}/lift-blocks"),
-                    csrf,
-                    "Lift brute-force blocks",
-                    "secondary"
-                )
-            )
-        },
-    );
-    let identities: String = user.to_json()["identities"]
-        .as_array()
-        .map(|ids| {
-            ids.iter()
-                .map(|i| {
-                    format!(
-                        "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-                        esc(&html::text(&i["connection"])),
-                        esc(&html::text(&i["provider"])),
-                        esc(&html::text(&i["user_id"])),
-                        esc(&html::text(&i["isSocial"]))
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let breached = match &leaked {
-        Some(date) => format!(
-            "<p class=\"warn\" role=\"alert\" id=\"breached\">On {} this user logged in or set a password that appears in a list of breached passwords. Send them a password reset email.</p>",
-            html::json_time(&Value::String(date.clone()))
-        ),
-        None => String::new(),
+    let csrf = &d.csrf;
+    let body = html! {
+        p { a href="/admin/users" { "← Users" } }
+        div.user-head {
+            @if let Some(p) = &user.picture { img.avatar src=(p) alt=""; }
+            h1 { (title) }
+        }
+        p { (badges(&user)) }
+        (notice(shown.notice))
+        (error_box(shown.error.as_deref()))
+        @if let Some(date) = &facts.breached { (breach_warning(date)) }
+        section.card {
+            h2 { "Actions" }
+            div.actions { (actions(&user, csrf)) }
+            (credential_forms(&user, csrf))
+        }
+        section.card { h2 { "Profile" } (profile(&user)) }
+        section.card { h2 { "Login statistics" } (login_statistics(&user, &facts.blocks, csrf)) }
+        section.card { h2 { "Metadata" } (metadata_editor(&user, &shown, csrf)) }
+        section.card { h2 { "Identities" } (identities(&user)) }
+        section.card { h2 { "Recent events" } (recent_events(&user, &facts.events)) }
     };
+    d.page(status, title, Nav::Users, body)
+}
+
+fn badges(user: &User) -> Markup {
+    html! {
+        @if user.blocked == Some(true) { " " span.badge.bad #blocked-badge { "blocked" } }
+        " "
+        @if user.email_verified { span.badge.good { "email verified" } }
+        @else { span.badge { "email not verified" } }
+    }
+}
+
+fn breach_warning(date: &str) -> Markup {
+    html! {
+        p.warn #breached role="alert" {
+            "On " (format::json_time(&Value::String(date.to_string())))
+            " this user logged in or set a password that appears in a list of breached passwords. Send them a password reset email."
+        }
+    }
+}
+
+/// The one-button actions that fit the user's state.
+fn actions(user: &User, csrf: &str) -> Markup {
+    let uid = seg(&user.user_id);
+    let act = |action: &str, label: &str, class: &str| {
+        button_form(&format!("/admin/users/{uid}/{action}"), csrf, label, class)
+    };
+    let has_email = user.email.is_some();
+    html! {
+        @if user.blocked == Some(true) { (act("unblock", "Unblock", "")) }
+        @else { (act("block", "Block", "danger")) }
+        @if has_email && !user.email_verified {
+            (act("send-verification", "Send verification email", "secondary"))
+            (act("mark-verified", "Mark email verified", "secondary"))
+        }
+        @if has_email { (act("send-reset", "Send password reset email", "secondary")) }
+    }
+}
+
+/// Setting a password or picture, and the way to deletion.
+fn credential_forms(user: &User, csrf: &str) -> Markup {
+    let uid = seg(&user.user_id);
+    html! {
+        form method="post" action={ "/admin/users/" (uid) "/password" } {
+            (csrf_input(csrf))
+            label for="new-password" { "New password" }
+            div.row {
+                input #new-password name="password" type="password" autocomplete="new-password" required;
+                button type="submit" { "Change password" }
+            }
+        }
+        form method="post" action={ "/admin/users/" (uid) "/picture" } {
+            (csrf_input(csrf))
+            label for="picture" { "Picture URL" }
+            div.row {
+                input #picture name="picture" type="url" value=(user.picture.as_deref().unwrap_or(""));
+                button type="submit" { "Change picture" }
+            }
+        }
+        p { a.button.danger href={ "/admin/users/" (uid) "/delete" } { "Delete user…" } }
+    }
+}
+
+fn profile(user: &User) -> Markup {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+    html! {
+        dl {
+            dt { "user_id" } dd { code #user-id { (user.user_id) } }
+            dt { "Email" } dd { (opt(&user.email)) }
+            dt { "Username" } dd { (opt(&user.username)) }
+            dt { "Phone" } dd { (opt(&user.phone_number)) }
+            dt { "Name" } dd { (opt(&user.name)) }
+            dt { "Given / family name" } dd { (opt(&user.given_name)) " / " (opt(&user.family_name)) }
+            dt { "Nickname" } dd { (opt(&user.nickname)) }
+            dt { "Connection" } dd { (user.connection) }
+            dt { "Created" } dd { (format::time(Some(user.created_at))) }
+            dt { "Updated" } dd { (format::time(Some(user.updated_at))) }
+            dt { "Password set" } dd { (format::time(user.password_set_date)) }
+        }
+    }
+}
+
+fn login_statistics(user: &User, blocks: &[Value], csrf: &str) -> Markup {
+    html! {
+        dl {
+            dt { "Logins" } dd #logins-count { (user.logins_count) }
+            dt { "Last login" } dd { (format::time(user.last_login)) }
+            dt { "Last IP" } dd { (user.last_ip.as_deref().unwrap_or("—")) }
+            dt { "Brute-force blocks" }
+            dd {
+                @if blocks.is_empty() { "none" }
+                @else {
+                    ul #brute-force-blocks {
+                        @for b in blocks {
+                            li { (format::text(&b["identifier"])) " from IP " (format::text(&b["ip"])) }
+                        }
+                    }
+                    (button_form(
+                        &format!("/admin/users/{}/lift-blocks", seg(&user.user_id)),
+                        csrf,
+                        "Lift brute-force blocks",
+                        "secondary",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// The two metadata editors, holding the refused text (when a save was refused) so nothing
+/// typed is lost; the script checks the JSON as it is typed.
+fn metadata_editor(user: &User, shown: &Shown<'_>, csrf: &str) -> Markup {
     let user_meta = shown
         .user_metadata_text
         .map(String::from)
@@ -456,101 +535,56 @@ async fn user_page(
         .app_metadata_text
         .map(String::from)
         .unwrap_or_else(|| pretty(&user.app_metadata));
-    let metadata = format!(
-        "<form method=\"post\" action=\"/admin/users/{uid}/metadata\" data-metadata-form>{}{}\
-<p class=\"error\" role=\"alert\" id=\"metadata-error\" data-json-error{}>{}</p>\
-<label for=\"user_metadata\">user_metadata</label><textarea id=\"user_metadata\" name=\"user_metadata\" data-json spellcheck=\"false\">{}</textarea>\
-<label for=\"app_metadata\">app_metadata</label><textarea id=\"app_metadata\" name=\"app_metadata\" data-json spellcheck=\"false\">{}</textarea>\
-<p class=\"muted\">JSON objects. Key names cannot contain <code>.</code> or <code>$</code>; removing a key deletes it.</p>\
-<button type=\"submit\">Save metadata</button></form>",
-        html::csrf_input(csrf),
-        "",
-        if shown.metadata_error.is_some() {
-            ""
-        } else {
-            " hidden"
-        },
-        esc(shown.metadata_error.as_deref().unwrap_or("")),
-        esc(&user_meta),
-        esc(&app_meta),
-    );
-    let mut actions = String::new();
-    if user.blocked == Some(true) {
-        actions.push_str(&button_form(
-            &format!("/admin/users/{uid}/unblock"),
-            csrf,
-            "Unblock",
-            "",
-        ));
-    } else {
-        actions.push_str(&button_form(
-            &format!("/admin/users/{uid}/block"),
-            csrf,
-            "Block",
-            "danger",
-        ));
+    html! {
+        form method="post" action={ "/admin/users/" (seg(&user.user_id)) "/metadata" } data-metadata-form {
+            (csrf_input(csrf))
+            p.error #metadata-error role="alert" data-json-error hidden[shown.metadata_error.is_none()] {
+                (shown.metadata_error.as_deref().unwrap_or(""))
+            }
+            label for="user_metadata" { "user_metadata" }
+            textarea #user_metadata name="user_metadata" data-json spellcheck="false" { (user_meta) }
+            label for="app_metadata" { "app_metadata" }
+            textarea #app_metadata name="app_metadata" data-json spellcheck="false" { (app_meta) }
+            p.muted {
+                "JSON objects. Key names cannot contain " code { "." } " or " code { "$" } "; removing a key deletes it."
+            }
+            button type="submit" { "Save metadata" }
+        }
     }
-    if user.email.is_some() && !user.email_verified {
-        actions.push_str(&button_form(
-            &format!("/admin/users/{uid}/send-verification"),
-            csrf,
-            "Send verification email",
-            "secondary",
-        ));
-        actions.push_str(&button_form(
-            &format!("/admin/users/{uid}/mark-verified"),
-            csrf,
-            "Mark email verified",
-            "secondary",
-        ));
+}
+
+fn identities(user: &User) -> Markup {
+    let json = user.to_json();
+    let rows = html! {
+        @for i in json["identities"].as_array().into_iter().flatten() {
+            tr {
+                td { (format::text(&i["connection"])) }
+                td { (format::text(&i["provider"])) }
+                td { code { (format::text(&i["user_id"])) } }
+                td { (format::text(&i["isSocial"])) }
+            }
+        }
+    };
+    table(None, &["Connection", "Provider", "user_id", "Social"], rows)
+}
+
+fn recent_events(user: &User, events: &[Value]) -> Markup {
+    let rows = html! {
+        @for l in events {
+            @let kind = format::text(&l["type"]);
+            tr {
+                td { (format::json_time(&l["date"])) }
+                td { code { (kind) } }
+                td { (explain(&kind).unwrap_or("")) }
+                td { (format::text(&l["description"])) }
+                td { (format::text(&l["ip"])) }
+            }
+        }
+    };
+    html! {
+        (table(Some("events"), &["Date", "Type", "What happened", "Details", "IP"], rows))
+        p { a href={ "/admin/logs?" (format::query(&[("user", &user.user_id)])) } { "All of this user's events" } }
     }
-    if user.email.is_some() {
-        actions.push_str(&button_form(
-            &format!("/admin/users/{uid}/send-reset"),
-            csrf,
-            "Send password reset email",
-            "secondary",
-        ));
-    }
-    let forms = format!(
-        "<form method=\"post\" action=\"/admin/users/{uid}/password\">{c}<label for=\"new-password\">New password</label>\
-<div class=\"row\"><input id=\"new-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required><button type=\"submit\">Change password</button></div></form>\
-<form method=\"post\" action=\"/admin/users/{uid}/picture\">{c}<label for=\"picture\">Picture URL</label>\
-<div class=\"row\"><input id=\"picture\" name=\"picture\" type=\"url\" value=\"{}\"><button type=\"submit\">Change picture</button></div></form>\
-<p><a class=\"button danger\" style=\"background:#b91c1c\" href=\"/admin/users/{uid}/delete\">Delete user…</a></p>",
-        esc(user.picture.as_deref().unwrap_or("")),
-        c = html::csrf_input(csrf),
-    );
-    let events: String = logs
-        .iter()
-        .map(|l| {
-            let kind = html::text(&l["type"]);
-            format!(
-                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                html::json_time(&l["date"]),
-                esc(&kind),
-                esc(explain(&kind).unwrap_or("")),
-                esc(&html::text(&l["description"])),
-                esc(&html::text(&l["ip"])),
-            )
-        })
-        .collect();
-    let body = format!(
-        "<p><a href=\"/admin/users\">← Users</a></p><div class=\"user-head\">{picture}<h1>{}</h1></div><p>{badges}</p>\
-{}{}{breached}\
-<section class=\"card\"><h2>Actions</h2><div class=\"actions\">{actions}</div>{forms}</section>\
-<section class=\"card\"><h2>Profile</h2>{profile}</section>\
-<section class=\"card\"><h2>Login statistics</h2>{stats}</section>\
-<section class=\"card\"><h2>Metadata</h2>{metadata}</section>\
-<section class=\"card\"><h2>Identities</h2><div class=\"table\"><table><thead><tr><th>Connection</th><th>Provider</th><th>user_id</th><th>Social</th></tr></thead><tbody>{identities}</tbody></table></div></section>\
-<section class=\"card\"><h2>Recent events</h2><div class=\"table\"><table id=\"events\"><thead><tr><th>Date</th><th>Type</th><th>What happened</th><th>Details</th><th>IP</th></tr></thead><tbody>{events}</tbody></table></div>\
-<p><a href=\"/admin/logs?{}\">All of this user's events</a></p></section>",
-        esc(title),
-        html::notice(shown.notice),
-        html::error_box(shown.error.as_deref()),
-        esc(&html::query(&[("user", &user.user_id)])),
-    );
-    d.page(status, title, Nav::Users, &body)
 }
 
 /// The date of a breached-password event newer than the user's current password, if any.
@@ -729,18 +763,23 @@ async fn confirm_delete(
         Ok(u) => u,
         Err(e) => return d.refused(e, "Delete user", Nav::Users),
     };
-    let who = user.email.clone().unwrap_or(user.user_id.clone());
-    let body = format!(
-        "<h1>Delete {}?</h1><section class=\"card\"><p>This deletes the user <code>{}</code>, their sessions and refresh tokens. It cannot be undone.</p>\
-<form method=\"post\" action=\"/admin/users/{}/delete\">{}<button type=\"submit\" class=\"danger\">Delete permanently</button>\
-<a class=\"button secondary\" href=\"/admin/users/{}\">Cancel</a></form></section>",
-        esc(&who),
-        esc(&user.user_id),
-        seg(&user.user_id),
-        html::csrf_input(&d.csrf),
-        seg(&user.user_id),
-    );
-    d.page(StatusCode::OK, "Delete user", Nav::Users, &body)
+    let who = user.email.as_deref().unwrap_or(&user.user_id);
+    let uid = seg(&user.user_id);
+    let body = html! {
+        h1 { "Delete " (who) "?" }
+        section.card {
+            p {
+                "This deletes the user " code { (user.user_id) }
+                ", their sessions and refresh tokens. It cannot be undone."
+            }
+            form method="post" action={ "/admin/users/" (uid) "/delete" } {
+                (csrf_input(&d.csrf))
+                button.danger type="submit" { "Delete permanently" }
+                a.button.secondary href={ "/admin/users/" (uid) } { "Cancel" }
+            }
+        }
+    };
+    d.page(StatusCode::OK, "Delete user", Nav::Users, body)
 }
 
 async fn delete(

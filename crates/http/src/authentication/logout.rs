@@ -4,11 +4,11 @@ use crate::AppState;
 use crate::hosted::{BrowserRequest, clear_session};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let mut r = (status, Html(crate::hosted::message_page(title, message))).into_response();
+    let mut r = (status, crate::hosted::message_page(title, message)).into_response();
     crate::hosted::harden(&mut r);
     r
 }

@@ -12,7 +12,7 @@ use crate::AppState;
 use axum::Router;
 use axum::extract::{Form, FromRequest, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gatehouse_core::authorize::ResponseMode;
 use gatehouse_service::Gatehouse;
@@ -85,8 +85,8 @@ fn redirect(location: &str) -> Response {
     }
 }
 
-fn html(status: StatusCode, body: String) -> Response {
-    (status, Html(body)).into_response()
+fn html(status: StatusCode, page: crate::templates::Markup) -> Response {
+    (status, page).into_response()
 }
 
 /// A CSRF cookie for this browser: the one it has, or a new one to set.
