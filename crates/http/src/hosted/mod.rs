@@ -1,6 +1,6 @@
 //! The browser-facing surface: `GET /authorize`, the hosted login, sign-up and consent pages
 //! under `/u/`, and `/continue` after the post-login redirect hook. Pages are rendered here;
-//! the flow's decisions are the service's (`gatehouse_service::authorize`).
+//! the flow's decisions are the service's (`gatehouse_service::browser`).
 
 pub(crate) mod cookies;
 mod pages;
