@@ -19,6 +19,17 @@ pub enum StrengthLevel {
 }
 
 impl StrengthLevel {
+    /// Auth0's name of the level (`passwordPolicy`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Low => "low",
+            Self::Fair => "fair",
+            Self::Good => "good",
+            Self::Excellent => "excellent",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "none" => Self::None,

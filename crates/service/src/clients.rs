@@ -3,11 +3,19 @@
 
 use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
-use gatehouse_core::client::{ClientSettings, client_json};
+use gatehouse_core::client::ClientSettings;
 use gatehouse_core::payload::{InvalidBody, Payload};
 use gatehouse_crypto::random;
 use gatehouse_store::StoredClient;
-use serde_json::Value;
+
+/// An application as the service hands it out: its settings, and its secret only when the
+/// caller may read it. The Auth0 JSON is rendered at the HTTP edge.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub settings: ClientSettings,
+    pub secret: Option<String>,
+}
 
 /// The dashboard's client id: fixed, so a restart on another address finds it again.
 pub const DASHBOARD_CLIENT_ID: &str = "gatehouse-dashboard";
@@ -65,25 +73,23 @@ impl Gatehouse {
             .transpose()
     }
 
-    fn render_client(&self, c: &StoredClient, show_secret: bool) -> Result<Value> {
+    fn client_view(&self, c: StoredClient, show_secret: bool) -> Result<Client> {
         let secret = if show_secret {
-            self.open_secret(c)?
+            self.open_secret(&c)?
         } else {
             None
         };
-        Ok(client_json(
-            &c.client_id,
-            self.tenant(),
-            &c.settings,
-            secret.as_deref(),
-        ))
+        Ok(Client {
+            client_id: c.client_id,
+            settings: c.settings,
+            secret,
+        })
     }
 
-    /// Creates a client; the response carries the generated secret, as Auth0's does.
-    pub async fn create_client(&self, body: Payload) -> Result<Value> {
-        let settings = ClientSettings::from_create(body)?;
+    /// Creates a client; the answer carries the generated secret, as Auth0's does.
+    pub async fn create_client(&self, settings: ClientSettings) -> Result<Client> {
         let client = self.new_client(settings, None).await?;
-        self.render_client(&client, true)
+        self.client_view(client, true)
     }
 
     /// Inserts a client with the given id and secret, or generated ones.
@@ -143,9 +149,9 @@ impl Gatehouse {
         self.stored_client(client_id).await.map(|_| ())
     }
 
-    pub async fn get_client(&self, client_id: &str, show_secret: bool) -> Result<Value> {
+    pub async fn get_client(&self, client_id: &str, show_secret: bool) -> Result<Client> {
         let c = self.stored_client(client_id).await?;
-        self.render_client(&c, show_secret)
+        self.client_view(c, show_secret)
     }
 
     pub async fn list_clients(
@@ -153,17 +159,17 @@ impl Gatehouse {
         page: i64,
         per_page: i64,
         show_secret: bool,
-    ) -> Result<(Vec<Value>, i64)> {
+    ) -> Result<(Vec<Client>, i64)> {
         let (clients, total) = self
             .inner
             .clients
             .list(self.tenant(), page * per_page, per_page)
             .await?;
-        let rendered = clients
-            .iter()
-            .map(|c| self.render_client(c, show_secret))
+        let views = clients
+            .into_iter()
+            .map(|c| self.client_view(c, show_secret))
             .collect::<Result<Vec<_>>>()?;
-        Ok((rendered, total))
+        Ok((views, total))
     }
 
     /// PATCH: settings are replaced property by property; `client_secret` sets a new secret.
@@ -172,7 +178,7 @@ impl Gatehouse {
         client_id: &str,
         mut body: Payload,
         show_secret: bool,
-    ) -> Result<Value> {
+    ) -> Result<Client> {
         let mut c = self.stored_client(client_id).await?;
         let new_secret = body.string("client_secret")?;
         if let Some(s) = &new_secret
@@ -198,7 +204,7 @@ impl Gatehouse {
         {
             return Err(not_found());
         }
-        self.render_client(&c, show_secret)
+        self.client_view(c, show_secret)
     }
 
     /// Gives the client a new secret; the answer shows it only when `reveal_secret` (the
@@ -207,7 +213,7 @@ impl Gatehouse {
         &self,
         client_id: &str,
         reveal_secret: bool,
-    ) -> Result<Value> {
+    ) -> Result<Client> {
         let mut c = self.stored_client(client_id).await?;
         let secret = random::b64url(48).map_err(ServiceError::internal)?;
         c.sealed_secret = Some(self.seal_secret(client_id, &secret)?);
@@ -219,7 +225,7 @@ impl Gatehouse {
         {
             return Err(not_found());
         }
-        self.render_client(&c, reveal_secret)
+        self.client_view(c, reveal_secret)
     }
 
     pub async fn delete_client(&self, client_id: &str) -> Result<()> {

@@ -6,7 +6,10 @@ use gatehouse_core::connection::ConnectionSettings;
 use gatehouse_core::payload::Payload;
 use gatehouse_crypto::random;
 use gatehouse_store::{StoreError, StoredConnection};
-use serde_json::Value;
+
+/// A connection as the service hands it out (its id and settings); the Auth0 JSON is rendered
+/// at the HTTP edge.
+pub use gatehouse_store::StoredConnection as Connection;
 
 fn not_found() -> ServiceError {
     ServiceError::NotFound {
@@ -51,10 +54,8 @@ pub(crate) fn connection_not_enabled() -> ServiceError {
 }
 
 impl Gatehouse {
-    pub async fn create_connection(&self, body: Payload) -> Result<Value> {
-        let settings = ConnectionSettings::from_create(body)?;
-        let c = self.insert_connection(settings).await?;
-        Ok(c.settings.to_json(&c.id))
+    pub async fn create_connection(&self, settings: ConnectionSettings) -> Result<Connection> {
+        self.insert_connection(settings).await
     }
 
     pub(crate) async fn insert_connection(
@@ -98,9 +99,8 @@ impl Gatehouse {
         Ok(self.connection_by_name(name).await?.map(|c| c.id))
     }
 
-    pub async fn get_connection(&self, id: &str) -> Result<Value> {
-        let c = self.stored_connection(id).await?;
-        Ok(c.settings.to_json(&c.id))
+    pub async fn get_connection(&self, id: &str) -> Result<Connection> {
+        self.stored_connection(id).await
     }
 
     pub async fn list_connections(
@@ -109,13 +109,12 @@ impl Gatehouse {
         name: Option<&str>,
         page: i64,
         per_page: i64,
-    ) -> Result<(Vec<Value>, i64)> {
+    ) -> Result<(Vec<Connection>, i64)> {
         if let Some(name) = name {
-            let found: Vec<Value> = self
+            let found: Vec<Connection> = self
                 .connection_by_name(name)
                 .await?
                 .filter(|c| strategy.is_none_or(|s| c.settings.strategy == s))
-                .map(|c| c.settings.to_json(&c.id))
                 .into_iter()
                 .collect();
             let total = found.len() as i64;
@@ -126,10 +125,7 @@ impl Gatehouse {
             .connections
             .list(self.tenant(), strategy, page * per_page, per_page)
             .await?;
-        Ok((
-            list.iter().map(|c| c.settings.to_json(&c.id)).collect(),
-            total,
-        ))
+        Ok((list, total))
     }
 
     /// Checkpoint paging: up to `take` connections whose id sorts after `from`, in id order,
@@ -140,7 +136,7 @@ impl Gatehouse {
         name: Option<&str>,
         from: Option<&str>,
         take: i64,
-    ) -> Result<(Vec<Value>, Option<String>)> {
+    ) -> Result<(Vec<Connection>, Option<String>)> {
         // A tenant has tens of connections, not thousands: one read, ordered here.
         let (mut all, _) = self
             .inner
@@ -155,16 +151,10 @@ impl Gatehouse {
             .collect();
         let take = take.max(1) as usize;
         let next = (rest.len() > take).then(|| rest[take - 1].id.clone());
-        Ok((
-            rest.iter()
-                .take(take)
-                .map(|c| c.settings.to_json(&c.id))
-                .collect(),
-            next,
-        ))
+        Ok((rest.into_iter().take(take).collect(), next))
     }
 
-    pub async fn update_connection(&self, id: &str, body: Payload) -> Result<Value> {
+    pub async fn update_connection(&self, id: &str, body: Payload) -> Result<Connection> {
         let mut c = self.stored_connection(id).await?;
         c.settings.patch(body)?;
         if !self
@@ -175,7 +165,7 @@ impl Gatehouse {
         {
             return Err(not_found());
         }
-        Ok(c.settings.to_json(&c.id))
+        Ok(c)
     }
 
     /// Deletes the connection and its users (Auth0 does the same, asynchronously).

@@ -4,7 +4,6 @@ use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
 use gatehouse_core::email::{CustomTemplate, TEMPLATE_NAMES};
 use gatehouse_core::payload::Payload;
-use serde_json::Value;
 
 fn not_found(name: &str) -> ServiceError {
     ServiceError::NotFound {
@@ -13,19 +12,13 @@ fn not_found(name: &str) -> ServiceError {
     }
 }
 
-fn render(t: &CustomTemplate) -> Result<Value> {
-    serde_json::to_value(t).map_err(ServiceError::internal)
-}
-
 impl Gatehouse {
-    pub async fn get_email_template(&self, name: &str) -> Result<Value> {
-        let settings = self.tenant_settings().await?;
-        render(
-            settings
-                .email_templates
-                .get(name)
-                .ok_or_else(|| not_found(name))?,
-        )
+    pub async fn get_email_template(&self, name: &str) -> Result<CustomTemplate> {
+        let mut settings = self.tenant_settings().await?;
+        settings
+            .email_templates
+            .remove(name)
+            .ok_or_else(|| not_found(name))
     }
 
     /// `POST /api/v2/email-templates` (409 when it exists) or, with `replace`, `PUT`.
@@ -34,7 +27,7 @@ impl Gatehouse {
         name: Option<&str>,
         mut body: Payload,
         replace: bool,
-    ) -> Result<Value> {
+    ) -> Result<CustomTemplate> {
         let name = match name {
             Some(n) => n.to_string(),
             None => body.string("template")?.ok_or_else(|| {
@@ -52,10 +45,10 @@ impl Gatehouse {
         }
         settings.email_templates.insert(name, t.clone());
         self.save_settings(&settings).await?;
-        render(&t)
+        Ok(t)
     }
 
-    pub async fn update_email_template(&self, name: &str, body: Payload) -> Result<Value> {
+    pub async fn update_email_template(&self, name: &str, body: Payload) -> Result<CustomTemplate> {
         if !TEMPLATE_NAMES.contains(&name) {
             return Err(not_found(name));
         }
@@ -65,7 +58,7 @@ impl Gatehouse {
             .get_mut(name)
             .ok_or_else(|| not_found(name))?;
         t.patch(body)?;
-        let out = render(t)?;
+        let out = t.clone();
         self.save_settings(&settings).await?;
         Ok(out)
     }

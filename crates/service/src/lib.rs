@@ -209,7 +209,7 @@ impl Gatehouse {
         &self.inner.keyring
     }
 
-    fn tenant(&self) -> &str {
+    pub fn tenant(&self) -> &str {
         &self.inner.config.tenant
     }
 }

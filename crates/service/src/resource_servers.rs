@@ -6,8 +6,7 @@ use crate::error::{Result, ServiceError};
 use gatehouse_core::payload::{InvalidBody, Payload};
 use gatehouse_core::resource_server::ResourceServerSettings;
 use gatehouse_crypto::random;
-use gatehouse_store::{ClientGrant, StoreError, StoredResourceServer};
-use serde_json::{Value, json};
+use gatehouse_store::{StoreError, StoredResourceServer};
 
 fn rs_not_found() -> ServiceError {
     ServiceError::NotFound {
@@ -29,13 +28,16 @@ fn system_api() -> ServiceError {
     )
 }
 
-pub fn grant_json(g: &ClientGrant) -> Value {
-    json!({"id": g.id, "client_id": g.client_id, "audience": g.audience, "scope": g.scope})
-}
+/// A client grant: which client may get tokens for which API, with which scopes.
+pub use gatehouse_store::ClientGrant;
+/// An API as the service hands it out (its id and settings).
+pub use gatehouse_store::StoredResourceServer as ResourceServer;
 
 impl Gatehouse {
-    pub async fn create_resource_server(&self, body: Payload) -> Result<Value> {
-        let settings = ResourceServerSettings::from_create(body)?;
+    pub async fn create_resource_server(
+        &self,
+        settings: ResourceServerSettings,
+    ) -> Result<ResourceServer> {
         let rs = StoredResourceServer {
             id: random::hex(12).map_err(ServiceError::internal)?,
             settings,
@@ -50,7 +52,7 @@ impl Gatehouse {
                 ),
                 other => other.into(),
             })?;
-        Ok(rs.settings.to_json(&rs.id))
+        Ok(rs)
     }
 
     /// By id or, as Auth0 allows, by (URL-encoded) identifier.
@@ -68,28 +70,23 @@ impl Gatehouse {
             .ok_or_else(rs_not_found)
     }
 
-    pub async fn get_resource_server(&self, id: &str) -> Result<Value> {
-        let rs = self.stored_resource_server(id).await?;
-        Ok(rs.settings.to_json(&rs.id))
+    pub async fn get_resource_server(&self, id: &str) -> Result<ResourceServer> {
+        self.stored_resource_server(id).await
     }
 
     pub async fn list_resource_servers(
         &self,
         page: i64,
         per_page: i64,
-    ) -> Result<(Vec<Value>, i64)> {
-        let (list, total) = self
+    ) -> Result<(Vec<ResourceServer>, i64)> {
+        Ok(self
             .inner
             .resource_servers
             .list(self.tenant(), page * per_page, per_page)
-            .await?;
-        Ok((
-            list.iter().map(|r| r.settings.to_json(&r.id)).collect(),
-            total,
-        ))
+            .await?)
     }
 
-    pub async fn update_resource_server(&self, id: &str, body: Payload) -> Result<Value> {
+    pub async fn update_resource_server(&self, id: &str, body: Payload) -> Result<ResourceServer> {
         let mut rs = self.stored_resource_server(id).await?;
         if rs.settings.is_system {
             return Err(system_api());
@@ -103,7 +100,7 @@ impl Gatehouse {
         {
             return Err(rs_not_found());
         }
-        Ok(rs.settings.to_json(&rs.id))
+        Ok(rs)
     }
 
     pub async fn delete_resource_server(&self, id: &str) -> Result<()> {
@@ -119,7 +116,7 @@ impl Gatehouse {
     }
 
     /// `{client_id, audience, scope: [..]}`; every scope must be defined by the API.
-    pub async fn create_client_grant(&self, mut body: Payload) -> Result<Value> {
+    pub async fn create_client_grant(&self, mut body: Payload) -> Result<ClientGrant> {
         body.allow_only(&["client_id", "audience", "scope"])?;
         let client_id = body.required_string("client_id")?;
         let audience = body.required_string("audience")?;
@@ -150,7 +147,7 @@ impl Gatehouse {
                 ),
                 other => other.into(),
             })?;
-        Ok(grant_json(&grant))
+        Ok(grant)
     }
 
     pub async fn list_client_grants(
@@ -159,8 +156,8 @@ impl Gatehouse {
         audience: Option<&str>,
         page: i64,
         per_page: i64,
-    ) -> Result<(Vec<Value>, i64)> {
-        let (grants, total) = self
+    ) -> Result<(Vec<ClientGrant>, i64)> {
+        Ok(self
             .inner
             .clients
             .list_grants(
@@ -170,11 +167,10 @@ impl Gatehouse {
                 page * per_page,
                 per_page,
             )
-            .await?;
-        Ok((grants.iter().map(grant_json).collect(), total))
+            .await?)
     }
 
-    pub async fn update_client_grant(&self, id: &str, mut body: Payload) -> Result<Value> {
+    pub async fn update_client_grant(&self, id: &str, mut body: Payload) -> Result<ClientGrant> {
         body.require_some()?;
         body.allow_only(&["scope"])?;
         let scope = body.string_array("scope")?.ok_or_else(|| {
@@ -203,7 +199,7 @@ impl Gatehouse {
             return Err(grant_not_found());
         }
         grant.scope = scope;
-        Ok(grant_json(&grant))
+        Ok(grant)
     }
 
     pub async fn delete_client_grant(&self, id: &str) -> Result<()> {

@@ -5,7 +5,6 @@ use crate::error::{Result, ServiceError};
 use gatehouse_core::payload::Payload;
 use gatehouse_core::tenant_settings::TenantSettings;
 use gatehouse_store::TenantStore;
-use serde_json::Value;
 
 impl Gatehouse {
     fn tenants(&self) -> TenantStore {
@@ -18,10 +17,6 @@ impl Gatehouse {
         serde_json::from_str(&raw).map_err(ServiceError::internal)
     }
 
-    pub async fn get_tenant_settings(&self) -> Result<Value> {
-        Ok(self.tenant_settings().await?.to_json())
-    }
-
     /// Stores the whole settings document (the public settings, breached-password detection
     /// and email templates all live in it).
     pub(crate) async fn save_settings(&self, settings: &TenantSettings) -> Result<()> {
@@ -29,10 +24,10 @@ impl Gatehouse {
         Ok(self.tenants().put_settings(self.tenant(), &raw).await?)
     }
 
-    pub async fn update_tenant_settings(&self, body: Payload) -> Result<Value> {
+    pub async fn update_tenant_settings(&self, body: Payload) -> Result<TenantSettings> {
         let mut settings = self.tenant_settings().await?;
         settings.patch(body)?;
         self.save_settings(&settings).await?;
-        Ok(settings.to_json())
+        Ok(settings)
     }
 }

@@ -4,10 +4,18 @@ use crate::Gatehouse;
 use crate::error::Result;
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::user::User;
-use serde_json::{Value, json};
+
+/// A user held back from one address by the brute-force protection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserBlock {
+    /// The user's email, else username, else id.
+    pub identifier: String,
+    pub ip: String,
+    pub connection: String,
+}
 
 impl Gatehouse {
-    async fn blocks_of(&self, users: &[User]) -> Result<Value> {
+    async fn blocks_of(&self, users: &[User]) -> Result<Vec<UserBlock>> {
         let mut blocked_for = vec![];
         for u in users {
             for ip in self
@@ -21,11 +29,14 @@ impl Gatehouse {
                     .clone()
                     .or_else(|| u.username.clone())
                     .unwrap_or_else(|| u.user_id.clone());
-                blocked_for
-                    .push(json!({"identifier": identifier, "ip": ip, "connection": u.connection}));
+                blocked_for.push(UserBlock {
+                    identifier,
+                    ip,
+                    connection: u.connection.clone(),
+                });
             }
         }
-        Ok(json!({ "blocked_for": blocked_for }))
+        Ok(blocked_for)
     }
 
     async fn unblock(&self, users: &[User]) -> Result<()> {
@@ -59,7 +70,7 @@ impl Gatehouse {
         Ok(found.into_iter().map(|v| v.user).collect())
     }
 
-    pub async fn user_blocks(&self, user_id: &str) -> Result<Value> {
+    pub async fn user_blocks(&self, user_id: &str) -> Result<Vec<UserBlock>> {
         let user = self.get_user(user_id).await?;
         self.blocks_of(&[user]).await
     }
@@ -70,7 +81,7 @@ impl Gatehouse {
     }
 
     /// By email or username, across connections; unknown identifiers have no blocks.
-    pub async fn user_blocks_by_identifier(&self, identifier: &str) -> Result<Value> {
+    pub async fn user_blocks_by_identifier(&self, identifier: &str) -> Result<Vec<UserBlock>> {
         let users = self.users_by_identifier(identifier).await?;
         self.blocks_of(&users).await
     }

@@ -41,7 +41,7 @@ async fn connection_options(g: &Gatehouse, with_any: bool) -> Markup {
     html! {
         @if with_any { option value="" { "All connections" } }
         @for c in &list {
-            option value=(format::text(&c["id"])) { (format::text(&c["name"])) }
+            option value=(c.id) { (c.settings.name) }
         }
     }
 }

@@ -14,6 +14,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
+use gatehouse_core::client::ClientSettings;
+use gatehouse_core::connection::ConnectionSettings;
 use gatehouse_core::payload::Payload;
 use gatehouse_service::{Gatehouse, ServiceError};
 use serde_json::{Map, Value, json};
@@ -51,17 +53,6 @@ fn lines(text: &str) -> Value {
     )
 }
 
-fn joined(v: &Value) -> String {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
-}
-
 const APP_TYPES: &[(&str, &str)] = &[
     ("regular_web", "Regular web application"),
     ("spa", "Single-page application"),
@@ -85,6 +76,11 @@ const GRANT_TYPES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The application's type as the forms show it (empty when never set).
+fn app_type(c: &ClientSettings) -> &str {
+    c.app_type.as_deref().unwrap_or("")
+}
+
 fn app_type_options(current: &str) -> Markup {
     options(APP_TYPES.iter().map(|(v, l)| (Some(*v), *l)), current)
 }
@@ -106,11 +102,10 @@ async fn applications_page(
     };
     let rows = html! {
         @for c in &list {
-            @let id = format::text(&c["client_id"]);
             tr {
-                td { a href={ "/admin/applications/" (seg(&id)) } { (format::text(&c["name"])) } }
-                td { code { (id) } }
-                td { (format::text(&c["app_type"])) }
+                td { a href={ "/admin/applications/" (seg(&c.client_id)) } { (c.settings.name) } }
+                td { code { (c.client_id) } }
+                td { (app_type(&c.settings)) }
             }
         }
     };
@@ -152,8 +147,9 @@ async fn create_application(
         json!(["authorization_code", "refresh_token"])
     };
     let body = json!({"name": param(&f, "name"), "app_type": app_type, "grant_types": grants});
-    let created = match Payload::from_value(body) {
-        Ok(p) => g.create_client(p).await,
+    // The Management API's own validation, so the dashboard accepts what it accepts.
+    let created = match Payload::from_value(body).and_then(ClientSettings::from_create) {
+        Ok(settings) => g.create_client(settings).await,
         Err(e) => Err(e.into()),
     };
     match created {
@@ -161,10 +157,10 @@ async fn create_application(
             application_page(
                 g,
                 &d,
-                &format::text(&c["client_id"]),
+                &c.client_id,
                 StatusCode::CREATED,
                 Shown {
-                    secret: c["client_secret"].as_str().map(String::from),
+                    secret: c.secret,
                     notice: Some("Application created."),
                     ..Default::default()
                 },
@@ -218,20 +214,20 @@ async fn application_page(
     };
     let body = html! {
         p { a href="/admin/applications" { "← Applications" } }
-        h1 { (format::text(&c["name"])) }
+        h1 { (c.settings.name) }
         (notice(shown.notice))
         (error_box(shown.error.as_deref()))
         @if let Some(secret) = &shown.secret { (secret_once(secret)) }
         section.card {
             dl {
                 dt { "Client ID" } dd { code #client-id { (id) } }
-                dt { "Type" } dd { (format::text(&c["app_type"])) }
+                dt { "Type" } dd { (app_type(&c.settings)) }
             }
             h2 { "Client secret" }
             p.muted { "Secrets are stored encrypted and never shown again. Rotating makes a new one and the old one stops working at once." }
             (button_form(&format!("/admin/applications/{}/rotate", seg(id)), &d.csrf, "Rotate secret", "secondary"))
         }
-        section.card { h2 { "Settings" } (application_form(id, &c, &d.csrf)) }
+        section.card { h2 { "Settings" } (application_form(id, &c.settings, &d.csrf)) }
     };
     d.page(status, "Application", Nav::Applications, body)
 }
@@ -247,37 +243,34 @@ fn secret_once(secret: &str) -> Markup {
 }
 
 /// The application's settings: name, type, URLs, grant types, token endpoint authentication.
-fn application_form(id: &str, c: &Value, csrf: &str) -> Markup {
-    let granted: Vec<&str> = c["grant_types"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let method = format::text(&c["token_endpoint_auth_method"]);
+fn application_form(id: &str, c: &ClientSettings, csrf: &str) -> Markup {
+    let granted = &c.grant_types;
+    let method = c.token_endpoint_auth_method.as_str();
     let methods = ["client_secret_post", "client_secret_basic", "none"].map(|m| (None, m));
-    let urls = |id: &str, name: &str, label: &str, field: &str| {
+    let urls = |id: &str, name: &str, label: &str, list: &[String]| {
         html! {
             label for=(id) { (label) " (one per line)" }
-            textarea #(id) name=(name) { (joined(&c[field])) }
+            textarea #(id) name=(name) { (list.join("\n")) }
         }
     };
     html! {
         form method="post" action={ "/admin/applications/" (seg(id)) } {
             (csrf_input(csrf))
             label for="name" { "Name" }
-            input #name name="name" type="text" value=(format::text(&c["name"])) required;
+            input #name name="name" type="text" value=(c.name) required;
             label for="app_type" { "Type" }
-            select #app_type name="app_type" { (app_type_options(&format::text(&c["app_type"]))) }
-            (urls("callbacks", "callbacks", "Allowed callback URLs", "callbacks"))
-            (urls("logout_urls", "allowed_logout_urls", "Allowed logout URLs", "allowed_logout_urls"))
-            (urls("web_origins", "web_origins", "Allowed web origins", "web_origins"))
+            select #app_type name="app_type" { (app_type_options(app_type(c))) }
+            (urls("callbacks", "callbacks", "Allowed callback URLs", &c.callbacks))
+            (urls("logout_urls", "allowed_logout_urls", "Allowed logout URLs", &c.allowed_logout_urls))
+            (urls("web_origins", "web_origins", "Allowed web origins", &c.web_origins))
             fieldset {
                 legend { "Grant types" }
                 @for (v, label) in GRANT_TYPES {
-                    (check(&format!("grant_{v}"), None, granted.contains(v), html! { (label) " " code.muted { (v) } }))
+                    (check(&format!("grant_{v}"), None, granted.iter().any(|g| g == v), html! { (label) " " code.muted { (v) } }))
                 }
             }
             label for="auth_method" { "Token endpoint authentication" }
-            select #auth_method name="token_endpoint_auth_method" { (options(methods, &method)) }
+            select #auth_method name="token_endpoint_auth_method" { (options(methods, method)) }
             button type="submit" { "Save" }
         }
     }
@@ -339,7 +332,7 @@ async fn rotate_secret(
                 &id,
                 StatusCode::OK,
                 Shown {
-                    secret: c["client_secret"].as_str().map(String::from),
+                    secret: c.secret,
                     notice: Some("Secret rotated: the old secret no longer works."),
                     ..Default::default()
                 },
@@ -380,11 +373,10 @@ async fn connections_page(
     };
     let rows = html! {
         @for c in &list {
-            @let id = format::text(&c["id"]);
             tr {
-                td { a href={ "/admin/connections/" (seg(&id)) } { (format::text(&c["name"])) } }
-                td { (format::text(&c["strategy"])) }
-                td { code { (id) } }
+                td { a href={ "/admin/connections/" (seg(&c.id)) } { (c.settings.name) } }
+                td { (c.settings.strategy) }
+                td { code { (c.id) } }
             }
         }
     };
@@ -419,15 +411,12 @@ async fn create_connection(
 ) -> Response {
     let g = &s.gatehouse;
     let body = json!({"name": param(&f, "name"), "strategy": "auth0"});
-    let created = match Payload::from_value(body) {
-        Ok(p) => g.create_connection(p).await,
+    let created = match Payload::from_value(body).and_then(ConnectionSettings::from_create) {
+        Ok(settings) => g.create_connection(settings).await,
         Err(e) => Err(e.into()),
     };
     match created {
-        Ok(c) => see_other(&format!(
-            "/admin/connections/{}?done=created",
-            seg(&format::text(&c["id"]))
-        )),
+        Ok(c) => see_other(&format!("/admin/connections/{}?done=created", seg(&c.id))),
         Err(e) => {
             let (status, message) = refusal(e);
             connections_page(g, &d, status, Some(&message)).await
@@ -463,26 +452,26 @@ async fn connection_page(
     };
     let body = html! {
         p { a href="/admin/connections" { "← Connections" } }
-        h1 { (format::text(&c["name"])) }
+        h1 { (c.settings.name) }
         (notice(notice_text))
         (error_box(error))
         section.card {
             dl {
                 dt { "ID" } dd { code { (id) } }
-                dt { "Strategy" } dd { (format::text(&c["strategy"])) }
+                dt { "Strategy" } dd { (c.settings.strategy) }
             }
         }
-        section.card { h2 { "Settings" } (connection_form(id, &c["options"], &d.csrf)) }
+        section.card { h2 { "Settings" } (connection_form(id, &c.settings, &d.csrf)) }
     };
     d.page(status, "Connection", Nav::Connections, body)
 }
 
 /// A database connection's options: password policy and length, brute-force protection,
 /// sign-ups, personal information in passwords.
-fn connection_form(id: &str, o: &Value, csrf: &str) -> Markup {
-    let policy = o["passwordPolicy"].as_str().unwrap_or("none");
-    let min_length = o["password_complexity_options"]["min_length"].as_i64();
-    let on = |v: &Value| v.as_bool().unwrap_or(false);
+fn connection_form(id: &str, c: &ConnectionSettings, csrf: &str) -> Markup {
+    let rules = c.password_policy();
+    let policy = rules.level.as_str();
+    let min_length = rules.min_length;
     html! {
         form method="post" action={ "/admin/connections/" (seg(id)) } {
             (csrf_input(csrf))
@@ -493,9 +482,9 @@ fn connection_form(id: &str, o: &Value, csrf: &str) -> Markup {
             label for="min_length" { "Minimum length (optional, 1–128)" }
             input #min_length name="min_length" type="number" min="1" max="128"
                 value=(min_length.map(|n| n.to_string()).unwrap_or_default());
-            (check("brute_force_protection", None, on(&o["brute_force_protection"]), html! { "Brute-force protection" }))
-            (check("disable_signup", None, on(&o["disable_signup"]), html! { "Disable sign-ups" }))
-            (check("password_no_personal_info", None, on(&o["password_no_personal_info"]["enable"]),
+            (check("brute_force_protection", None, c.brute_force_protection(), html! { "Brute-force protection" }))
+            (check("disable_signup", None, c.signup_disabled(), html! { "Disable sign-ups" }))
+            (check("password_no_personal_info", None, rules.no_personal_info,
                 html! { "Refuse passwords containing the user's name or email" }))
             button type="submit" { "Save" }
         }
@@ -517,8 +506,7 @@ async fn update_connection(
         }
     };
     // `options` is replaced as a whole (Auth0's rule), so start from the current one.
-    let mut options: Map<String, Value> =
-        current["options"].as_object().cloned().unwrap_or_default();
+    let mut options: Map<String, Value> = current.settings.options;
     options.insert("passwordPolicy".into(), json!(param(&f, "passwordPolicy")));
     options.insert(
         "brute_force_protection".into(),

@@ -20,6 +20,7 @@ use gatehouse_core::payload::Payload;
 use gatehouse_core::user::{NewUser, User, UserPatch};
 use gatehouse_service::browser::Browser;
 use gatehouse_service::jobs::VerificationEmailParams;
+use gatehouse_service::user_blocks::UserBlock;
 use gatehouse_service::{Gatehouse, ServiceError};
 use gatehouse_store::{LogQuery, SortField, UserOrder, UserSearch};
 use serde_json::{Map, Value, json};
@@ -221,10 +222,7 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
 /// The database connections a user can be created on.
 async fn database_connections(g: &Gatehouse) -> Vec<String> {
     match g.list_connections(Some("auth0"), None, 0, 100).await {
-        Ok((list, _)) => list
-            .iter()
-            .filter_map(|c| c["name"].as_str().map(String::from))
-            .collect(),
+        Ok((list, _)) => list.iter().map(|c| c.settings.name.clone()).collect(),
         Err(_) => vec![],
     }
 }
@@ -337,7 +335,7 @@ fn pretty(m: &Map<String, Value>) -> String {
 /// What the user page shows about the user besides the user record.
 struct Facts {
     events: Vec<Value>,
-    blocks: Vec<Value>,
+    blocks: Vec<UserBlock>,
     breached: Option<String>,
 }
 
@@ -354,12 +352,7 @@ async fn facts(g: &Gatehouse, user: &User) -> Facts {
         .await
         .map(|(l, _)| l)
         .unwrap_or_default();
-    let blocks = g
-        .user_blocks(&user.user_id)
-        .await
-        .ok()
-        .and_then(|v| v["blocked_for"].as_array().cloned())
-        .unwrap_or_default();
+    let blocks = g.user_blocks(&user.user_id).await.unwrap_or_default();
     let breached = breached_since_password_set(g, user).await;
     Facts {
         events,
@@ -497,7 +490,7 @@ fn profile(user: &User) -> Markup {
     }
 }
 
-fn login_statistics(user: &User, blocks: &[Value], csrf: &str) -> Markup {
+fn login_statistics(user: &User, blocks: &[UserBlock], csrf: &str) -> Markup {
     html! {
         dl {
             dt { "Logins" } dd #logins-count { (user.logins_count) }
@@ -509,7 +502,7 @@ fn login_statistics(user: &User, blocks: &[Value], csrf: &str) -> Markup {
                 @else {
                     ul #brute-force-blocks {
                         @for b in blocks {
-                            li { (format::text(&b["identifier"])) " from IP " (format::text(&b["ip"])) }
+                            li { (b.identifier) " from IP " (b.ip) }
                         }
                     }
                     (button_form(

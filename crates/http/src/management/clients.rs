@@ -1,6 +1,6 @@
 //! `/api/v2/clients`.
 
-use super::{Caller, paged};
+use super::{Caller, paged, render};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use gatehouse_core::client::ClientSettings;
 use gatehouse_core::scopes::*;
 use serde_json::Value;
 
@@ -38,7 +39,10 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
         .gatehouse
         .list_clients(page, per_page, caller.0.has_any(&[READ_CLIENT_KEYS]))
         .await?;
-    let clients = clients.into_iter().map(|c| fields.apply(c)).collect();
+    let clients = clients
+        .iter()
+        .map(|c| fields.apply(render::client(&s.gatehouse, c)))
+        .collect();
     Ok(paged(
         "clients",
         clients,
@@ -55,9 +59,11 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(&[CREATE_CLIENTS])?;
+    let settings = ClientSettings::from_create(body)?;
+    let client = s.gatehouse.create_client(settings).await?;
     Ok((
         StatusCode::CREATED,
-        Json(s.gatehouse.create_client(body).await?),
+        Json(render::client(&s.gatehouse, &client)),
     ))
 }
 
@@ -74,7 +80,7 @@ async fn read(
         .gatehouse
         .get_client(&id, caller.0.has_any(&[READ_CLIENT_KEYS]))
         .await?;
-    Ok(Json(fields.apply(client)))
+    Ok(Json(fields.apply(render::client(&s.gatehouse, &client))))
 }
 
 async fn update(
@@ -89,11 +95,11 @@ async fn update(
     if body.contains("client_secret") {
         caller.require(&[UPDATE_CLIENT_KEYS])?;
     }
-    Ok(Json(
-        s.gatehouse
-            .update_client(&id, body, caller.0.has_any(&[READ_CLIENT_KEYS]))
-            .await?,
-    ))
+    let client = s
+        .gatehouse
+        .update_client(&id, body, caller.0.has_any(&[READ_CLIENT_KEYS]))
+        .await?;
+    Ok(Json(render::client(&s.gatehouse, &client)))
 }
 
 async fn rotate(
@@ -102,11 +108,11 @@ async fn rotate(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(&[UPDATE_CLIENT_KEYS])?;
-    Ok(Json(
-        s.gatehouse
-            .rotate_client_secret(&id, caller.0.has_any(&[READ_CLIENT_KEYS]))
-            .await?,
-    ))
+    let client = s
+        .gatehouse
+        .rotate_client_secret(&id, caller.0.has_any(&[READ_CLIENT_KEYS]))
+        .await?;
+    Ok(Json(render::client(&s.gatehouse, &client)))
 }
 
 async fn remove(

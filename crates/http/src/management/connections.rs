@@ -1,6 +1,6 @@
 //! `/api/v2/connections` (database connections).
 
-use super::{Caller, paged};
+use super::{Caller, paged, render};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use gatehouse_core::connection::ConnectionSettings;
 use gatehouse_core::scopes::*;
 use serde_json::Value;
 
@@ -38,7 +39,10 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
             .gatehouse
             .connections_after(q.str("strategy"), q.str("name"), q.str("from"), take)
             .await?;
-        let list: Vec<Value> = list.into_iter().map(|c| fields.apply(c)).collect();
+        let list: Vec<Value> = list
+            .iter()
+            .map(|c| fields.apply(render::connection(c)))
+            .collect();
         let mut body = serde_json::json!({ "connections": list });
         if let Some(n) = next {
             body["next"] = serde_json::json!(n);
@@ -52,7 +56,10 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
         .gatehouse
         .list_connections(q.str("strategy"), q.str("name"), page, per_page)
         .await?;
-    let list = list.into_iter().map(|c| fields.apply(c)).collect();
+    let list = list
+        .iter()
+        .map(|c| fields.apply(render::connection(c)))
+        .collect();
     Ok(paged(
         "connections",
         list,
@@ -69,10 +76,9 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(&[CREATE_CONNECTIONS])?;
-    Ok((
-        StatusCode::CREATED,
-        Json(s.gatehouse.create_connection(body).await?),
-    ))
+    let settings = ConnectionSettings::from_create(body)?;
+    let connection = s.gatehouse.create_connection(settings).await?;
+    Ok((StatusCode::CREATED, Json(render::connection(&connection))))
 }
 
 async fn read(
@@ -84,7 +90,8 @@ async fn read(
     caller.require(&[READ_CONNECTIONS])?;
     q.allow_only(&["fields", "include_fields"])?;
     let fields = q.fields()?;
-    Ok(Json(fields.apply(s.gatehouse.get_connection(&id).await?)))
+    let connection = s.gatehouse.get_connection(&id).await?;
+    Ok(Json(fields.apply(render::connection(&connection))))
 }
 
 async fn update(
@@ -94,7 +101,8 @@ async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(&[UPDATE_CONNECTIONS])?;
-    Ok(Json(s.gatehouse.update_connection(&id, body).await?))
+    let connection = s.gatehouse.update_connection(&id, body).await?;
+    Ok(Json(render::connection(&connection)))
 }
 
 async fn remove(

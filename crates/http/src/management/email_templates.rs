@@ -1,6 +1,6 @@
 //! `/api/v2/email-templates`: the tenant's own email subjects and bodies.
 
-use super::Caller;
+use super::{Caller, render};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
@@ -24,7 +24,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(&["create:email_templates"])?;
     let t = s.gatehouse.create_email_template(None, body, false).await?;
-    Ok((StatusCode::CREATED, Json(t)))
+    Ok((StatusCode::CREATED, Json(render::email_template(&t)?)))
 }
 
 async fn read(
@@ -33,7 +33,8 @@ async fn read(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(&["read:email_templates"])?;
-    Ok(Json(s.gatehouse.get_email_template(&name).await?))
+    let t = s.gatehouse.get_email_template(&name).await?;
+    Ok(Json(render::email_template(&t)?))
 }
 
 async fn update(
@@ -43,7 +44,8 @@ async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(&["update:email_templates"])?;
-    Ok(Json(s.gatehouse.update_email_template(&name, body).await?))
+    let t = s.gatehouse.update_email_template(&name, body).await?;
+    Ok(Json(render::email_template(&t)?))
 }
 
 async fn replace(
@@ -53,9 +55,9 @@ async fn replace(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(&["update:email_templates"])?;
-    Ok(Json(
-        s.gatehouse
-            .create_email_template(Some(&name), body, true)
-            .await?,
-    ))
+    let t = s
+        .gatehouse
+        .create_email_template(Some(&name), body, true)
+        .await?;
+    Ok(Json(render::email_template(&t)?))
 }

@@ -1,6 +1,6 @@
 //! `/api/v2/resource-servers` and `/api/v2/client-grants`.
 
-use super::{Caller, paged};
+use super::{Caller, paged, render};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use gatehouse_core::resource_server::ResourceServerSettings;
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
@@ -33,7 +34,7 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
     let (list, total) = s.gatehouse.list_resource_servers(page, per_page).await?;
     Ok(paged(
         "resource_servers",
-        list,
+        list.iter().map(render::resource_server).collect(),
         include_totals,
         page,
         per_page,
@@ -47,10 +48,9 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(&["create:resource_servers"])?;
-    Ok((
-        StatusCode::CREATED,
-        Json(s.gatehouse.create_resource_server(body).await?),
-    ))
+    let settings = ResourceServerSettings::from_create(body)?;
+    let api = s.gatehouse.create_resource_server(settings).await?;
+    Ok((StatusCode::CREATED, Json(render::resource_server(&api))))
 }
 
 async fn read(
@@ -59,7 +59,8 @@ async fn read(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(&["read:resource_servers"])?;
-    Ok(Json(s.gatehouse.get_resource_server(&id).await?))
+    let api = s.gatehouse.get_resource_server(&id).await?;
+    Ok(Json(render::resource_server(&api)))
 }
 
 async fn update(
@@ -69,7 +70,8 @@ async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(&["update:resource_servers"])?;
-    Ok(Json(s.gatehouse.update_resource_server(&id, body).await?))
+    let api = s.gatehouse.update_resource_server(&id, body).await?;
+    Ok(Json(render::resource_server(&api)))
 }
 
 async fn remove(
@@ -103,7 +105,7 @@ async fn list_grants(
         .await?;
     Ok(paged(
         "client_grants",
-        list,
+        list.iter().map(render::client_grant).collect(),
         include_totals,
         page,
         per_page,
@@ -117,10 +119,8 @@ async fn create_grant(
     JsonBody(body): JsonBody,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(&["create:client_grants"])?;
-    Ok((
-        StatusCode::CREATED,
-        Json(s.gatehouse.create_client_grant(body).await?),
-    ))
+    let grant = s.gatehouse.create_client_grant(body).await?;
+    Ok((StatusCode::CREATED, Json(render::client_grant(&grant))))
 }
 
 async fn update_grant(
@@ -130,7 +130,8 @@ async fn update_grant(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(&["update:client_grants"])?;
-    Ok(Json(s.gatehouse.update_client_grant(&id, body).await?))
+    let grant = s.gatehouse.update_client_grant(&id, body).await?;
+    Ok(Json(render::client_grant(&grant)))
 }
 
 async fn remove_grant(

@@ -1,7 +1,7 @@
 //! `/api/v2/tenants/settings`: the tenant's name, logo, logout URLs, session lifetimes and
 //! post-login redirect hook.
 
-use super::Caller;
+use super::{Caller, render};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
@@ -17,7 +17,8 @@ pub fn router() -> Router<AppState> {
 
 async fn read(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(&[READ_TENANT_SETTINGS])?;
-    Ok(Json(s.gatehouse.get_tenant_settings().await?))
+    let settings = s.gatehouse.tenant_settings().await?;
+    Ok(Json(render::tenant_settings(&settings)))
 }
 
 async fn update(
@@ -26,5 +27,6 @@ async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(&[UPDATE_TENANT_SETTINGS])?;
-    Ok(Json(s.gatehouse.update_tenant_settings(body).await?))
+    let settings = s.gatehouse.update_tenant_settings(body).await?;
+    Ok(Json(render::tenant_settings(&settings)))
 }

@@ -1,6 +1,6 @@
 //! `/api/v2/user-blocks`: brute-force blocks by user id or by identifier (email/username).
 
-use super::Caller;
+use super::{Caller, render};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
@@ -39,11 +39,11 @@ async fn by_identifier(
     q: QueryParams,
 ) -> ApiResult<Json<Value>> {
     caller.require(&[READ_USERS])?;
-    Ok(Json(
-        s.gatehouse
-            .user_blocks_by_identifier(&identifier(&q)?)
-            .await?,
-    ))
+    let blocks = s
+        .gatehouse
+        .user_blocks_by_identifier(&identifier(&q)?)
+        .await?;
+    Ok(Json(render::user_blocks(&blocks)))
 }
 
 async fn unblock_identifier(
@@ -62,7 +62,8 @@ async fn by_id(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(&[READ_USERS])?;
-    Ok(Json(s.gatehouse.user_blocks(&id).await?))
+    let blocks = s.gatehouse.user_blocks(&id).await?;
+    Ok(Json(render::user_blocks(&blocks)))
 }
 
 async fn unblock_id(
