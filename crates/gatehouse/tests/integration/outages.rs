@@ -245,3 +245,31 @@ async fn a_public_signup_during_an_outage_answers_503_not_unknown_client() {
         json!("émile.noether@example.com")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_logout_during_an_outage_answers_503_not_a_refusal() {
+    if !on_postgres() {
+        return;
+    }
+    let mut s = TestServer::start().await;
+    let (client_id, _) = app_and_user(&mut s).await;
+    let mut b = Browser::new(&s.url);
+    let login = b.visit(&authorize_url(&client_id)).await;
+    let back = b
+        .submit_login(&login, "ada.lovelace@example.com", PASSWORD)
+        .await;
+    assert!(back.callback_param("code").is_some(), "signed in");
+
+    let outage = s.database_outage().await.unwrap();
+    let page = b.get("/v2/logout").await;
+    assert_outage_page(&page, "GET /v2/logout");
+    outage.end().await;
+
+    let page = b.get("/v2/logout").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("You have been logged out"),
+        "{}",
+        page.body
+    );
+}

@@ -5,6 +5,7 @@ use crate::hosted::{BrowserRequest, clear_session};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_service::browser::logout::LogoutRefused;
 use std::collections::HashMap;
 
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
@@ -16,18 +17,17 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
 /// Answers a logout and always deletes the session cookie.
 fn respond(
     s: &AppState,
-    result: Result<Option<String>, gatehouse_service::browser::logout::LogoutRefused>,
+    b: &BrowserRequest,
+    result: Result<Option<String>, LogoutRefused>,
 ) -> Response {
-    let mut resp = answer(result);
+    let mut resp = answer(result, &b.request_id);
     if let Some(v) = clear_session(&s.gatehouse) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
 }
 
-fn answer(
-    result: Result<Option<String>, gatehouse_service::browser::logout::LogoutRefused>,
-) -> Response {
+fn answer(result: Result<Option<String>, LogoutRefused>, request_id: &str) -> Response {
     match result {
         Ok(Some(url)) => match HeaderValue::from_str(&url) {
             Ok(location) => {
@@ -44,7 +44,12 @@ fn answer(
             ),
         },
         Ok(None) => page(StatusCode::OK, "Logged out", "You have been logged out."),
-        Err(e) => page(StatusCode::BAD_REQUEST, "Logout failed", &e.0),
+        Err(LogoutRefused::Refused(why)) => page(StatusCode::BAD_REQUEST, "Logout failed", &why),
+        Err(LogoutRefused::Failed(f)) => {
+            let mut r = crate::hosted::failure_page(f, request_id);
+            crate::hosted::harden(&mut r);
+            r
+        }
     }
 }
 
@@ -58,7 +63,7 @@ pub async fn logout(
     let client_id = q.get("client_id").map(String::as_str);
     let return_to = q.get("returnTo").map(String::as_str);
     let result = s.gatehouse.logout(client_id, return_to, &b.browser).await;
-    respond(&s, result)
+    respond(&s, &b, result)
 }
 
 /// `GET /oidc/logout`: OpenID Connect RP-initiated logout.
@@ -78,5 +83,5 @@ pub async fn oidc_logout(
             &b.browser,
         )
         .await;
-    respond(&s, result)
+    respond(&s, &b, result)
 }

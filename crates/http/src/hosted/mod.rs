@@ -334,7 +334,7 @@ async fn resume_post(
 
 /// Our failure as a page: a 503 saying to try again when the database could not be reached,
 /// else a 500. The request id is shown so a user can quote it; the cause goes to the log.
-fn failure_page(f: gatehouse_service::Failure, request_id: &str) -> Response {
+pub(crate) fn failure_page(f: gatehouse_service::Failure, request_id: &str) -> Response {
     let (status, text) = if f.is_unavailable() {
         (
             StatusCode::SERVICE_UNAVAILABLE,

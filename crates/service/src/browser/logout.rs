@@ -3,13 +3,25 @@
 
 use crate::Gatehouse;
 use crate::browser::Browser;
+use crate::error::ServiceError;
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::redirect;
 
 /// Why a logout request was refused (shown to the user; never a redirect).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct LogoutRefused(pub String);
+pub enum LogoutRefused {
+    /// The request itself is wrong (an unknown client, a `returnTo` not allowed).
+    #[error("{0}")]
+    Refused(String),
+    /// Our failure (the database could not be reached): the cause goes to the edge's log and
+    /// the user is told to retry, never that the request was wrong.
+    #[error("Logout failed; try again.")]
+    Failed(crate::Failure),
+}
+
+fn refused(why: &str) -> LogoutRefused {
+    LogoutRefused::Refused(why.into())
+}
 
 impl Gatehouse {
     /// Ends the browser's session and checks `returnTo` against the application's Allowed
@@ -30,8 +42,7 @@ impl Gatehouse {
             event.user_id = Some(s.user.user_id.clone());
         }
         if let Err(e) = self.end_session(browser.session_cookie.as_deref()).await {
-            tracing::error!(error = %e, "could not end a session at logout");
-            return Err(LogoutRefused("Logout failed; try again.".into()));
+            return Err(LogoutRefused::Failed(e.into()));
         }
         let result = self.check_logout(client_id, return_to).await;
         match &result {
@@ -41,7 +52,7 @@ impl Gatehouse {
             }
             Err(e) => {
                 event.kind = codes::FAILED_LOGOUT.into();
-                event.description = Some(e.0.clone());
+                event.description = Some(e.to_string());
             }
         }
         self.record(event).await;
@@ -60,16 +71,12 @@ impl Gatehouse {
     ) -> Result<Option<String>, LogoutRefused> {
         let hinted = match id_token_hint {
             Some(t) => {
-                let claims =
-                    gatehouse_crypto::jwt::verify(t, self.keyring().published()).map_err(|_| {
-                        LogoutRefused("id_token_hint is not an ID token issued here".into())
-                    })?;
+                let claims = gatehouse_crypto::jwt::verify(t, self.keyring().published())
+                    .map_err(|_| refused("id_token_hint is not an ID token issued here"))?;
                 if claims.get("iss").and_then(serde_json::Value::as_str)
                     != Some(self.config().issuer().as_str())
                 {
-                    return Err(LogoutRefused(
-                        "id_token_hint is not an ID token issued here".into(),
-                    ));
+                    return Err(refused("id_token_hint is not an ID token issued here"));
                 }
                 claims
                     .get("aud")
@@ -80,9 +87,7 @@ impl Gatehouse {
         };
         let client = match (client_id, hinted.as_deref()) {
             (Some(a), Some(b)) if a != b => {
-                return Err(LogoutRefused(
-                    "client_id does not match id_token_hint".into(),
-                ));
+                return Err(refused("client_id does not match id_token_hint"));
             }
             (Some(a), _) => Some(a),
             (None, b) => b,
@@ -114,28 +119,28 @@ impl Gatehouse {
         return_to: Option<&str>,
     ) -> Result<Option<String>, LogoutRefused> {
         let allowed = match client_id {
-            Some(id) => {
-                self.stored_client(id)
-                    .await
-                    .map_err(|_| LogoutRefused("Unknown client_id".into()))?
-                    .settings
-                    .allowed_logout_urls
-            }
+            Some(id) => match self.stored_client(id).await {
+                Ok(c) => c.settings.allowed_logout_urls,
+                Err(e @ (ServiceError::Store(_) | ServiceError::Internal(_))) => {
+                    return Err(LogoutRefused::Failed(e.into()));
+                }
+                Err(_) => return Err(refused("Unknown client_id")),
+            },
             None => {
                 self.tenant_settings()
                     .await
-                    .map_err(|_| LogoutRefused("Logout failed; try again.".into()))?
+                    .map_err(|e| LogoutRefused::Failed(e.into()))?
                     .allowed_logout_urls
             }
         };
         match return_to {
             None => Ok(None),
             Some(url) if redirect::is_allowed(url, &allowed) => Ok(Some(url.to_string())),
-            Some(_) if client_id.is_none() => Err(LogoutRefused(
-                "returnTo is not in the tenant's Allowed Logout URLs".into(),
+            Some(_) if client_id.is_none() => Err(refused(
+                "returnTo is not in the tenant's Allowed Logout URLs",
             )),
-            Some(_) => Err(LogoutRefused(
-                "returnTo is not in the application's Allowed Logout URLs".into(),
+            Some(_) => Err(refused(
+                "returnTo is not in the application's Allowed Logout URLs",
             )),
         }
     }
