@@ -219,7 +219,8 @@ async fn run_here(g: &Gatehouse, id: &str) -> Result<Value, BulkError> {
     let running = tokio::spawn(worker.run());
     let done = follow(|| {
         let (g, id) = (g.clone(), id.to_string());
-        async move { Ok(g.job(&id).await?) }
+        // The same JSON a remote server answers, so both modes share the progress code.
+        async move { Ok(gatehouse_http::render::job(&g.job(&id).await?)) }
     })
     .await;
     running.abort();
@@ -273,10 +274,10 @@ async fn import_local(args: &ImportArgs, size: u64) -> Result<Value, BulkError> 
             send_completion_email: false,
         })
         .await?;
-    let id = job["id"].as_str().unwrap_or_default().to_string();
+    let id = job.id;
     let done = run_here(&g, &id).await?;
-    if let Some(errors) = g.job_errors(&id).await? {
-        print_errors(&errors);
+    if let Some(rows) = g.job_errors(&id).await? {
+        print_errors(&gatehouse_http::render::refused_rows(&rows));
     }
     Ok(done)
 }
@@ -504,8 +505,7 @@ pub async fn export(args: ExportArgs) -> Result<Value, BulkError> {
                         .ok_or_else(|| BulkError::Usage(format!("no connection named {name}")))?,
                 );
             }
-            let job = g.create_export_job(params).await?;
-            let id = job["id"].as_str().unwrap_or_default().to_string();
+            let id = g.create_export_job(params).await?.id;
             let done = run_here(&g, &id).await?;
             let mut parts = g.open_export(&id).await?;
             let mut out = Output::new(args.gzip);

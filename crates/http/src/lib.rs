@@ -9,6 +9,8 @@ mod failure;
 pub mod guard;
 mod hosted;
 mod management;
+/// The service's typed values as Auth0's JSON (also for the CLI's local mode).
+pub use management::render;
 mod ops;
 pub mod rate_limit;
 mod templates;

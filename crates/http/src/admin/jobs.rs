@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gatehouse_core::payload::Payload;
-use gatehouse_service::jobs::{ExportParams, ImportParams, ImportUpload};
+use gatehouse_service::jobs::{
+    ExportParams, ImportParams, ImportUpload, JobView, RefusedRow, USERS_IMPORT,
+};
 use gatehouse_service::{Gatehouse, ServiceError};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -210,7 +212,7 @@ async fn import(
         (Ok(()), Some(u)) => u.finish(params).await.map_err(refusal),
     };
     match finished {
-        Ok(job) => see_other(&format!("/admin/jobs/{}", seg(&format::text(&job["id"])))),
+        Ok(job) => see_other(&format!("/admin/jobs/{}", seg(&job.id))),
         Err((status, message)) => page(g, &d, status, Some(&message), "").await,
     }
 }
@@ -229,13 +231,13 @@ async fn export(
     if !param(&f, "q").trim().is_empty() {
         body.insert("q".into(), json!(param(&f, "q").trim()));
     }
-    let created: Result<Value, ServiceError> =
+    let created: Result<JobView, ServiceError> =
         match Payload::from_value(Value::Object(body)).and_then(ExportParams::from_payload) {
             Ok(p) => g.create_export_job(p).await,
             Err(e) => Err(e.into()),
         };
     match created {
-        Ok(job) => see_other(&format!("/admin/jobs/{}", seg(&format::text(&job["id"])))),
+        Ok(job) => see_other(&format!("/admin/jobs/{}", seg(&job.id))),
         Err(e) => {
             let (status, message) = refusal(e);
             page(g, &d, status, Some(&message), param(&f, "q")).await
@@ -246,7 +248,7 @@ async fn export(
 /// The job as the Management API shows it, for the page's live progress.
 async fn job_status(State(s): State<AppState>, _d: Dashboard, Path(id): Path<String>) -> Response {
     match s.gatehouse.job(&id).await {
-        Ok(job) => Json(job).into_response(),
+        Ok(job) => Json(crate::management::render::job(&job)).into_response(),
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }
 }
@@ -257,11 +259,11 @@ async fn job_page(State(s): State<AppState>, d: Dashboard, Path(id): Path<String
         Ok(j) => j,
         Err(e) => return d.refused(e, "Job", Nav::Jobs),
     };
-    let running = matches!(job["status"].as_str(), Some("pending" | "processing"));
-    let import = job["type"].as_str() == Some("users_import");
+    let running = job.is_running();
+    let import = job.kind == USERS_IMPORT;
     let errors = if import && !running {
         match g.job_errors(&id).await {
-            Ok(Some(Value::Array(rows))) => rejected_rows(&rows),
+            Ok(Some(rows)) => rejected_rows(&rows),
             Ok(_) => html! {},
             Err(e) => error_box(Some(&refusal(e).1)),
         }
@@ -286,43 +288,45 @@ async fn job_page(State(s): State<AppState>, d: Dashboard, Path(id): Path<String
 }
 
 /// What the job is and how far it got (the script updates status and count in place).
-fn job_facts(id: &str, job: &Value) -> Markup {
-    let total = job["total"].as_i64();
+fn job_facts(id: &str, job: &JobView) -> Markup {
+    let connection = job
+        .params
+        .get("connection")
+        .map(format::text)
+        .unwrap_or_default();
     html! {
         dl {
             dt { "Job" } dd { code { (id) } }
-            dt { "Status" } dd #job-status role="status" { (format::text(&job["status"])) }
+            dt { "Status" } dd #job-status role="status" { (job.status) }
             dt { "Processed" }
             dd #job-processed {
-                (job["processed"].as_i64().unwrap_or(0))
-                @if let Some(t) = total { " of " (t) }
+                (job.processed)
+                @if let Some(t) = job.total { " of " (t) }
             }
-            dt { "Connection" } dd { (format::text(&job["connection"])) }
-            dt { "Started" } dd { (format::json_time(&job["created_at"])) }
+            dt { "Connection" } dd { (connection) }
+            dt { "Started" } dd { (format::time(Some(job.created_at))) }
         }
     }
 }
 
 /// Progress, the import's summary, why it failed, and the export's download.
-fn job_outcome(job: &Value, running: bool) -> Markup {
-    let processed = job["processed"].as_i64().unwrap_or(0);
-    let sm = job.get("summary");
+fn job_outcome(job: &JobView, running: bool) -> Markup {
     html! {
-        @match job["total"].as_i64() {
-            Some(t) if t > 0 => progress #job-progress max=(t) value=(processed) {},
+        @match job.total {
+            Some(t) if t > 0 => progress #job-progress max=(t) value=(job.processed) {},
             _ if running => progress #job-progress {},
             _ => {},
         }
-        @if let Some(sm) = sm {
+        @if let Some(sm) = &job.summary {
             p #job-summary {
-                "Inserted " (sm["inserted"].to_string()) ", updated " (sm["updated"].to_string())
-                ", failed " (sm["failed"].to_string()) " of " (sm["total"].to_string()) "."
+                "Inserted " (sm.inserted) ", updated " (sm.updated)
+                ", failed " (sm.failed) " of " (sm.inserted + sm.updated + sm.failed) "."
             }
         }
-        @if let Some(details) = job["status_details"].as_str() {
+        @if let Some(details) = &job.status_details {
             p.error { (details) }
         }
-        @if let Some(url) = job["location"].as_str() {
+        @if let Some(url) = &job.location {
             p {
                 a.button #download href=(url) download { "Download the export" }
                 " "
@@ -333,29 +337,21 @@ fn job_outcome(job: &Value, running: bool) -> Markup {
 }
 
 /// The rows an import refused, numbered from 1 as a person counts lines.
-fn rejected_rows(rows: &[Value]) -> Markup {
-    let row = |r: &Value| {
-        let reasons: Vec<String> = r["errors"]
-            .as_array()
-            .map(|es| {
-                es.iter()
-                    .map(|e| {
-                        format!(
-                            "{} ({})",
-                            format::text(&e["message"]),
-                            format::text(&e["code"])
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let who = r["user"]["email"]
+fn rejected_rows(rows: &[RefusedRow]) -> Markup {
+    let row = |r: &RefusedRow| {
+        let reasons: Vec<String> = r
+            .reasons
+            .iter()
+            .map(|e| format!("{} ({})", e.message, e.code))
+            .collect();
+        // The row as the file gave it: whatever identifies the person, if anything does.
+        let who = r.user["email"]
             .as_str()
-            .or(r["user"]["user_id"].as_str())
+            .or(r.user["user_id"].as_str())
             .unwrap_or("");
         html! {
             tr {
-                td.num { (r["index"].as_i64().map_or(0, |i| i + 1)) }
+                td.num { (r.index + 1) }
                 td { (who) }
                 td { (reasons.join("; ")) }
             }

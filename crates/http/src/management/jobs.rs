@@ -1,7 +1,7 @@
 //! `/api/v2/jobs`: users imports (a multipart upload streamed into the job's blocks), users
 //! exports, verification emails, and a job's status and errors.
 
-use super::Caller;
+use super::{Caller, render};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{
@@ -146,7 +146,7 @@ async fn users_imports(
             }
         },
     };
-    Ok((StatusCode::ACCEPTED, Json(finished)))
+    Ok((StatusCode::ACCEPTED, Json(render::job(&finished))))
 }
 
 async fn users_exports(
@@ -156,10 +156,8 @@ async fn users_exports(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(&[READ_USERS])?;
     let params = ExportParams::from_payload(body)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(s.gatehouse.create_export_job(params).await?),
-    ))
+    let job = s.gatehouse.create_export_job(params).await?;
+    Ok((StatusCode::CREATED, Json(render::job(&job))))
 }
 
 async fn verification_email(
@@ -169,10 +167,8 @@ async fn verification_email(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(&[UPDATE_USERS])?;
     let params = VerificationEmailParams::from_payload(body)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(s.gatehouse.create_verification_email_job(params).await?),
-    ))
+    let job = s.gatehouse.create_verification_email_job(params).await?;
+    Ok((StatusCode::CREATED, Json(render::job(&job))))
 }
 
 async fn job(
@@ -181,7 +177,8 @@ async fn job(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(&[CREATE_USERS, READ_USERS])?;
-    Ok(Json(s.gatehouse.job(&id).await?))
+    let job = s.gatehouse.job(&id).await?;
+    Ok(Json(render::job(&job)))
 }
 
 async fn job_errors(
@@ -191,7 +188,7 @@ async fn job_errors(
 ) -> ApiResult<Response> {
     caller.require(&[CREATE_USERS])?;
     Ok(match s.gatehouse.job_errors(&id).await? {
-        Some(errors) => Json(errors).into_response(),
+        Some(rows) => Json(render::refused_rows(&rows)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }

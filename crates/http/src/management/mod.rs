@@ -7,7 +7,7 @@ mod connections;
 mod email_templates;
 mod jobs;
 mod logs;
-pub(crate) mod render;
+pub mod render;
 mod resource_servers;
 mod tenant_settings;
 mod tickets;

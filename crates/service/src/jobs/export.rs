@@ -294,7 +294,7 @@ fn export_file_name(tenant: &str, params: &ExportParams) -> String {
 
 impl Gatehouse {
     /// `POST /api/v2/jobs/users-exports`.
-    pub async fn create_export_job(&self, mut params: ExportParams) -> Result<Value> {
+    pub async fn create_export_job(&self, mut params: ExportParams) -> Result<super::JobView> {
         if let Some(id) = &params.connection_id {
             let conn = self
                 .inner

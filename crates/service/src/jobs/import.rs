@@ -135,7 +135,7 @@ impl ImportUpload {
     }
 
     /// The file is complete: checks the options and queues the job; returns its JSON.
-    pub async fn finish(mut self, mut params: ImportParams) -> Result<Value> {
+    pub async fn finish(mut self, mut params: ImportParams) -> Result<super::JobView> {
         let done = async {
             self.splitter
                 .finish()

@@ -14,9 +14,61 @@ pub use worker::{DEFAULT_LEASE_MS, JobWorker};
 use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
 use gatehouse_core::payload::{InvalidBody, Payload};
-use gatehouse_core::time::iso8601;
 use gatehouse_store::Job;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+
+/// A job as the service hands it out; the Management API renders it in Auth0's shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobView {
+    pub id: String,
+    /// `users_import`, `users_export` or `verification_email`.
+    pub kind: String,
+    pub status: String,
+    pub created_at: i64,
+    /// What the job was started with that Auth0 echoes back (connection, upsert, format, …).
+    pub params: Map<String, Value>,
+    /// Where a completed export is downloaded (a signed link valid for a minute).
+    pub location: Option<String>,
+    /// While it runs: how far it got, and the seconds left at its pace so far.
+    pub percentage_done: Option<i64>,
+    pub time_left_seconds: Option<i64>,
+    /// What a finished import did.
+    pub summary: Option<ImportSummary>,
+    /// Rows (users) done and in all, as Gatehouse counts them.
+    pub processed: i64,
+    pub total: Option<i64>,
+    pub status_details: Option<String>,
+}
+
+impl JobView {
+    pub fn is_running(&self) -> bool {
+        matches!(self.status.as_str(), "pending" | "processing")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub inserted: i64,
+    pub updated: i64,
+    pub failed: i64,
+}
+
+/// A row an import refused: its place in the file (from 0), the row as given, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefusedRow {
+    pub index: i64,
+    pub user: Value,
+    pub reasons: Vec<RefusalReason>,
+}
+
+/// One reason a row was refused (`code`, `message` and the property's `path`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct RefusalReason {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub path: String,
+}
 
 pub const USERS_IMPORT: &str = "users_import";
 pub const USERS_EXPORT: &str = "users_export";
@@ -84,7 +136,7 @@ impl Gatehouse {
     pub async fn create_verification_email_job(
         &self,
         params: VerificationEmailParams,
-    ) -> Result<Value> {
+    ) -> Result<JobView> {
         crate::users::check_user_id(&params.user_id)?;
         let user = self.get_user(&params.user_id).await?;
         if user.email.is_none() {
@@ -121,103 +173,92 @@ impl Gatehouse {
             .ok_or_else(job_not_found)
     }
 
-    /// `GET /api/v2/jobs/{id}` in Auth0's shape.
-    pub async fn job(&self, id: &str) -> Result<Value> {
+    /// `GET /api/v2/jobs/{id}`: what the job is and how far it got.
+    pub async fn job(&self, id: &str) -> Result<JobView> {
         let job = self.stored_job(id).await?;
-        let params: Map<String, Value> = serde_json::from_str(&job.params).unwrap_or_default();
-        let mut m = Map::new();
-        m.insert("status".into(), json!(job.status));
-        m.insert("type".into(), json!(job.kind));
-        m.insert("created_at".into(), json!(iso8601(job.created_at)));
-        m.insert("id".into(), json!(job.id));
-        match job.kind.as_str() {
-            USERS_IMPORT => {
-                for key in [
-                    "connection_id",
-                    "connection",
-                    "upsert",
-                    "external_id",
-                    "send_completion_email",
-                ] {
-                    if let Some(v) = params.get(key).filter(|v| !v.is_null()) {
-                        m.insert(key.into(), v.clone());
-                    }
-                }
-            }
-            USERS_EXPORT => {
-                for key in [
-                    "connection_id",
-                    "connection",
-                    "format",
-                    "limit",
-                    "fields",
-                    "q",
-                ] {
-                    if let Some(v) = params.get(key).filter(|v| !v.is_null()) {
-                        m.insert(key.into(), v.clone());
-                    }
-                }
-                if job.status == "completed" {
-                    m.insert(
-                        "location".into(),
-                        json!(self.export_location(&job, &params)?),
-                    );
-                }
-            }
-            _ => {}
-        }
-        if let Some(total) = job.total.filter(|t| *t > 0) {
-            if job.status == "processing" || job.status == "pending" {
-                let pct = (job.processed * 100 / total).clamp(0, 100);
-                m.insert("percentage_done".into(), json!(pct));
-                if let Some(started) = job.started_at
-                    && job.processed > 0
-                {
+        let stored: Map<String, Value> = serde_json::from_str(&job.params).unwrap_or_default();
+        let echoed: &[&str] = match job.kind.as_str() {
+            USERS_IMPORT => &[
+                "connection_id",
+                "connection",
+                "upsert",
+                "external_id",
+                "send_completion_email",
+            ],
+            USERS_EXPORT => &[
+                "connection_id",
+                "connection",
+                "format",
+                "limit",
+                "fields",
+                "q",
+            ],
+            _ => &[],
+        };
+        let params = echoed
+            .iter()
+            .filter_map(|k| {
+                let v = stored.get(*k).filter(|v| !v.is_null())?;
+                Some((k.to_string(), v.clone()))
+            })
+            .collect();
+        let location = if job.kind == USERS_EXPORT && job.status == "completed" {
+            Some(self.export_location(&job, &stored)?)
+        } else {
+            None
+        };
+        let running = job.status == "processing" || job.status == "pending";
+        let (percentage_done, time_left_seconds) = match job.total.filter(|t| *t > 0) {
+            Some(total) if running => {
+                let left = job.started_at.filter(|_| job.processed > 0).map(|started| {
                     let elapsed = (self.now() - started).max(0);
-                    let left = elapsed * (total - job.processed).max(0) / job.processed / 1000;
-                    m.insert("time_left_seconds".into(), json!(left));
-                }
+                    elapsed * (total - job.processed).max(0) / job.processed / 1000
+                });
+                (Some((job.processed * 100 / total).clamp(0, 100)), left)
             }
-        } else if job.status == "processing" || job.status == "pending" {
-            m.insert("percentage_done".into(), json!(0));
-        }
-        if job.kind == USERS_IMPORT && matches!(job.status.as_str(), "completed" | "failed") {
-            m.insert(
-                "summary".into(),
-                json!({"failed": job.failed, "updated": job.updated, "inserted": job.inserted,
-                       "total": job.inserted + job.updated + job.failed}),
-            );
-        }
-        // Progress as Gatehouse counts it, for the CLI's bars and operators.
-        m.insert("processed".into(), json!(job.processed));
-        if let Some(total) = job.total {
-            m.insert("total".into(), json!(total));
-        }
-        if let Some(d) = &job.status_details {
-            m.insert("status_details".into(), json!(d));
-        }
-        Ok(Value::Object(m))
+            None if running => (Some(0), None),
+            _ => (None, None),
+        };
+        let summary = (job.kind == USERS_IMPORT
+            && matches!(job.status.as_str(), "completed" | "failed"))
+        .then_some(ImportSummary {
+            inserted: job.inserted,
+            updated: job.updated,
+            failed: job.failed,
+        });
+        Ok(JobView {
+            id: job.id,
+            kind: job.kind,
+            status: job.status,
+            created_at: job.created_at,
+            params,
+            location,
+            percentage_done,
+            time_left_seconds,
+            summary,
+            processed: job.processed,
+            total: job.total,
+            status_details: job.status_details,
+        })
     }
 
     /// `GET /api/v2/jobs/{id}/errors`: the refused rows with their reasons; 204 (None) when
     /// there are none.
-    pub async fn job_errors(&self, id: &str) -> Result<Option<Value>> {
+    pub async fn job_errors(&self, id: &str) -> Result<Option<Vec<RefusedRow>>> {
         let job = self.stored_job(id).await?;
         let errors = self.inner.jobs.errors(&job.id).await?;
         if errors.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Value::Array(
+        Ok(Some(
             errors
                 .into_iter()
-                .map(|e| {
-                    json!({
-                        "user": serde_json::from_str::<Value>(&e.user_row).unwrap_or(Value::Null),
-                        "errors": serde_json::from_str::<Value>(&e.errors).unwrap_or(Value::Null),
-                        "index": e.row_index,
-                    })
+                .map(|e| RefusedRow {
+                    index: e.row_index,
+                    user: serde_json::from_str(&e.user_row).unwrap_or(Value::Null),
+                    reasons: serde_json::from_str(&e.errors).unwrap_or_default(),
                 })
                 .collect(),
-        )))
+        ))
     }
 }
