@@ -4,7 +4,6 @@ use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
 use gatehouse_core::log_event::{LogEvent, log_id};
 use gatehouse_store::LogQuery;
-use serde_json::Value;
 use std::sync::Mutex;
 
 /// The last (millisecond, sequence) this node handed out, so that its log ids only increase
@@ -59,7 +58,7 @@ impl Gatehouse {
         let _ = tokio::time::timeout(LOG_WRITE_WAIT, write).await;
     }
 
-    pub async fn get_log(&self, id: &str) -> Result<Value> {
+    pub async fn get_log(&self, id: &str) -> Result<LogEvent> {
         let not_found = || ServiceError::NotFound {
             code: "inexistent_log",
             message: "The log does not exist".into(),
@@ -67,17 +66,14 @@ impl Gatehouse {
         if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(not_found());
         }
-        Ok(self
-            .inner
+        self.inner
             .logs
             .get(self.tenant(), id)
             .await?
-            .ok_or_else(not_found)?
-            .to_json())
+            .ok_or_else(not_found)
     }
 
-    pub async fn list_logs(&self, q: &LogQuery) -> Result<(Vec<Value>, Option<i64>)> {
-        let (events, total) = self.inner.logs.list(self.tenant(), q).await?;
-        Ok((events.iter().map(LogEvent::to_json).collect(), total))
+    pub async fn list_logs(&self, q: &LogQuery) -> Result<(Vec<LogEvent>, Option<i64>)> {
+        Ok(self.inner.logs.list(self.tenant(), q).await?)
     }
 }

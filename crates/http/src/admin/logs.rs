@@ -11,9 +11,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use gatehouse_core::log_event::{LogFilter, explain};
+use gatehouse_core::log_event::{LogEvent, LogFilter, explain};
 use gatehouse_store::LogQuery;
-use serde_json::Value;
 use std::collections::HashMap;
 
 const PER_PAGE: i64 = 50;
@@ -83,29 +82,23 @@ fn refused(d: &Dashboard, status: StatusCode, f: &Filter, message: &str) -> Resp
 }
 
 /// One event: when, its code in words, who and from where; the user links to their page.
-fn event_row(l: &Value) -> Markup {
-    let kind = format::text(&l["type"]);
-    let user_id = format::text(&l["user_id"]);
-    let who = match format::text(&l["user_name"]) {
-        n if n.is_empty() => user_id.clone(),
-        n => n,
-    };
-    let application = match format::text(&l["client_name"]) {
-        n if n.is_empty() => format::text(&l["client_id"]),
-        n => n,
-    };
+fn event_row(l: &LogEvent) -> Markup {
+    let kind = l.kind.as_str();
+    let user_id = l.user_id.clone().unwrap_or_default();
+    let who = l.user_name.clone().unwrap_or_else(|| user_id.clone());
+    let application = l.client_id.as_deref().unwrap_or("");
     html! {
         tr {
-            td { (format::json_time(&l["date"])) }
+            td { (format::time(Some(l.date))) }
             td { code { (kind) } }
-            td { (explain(&kind).unwrap_or("")) }
-            td { (format::text(&l["description"])) }
+            td { (explain(kind).unwrap_or("")) }
+            td { (l.description.as_deref().unwrap_or("")) }
             td {
                 @if user_id.is_empty() { (who) }
                 @else { a href={ "/admin/users/" (seg(&user_id)) } { (who) } }
             }
             td { (application) }
-            td { (format::text(&l["ip"])) }
+            td { (l.ip.as_deref().unwrap_or("")) }
         }
     }
 }

@@ -15,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use gatehouse_core::log_event::{LogFilter, codes, explain};
+use gatehouse_core::log_event::{LogEvent, LogFilter, codes, explain};
 use gatehouse_core::payload::Payload;
 use gatehouse_core::user::{NewUser, User, UserPatch};
 use gatehouse_service::browser::Browser;
@@ -334,7 +334,7 @@ fn pretty(m: &Map<String, Value>) -> String {
 
 /// What the user page shows about the user besides the user record.
 struct Facts {
-    events: Vec<Value>,
+    events: Vec<LogEvent>,
     blocks: Vec<UserBlock>,
     breached: Option<String>,
 }
@@ -547,30 +547,27 @@ fn metadata_editor(user: &User, shown: &Shown<'_>, csrf: &str) -> Markup {
 }
 
 fn identities(user: &User) -> Markup {
-    let json = user.to_json();
+    // A user has one identity, its own connection's, until linking lands.
     let rows = html! {
-        @for i in json["identities"].as_array().into_iter().flatten() {
-            tr {
-                td { (format::text(&i["connection"])) }
-                td { (format::text(&i["provider"])) }
-                td { code { (format::text(&i["user_id"])) } }
-                td { (format::text(&i["isSocial"])) }
-            }
+        tr {
+            td { (user.connection) }
+            td { (user.provider) }
+            td { code { (user.provider_user_id()) } }
+            td { "false" }
         }
     };
     table(None, &["Connection", "Provider", "user_id", "Social"], rows)
 }
 
-fn recent_events(user: &User, events: &[Value]) -> Markup {
+fn recent_events(user: &User, events: &[LogEvent]) -> Markup {
     let rows = html! {
         @for l in events {
-            @let kind = format::text(&l["type"]);
             tr {
-                td { (format::json_time(&l["date"])) }
-                td { code { (kind) } }
-                td { (explain(&kind).unwrap_or("")) }
-                td { (format::text(&l["description"])) }
-                td { (format::text(&l["ip"])) }
+                td { (format::time(Some(l.date))) }
+                td { code { (l.kind) } }
+                td { (explain(&l.kind).unwrap_or("")) }
+                td { (l.description.as_deref().unwrap_or("")) }
+                td { (l.ip.as_deref().unwrap_or("")) }
             }
         }
     };
@@ -594,7 +591,7 @@ async fn breached_since_password_set(g: &Gatehouse, user: &User) -> Option<Strin
         })
         .await
         .ok()?;
-    let date = events.first()?["date"].as_str()?.to_string();
+    let date = gatehouse_core::time::iso8601(events.first()?.date);
     let set = user
         .password_set_date
         .map(gatehouse_core::time::iso8601)

@@ -7,7 +7,7 @@ use crate::extract::QueryParams;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use gatehouse_core::log_event::LogFilter;
+use gatehouse_core::log_event::{LogEvent, LogFilter};
 use gatehouse_store::LogQuery;
 use serde_json::Value;
 
@@ -59,7 +59,7 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
         };
         let (logs, _) = s.gatehouse.list_logs(&query).await?;
         return Ok(Json(Value::Array(
-            logs.into_iter().map(|l| fields.apply(l)).collect(),
+            logs.iter().map(|l| fields.apply(l.to_json())).collect(),
         )));
     }
     let (page, per_page) = q.paging()?;
@@ -73,7 +73,7 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
         ..Default::default()
     };
     let (logs, total) = s.gatehouse.list_logs(&query).await?;
-    let logs = logs.into_iter().map(|l| fields.apply(l)).collect();
+    let logs = logs.iter().map(|l| fields.apply(l.to_json())).collect();
     Ok(paged(
         "logs",
         logs,
@@ -90,7 +90,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(&["read:logs"])?;
-    Ok(Json(s.gatehouse.get_log(&id).await?))
+    Ok(Json(s.gatehouse.get_log(&id).await?.to_json()))
 }
 
 async fn user_logs(
@@ -117,7 +117,7 @@ async fn user_logs(
     let (logs, total) = s.gatehouse.list_logs(&query).await?;
     Ok(paged(
         "logs",
-        logs,
+        logs.iter().map(LogEvent::to_json).collect(),
         include_totals,
         page,
         per_page,
