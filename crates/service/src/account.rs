@@ -337,8 +337,8 @@ impl Gatehouse {
         Ok((ttl, result_url))
     }
 
-    /// `POST /api/v2/tickets/password-change`.
-    pub async fn password_change_ticket(&self, mut p: Payload) -> Result<Value> {
+    /// `POST /api/v2/tickets/password-change`: the ticket's URL.
+    pub async fn password_change_ticket(&self, mut p: Payload) -> Result<String> {
         p.allow_only(&[
             "user_id",
             "email",
@@ -360,11 +360,11 @@ impl Gatehouse {
             ));
         }
         let t = self.new_ticket(TicketKind::PasswordReset, &user, ttl, result_url, mark)?;
-        Ok(json!({"ticket": self.ticket_url(&t)?}))
+        self.ticket_url(&t)
     }
 
-    /// `POST /api/v2/tickets/email-verification`.
-    pub async fn email_verification_ticket(&self, mut p: Payload) -> Result<Value> {
+    /// `POST /api/v2/tickets/email-verification`: the ticket's URL.
+    pub async fn email_verification_ticket(&self, mut p: Payload) -> Result<String> {
         p.allow_only(&[
             "user_id",
             "result_url",
@@ -379,7 +379,7 @@ impl Gatehouse {
         let _ = p.object("identity")?;
         let user = self.ticket_body_user(&mut p, false).await?;
         let t = self.new_ticket(TicketKind::EmailVerification, &user, ttl, result_url, true)?;
-        Ok(json!({"ticket": self.ticket_url(&t)?}))
+        self.ticket_url(&t)
     }
 
     /// The verification email for a new user, when their email is not verified yet.

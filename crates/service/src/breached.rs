@@ -10,7 +10,6 @@ use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::password_policy::PasswordRejection;
 use gatehouse_core::payload::Payload;
 use gatehouse_core::user::User;
-use serde_json::Value;
 
 impl Gatehouse {
     pub(crate) async fn breached_settings(&self) -> Result<BreachedPasswordSettings> {
@@ -18,16 +17,19 @@ impl Gatehouse {
     }
 
     /// `GET /api/v2/attack-protection/breached-password-detection`.
-    pub async fn get_breached_detection(&self) -> Result<Value> {
-        Ok(self.breached_settings().await?.to_json())
+    pub async fn get_breached_detection(&self) -> Result<BreachedPasswordSettings> {
+        self.breached_settings().await
     }
 
     /// `PATCH /api/v2/attack-protection/breached-password-detection`.
-    pub async fn update_breached_detection(&self, body: Payload) -> Result<Value> {
+    pub async fn update_breached_detection(
+        &self,
+        body: Payload,
+    ) -> Result<BreachedPasswordSettings> {
         let mut settings = self.tenant_settings().await?;
         settings.breached_password_detection.patch(body)?;
         self.save_settings(&settings).await?;
-        Ok(settings.breached_password_detection.to_json())
+        Ok(settings.breached_password_detection)
     }
 
     /// True when the password is a common one or the range service lists it. A range

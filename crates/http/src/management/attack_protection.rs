@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
 
 async fn read(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(&[READ_ATTACK_PROTECTION])?;
-    Ok(Json(s.gatehouse.get_breached_detection().await?))
+    Ok(Json(s.gatehouse.get_breached_detection().await?.to_json()))
 }
 
 async fn update(
@@ -28,5 +28,7 @@ async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(&[UPDATE_ATTACK_PROTECTION])?;
-    Ok(Json(s.gatehouse.update_breached_detection(body).await?))
+    Ok(Json(
+        s.gatehouse.update_breached_detection(body).await?.to_json(),
+    ))
 }

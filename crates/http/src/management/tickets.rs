@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const CREATE_USER_TICKETS: &str = "create:user_tickets";
 
@@ -26,7 +26,7 @@ async fn password_change(
     caller.require(&[CREATE_USER_TICKETS])?;
     Ok((
         StatusCode::CREATED,
-        Json(s.gatehouse.password_change_ticket(body).await?),
+        Json(json!({"ticket": s.gatehouse.password_change_ticket(body).await?})),
     ))
 }
 
@@ -38,6 +38,6 @@ async fn email_verification(
     caller.require(&[CREATE_USER_TICKETS])?;
     Ok((
         StatusCode::CREATED,
-        Json(s.gatehouse.email_verification_ticket(body).await?),
+        Json(json!({"ticket": s.gatehouse.email_verification_ticket(body).await?})),
     ))
 }
