@@ -139,20 +139,18 @@ impl Gatehouse {
             sid: Some(record.session_id.clone()),
             at_hash: false,
         };
-        let mut issued =
-            self.user_tokens(&client, &user, api.as_ref(), Some(&record.scope), &extra)?;
-        self.maybe_refresh_token(
+        let lineage = Lineage {
+            family_id: &record.family_id,
+            expires_at: None,
+        };
+        self.tokens_for_user(
             &client,
             &user,
             api.as_ref(),
             Some(&record.scope),
-            Some(Lineage {
-                family_id: &record.family_id,
-                expires_at: None,
-            }),
-            &mut issued,
+            &extra,
+            Some(lineage),
         )
-        .await?;
-        Ok(issued)
+        .await
     }
 }

@@ -105,6 +105,24 @@ impl Gatehouse {
             .ok_or_else(wrong_credentials)
     }
 
+    /// The tokens of a grant that has just proved its user (password, passwordless code,
+    /// authorization code): access and ID tokens, plus a refresh token when `offline_access`
+    /// was asked for and is allowed, in `lineage`'s family when given.
+    pub(crate) async fn tokens_for_user(
+        &self,
+        client: &StoredClient,
+        user: &User,
+        api: Option<&StoredResourceServer>,
+        scope: Option<&str>,
+        extra: &IdTokenExtras,
+        lineage: Option<Lineage<'_>>,
+    ) -> Result<IssuedToken, OAuthError> {
+        let mut issued = self.user_tokens(client, user, api, scope, extra)?;
+        self.maybe_refresh_token(client, user, api, scope, lineage, &mut issued)
+            .await?;
+        Ok(issued)
+    }
+
     /// An access token (for the API, else for `/userinfo`) and, with `openid`, an ID token.
     pub(crate) fn user_tokens(
         &self,

@@ -95,17 +95,16 @@ impl Gatehouse {
             auth_time: Some(self.now() / 1000),
             ..Default::default()
         };
-        let mut issued =
-            self.user_tokens(&client, &user, api.as_ref(), req.scope.as_deref(), &extra)?;
-        self.maybe_refresh_token(
-            &client,
-            &user,
-            api.as_ref(),
-            req.scope.as_deref(),
-            None,
-            &mut issued,
-        )
-        .await?;
+        let issued = self
+            .tokens_for_user(
+                &client,
+                &user,
+                api.as_ref(),
+                req.scope.as_deref(),
+                &extra,
+                None,
+            )
+            .await?;
         event.kind = codes::SUCCESS_PASSWORD_EXCHANGE.into();
         event.description = Some("Password for Access Token".into());
         self.record(event).await;

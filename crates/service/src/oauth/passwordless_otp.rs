@@ -70,17 +70,14 @@ impl Gatehouse {
             auth_time: Some(self.now() / 1000),
             ..Default::default()
         };
-        let mut issued =
-            self.user_tokens(&client, &user, api.as_ref(), req.scope.as_deref(), &extra)?;
-        self.maybe_refresh_token(
+        self.tokens_for_user(
             &client,
             &user,
             api.as_ref(),
             req.scope.as_deref(),
+            &extra,
             None,
-            &mut issued,
         )
-        .await?;
-        Ok(issued)
+        .await
     }
 }
