@@ -348,6 +348,15 @@ impl ClientSettings {
     pub fn allows_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
     }
+
+    /// `jwt_configuration.lifetime_in_seconds`: how long the client's ID tokens last
+    /// (Auth0's default, 36,000 seconds, when unset).
+    pub fn id_token_lifetime(&self) -> i64 {
+        self.jwt_configuration
+            .get("lifetime_in_seconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(36_000)
+    }
 }
 
 fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), InvalidBody> {
@@ -425,5 +434,17 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn id_tokens_last_what_jwt_configuration_says() {
+        let mut s = ClientSettings::new("a".into());
+        assert_eq!(s.id_token_lifetime(), 36_000);
+        s.patch(
+            Payload::from_value(json!({"jwt_configuration": {"lifetime_in_seconds": 600}}))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(s.id_token_lifetime(), 600);
     }
 }

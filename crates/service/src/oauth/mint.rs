@@ -169,12 +169,7 @@ impl Gatehouse {
         let access_token =
             jwt::sign(self.keyring().current(), &access).map_err(OAuthError::internal)?;
         let id_token = if oidc.contains(&"openid") {
-            let lifetime = client
-                .settings
-                .jwt_configuration
-                .get("lifetime_in_seconds")
-                .and_then(Value::as_i64)
-                .unwrap_or(36_000);
+            let lifetime = client.settings.id_token_lifetime();
             let mut claims = user_claims(user, &oidc);
             claims.insert("iss".into(), json!(issuer));
             claims.insert("aud".into(), json!(client.client_id));
