@@ -61,6 +61,9 @@ pub enum SignInRefused {
     NotAdmin(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// Our failure inside the login's token exchange (the database, signing).
+    #[error("{0}")]
+    Failed(crate::Failure),
 }
 
 /// A refusal reaching the edge as a failure: the service's own keeps its kind (an outage
@@ -69,6 +72,7 @@ impl From<SignInRefused> for crate::Failure {
     fn from(r: SignInRefused) -> Self {
         match r {
             SignInRefused::Service(e) => e.into(),
+            SignInRefused::Failed(f) => f,
             other => crate::Failure::internal(other),
         }
     }
@@ -222,10 +226,14 @@ impl Gatehouse {
                 ..Default::default()
             })
             .await
-            .map_err(|e| SignInRefused::Login(e.description.clone()))?;
+            .map_err(|e| match e.failure {
+                Some(f) => SignInRefused::Failed(f),
+                None => SignInRefused::Login(e.description),
+            })?;
         let user_id = self
             .userinfo(&issued.access_token)
             .await
+            .map_err(SignInRefused::Failed)?
             .and_then(|claims| claims.get("sub").and_then(|s| s.as_str()).map(String::from))
             .ok_or_else(|| SignInRefused::Login("the access token was not accepted".into()))?;
         let user = self.get_user(&user_id).await?;

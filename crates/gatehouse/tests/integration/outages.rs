@@ -273,3 +273,46 @@ async fn a_logout_during_an_outage_answers_503_not_a_refusal() {
         page.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn userinfo_during_an_outage_answers_503_not_invalid_token() {
+    if !on_postgres() {
+        return;
+    }
+    let mut s = TestServer::start().await;
+    let (client_id, secret) = app_and_user(&mut s).await;
+    let mut b = Browser::new(&s.url);
+    let login = b.visit(&authorize_url(&client_id)).await;
+    let back = b
+        .submit_login(&login, "ada.lovelace@example.com", PASSWORD)
+        .await;
+    let code = back.callback_param("code").expect("a code");
+    let exchange = json!({"grant_type": "authorization_code", "client_id": client_id,
+        "client_secret": secret, "code": code, "redirect_uri": CALLBACK, "code_verifier": VERIFIER});
+    let r = s
+        .raw(Method::POST, "/oauth/token", None, Some(exchange))
+        .await;
+    let token = r.assert_status(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let outage = s.database_outage().await.unwrap();
+    let r = s.raw(Method::GET, "/userinfo", Some(&token), None).await;
+    assert_eq!(r.status.as_u16(), 503, "{}", r.body);
+    assert_eq!(
+        r.body["error"],
+        json!("temporarily_unavailable"),
+        "{}",
+        r.body
+    );
+    let id = r.headers["x-request-id"].to_str().unwrap().to_string();
+    assert_cause_logged(&id, "GET /userinfo");
+    outage.end().await;
+
+    let r = s.raw(Method::GET, "/userinfo", Some(&token), None).await;
+    assert_eq!(
+        r.assert_status(200)["email"],
+        json!("ada.lovelace@example.com")
+    );
+}

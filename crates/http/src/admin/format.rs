@@ -15,14 +15,6 @@ pub fn time(ms: Option<i64>) -> String {
     }
 }
 
-/// An ISO 8601 string from a JSON document, shown like [`time`].
-pub fn json_time(v: &Value) -> String {
-    match v.as_str() {
-        Some(s) => format!("{} UTC", s.get(..19).unwrap_or(s).replace('T', " ")),
-        None => "never".into(),
-    }
-}
-
 /// A JSON value as text for a cell: strings bare, the rest as JSON.
 pub fn text(v: &Value) -> String {
     match v {

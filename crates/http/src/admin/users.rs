@@ -336,11 +336,13 @@ fn pretty(m: &Map<String, Value>) -> String {
 struct Facts {
     events: Vec<LogEvent>,
     blocks: Vec<UserBlock>,
-    breached: Option<String>,
+    /// When a breached password was last seen, if after the current password was set.
+    breached: Option<i64>,
 }
 
-async fn facts(g: &Gatehouse, user: &User) -> Facts {
-    let events = g
+/// A failure to read them is the page's failure: "no blocks" or "no events" would be wrong.
+async fn facts(g: &Gatehouse, user: &User) -> Result<Facts, ServiceError> {
+    let (events, _) = g
         .list_logs(&LogQuery {
             filter: LogFilter {
                 user_id: Some(user.user_id.clone()),
@@ -349,16 +351,14 @@ async fn facts(g: &Gatehouse, user: &User) -> Facts {
             limit: 20,
             ..Default::default()
         })
-        .await
-        .map(|(l, _)| l)
-        .unwrap_or_default();
-    let blocks = g.user_blocks(&user.user_id).await.unwrap_or_default();
-    let breached = breached_since_password_set(g, user).await;
-    Facts {
+        .await?;
+    let blocks = g.user_blocks(&user.user_id).await?;
+    let breached = breached_since_password_set(g, user).await?;
+    Ok(Facts {
         events,
         blocks,
         breached,
-    }
+    })
 }
 
 async fn user_page(
@@ -380,7 +380,10 @@ async fn user_page(
             return d.page(status, "User", Nav::Users, body);
         }
     };
-    let facts = facts(g, &user).await;
+    let facts = match facts(g, &user).await {
+        Ok(f) => f,
+        Err(e) => return d.refused(e, "User", Nav::Users),
+    };
     let title = user
         .email
         .as_deref()
@@ -396,7 +399,7 @@ async fn user_page(
         p { (badges(&user)) }
         (notice(shown.notice))
         (error_box(shown.error.as_deref()))
-        @if let Some(date) = &facts.breached { (breach_warning(date)) }
+        @if let Some(date) = facts.breached { (breach_warning(date)) }
         section.card {
             h2 { "Actions" }
             div.actions { (actions(&user, csrf)) }
@@ -420,10 +423,10 @@ fn badges(user: &User) -> Markup {
     }
 }
 
-fn breach_warning(date: &str) -> Markup {
+fn breach_warning(date: i64) -> Markup {
     html! {
         p.warn #breached role="alert" {
-            "On " (format::json_time(&Value::String(date.to_string())))
+            "On " (format::time(Some(date)))
             " this user logged in or set a password that appears in a list of breached passwords. Send them a password reset email."
         }
     }
@@ -578,7 +581,10 @@ fn recent_events(user: &User, events: &[LogEvent]) -> Markup {
 }
 
 /// The date of a breached-password event newer than the user's current password, if any.
-async fn breached_since_password_set(g: &Gatehouse, user: &User) -> Option<String> {
+async fn breached_since_password_set(
+    g: &Gatehouse,
+    user: &User,
+) -> Result<Option<i64>, ServiceError> {
     let (events, _) = g
         .list_logs(&LogQuery {
             filter: LogFilter {
@@ -589,15 +595,9 @@ async fn breached_since_password_set(g: &Gatehouse, user: &User) -> Option<Strin
             limit: 1,
             ..Default::default()
         })
-        .await
-        .ok()?;
-    let date = gatehouse_core::time::iso8601(events.first()?.date);
-    let set = user
-        .password_set_date
-        .map(gatehouse_core::time::iso8601)
-        .unwrap_or_default();
-    // Both are ISO 8601 with milliseconds in UTC, so they compare as strings.
-    (date > set).then_some(date)
+        .await?;
+    let set = user.password_set_date.unwrap_or(0);
+    Ok(events.first().map(|e| e.date).filter(|seen| *seen > set))
 }
 
 /// Parses one metadata editor's text: a JSON object, or the reason it is not.

@@ -4,6 +4,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_service::oauth::OAuthError;
 
 pub async fn userinfo(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let token = headers
@@ -14,11 +15,12 @@ pub async fn userinfo(State(s): State<AppState>, headers: HeaderMap) -> Response
         .map(|(_, t)| t.trim().to_string());
     let claims = match token {
         Some(t) => s.gatehouse.userinfo(&t).await,
-        None => None,
+        None => Ok(None),
     };
     match claims {
-        Some(c) => axum::Json(serde_json::Value::Object(c)).into_response(),
-        None => {
+        Ok(Some(c)) => axum::Json(serde_json::Value::Object(c)).into_response(),
+        Err(f) => crate::authentication::token::oauth_error(OAuthError::failed(f)),
+        Ok(None) => {
             // RFC 6750: the error travels in WWW-Authenticate.
             let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
             r.headers_mut().insert(

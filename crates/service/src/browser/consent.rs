@@ -24,13 +24,17 @@ impl Gatehouse {
             Ok(c) => c.settings.name,
             Err(e) => return expired_or_failed(e).into(),
         };
+        let branding = match self.branding().await {
+            Ok(b) => b,
+            Err(e) => return Step::from(e).into(),
+        };
         Step::Consent(ConsentScreen {
             transaction: transaction.to_string(),
             client_name,
             user_email: session.user.email.clone(),
             scopes: tx.req.scopes().map(String::from).collect(),
             audience: tx.req.audience.clone(),
-            branding: self.branding().await,
+            branding,
         })
         .into()
     }

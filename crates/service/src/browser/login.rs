@@ -90,6 +90,10 @@ impl Gatehouse {
             Ok(c) => c.is_some_and(|c| !c.settings.signup_disabled()),
             Err(e) => return e.into(),
         };
+        let branding = match self.branding().await {
+            Ok(b) => b,
+            Err(e) => return e.into(),
+        };
         Step::Login(LoginScreen {
             transaction: transaction.to_string(),
             signup: signup && signup_allowed,
@@ -97,7 +101,7 @@ impl Gatehouse {
             client_name,
             username,
             error,
-            branding: self.branding().await,
+            branding,
         })
     }
 

@@ -294,13 +294,15 @@ impl Gatehouse {
         self.unseal::<Transaction>(token).ok()
     }
 
-    async fn branding(&self) -> Branding {
-        let settings = self.tenant_settings().await.unwrap_or_default();
-        Branding {
+    /// The tenant's name and logo; the settings cannot be read in an outage, and the page
+    /// then says so rather than showing another name.
+    async fn branding(&self) -> Result<Branding, ServiceError> {
+        let settings = self.tenant_settings().await?;
+        Ok(Branding {
             tenant_name: settings
                 .friendly_name
                 .unwrap_or_else(|| self.tenant().to_string()),
             logo_url: settings.picture_url,
-        }
+        })
     }
 }

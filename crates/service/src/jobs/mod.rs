@@ -176,7 +176,9 @@ impl Gatehouse {
     /// `GET /api/v2/jobs/{id}`: what the job is and how far it got.
     pub async fn job(&self, id: &str) -> Result<JobView> {
         let job = self.stored_job(id).await?;
-        let stored: Map<String, Value> = serde_json::from_str(&job.params).unwrap_or_default();
+        // Written by us when the job was created: unreadable means something broke.
+        let stored: Map<String, Value> =
+            serde_json::from_str(&job.params).map_err(ServiceError::internal)?;
         let echoed: &[&str] = match job.kind.as_str() {
             USERS_IMPORT => &[
                 "connection_id",
@@ -250,15 +252,16 @@ impl Gatehouse {
         if errors.is_empty() {
             return Ok(None);
         }
-        Ok(Some(
-            errors
-                .into_iter()
-                .map(|e| RefusedRow {
+        let rows = errors
+            .into_iter()
+            .map(|e| {
+                Ok(RefusedRow {
                     index: e.row_index,
-                    user: serde_json::from_str(&e.user_row).unwrap_or(Value::Null),
-                    reasons: serde_json::from_str(&e.errors).unwrap_or_default(),
+                    user: serde_json::from_str(&e.user_row).map_err(ServiceError::internal)?,
+                    reasons: serde_json::from_str(&e.errors).map_err(ServiceError::internal)?,
                 })
-                .collect(),
-        ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(rows))
     }
 }

@@ -2,7 +2,8 @@
 //! audience, expiry) and `/userinfo`.
 
 use super::mint::user_claims;
-use crate::Gatehouse;
+use crate::{Failure, Gatehouse};
+use gatehouse_core::user::User;
 use gatehouse_crypto::jwt;
 use serde_json::{Map, Value};
 
@@ -69,36 +70,59 @@ impl Gatehouse {
         })
     }
 
-    /// `/userinfo`: the claims of the token's user, read fresh, for the token's OIDC scopes.
-    pub async fn userinfo(&self, token: &str) -> Option<Map<String, Value>> {
-        let claims = jwt::verify(token, self.keyring().published()).ok()?;
+    /// `/userinfo`: the claims of the token's user, read fresh, for the token's OIDC scopes;
+    /// `None` for a token that is not valid here. Reading the user can fail (the database):
+    /// that is ours, never "invalid token".
+    pub async fn userinfo(&self, token: &str) -> Result<Option<Map<String, Value>>, Failure> {
+        let Ok(claims) = jwt::verify(token, self.keyring().published()) else {
+            return Ok(None);
+        };
+        Ok(self.userinfo_user(&claims).await?.map(|(user, scopes)| {
+            let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+            user_claims(&user, &scopes)
+        }))
+    }
+
+    /// The live user a `/userinfo` token names and the token's scopes, if the token holds.
+    async fn userinfo_user(
+        &self,
+        claims: &Map<String, Value>,
+    ) -> Result<Option<(User, Vec<String>)>, Failure> {
         let userinfo = format!("{}userinfo", self.config().issuer());
         let aud_ok = match claims.get("aud") {
             Some(Value::String(a)) => *a == userinfo,
             Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(userinfo.as_str())),
             _ => false,
         };
-        let exp = claims.get("exp").and_then(Value::as_i64)?;
-        if !aud_ok
-            || exp <= self.now() / 1000
-            || claims.get("iss").and_then(Value::as_str) != Some(&self.config().issuer())
-        {
-            return None;
+        let live = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .is_some_and(|exp| exp > self.now() / 1000);
+        let ours = claims.get("iss").and_then(Value::as_str) == Some(&self.config().issuer());
+        let (Some(sub), Some(iat)) = (
+            claims.get("sub").and_then(Value::as_str),
+            claims.get("iat").and_then(Value::as_i64),
+        ) else {
+            return Ok(None);
+        };
+        if !aud_ok || !live || !ours {
+            return Ok(None);
         }
-        let sub = claims.get("sub").and_then(Value::as_str)?;
-        let scopes: Vec<&str> = claims
+        let scopes = claims
             .get("scope")
             .and_then(Value::as_str)
             .unwrap_or("")
             .split_whitespace()
+            .map(String::from)
             .collect();
-        let user = self.inner.users.get(self.tenant(), sub).await.ok()??.user;
+        let Some(found) = self.inner.users.get(self.tenant(), sub).await? else {
+            return Ok(None);
+        };
         // A token issued before this user existed was issued to a deleted user whose id
         // has been given to someone else.
-        let iat = claims.get("iat").and_then(Value::as_i64)?;
-        if user.created_at / 1000 > iat {
-            return None;
+        if found.user.created_at / 1000 > iat {
+            return Ok(None);
         }
-        Some(user_claims(&user, &scopes))
+        Ok(Some((found.user, scopes)))
     }
 }
