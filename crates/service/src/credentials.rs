@@ -130,15 +130,7 @@ impl Gatehouse {
             Err(ServiceError::Busy) => {
                 // Nothing was checked: the attempt gives its slots back.
                 if slot.is_some() {
-                    let failures = &self.inner.login_failures;
-                    failures
-                        .release(self.tenant(), &key, &ip)
-                        .await
-                        .map_err(refusal_cause)?;
-                    failures
-                        .release_user(self.tenant(), &key)
-                        .await
-                        .map_err(refusal_cause)?;
+                    self.give_back_slots(&key, &ip, false).await?;
                 }
                 return Err(LoginRefusal::Busy);
             }
@@ -179,15 +171,8 @@ impl Gatehouse {
             return Err(LoginRefusal::WrongCredentials);
         };
         if slot.is_some() {
-            let failures = &self.inner.login_failures;
-            failures
-                .reset(self.tenant(), &key, &ip)
-                .await
-                .map_err(refusal_cause)?;
-            failures
-                .release_user(self.tenant(), &key)
-                .await
-                .map_err(refusal_cause)?;
+            // A right password clears the pair's count of consecutive failures.
+            self.give_back_slots(&key, &ip, true).await?;
         }
         if found.user.blocked == Some(true) {
             let mut failure = event.clone();
@@ -243,6 +228,23 @@ impl Gatehouse {
             return Err(LoginRefusal::TooManyAttempts);
         }
         Ok(n)
+    }
+
+    /// Returns an attempt's slots: the user's one across addresses, and the pair's (or, with
+    /// `reset`, clears the pair's count altogether).
+    async fn give_back_slots(&self, key: &str, ip: &str, reset: bool) -> Result<(), LoginRefusal> {
+        let failures = &self.inner.login_failures;
+        if reset {
+            failures.reset(self.tenant(), key, ip).await
+        } else {
+            failures.release(self.tenant(), key, ip).await
+        }
+        .map_err(refusal_cause)?;
+        failures
+            .release_user(self.tenant(), key)
+            .await
+            .map_err(refusal_cause)?;
+        Ok(())
     }
 
     /// After a login with an imported (or older-cost) hash, stores the password as argon2id

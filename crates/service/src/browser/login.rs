@@ -105,6 +105,17 @@ impl Gatehouse {
         })
     }
 
+    /// The transaction a login or sign-up form posts, and the connection it logs in to; a
+    /// stale page is "expired", a failure of ours a failure page.
+    async fn open_login(&self, transaction: &str) -> Result<(Transaction, StoredConnection), Step> {
+        let tx = self.open_transaction(transaction).ok_or_else(expired)?;
+        match self.login_connection(&tx.req).await {
+            Ok(Some(c)) => Ok((tx, c)),
+            Ok(None) => Err(expired()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// `POST /u/login`: checks the password, starts a session, and goes on with the flow.
     pub async fn submit_login(
         &self,
@@ -113,13 +124,9 @@ impl Gatehouse {
         password: String,
         browser: &Browser,
     ) -> Outcome {
-        let Some(tx) = self.open_transaction(transaction) else {
-            return expired().into();
-        };
-        let connection = match self.login_connection(&tx.req).await {
-            Ok(Some(c)) => c,
-            Ok(None) => return expired().into(),
-            Err(e) => return Step::from(e).into(),
+        let (tx, connection) = match self.open_login(transaction).await {
+            Ok(opened) => opened,
+            Err(step) => return step.into(),
         };
         let username = username.trim();
         if username.is_empty() || password.is_empty() {
@@ -175,13 +182,9 @@ impl Gatehouse {
         password: String,
         browser: &Browser,
     ) -> Outcome {
-        let Some(tx) = self.open_transaction(transaction) else {
-            return expired().into();
-        };
-        let connection = match self.login_connection(&tx.req).await {
-            Ok(Some(c)) => c,
-            Ok(None) => return expired().into(),
-            Err(e) => return Step::from(e).into(),
+        let (tx, connection) = match self.open_login(transaction).await {
+            Ok(opened) => opened,
+            Err(step) => return step.into(),
         };
         let email = email.trim().to_string();
         let retry = |message: String| async {
