@@ -77,6 +77,16 @@ pub enum Prompt {
     Consent,
 }
 
+impl Prompt {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prompt::None => "none",
+            Prompt::Login => "login",
+            Prompt::Consent => "consent",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChallengeMethod {
     S256,

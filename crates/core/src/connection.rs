@@ -4,6 +4,7 @@
 
 use crate::password_policy::{PasswordPolicy, StrengthLevel};
 use crate::payload::{InvalidBody, Payload};
+use crate::upstream::{self, UpstreamOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -23,6 +24,14 @@ pub struct ConnectionSettings {
     pub enabled_clients: Vec<String>,
     pub is_domain_connection: bool,
     pub metadata: Map<String, Value>,
+    /// Upstream connections: whether the hosted login page shows this connection's button
+    /// (Auth0's `show_as_button`, on unless turned off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub show_as_button: Option<bool>,
+    /// Secret options (`client_secret`, Apple's `app_secret`) sealed by the service, by
+    /// option name; never rendered.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub sealed_secrets: Map<String, Value>,
 }
 
 impl ConnectionSettings {
@@ -35,6 +44,7 @@ impl ConnectionSettings {
         "is_domain_connection",
         "metadata",
         "realms",
+        "show_as_button",
     ];
 
     /// A database connection with Auth0's defaults and the given password policy level.
@@ -50,6 +60,8 @@ impl ConnectionSettings {
             enabled_clients: vec![],
             is_domain_connection: false,
             metadata: Map::new(),
+            show_as_button: None,
+            sealed_secrets: Map::new(),
         }
     }
 
@@ -68,7 +80,47 @@ impl ConnectionSettings {
             enabled_clients: vec![],
             is_domain_connection: false,
             metadata: Map::new(),
+            show_as_button: None,
+            sealed_secrets: Map::new(),
         }
+    }
+
+    /// An upstream (OpenID Connect, OAuth 2.0 or social) connection with no options yet.
+    pub fn upstream(name: &str, strategy: &str) -> Self {
+        Self {
+            name: name.into(),
+            strategy: strategy.into(),
+            display_name: None,
+            options: Map::new(),
+            enabled_clients: vec![],
+            is_domain_connection: false,
+            metadata: Map::new(),
+            show_as_button: None,
+            sealed_secrets: Map::new(),
+        }
+    }
+
+    pub fn is_upstream(&self) -> bool {
+        upstream::is_upstream_strategy(&self.strategy)
+    }
+
+    /// The checked options of an upstream connection.
+    pub fn upstream_options(&self) -> Result<UpstreamOptions, InvalidBody> {
+        UpstreamOptions::parse(&self.strategy, &self.options)
+    }
+
+    /// Takes the secret options out of `options` (to be sealed apart): `Some(None)` for a
+    /// secret set to null (removed), `Some(Some(text))` for a new one.
+    pub fn take_secrets(&mut self) -> Vec<(String, Option<String>)> {
+        let mut out = vec![];
+        for key in upstream::SECRET_OPTIONS {
+            match self.options.remove(*key) {
+                Some(Value::String(s)) if !s.is_empty() => out.push((key.to_string(), Some(s))),
+                Some(_) => out.push((key.to_string(), None)),
+                None => {}
+            }
+        }
+        out
     }
 
     /// `options.disable_signup`: only the Management API and imports may add users.
@@ -110,10 +162,14 @@ impl ConnectionSettings {
         let mut c = match strategy.as_str() {
             DATABASE_STRATEGY => Self::database(&name, StrengthLevel::Good),
             EMAIL_STRATEGY => Self::passwordless_email(&name),
+            s if upstream::is_upstream_strategy(s) => Self::upstream(&name, s),
             _ => {
                 return Err(InvalidBody::on_property(
                     format!(
-                        "Strategy \"{strategy}\" is not supported yet; database (\"auth0\") and passwordless email (\"email\") connections are"
+                        "Strategy \"{strategy}\" is not supported yet; database (\"auth0\"), passwordless email (\"email\"), OpenID Connect (\"oidc\"), OAuth 2.0 (\"oauth2\") and {} connections are",
+                        upstream::presets::ALL
+                            .map(|p| format!("\"{}\"", p.strategy))
+                            .join(", ")
                     ),
                     "strategy",
                 ));
@@ -133,6 +189,7 @@ impl ConnectionSettings {
             "is_domain_connection",
             "metadata",
             "realms",
+            "show_as_button",
         ])?;
         self.apply(&mut p)
     }
@@ -142,8 +199,19 @@ impl ConnectionSettings {
             self.display_name = Some(d);
         }
         if let Some(o) = p.object("options")? {
-            validate_options(&o)?;
+            if self.is_upstream() {
+                UpstreamOptions::parse(&self.strategy, &o)?;
+            } else {
+                validate_options(&o)?;
+            }
             self.options = o;
+        } else if self.is_upstream() && self.options.is_empty() {
+            // A new upstream connection without options is still checked (a generic
+            // OpenID Connect one needs its endpoints).
+            UpstreamOptions::parse(&self.strategy, &self.options)?;
+        }
+        if let Some(b) = p.bool("show_as_button")? {
+            self.show_as_button = Some(b);
         }
         if let Some(c) = p.string_array("enabled_clients")? {
             self.enabled_clients = c;
@@ -233,6 +301,7 @@ impl ConnectionSettings {
         if let Value::Object(m) = &mut v {
             m.insert("id".into(), json!(id));
             m.insert("realms".into(), json!([self.name]));
+            m.remove("sealed_secrets");
         }
         v
     }

@@ -19,4 +19,5 @@ pub mod scopes;
 pub mod search;
 pub mod tenant_settings;
 pub mod time;
+pub mod upstream;
 pub mod user;

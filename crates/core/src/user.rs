@@ -38,6 +38,9 @@ pub struct User {
     pub logins_count: i64,
     pub last_password_reset: Option<EpochMillis>,
     pub password_set_date: Option<EpochMillis>,
+    /// Attributes an upstream provider returned beyond the normalized profile (`locale`,
+    /// `groups`, ...), shown at the profile's root as Auth0 does.
+    pub idp_attributes: Map<String, Value>,
 }
 
 impl User {
@@ -76,6 +79,7 @@ impl User {
             logins_count: 0,
             last_password_reset: None,
             password_set_date: None,
+            idp_attributes: Map::new(),
         }
     }
 
@@ -123,6 +127,30 @@ impl Serialize for Timestamp {
 impl Serialize for UserJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let u = self.0;
+        if u.idp_attributes.is_empty() {
+            return ProfileFields(u).serialize(s);
+        }
+        // A provider's extra attributes sit among the profile's keys in sorted order; they
+        // never replace one of the profile's own.
+        let mut doc = match serde_json::to_value(ProfileFields(u)) {
+            Ok(Value::Object(m)) => m,
+            _ => return Err(serde::ser::Error::custom("a user profile is a JSON object")),
+        };
+        for (k, v) in &u.idp_attributes {
+            if !doc.contains_key(k) {
+                doc.insert(k.clone(), v.clone());
+            }
+        }
+        doc.serialize(s)
+    }
+}
+
+/// The profile's own keys, in sorted order.
+struct ProfileFields<'a>(&'a User);
+
+impl Serialize for ProfileFields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let u = self.0;
         let mut m = s.serialize_map(None)?;
         if !u.app_metadata.is_empty() {
             m.serialize_entry("app_metadata", &u.app_metadata)?;
@@ -145,7 +173,7 @@ impl Serialize for UserJson<'_> {
             "identities",
             &[IdentityJson {
                 connection: &u.connection,
-                is_social: false,
+                is_social: crate::upstream::is_social_provider(&u.provider),
                 provider: &u.provider,
                 user_id: u.provider_user_id(),
             }],
@@ -580,6 +608,7 @@ mod tests {
             logins_count: 0,
             last_password_reset: None,
             password_set_date: None,
+            idp_attributes: Map::new(),
         }
     }
 

@@ -63,6 +63,67 @@ pub fn verify<'k>(
     decode_json(p)
 }
 
+/// Verifies an RS256 token signed by another party (an upstream provider) against its
+/// published keys: the key named by `kid`, or, when the header names none, any of them.
+/// Only RS256 is accepted, so `none` and HMAC tokens are refused.
+pub fn verify_foreign(token: &str, keys: &[PublicKey]) -> Result<Map<String, Value>, JwtError> {
+    let mut parts = token.splitn(3, '.');
+    let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(JwtError::Malformed);
+    };
+    if s.contains('.') {
+        return Err(JwtError::Malformed);
+    }
+    let header: Map<String, Value> = decode_json(h)?;
+    if header.get("alg").and_then(Value::as_str) != Some("RS256") {
+        return Err(JwtError::Algorithm);
+    }
+    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?;
+    let signed = &token.as_bytes()[..h.len() + 1 + p.len()];
+    let candidates: Vec<&PublicKey> = match header.get("kid").and_then(Value::as_str) {
+        Some(kid) => keys.iter().filter(|k| k.kid == kid).collect(),
+        None => keys.iter().collect(),
+    };
+    if candidates.is_empty() {
+        return Err(JwtError::UnknownKey);
+    }
+    if candidates.iter().any(|k| k.verify(signed, &sig)) {
+        decode_json(p)
+    } else {
+        Err(JwtError::Signature)
+    }
+}
+
+/// Signs `claims` with ES256 (ECDSA P-256, SHA-256) using a PKCS#8 key: Sign in with Apple
+/// wants its client secret as such a token.
+pub fn sign_es256(pkcs8: &[u8], kid: &str, claims: &Value) -> Result<String, KeyError> {
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    let rng = ring::rand::SystemRandom::new();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
+        .map_err(|e| KeyError::Parse(e.to_string()))?;
+    let header = json!({"alg": "ES256", "kid": kid});
+    let mut out = String::with_capacity(400);
+    out.push_str(&URL_SAFE_NO_PAD.encode(header.to_string()));
+    out.push('.');
+    out.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let sig = pair
+        .sign(&rng, out.as_bytes())
+        .map_err(|_| KeyError::Sign)?;
+    out.push('.');
+    out.push_str(&URL_SAFE_NO_PAD.encode(sig.as_ref()));
+    Ok(out)
+}
+
+/// The DER inside a PEM block (`-----BEGIN PRIVATE KEY-----` ...), as Apple hands out keys.
+pub fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
 fn decode_json(part: &str) -> Result<Map<String, Value>, JwtError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(part)
@@ -94,6 +155,56 @@ mod tests {
             URL_SAFE_NO_PAD.encode("{}")
         );
         assert_eq!(verify(&none_alg, [key.public()]), Err(JwtError::Algorithm));
+    }
+
+    #[test]
+    fn foreign_tokens_need_rs256_and_a_published_key() {
+        let key = SigningKey::generate().unwrap();
+        let other = SigningKey::generate().unwrap();
+        let token = sign(&key, &json!({"sub": "x"})).unwrap();
+        assert_eq!(
+            verify_foreign(&token, &[key.public().clone()]).unwrap()["sub"],
+            "x"
+        );
+        assert_eq!(
+            verify_foreign(&token, &[other.public().clone()]),
+            Err(JwtError::UnknownKey)
+        );
+        let mut renamed = other.public().clone();
+        renamed.kid = key.kid().to_string();
+        assert_eq!(verify_foreign(&token, &[renamed]), Err(JwtError::Signature));
+        let hs = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#),
+            URL_SAFE_NO_PAD.encode("{}"),
+            URL_SAFE_NO_PAD.encode("sig")
+        );
+        assert_eq!(
+            verify_foreign(&hs, &[key.public().clone()]),
+            Err(JwtError::Algorithm)
+        );
+    }
+
+    #[test]
+    fn es256_tokens_verify_with_the_public_key() {
+        use ring::signature::{
+            ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+            UnparsedPublicKey,
+        };
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let token = sign_es256(pkcs8.as_ref(), "K1", &json!({"iss": "TEAM"})).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let (signed, sig) = token.rsplit_once('.').unwrap();
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref())
+            .verify(signed.as_bytes(), &URL_SAFE_NO_PAD.decode(sig).unwrap())
+            .unwrap();
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref())
+        );
+        assert_eq!(pem_to_der(&pem).unwrap(), pkcs8.as_ref());
     }
 
     #[test]

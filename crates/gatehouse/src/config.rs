@@ -125,6 +125,15 @@ pub struct ServeConfig {
     /// breached-password detection uses the bundled list of common passwords only.
     #[arg(long, env = "GATEHOUSE_BREACHED_PASSWORDS_URL")]
     pub breached_passwords_url: Option<String>,
+    /// Stand-ins for social providers, as `strategy=origin` pairs (e.g.
+    /// `github=http://127.0.0.1:9000`): each preset's documented URLs keep their paths on
+    /// the given origin. For tests and local development; unset in production.
+    #[arg(
+        long,
+        env = "GATEHOUSE_UPSTREAM_ORIGIN_OVERRIDES",
+        value_delimiter = ','
+    )]
+    pub upstream_origin_overrides: Vec<String>,
     /// Where "now" comes from (tests set a `ManualClock`); the system clock when unset.
     #[arg(skip)]
     pub clock: Option<std::sync::Arc<dyn gatehouse_service::clock::Clock>>,
@@ -167,6 +176,7 @@ impl ServeConfig {
             mail_poll_ms: 1000,
             mail_lease_ms: gatehouse_mail::DEFAULT_LEASE_MS as u64,
             breached_passwords_url: None,
+            upstream_origin_overrides: vec![],
             clock: None,
             first_signing_key: None,
         }

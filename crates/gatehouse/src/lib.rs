@@ -128,6 +128,21 @@ pub async fn start(
         service_config.clock = clock.clone();
     }
     service_config.breached_passwords_url = cfg.breached_passwords_url.clone();
+    for pair in &cfg.upstream_origin_overrides {
+        let Some((strategy, origin)) = pair.split_once('=') else {
+            return Err(StartError::Config(format!(
+                "GATEHOUSE_UPSTREAM_ORIGIN_OVERRIDES: expected strategy=origin, got {pair}"
+            )));
+        };
+        gatehouse_core::upstream::check_provider_url(origin).map_err(|why| {
+            StartError::Config(format!(
+                "GATEHOUSE_UPSTREAM_ORIGIN_OVERRIDES: {strategy}: {why}"
+            ))
+        })?;
+        service_config
+            .upstream_origin_overrides
+            .insert(strategy.trim().to_string(), origin.trim().to_string());
+    }
     service_config.log_retention_ms = (cfg.log_retention_days.max(0.0) * 86_400_000.0) as i64;
     let gatehouse = Gatehouse::open(service_config, db.clone(), secrets).await?;
     let generated_client = gatehouse

@@ -53,16 +53,72 @@ pub(crate) fn connection_not_enabled() -> ServiceError {
     }
 }
 
+/// The purpose a connection's secrets are sealed for: bound to the connection, so a sealed
+/// secret copied into another connection's row does not open.
+fn secret_purpose(connection_id: &str, option: &str) -> String {
+    format!("connection-secret/{connection_id}/{option}")
+}
+
 impl Gatehouse {
+    /// Moves secret options (`client_secret`, Apple's `app_secret`) out of `options` into
+    /// their sealed form. A secret left out of a PATCH's `options` keeps its sealed value
+    /// (the API never shows it, so a caller cannot send it back); `null` removes it.
+    fn seal_connection_secrets(
+        &self,
+        connection_id: &str,
+        settings: &mut ConnectionSettings,
+    ) -> Result<()> {
+        for (option, secret) in settings.take_secrets() {
+            match secret {
+                Some(text) => {
+                    let sealed = self
+                        .inner
+                        .secrets
+                        .seal_text(&secret_purpose(connection_id, &option), &text)
+                        .map_err(ServiceError::internal)?;
+                    settings
+                        .sealed_secrets
+                        .insert(option, serde_json::Value::String(sealed));
+                }
+                None => {
+                    settings.sealed_secrets.remove(&option);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A connection's secret option in clear, for talking to its provider.
+    pub(crate) fn connection_secret(
+        &self,
+        c: &StoredConnection,
+        option: &str,
+    ) -> Result<Option<String>> {
+        let Some(sealed) = c
+            .settings
+            .sealed_secrets
+            .get(option)
+            .and_then(|v| v.as_str())
+        else {
+            return Ok(None);
+        };
+        self.inner
+            .secrets
+            .open_text(&secret_purpose(&c.id, option), sealed)
+            .map(Some)
+            .map_err(ServiceError::internal)
+    }
+
     pub async fn create_connection(&self, settings: ConnectionSettings) -> Result<Connection> {
         self.insert_connection(settings).await
     }
 
     pub(crate) async fn insert_connection(
         &self,
-        settings: ConnectionSettings,
+        mut settings: ConnectionSettings,
     ) -> Result<StoredConnection> {
         let id = format!("con_{}", random::alnum(16).map_err(ServiceError::internal)?);
+        self.seal_connection_secrets(&id, &mut settings)?;
         let c = StoredConnection { id, settings };
         self.inner
             .connections
@@ -157,6 +213,7 @@ impl Gatehouse {
     pub async fn update_connection(&self, id: &str, body: Payload) -> Result<Connection> {
         let mut c = self.stored_connection(id).await?;
         c.settings.patch(body)?;
+        self.seal_connection_secrets(&c.id, &mut c.settings)?;
         if !self
             .inner
             .connections

@@ -22,6 +22,7 @@ pub mod passwordless;
 pub mod resource_servers;
 mod sealed;
 pub mod tenant_settings;
+pub(crate) mod upstream;
 pub mod user_blocks;
 pub mod users;
 
@@ -73,6 +74,10 @@ pub struct ServiceConfig {
     /// The signing key (PKCS#8 DER) a new database starts with instead of a generated one;
     /// tests share one, so each test server does not generate an RSA key.
     pub first_signing_key: Option<Redacted<Vec<u8>>>,
+    /// Stand-ins for the social presets' providers, by strategy: the origin that replaces
+    /// the provider's documented one (`GATEHOUSE_UPSTREAM_ORIGIN_OVERRIDES`; tests and local
+    /// development).
+    pub upstream_origin_overrides: std::collections::HashMap<String, String>,
 }
 
 impl ServiceConfig {
@@ -88,6 +93,7 @@ impl ServiceConfig {
             breached_passwords_url: None,
             clock: Arc::new(clock::SystemClock),
             first_signing_key: None,
+            upstream_origin_overrides: Default::default(),
         }
     }
 
@@ -129,6 +135,9 @@ struct Inner {
     outbox: OutboxStore,
     jobs: JobStore,
     passwordless: PasswordlessStore,
+    upstream_states: gatehouse_store::UpstreamStateStore,
+    /// Upstream providers' discovery documents and signing keys.
+    provider_cache: upstream::ProviderCache,
     /// Outgoing HTTP (the breached-password range service).
     http: reqwest::Client,
     secrets: Arc<SecretBox>,
@@ -172,6 +181,8 @@ impl Gatehouse {
                 outbox: OutboxStore::new(db.clone()),
                 jobs: JobStore::new(db.clone()),
                 passwordless: PasswordlessStore::new(db.clone()),
+                upstream_states: gatehouse_store::UpstreamStateStore::new(db.clone()),
+                provider_cache: upstream::ProviderCache::default(),
                 http: reqwest::Client::builder()
                     .timeout(std::time::Duration::from_secs(3))
                     .build()

@@ -85,6 +85,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_hardening.sql"),
         postgres: include_str!("../migrations/postgres/0009_hardening.sql"),
     },
+    Migration {
+        version: 10,
+        name: "upstream",
+        sqlite: include_str!("../migrations/sqlite/0010_upstream.sql"),
+        postgres: include_str!("../migrations/postgres/0010_upstream.sql"),
+    },
 ];
 
 /// A JSON object column.

@@ -35,7 +35,7 @@ pub use refresh_tokens::{RefreshToken, RefreshTokenStore};
 pub use resource_servers::{ResourceServerStore, StoredResourceServer};
 pub use sessions::{
     AuthorizationCode, AuthorizationCodeStore, BrowserSession, SessionKind, SessionStore,
-    UserGrantStore,
+    UpstreamStateStore, UserGrantStore,
 };
 pub use tenants::TenantStore;
 pub use users::{

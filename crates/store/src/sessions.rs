@@ -154,6 +154,7 @@ impl SessionStore {
                 "DELETE FROM sessions WHERE expires_at <= $1 OR revoked_at IS NOT NULL",
                 "DELETE FROM authorization_codes WHERE expires_at <= $1",
                 "DELETE FROM refresh_tokens WHERE expires_at <= $1",
+                "DELETE FROM upstream_states WHERE expires_at <= $1",
             ] {
                 n += sqlx::query(sql).bind(now).execute(pool).await?.rows_affected();
             }
@@ -181,6 +182,8 @@ pub struct AuthorizationCode {
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// The login's deny-listed attributes, sealed (upstream logins only).
+    pub login_claims: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -196,8 +199,8 @@ impl AuthorizationCodeStore {
     pub async fn insert(&self, tenant: &str, c: &AuthorizationCode) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
             sqlx::query(
-                "INSERT INTO authorization_codes (tenant_id, code_hash, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method, session_id, auth_time, family_id, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                "INSERT INTO authorization_codes (tenant_id, code_hash, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method, session_id, auth_time, family_id, created_at, expires_at, login_claims)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .bind(tenant)
             .bind(&c.code_hash)
@@ -214,6 +217,7 @@ impl AuthorizationCodeStore {
             .bind(&c.family_id)
             .bind(c.created_at)
             .bind(c.expires_at)
+            .bind(&c.login_claims)
             .execute(pool)
             .await?;
             Ok(())
@@ -227,7 +231,7 @@ impl AuthorizationCodeStore {
     ) -> Result<Option<AuthorizationCode>, StoreError> {
         on_pool!(&self.db, pool => {
             Ok(sqlx::query_as::<_, AuthorizationCode>(
-                "SELECT code_hash, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method, session_id, auth_time, family_id, created_at, expires_at, used_at
+                "SELECT code_hash, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method, session_id, auth_time, family_id, created_at, expires_at, used_at, login_claims
                  FROM authorization_codes WHERE tenant_id = $1 AND code_hash = $2",
             )
             .bind(tenant)
@@ -310,6 +314,44 @@ impl UserGrantStore {
             .execute(pool)
             .await?;
             Ok(())
+        })
+    }
+}
+
+/// Logins sent to an upstream provider and not yet back: each callback consumes its own
+/// once, so a replayed callback is refused.
+#[derive(Clone, Debug)]
+pub struct UpstreamStateStore {
+    db: Db,
+}
+
+impl UpstreamStateStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub async fn begin(&self, tenant: &str, id: &str, expires_at: i64) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query("INSERT INTO upstream_states (tenant_id, id, expires_at) VALUES ($1, $2, $3)")
+                .bind(tenant)
+                .bind(id)
+                .bind(expires_at)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Consumes a pending login; false when it was consumed before or has expired.
+    pub async fn consume(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError> {
+        on_pool!(&self.db, pool => {
+            let r = sqlx::query("DELETE FROM upstream_states WHERE tenant_id = $1 AND id = $2 AND expires_at > $3")
+                .bind(tenant)
+                .bind(id)
+                .bind(now)
+                .execute(pool)
+                .await?;
+            Ok(r.rows_affected() == 1)
         })
     }
 }

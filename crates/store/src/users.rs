@@ -41,6 +41,7 @@ struct Row {
     logins_count: i64,
     last_password_reset: Option<i64>,
     password_set_date: Option<i64>,
+    idp_attributes: Json<Map<String, Value>>,
     version: i64,
 }
 
@@ -53,7 +54,7 @@ struct RowWithHash {
 
 const COLUMNS: &str = "user_id, connection_id, connection_name, provider, email, email_verified, username, phone_number, \
     phone_verified, given_name, family_name, name, nickname, picture, blocked, user_metadata, app_metadata, created_at, \
-    updated_at, last_login, last_ip, logins_count, last_password_reset, password_set_date, version";
+    updated_at, last_login, last_ip, logins_count, last_password_reset, password_set_date, idp_attributes, version";
 
 impl From<Row> for VersionedUser {
     fn from(r: Row) -> Self {
@@ -84,6 +85,7 @@ impl From<Row> for VersionedUser {
                 logins_count: r.logins_count,
                 last_password_reset: r.last_password_reset,
                 password_set_date: r.password_set_date,
+                idp_attributes: r.idp_attributes.0,
             },
         }
     }
@@ -276,14 +278,14 @@ pub(crate) use replace_metadata_index;
 /// password hash `$hash_of(index)` gives, and their metadata index rows.
 macro_rules! insert_user_rows {
     ($tx:expr, $tenant:expr, $users:expr, $hash_of:expr) => {{
-        const COLS: usize = 27;
+        const COLS: usize = 28;
         let users: &[gatehouse_core::user::User] = $users;
         for (c, chunk) in users.chunks($crate::users::USER_ROWS_PER_STATEMENT).enumerate() {
             let mut sql = String::from(
                 "INSERT INTO users (tenant_id, user_id, connection_id, connection_name, provider, email, email_verified, username,
                     phone_number, phone_verified, given_name, family_name, name, nickname, picture, blocked, user_metadata,
                     app_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count,
-                    last_password_reset, password_set_date, email_domain) VALUES ",
+                    last_password_reset, password_set_date, email_domain, idp_attributes) VALUES ",
             );
             for i in 0..chunk.len() {
                 if i > 0 {
@@ -324,7 +326,8 @@ macro_rules! insert_user_rows {
                     .bind(u.logins_count)
                     .bind(u.last_password_reset)
                     .bind(u.password_set_date)
-                    .bind($crate::users::email_domain(u));
+                    .bind($crate::users::email_domain(u))
+                    .bind(sqlx::types::Json(&u.idp_attributes));
             }
             q.execute(&mut *$tx).await?;
         }
@@ -749,7 +752,7 @@ impl UserStore {
                     given_name = $8, family_name = $9, name = $10, nickname = $11, picture = $12, blocked = $13,
                     user_metadata = $14, app_metadata = $15, updated_at = $16, last_login = $17, last_ip = $18,
                     logins_count = $19, last_password_reset = $20, password_set_date = $21, email_domain = $23,
-                    version = version + 1
+                    idp_attributes = $24, version = version + 1
                  WHERE tenant_id = $1 AND user_id = $2 AND version = $22",
             )
             .bind(tenant)
@@ -775,6 +778,7 @@ impl UserStore {
             .bind(u.password_set_date)
             .bind(expected_version)
             .bind(email_domain(u))
+            .bind(Json(&u.idp_attributes))
             .execute(&mut *tx)
             .await?;
             if r.rows_affected() != 1 {
@@ -838,6 +842,60 @@ impl UserStore {
             Ok::<(), StoreError>(())
         })?;
         self.get(tenant, user_id).await
+    }
+
+    /// The primary user a linked identity belongs to, or the user itself; `None` when there
+    /// is no such user.
+    pub async fn primary_of(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query_scalar::<_, String>(
+                "SELECT COALESCE(linked_to, user_id) FROM users WHERE tenant_id = $1 AND user_id = $2",
+            )
+            .bind(tenant)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?)
+        })
+    }
+
+    /// The provider's tokens of a user's identity, sealed by the service.
+    pub async fn idp_tokens(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query_scalar::<_, Option<String>>(
+                "SELECT idp_tokens FROM users WHERE tenant_id = $1 AND user_id = $2",
+            )
+            .bind(tenant)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?
+            .flatten())
+        })
+    }
+
+    /// Replaces the sealed provider tokens of a user's identity (each login brings new ones).
+    pub async fn set_idp_tokens(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        sealed: Option<&str>,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query("UPDATE users SET idp_tokens = $3 WHERE tenant_id = $1 AND user_id = $2")
+                .bind(tenant)
+                .bind(user_id)
+                .bind(sealed)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     pub async fn delete(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {

@@ -38,6 +38,7 @@ fn user(i: usize, plan: &str) -> User {
         logins_count: 0,
         last_password_reset: None,
         password_set_date: None,
+        idp_attributes: Default::default(),
     }
 }
 

@@ -23,6 +23,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/authorize", get(authorize))
         .route("/u/login", get(login_page).post(login_submit))
+        .route("/u/login/upstream", get(login_with_provider))
+        .route(
+            "/login/callback",
+            get(upstream_callback).post(upstream_callback_post),
+        )
         .route("/u/signup", get(signup_page).post(signup_submit))
         .route("/u/consent", get(consent_page).post(consent_submit))
         .route("/continue", get(resume).post(resume_post))
@@ -242,6 +247,40 @@ async fn login_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let outcome = s.gatehouse.login_screen(field(&q, "state"), false).await;
+    render(&s.gatehouse, outcome, &b)
+}
+
+async fn login_with_provider(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let outcome = s
+        .gatehouse
+        .login_with_provider(field(&q, "state"), field(&q, "connection"))
+        .await;
+    render(&s.gatehouse, outcome, &b)
+}
+
+/// A provider's answer in the query (the usual redirect).
+async fn upstream_callback(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let outcome = s.gatehouse.upstream_callback(&q, &b.browser).await;
+    render(&s.gatehouse, outcome, &b)
+}
+
+/// A provider's answer posted by the browser (`response_mode=form_post`: Apple, front-channel
+/// OpenID Connect). It comes from the provider's page, so it carries no form token of ours;
+/// the sealed, single-use `state` is what ties it to the login.
+async fn upstream_callback_post(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let outcome = s.gatehouse.upstream_callback(&f, &b.browser).await;
     render(&s.gatehouse, outcome, &b)
 }
 

@@ -63,10 +63,25 @@ fn login_form(s: &LoginScreen, csrf: &str) -> Markup {
             (password_input("password", "password", "current-password", false))
             button type="submit" { "Continue" }
         }
+        (provider_buttons(s))
         @if s.signup_allowed {
             p.muted {
                 "Don\u{2019}t have an account? "
                 a href={ "/u/signup?state=" (s.transaction) } { "Sign up" }
+            }
+        }
+    }
+}
+
+/// "Continue with Google" and the like: one link per upstream provider of the application.
+fn provider_buttons(s: &LoginScreen) -> Markup {
+    html! {
+        @if !s.providers.is_empty() {
+            p.muted { "or" }
+            @for p in &s.providers {
+                a.provider href={ "/u/login/upstream?state=" (s.transaction) "&connection=" (p.connection) } {
+                    "Continue with " (p.label)
+                }
             }
         }
     }

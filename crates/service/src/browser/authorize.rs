@@ -17,7 +17,7 @@ use gatehouse_core::authorize::{
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::redirect;
-use gatehouse_store::{AuthorizationCode, StoredClient};
+use gatehouse_store::{AuthorizationCode, StoredClient, StoredConnection};
 use std::collections::HashMap;
 
 /// Authorization codes are exchanged by the application right away.
@@ -77,7 +77,7 @@ impl Gatehouse {
                 Err(Halt::Failed(f)) => return Step::Failed(f).into(),
             }
         }
-        match self.login_connection(&req).await {
+        match self.requested_connection(&req).await {
             Err(e) => return Step::from(e).into(),
             Ok(None) => {
                 return problem_answer(
@@ -108,6 +108,7 @@ impl Gatehouse {
             created_at: self.now(),
             authenticated_sid: None,
             consented: false,
+            login_claims: Default::default(),
         };
         let session = match self.active_session(browser.session_cookie.as_deref()).await {
             Ok(s) => s,
@@ -158,13 +159,7 @@ impl Gatehouse {
                     AuthorizeProblem::new("login_required", "Login required"),
                 );
             }
-            return match self.seal(&tx) {
-                Ok(t) => Step::ToLogin {
-                    transaction: t,
-                    signup: req.signup_first,
-                },
-                Err(e) => e.into(),
-            };
+            return self.to_login(tx).await;
         };
         match self.needs_consent(&client, &tx, &session).await {
             Ok(false) => {}
@@ -187,7 +182,7 @@ impl Gatehouse {
         if let Err(e) = self.touch_session(&session.session).await {
             return e.into();
         }
-        match self.answer(&client, req, &session).await {
+        match self.answer(&client, req, &session, &tx.login_claims).await {
             Ok(answer) => {
                 if silent {
                     self.record(LogEvent {
@@ -203,6 +198,42 @@ impl Gatehouse {
             }
             Err(Halt::Refused(p)) => problem_answer(req, p),
             Err(Halt::Failed(f)) => Step::Failed(f),
+        }
+    }
+
+    /// The connection `/authorize` names (by default the database): a database or an
+    /// upstream provider; passwordless connections log in through their own endpoints.
+    async fn requested_connection(
+        &self,
+        req: &AuthorizeRequest,
+    ) -> Result<Option<StoredConnection>, ServiceError> {
+        let name = req
+            .connection
+            .as_deref()
+            .unwrap_or(DEFAULT_DATABASE_CONNECTION);
+        Ok(self.connection_by_name(name).await?.filter(|c| {
+            c.settings.strategy == gatehouse_core::user::DATABASE_PROVIDER
+                || c.settings.is_upstream()
+        }))
+    }
+
+    /// Where a user without a usable session logs in: the provider of an upstream
+    /// connection the request names, else the hosted login page.
+    async fn to_login(&self, tx: Transaction) -> Step {
+        if let Some(name) = &tx.req.connection {
+            match self.connection_by_name(name).await {
+                Ok(Some(c)) if c.settings.is_upstream() => return self.to_provider(tx, &c).await,
+                Ok(_) => {}
+                Err(e) => return e.into(),
+            }
+        }
+        let signup = tx.req.signup_first;
+        match self.seal(&tx) {
+            Ok(t) => Step::ToLogin {
+                transaction: t,
+                signup,
+            },
+            Err(e) => e.into(),
         }
     }
 
@@ -254,6 +285,7 @@ impl Gatehouse {
         client: &StoredClient,
         req: &AuthorizeRequest,
         session: &ActiveSession,
+        login_claims: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<CallbackAnswer, Halt> {
         let no_randomness = |e| Halt::Failed(Failure::internal(e));
         let mut params: Vec<(String, String)> = vec![];
@@ -279,6 +311,7 @@ impl Gatehouse {
                 created_at: now,
                 expires_at: now + CODE_LIFETIME_MS,
                 used_at: None,
+                login_claims: self.seal_login_claims(login_claims)?,
             };
             self.inner.codes.insert(self.tenant(), &record).await?;
             params.push(("code".into(), code));
@@ -292,6 +325,7 @@ impl Gatehouse {
                 auth_time: Some(session.session.auth_time / 1000),
                 sid: Some(session.session.session_id.clone()),
                 at_hash: req.response_type == ResponseType::IdTokenToken,
+                claims: login_claims.clone(),
             };
             // Implicit flows never get refresh tokens.
             let scope: String = req

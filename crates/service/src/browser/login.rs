@@ -94,7 +94,12 @@ impl Gatehouse {
             Ok(b) => b,
             Err(e) => return e.into(),
         };
+        let providers = match self.provider_buttons(&tx.req.client_id).await {
+            Ok(p) => p,
+            Err(e) => return e.into(),
+        };
         Step::Login(LoginScreen {
+            providers,
             transaction: transaction.to_string(),
             signup: signup && signup_allowed,
             signup_allowed,

@@ -15,6 +15,7 @@ pub mod logout;
 pub mod magic_link;
 pub mod resume;
 pub mod sessions;
+pub mod upstream;
 
 pub use consent::describe_scope;
 
@@ -68,6 +69,8 @@ pub struct LoginScreen {
     pub username: Option<String>,
     pub error: Option<String>,
     pub branding: Branding,
+    /// A button per upstream provider the application may use.
+    pub providers: Vec<upstream::ProviderButton>,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +157,9 @@ struct Transaction {
     authenticated_sid: Option<String>,
     /// The user accepted the consent page within this transaction.
     consented: bool,
+    /// An upstream login's deny-listed attributes: for this login's ID token, never stored.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    login_claims: serde_json::Map<String, serde_json::Value>,
 }
 
 impl crate::sealed::Sealable for Transaction {

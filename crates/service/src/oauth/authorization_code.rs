@@ -138,6 +138,7 @@ impl Gatehouse {
             auth_time: Some(record.auth_time / 1000),
             sid: Some(record.session_id.clone()),
             at_hash: false,
+            claims: self.open_login_claims(record.login_claims.as_deref())?,
         };
         let lineage = Lineage {
             family_id: &record.family_id,

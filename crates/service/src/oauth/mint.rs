@@ -5,6 +5,7 @@
 use super::password::wrong_credentials;
 use super::{IssuedToken, OAuthError};
 use crate::Gatehouse;
+use crate::error::ServiceError;
 use gatehouse_core::user::User;
 use gatehouse_crypto::jwt;
 use gatehouse_store::{RefreshToken, StoredClient, StoredResourceServer};
@@ -20,6 +21,9 @@ pub struct IdTokenExtras {
     pub sid: Option<String>,
     /// Implicit flows returning `id_token token` bind the two with `at_hash`.
     pub at_hash: bool,
+    /// An upstream login's deny-listed attributes: in this login's ID token only (never
+    /// replacing a claim of ours; a denied `name` or `nickname` stays out, as in Auth0).
+    pub claims: Map<String, Value>,
 }
 
 /// OIDC claims of a user for the requested scopes (`openid` gives `sub` only).
@@ -184,6 +188,11 @@ impl Gatehouse {
             if let Some(sid) = &extra.sid {
                 claims.insert("sid".into(), json!(sid));
             }
+            for (k, v) in &extra.claims {
+                if k != "name" && k != "nickname" && !claims.contains_key(k) {
+                    claims.insert(k.clone(), v.clone());
+                }
+            }
             if extra.at_hash {
                 claims.insert(
                     "at_hash".into(),
@@ -271,5 +280,42 @@ impl Gatehouse {
                 .to_string();
         }
         Ok(())
+    }
+}
+
+/// The purpose an upstream login's deny-listed attributes are sealed for on its code.
+const LOGIN_CLAIMS_PURPOSE: &str = "login-claims";
+
+impl Gatehouse {
+    /// Seals an upstream login's deny-listed attributes onto its authorization code (the
+    /// database never holds them in clear); nothing when there are none.
+    pub(crate) fn seal_login_claims(
+        &self,
+        claims: &Map<String, Value>,
+    ) -> Result<Option<String>, ServiceError> {
+        if claims.is_empty() {
+            return Ok(None);
+        }
+        let text = serde_json::to_string(claims).map_err(ServiceError::internal)?;
+        self.inner
+            .secrets
+            .seal_text(LOGIN_CLAIMS_PURPOSE, &text)
+            .map(Some)
+            .map_err(ServiceError::internal)
+    }
+
+    pub(crate) fn open_login_claims(
+        &self,
+        sealed: Option<&str>,
+    ) -> Result<Map<String, Value>, ServiceError> {
+        let Some(sealed) = sealed else {
+            return Ok(Map::new());
+        };
+        let text = self
+            .inner
+            .secrets
+            .open_text(LOGIN_CLAIMS_PURPOSE, sealed)
+            .map_err(ServiceError::internal)?;
+        serde_json::from_str(&text).map_err(ServiceError::internal)
     }
 }

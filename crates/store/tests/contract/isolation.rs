@@ -101,6 +101,7 @@ contract!(
             created_at: T0,
             expires_at: T0 + 1_000,
             used_at: None,
+            login_claims: None,
             revoked_at: None,
         };
         tokens.insert(TENANT, &t).await.unwrap();
@@ -129,6 +130,7 @@ contract!(
             created_at: T0,
             expires_at: T0 + 1_000,
             used_at: None,
+            login_claims: None,
         };
         codes.insert(TENANT, &code).await.unwrap();
         assert!(codes.get(OTHER, &code.code_hash).await.unwrap().is_none());
