@@ -304,6 +304,9 @@ impl Gatehouse {
             }
             check_username(settings, u)?;
         }
+        if settings.is_upstream() {
+            refuse_provider_owned_changes(settings, &patch)?;
+        }
         if patch.username == Field::Null && settings.requires_username() {
             return Err(ServiceError::NotSupported(
                 "Cannot remove username for connection with requires_username".into(),
@@ -447,4 +450,45 @@ fn apply_root_changes(u: &mut User, p: &UserPatch) {
     if let Some(b) = p.blocked {
         u.blocked = Some(b);
     }
+}
+
+/// An upstream provider's users: their password lives at the provider, and under
+/// `set_user_root_attributes: on_each_login` (the default) so do the root attributes each
+/// login overwrites; Auth0 refuses such a PATCH with this message.
+fn refuse_provider_owned_changes(
+    settings: &gatehouse_core::connection::ConnectionSettings,
+    patch: &UserPatch,
+) -> Result<()> {
+    if patch.password.is_some() {
+        return Err(ServiceError::NotSupported(format!(
+            "Cannot change the password of a user of the connection {}: it is kept by the identity provider",
+            settings.name
+        )));
+    }
+    let each_login = settings
+        .upstream_options()
+        .map(|o| o.root_sync == gatehouse_core::upstream::RootSync::OnEachLogin)
+        .unwrap_or(true);
+    if !each_login {
+        return Ok(());
+    }
+    let touched: Vec<&str> = [
+        ("family_name", &patch.family_name),
+        ("given_name", &patch.given_name),
+        ("name", &patch.name),
+        ("nickname", &patch.nickname),
+        ("picture", &patch.picture),
+    ]
+    .into_iter()
+    .filter(|(_, f)| !matches!(f, Field::Absent))
+    .map(|(k, _)| k)
+    .collect();
+    if touched.is_empty() {
+        return Ok(());
+    }
+    Err(ServiceError::NotSupported(format!(
+        "The following user attributes cannot be updated: {}. The connection ({}) must either be a database connection (using the Auth0 store), a passwordless connection (email or sms) or has disabled 'Sync user profile attributes at each login'. For more information, see https://auth0.com/docs/dashboard/guides/connections/configure-connection-sync",
+        touched.join(", "),
+        settings.name
+    )))
 }

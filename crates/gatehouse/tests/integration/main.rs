@@ -27,4 +27,5 @@ mod refresh_tokens;
 mod resource_servers_api;
 mod search_api;
 mod security_review;
+mod upstream_login;
 mod users_api;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod provider;
 pub mod smtp;
 
 use gatehouse::config::ServeConfig;
