@@ -28,4 +28,5 @@ mod resource_servers_api;
 mod search_api;
 mod security_review;
 mod upstream_login;
+mod upstream_presets;
 mod users_api;

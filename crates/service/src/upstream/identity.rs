@@ -9,7 +9,7 @@ use super::UpstreamLogin;
 use crate::Gatehouse;
 use crate::error::ServiceError;
 use gatehouse_core::upstream::profile::UpstreamProfile;
-use gatehouse_core::upstream::{RootSync, UpstreamOptions};
+use gatehouse_core::upstream::{ProfileShape, RootSync, UpstreamOptions};
 use gatehouse_core::user::User;
 use gatehouse_store::{StoreError, StoredConnection};
 use serde_json::{Map, Value, json};
@@ -121,10 +121,23 @@ impl Gatehouse {
                     Err(e) => return Err(ServiceError::from(e).into()),
                 }
             };
-            if o.root_sync != RootSync::OnEachLogin || !identity_changed(&existing.user, &profile) {
+            if o.root_sync != RootSync::OnEachLogin {
                 break;
             }
             let mut u = existing.user;
+            if o.profile == ProfileShape::Apple
+                && profile.given_name.is_none()
+                && profile.family_name.is_none()
+            {
+                // Apple sends the name on the first login only: later logins keep it.
+                profile.name = u.name.clone();
+                profile.nickname = u.nickname.clone().or(profile.nickname);
+                profile.given_name = u.given_name.clone();
+                profile.family_name = u.family_name.clone();
+            }
+            if !identity_changed(&u, &profile) {
+                break;
+            }
             apply_profile(&mut u, &profile);
             u.email = profile.email.clone();
             u.email_verified = profile.email_verified;

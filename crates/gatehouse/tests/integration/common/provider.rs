@@ -252,6 +252,12 @@ pub fn between_pub(s: &str, start: &str, end: &str) -> Option<String> {
     between(s, start, end)
 }
 
+/// A JWT's claims, unverified (the test checks what the server issued).
+pub fn jwt_claims(token: &str) -> Value {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    serde_json::from_slice(&b64.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap()
+}
+
 /// The key the provider signs with now.
 pub fn current_key(s: &ProviderState) -> SigningKey {
     SigningKey::from_pkcs8(s.key.pkcs8()).expect("key")
