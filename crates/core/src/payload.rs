@@ -101,6 +101,11 @@ impl Payload {
         self.map.is_empty()
     }
 
+    /// The object as read, for bodies whose forms are checked as a whole.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.map
+    }
+
     pub fn contains(&self, key: &str) -> bool {
         self.map.contains_key(key)
     }

@@ -8,6 +8,7 @@ pub const READ_USERS_APP_METADATA: &str = "read:users_app_metadata";
 pub const CREATE_USERS_APP_METADATA: &str = "create:users_app_metadata";
 pub const UPDATE_USERS_APP_METADATA: &str = "update:users_app_metadata";
 pub const DELETE_USERS_APP_METADATA: &str = "delete:users_app_metadata";
+pub const READ_USER_IDP_TOKENS: &str = "read:user_idp_tokens";
 pub const READ_CLIENTS: &str = "read:clients";
 pub const READ_CLIENT_KEYS: &str = "read:client_keys";
 pub const CREATE_CLIENTS: &str = "create:clients";
@@ -34,7 +35,7 @@ pub const ALL_MANAGEMENT_SCOPES: &[&str] = &[
     CREATE_USERS_APP_METADATA,
     UPDATE_USERS_APP_METADATA,
     DELETE_USERS_APP_METADATA,
-    "read:user_idp_tokens",
+    READ_USER_IDP_TOKENS,
     "create:user_tickets",
     "read:logs",
     "read:logs_users",

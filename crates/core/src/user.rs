@@ -41,6 +41,58 @@ pub struct User {
     /// Attributes an upstream provider returned beyond the normalized profile (`locale`,
     /// `groups`, ...), shown at the profile's root as Auth0 does.
     pub idp_attributes: Map<String, Value>,
+    /// Identities linked to this user (account linking), after its own.
+    pub linked_identities: Vec<LinkedIdentity>,
+}
+
+/// A secondary identity linked to a user: where it comes from and its profile
+/// (`profileData`), as Auth0 shows it in `identities[]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkedIdentity {
+    pub connection: String,
+    #[serde(rename = "isSocial")]
+    pub is_social: bool,
+    #[serde(rename = "profileData", skip_serializing_if = "Map::is_empty")]
+    pub profile_data: Map<String, Value>,
+    pub provider: String,
+    pub user_id: String,
+}
+
+impl LinkedIdentity {
+    /// The identity of a (secondary) user, with its root profile as `profileData`: the
+    /// person's attributes, not ids, metadata or statistics.
+    pub fn of(u: &User) -> Self {
+        let mut profile = Map::new();
+        let mut put = |k: &str, v: Option<&String>| {
+            if let Some(v) = v {
+                profile.insert(k.into(), Value::String(v.clone()));
+            }
+        };
+        put("email", u.email.as_ref());
+        put("name", u.name.as_ref());
+        put("username", u.username.as_ref());
+        put("given_name", u.given_name.as_ref());
+        put("family_name", u.family_name.as_ref());
+        put("nickname", u.nickname.as_ref());
+        put("picture", u.picture.as_ref());
+        put("phone_number", u.phone_number.as_ref());
+        if u.email.is_some() {
+            profile.insert("email_verified".into(), Value::Bool(u.email_verified));
+        }
+        if u.phone_number.is_some() {
+            profile.insert("phone_verified".into(), Value::Bool(u.phone_verified));
+        }
+        for (k, v) in &u.idp_attributes {
+            profile.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        Self {
+            connection: u.connection.clone(),
+            is_social: crate::upstream::is_social_provider(&u.provider),
+            profile_data: profile,
+            provider: u.provider.clone(),
+            user_id: u.provider_user_id().to_string(),
+        }
+    }
 }
 
 impl User {
@@ -80,6 +132,7 @@ impl User {
             last_password_reset: None,
             password_set_date: None,
             idp_attributes: Map::new(),
+            linked_identities: vec![],
         }
     }
 
@@ -110,6 +163,27 @@ struct IdentityJson<'a> {
     is_social: bool,
     provider: &'a str,
     user_id: &'a str,
+}
+
+/// `identities[]`: the user's own identity first, then the linked ones.
+struct Identities<'a>(&'a User);
+
+impl Serialize for Identities<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let u = self.0;
+        let mut seq = s.serialize_seq(Some(1 + u.linked_identities.len()))?;
+        seq.serialize_element(&IdentityJson {
+            connection: &u.connection,
+            is_social: crate::upstream::is_social_provider(&u.provider),
+            provider: &u.provider,
+            user_id: u.provider_user_id(),
+        })?;
+        for linked in &u.linked_identities {
+            seq.serialize_element(linked)?;
+        }
+        seq.end()
+    }
 }
 
 /// A timestamp serialised as Auth0's ISO 8601 string.
@@ -169,15 +243,7 @@ impl Serialize for ProfileFields<'_> {
         if let Some(v) = &u.given_name {
             m.serialize_entry("given_name", v)?;
         }
-        m.serialize_entry(
-            "identities",
-            &[IdentityJson {
-                connection: &u.connection,
-                is_social: crate::upstream::is_social_provider(&u.provider),
-                provider: &u.provider,
-                user_id: u.provider_user_id(),
-            }],
-        )?;
+        m.serialize_entry("identities", &Identities(u))?;
         if let Some(ip) = &u.last_ip {
             m.serialize_entry("last_ip", ip)?;
         }
@@ -609,6 +675,7 @@ mod tests {
             last_password_reset: None,
             password_set_date: None,
             idp_attributes: Map::new(),
+            linked_identities: vec![],
         }
     }
 

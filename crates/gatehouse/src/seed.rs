@@ -237,6 +237,7 @@ fn synthetic_user(rng: &mut Rng, i: u64, connection_id: &str, now: i64) -> User 
         last_password_reset: None,
         password_set_date: Some(created_at),
         idp_attributes: Default::default(),
+        linked_identities: vec![],
     }
 }
 

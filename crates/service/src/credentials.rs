@@ -192,7 +192,34 @@ impl Gatehouse {
             self.rehash_imported(&found.user.user_id, &old, candidate)
                 .await;
         }
-        Ok(found.user)
+        let Some(primary) = &found.linked_to else {
+            return Ok(found.user);
+        };
+        // A linked identity logs in as the user it is linked to.
+        let primary = self
+            .inner
+            .users
+            .get(self.tenant(), primary)
+            .await
+            .map_err(refusal_cause)?
+            .ok_or_else(|| {
+                LoginRefusal::Failed(
+                    ServiceError::broken(format!(
+                        "the primary user of {} is gone",
+                        found.user.user_id
+                    ))
+                    .into(),
+                )
+            })?;
+        if primary.user.blocked == Some(true) {
+            let mut failure = event.clone();
+            failure.kind = codes::FAILED_LOGIN.into();
+            failure.description = Some("user is blocked".into());
+            self.record(failure).await;
+            return Err(LoginRefusal::Blocked);
+        }
+        event.user_id = Some(primary.user.user_id.clone());
+        Ok(primary.user)
     }
 
     /// Takes this attempt's slots before its password is hashed: one per (user, IP) and one

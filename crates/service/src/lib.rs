@@ -14,6 +14,7 @@ pub mod email_templates;
 pub mod error;
 pub mod hashing;
 mod housekeeping;
+pub mod identities;
 pub mod jobs;
 pub mod keyring;
 pub mod logs;

@@ -208,6 +208,7 @@ impl Gatehouse {
         Ok(user)
     }
 
+    /// A user; a linked identity is not a user of its own (Auth0: it leaves the user list).
     pub async fn get_user(&self, user_id: &str) -> Result<User> {
         check_user_id(user_id)?;
         Ok(self
@@ -215,12 +216,23 @@ impl Gatehouse {
             .users
             .get(self.tenant(), user_id)
             .await?
+            .filter(|v| v.linked_to.is_none())
             .ok_or_else(ServiceError::user_not_found)?
             .user)
     }
 
     pub async fn delete_user(&self, user_id: &str) -> Result<()> {
         check_user_id(user_id)?;
+        let linked = self
+            .inner
+            .users
+            .get(self.tenant(), user_id)
+            .await?
+            .is_some_and(|v| v.linked_to.is_some());
+        // A linked identity is not a user to delete: unlink it first (as in Auth0).
+        if linked {
+            return Ok(());
+        }
         if self.inner.users.delete(self.tenant(), user_id).await? {
             tracing::info!(user_id, "user deleted");
             self.record(gatehouse_core::log_event::LogEvent {
@@ -276,6 +288,7 @@ impl Gatehouse {
             .users
             .get(self.tenant(), user_id)
             .await?
+            .filter(|v| v.linked_to.is_none())
             .ok_or_else(ServiceError::user_not_found)?;
         let conn = self
             .stored_connection(&first.user.connection_id)

@@ -197,6 +197,27 @@ impl Compiler {
     }
 
     fn text_match(&mut self, f: TextField, pattern: &Pattern) -> String {
+        let cond = self.own_text_match(f, pattern);
+        if !matches!(
+            f,
+            TextField::IdentityConnection | TextField::IdentityProvider | TextField::IdentityUserId
+        ) {
+            return cond;
+        }
+        self.or_linked_identity(&cond)
+    }
+
+    /// A condition on identities holds for a user whose own identity meets it, or one of
+    /// whose linked identities (rows naming the user in `linked_to`) does. Inside the
+    /// subquery the same unqualified columns name the linked row.
+    fn or_linked_identity(&self, cond: &str) -> String {
+        let tenant = &self.tenant;
+        format!(
+            "({cond} OR user_id IN (SELECT linked_to FROM users WHERE tenant_id = {tenant} AND linked_to IS NOT NULL AND {cond}))"
+        )
+    }
+
+    fn own_text_match(&mut self, f: TextField, pattern: &Pattern) -> String {
         let col = column(f);
         let fold = |s: &str| {
             if f.case_insensitive() {
@@ -269,8 +290,16 @@ impl Compiler {
                     "blocked" => format!("COALESCE(blocked, FALSE) = {b}"),
                     "email_verified" => format!("email_verified = {b}"),
                     "phone_verified" => format!("phone_verified = {b}"),
-                    // Database-connection identities are never social.
-                    _ => format!("FALSE = {b}"),
+                    _ => {
+                        let social: Vec<String> = gatehouse_core::upstream::presets::ALL
+                            .iter()
+                            .map(|p| p.strategy)
+                            .chain([gatehouse_core::upstream::OAUTH2_STRATEGY])
+                            .map(|s| format!("'{s}'"))
+                            .collect();
+                        let cond = format!("(provider IN ({})) = {b}", social.join(", "));
+                        self.or_linked_identity(&cond)
+                    }
                 }
             }
             (Field::LoginsCount, Some(Value::Integer(n))) => {

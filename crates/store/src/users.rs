@@ -13,6 +13,8 @@ use sqlx::types::Json;
 pub struct VersionedUser {
     pub user: User,
     pub version: i64,
+    /// A linked (secondary) identity's primary user.
+    pub linked_to: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -42,6 +44,7 @@ struct Row {
     last_password_reset: Option<i64>,
     password_set_date: Option<i64>,
     idp_attributes: Json<Map<String, Value>>,
+    linked_to: Option<String>,
     version: i64,
 }
 
@@ -54,12 +57,13 @@ struct RowWithHash {
 
 const COLUMNS: &str = "user_id, connection_id, connection_name, provider, email, email_verified, username, phone_number, \
     phone_verified, given_name, family_name, name, nickname, picture, blocked, user_metadata, app_metadata, created_at, \
-    updated_at, last_login, last_ip, logins_count, last_password_reset, password_set_date, idp_attributes, version";
+    updated_at, last_login, last_ip, logins_count, last_password_reset, password_set_date, idp_attributes, linked_to, version";
 
 impl From<Row> for VersionedUser {
     fn from(r: Row) -> Self {
         VersionedUser {
             version: r.version,
+            linked_to: r.linked_to,
             user: User {
                 user_id: r.user_id,
                 connection_id: r.connection_id,
@@ -86,6 +90,7 @@ impl From<Row> for VersionedUser {
                 last_password_reset: r.last_password_reset,
                 password_set_date: r.password_set_date,
                 idp_attributes: r.idp_attributes.0,
+                linked_identities: vec![],
             },
         }
     }
@@ -420,13 +425,110 @@ impl UserStore {
         user_id: &str,
     ) -> Result<Option<VersionedUser>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2");
-        on_pool!(&self.db, pool => {
-            Ok(sqlx::query_as::<_, Row>(&sql)
+        let found: Option<VersionedUser> = on_pool!(&self.db, pool => {
+            sqlx::query_as::<_, Row>(&sql)
                 .bind(tenant)
                 .bind(user_id)
                 .fetch_optional(pool)
                 .await?
-                .map(Into::into))
+                .map(Into::into)
+        });
+        let Some(mut found) = found else {
+            return Ok(None);
+        };
+        self.attach_linked(tenant, std::slice::from_mut(&mut found.user))
+            .await?;
+        Ok(Some(found))
+    }
+
+    /// Fills each user's `linked_identities` from the rows linked to it, in the order they
+    /// were linked.
+    async fn attach_linked(&self, tenant: &str, users: &mut [User]) -> Result<(), StoreError> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let placeholders: Vec<String> = (0..users.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND linked_to IN ({}) ORDER BY updated_at, user_id",
+            placeholders.join(", ")
+        );
+        let linked: Vec<VersionedUser> = on_pool!(&self.db, pool => {
+            let mut q = sqlx::query_as::<_, Row>(&sql).bind(tenant);
+            for u in users.iter() {
+                q = q.bind(&u.user_id);
+            }
+            q.fetch_all(pool).await?.into_iter().map(VersionedUser::from).collect()
+        });
+        for l in linked {
+            if let Some(primary) = users
+                .iter_mut()
+                .find(|u| Some(&u.user_id) == l.linked_to.as_ref())
+            {
+                primary
+                    .linked_identities
+                    .push(gatehouse_core::user::LinkedIdentity::of(&l.user));
+            }
+        }
+        Ok(())
+    }
+
+    /// Links `secondary` to `primary`: the secondary leaves the user list, its metadata is
+    /// discarded (as in Auth0), and it logs in as the primary from now on. False when
+    /// either changed meanwhile (the secondary got linked, or the primary did, or the
+    /// secondary gained identities of its own).
+    pub async fn link(
+        &self,
+        tenant: &str,
+        primary: &str,
+        secondary: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let empty = Map::new();
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let r = sqlx::query(
+                "UPDATE users SET linked_to = $3, user_metadata = $5, app_metadata = $5, updated_at = $4, version = version + 1
+                 WHERE tenant_id = $1 AND user_id = $2 AND linked_to IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM users s WHERE s.tenant_id = $1 AND s.linked_to = $2)
+                   AND EXISTS (SELECT 1 FROM users p WHERE p.tenant_id = $1 AND p.user_id = $3 AND p.linked_to IS NULL)",
+            )
+            .bind(tenant)
+            .bind(secondary)
+            .bind(primary)
+            .bind(now)
+            .bind(Json(&empty))
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() != 1 {
+                return Ok(false);
+            }
+            replace_metadata_index!(tx, tenant, secondary, &empty, &empty);
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Makes a linked identity a user of its own again; false when it was not linked to
+    /// `primary`.
+    pub async fn unlink(
+        &self,
+        tenant: &str,
+        primary: &str,
+        secondary: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        on_pool!(&self.db, pool => {
+            let r = sqlx::query(
+                "UPDATE users SET linked_to = NULL, updated_at = $4, version = version + 1
+                 WHERE tenant_id = $1 AND user_id = $2 AND linked_to = $3",
+            )
+            .bind(tenant)
+            .bind(secondary)
+            .bind(primary)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(r.rows_affected() == 1)
         })
     }
 
@@ -458,7 +560,7 @@ impl UserStore {
     /// Exact, case-sensitive email match across connections (Auth0's users-by-email).
     pub async fn by_email(&self, tenant: &str, email: &str) -> Result<Vec<User>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2 ORDER BY created_at, user_id"
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2 AND linked_to IS NULL ORDER BY created_at, user_id"
         );
         on_pool!(&self.db, pool => {
             let rows = sqlx::query_as::<_, Row>(&sql).bind(tenant).bind(email).fetch_all(pool).await?;
@@ -473,7 +575,11 @@ impl UserStore {
         tenant: &str,
         q: &UserSearch,
     ) -> Result<(String, String, Vec<Param>), StoreError> {
-        let mut condition = String::from("tenant_id = $1 AND ($2 IS NULL OR connection_id = $2)");
+        // Linked identities live on as rows naming their primary; they are not users of
+        // their own in lists, searches or exports.
+        let mut condition = String::from(
+            "tenant_id = $1 AND linked_to IS NULL AND ($2 IS NULL OR connection_id = $2)",
+        );
         let mut params: Vec<Param> = vec![];
         let mut next = 3;
         if let UserOrder::UserId { after: Some(after) } = &q.order {
@@ -536,12 +642,28 @@ impl UserStore {
 
     pub async fn search(&self, tenant: &str, q: &UserSearch) -> Result<UserList, StoreError> {
         let (sql, count_sql, params) = self.search_sql(tenant, q).await?;
+        let mut list = self
+            .search_page(tenant, q, &sql, &count_sql, &params)
+            .await?;
+        self.attach_linked(tenant, &mut list.users).await?;
+        Ok(list)
+    }
+
+    /// One page of a search (and its total), under the search deadline.
+    async fn search_page(
+        &self,
+        tenant: &str,
+        q: &UserSearch,
+        sql: &str,
+        count_sql: &str,
+        params: &[Param],
+    ) -> Result<UserList, StoreError> {
         // Not cached as a prepared statement: PostgreSQL then plans each search with its
         // real values. Selectivity depends on them (a customer id matches one user, a plan a
         // quarter of them), and a cached generic plan turned 2 ms searches into 2 s ones.
         macro_rules! run {
             ($conn:expr) => {{
-                let rows = bind_params!(sqlx::query_as::<_, Row>(&sql).persistent(false).bind(tenant).bind(&q.connection_id), &params)
+                let rows = bind_params!(sqlx::query_as::<_, Row>(sql).persistent(false).bind(tenant).bind(&q.connection_id), params)
                     .bind(q.limit)
                     .bind(q.offset)
                     .fetch_all(&mut *$conn)
@@ -549,7 +671,7 @@ impl UserStore {
                     .map_err(search_error)?;
                 let total = if q.with_total {
                     Some(
-                        bind_params!(sqlx::query_scalar::<_, i64>(&count_sql).persistent(false).bind(tenant).bind(&q.connection_id), &params)
+                        bind_params!(sqlx::query_scalar::<_, i64>(count_sql).persistent(false).bind(tenant).bind(&q.connection_id), params)
                             .fetch_one(&mut *$conn)
                             .await
                             .map_err(search_error)?,
@@ -898,9 +1020,24 @@ impl UserStore {
         })
     }
 
+    /// Deletes a user, the identities linked to it, and everything they own.
     pub async fn delete(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
+            for table in USER_OWNED_TABLES {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE tenant_id = $1 AND user_id IN (SELECT user_id FROM users WHERE tenant_id = $1 AND linked_to = $2)"
+                ))
+                .bind(tenant)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND linked_to = $2")
+                .bind(tenant)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
             for table in USER_OWNED_TABLES {
                 sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2"))
                     .bind(tenant)

@@ -39,6 +39,7 @@ fn user(i: usize, plan: &str) -> User {
         last_password_reset: None,
         password_set_date: None,
         idp_attributes: Default::default(),
+        linked_identities: vec![],
     }
 }
 

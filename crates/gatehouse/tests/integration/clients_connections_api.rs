@@ -203,7 +203,8 @@ async fn connection_lifecycle_and_password_policy_changes() {
     for bad in [
         json!({"name": "x"}),
         json!({"name": "has space", "strategy": "auth0"}),
-        json!({"name": "ok", "strategy": "google-oauth2"}),
+        json!({"name": "ok", "strategy": "samlp"}),
+        json!({"name": "ok", "strategy": "oidc"}),
         json!({"name": "ok", "strategy": "auth0", "options": {"passwordPolicy": "ultra"}}),
         json!({"name": "ok", "strategy": "auth0", "options": {"password_history": {"enable": true, "size": 99}}}),
         json!({"name": "ok", "strategy": "auth0", "extra": 1}),

@@ -8,6 +8,7 @@
 
 mod common;
 
+mod account_linking;
 mod admin_dashboard;
 mod auth_api;
 mod authorize_flow;

@@ -191,7 +191,15 @@ async fn oidc_login_creates_the_user_and_the_application_gets_its_tokens() {
     assert!(!form.1, "client_secret_post, not basic");
     assert!(form.0["code_verifier"].len() >= 43);
 
-    let user = s.get("/api/v2/users/oidc%7Cacme-sso%7C248289761001").await;
+    let narrow = s.token_with_scope(Some("read:users")).await;
+    let user = s
+        .raw(
+            Method::GET,
+            "/api/v2/users/oidc%7Cacme-sso%7C248289761001",
+            Some(&narrow),
+            None,
+        )
+        .await;
     let user = user.assert_status(200).clone();
     assert_eq!(
         user["identities"],
@@ -204,6 +212,22 @@ async fn oidc_login_creates_the_user_and_the_application_gets_its_tokens() {
     assert_eq!(user["groups"], json!(["staff", "ops"]));
     assert!(
         user.get("access_token").is_none() && user["identities"][0].get("access_token").is_none()
+    );
+    // With read:user_idp_tokens (the bootstrap client has it) the provider's tokens show.
+    let full = s.get("/api/v2/users/oidc%7Cacme-sso%7C248289761001").await;
+    let tokens = &full.assert_status(200)["identities"][0];
+    assert_eq!(tokens["expires_in"], 3600);
+    assert!(
+        tokens["access_token"]
+            .as_str()
+            .is_some_and(|t| t.len() > 10)
+            && tokens["refresh_token"].is_string()
+    );
+    assert_eq!(
+        s.count_rows("users WHERE idp_tokens LIKE '%access_token%'")
+            .await,
+        0,
+        "sealed at rest"
     );
     assert_eq!(user["logins_count"], 1);
 

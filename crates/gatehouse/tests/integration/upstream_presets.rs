@@ -179,7 +179,15 @@ async fn each_social_preset_logs_in_with_its_providers_shapes() {
         let id = common::provider::jwt_claims(tokens["id_token"].as_str().unwrap());
         assert_eq!(id["sub"], user_id, "{}", p.strategy);
 
-        let user = s.get(&format!("/api/v2/users/{}", enc(user_id))).await;
+        let narrow = s.token_with_scope(Some("read:users")).await;
+        let user = s
+            .raw(
+                reqwest::Method::GET,
+                &format!("/api/v2/users/{}", enc(user_id)),
+                Some(&narrow),
+                None,
+            )
+            .await;
         let user = user.assert_status(200).clone();
         for (k, v) in want.as_object().unwrap() {
             assert_eq!(&user[k], v, "{}: {k} in {user}", p.strategy);

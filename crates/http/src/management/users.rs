@@ -19,6 +19,11 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(list).post(create))
         .route("/users/{id}", get(read).patch(update).delete(remove))
         .route("/users-by-email", get(by_email))
+        .route("/users/{id}/identities", axum::routing::post(link))
+        .route(
+            "/users/{id}/identities/{provider}/{user_id}",
+            axum::routing::delete(unlink),
+        )
 }
 
 async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
@@ -154,7 +159,52 @@ async fn read(
     q.allow_only(&["fields", "include_fields"])?;
     let fields = q.fields()?;
     let user = s.gatehouse.get_user(&id).await?;
-    Ok(Json(fields.apply(user.to_json())))
+    let mut doc = user.to_json();
+    // The providers' tokens are shown only to callers allowed to read them.
+    if caller.0.has_any(&[READ_USER_IDP_TOKENS]) {
+        let tokens = s.gatehouse.identity_provider_tokens(&user).await?;
+        if let Some(identities) = doc.get_mut("identities").and_then(Value::as_array_mut) {
+            for (i, t) in tokens {
+                if let Some(Value::Object(identity)) = identities.get_mut(i) {
+                    identity.extend(t);
+                }
+            }
+        }
+    }
+    Ok(Json(fields.apply(doc)))
+}
+
+/// `POST /api/v2/users/{id}/identities`: links an identity; 201 with the identities.
+async fn link(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(&[UPDATE_USERS])?;
+    let req = gatehouse_service::identities::LinkRequest::parse(body.as_map())?;
+    let user = s
+        .gatehouse
+        .link_identity(&id, req, Some(&caller.0.client_id))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(user.to_json()["identities"].clone()),
+    ))
+}
+
+/// `DELETE /api/v2/users/{id}/identities/{provider}/{user_id}`: 200 with what remains.
+async fn unlink(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, provider, user_id)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    caller.require(&[UPDATE_USERS])?;
+    let user = s
+        .gatehouse
+        .unlink_identity(&id, &provider, &user_id)
+        .await?;
+    Ok(Json(user.to_json()["identities"].clone()))
 }
 
 async fn update(

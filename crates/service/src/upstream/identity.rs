@@ -190,11 +190,28 @@ impl Gatehouse {
         })
     }
 
-    /// The provider's tokens of a user's identity, for callers allowed `read:user_idp_tokens`.
-    pub(crate) async fn idp_tokens(
+    /// The providers' tokens of a user's identities, by position in `identities[]`, for
+    /// callers allowed `read:user_idp_tokens`.
+    pub async fn identity_provider_tokens(
         &self,
-        user_id: &str,
-    ) -> Result<Option<Map<String, Value>>, ServiceError> {
+        user: &User,
+    ) -> Result<Vec<(usize, Map<String, Value>)>, ServiceError> {
+        let mut out = vec![];
+        let ids = std::iter::once(user.user_id.clone()).chain(
+            user.linked_identities
+                .iter()
+                .map(|l| format!("{}|{}", l.provider, l.user_id)),
+        );
+        for (i, id) in ids.enumerate() {
+            if let Some(t) = self.idp_tokens(&id).await? {
+                out.push((i, t));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The provider's tokens of a user's identity.
+    async fn idp_tokens(&self, user_id: &str) -> Result<Option<Map<String, Value>>, ServiceError> {
         let Some(sealed) = self.inner.users.idp_tokens(self.tenant(), user_id).await? else {
             return Ok(None);
         };
