@@ -2,13 +2,15 @@
 // applications and users through its Management API.
 //
 // Each test file gets its own server: a free port on 127.0.0.1, a fresh SQLite
-// database in a temp directory, fixed bootstrap credentials and a random secret
-// key. The server is stopped (SIGTERM, then SIGKILL) when the file's tests end.
-// Its stdout/stderr go to `gatehouse.log` in that directory; if a test failed
-// the directory is kept and its path printed, otherwise it is removed. Extra
+// database in a temp directory (or, when GATEHOUSE_TEST_DATABASE_URL names a
+// PostgreSQL server, a fresh database created there with `psql` and dropped when
+// the file ends), fixed bootstrap credentials and a random secret key. The
+// server is stopped (SIGTERM, then SIGKILL) when the file's tests end. Its
+// stdout/stderr go to `gatehouse.log` in that directory; if a test failed the
+// directory is kept and its path printed, otherwise it is removed. Extra
 // environment variables for the server (e.g. GATEHOUSE_SMTP_URL) can be given.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, afterEach, before } from 'node:test';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -63,7 +66,50 @@ export function freePort() {
 const UNSET = [
   'GATEHOUSE_PUBLIC_URL', 'GATEHOUSE_RATE_LIMIT', 'GATEHOUSE_SECRET_KEY_FILE',
   'GATEHOUSE_SMTP_URL', 'GATEHOUSE_SMTP_FROM', 'GATEHOUSE_MAIL_POLL_MS',
+  'GATEHOUSE_TEST_DATABASE_URL',
 ];
+
+/** GATEHOUSE_TEST_DATABASE_URL: a PostgreSQL server (any database on it) to create test databases on. */
+const PG_ADMIN_URL = process.env.GATEHOUSE_TEST_DATABASE_URL || '';
+
+/** Run one SQL statement with psql against the GATEHOUSE_TEST_DATABASE_URL database. */
+async function psql(sql) {
+  try {
+    await promisify(execFile)('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', PG_ADMIN_URL, '-c', sql]);
+  } catch (err) {
+    throw new Error(`psql ${JSON.stringify(sql)} failed: ${err.stderr || err.message}`);
+  }
+}
+
+/** A database for one server: a SQLite file in `dir`, or a PostgreSQL database of its own. */
+class TestDatabase {
+  constructor(dir) {
+    this.dir = dir;
+    this.pgName = PG_ADMIN_URL ? `gh_node_${randomBytes(6).toString('hex')}` : null;
+  }
+
+  /** What the server's GATEHOUSE_DATABASE_URL is set to. */
+  get url() {
+    if (!this.pgName) return `sqlite://${join(this.dir, 'gh.db')}`;
+    const [base, query] = PG_ADMIN_URL.split(/\?(.*)/s, 2);
+    return `${base.slice(0, base.lastIndexOf('/'))}/${this.pgName}${query ? `?${query}` : ''}`;
+  }
+
+  /** Empty: the SQLite files removed, or the PostgreSQL database (re)created. */
+  async reset() {
+    if (!this.pgName) {
+      for (const suffix of ['', '-wal', '-shm']) rmSync(join(this.dir, `gh.db${suffix}`), { force: true });
+      return;
+    }
+    await this.drop();
+    await psql(`CREATE DATABASE "${this.pgName}"`);
+  }
+
+  /** Remove a PostgreSQL database (the server must be stopped); SQLite files go with the directory. */
+  async drop() {
+    if (this.pgName) await psql(`DROP DATABASE IF EXISTS "${this.pgName}" WITH (FORCE)`);
+  }
+}
 
 /** One running gatehouse process. `env`: extra variables for the server (they win). */
 export class Gatehouse {
@@ -72,6 +118,7 @@ export class Gatehouse {
     this.dir = dir;
     this.extraEnv = env;
     this.logPath = join(dir, 'gatehouse.log');
+    this.database = new TestDatabase(dir);
     this.child = null;
     this.port = 0;
   }
@@ -91,12 +138,12 @@ export class Gatehouse {
   }
 
   async #spawnAndWait() {
-    for (const suffix of ['', '-wal', '-shm']) rmSync(join(this.dir, `gh.db${suffix}`), { force: true });
+    await this.database.reset();
     const env = { ...process.env };
     for (const name of UNSET) delete env[name];
     Object.assign(env, {
       GATEHOUSE_LISTEN: `127.0.0.1:${this.port}`,
-      GATEHOUSE_DATABASE_URL: `sqlite://${join(this.dir, 'gh.db')}`,
+      GATEHOUSE_DATABASE_URL: this.database.url,
       GATEHOUSE_SECRET_KEY: randomBytes(32).toString('hex'),
       GATEHOUSE_BOOTSTRAP_CLIENT_ID: BOOT_ID,
       GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: BOOT_SECRET,
@@ -180,6 +227,16 @@ export class Gatehouse {
     }, 201);
   }
 
+  /** GET /api/v2/users/{id}; returns the user. */
+  user(id) {
+    return this.#management('GET', `/api/v2/users/${encodeURIComponent(id)}`, undefined, 200);
+  }
+
+  /** POST /api/v2/connections (e.g. an `oidc` connection to an upstream provider); returns it. */
+  createConnection(fields) {
+    return this.#management('POST', '/api/v2/connections', fields, 201);
+  }
+
   /** GET /api/v2/users-by-email; returns the matching users. */
   usersByEmail(email) {
     return this.#management('GET', `/api/v2/users-by-email?email=${encodeURIComponent(email)}`, undefined, 200);
@@ -204,18 +261,20 @@ export class Gatehouse {
 /**
  * Register node:test hooks that start one server before the file's tests, then
  * run `setup(server)` (one hook: Node 20 runs top-level `before` hooks
- * concurrently), and stop the server after the tests. `options.env` adds
- * environment variables for the server. Returns a handle whose `.server` is set
- * once started.
+ * concurrently), and stop the server (and drop its PostgreSQL database) after
+ * the tests. `options.env` adds environment variables for the server. Returns a
+ * handle whose `.server` is set once started.
  */
 export function useGatehouse(setup = async () => {}, options = {}) {
   const handle = { server: null };
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-node-'));
   let failed = false;
+  let server = null; // set before it starts, so a database made for a failed start is dropped too
 
   before(async () => {
     try {
-      handle.server = await new Gatehouse(await resolveBinary(), dir, options).start();
+      server = new Gatehouse(await resolveBinary(), dir, options);
+      handle.server = await server.start();
       await setup(handle.server);
     } catch (err) {
       failed = true;
@@ -226,7 +285,8 @@ export function useGatehouse(setup = async () => {}, options = {}) {
     if (!t.passed) failed = true;
   });
   after(async () => {
-    await handle.server?.stop(); // SIGKILL after 10 s
+    await server?.stop(); // SIGKILL after 10 s
+    await server?.database.drop();
     if (failed) {
       console.error(`gatehouse log kept: ${join(dir, 'gatehouse.log')}`);
     } else {
@@ -234,6 +294,6 @@ export function useGatehouse(setup = async () => {}, options = {}) {
     }
   });
   // If the test process dies before `after` runs, do not leave the server behind.
-  process.once('exit', () => handle.server?.killNow());
+  process.once('exit', () => server?.killNow());
   return handle;
 }

@@ -1,10 +1,14 @@
 // A tiny relying party for the browser tests: `node:http` on 127.0.0.1 (random
 // port) using openid-client. GET /login starts the authorization-code flow (PKCE
-// S256, state, nonce) and sends the browser to Gatehouse; a `screen_hint` query
-// parameter is passed on (`/login?screen_hint=signup` opens the sign-up page).
-// GET /callback exchanges the code, has the library verify the ID token
-// (signature via JWKS, iss, aud, exp, nonce) and shows its `email` and
-// `email_verified` claims as `#email` and `#email_verified`.
+// S256, state, nonce) and sends the browser to Gatehouse; `screen_hint` and
+// `connection` query parameters are passed on (`/login?screen_hint=signup` opens
+// the sign-up page, `/login?connection=NAME` goes straight to that connection's
+// upstream provider). GET /callback exchanges the code, has the library verify
+// the ID token (signature via JWKS, iss, aud, exp, nonce) and shows its `sub`,
+// `email` and `email_verified` claims as `#sub`, `#email` and `#email_verified`
+// and all its claims as JSON in `#claims`. An error answer (e.g.
+// `error=access_denied`), checked by the library against the state sent, is
+// shown as `#error` and `#error_description`.
 
 import { createServer } from 'node:http';
 import * as client from 'openid-client';
@@ -47,7 +51,9 @@ export class RelyingParty {
       const nonce = client.randomNonce();
       this.#pending.set(state, { verifier, nonce });
       const extra = {};
-      if (url.searchParams.has('screen_hint')) extra.screen_hint = url.searchParams.get('screen_hint');
+      for (const name of ['screen_hint', 'connection']) {
+        if (url.searchParams.has(name)) extra[name] = url.searchParams.get(name);
+      }
       const target = client.buildAuthorizationUrl(this.config, {
         redirect_uri: this.redirectUri,
         scope: 'openid profile email',
@@ -66,17 +72,29 @@ export class RelyingParty {
         res.writeHead(400, { 'content-type': 'text/plain' }).end('unknown state');
         return;
       }
-      const tokens = await client.authorizationCodeGrant(this.config, url, {
-        pkceCodeVerifier: pending.verifier,
-        expectedState: state,
-        expectedNonce: pending.nonce,
-        idTokenExpected: true,
-      });
+      let tokens;
+      try {
+        tokens = await client.authorizationCodeGrant(this.config, url, {
+          pkceCodeVerifier: pending.verifier,
+          expectedState: state,
+          expectedNonce: pending.nonce,
+          idTokenExpected: true,
+        });
+      } catch (err) {
+        if (!(err instanceof client.AuthorizationResponseError)) throw err;
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(
+          '<!doctype html><title>Not signed in</title><h1>Not signed in</h1>'
+          + `<p id="error">${escapeHtml(err.error)}</p>`
+          + `<p id="error_description">${escapeHtml(err.error_description ?? '')}</p>`);
+        return;
+      }
       const claims = tokens.claims(); // verified: signature (JWKS), iss, aud, exp, nonce
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(
         '<!doctype html><title>Signed in</title><h1>Signed in</h1>'
+        + `<p id="sub">${escapeHtml(claims.sub)}</p>`
         + `<p id="email">${escapeHtml(claims.email)}</p>`
-        + `<p id="email_verified">${escapeHtml(claims.email_verified)}</p>`);
+        + `<p id="email_verified">${escapeHtml(claims.email_verified)}</p>`
+        + `<pre id="claims">${escapeHtml(JSON.stringify(claims))}</pre>`);
     } else {
       res.writeHead(404).end();
     }
