@@ -31,6 +31,10 @@ pub struct TenantSettings {
     /// Gatehouse extension: keep a user's sessions and refresh tokens when their password
     /// changes (by default they end).
     pub keep_sessions_on_password_change: bool,
+    /// Gatehouse extension: after a first login through an identity provider whose verified
+    /// email belongs to an existing database user, offer to link the two (the user proves the
+    /// existing account with its password first). Off by default.
+    pub suggest_account_linking: bool,
     /// Set through `/api/v2/attack-protection/breached-password-detection`, not here.
     pub breached_password_detection: crate::breached::BreachedPasswordSettings,
     /// Set through `/api/v2/email-templates`, not here; keyed by template name.
@@ -68,6 +72,7 @@ impl Default for TenantSettings {
             default_redirection_uri: None,
             post_login_redirect_url: None,
             keep_sessions_on_password_change: false,
+            suggest_account_linking: false,
             breached_password_detection: Default::default(),
             email_templates: Default::default(),
             flags: TenantFlags::default(),
@@ -86,6 +91,7 @@ const PROPERTIES: &[&str] = &[
     "default_redirection_uri",
     "post_login_redirect_url",
     "keep_sessions_on_password_change",
+    "suggest_account_linking",
     "flags",
 ];
 
@@ -170,6 +176,9 @@ impl TenantSettings {
         if let Some(b) = p.bool("keep_sessions_on_password_change")? {
             self.keep_sessions_on_password_change = b;
         }
+        if let Some(b) = p.bool("suggest_account_linking")? {
+            self.suggest_account_linking = b;
+        }
         if let Some(h) = hours(&mut p, "session_lifetime")? {
             self.session_lifetime = h;
         }
@@ -202,6 +211,10 @@ impl TenantSettings {
         m.insert(
             "keep_sessions_on_password_change".into(),
             json!(self.keep_sessions_on_password_change),
+        );
+        m.insert(
+            "suggest_account_linking".into(),
+            json!(self.suggest_account_linking),
         );
         m.insert(
             "idle_session_lifetime".into(),

@@ -455,3 +455,123 @@ async fn link_with_takes_an_id_token_for_the_calling_application() {
         primary
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_provider_login_may_offer_to_link_the_existing_account() {
+    let stand_in = Provider::start(None).await;
+    let url = stand_in.url.clone();
+    let mut s =
+        TestServer::start_with(|c| c.upstream_origin_overrides = vec![format!("github={url}")])
+            .await;
+    let shop = app(&mut s, "Shop").await;
+    s.post(
+        "/api/v2/connections",
+        json!({"name": "github", "strategy": "github", "enabled_clients": [shop.id],
+            "options": {"client_id": PROVIDER_CLIENT, "client_secret": PROVIDER_SECRET}}),
+    )
+    .await
+    .assert_status(201);
+    let existing = s
+        .create_user("renée@example.com", json!({"email_verified": true}))
+        .await["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let github_user = |id: u64| ProviderUser {
+        userinfo: obj(json!({"login": format!("renee{id}"), "id": id, "name": "Renée"})),
+        emails: Some(json!([{"email": "renée@example.com", "primary": true, "verified": true}])),
+        ..Default::default()
+    };
+
+    // Off (the default): the provider's user is simply created and logged in.
+    stand_in.set_user(github_user(1001));
+    let mut b = Browser::new(&s.url);
+    let back = login_through(&mut b, &stand_in, &authorize_url(&shop, Some("github"))).await;
+    assert!(back.callback_param("code").is_some(), "{back:?}");
+
+    s.patch(
+        "/api/v2/tenants/settings",
+        json!({"suggest_account_linking": true}),
+    )
+    .await
+    .assert_status(200);
+    stand_in.set_user(github_user(1002));
+    let mut b = Browser::new(&s.url);
+    let offer = login_through(&mut b, &stand_in, &authorize_url(&shop, Some("github"))).await;
+    assert_eq!(offer.status, 200, "{offer:?}");
+    assert!(
+        offer.body.contains("You already have an account")
+            && offer.body.contains("renée@example.com"),
+        "{}",
+        offer.body
+    );
+    let (state, csrf) = (offer.input("state").unwrap(), offer.input("_csrf").unwrap());
+
+    // The existing account's password is the proof; a wrong one links nothing.
+    let wrong = b
+        .post_form(
+            "/u/link",
+            &[
+                ("state", &state),
+                ("_csrf", &csrf),
+                ("action", "link"),
+                ("password", "not-it"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    let linked = b
+        .post_form(
+            "/u/link",
+            &[
+                ("state", &state),
+                ("_csrf", &csrf),
+                ("action", "link"),
+                ("password", "Sup3r-secret!"),
+            ],
+        )
+        .await;
+    let linked = b.follow(linked).await;
+    let tokens = exchange(&s, &shop, &linked.callback_param("code").expect("a code")).await;
+    assert_eq!(
+        jwt_claims(tokens["id_token"].as_str().unwrap())["sub"],
+        existing
+    );
+    let narrow = s.token_with_scope(Some("read:users")).await;
+    let user = s
+        .raw(
+            Method::GET,
+            &format!("/api/v2/users/{}", enc(&existing)),
+            Some(&narrow),
+            None,
+        )
+        .await;
+    let ids = user.assert_status(200)["identities"].clone();
+    assert_eq!(ids[1]["user_id"], "1002", "{ids}");
+    s.get("/api/v2/users/github%7C1002")
+        .await
+        .assert_error(404, "inexistent_user");
+
+    // "Continue without linking" logs the provider's new user in as they are.
+    stand_in.set_user(github_user(1003));
+    let mut b = Browser::new(&s.url);
+    let offer = login_through(&mut b, &stand_in, &authorize_url(&shop, Some("github"))).await;
+    let (state, csrf) = (offer.input("state").unwrap(), offer.input("_csrf").unwrap());
+    let skipped = b
+        .post_form(
+            "/u/link",
+            &[("state", &state), ("_csrf", &csrf), ("action", "skip")],
+        )
+        .await;
+    let skipped = b.follow(skipped).await;
+    let tokens = exchange(&s, &shop, &skipped.callback_param("code").expect("a code")).await;
+    assert_eq!(
+        jwt_claims(tokens["id_token"].as_str().unwrap())["sub"],
+        "github|1003"
+    );
+    // The form needs its CSRF token.
+    let forged = b
+        .post_form("/u/link", &[("state", &state), ("action", "skip")])
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+}

@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/authorize", get(authorize))
         .route("/u/login", get(login_page).post(login_submit))
         .route("/u/login/upstream", get(login_with_provider))
+        .route("/u/link", axum::routing::post(link_submit))
         .route(
             "/login/callback",
             get(upstream_callback).post(upstream_callback_post),
@@ -150,6 +151,15 @@ fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Response {
                 StatusCode::OK,
                 pages::consent(&screen, &g.csrf_token(&csrf)),
             )
+        }
+        Step::SuggestLink(screen) => {
+            set_csrf = new_csrf;
+            let status = if screen.error.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            html(status, pages::suggest_link(&screen, &g.csrf_token(&csrf)))
         }
         Step::External(url) => redirect(&url),
         Step::Callback(answer) => match answer.mode {
@@ -303,6 +313,23 @@ async fn login_submit(
         .submit_login(
             field(&f, "state"),
             field(&f, "username"),
+            field(&f, "password").to_string(),
+            &b.browser,
+        )
+        .await;
+    render(&s.gatehouse, outcome, &b)
+}
+
+async fn link_submit(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
+    let outcome = s
+        .gatehouse
+        .submit_link_suggestion(
+            field(&f, "state"),
+            field(&f, "action") == "link",
             field(&f, "password").to_string(),
             &b.browser,
         )

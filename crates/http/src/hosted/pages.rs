@@ -2,6 +2,7 @@
 //! drawn in the shared frame (`crate::templates`), every value escaped by maud.
 
 use crate::templates::{Frame, Markup, Surface, csrf_input, error_box, hidden, html};
+use gatehouse_service::browser::upstream::LinkScreen;
 use gatehouse_service::browser::{Branding, ConsentScreen, LoginScreen, describe_scope};
 use maud::{DOCTYPE, PreEscaped};
 
@@ -122,6 +123,28 @@ pub fn consent(s: &ConsentScreen, csrf: &str) -> Markup {
         }
     };
     layout("Authorize application", Some(&s.branding), body)
+}
+
+/// "An account with this email already exists": link it (with its password) or go on.
+pub fn suggest_link(s: &LinkScreen, csrf: &str) -> Markup {
+    let body = html! {
+        h1 { "You already have an account" }
+        p { "An account with " strong { (s.email) } " already exists. Link it to your "
+            (s.provider) " login, so both sign you in to the same account?" }
+        (error_box(s.error.as_deref()))
+        form method="post" action="/u/link" {
+            (flow_fields(&s.state, csrf))
+            input type="hidden" name="action" value="link";
+            label for="password" { "Password of the existing account" }
+            (password_input("password", "password", "current-password", true))
+            button type="submit" { "Link accounts" }
+        }
+        form method="post" action="/u/link" {
+            (flow_fields(&s.state, csrf))
+            button.secondary type="submit" name="action" value="skip" { "Continue without linking" }
+        }
+    };
+    layout("Link accounts", Some(&s.branding), body)
 }
 
 pub fn message(title: &str, text: &str) -> Markup {

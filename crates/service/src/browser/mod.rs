@@ -126,6 +126,9 @@ pub enum Step {
         transaction: String,
     },
     Consent(ConsentScreen),
+    /// After a first login through a provider: "this email already has an account — link
+    /// them?" (`suggest_account_linking`).
+    SuggestLink(upstream::LinkScreen),
     /// The post-login redirect hook: an external URL carrying a signed `state`.
     External(String),
     Callback(CallbackAnswer),

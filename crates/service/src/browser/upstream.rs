@@ -11,10 +11,12 @@ use super::{
 use crate::Gatehouse;
 use crate::browser::login::Authenticated;
 use crate::connections::connection_serves;
+use crate::credentials::LoginRefusal;
 use crate::upstream::{UpstreamError, UpstreamLogin};
 use gatehouse_core::authorize::{AuthorizeProblem, ResponseMode, redirect_url};
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::upstream::{Channel, Pkce, UpstreamOptions, UpstreamParam};
+use gatehouse_core::user::DATABASE_PROVIDER;
 use gatehouse_store::StoredConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -53,6 +55,39 @@ impl crate::sealed::Sealable for UpstreamState {
     fn expires_at(&self) -> Option<i64> {
         Some(self.created_at + UPSTREAM_LIFETIME_MS)
     }
+}
+
+/// A first login through a provider, waiting on the user's choice to link it to the
+/// existing account with the same email.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LinkSuggestion {
+    tx: Transaction,
+    new_user_id: String,
+    existing_user_id: String,
+    /// The upstream connection's name and button label, and the email both accounts have.
+    connection: String,
+    provider: String,
+    email: String,
+    created_at: i64,
+}
+
+impl crate::sealed::Sealable for LinkSuggestion {
+    const PURPOSE: &'static str = "link-suggestion";
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.created_at + UPSTREAM_LIFETIME_MS)
+    }
+}
+
+/// "An account with this email already exists: link them?"
+#[derive(Debug, Clone)]
+pub struct LinkScreen {
+    /// The sealed suggestion the page posts back.
+    pub state: String,
+    pub email: String,
+    /// The provider's label ("Google").
+    pub provider: String,
+    pub error: Option<String>,
+    pub branding: super::Branding,
 }
 
 /// A login button on the hosted page.
@@ -294,6 +329,11 @@ impl Gatehouse {
             Err(e) => return self.upstream_failed(&tx, &c, &o, event, e).await.into(),
         };
         event.user_name = login.profile.email.clone();
+        let verified_email = login
+            .profile
+            .email
+            .clone()
+            .filter(|_| login.profile.email_verified);
         let user = match self.upstream_user(&c, &o, login).await {
             Ok(u) => u,
             Err(e) => return self.upstream_failed(&tx, &c, &o, event, e).await.into(),
@@ -302,8 +342,149 @@ impl Gatehouse {
             event.details.insert("created".into(), json!(true));
         }
         tx.login_claims = user.denied;
+        if user.created
+            && let Some(email) = verified_email
+        {
+            match self.suggest_link(&tx, &c, &o, &user.user_id, &email).await {
+                Ok(Some(screen)) => return Step::SuggestLink(screen).into(),
+                Ok(None) => {}
+                Err(e) => return Step::from(e).into(),
+            }
+        }
         let proven = Authenticated::new(user.user_id, event, "Successful login");
         self.complete_login(tx, proven, browser).await
+    }
+
+    /// The link suggestion for a user a provider just created, when the tenant wants it and
+    /// exactly one database user has the same verified email.
+    async fn suggest_link(
+        &self,
+        tx: &Transaction,
+        c: &StoredConnection,
+        o: &UpstreamOptions,
+        new_user_id: &str,
+        email: &str,
+    ) -> Result<Option<LinkScreen>, crate::error::ServiceError> {
+        if !self.tenant_settings().await?.suggest_account_linking {
+            return Ok(None);
+        }
+        let candidates: Vec<_> = self
+            .inner
+            .users
+            .by_email(self.tenant(), email)
+            .await?
+            .into_iter()
+            .filter(|u| {
+                u.user_id != new_user_id && u.email_verified && u.provider == DATABASE_PROVIDER
+            })
+            .collect();
+        let [existing] = candidates.as_slice() else {
+            return Ok(None);
+        };
+        let provider = o.label(c.settings.display_name.as_deref(), &c.settings.name);
+        let suggestion = LinkSuggestion {
+            tx: tx.clone(),
+            new_user_id: new_user_id.to_string(),
+            existing_user_id: existing.user_id.clone(),
+            connection: c.settings.name.clone(),
+            provider: provider.clone(),
+            email: email.to_string(),
+            created_at: self.now(),
+        };
+        Ok(Some(LinkScreen {
+            state: self.seal(&suggestion)?,
+            email: email.to_string(),
+            provider,
+            error: None,
+            branding: self.branding().await?,
+        }))
+    }
+
+    /// `POST /u/link`: link the accounts (after the existing account's password) or go on
+    /// without linking.
+    pub async fn submit_link_suggestion(
+        &self,
+        state: &str,
+        link: bool,
+        password: String,
+        browser: &Browser,
+    ) -> Outcome {
+        let Ok(s) = self.unseal::<LinkSuggestion>(state) else {
+            return expired().into();
+        };
+        // The login through the provider, as logged once the user has chosen.
+        let upstream_event = LogEvent {
+            client_id: Some(s.tx.req.client_id.clone()),
+            connection: Some(s.connection.clone()),
+            user_name: Some(s.email.clone()),
+            ..browser.event()
+        };
+        if !link {
+            let proven =
+                Authenticated::new(s.new_user_id.clone(), upstream_event, "Successful login");
+            return self.complete_login(s.tx, proven, browser).await;
+        }
+        let existing = match self
+            .inner
+            .users
+            .get(self.tenant(), &s.existing_user_id)
+            .await
+        {
+            Ok(Some(v)) => v.user,
+            Ok(None) => return expired().into(),
+            Err(e) => return Step::from(crate::error::ServiceError::from(e)).into(),
+        };
+        let (connection, email) = match (
+            self.stored_connection(&existing.connection_id).await,
+            existing.email.clone(),
+        ) {
+            (Ok(c), Some(e)) => (c, e),
+            (Err(e), _) => return Step::from(e).into(),
+            (_, None) => return expired().into(),
+        };
+        let mut event = LogEvent {
+            client_id: Some(s.tx.req.client_id.clone()),
+            ..browser.event()
+        };
+        let again = |error: String| async {
+            let branding = match self.branding().await {
+                Ok(b) => b,
+                Err(e) => return Outcome::from(Step::from(e)),
+            };
+            Step::SuggestLink(LinkScreen {
+                state: state.to_string(),
+                email: s.email.clone(),
+                provider: s.provider.clone(),
+                error: Some(error),
+                branding,
+            })
+            .into()
+        };
+        match self
+            .verify_password(&connection, &email, password, &mut event)
+            .await
+        {
+            Ok(user) if user.user_id == existing.user_id => {}
+            Ok(_) => return again("That password belongs to another account.".into()).await,
+            Err(LoginRefusal::Failed(f)) => return Step::Failed(f).into(),
+            Err(refusal) => return again(refusal.to_string()).await,
+        }
+        match self
+            .inner
+            .users
+            .link(self.tenant(), &existing.user_id, &s.new_user_id, self.now())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return again("These accounts cannot be linked any more.".into()).await,
+            Err(e) => return Step::from(crate::error::ServiceError::from(e)).into(),
+        }
+        let mut proven_event = upstream_event;
+        proven_event
+            .details
+            .insert("linked".into(), json!(s.new_user_id));
+        let proven = Authenticated::new(existing.user_id, proven_event, "Successful login");
+        self.complete_login(s.tx, proven, browser).await
     }
 
     /// The code exchange (or the posted ID token) and the profile.

@@ -17,3 +17,7 @@ CREATE TABLE upstream_states (
 -- Deny-listed attributes of the login a code was issued for, sealed: they reach that login's
 -- ID token and are never stored in the profile.
 ALTER TABLE authorization_codes ADD COLUMN login_claims TEXT;
+-- Two accounts at a provider may share an email address: one address per connection holds
+-- for database and passwordless connections only.
+DROP INDEX users_email_per_connection;
+CREATE UNIQUE INDEX users_email_per_connection ON users (tenant_id, connection_id, email) WHERE provider IN ('auth0', 'email');
