@@ -408,7 +408,7 @@ fn gunzip(bytes: &[u8]) -> String {
     out
 }
 
-async fn export(s: &mut TestServer, body: Value) -> (Value, String) {
+pub(crate) async fn export(s: &mut TestServer, body: Value) -> (Value, String) {
     let r = s.post("/api/v2/jobs/users-exports", body).await;
     let job = r.assert_status(201).clone();
     assert_eq!(job["type"], "users_export");

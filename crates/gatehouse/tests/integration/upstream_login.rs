@@ -544,7 +544,12 @@ async fn deny_listed_attributes_reach_that_logins_tokens_but_are_never_stored() 
         .assert_status(200)
         .to_string();
     let logged = serde_json::to_string(&logs(&mut s).await).unwrap();
-    for doc in [&stored, &listed, &logged] {
+    let (_, exported) = crate::jobs::export(&mut s, json!({"format": "json"})).await;
+    assert!(
+        exported.contains("\"locale\":\"sv-SE\""),
+        "other attributes are exported: {exported}"
+    );
+    for doc in [&stored, &listed, &logged, &exported] {
         assert!(
             !doc.contains("tmp-Ω-4711")
                 && !doc.contains("Holm-Secret")
