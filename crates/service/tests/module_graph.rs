@@ -141,6 +141,12 @@ fn the_token_endpoint_and_credential_checks_do_not_reach_into_pages() {
             &["browser", "account", "passwordless", "admin"][..],
         ),
         ("browser", &["account", "admin"][..]),
+        // Talking to identity providers is below the flow that sends users there.
+        (
+            "upstream",
+            &["browser", "oauth", "account", "passwordless", "admin"][..],
+        ),
+        ("identities", &["browser", "oauth", "account", "admin"][..]),
     ] {
         for upper in forbidden {
             if let Some(file) = graph.get(lower).and_then(|e| e.get(*upper)) {
