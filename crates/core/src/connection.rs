@@ -123,6 +123,28 @@ impl ConnectionSettings {
         out
     }
 
+    /// Writes the OpenID Connect channel into `options` when the caller left it out: back
+    /// channel when there is a client secret (given now, or kept sealed from before), front
+    /// channel otherwise. Decided here, while the secret is still visible: once sealed apart
+    /// it no longer is, and the login must not fall back to the front channel.
+    fn settle_channel(&self, o: &mut Map<String, Value>) {
+        let generic_oidc = self.strategy == upstream::OIDC_STRATEGY;
+        if !generic_oidc || o.get("type").is_some_and(|t| !t.is_null()) {
+            return;
+        }
+        let has_secret = match o.get("client_secret") {
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(_) => false,
+            None => self.sealed_secrets.contains_key("client_secret"),
+        };
+        let channel = if has_secret {
+            "back_channel"
+        } else {
+            "front_channel"
+        };
+        o.insert("type".into(), Value::String(channel.into()));
+    }
+
     /// `options.disable_signup`: only the Management API and imports may add users.
     pub fn signup_disabled(&self) -> bool {
         self.options.get("disable_signup").and_then(Value::as_bool) == Some(true)
@@ -198,8 +220,9 @@ impl ConnectionSettings {
         if let Some(d) = p.string("display_name")? {
             self.display_name = Some(d);
         }
-        if let Some(o) = p.object("options")? {
+        if let Some(mut o) = p.object("options")? {
             if self.is_upstream() {
+                self.settle_channel(&mut o);
                 UpstreamOptions::parse(&self.strategy, &o)?;
             } else {
                 validate_options(&o)?;

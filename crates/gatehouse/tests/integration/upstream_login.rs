@@ -59,7 +59,8 @@ async fn oidc_connection(
     apps: &[&App],
     extra: Value,
 ) -> Value {
-    let mut options = json!({"type": "back_channel", "discovery_url": p.discovery_url(),
+    // No `type`: with a client secret the connection settles on the back channel.
+    let mut options = json!({"discovery_url": p.discovery_url(),
         "client_id": PROVIDER_CLIENT, "client_secret": PROVIDER_SECRET, "scope": "openid profile email"});
     for (k, v) in extra.as_object().unwrap() {
         options[k] = v.clone();
@@ -718,6 +719,7 @@ async fn upstream_connections_are_checked_and_keep_their_secret() {
     let p = Provider::start(None).await;
     let shop = app(&mut s, "Shop").await;
     let c = oidc_connection(&mut s, &p, "acme-sso", &[&shop], json!({})).await;
+    assert_eq!(c["options"]["type"], "back_channel", "{c}");
     let text = c.to_string();
     assert!(
         !text.contains(PROVIDER_SECRET) && !text.contains("sealed"),
@@ -742,6 +744,7 @@ async fn upstream_connections_are_checked_and_keep_their_secret() {
     // A PATCH of options without the secret keeps it: the next login still authenticates.
     let mut options = c["options"].clone();
     options["scope"] = json!("openid email");
+    options.as_object_mut().unwrap().remove("type");
     s.patch(
         &format!("/api/v2/connections/{id}"),
         json!({"options": options}),

@@ -310,6 +310,8 @@ fn done_message(code: &str) -> Option<&'static str> {
         "picture" => "Picture changed.",
         "verification" => "Verification email queued.",
         "verified" => "Email marked as verified.",
+        "linked" => "Identity linked.",
+        "unlinked" => "Identity unlinked: it is a user of its own again.",
         "reset" => "Password reset email queued.",
         _ => return None,
     })
@@ -408,7 +410,7 @@ async fn user_page(
         section.card { h2 { "Profile" } (profile(&user)) }
         section.card { h2 { "Login statistics" } (login_statistics(&user, &facts.blocks, csrf)) }
         section.card { h2 { "Metadata" } (metadata_editor(&user, &shown, csrf)) }
-        section.card { h2 { "Identities" } (identities(&user)) }
+        section.card { h2 { "Identities" } (identities(&user, csrf)) }
         section.card { h2 { "Recent events" } (recent_events(&user, &facts.events)) }
     };
     d.page(status, title, Nav::Users, body)
@@ -549,17 +551,48 @@ fn metadata_editor(user: &User, shown: &Shown<'_>, csrf: &str) -> Markup {
     }
 }
 
-fn identities(user: &User) -> Markup {
-    // A user has one identity, its own connection's, until linking lands.
+/// The user's own identity, the ones linked to it (each with an unlink button), and a form
+/// to link another user's identity.
+fn identities(user: &User, csrf: &str) -> Markup {
+    let action = format!("/admin/users/{}/", seg(&user.user_id));
+    let social = |provider: &str| gatehouse_core::upstream::is_social_provider(provider);
     let rows = html! {
         tr {
             td { (user.connection) }
             td { (user.provider) }
             td { code { (user.provider_user_id()) } }
-            td { "false" }
+            td { (social(&user.provider)) }
+            td.muted { "main identity" }
+        }
+        @for l in &user.linked_identities {
+            tr {
+                td { (l.connection) }
+                td { (l.provider) }
+                td { code { (l.user_id) } }
+                td { (l.is_social) }
+                td {
+                    form method="post" action={ (action) "unlink" } {
+                        (csrf_input(csrf))
+                        input type="hidden" name="provider" value=(l.provider);
+                        input type="hidden" name="user_id" value=(l.user_id);
+                        button.secondary type="submit" { "Unlink" }
+                    }
+                }
+            }
         }
     };
-    table(None, &["Connection", "Provider", "user_id", "Social"], rows)
+    html! {
+        (table(Some("identities"), &["Connection", "Provider", "user_id", "Social", ""], rows))
+        form.inline method="post" action={ (action) "link" } {
+            (csrf_input(csrf))
+            label for="link-provider" { "Provider" }
+            input #link-provider name="provider" type="text" placeholder="github" required;
+            label for="link-user-id" { "Its user_id (after the |)" }
+            input #link-user-id name="user_id" type="text" required;
+            button type="submit" { "Link identity" }
+        }
+        p.muted { "Linking moves that user into this one: it leaves the user list, its metadata is discarded, and logging in through it logs in this user." }
+    }
 }
 
 fn recent_events(user: &User, events: &[LogEvent]) -> Markup {
@@ -702,6 +735,18 @@ async fn act(
                     .await
                     .map(|_| "picture")
             }
+            "link" => {
+                let req = gatehouse_service::identities::LinkRequest::Identity {
+                    provider: param(&f, "provider").trim().to_string(),
+                    user_id: param(&f, "user_id").trim().to_string(),
+                    connection_id: None,
+                };
+                g.link_identity(&id, req, None).await.map(|_| "linked")
+            }
+            "unlink" => g
+                .unlink_identity(&id, param(&f, "provider"), param(&f, "user_id"))
+                .await
+                .map(|_| "unlinked"),
             "mark-verified" => patch(g, &id, json!({"email_verified": true}))
                 .await
                 .map(|_| "verified"),
