@@ -101,7 +101,6 @@ contract!(
             created_at: T0,
             expires_at: T0 + 1_000,
             used_at: None,
-            login_claims: None,
             revoked_at: None,
         };
         tokens.insert(TENANT, &t).await.unwrap();

@@ -55,7 +55,6 @@ fn token(family_id: &str, user_id: &str, expires_at: i64) -> RefreshToken {
         created_at: T0,
         expires_at,
         used_at: None,
-        login_claims: None,
         revoked_at: None,
     }
 }

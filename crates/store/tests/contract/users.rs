@@ -349,7 +349,6 @@ contract!(a_user_created_again_inherits_nothing, |db| {
         created_at: T0,
         expires_at: T0 + 86_400_000,
         used_at: None,
-        login_claims: None,
         revoked_at: None,
     };
     tokens.insert(TENANT, &token).await.unwrap();
