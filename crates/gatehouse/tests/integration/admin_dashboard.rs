@@ -1,10 +1,15 @@
 //! The admin dashboard over HTTP: sign-in through the hosted login (authorization code with
 //! PKCE), the admin role checked on every request, CSRF on every form, and the user actions
-//! changing what the Management API then reads.
+//! changing what the Management API then reads; upstream connections set up through the
+//! forms, their secrets written but never shown.
 
 use crate::common;
+use crate::upstream_login::{app, authorize_url, login_through};
 
 use common::browser::{Browser, Page};
+use common::provider::{
+    CLIENT_ID as PROVIDER_CLIENT, CLIENT_SECRET as PROVIDER_SECRET, Provider, ProviderUser,
+};
 use common::{TestServer, enc};
 use serde_json::{Value, json};
 
@@ -282,6 +287,8 @@ fn every_route(user: &str, client: &str, connection: &str) -> Vec<(&'static str,
         ("GET", "/admin/applications".into()),
         ("GET", format!("/admin/applications/{client}")),
         ("GET", "/admin/connections".into()),
+        ("GET", "/admin/connections/new".into()),
+        ("GET", "/admin/connections/new?strategy=github".into()),
         ("GET", format!("/admin/connections/{connection}")),
         ("GET", "/admin/jobs".into()),
         ("GET", "/admin/jobs/job_x".into()),
@@ -772,4 +779,517 @@ async fn the_other_user_actions_do_what_they_say() {
 
     let unknown = b.post_form(&act("explode"), &[("_csrf", &token)]).await;
     assert_eq!(unknown.status, 404);
+}
+
+/// The client secret GitHub issued: no dashboard page and no API answer may show it.
+const GITHUB_SECRET: &str = "9f4c1e7a2b8d3f6e0a5c9b1d7e2f8a4c6b0d3e5f";
+const GITHUB_CLIENT: &str = "Iv1.8a61f9b3a7aba766";
+
+/// A new application of this name, made through the Management API: its client id.
+async fn application(s: &mut TestServer, name: &str) -> String {
+    s.post(
+        "/api/v2/clients",
+        json!({"name": name, "app_type": "regular_web"}),
+    )
+    .await
+    .assert_status(201)["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The connection of this name as the Management API shows it (null when there is none).
+async fn connection_named(s: &mut TestServer, name: &str) -> Value {
+    s.get(&format!("/api/v2/connections?name={}", enc(name)))
+        .await
+        .assert_status(200)[0]
+        .clone()
+}
+
+fn enabled_clients(c: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = c["enabled_clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(ids: &[&str]) -> Vec<String> {
+    let mut ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    ids.sort();
+    ids
+}
+
+/// Owned form fields as `post_form` takes them.
+fn as_form(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// Whether the checkbox enabling the connection for this application is ticked on the page.
+fn ticked(page: &Page, client_id: &str) -> bool {
+    page.body
+        .contains(&format!("name=\"enabled_{client_id}\" checked"))
+}
+
+#[tokio::test]
+async fn a_github_connection_is_made_from_its_preset_and_keeps_its_secret_when_edited() {
+    let mut s = server().await;
+    // Made out of alphabetical order: the form lists applications by name.
+    let members = application(&mut s, "Mitgliederportal São Paulo").await;
+    let books = application(&mut s, "Buchhaltung Ærøskøbing").await;
+    let till = application(&mut s, "Kassensystem Zürich").await;
+    let mut b = Browser::new(&s.url);
+    let home = sign_in(&mut b, ADMIN_EMAIL).await;
+    let token = csrf(&home);
+    let mut pages = vec![];
+
+    let list = b.get("/admin/connections").await;
+    for label in [
+        "Google",
+        "GitHub",
+        "Microsoft",
+        "Apple",
+        "Facebook",
+        "LinkedIn",
+        "OpenID Connect",
+    ] {
+        assert!(list.body.contains(&format!(">{label}</a>")), "{label}");
+    }
+    assert!(
+        list.body
+            .contains("href=\"/admin/connections/new?strategy=github\""),
+        "{}",
+        list.body
+    );
+    let form = b.get("/admin/connections/new?strategy=github").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert_eq!(form.input("name").as_deref(), Some("github"));
+    assert!(form.body.contains("<code>read:user user:email</code>"));
+    assert!(form.body.contains(&format!(
+        "<code id=\"callback-url\">{}/login/callback<",
+        s.url
+    )));
+    let at = |name: &str| form.body.find(name).unwrap();
+    assert!(at("Buchhaltung") < at("Kassensystem") && at("Kassensystem") < at("Mitglieder"));
+    assert!(![&members, &books, &till].iter().any(|id| ticked(&form, id)));
+
+    let enable_books = format!("enabled_{books}");
+    let enable_till = format!("enabled_{till}");
+    let created = b
+        .post_form(
+            "/admin/connections",
+            &[
+                ("_csrf", &token),
+                ("strategy", "github"),
+                ("name", "github"),
+                ("display_name", "GitHub für Entwickler·innen"),
+                ("client_id", GITHUB_CLIENT),
+                ("client_secret", GITHUB_SECRET),
+                ("scope", "repo  read:org"),
+                ("set_user_root_attributes", "on_first_login"),
+                ("non_persistent_attrs", "ip_address\r\nlocation\r\n"),
+                (&enable_books, "on"),
+                (&enable_till, "on"),
+                ("show_as_button", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page = b.follow(created).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Connection created."));
+    assert!(
+        page.body
+            .contains("GitHub <code class=\"muted\">github</code>")
+    );
+    assert!(page.body.contains(&format!(
+        "<code id=\"callback-url\">{}/login/callback<",
+        s.url
+    )));
+    assert!(
+        page.body.contains(
+            "<p id=\"button-preview\"><a class=\"provider\">Continue with GitHub für Entwickler·innen</a></p>"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Shown on the login page of Buchhaltung Ærøskøbing, Kassensystem Zürich.")
+    );
+    assert!(page.body.contains("leave empty to keep the current secret"));
+    assert!(ticked(&page, &books) && ticked(&page, &till) && !ticked(&page, &members));
+    pages.push(page);
+
+    let c = connection_named(&mut s, "github").await;
+    let id = c["id"].as_str().unwrap().to_string();
+    assert_eq!(c["strategy"], "github");
+    assert_eq!(c["display_name"], "GitHub für Entwickler·innen");
+    assert_eq!(
+        c["options"],
+        json!({"client_id": GITHUB_CLIENT, "scope": ["repo", "read:org"],
+            "set_user_root_attributes": "on_first_login",
+            "non_persistent_attrs": ["ip_address", "location"]})
+    );
+    assert_eq!(enabled_clients(&c), sorted(&[&books, &till]));
+    assert_eq!(c["show_as_button"], true);
+    assert!(!c.to_string().contains(GITHUB_SECRET), "{c}");
+    // Stored sealed, never in clear.
+    let sealed = "connections WHERE name = 'github' AND CAST(settings AS TEXT) LIKE '%sealed_secrets%client_secret%'";
+    assert_eq!(s.count_rows(sealed).await, 1);
+    let in_clear = format!(
+        "connections WHERE CAST(settings AS TEXT) LIKE '%{}%'",
+        &GITHUB_SECRET[..16]
+    );
+    assert_eq!(s.count_rows(&in_clear).await, 0);
+
+    // Refused on the form (a deny-listed name past Auth0's 255 characters): the entered
+    // values stay on the page, the new secret does not, and nothing changes.
+    let too_long = "x".repeat(256);
+    let enable_members = format!("enabled_{members}");
+    let new_secret = "0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3";
+    let refused = b
+        .post_form(
+            &format!("/admin/connections/{id}"),
+            &[
+                ("_csrf", &token),
+                ("display_name", "GitHub (Ærø)"),
+                ("client_id", GITHUB_CLIENT),
+                ("client_secret", new_secret),
+                ("set_user_root_attributes", "never_on_login"),
+                ("non_persistent_attrs", &too_long),
+                (&enable_members, "on"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("at most 96 attribute names of 1 to 255 characters"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        refused.input("display_name").as_deref(),
+        Some("GitHub (Ærø)")
+    );
+    assert!(
+        refused
+            .body
+            .contains("<option value=\"never_on_login\" selected>")
+    );
+    assert!(ticked(&refused, &members) && !ticked(&refused, &books));
+    assert!(!refused.body.contains(new_secret));
+    pages.push(refused);
+    assert_eq!(connection_named(&mut s, "github").await, c);
+
+    // Saved without a secret: the options are replaced, the sealed secret is kept.
+    let saved = b
+        .post_form(
+            &format!("/admin/connections/{id}"),
+            &[
+                ("_csrf", &token),
+                ("display_name", ""),
+                ("client_id", GITHUB_CLIENT),
+                ("client_secret", ""),
+                ("scope", ""),
+                ("set_user_root_attributes", "never_on_login"),
+                ("non_persistent_attrs", "ip_address"),
+                (&enable_members, "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = b.follow(saved).await;
+    assert!(page.body.contains("Connection saved."));
+    assert!(page.body.contains("Continue with GitHub</a>"));
+    assert!(page.body.contains("Hidden: no login page shows it."));
+    assert!(page.body.contains("leave empty to keep the current secret"));
+    pages.push(page);
+    let c = connection_named(&mut s, "github").await;
+    assert_eq!(
+        c["options"],
+        json!({"client_id": GITHUB_CLIENT, "set_user_root_attributes": "never_on_login",
+            "non_persistent_attrs": ["ip_address"]})
+    );
+    assert_eq!(enabled_clients(&c), sorted(&[&members]));
+    assert_eq!(c["show_as_button"], false);
+    assert_eq!(s.count_rows(sealed).await, 1);
+    assert_eq!(s.count_rows(&in_clear).await, 0);
+
+    // The list shows the provider by name; no page ever showed a secret.
+    let list = b.get("/admin/connections").await;
+    assert!(
+        list.body.contains(&format!(
+            "<a href=\"/admin/connections/{id}\">github</a></td><td>GitHub <code class=\"muted\">github</code>"
+        )),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body
+            .contains("Database <code class=\"muted\">auth0</code>")
+    );
+    pages.push(list);
+    pages.push(b.get(&format!("/admin/connections/{id}")).await);
+    for page in &pages {
+        assert!(!page.body.contains(GITHUB_SECRET), "{}", page.body);
+        assert!(!page.body.contains(new_secret), "{}", page.body);
+    }
+    let api = s
+        .get("/api/v2/connections")
+        .await
+        .assert_status(200)
+        .to_string();
+    assert!(
+        !api.contains(GITHUB_SECRET) && !api.contains("sealed"),
+        "{api}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_openid_connect_provider_set_up_in_the_dashboard_logs_users_in() {
+    let mut s = server().await;
+    let p = Provider::start(None).await;
+    let volunteers = app(&mut s, "Portail des bénévoles").await;
+    let intranet = app(&mut s, "Intranet Øresund").await;
+    let mut b = Browser::new(&s.url);
+    let home = sign_in(&mut b, ADMIN_EMAIL).await;
+    let token = csrf(&home);
+
+    let form = b.get("/admin/connections/new?strategy=oidc").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert_eq!(form.input("name").as_deref(), Some(""));
+    assert_eq!(form.input("scope").as_deref(), Some("openid profile email"));
+    assert!(
+        form.body
+            .contains("<option value=\"back_channel\" selected>")
+    );
+
+    let enable_volunteers = format!("enabled_{}", volunteers.id);
+    let discovery = p.discovery_url();
+    let create = |discovery_url: &str| -> Vec<(String, String)> {
+        [
+            ("_csrf", token.as_str()),
+            ("strategy", "oidc"),
+            ("name", "acme-sso"),
+            ("display_name", "Acme Ångström SSO"),
+            ("type", "back_channel"),
+            ("discovery_url", discovery_url),
+            ("client_id", PROVIDER_CLIENT),
+            ("client_secret", PROVIDER_SECRET),
+            ("scope", "openid profile email"),
+            ("set_user_root_attributes", "on_each_login"),
+            ("non_persistent_attrs", ""),
+            (&enable_volunteers, "on"),
+            ("show_as_button", "on"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+
+    // A provider URL that is neither https nor loopback: the service's words on the form,
+    // the entered values kept, the secret not shown back, nothing created.
+    let plain_http = "http://idp.example.com/.well-known/openid-configuration";
+    let fields = create(plain_http);
+    let refused = b.post_form("/admin/connections", &as_form(&fields)).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("must use https (plain http is allowed only on loopback hosts)"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("options.discovery_url"));
+    assert_eq!(refused.input("discovery_url").as_deref(), Some(plain_http));
+    assert_eq!(refused.input("name").as_deref(), Some("acme-sso"));
+    assert_eq!(
+        refused.input("display_name").as_deref(),
+        Some("Acme Ångström SSO")
+    );
+    assert!(ticked(&refused, &volunteers.id) && !ticked(&refused, &intranet.id));
+    assert!(!refused.body.contains(PROVIDER_SECRET), "{}", refused.body);
+    assert_eq!(connection_named(&mut s, "acme-sso").await, Value::Null);
+    // Neither discovery nor the endpoints: refused too.
+    let fields = create("");
+    let refused = b.post_form("/admin/connections", &as_form(&fields)).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("either discovery_url, or issuer"));
+    assert!(!refused.body.contains(PROVIDER_SECRET));
+    assert_eq!(connection_named(&mut s, "acme-sso").await, Value::Null);
+
+    // The stand-in provider on 127.0.0.1: nothing is fetched until a login.
+    let fields = create(&discovery);
+    let created = b.post_form("/admin/connections", &as_form(&fields)).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page = b.follow(created).await;
+    assert!(
+        page.body
+            .contains("OpenID Connect <code class=\"muted\">oidc</code>")
+    );
+    assert!(page.body.contains(&format!(
+        "<code id=\"callback-url\">{}/login/callback<",
+        s.url
+    )));
+    assert!(
+        page.body
+            .contains("<a class=\"provider\">Continue with Acme Ångström SSO</a>")
+    );
+    assert!(
+        page.body
+            .contains("Shown on the login page of Portail des bénévoles.")
+    );
+    assert!(!page.body.contains(PROVIDER_SECRET));
+    let c = connection_named(&mut s, "acme-sso").await;
+    let id = c["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        c["options"],
+        json!({"type": "back_channel", "discovery_url": discovery, "client_id": PROVIDER_CLIENT,
+            "scope": "openid profile email", "set_user_root_attributes": "on_each_login"})
+    );
+    assert_eq!(enabled_clients(&c), sorted(&[&volunteers.id]));
+    assert!(!c.to_string().contains(PROVIDER_SECRET));
+
+    // The login page shows the button the preview showed, to the enabled application only.
+    let mut visitor = Browser::new(&s.url);
+    let login = visitor.visit(&authorize_url(&volunteers, None)).await;
+    assert!(
+        login.body.contains("Continue with Acme Ångström SSO</a>"),
+        "{}",
+        login.body
+    );
+    let login = visitor.visit(&authorize_url(&intranet, None)).await;
+    assert!(!login.body.contains("Continue with Acme"), "{}", login.body);
+
+    // Saved without a secret (fewer scopes, one more application): the provider still gets
+    // the secret it issued at the code exchange, so the stored one was kept.
+    let enable_intranet = format!("enabled_{}", intranet.id);
+    let saved = b
+        .post_form(
+            &format!("/admin/connections/{id}"),
+            &[
+                ("_csrf", &token),
+                ("display_name", "Acme Ångström SSO"),
+                ("type", "back_channel"),
+                ("discovery_url", &discovery),
+                ("client_id", PROVIDER_CLIENT),
+                ("client_secret", ""),
+                ("scope", "openid email"),
+                ("set_user_root_attributes", "on_each_login"),
+                (&enable_volunteers, "on"),
+                (&enable_intranet, "on"),
+                ("show_as_button", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let c = connection_named(&mut s, "acme-sso").await;
+    assert_eq!(c["options"]["scope"], "openid email");
+    assert_eq!(c["options"]["type"], "back_channel");
+    assert_eq!(enabled_clients(&c), sorted(&[&volunteers.id, &intranet.id]));
+    p.set_user(ProviderUser {
+        id_token: json!({"sub": "u-4821", "name": "Søren Ødegård", "email": "soren@example.org",
+            "email_verified": true})
+        .as_object()
+        .cloned()
+        .unwrap(),
+        userinfo: json!({"sub": "u-4821", "name": "Søren Ødegård", "email": "soren@example.org",
+            "email_verified": true})
+        .as_object()
+        .cloned()
+        .unwrap(),
+        ..Default::default()
+    });
+    let mut visitor = Browser::new(&s.url);
+    let back = login_through(
+        &mut visitor,
+        &p,
+        &authorize_url(&intranet, Some("acme-sso")),
+    )
+    .await;
+    assert!(back.callback_param("code").is_some(), "{back:?}");
+    let (asked, exchanged) = p.with(|st| {
+        (
+            st.authorize_requests[0].clone(),
+            st.token_requests[0].0.clone(),
+        )
+    });
+    assert_eq!(asked["scope"], "openid email");
+    assert_eq!(asked["redirect_uri"], format!("{}/login/callback", s.url));
+    assert_eq!(exchanged["client_secret"], PROVIDER_SECRET);
+    let page = b.get(&format!("/admin/connections/{id}")).await;
+    assert!(!page.body.contains(PROVIDER_SECRET));
+    assert!(page.body.contains("leave empty to keep the current secret"));
+}
+
+#[tokio::test]
+async fn an_apple_connection_takes_the_team_key_id_and_private_key_and_never_shows_the_key() {
+    let mut s = server().await;
+    let shop = application(&mut s, "Épicerie Fine Lyon").await;
+    let mut b = Browser::new(&s.url);
+    let home = sign_in(&mut b, ADMIN_EMAIL).await;
+    let token = csrf(&home);
+    let form = b.get("/admin/connections/new?strategy=apple").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert_eq!(form.input("name").as_deref(), Some("apple"));
+    for field in ["client_id", "team_id", "kid"] {
+        assert_eq!(form.input(field).as_deref(), Some(""), "{field}");
+    }
+    assert!(
+        form.body
+            .contains("<textarea id=\"app_secret\" name=\"app_secret\"")
+    );
+    assert!(!form.body.contains("name=\"client_secret\""));
+
+    // The key's body: what must never be shown again.
+    let key_body = "MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQgVxq3nQ7C0fW2pY";
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{key_body}\n-----END PRIVATE KEY-----\n");
+    let enable_shop = format!("enabled_{shop}");
+    let created = b
+        .post_form(
+            "/admin/connections",
+            &[
+                ("_csrf", &token),
+                ("strategy", "apple"),
+                ("name", "apple"),
+                ("display_name", ""),
+                ("client_id", "com.epicerie-fine.web"),
+                ("team_id", "7QK2M9XW4R"),
+                ("kid", "ZB4N8C2P6D"),
+                ("app_secret", &pem),
+                ("set_user_root_attributes", "on_first_login"),
+                (&enable_shop, "on"),
+                ("show_as_button", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page = b.follow(created).await;
+    assert!(
+        page.body
+            .contains("<a class=\"provider\">Continue with Apple</a>")
+    );
+    assert!(page.body.contains("leave empty to keep the current secret"));
+    assert!(!page.body.contains(key_body), "{}", page.body);
+    let c = connection_named(&mut s, "apple").await;
+    assert_eq!(
+        c["options"],
+        json!({"client_id": "com.epicerie-fine.web", "team_id": "7QK2M9XW4R",
+            "kid": "ZB4N8C2P6D", "set_user_root_attributes": "on_first_login"})
+    );
+    assert!(c.get("display_name").is_none(), "{c}");
+    assert!(!c.to_string().contains(key_body));
+    let sealed = "connections WHERE name = 'apple' AND CAST(settings AS TEXT) LIKE '%sealed_secrets%app_secret%'";
+    assert_eq!(s.count_rows(sealed).await, 1);
+    let in_clear = format!("connections WHERE CAST(settings AS TEXT) LIKE '%{key_body}%'");
+    assert_eq!(s.count_rows(&in_clear).await, 0);
 }

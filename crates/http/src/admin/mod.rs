@@ -3,6 +3,7 @@
 //! Every request checks the dashboard session and the role; every form carries the CSRF
 //! token of the hosted pages; pages get the hosted pages' hardening headers.
 
+mod connections;
 mod format;
 mod frame;
 mod jobs;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/assets/admin.js", get(script))
         .merge(users::router())
         .merge(settings::router())
+        .merge(connections::router())
         .merge(jobs::router())
         .merge(logs::router())
         .layer(axum::middleware::from_fn_with_state(state, audit))

@@ -1,7 +1,9 @@
 //! The hosted pages' HTML: server-rendered, no JavaScript needed (the `form_post` page aside),
 //! drawn in the shared frame (`crate::templates`), every value escaped by maud.
 
-use crate::templates::{Frame, Markup, Surface, csrf_input, error_box, hidden, html};
+use crate::templates::{
+    Frame, Markup, Surface, csrf_input, error_box, hidden, html, provider_button,
+};
 use gatehouse_service::browser::upstream::LinkScreen;
 use gatehouse_service::browser::{Branding, ConsentScreen, LoginScreen, describe_scope};
 use maud::{DOCTYPE, PreEscaped};
@@ -80,9 +82,10 @@ fn provider_buttons(s: &LoginScreen) -> Markup {
         @if !s.providers.is_empty() {
             p.muted { "or" }
             @for p in &s.providers {
-                a.provider href={ "/u/login/upstream?state=" (s.transaction) "&connection=" (p.connection) } {
-                    "Continue with " (p.label)
-                }
+                (provider_button(
+                    Some(&format!("/u/login/upstream?state={}&connection={}", s.transaction, p.connection)),
+                    &p.label,
+                ))
             }
         }
     }

@@ -1,5 +1,6 @@
 //! Form pieces: hidden fields (the CSRF token first among them), one-button action forms,
-//! checkboxes with their label, and the options of a select.
+//! checkboxes with their label, the options of a select, and the login page's link to an
+//! upstream provider.
 
 use maud::{Markup, html};
 
@@ -40,4 +41,10 @@ pub fn options<'a>(choices: impl IntoIterator<Item = Choice<'a>>, current: &str)
             option value=[value] selected[value.unwrap_or(label) == current] { (label) }
         }
     }
+}
+
+/// "Continue with Google": the login page's link to an upstream provider. Without `href` it
+/// is the dashboard's preview of the same button, going nowhere.
+pub fn provider_button(href: Option<&str>, label: &str) -> Markup {
+    html! { a.provider href=[href] { "Continue with " (label) } }
 }

@@ -9,7 +9,7 @@ mod messages;
 mod style;
 mod tables;
 
-pub use forms::{button_form, check, csrf_input, hidden, options};
+pub use forms::{button_form, check, csrf_input, hidden, options, provider_button};
 pub use frame::{Frame, Surface};
 pub use maud::{Markup, html};
 pub use messages::{error_box, notice};

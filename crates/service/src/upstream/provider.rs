@@ -495,7 +495,7 @@ impl Gatehouse {
     }
 
     /// Where providers send users back: Auth0's path for it.
-    pub(crate) fn upstream_callback_url(&self) -> String {
+    pub fn upstream_callback_url(&self) -> String {
         format!("{}/login/callback", self.inner.config.public_url)
     }
 }
