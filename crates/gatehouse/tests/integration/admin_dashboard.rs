@@ -1293,3 +1293,78 @@ async fn an_apple_connection_takes_the_team_key_id_and_private_key_and_never_sho
     let in_clear = format!("connections WHERE CAST(settings AS TEXT) LIKE '%{key_body}%'");
     assert_eq!(s.count_rows(&in_clear).await, 0);
 }
+
+#[tokio::test]
+async fn an_administrator_links_and_unlinks_an_identity_on_the_users_page() {
+    let mut s = server().await;
+    // Created out of id order: the secondary first.
+    let secondary = s
+        .create_user(
+            "ōtani.second@example.com",
+            json!({"user_metadata": {"old": true}}),
+        )
+        .await;
+    let primary = s.create_user("ōtani@example.com", json!({})).await;
+    let (pid, sid) = (
+        primary["user_id"].as_str().unwrap().to_string(),
+        secondary["user_id"].as_str().unwrap().to_string(),
+    );
+    let mut b = Browser::new(&s.url);
+    let home = sign_in(&mut b, ADMIN_EMAIL).await;
+    let token = csrf(&home);
+    let act = |action: &str| format!("/admin/users/{}/{action}", enc(&pid));
+
+    let local = sid.trim_start_matches("auth0|");
+    let linked = b
+        .post_form(
+            &act("link"),
+            &[("_csrf", &token), ("provider", "auth0"), ("user_id", local)],
+        )
+        .await;
+    assert_eq!(linked.status, 303, "{}", linked.body);
+    let page = b.visit(linked.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("Identity linked."), "{}", page.body);
+    assert!(
+        page.body.contains(local) && page.body.contains("Unlink"),
+        "{}",
+        page.body
+    );
+    let ids = user_json(&mut s, &pid).await["identities"].clone();
+    assert_eq!(ids[1]["user_id"], local);
+
+    // Linking it again is refused in words on the page, nothing changes.
+    let again = b
+        .post_form(
+            &act("link"),
+            &[("_csrf", &token), ("provider", "auth0"), ("user_id", local)],
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains("Specified identity already exists."));
+    // Without the CSRF token nothing is unlinked.
+    let forged = b
+        .post_form(&act("unlink"), &[("provider", "auth0"), ("user_id", local)])
+        .await;
+    assert_eq!(forged.status, 403);
+
+    let unlinked = b
+        .post_form(
+            &act("unlink"),
+            &[("_csrf", &token), ("provider", "auth0"), ("user_id", local)],
+        )
+        .await;
+    assert_eq!(unlinked.status, 303, "{}", unlinked.body);
+    let back = user_json(&mut s, &sid).await;
+    assert_eq!(back["email"], "ōtani.second@example.com");
+    assert!(
+        back.get("user_metadata").is_none(),
+        "metadata was discarded at linking: {back}"
+    );
+    assert_eq!(
+        user_json(&mut s, &pid).await["identities"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
