@@ -31,11 +31,16 @@ pub enum JwtError {
     Signature,
 }
 
-/// Verifies the signature against the keys we publish and returns the claims.
-pub fn verify<'k>(
-    token: &str,
-    keys: impl IntoIterator<Item = &'k PublicKey>,
-) -> Result<Map<String, Value>, JwtError> {
+/// A compact RS256 token taken apart: its header, the signed bytes, the signature and the
+/// payload still encoded. Any other algorithm (`none`, HMAC) is refused here.
+struct Rs256Parts<'t> {
+    header: Map<String, Value>,
+    signed: &'t [u8],
+    signature: Vec<u8>,
+    payload: &'t str,
+}
+
+fn rs256_parts(token: &str) -> Result<Rs256Parts<'_>, JwtError> {
     let mut parts = token.splitn(3, '.');
     let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(JwtError::Malformed);
@@ -47,7 +52,22 @@ pub fn verify<'k>(
     if header.get("alg").and_then(Value::as_str) != Some("RS256") {
         return Err(JwtError::Algorithm);
     }
-    let kid = header
+    Ok(Rs256Parts {
+        header,
+        signed: &token.as_bytes()[..h.len() + 1 + p.len()],
+        signature: URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?,
+        payload: p,
+    })
+}
+
+/// Verifies the signature against the keys we publish and returns the claims.
+pub fn verify<'k>(
+    token: &str,
+    keys: impl IntoIterator<Item = &'k PublicKey>,
+) -> Result<Map<String, Value>, JwtError> {
+    let t = rs256_parts(token)?;
+    let kid = t
+        .header
         .get("kid")
         .and_then(Value::as_str)
         .ok_or(JwtError::UnknownKey)?;
@@ -55,40 +75,25 @@ pub fn verify<'k>(
         .into_iter()
         .find(|k| k.kid == kid)
         .ok_or(JwtError::UnknownKey)?;
-    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?;
-    let signed_len = h.len() + 1 + p.len();
-    if !key.verify(&token.as_bytes()[..signed_len], &sig) {
+    if !key.verify(t.signed, &t.signature) {
         return Err(JwtError::Signature);
     }
-    decode_json(p)
+    decode_json(t.payload)
 }
 
 /// Verifies an RS256 token signed by another party (an upstream provider) against its
 /// published keys: the key named by `kid`, or, when the header names none, any of them.
-/// Only RS256 is accepted, so `none` and HMAC tokens are refused.
 pub fn verify_foreign(token: &str, keys: &[PublicKey]) -> Result<Map<String, Value>, JwtError> {
-    let mut parts = token.splitn(3, '.');
-    let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(JwtError::Malformed);
-    };
-    if s.contains('.') {
-        return Err(JwtError::Malformed);
-    }
-    let header: Map<String, Value> = decode_json(h)?;
-    if header.get("alg").and_then(Value::as_str) != Some("RS256") {
-        return Err(JwtError::Algorithm);
-    }
-    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?;
-    let signed = &token.as_bytes()[..h.len() + 1 + p.len()];
-    let candidates: Vec<&PublicKey> = match header.get("kid").and_then(Value::as_str) {
+    let t = rs256_parts(token)?;
+    let candidates: Vec<&PublicKey> = match t.header.get("kid").and_then(Value::as_str) {
         Some(kid) => keys.iter().filter(|k| k.kid == kid).collect(),
         None => keys.iter().collect(),
     };
     if candidates.is_empty() {
         return Err(JwtError::UnknownKey);
     }
-    if candidates.iter().any(|k| k.verify(signed, &sig)) {
-        decode_json(p)
+    if candidates.iter().any(|k| k.verify(t.signed, &t.signature)) {
+        decode_json(t.payload)
     } else {
         Err(JwtError::Signature)
     }

@@ -801,15 +801,28 @@ impl UserStore {
         tenant: &str,
         user_id: &str,
     ) -> Result<Option<String>, StoreError> {
+        self.optional_text(
+            "SELECT password_hash FROM users WHERE tenant_id = $1 AND user_id = $2",
+            tenant,
+            user_id,
+        )
+        .await
+    }
+
+    /// One of a user's optional text columns, by one of the fixed queries above.
+    async fn optional_text(
+        &self,
+        sql: &'static str,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Option<String>, StoreError> {
         on_pool!(&self.db, pool => {
-            Ok(sqlx::query_scalar::<_, Option<String>>(
-                "SELECT password_hash FROM users WHERE tenant_id = $1 AND user_id = $2",
-            )
-            .bind(tenant)
-            .bind(user_id)
-            .fetch_optional(pool)
-            .await?
-            .flatten())
+            Ok(sqlx::query_scalar::<_, Option<String>>(sql)
+                .bind(tenant)
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await?
+                .flatten())
         })
     }
 
@@ -990,16 +1003,12 @@ impl UserStore {
         tenant: &str,
         user_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        on_pool!(&self.db, pool => {
-            Ok(sqlx::query_scalar::<_, Option<String>>(
-                "SELECT idp_tokens FROM users WHERE tenant_id = $1 AND user_id = $2",
-            )
-            .bind(tenant)
-            .bind(user_id)
-            .fetch_optional(pool)
-            .await?
-            .flatten())
-        })
+        self.optional_text(
+            "SELECT idp_tokens FROM users WHERE tenant_id = $1 AND user_id = $2",
+            tenant,
+            user_id,
+        )
+        .await
     }
 
     /// Replaces the sealed provider tokens of a user's identity (each login brings new ones).
@@ -1026,7 +1035,7 @@ impl UserStore {
             let mut tx = pool.begin().await?;
             for table in USER_OWNED_TABLES {
                 sqlx::query(&format!(
-                    "DELETE FROM {table} WHERE tenant_id = $1 AND user_id IN (SELECT user_id FROM users WHERE tenant_id = $1 AND linked_to = $2)"
+                    "DELETE FROM {table} WHERE tenant_id = $1 AND (user_id = $2 OR user_id IN (SELECT user_id FROM users WHERE tenant_id = $1 AND linked_to = $2))"
                 ))
                 .bind(tenant)
                 .bind(user_id)
@@ -1038,13 +1047,6 @@ impl UserStore {
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
-            for table in USER_OWNED_TABLES {
-                sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2"))
-                    .bind(tenant)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
             let r = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND user_id = $2")
                 .bind(tenant)
                 .bind(user_id)
