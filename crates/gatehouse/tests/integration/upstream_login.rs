@@ -1,7 +1,7 @@
 //! Logging in through upstream identity providers (issue 16): a stand-in OpenID Connect
 //! provider on 127.0.0.1 (`common::provider`) behind an `oidc` connection, from the
 //! application's `/authorize` to its callback and the code exchange; the checks on the way
-//! back (state, replay, nonce, signature, key rotation, provider down); the profile kept in
+//! back (state bound to the browser, replay, nonce, signature, key rotation, provider down); the profile kept in
 //! step by `set_user_root_attributes`; deny-listed attributes; enabled applications.
 
 use crate::common;
@@ -325,15 +325,32 @@ async fn a_bad_state_or_a_replayed_callback_logs_nobody_in() {
     let page = b.get(&format!("/login/callback?code={code}")).await;
     assert_eq!(page.status, 400);
 
+    // Login CSRF: the answer to this login opened in another browser (a victim handed the
+    // link, with or without a session of its own here) is refused, and stays usable by the
+    // browser that left for the provider.
+    let mut victim = Browser::new(&s.url);
+    let victims_page = victim.visit(&authorize_url(&shop, None)).await;
+    assert_eq!(
+        victims_page.status, 200,
+        "the victim has its own CSRF cookie now"
+    );
+    for stranger in [&mut victim, &mut Browser::new(&s.url)] {
+        let page = stranger.visit(&callback).await;
+        assert_eq!(page.status, 400, "{page:?}");
+        assert!(
+            page.body.contains("started in another browser"),
+            "{}",
+            page.body
+        );
+    }
+    assert_eq!(p.with(|st| st.token_requests.len()), 0);
+
     let first = b.visit(&callback).await;
     assert!(first.callback_param("code").is_some(), "{first:?}");
     // The same answer again (a replay, even by the same browser) is refused.
-    let mut other = Browser::new(&s.url);
-    for browser in [&mut b, &mut other] {
-        let replay = browser.visit(&callback).await;
-        assert_eq!(replay.status, 400, "{replay:?}");
-        assert!(replay.body.contains("already completed"), "{}", replay.body);
-    }
+    let replay = b.visit(&callback).await;
+    assert_eq!(replay.status, 400, "{replay:?}");
+    assert!(replay.body.contains("already completed"), "{}", replay.body);
     assert_eq!(
         p.with(|st| st.token_requests.len()),
         1,

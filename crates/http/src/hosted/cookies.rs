@@ -39,8 +39,8 @@ pub fn set_under(path: &str, name: &str, value: &str, max_age: i64, secure: bool
 
 /// A request's browser context: session cookie, CSRF cookie, IP and user agent.
 pub struct BrowserRequest {
+    /// With its CSRF cookie (`browser.csrf`: sent, or minted for this answer).
     pub browser: Browser,
-    pub csrf_cookie: Option<String>,
     /// Shown on failure pages as the reference to quote.
     pub request_id: String,
 }
@@ -50,13 +50,19 @@ impl<S: Send + Sync> FromRequestParts<S> for BrowserRequest {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let who = ClientInfo::from_parts(parts);
+        let (csrf, csrf_sent) = match read(&parts.headers, CSRF_COOKIE) {
+            Some(c) if c.len() >= 16 => (Some(c), true),
+            // A new one, set by the answer if a page or a provider's login needs it.
+            _ => (gatehouse_crypto::random::b64url(24).ok(), false),
+        };
         Ok(Self {
             browser: Browser {
                 session_cookie: read(&parts.headers, SESSION_COOKIE),
                 ip: who.ip,
                 user_agent: who.user_agent,
+                csrf,
+                csrf_sent,
             },
-            csrf_cookie: read(&parts.headers, CSRF_COOKIE),
             request_id: crate::failure::RequestId::of(&parts.headers).0,
         })
     }

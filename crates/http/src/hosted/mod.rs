@@ -95,17 +95,6 @@ fn html(status: StatusCode, page: crate::templates::Markup) -> Response {
     (status, page).into_response()
 }
 
-/// A CSRF cookie for this browser: the one it has, or a new one to set.
-fn csrf_cookie(existing: &Option<String>) -> (String, bool) {
-    match existing {
-        Some(c) if c.len() >= 16 => (c.clone(), false),
-        _ => (
-            gatehouse_crypto::random::b64url(24).unwrap_or_default(),
-            true,
-        ),
-    }
-}
-
 /// Gives the browser its CSRF cookie (a day; forms carry a token derived from it).
 fn set_csrf_cookie(g: &Gatehouse, resp: &mut Response, value: &str) {
     if let Ok(v) = HeaderValue::from_str(&cookies::set(
@@ -120,7 +109,9 @@ fn set_csrf_cookie(g: &Gatehouse, resp: &mut Response, value: &str) {
 
 /// Turns a step of the flow into a response, setting cookies as needed.
 fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Response {
-    let (csrf, new_csrf) = csrf_cookie(&b.csrf_cookie);
+    // The browser's CSRF cookie, or the one minted for this answer (`BrowserRequest`).
+    let csrf = b.browser.csrf.clone().unwrap_or_default();
+    let new_csrf = !b.browser.csrf_sent;
     let mut set_csrf = false;
     let mut resp = match outcome.step {
         Step::Failed(f) => return failure_page(f, &b.request_id),
@@ -161,7 +152,11 @@ fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Response {
             };
             html(status, pages::suggest_link(&screen, &g.csrf_token(&csrf)))
         }
-        Step::External(url) => redirect(&url),
+        Step::External(url) => {
+            // A login sent to an identity provider is bound to this cookie.
+            set_csrf = new_csrf;
+            redirect(&url)
+        }
         Step::Callback(answer) => match answer.mode {
             ResponseMode::FormPost => {
                 let mut r = html(
@@ -267,7 +262,7 @@ async fn login_with_provider(
 ) -> Response {
     let outcome = s
         .gatehouse
-        .login_with_provider(field(&q, "state"), field(&q, "connection"))
+        .login_with_provider(field(&q, "state"), field(&q, "connection"), &b.browser)
         .await;
     render(&s.gatehouse, outcome, &b)
 }
@@ -278,7 +273,7 @@ async fn upstream_callback(
     b: BrowserRequest,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let outcome = s.gatehouse.upstream_callback(&q, &b.browser).await;
+    let outcome = s.gatehouse.upstream_callback(&q, false, &b.browser).await;
     render(&s.gatehouse, outcome, &b)
 }
 
@@ -290,7 +285,7 @@ async fn upstream_callback_post(
     b: BrowserRequest,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let outcome = s.gatehouse.upstream_callback(&f, &b.browser).await;
+    let outcome = s.gatehouse.upstream_callback(&f, true, &b.browser).await;
     render(&s.gatehouse, outcome, &b)
 }
 
@@ -438,10 +433,11 @@ fn reset_form(
     g: &Gatehouse,
     screen: &gatehouse_service::account::ResetScreen,
     ticket: &str,
-    csrf_existing: &Option<String>,
+    b: &BrowserRequest,
     error: Option<&str>,
 ) -> Response {
-    let (csrf, new_csrf) = csrf_cookie(csrf_existing);
+    let csrf = b.browser.csrf.clone().unwrap_or_default();
+    let new_csrf = !b.browser.csrf_sent;
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -471,7 +467,7 @@ async fn reset_page(
 ) -> Response {
     let ticket = field(&q, "ticket");
     match s.gatehouse.reset_screen(ticket).await {
-        Ok(screen) => reset_form(&s.gatehouse, &screen, ticket, &b.csrf_cookie, None),
+        Ok(screen) => reset_form(&s.gatehouse, &screen, ticket, &b, None),
         Err(e) => ticket_refused(e, &b.request_id),
     }
 }
@@ -495,13 +491,7 @@ async fn reset_submit(
         Ok(done) => ticket_done(done),
         Err(Err(e)) => ticket_refused(e, &b.request_id),
         Err(Ok(message)) => match s.gatehouse.reset_screen(ticket).await {
-            Ok(screen) => reset_form(
-                &s.gatehouse,
-                &screen,
-                ticket,
-                &b.csrf_cookie,
-                Some(&message),
-            ),
+            Ok(screen) => reset_form(&s.gatehouse, &screen, ticket, &b, Some(&message)),
             Err(e) => ticket_refused(e, &b.request_id),
         },
     }

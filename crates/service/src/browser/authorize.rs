@@ -159,7 +159,7 @@ impl Gatehouse {
                     AuthorizeProblem::new("login_required", "Login required"),
                 );
             }
-            return self.to_login(tx).await;
+            return self.to_login(tx, browser).await;
         };
         match self.needs_consent(&client, &tx, &session).await {
             Ok(false) => {}
@@ -207,11 +207,7 @@ impl Gatehouse {
         &self,
         req: &AuthorizeRequest,
     ) -> Result<Option<StoredConnection>, ServiceError> {
-        let name = req
-            .connection
-            .as_deref()
-            .unwrap_or(DEFAULT_DATABASE_CONNECTION);
-        Ok(self.connection_by_name(name).await?.filter(|c| {
+        Ok(self.named_connection(req).await?.filter(|c| {
             c.settings.strategy == gatehouse_core::user::DATABASE_PROVIDER
                 || c.settings.is_upstream()
         }))
@@ -219,10 +215,12 @@ impl Gatehouse {
 
     /// Where a user without a usable session logs in: the provider of an upstream
     /// connection the request names, else the hosted login page.
-    async fn to_login(&self, tx: Transaction) -> Step {
+    async fn to_login(&self, tx: Transaction, browser: &Browser) -> Step {
         if let Some(name) = &tx.req.connection {
             match self.connection_by_name(name).await {
-                Ok(Some(c)) if c.settings.is_upstream() => return self.to_provider(tx, &c).await,
+                Ok(Some(c)) if c.settings.is_upstream() => {
+                    return self.to_provider(tx, &c, browser).await;
+                }
                 Ok(_) => {}
                 Err(e) => return e.into(),
             }

@@ -53,14 +53,22 @@ impl Gatehouse {
         &self,
         req: &AuthorizeRequest,
     ) -> Result<Option<StoredConnection>, ServiceError> {
+        Ok(self
+            .named_connection(req)
+            .await?
+            .filter(|c| c.settings.strategy == DATABASE_PROVIDER))
+    }
+
+    /// The connection `/authorize` names, of any strategy; by default the database.
+    pub(super) async fn named_connection(
+        &self,
+        req: &AuthorizeRequest,
+    ) -> Result<Option<StoredConnection>, ServiceError> {
         let name = req
             .connection
             .as_deref()
             .unwrap_or(DEFAULT_DATABASE_CONNECTION);
-        Ok(self
-            .connection_by_name(name)
-            .await?
-            .filter(|c| c.settings.strategy == DATABASE_PROVIDER))
+        self.connection_by_name(name).await
     }
 
     /// `GET /u/login` and `/u/signup`: the form for a transaction.

@@ -39,6 +39,11 @@ pub struct Browser {
     pub session_cookie: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The browser's CSRF cookie: the one it sent, or the one this answer sets. A login sent
+    /// to an identity provider is bound to it, so its answer is taken only from this browser.
+    pub csrf: Option<String>,
+    /// The CSRF cookie came with the request (it is not one minted for this answer).
+    pub csrf_sent: bool,
 }
 
 impl Browser {

@@ -47,6 +47,8 @@ struct UpstreamState {
     state_id: String,
     nonce: String,
     code_verifier: Option<String>,
+    /// SHA-256 of the CSRF cookie of the browser that left for the provider.
+    browser_binding: Option<String>,
     created_at: i64,
 }
 
@@ -123,7 +125,12 @@ impl Gatehouse {
     }
 
     /// Sends the browser to the connection's provider for this transaction.
-    pub(super) async fn to_provider(&self, tx: Transaction, c: &StoredConnection) -> Step {
+    pub(super) async fn to_provider(
+        &self,
+        tx: Transaction,
+        c: &StoredConnection,
+        browser: &Browser,
+    ) -> Step {
         if !connection_serves(c, &tx.req.client_id) {
             return problem_answer(
                 &tx.req,
@@ -179,6 +186,10 @@ impl Gatehouse {
             state_id,
             nonce: nonce.clone(),
             code_verifier: code_verifier.clone(),
+            browser_binding: browser
+                .csrf
+                .as_deref()
+                .map(|c| gatehouse_crypto::sha256_hex(c.as_bytes())),
             created_at: now,
         };
         let state = match self.seal(&sealed) {
@@ -238,12 +249,19 @@ impl Gatehouse {
     }
 
     /// `GET /u/login/upstream`: a provider's button on the login page.
-    pub async fn login_with_provider(&self, transaction: &str, connection: &str) -> Outcome {
+    pub async fn login_with_provider(
+        &self,
+        transaction: &str,
+        connection: &str,
+        browser: &Browser,
+    ) -> Outcome {
         let Some(tx) = self.open_transaction(transaction) else {
             return expired().into();
         };
         match self.connection_by_name(connection).await {
-            Ok(Some(c)) if c.settings.is_upstream() => self.to_provider(tx, &c).await.into(),
+            Ok(Some(c)) if c.settings.is_upstream() => {
+                self.to_provider(tx, &c, browser).await.into()
+            }
             Ok(_) => error_page(
                 400,
                 format!("There is no identity provider named {connection}."),
@@ -254,15 +272,37 @@ impl Gatehouse {
     }
 
     /// `/login/callback` (GET, or POST for `form_post` providers): the provider's answer.
+    /// It must come to the browser that left for the provider (its CSRF cookie), else a
+    /// stranger could hand a victim the answer to the stranger's own login. A provider's
+    /// posted answer is cross-site, so a `SameSite=Lax` cookie does not come with it: there
+    /// the cookie is checked when it comes.
     pub async fn upstream_callback(
         &self,
         params: &HashMap<String, String>,
+        posted: bool,
         browser: &Browser,
     ) -> Outcome {
         let param = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
         let Some(st) = param("state").and_then(|s| self.unseal::<UpstreamState>(s).ok()) else {
             return expired().into();
         };
+        let presented = browser
+            .csrf
+            .as_deref()
+            .filter(|_| browser.csrf_sent)
+            .map(|c| gatehouse_crypto::sha256_hex(c.as_bytes()));
+        let same_browser = match (&st.browser_binding, &presented) {
+            (Some(bound), Some(p)) => gatehouse_crypto::ct_eq(bound.as_bytes(), p.as_bytes()),
+            (Some(_), None) => posted,
+            (None, _) => true,
+        };
+        if !same_browser {
+            return error_page(
+                400,
+                "This sign-in was started in another browser. Go back to the application and sign in again.",
+            )
+            .into();
+        }
         match self
             .inner
             .upstream_states
