@@ -761,19 +761,21 @@ impl UserStore {
         let mut out: Vec<(VersionedUser, Option<String>)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         // Each look-up is written so that its unique index serves it: (tenant, connection,
-        // email), (tenant, connection, username), (tenant, user_id).
-        for (column, values, per_connection) in [
-            ("email", emails, true),
-            ("user_id", user_ids, false),
-            ("username", usernames, true),
+        // email) — partial, for database and passwordless users, so the query repeats its
+        // predicate (imports go to database connections) —, (tenant, connection, username),
+        // (tenant, user_id). Without the predicate SQLite read every user of the connection
+        // for each chunk (the 500,000-user import took 1.6 times as long).
+        for (column, values, connection_filter) in [
+            (
+                "email",
+                emails,
+                "connection_id = $2 AND provider IN ('auth0', 'email')",
+            ),
+            ("user_id", user_ids, "$2 = $2"),
+            ("username", usernames, "connection_id = $2"),
         ] {
             for chunk in values.chunks(PER_QUERY) {
                 let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
-                let connection_filter = if per_connection {
-                    "connection_id = $2"
-                } else {
-                    "$2 = $2"
-                };
                 let sql = format!(
                     "SELECT {COLUMNS}, password_hash FROM users WHERE tenant_id = $1 AND {connection_filter} AND {column} IN ({})",
                     list.join(",")

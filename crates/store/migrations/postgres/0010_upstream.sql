@@ -6,7 +6,9 @@ ALTER TABLE users ADD COLUMN idp_tokens TEXT;
 -- A linked (secondary) identity names its primary user; it leaves the user list and logs in
 -- as the primary.
 ALTER TABLE users ADD COLUMN linked_to TEXT;
-CREATE INDEX users_linked_to ON users (tenant_id, linked_to);
+-- Partial: only linked rows are in it, so it never competes with the primary key for the
+-- "linked_to IS NULL" of every list and export page.
+CREATE INDEX users_linked_to ON users (tenant_id, linked_to) WHERE linked_to IS NOT NULL;
 -- A login sent to a provider, until its callback consumes it: a replayed callback finds it gone.
 CREATE TABLE upstream_states (
     tenant_id   TEXT NOT NULL,
