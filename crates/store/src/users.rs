@@ -448,16 +448,22 @@ impl UserStore {
             return Ok(());
         }
         let placeholders: Vec<String> = (0..users.len()).map(|i| format!("${}", i + 2)).collect();
+        // Sorted here, not by the query: an ORDER BY made SQLite walk the updated_at index
+        // over every user of the tenant instead of probing the few linked rows (an export
+        // page took twice as long).
         let sql = format!(
-            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND linked_to IN ({}) ORDER BY updated_at, user_id",
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND linked_to IN ({})",
             placeholders.join(", ")
         );
-        let linked: Vec<VersionedUser> = on_pool!(&self.db, pool => {
+        let mut linked: Vec<VersionedUser> = on_pool!(&self.db, pool => {
             let mut q = sqlx::query_as::<_, Row>(&sql).bind(tenant);
             for u in users.iter() {
                 q = q.bind(&u.user_id);
             }
             q.fetch_all(pool).await?.into_iter().map(VersionedUser::from).collect()
+        });
+        linked.sort_by(|a, b| {
+            (a.user.updated_at, &a.user.user_id).cmp(&(b.user.updated_at, &b.user.user_id))
         });
         for l in linked {
             if let Some(primary) = users
