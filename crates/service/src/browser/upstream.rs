@@ -115,7 +115,14 @@ impl Gatehouse {
             .filter(|c| c.settings.is_upstream() && c.settings.show_as_button != Some(false))
             .filter(|c| connection_serves(c, client_id))
             .filter_map(|c| {
-                let o = c.settings.upstream_options().ok()?;
+                // A connection whose stored options no longer read gets no button; say why.
+                let o = match c.settings.upstream_options() {
+                    Ok(o) => o,
+                    Err(e) => {
+                        tracing::warn!(connection = %c.settings.name, "no login button: {}", e.message);
+                        return None;
+                    }
+                };
                 Some(ProviderButton {
                     label: o.label(c.settings.display_name.as_deref(), &c.settings.name),
                     connection: c.settings.name,

@@ -67,16 +67,18 @@ pub(crate) struct ProviderCache {
 
 impl ProviderCache {
     fn get(&self, url: &str, now: i64, max_age: i64) -> Option<Value> {
-        let docs = self.documents.lock().ok()?;
+        // A cache is still a cache after a panic elsewhere held its lock.
+        let docs = self.documents.lock().unwrap_or_else(|p| p.into_inner());
         docs.get(url)
             .filter(|(at, _)| now - at < max_age)
             .map(|(_, v)| v.clone())
     }
 
     fn put(&self, url: &str, now: i64, v: Value) {
-        if let Ok(mut docs) = self.documents.lock() {
-            docs.insert(url.to_string(), (now, v));
-        }
+        self.documents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(url.to_string(), (now, v));
     }
 }
 
@@ -584,12 +586,12 @@ async fn read_json(resp: reqwest::Response) -> Result<Value, UpstreamError> {
 async fn read_json_any_status(resp: reqwest::Response) -> Result<Value, UpstreamError> {
     let status = resp.status();
     let body = read_body(resp).await?;
-    serde_json::from_slice(&body).map_err(|_| {
+    serde_json::from_slice(&body).map_err(|e| {
         if status.is_server_error() {
             UpstreamError::Unreachable(format!("answered {status}"))
         } else {
             UpstreamError::Refused(format!(
-                "the identity provider's answer ({status}) is not JSON"
+                "the identity provider's answer ({status}) is not JSON: {e}"
             ))
         }
     })
