@@ -100,6 +100,14 @@ impl ConnectionSettings {
         }
     }
 
+    /// A database connection's custom-database settings, when its scripts are switched on.
+    pub fn custom_database(&self) -> Option<crate::custom_db::CustomDatabase> {
+        if self.strategy != DATABASE_STRATEGY {
+            return None;
+        }
+        crate::custom_db::CustomDatabase::of(&self.options)
+    }
+
     pub fn is_upstream(&self) -> bool {
         upstream::is_upstream_strategy(&self.strategy)
     }
@@ -349,6 +357,7 @@ fn check_name(name: &str) -> Result<(), InvalidBody> {
 }
 
 fn validate_options(o: &Map<String, Value>) -> Result<(), InvalidBody> {
+    crate::custom_db::validate(o)?;
     let fail =
         |what: &str, key: &str| Err(InvalidBody::on_property(what, &format!("options.{key}")));
     for (key, value) in o {

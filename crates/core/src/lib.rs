@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod breached;
 pub mod client;
 pub mod connection;
+pub mod custom_db;
 pub mod email;
 pub mod import;
 pub mod log_event;
