@@ -10,7 +10,6 @@ mod hosts;
 mod http;
 mod native;
 mod outcome;
-#[path = "pg_stub.rs"]
 pub mod pg;
 mod pool;
 mod syntax;
