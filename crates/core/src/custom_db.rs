@@ -167,6 +167,92 @@ pub fn validate(options: &Map<String, Value>) -> Result<(), InvalidBody> {
     Ok(())
 }
 
+/// The profile a `login` or `get_user` script called back with, as Auth0 reads it: a
+/// `user_id` (or `id`, in older templates) unique in the connection, stored as
+/// `auth0|<user_id>`; the normalized attributes; `user_metadata` and `app_metadata` (older
+/// templates: `metadata`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScriptProfile {
+    pub user_id: String,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub username: Option<String>,
+    pub phone_number: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub picture: Option<String>,
+    pub user_metadata: Option<Map<String, Value>>,
+    pub app_metadata: Option<Map<String, Value>>,
+}
+
+/// Why a script's profile cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileProblem {
+    #[error("the script's profile is not an object")]
+    NotAnObject,
+    #[error("the script's profile has no user_id")]
+    NoUserId,
+    #[error("the script's user_id {0:?} is not usable: at most 255 characters, no '|'")]
+    BadUserId(String),
+    #[error("the script's profile has {0} of the wrong type")]
+    WrongType(&'static str),
+}
+
+impl ScriptProfile {
+    pub fn read(v: &Value) -> Result<Self, ProfileProblem> {
+        let o = v.as_object().ok_or(ProfileProblem::NotAnObject)?;
+        let id = match o.get("user_id").or_else(|| o.get("id")) {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(ProfileProblem::NoUserId),
+        };
+        // Auth0 stores `auth0|<id>`; a script that already prefixed it keeps one prefix.
+        let id = id.strip_prefix("auth0|").map(str::to_string).unwrap_or(id);
+        if id.len() > 255 || id.contains('|') || id.is_empty() {
+            return Err(ProfileProblem::BadUserId(id));
+        }
+        let text = |key: &'static str| -> Result<Option<String>, ProfileProblem> {
+            match o.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if s.is_empty() => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(_) => Err(ProfileProblem::WrongType(key)),
+            }
+        };
+        let object = |keys: &[&'static str]| -> Result<Option<Map<String, Value>>, ProfileProblem> {
+            for key in keys {
+                match o.get(*key) {
+                    None | Some(Value::Null) => continue,
+                    Some(Value::Object(m)) => return Ok(Some(m.clone())),
+                    Some(_) => return Err(ProfileProblem::WrongType(key)),
+                }
+            }
+            Ok(None)
+        };
+        Ok(Self {
+            user_id: id,
+            email: text("email")?.map(|e| e.to_lowercase()),
+            email_verified: match o.get("email_verified") {
+                Some(Value::Bool(b)) => Some(*b),
+                Some(Value::String(s)) => Some(s == "true"),
+                _ => None,
+            },
+            username: text("username")?,
+            phone_number: text("phone_number")?,
+            name: text("name")?,
+            nickname: text("nickname")?,
+            given_name: text("given_name")?,
+            family_name: text("family_name")?,
+            picture: text("picture")?,
+            user_metadata: object(&["user_metadata"])?,
+            app_metadata: object(&["app_metadata", "metadata"])?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +269,41 @@ mod tests {
         assert_eq!(c.script(ScriptName::Login), Some("function login(){}"));
         assert_eq!(c.script(ScriptName::GetUser), None);
         assert_eq!(c.scripts.len(), 1);
+    }
+
+    #[test]
+    fn profiles_are_read_as_auth0_reads_them() {
+        let p = ScriptProfile::read(
+            &json!({"user_id": 42, "email": "Zoë@Example.com", "nickname": "zoë",
+            "metadata": {"plan": "gold"}, "email_verified": true}),
+        )
+        .unwrap();
+        assert_eq!(p.user_id, "42");
+        assert_eq!(p.email.as_deref(), Some("zoë@example.com"));
+        assert_eq!(
+            p.app_metadata,
+            Some(json!({"plan": "gold"}).as_object().unwrap().clone())
+        );
+        assert_eq!(p.email_verified, Some(true));
+        assert_eq!(
+            ScriptProfile::read(&json!({"id": "auth0|abc"}))
+                .unwrap()
+                .user_id,
+            "abc"
+        );
+        assert_eq!(
+            ScriptProfile::read(&json!({"email": "a@b.c"})),
+            Err(ProfileProblem::NoUserId)
+        );
+        assert!(ScriptProfile::read(&json!({"user_id": "a|b"})).is_err());
+        assert_eq!(
+            ScriptProfile::read(&json!({"user_id": 1, "name": {}})),
+            Err(ProfileProblem::WrongType("name"))
+        );
+        assert_eq!(
+            ScriptProfile::read(&json!("x")),
+            Err(ProfileProblem::NotAnObject)
+        );
     }
 
     #[test]

@@ -134,6 +134,26 @@ pub struct ServeConfig {
         value_delimiter = ','
     )]
     pub upstream_origin_overrides: Vec<String>,
+    /// Hosts customers' scripts may reach over HTTP (`fetch`, `request`, `axios`) and
+    /// PostgreSQL (`pg`), comma-separated, as `host`, `host:port` or `*.domain`; empty (the
+    /// default) allows none.
+    #[arg(
+        long,
+        env = "GATEHOUSE_SCRIPT_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub script_allowed_hosts: Vec<String>,
+    /// Wall-clock limit of one script run (Auth0's is about 20 s), in milliseconds.
+    #[arg(long, env = "GATEHOUSE_SCRIPT_TIME_LIMIT_MS", default_value_t = 20_000)]
+    pub script_time_limit_ms: u64,
+    /// Heap of each script thread, in MiB.
+    #[arg(long, env = "GATEHOUSE_SCRIPT_MEMORY_MB", default_value_t = 64)]
+    pub script_memory_mb: usize,
+    /// Threads running scripts at once (they mostly wait on I/O); 0 means four per core
+    /// (at least 4, at most 32).
+    #[arg(long, env = "GATEHOUSE_SCRIPT_WORKERS", default_value_t = 0)]
+    pub script_workers: usize,
     /// Where "now" comes from (tests set a `ManualClock`); the system clock when unset.
     #[arg(skip)]
     pub clock: Option<std::sync::Arc<dyn gatehouse_service::clock::Clock>>,
@@ -177,6 +197,10 @@ impl ServeConfig {
             mail_lease_ms: gatehouse_mail::DEFAULT_LEASE_MS as u64,
             breached_passwords_url: None,
             upstream_origin_overrides: vec![],
+            script_allowed_hosts: vec![],
+            script_time_limit_ms: 20_000,
+            script_memory_mb: 64,
+            script_workers: 0,
             clock: None,
             first_signing_key: None,
         }

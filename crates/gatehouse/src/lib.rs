@@ -143,6 +143,20 @@ pub async fn start(
             .upstream_origin_overrides
             .insert(strategy.trim().to_string(), origin.trim().to_string());
     }
+    let allowed_hosts = gatehouse_scripts::AllowedHosts::parse(&cfg.script_allowed_hosts.join(","))
+        .map_err(|why| StartError::Config(format!("GATEHOUSE_SCRIPT_ALLOWED_HOSTS: {why}")))?;
+    let defaults = gatehouse_scripts::SandboxLimits::default();
+    service_config.scripts = gatehouse_scripts::SandboxLimits {
+        time_limit: std::time::Duration::from_millis(cfg.script_time_limit_ms.max(100)),
+        memory_limit: cfg.script_memory_mb.clamp(8, 4096) * 1024 * 1024,
+        workers: if cfg.script_workers == 0 {
+            defaults.workers
+        } else {
+            cfg.script_workers.min(256)
+        },
+        allowed_hosts,
+        ..defaults
+    };
     service_config.log_retention_ms = (cfg.log_retention_days.max(0.0) * 86_400_000.0) as i64;
     let gatehouse = Gatehouse::open(service_config, db.clone(), secrets).await?;
     let generated_client = gatehouse

@@ -144,6 +144,15 @@ impl PgPools {
                         .await
                         .map_err(|e| from_sqlx(e, &pool))?;
                 }
+                Err(RunError::Sql(error)) if !retried && is_dead_connection(&error) => {
+                    // The server ended this pooled connection (a restart, an administrator,
+                    // an idle timeout): it leaves the pool, and the query runs once more on
+                    // a fresh one, whose failure (if any) is the one that counts.
+                    retried = true;
+                    conn.close_on_drop();
+                    drop(conn);
+                    conn = acquire(&pool).await?;
+                }
                 Err(RunError::Sql(error)) => return Err(from_sqlx(error, &pool)),
                 Err(RunError::Failure(failure)) => return Err(failure),
                 Ok(result) => return Ok(result),
@@ -2077,6 +2086,18 @@ fn decode_text(kind: &Kind, bytes: &[u8]) -> Value {
             None => buffer_value(bytes),
         },
         _ => Value::String(text.into_owned()),
+    }
+}
+
+/// The connection itself is gone (admin shutdown, crash, a closed socket), not the query.
+fn is_dead_connection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(e) => matches!(
+            e.code().as_deref(),
+            Some("57P01" | "57P02" | "57P03" | "08006" | "08003" | "08000")
+        ),
+        _ => false,
     }
 }
 

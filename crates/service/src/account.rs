@@ -448,6 +448,15 @@ impl Gatehouse {
                 .map(|v| v.user),
             None => None,
         };
+        // A custom database may know the address before Gatehouse does (`get_user`).
+        let user = match (
+            user,
+            conn.as_ref()
+                .and_then(crate::custom_db::CustomConnection::of),
+        ) {
+            (None, Some(c)) => self.user_from_store(&c, email).await?,
+            (user, _) => user,
+        };
         let Some(user) = user.filter(|u| u.email.is_some()) else {
             event.kind = codes::FAILED_CHANGE_PASSWORD_REQUEST.into();
             event.description = Some("No such user on this connection".into());
@@ -563,6 +572,11 @@ impl Gatehouse {
             .await?;
         if !fresh {
             return Err(TicketRefused::Used);
+        }
+        if let Ok(conn) = self.stored_connection(&user.connection_id).await
+            && let Some(c) = crate::custom_db::CustomConnection::of(&conn)
+        {
+            self.verify_through_scripts(&c, &user).await?;
         }
         let patch = Payload::from_value(json!({"email_verified": true}))
             .and_then(UserPatch::from_payload)

@@ -59,6 +59,38 @@ fn secret_purpose(connection_id: &str, option: &str) -> String {
     format!("connection-secret/{connection_id}/{option}")
 }
 
+/// Compiles every custom-database script when a connection is saved: a syntax error is a
+/// 400 naming the script and its line.
+fn check_scripts(settings: &ConnectionSettings) -> Result<()> {
+    let Some(scripts) = settings
+        .options
+        .get("customScripts")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return Ok(());
+    };
+    for (name, source) in scripts {
+        let Some(source) = source.as_str().filter(|s| !s.trim().is_empty()) else {
+            continue;
+        };
+        if let Err(problem) = gatehouse_scripts::check_syntax(name, source) {
+            return Err(gatehouse_core::payload::InvalidBody::on_property(
+                format!(
+                    "the {name} script does not compile{}: {}",
+                    problem
+                        .line
+                        .map(|l| format!(" (line {l})"))
+                        .unwrap_or_default(),
+                    problem.message
+                ),
+                &format!("options.customScripts.{name}"),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 impl Gatehouse {
     /// Moves secret options (`client_secret`, Apple's `app_secret`) out of `options` into
     /// their sealed form. A secret left out of a PATCH's `options` keeps its sealed value
@@ -118,7 +150,9 @@ impl Gatehouse {
         mut settings: ConnectionSettings,
     ) -> Result<StoredConnection> {
         let id = format!("con_{}", random::alnum(16).map_err(ServiceError::internal)?);
+        check_scripts(&settings)?;
         self.seal_connection_secrets(&id, &mut settings)?;
+        self.seal_configuration(&id, &mut settings.options)?;
         let c = StoredConnection { id, settings };
         self.inner
             .connections
@@ -213,7 +247,9 @@ impl Gatehouse {
     pub async fn update_connection(&self, id: &str, body: Payload) -> Result<Connection> {
         let mut c = self.stored_connection(id).await?;
         c.settings.patch(body)?;
+        check_scripts(&c.settings)?;
         self.seal_connection_secrets(&c.id, &mut c.settings)?;
+        self.seal_configuration(&c.id, &mut c.settings.options)?;
         if !self
             .inner
             .connections
@@ -223,6 +259,53 @@ impl Gatehouse {
             return Err(not_found());
         }
         Ok(c)
+    }
+
+    /// Removes the users of a database connection's own store with this email; scripts do
+    /// not run (a custom database still holds the user, who moves again at the next login).
+    pub async fn delete_connection_user(&self, id: &str, email: &str) -> Result<()> {
+        if email.trim().is_empty() {
+            return Err(ServiceError::InvalidQuery(
+                "Query validation error: 'Missing required property: email' on property email."
+                    .into(),
+            ));
+        }
+        let c = self.stored_connection(id).await?;
+        if c.settings.strategy != gatehouse_core::connection::DATABASE_STRATEGY {
+            return Err(ServiceError::InvalidQuery(
+                "Connection must be a database connection".into(),
+            ));
+        }
+        let email = email.trim().to_lowercase();
+        let found = self
+            .inner
+            .users
+            .by_identifier(self.tenant(), &email, Some(&c.id))
+            .await?;
+        for v in found
+            .into_iter()
+            .filter(|v| v.user.email.as_deref() == Some(email.as_str()))
+        {
+            if self
+                .inner
+                .users
+                .delete(self.tenant(), &v.user.user_id)
+                .await?
+            {
+                self.record(gatehouse_core::log_event::LogEvent {
+                    kind: gatehouse_core::log_event::codes::SUCCESS_USER_DELETION.into(),
+                    description: Some(format!(
+                        "User deleted from the connection {} by email",
+                        c.settings.name
+                    )),
+                    user_id: Some(v.user.user_id.clone()),
+                    connection: Some(c.settings.name.clone()),
+                    ..Default::default()
+                })
+                .await;
+            }
+        }
+        Ok(())
     }
 
     /// Deletes the connection and its users (Auth0 does the same, asynchronously).

@@ -23,21 +23,34 @@ pub enum LoginRefusal {
     PasswordLeaked,
     #[error("Too many requests are waiting for password checks; retry in a moment")]
     Busy,
+    /// A custom database's script refused the login or failed: what the user is told (its
+    /// `UnauthorizedError` message, or a description without the cause).
+    #[error("{0}")]
+    Script(String),
     /// Our failure (the database, the hasher): the cause goes to the edge's log.
     #[error("Something went wrong on our side. Try again in a moment.")]
     Failed(crate::Failure),
 }
 
-/// How a connection checks a password. Database connections (and, until they get their own
-/// checks, any other) compare against the hash stored with the user; a custom-database
-/// connection will run its `login` script instead.
+/// How a connection checks a password. Database connections compare against the hash
+/// stored with the user; a custom-database connection with a `login` script runs it (in
+/// import mode only for users who have not moved yet: `custom_db::login`).
 enum PasswordCheck {
     StoredHash,
+    Script,
 }
 
 impl PasswordCheck {
-    fn of(_connection: &gatehouse_core::connection::ConnectionSettings) -> Self {
-        PasswordCheck::StoredHash
+    fn of(connection: &gatehouse_core::connection::ConnectionSettings) -> Self {
+        match connection.custom_database() {
+            Some(c)
+                if c.script(gatehouse_core::custom_db::ScriptName::Login)
+                    .is_some() =>
+            {
+                PasswordCheck::Script
+            }
+            _ => PasswordCheck::StoredHash,
+        }
     }
 }
 
@@ -45,13 +58,13 @@ impl PasswordCheck {
 const USER_FAILURE_WINDOW_MS: i64 = 3_600_000;
 
 /// A store failure during a login: its cause goes with the refusal to the edge's log.
-fn refusal_cause(e: gatehouse_store::StoreError) -> LoginRefusal {
+pub(crate) fn refusal_cause(e: gatehouse_store::StoreError) -> LoginRefusal {
     LoginRefusal::Failed(e.into())
 }
 
 /// The brute-force counter key of an identifier no user has on this connection: a digest,
 /// so the table never holds what was typed.
-fn unknown_identifier_key(connection_id: &str, identifier: &str) -> String {
+pub(crate) fn unknown_identifier_key(connection_id: &str, identifier: &str) -> String {
     let digest = gatehouse_crypto::sha256_hex(
         format!("{connection_id}\0{}", identifier.to_lowercase()).as_bytes(),
     );
@@ -74,6 +87,10 @@ impl Gatehouse {
                 self.check_password(connection, username, password, event)
                     .await
             }
+            PasswordCheck::Script => {
+                self.check_with_script(connection, username, password, event)
+                    .await
+            }
         }
     }
 
@@ -81,7 +98,7 @@ impl Gatehouse {
     /// protection per user and IP. Logs the login failures (`fp`, `fu`, `f`, `limit_wc`);
     /// the caller logs its own success or exchange event. `event` carries the request's
     /// client, IP and user agent, and gets the user's id when one was found.
-    async fn check_password(
+    pub(crate) async fn check_password(
         &self,
         connection: &gatehouse_store::StoredConnection,
         username: &str,
@@ -138,37 +155,9 @@ impl Gatehouse {
         };
         let Some(found) = found.filter(|_| ok) else {
             let known_user = event.user_id.clone();
-            let mut failure = event.clone();
-            failure.kind = if known_user.is_some() {
-                codes::FAILED_LOGIN_PASSWORD
-            } else {
-                codes::FAILED_LOGIN_USERNAME
-            }
-            .into();
-            failure.description = Some("Wrong email or password.".into());
-            self.record(failure.clone()).await;
-            let threshold = self.config().brute_force_threshold;
-            if slot.is_some_and(|n| n >= threshold)
-                && self
-                    .inner
-                    .login_failures
-                    .block(self.tenant(), &key, &ip, self.now())
-                    .await
-                    .map_err(refusal_cause)?
-                && let Some(user_id) = known_user
-            {
-                failure.kind = codes::BLOCKED_ACCOUNT.into();
-                failure.description = Some(format!(
-                    "{threshold} consecutive failed logins: blocked from {ip}"
-                ));
-                self.record(failure).await;
-                if let Ok(Some(v)) = self.inner.users.get(self.tenant(), &user_id).await
-                    && let Err(e) = self.send_blocked_account_email(&v.user, &ip).await
-                {
-                    tracing::warn!(error = %e, "could not queue the blocked-account email");
-                }
-            }
-            return Err(LoginRefusal::WrongCredentials);
+            return Err(self
+                .refuse_wrong_credentials(event, known_user, &key, &ip, slot, None)
+                .await);
         };
         if slot.is_some() {
             // A right password clears the pair's count of consecutive failures.
@@ -222,10 +211,67 @@ impl Gatehouse {
         Ok(primary.user)
     }
 
+    /// A wrong password or unknown identifier: logs `fp` (a known user) or `fu`, and blocks
+    /// the user from the IP once the consecutive failures reach the threshold (`limit_wc`,
+    /// with the blocked-account email). `description` replaces Auth0's wording (a script's
+    /// own message).
+    pub(crate) async fn refuse_wrong_credentials(
+        &self,
+        event: &LogEvent,
+        known_user: Option<String>,
+        key: &str,
+        ip: &str,
+        slot: Option<i64>,
+        description: Option<String>,
+    ) -> LoginRefusal {
+        let mut failure = event.clone();
+        failure.user_id = known_user.clone();
+        failure.kind = if known_user.is_some() {
+            codes::FAILED_LOGIN_PASSWORD
+        } else {
+            codes::FAILED_LOGIN_USERNAME
+        }
+        .into();
+        failure.description =
+            Some(description.unwrap_or_else(|| "Wrong email or password.".into()));
+        self.record(failure.clone()).await;
+        let threshold = self.config().brute_force_threshold;
+        let blocked = if slot.is_some_and(|n| n >= threshold) {
+            match self
+                .inner
+                .login_failures
+                .block(self.tenant(), key, ip, self.now())
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => return refusal_cause(e),
+            }
+        } else {
+            false
+        };
+        if blocked && let Some(user_id) = known_user {
+            failure.kind = codes::BLOCKED_ACCOUNT.into();
+            failure.description = Some(format!(
+                "{threshold} consecutive failed logins: blocked from {ip}"
+            ));
+            self.record(failure).await;
+            if let Ok(Some(v)) = self.inner.users.get(self.tenant(), &user_id).await
+                && let Err(e) = self.send_blocked_account_email(&v.user, ip).await
+            {
+                tracing::warn!(error = %e, "could not queue the blocked-account email");
+            }
+        }
+        LoginRefusal::WrongCredentials
+    }
+
     /// Takes this attempt's slots before its password is hashed: one per (user, IP) and one
     /// in the user's counter across every IP. The attempt number in the pair's counter
     /// comes back; a used-up limit refuses the attempt without checking the password.
-    async fn reserve_login_attempt(&self, key: &str, ip: &str) -> Result<i64, LoginRefusal> {
+    pub(crate) async fn reserve_login_attempt(
+        &self,
+        key: &str,
+        ip: &str,
+    ) -> Result<i64, LoginRefusal> {
         let cfg = self.config();
         let now = self.now();
         let failures = &self.inner.login_failures;
@@ -259,7 +305,12 @@ impl Gatehouse {
 
     /// Returns an attempt's slots: the user's one across addresses, and the pair's (or, with
     /// `reset`, clears the pair's count altogether).
-    async fn give_back_slots(&self, key: &str, ip: &str, reset: bool) -> Result<(), LoginRefusal> {
+    pub(crate) async fn give_back_slots(
+        &self,
+        key: &str,
+        ip: &str,
+        reset: bool,
+    ) -> Result<(), LoginRefusal> {
         let failures = &self.inner.login_failures;
         if reset {
             failures.reset(self.tenant(), key, ip).await

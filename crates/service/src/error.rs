@@ -40,6 +40,9 @@ pub enum ServiceError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A custom database's script refused or failed an operation (400 with `code`).
+    #[error("{message}")]
+    Script { code: &'static str, message: String },
 }
 
 impl ServiceError {

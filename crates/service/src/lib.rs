@@ -10,6 +10,7 @@ pub mod clients;
 pub mod clock;
 pub mod connections;
 pub mod credentials;
+pub mod custom_db;
 pub mod email_templates;
 pub mod error;
 pub mod hashing;
@@ -79,6 +80,8 @@ pub struct ServiceConfig {
     /// the provider's documented one (`GATEHOUSE_UPSTREAM_ORIGIN_OVERRIDES`; tests and local
     /// development).
     pub upstream_origin_overrides: std::collections::HashMap<String, String>,
+    /// What customers' scripts may use: time, memory, threads, reachable hosts.
+    pub scripts: gatehouse_scripts::SandboxLimits,
 }
 
 impl ServiceConfig {
@@ -95,6 +98,7 @@ impl ServiceConfig {
             clock: Arc::new(clock::SystemClock),
             first_signing_key: None,
             upstream_origin_overrides: Default::default(),
+            scripts: gatehouse_scripts::SandboxLimits::default(),
         }
     }
 
@@ -147,6 +151,8 @@ struct Inner {
     log_instants: logs::LogInstants,
     hasher: PasswordHasher,
     keyring: KeyRing,
+    /// The script sandbox, started at the first script run.
+    scripts: tokio::sync::OnceCell<gatehouse_scripts::ScriptPool>,
 }
 
 impl Gatehouse {
@@ -195,6 +201,7 @@ impl Gatehouse {
                 log_instants: logs::LogInstants::default(),
                 hasher: PasswordHasher::for_this_machine(),
                 keyring,
+                scripts: tokio::sync::OnceCell::new(),
             }),
         })
     }

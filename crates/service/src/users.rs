@@ -193,6 +193,12 @@ impl Gatehouse {
         settings
             .password_policy()
             .check(&password, &personal_info(&user))?;
+        if let Some(c) = crate::custom_db::CustomConnection::of(&conn)
+            && let Some(kept) = self.create_through_scripts(&c, &user, &password).await?
+        {
+            tracing::info!(user_id = %kept.user_id, connection = %kept.connection, "user created in a custom database");
+            return Ok(kept);
+        }
         let hash = self.inner.hasher.hash(password).await?;
         // Auth0 sends the verification email unless told not to (`verify_email: false`).
         let outbox = match req.verify_email {
@@ -223,15 +229,19 @@ impl Gatehouse {
 
     pub async fn delete_user(&self, user_id: &str) -> Result<()> {
         check_user_id(user_id)?;
-        let linked = self
-            .inner
-            .users
-            .get(self.tenant(), user_id)
-            .await?
-            .is_some_and(|v| v.linked_to.is_some());
-        // A linked identity is not a user to delete: unlink it first (as in Auth0).
-        if linked {
+        let Some(found) = self.inner.users.get(self.tenant(), user_id).await? else {
             return Ok(());
+        };
+        // A linked identity is not a user to delete: unlink it first (as in Auth0).
+        if found.linked_to.is_some() {
+            return Ok(());
+        }
+        // Legacy custom databases delete in the customer's store first; a failure keeps
+        // the user.
+        if let Ok(conn) = self.stored_connection(&found.user.connection_id).await
+            && let Some(c) = crate::custom_db::CustomConnection::of(&conn)
+        {
+            self.delete_through_scripts(&c, &found.user).await?;
         }
         if self.inner.users.delete(self.tenant(), user_id).await? {
             tracing::info!(user_id, "user deleted");
@@ -320,6 +330,13 @@ impl Gatehouse {
         if settings.is_upstream() {
             refuse_provider_owned_changes(settings, &patch)?;
         }
+        // A custom database's scripts see the change first (legacy mode: the customer's
+        // store owns the password and the profile).
+        let (patch, password_changed_elsewhere) =
+            match crate::custom_db::CustomConnection::of(&conn) {
+                Some(c) => self.patch_through_scripts(&c, &first.user, patch).await?,
+                None => (patch, false),
+            };
         if patch.username == Field::Null && settings.requires_username() {
             return Err(ServiceError::NotSupported(
                 "Cannot remove username for connection with requires_username".into(),
@@ -371,7 +388,7 @@ impl Gatehouse {
             }
             let now = self.now().max(user.updated_at);
             user.updated_at = now;
-            if new_password.is_some() {
+            if new_password.is_some() || password_changed_elsewhere {
                 user.last_password_reset = Some(now);
                 user.password_set_date = Some(now);
             }
@@ -393,7 +410,7 @@ impl Gatehouse {
                 .await
                 .map_err(map_conflict)?
             {
-                if new_password.is_some() {
+                if new_password.is_some() || password_changed_elsewhere {
                     // A new password lifts brute-force blocks, as in Auth0, and ends the
                     // user's sessions and refresh tokens.
                     self.inner

@@ -16,6 +16,7 @@ mod breached_passwords;
 mod brute_force;
 mod cli;
 mod clients_connections_api;
+mod custom_database;
 mod email_flows;
 mod jobs;
 mod lifetimes;

@@ -17,6 +17,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/connections", get(list).post(create))
         .route("/connections/{id}", get(read).patch(update).delete(remove))
+        .route(
+            "/connections/{id}/users",
+            axum::routing::delete(remove_user_by_email),
+        )
+        .route("/connections/{id}/try", axum::routing::post(try_script))
 }
 
 async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
@@ -113,4 +118,34 @@ async fn remove(
     caller.require(&[DELETE_CONNECTIONS])?;
     s.gatehouse.delete_connection(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v2/connections/{id}/users?email=`: removes a user from Gatehouse's own store
+/// of a database connection (Auth0's remedy for `DUPLICATED_USER` in a migration: the user
+/// moves again from the custom database at the next login).
+async fn remove_user_by_email(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<StatusCode> {
+    caller.require(&[DELETE_USERS])?;
+    q.allow_only(&["email"])?;
+    let email = q.str("email").unwrap_or_default();
+    s.gatehouse.delete_connection_user(&id, email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v2/connections/{id}/try`: runs one custom-database script (saved, or the
+/// `source` given) with `args`, answering its result or error and its console output.
+async fn try_script(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    caller.require(&[UPDATE_CONNECTIONS])?;
+    let request = gatehouse_service::custom_db::TryRequest::from_payload(body)?;
+    let trial = s.gatehouse.try_connection_script(&id, request).await?;
+    Ok(Json(trial.to_json()))
 }

@@ -34,6 +34,7 @@ impl From<LoginRefusal> for OAuthError {
             LoginRefusal::PasswordLeaked => OAuthError::new(403, "password_leaked", r.to_string()),
             LoginRefusal::Busy => OAuthError::new(429, "too_many_requests", r.to_string()),
             LoginRefusal::Failed(f) => OAuthError::failed(f),
+            LoginRefusal::Script(m) => OAuthError::new(403, "invalid_grant", m),
         }
     }
 }
