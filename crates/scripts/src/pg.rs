@@ -135,6 +135,7 @@ impl PgPools {
         let pool = self.pool(connection_string)?;
         let mut conn = acquire(&pool).await?;
         let mut retried = false;
+        let mut dead_left = MAX_CONNECTIONS + 1;
         loop {
             match run(&mut conn, sql, params, &words).await {
                 Err(RunError::Sql(error)) if !retried && is_stale_cached_plan(&error) => {
@@ -144,11 +145,12 @@ impl PgPools {
                         .await
                         .map_err(|e| from_sqlx(e, &pool))?;
                 }
-                Err(RunError::Sql(error)) if !retried && is_dead_connection(&error) => {
+                Err(RunError::Sql(error)) if dead_left > 0 && is_dead_connection(&error) => {
                     // The server ended this pooled connection (a restart, an administrator,
-                    // an idle timeout): it leaves the pool, and the query runs once more on
-                    // a fresh one, whose failure (if any) is the one that counts.
-                    retried = true;
+                    // an idle timeout): it leaves the pool, and the query runs again on
+                    // another; after a restart every pooled connection is dead, so up to
+                    // the pool's size of them are passed over.
+                    dead_left -= 1;
                     conn.close_on_drop();
                     drop(conn);
                     conn = acquire(&pool).await?;

@@ -92,7 +92,7 @@ impl LegacyDb {
             .await
             .expect("connect legacy");
         sqlx::query(
-            "CREATE TABLE users (id integer PRIMARY KEY, nickname text, email text UNIQUE NOT NULL, password text NOT NULL, email_verified boolean DEFAULT false)",
+            "CREATE TABLE users (id serial PRIMARY KEY, nickname text, email text UNIQUE NOT NULL, password text NOT NULL, email_verified boolean DEFAULT false)",
         )
         .execute(&mut c)
         .await
@@ -109,11 +109,27 @@ impl LegacyDb {
             .await
             .expect("legacy user");
         }
+        // New sign-ups get ids far from the fixture's.
+        sqlx::query("SELECT setval('users_id_seq', 100000000)")
+            .execute(&mut c)
+            .await
+            .expect("sequence");
         Some(Self {
             admin_url,
             name,
             url,
         })
+    }
+
+    async fn count(&self, sql: &str, bind: &str) -> i64 {
+        let mut c = sqlx::PgConnection::connect(&self.url)
+            .await
+            .expect("connect legacy");
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(bind)
+            .fetch_one(&mut c)
+            .await
+            .expect("legacy count")
     }
 
     async fn execute(&self, sql: &str, binds: &[&str]) {
@@ -348,6 +364,7 @@ async fn legacy_mode_asks_the_store_at_every_login_and_keeps_the_profile_fresh()
             "customScripts": {
                 "login": template("postgres/login.js", &legacy.url),
                 "get_user": template("postgres/get_user.js", &legacy.url),
+                "create": template("postgres/create.js", &legacy.url),
                 "change_password": template("postgres/change_password.js", &legacy.url),
                 "delete": template("postgres/delete.js", &legacy.url)}}),
     )
@@ -425,5 +442,414 @@ async fn legacy_mode_asks_the_store_at_every_login_and_keeps_the_profile_fresh()
     s.delete(&path).await.assert_status(204);
     let r = login(&s, &app, "legacy-live", &sam.email, "Another-Pässword-42").await;
     oauth_error(&r);
+
+    // Sign-up: get_user guards the store, create adds the user there, login reads the
+    // profile back; an address the store already has is refused without running create.
+    let signup = |email: &str| json!({"client_id": app.0, "email": email, "password": "Nouveau-Mot-2026!", "connection": "legacy-live"});
+    let r = s
+        .raw(
+            reqwest::Method::POST,
+            "/dbconnections/signup",
+            None,
+            Some(signup("émile.zola@example.fr")),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(
+        legacy
+            .count(
+                "SELECT count(*) FROM users WHERE email = $1",
+                "émile.zola@example.fr"
+            )
+            .await,
+        1
+    );
+    let created = s
+        .get(&format!(
+            "/api/v2/users-by-email?email={}",
+            enc("émile.zola@example.fr")
+        ))
+        .await;
+    let created = created.assert_status(200).as_array().unwrap().clone();
+    assert_eq!(created.len(), 1);
+    assert!(
+        created[0]["user_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("auth0|1000000"),
+        "{created:?}"
+    );
+    login(
+        &s,
+        &app,
+        "legacy-live",
+        "émile.zola@example.fr",
+        "Nouveau-Mot-2026!",
+    )
+    .await
+    .assert_status(200);
+    let taken = &users[0].email;
+    let r = s
+        .post(
+            "/api/v2/users",
+            json!({"connection": "legacy-live", "email": taken, "password": "Whatever-2026!"}),
+        )
+        .await;
+    r.assert_error(409, "auth0_idp_error");
+    assert_eq!(
+        legacy
+            .count("SELECT count(*) FROM users WHERE email = $1", taken)
+            .await,
+        1
+    );
+    let fs = events(&mut s, "fs").await;
+    assert!(
+        fs.is_empty() || fs.iter().all(|e| e["user_name"] != json!(taken)),
+        "{fs:?}"
+    );
     legacy.drop_now().await;
+}
+
+/// A script for the tests that need no legacy database: users kept in the script itself,
+/// their passwords checked with bcrypt as Auth0's templates do.
+fn inline_login_script() -> String {
+    let users: Vec<Value> = legacy_users()
+        .into_iter()
+        .map(
+            |(u, hash)| json!({"id": u.id, "email": u.email, "nickname": u.nickname, "hash": hash}),
+        )
+        .collect();
+    format!(
+        "function login(email, password, callback) {{
+  const bcrypt = require('bcrypt');
+  const users = {};
+  const user = users.find(function (u) {{ return u.email === email; }});
+  if (!user) return callback(new WrongUsernameOrPasswordError(email));
+  bcrypt.compare(password, user.hash, function (err, ok) {{
+    if (err || !ok) return callback(err || new WrongUsernameOrPasswordError(email));
+    callback(null, {{ user_id: user.id, email: user.email, nickname: user.nickname }});
+  }});
+}}",
+        serde_json::to_string(&users).unwrap()
+    )
+}
+
+async fn start_with_limit(ms: u64) -> TestServer {
+    TestServer::start_with(|c| {
+        c.script_time_limit_ms = ms;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn script_failures_reach_users_clearly_and_the_log_with_their_cause() {
+    let mut s = start_with_limit(1_500).await;
+    let scripts = [
+        ("loops", "function login(e, p, cb) { while (true) {} }"),
+        (
+            "throws",
+            "function login(e, p, cb) { const row = null; cb(null, { user_id: row.id }); }",
+        ),
+        (
+            "twice",
+            "function login(e, p, cb) { cb(null, { user_id: 'first-one', email: e }); cb(null, { user_id: 'second', email: e }); }",
+        ),
+        (
+            "refuses",
+            "function login(e, p, cb) { cb(new UnauthorizedError('Your account is on hold in the old system.')); }",
+        ),
+        ("silent", "function login(e, p, cb) { }"),
+    ];
+    let mut apps = vec![];
+    for (name, source) in scripts {
+        let id = custom_connection(
+            &mut s,
+            name,
+            json!({"enabledDatabaseCustomization": true, "customScripts": {"login": source}}),
+        )
+        .await;
+        apps.push(app_on(&mut s, &id).await);
+    }
+    let email = "ada.lovelace@example.org";
+
+    // The endless loop is cut off at the limit, while the server goes on answering.
+    let looping = {
+        let url = s.url.clone();
+        let body = login_body(&apps[0], "loops", email, "pw");
+        tokio::spawn(async move {
+            let answer =
+                release_together(&url, vec![RawRequest::post_json("/oauth/token", &body)]).await;
+            (answer, std::time::Instant::now())
+        })
+    };
+    let health = s.raw(reqwest::Method::GET, "/healthz", None, None).await;
+    health.assert_status(200);
+    let health_done = std::time::Instant::now();
+    let (answer, loop_done) = looping.await.unwrap();
+    assert!(health_done < loop_done, "healthz waited for the script");
+    assert_eq!(answer[0].0, 403, "{answer:?}");
+    let body: Value = serde_json::from_str(&answer[0].1).unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(
+        body["error_description"],
+        "The login script of the connection loops did not answer within 1500 ms."
+    );
+
+    let r = login(&s, &apps[1], "throws", email, "pw").await;
+    let message = oauth_error(&r);
+    assert_eq!(
+        message,
+        "The login script of the connection throws failed; the tenant log has the details."
+    );
+    let r = login(&s, &apps[2], "twice", email, "pw").await;
+    r.assert_status(200);
+    s.get(&format!("/api/v2/users/{}", enc("auth0|first-one")))
+        .await
+        .assert_status(200);
+    s.get(&format!("/api/v2/users/{}", enc("auth0|second")))
+        .await
+        .assert_status(404);
+    let r = login(&s, &apps[3], "refuses", email, "pw").await;
+    assert_eq!(
+        oauth_error(&r),
+        "Your account is on hold in the old system."
+    );
+    let r = login(&s, &apps[4], "silent", email, "pw").await;
+    assert!(oauth_error(&r).contains("silent failed"));
+
+    let failures = events(&mut s, "f").await;
+    let described = |conn: &str| {
+        failures
+            .iter()
+            .find(|e| e["connection"] == conn)
+            .and_then(|e| e["description"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        described("loops").contains("did not call back within 1500 ms"),
+        "{failures:?}"
+    );
+    assert!(described("throws").contains("TypeError"), "{failures:?}");
+    assert!(described("refuses").contains("on hold"), "{failures:?}");
+    assert!(
+        described("silent").contains("finished without calling back"),
+        "{failures:?}"
+    );
+    assert!(!format!("{failures:?}").contains("\"pw\""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scripts_are_compiled_when_saved_and_configuration_never_shows_in_clear() {
+    let mut s = start_with_limit(3_000).await;
+    let before = s
+        .get("/api/v2/connections")
+        .await
+        .assert_status(200)
+        .as_array()
+        .unwrap()
+        .len();
+    let broken = "function login(email, password, callback) {\n  const user = { email: email };\n  callback(null, user.);\n}";
+    let r = s
+        .post(
+            "/api/v2/connections",
+            json!({"name": "broken-db", "strategy": "auth0",
+                "options": {"enabledDatabaseCustomization": true, "customScripts": {"login": broken}}}),
+        )
+        .await;
+    let message = r.assert_error(400, "invalid_body");
+    assert!(
+        message.contains("the login script does not compile (line 3)"),
+        "{message}"
+    );
+    let too_big = format!(
+        "function login(e, p, cb) {{ cb(); }} // {}",
+        "x".repeat(100 * 1024)
+    );
+    let r = s
+        .post(
+            "/api/v2/connections",
+            json!({"name": "big-db", "strategy": "auth0",
+                "options": {"enabledDatabaseCustomization": true, "customScripts": {"login": too_big}}}),
+        )
+        .await;
+    assert!(
+        r.assert_error(400, "invalid_body")
+            .contains("at most 102400")
+    );
+    let after = s
+        .get("/api/v2/connections")
+        .await
+        .assert_status(200)
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "a refused connection is not created");
+
+    let secret = "sk_live_Zoë-🚀-51Hx";
+    let show = "function login(email, password, callback) {\n  console.log('key is', configuration.API_KEY, 'for', email);\n  callback(null, { user_id: 'u1', email: email, nickname: configuration.API_KEY });\n}";
+    let created = s
+        .post(
+            "/api/v2/connections",
+            json!({"name": "config-db", "strategy": "auth0",
+                "options": {"enabledDatabaseCustomization": true, "customScripts": {"login": show},
+                    "configuration": {"API_KEY": secret, "REGION": "eu-west-1"}}}),
+        )
+        .await;
+    let created = created.assert_status(201).clone();
+    assert!(!created.to_string().contains(secret));
+    assert!(!created.to_string().contains("eu-west-1"));
+    let id = created["id"].as_str().unwrap().to_string();
+    let read = s.get(&format!("/api/v2/connections/{id}")).await;
+    assert!(!read.body.to_string().contains(secret));
+    let try_login = |args: Value| json!({"script": "login", "args": args});
+    let trial = s
+        .post(
+            &format!("/api/v2/connections/{id}/try"),
+            try_login(json!(["grace@example.org", "pw"])),
+        )
+        .await;
+    let trial = trial.assert_status(200).clone();
+    assert_eq!(trial["result"]["nickname"], json!(secret), "{trial}");
+    assert_eq!(
+        trial["console"],
+        json!(["key is [redacted] for grace@example.org"])
+    );
+    // Options sent back as read keep the sealed values; a new value replaces one.
+    let mut options = read.body["options"].clone();
+    s.patch(
+        &format!("/api/v2/connections/{id}"),
+        json!({"options": options.clone()}),
+    )
+    .await
+    .assert_status(200);
+    let trial = s
+        .post(
+            &format!("/api/v2/connections/{id}/try"),
+            try_login(json!(["grace@example.org", "pw"])),
+        )
+        .await;
+    assert_eq!(
+        trial.assert_status(200)["result"]["nickname"],
+        json!(secret)
+    );
+    options["configuration"]["API_KEY"] = json!("rotated-key-2");
+    s.patch(
+        &format!("/api/v2/connections/{id}"),
+        json!({"options": options}),
+    )
+    .await
+    .assert_status(200);
+    let trial = s
+        .post(
+            &format!("/api/v2/connections/{id}/try"),
+            try_login(json!(["grace@example.org", "pw"])),
+        )
+        .await;
+    assert_eq!(
+        trial.assert_status(200)["result"]["nickname"],
+        json!("rotated-key-2")
+    );
+
+    // Trying a source before saving it: the host stays out of reach.
+    for (source, expected) in [
+        (
+            "function login(e, p, cb) { require('fs').readFileSync('/etc/passwd'); }",
+            "Cannot find module 'fs'",
+        ),
+        (
+            "function login(e, p, cb) { require('child_process').execSync('id'); }",
+            "Cannot find module 'child_process'",
+        ),
+        (
+            "function login(e, p, cb) { cb(null, { user_id: process.env.HOME }); }",
+            "process is not defined",
+        ),
+        (
+            "function login(e, p, cb) { fetch('http://169.254.169.254/').then(function () { cb(null, {user_id: 'x'}); }, cb); }",
+            "may not connect to 169.254.169.254",
+        ),
+        (
+            "function login(e, p, cb) { cb(null, { user_id: 1 }\n",
+            "SyntaxError",
+        ),
+    ] {
+        let trial = s
+            .post(
+                &format!("/api/v2/connections/{id}/try"),
+                json!({"script": "login", "args": ["a@b.c", "pw"], "source": source}),
+            )
+            .await;
+        let trial = trial.assert_status(200).clone();
+        assert!(trial["result"].is_null(), "{trial}");
+        assert!(
+            trial["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(expected),
+            "{trial}"
+        );
+        assert!(!trial.to_string().contains("root:"), "{trial}");
+    }
+    let r = s
+        .post(
+            &format!("/api/v2/connections/{id}/try"),
+            json!({"script": "signin", "args": []}),
+        )
+        .await;
+    r.assert_error(400, "invalid_body");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_script_logins_at_once_leave_the_server_answering() {
+    let mut s = start_with_limit(20_000).await;
+    let id = custom_connection(
+        &mut s,
+        "bcrypt-db",
+        // Fifty logins of one user from one address would trip the brute-force limit before
+        // any password is checked; this test is about the sandbox under load.
+        json!({"enabledDatabaseCustomization": true, "brute_force_protection": false,
+            "customScripts": {"login": inline_login_script()}}),
+    )
+    .await;
+    let app = app_on(&mut s, &id).await;
+    let users: Vec<LegacyUser> = legacy_users().into_iter().map(|(u, _)| u).collect();
+    // Zoë's hash has cost 10: the script's bcrypt compare is the work.
+    let zoe = &users[1];
+    let requests: Vec<RawRequest> = (0..50)
+        .map(|_| {
+            RawRequest::post_json(
+                "/oauth/token",
+                &login_body(&app, "bcrypt-db", &zoe.email, &zoe.password),
+            )
+        })
+        .collect();
+    let logins = {
+        let url = s.url.clone();
+        tokio::spawn(async move {
+            let answers = release_together(&url, requests).await;
+            (answers, std::time::Instant::now())
+        })
+    };
+    let mut health_done = vec![];
+    for _ in 0..5 {
+        s.raw(reqwest::Method::GET, "/healthz", None, None)
+            .await
+            .assert_status(200);
+        health_done.push(std::time::Instant::now());
+    }
+    let (answers, logins_done) = logins.await.unwrap();
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    assert_eq!(statuses, vec![200; 50], "{answers:?}");
+    assert!(
+        health_done[4] < logins_done,
+        "healthz waited for the scripts"
+    );
+    let user = s
+        .get(&format!(
+            "/api/v2/users/{}",
+            enc(&format!("auth0|{}", zoe.id))
+        ))
+        .await;
+    assert_eq!(user.assert_status(200)["logins_count"], 50);
 }
