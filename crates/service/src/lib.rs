@@ -21,6 +21,7 @@ pub mod keyring;
 pub mod logs;
 pub mod oauth;
 pub mod passwordless;
+mod pictures;
 pub mod resource_servers;
 mod sealed;
 pub mod tenant_settings;

@@ -48,25 +48,6 @@ pub fn check_user_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Gravatar for the email with Auth0's initials avatar as the fallback.
-pub(crate) fn default_picture(email: &str) -> String {
-    let hash = gatehouse_crypto::md5_hex(email.trim().to_lowercase().as_bytes());
-    let initials: String = email
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(2)
-        .collect::<String>()
-        .to_lowercase();
-    format!(
-        "https://s.gravatar.com/avatar/{hash}?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2F{}.png",
-        if initials.is_empty() {
-            "u".to_string()
-        } else {
-            initials
-        }
-    )
-}
-
 fn check_username(conn: &ConnectionSettings, username: &str) -> Result<()> {
     let (min, max) = conn.username_length();
     let n = username.chars().count();
@@ -175,7 +156,10 @@ impl Gatehouse {
             now,
         );
         let user = User {
-            picture: Some(req.picture.unwrap_or_else(|| default_picture(&email))),
+            picture: Some(
+                req.picture
+                    .unwrap_or_else(|| crate::pictures::default_picture(&email)),
+            ),
             name: req.name.or_else(|| base.name.clone()),
             nickname: req.nickname.or_else(|| base.nickname.clone()),
             email_verified: req.email_verified.unwrap_or(false),

@@ -344,7 +344,7 @@ impl Gatehouse {
             user.name = p.username.clone();
             user.nickname = p.username.clone();
         }
-        user.picture = Some(crate::users::default_picture(&email));
+        user.picture = Some(crate::pictures::default_picture(&email));
         apply_script_profile(&mut user, p);
         user.user_metadata = p.user_metadata.clone().unwrap_or_default();
         user.app_metadata = p.app_metadata.clone().unwrap_or_default();

@@ -480,7 +480,7 @@ impl Gatehouse {
             picture: Some(
                 r.picture
                     .clone()
-                    .unwrap_or_else(|| crate::users::default_picture(&r.email)),
+                    .unwrap_or_else(|| crate::pictures::default_picture(&r.email)),
             ),
             blocked: r.blocked,
             user_metadata: r.user_metadata.clone().unwrap_or_default(),
