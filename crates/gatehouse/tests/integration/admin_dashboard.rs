@@ -302,6 +302,7 @@ fn every_route(user: &str, client: &str, connection: &str) -> Vec<(&'static str,
         ("POST", format!("/admin/applications/{client}/rotate")),
         ("POST", "/admin/connections".into()),
         ("POST", format!("/admin/connections/{connection}")),
+        ("POST", format!("/admin/connections/{connection}/try")),
         ("POST", "/admin/jobs/import".into()),
         ("POST", "/admin/jobs/export".into()),
         ("POST", "/admin/signout".into()),
@@ -1367,4 +1368,388 @@ async fn an_administrator_links_and_unlinks_an_identity_on_the_users_page() {
             .len(),
         1
     );
+}
+
+/// Text as maud writes it into a page.
+fn escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The text of the element whose id is `id` (a `<pre>` or `<textarea>`, no markup inside),
+/// unescaped, without the newline HTML drops after the start tag.
+fn element_text(page: &Page, id: &str, close: &str) -> Option<String> {
+    let start = page.body.find(&format!("id=\"{id}\""))?;
+    let open = page.body[start..].find('>')? + start + 1;
+    let end = page.body[open..].find(close)? + open;
+    let text = page.body[open..end]
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    Some(text.strip_prefix('\n').unwrap_or(&text).to_string())
+}
+
+/// The custom-database card's form as a browser posts it: the CSRF token, the card's marker,
+/// the login editor's source, and the fields given.
+fn card_form<'a>(
+    token: &'a str,
+    login: &'a str,
+    fields: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("_csrf", token),
+        ("custom_database", "on"),
+        ("enabledDatabaseCustomization", "on"),
+        ("script_login", login),
+        ("script_get_user", ""),
+        ("args_login", r#"["user@example.com", "password"]"#),
+        ("config_new_key", ""),
+        ("config_new_value", ""),
+    ];
+    form.extend_from_slice(fields);
+    form
+}
+
+/// The secret the configuration holds: no dashboard page may show it but a Try's result.
+const CONFIG_SECRET: &str = "sk_test_Zoë";
+
+#[tokio::test]
+async fn a_custom_database_is_set_up_in_the_dashboard_and_its_scripts_tried() {
+    let mut s = server().await;
+    let conn = s
+        .post(
+            "/api/v2/connections",
+            json!({"name": "legacy-db", "strategy": "auth0"}),
+        )
+        .await
+        .assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let api = |c: &Value| c["options"].clone();
+    let mut b = Browser::new(&s.url);
+    let home = sign_in(&mut b, ADMIN_EMAIL).await;
+    let token = csrf(&home);
+    let path = format!("/admin/connections/{conn}");
+    let try_path = format!("{path}/try");
+
+    // The card, switched off, each script with its editor and example arguments.
+    let page = b.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Use my own database"), "{}", page.body);
+    assert!(page.body.contains("Import users to Gatehouse"));
+    assert!(
+        !page
+            .body
+            .contains("name=\"enabledDatabaseCustomization\" checked")
+    );
+    for (script, example) in [
+        ("login", r#"["user@example.com", "password"]"#),
+        ("get_user", r#"["user@example.com"]"#),
+        (
+            "create",
+            r#"[{"email": "user@example.com", "password": "password"}]"#,
+        ),
+        ("verify", r#"["user@example.com"]"#),
+        ("change_password", r#"["user@example.com", "new password"]"#),
+        ("delete", r#"["123"]"#),
+        (
+            "change_email",
+            r#"["old@example.com", "new@example.com", true]"#,
+        ),
+    ] {
+        assert_eq!(
+            element_text(&page, &format!("script_{script}"), "</textarea>").as_deref(),
+            Some(""),
+            "{script}"
+        );
+        assert_eq!(
+            element_text(&page, &format!("gutter-{script}"), "</pre>").as_deref(),
+            Some("1"),
+            "{script}"
+        );
+        assert_eq!(
+            element_text(&page, &format!("args_{script}"), "</textarea>").as_deref(),
+            Some(example),
+            "{script}"
+        );
+        assert!(page.body.contains(&format!(
+            "formaction=\"/admin/connections/{conn}/try#script-{script}\""
+        )));
+    }
+
+    // Switched on with a login script (CRLF as browsers post it): saved as typed.
+    let login = "function login(email, password, callback) {\r\n  callback(null, { user_id: '42', email: email });\r\n}";
+    let saved = b.post_form(&path, &card_form(&token, login, &[])).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = b.follow(saved).await;
+    assert!(
+        page.body.contains("Custom database saved."),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("name=\"enabledDatabaseCustomization\" checked")
+    );
+    let unix = login.replace("\r\n", "\n");
+    assert_eq!(
+        element_text(&page, "script_login", "</textarea>").as_deref(),
+        Some(unix.as_str())
+    );
+    // The gutter numbers the script's three lines.
+    assert_eq!(
+        element_text(&page, "gutter-login", "</pre>").as_deref(),
+        Some("1\n2\n3")
+    );
+    let c = s
+        .get(&format!("/api/v2/connections/{conn}"))
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(api(&c)["enabledDatabaseCustomization"], json!(true));
+    assert_eq!(api(&c)["import_mode"], json!(false));
+    assert_eq!(api(&c)["customScripts"], json!({"login": unix}));
+    // What the card does not edit is kept.
+    assert!(api(&c).get("passwordPolicy").is_some(), "{c}");
+
+    // A syntax error on line 3: refused with the script and line, the source kept as typed.
+    let broken = "function login(email, password, callback) {\n  var user = { user_id: \"42\" };\n  callback(null, user;\n}";
+    let refused = b.post_form(&path, &card_form(&token, broken, &[])).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("line 3"), "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("The login script does not compile (line 3)"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains(&escaped(broken)));
+    assert_eq!(
+        element_text(&refused, "script_login", "</textarea>").as_deref(),
+        Some(broken)
+    );
+    assert_eq!(
+        element_text(&refused, "gutter-login", "</pre>").as_deref(),
+        Some("1\n2\n3\n4")
+    );
+    let c = s
+        .get(&format!("/api/v2/connections/{conn}"))
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(api(&c)["customScripts"]["login"], json!(unix));
+
+    // A configuration value: its key shown, its value never.
+    let added = b
+        .post_form(
+            &path,
+            &card_form(
+                &token,
+                login,
+                &[
+                    ("config_new_key", "API_KEY"),
+                    ("config_new_value", CONFIG_SECRET),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let page = b.follow(added).await;
+    assert!(!page.body.contains(CONFIG_SECRET), "{}", page.body);
+    assert!(page.body.contains("<code>API_KEY</code>"), "{}", page.body);
+    assert!(page.body.contains("••••• (set)"));
+    assert!(page.body.contains("name=\"config_value.API_KEY\""));
+    let c = s
+        .get(&format!("/api/v2/connections/{conn}"))
+        .await
+        .assert_status(200)
+        .clone();
+    let sealed = api(&c)["configuration"]["API_KEY"].clone();
+    assert!(
+        sealed.is_string() && !c.to_string().contains(CONFIG_SECRET),
+        "{c}"
+    );
+    // Sealed values appear nowhere on the page either.
+    assert!(!page.body.contains(sealed.as_str().unwrap()));
+
+    // Saved again without touching it (its replacement field left empty): it stays.
+    let again = b
+        .post_form(
+            &path,
+            &card_form(&token, login, &[("config_value.API_KEY", "")]),
+        )
+        .await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    let c = s
+        .get(&format!("/api/v2/connections/{conn}"))
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(api(&c)["configuration"]["API_KEY"], sealed);
+
+    // A Try of an unsaved source reads it: the value survived both saves.
+    let reads_key = "function login(e, p, cb) { cb(null, {user_id: configuration.API_KEY}); }";
+    let tried = b
+        .post_form(
+            &try_path,
+            &card_form(&token, reads_key, &[("try", "login")]),
+        )
+        .await;
+    assert_eq!(tried.status, 200, "{}", tried.body);
+    let result = element_text(&tried, "trial-result", "</pre>").unwrap_or_default();
+    assert!(result.contains(CONFIG_SECRET), "{}", tried.body);
+    assert!(tried.body.contains("Ran in "));
+    // The edit is kept in its editor, and was not saved.
+    assert_eq!(
+        element_text(&tried, "script_login", "</textarea>").as_deref(),
+        Some(reads_key)
+    );
+    let c = s
+        .get(&format!("/api/v2/connections/{conn}"))
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(api(&c)["customScripts"]["login"], json!(unix));
+
+    // The console's lines are shown (configuration values in them redacted).
+    let logs = "function login(email, password, callback) {\n  console.log('checking', email, configuration.API_KEY);\n  callback(null, { user_id: 'u1', email: email });\n}";
+    let tried = b
+        .post_form(
+            &try_path,
+            &card_form(
+                &token,
+                logs,
+                &[
+                    ("try", "login"),
+                    ("args_login", r#"["zoë@example.com", "pw"]"#),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(tried.status, 200, "{}", tried.body);
+    let console = element_text(&tried, "trial-console", "</pre>").unwrap_or_default();
+    assert!(
+        console.starts_with("checking zoë@example.com"),
+        "{}",
+        tried.body
+    );
+    assert!(!tried.body.contains(CONFIG_SECRET), "{}", tried.body);
+    let result: Value =
+        serde_json::from_str(&element_text(&tried, "trial-result", "</pre>").unwrap()).unwrap();
+    assert_eq!(result, json!({"user_id": "u1", "email": "zoë@example.com"}));
+
+    // An error the script calls back with: its name and message.
+    let wrong = "function login(email, password, callback) {\n  callback(new WrongUsernameOrPasswordError(email, 'No such user'));\n}";
+    let tried = b
+        .post_form(&try_path, &card_form(&token, wrong, &[("try", "login")]))
+        .await;
+    assert_eq!(tried.status, 200, "{}", tried.body);
+    let error = element_text(&tried, "trial-error", "</p>").unwrap_or_default();
+    assert!(error.contains("WrongUsernameOrPasswordError"), "{error}");
+    assert!(error.contains("No such user"), "{error}");
+
+    // Arguments that are not JSON, or not an array: a readable refusal under the script.
+    for (args, expected) in [
+        (
+            "[\"user@example.com\", ",
+            "The arguments are not valid JSON",
+        ),
+        ("{\"email\": \"a@b.c\"}", "must be a JSON array"),
+    ] {
+        let tried = b
+            .post_form(
+                &try_path,
+                &card_form(&token, login, &[("try", "login"), ("args_login", args)]),
+            )
+            .await;
+        assert_eq!(tried.status, 400, "{}", tried.body);
+        let error = element_text(&tried, "trial-error", "</p>").unwrap_or_default();
+        assert!(error.contains(expected), "{}", tried.body);
+        assert_eq!(
+            element_text(&tried, "args_login", "</textarea>").as_deref(),
+            Some(args)
+        );
+    }
+
+    // A new value replaces the old one; then the key is removed; import mode switched on.
+    let replaced = b
+        .post_form(
+            &path,
+            &card_form(&token, login, &[("config_value.API_KEY", "sk_live_2")]),
+        )
+        .await;
+    assert_eq!(replaced.status, 303, "{}", replaced.body);
+    let tried = b
+        .post_form(
+            &try_path,
+            &card_form(&token, reads_key, &[("try", "login")]),
+        )
+        .await;
+    let result = element_text(&tried, "trial-result", "</pre>").unwrap_or_default();
+    assert!(result.contains("sk_live_2"), "{}", tried.body);
+    let removed = b
+        .post_form(
+            &path,
+            &card_form(
+                &token,
+                login,
+                &[("config_remove.API_KEY", "on"), ("import_mode", "on")],
+            ),
+        )
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let c = s
+        .get(&format!("/api/v2/connections/{conn}"))
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(api(&c).get("configuration"), None, "{c}");
+    assert_eq!(api(&c)["import_mode"], json!(true));
+    assert_eq!(api(&c)["customScripts"]["login"], json!(unix));
+
+    // The settings form above the card leaves the scripts alone.
+    let policy = b
+        .post_form(
+            &path,
+            &[
+                ("_csrf", &token),
+                ("passwordPolicy", "low"),
+                ("brute_force_protection", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(policy.status, 303, "{}", policy.body);
+    let c = s
+        .get(&format!("/api/v2/connections/{conn}"))
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(api(&c)["passwordPolicy"], json!("low"));
+    assert_eq!(api(&c)["customScripts"]["login"], json!(unix));
+    assert_eq!(api(&c)["enabledDatabaseCustomization"], json!(true));
+
+    // Saves and trials are in the tenant log with the administrator who made them.
+    let events = s
+        .get(&format!(
+            "/api/v2/logs?q={}&per_page=100",
+            enc("type:sapi")
+        ))
+        .await
+        .assert_status(200)
+        .to_string();
+    assert!(
+        events.contains(&format!("Dashboard: POST {try_path}")),
+        "{events}"
+    );
+    assert!(
+        events.contains(&format!("Dashboard: POST {path}")),
+        "{events}"
+    );
+    assert!(!events.contains(CONFIG_SECRET), "{events}");
 }

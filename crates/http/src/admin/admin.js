@@ -2,6 +2,8 @@
 // 1. Metadata editors: the JSON is checked as it is typed (syntax, an object, Auth0's key
 //    rules), the error is shown next to the editor and saving waits until it is fixed.
 // 2. A running job's page follows the job's progress and reloads when it ends.
+// 3. Script editors: the line numbers the server drew beside each one follow its text as it
+//    is edited and its scrolling.
 'use strict';
 
 function metadataProblem(name, text) {
@@ -77,7 +79,27 @@ function followJob(section) {
   setTimeout(tick, 500);
 }
 
+function numberLines(editor) {
+  const gutter = document.getElementById(editor.getAttribute('data-gutter'));
+  if (!gutter) return;
+  let shown = 0;
+  const follow = () => {
+    const count = editor.value.split('\n').length;
+    if (count !== shown) {
+      const numbers = [];
+      for (let n = 1; n <= count; n++) numbers.push(n);
+      gutter.textContent = numbers.join('\n');
+      shown = count;
+    }
+    gutter.scrollTop = editor.scrollTop;
+  };
+  editor.addEventListener('input', follow);
+  editor.addEventListener('scroll', () => { gutter.scrollTop = editor.scrollTop; });
+  follow();
+}
+
 document.addEventListener('DOMContentLoaded', () => {
+  document.querySelectorAll('textarea[data-gutter]').forEach(numberLines);
   document.querySelectorAll('form[data-metadata-form]').forEach(enhanceMetadata);
   const job = document.querySelector('[data-job]');
   if (job) followJob(job);

@@ -1,10 +1,12 @@
 //! Dashboard connections, every kind in one place: database connections (password policy,
-//! sign-ups) and upstream login providers (the social presets and generic OpenID Connect):
+//! sign-ups, and a custom database's scripts and configuration: `scripts`) and upstream
+//! login providers (the social presets and generic OpenID Connect):
 //! the list, creating, editing. A provider's secret is written, never read back: its field
 //! starts empty on every page, and saved empty it keeps the stored secret.
 
 use super::format::{self, seg};
 use super::frame::Nav;
+use super::scripts::{self, CardState, Trial};
 use super::{Dashboard, param, refusal, see_other};
 use crate::AppState;
 use crate::hosted::VerifiedForm;
@@ -15,7 +17,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use gatehouse_core::connection::{ConnectionSettings, DATABASE_STRATEGY, EMAIL_STRATEGY};
 use gatehouse_core::payload::Payload;
 use gatehouse_core::upstream::{OAUTH2_STRATEGY, OIDC_STRATEGY, Preset, presets};
@@ -36,6 +38,7 @@ pub fn router() -> Router<AppState> {
             "/admin/connections/{id}",
             get(connection).post(update_connection),
         )
+        .route("/admin/connections/{id}/try", post(try_script))
 }
 
 /// Auth0's rule for connection names, for the browser to check before the service does.
@@ -744,8 +747,13 @@ async fn connection(
         "saved" => Some("Connection saved."),
         _ => None,
     };
+    let custom = CardState {
+        notice: (param(&q, "done") == "custom-database").then_some("Custom database saved."),
+        ..Default::default()
+    };
     let shown = Shown {
         notice,
+        custom,
         ..Default::default()
     };
     connection_page(&s.gatehouse, &d, &id, StatusCode::OK, shown).await
@@ -758,6 +766,8 @@ struct Shown<'a> {
     notice: Option<&'a str>,
     error: Option<String>,
     entered: Option<ProviderFields>,
+    /// A database connection's custom-database card: as posted, its error, a trial.
+    custom: CardState,
 }
 
 async fn connection_page(
@@ -778,6 +788,9 @@ async fn connection_page(
         },
         None => html! {
             section.card { h2 { "Settings" } (database_form(id, &c.settings, &d.csrf)) }
+            @if c.settings.strategy == DATABASE_STRATEGY {
+                (scripts::card(id, &c.settings.options, shown.custom, &d.csrf))
+            }
         },
     };
     let body = html! {
@@ -943,6 +956,9 @@ async fn update_database_connection(
     current: Connection,
     f: &HashMap<String, String>,
 ) -> Response {
+    if param(f, scripts::MARKER) == "on" && current.settings.strategy == DATABASE_STRATEGY {
+        return update_custom_database(g, d, current, f).await;
+    }
     let id = current.id;
     // `options` is replaced as a whole (Auth0's rule), so start from the current one.
     let mut options: Map<String, Value> = current.settings.options;
@@ -987,4 +1003,113 @@ async fn update_database_connection(
         Ok(_) => see_other(&format!("/admin/connections/{}?done=saved", seg(&id))),
         Err(e) => connection_refused(g, d, &id, e, None).await,
     }
+}
+
+/// The connection's page again with the custom-database card as it was posted: why a save
+/// was refused, or what a Try did.
+async fn custom_database_page(
+    g: &Gatehouse,
+    d: &Dashboard,
+    id: &str,
+    status: StatusCode,
+    f: &HashMap<String, String>,
+    error: Option<String>,
+    trial: Option<Trial>,
+) -> Response {
+    let shown = Shown {
+        custom: CardState {
+            form: Some(scripts::CustomDbForm::posted(f)),
+            error,
+            notice: None,
+            trial,
+        },
+        ..Default::default()
+    };
+    connection_page(g, d, id, status, shown).await
+}
+
+/// Saves the custom-database card: the switches, the scripts (each compiled by the
+/// service: a syntax error comes back naming the script and line) and the configuration.
+async fn update_custom_database(
+    g: &Gatehouse,
+    d: &Dashboard,
+    current: Connection,
+    f: &HashMap<String, String>,
+) -> Response {
+    let id = current.id;
+    let options = match scripts::custom_options(f, current.settings.options) {
+        Ok(o) => o,
+        Err(why) => {
+            return custom_database_page(g, d, &id, StatusCode::BAD_REQUEST, f, Some(why), None)
+                .await;
+        }
+    };
+    let saved = match Payload::from_value(json!({ "options": options })) {
+        Ok(p) => g.update_connection(&id, p).await,
+        Err(e) => Err(e.into()),
+    };
+    match saved {
+        Ok(_) => see_other(&format!(
+            "/admin/connections/{}?done=custom-database",
+            seg(&id)
+        )),
+        Err(e) => {
+            let (status, message) = refusal(e);
+            let why = scripts::plain_message(&message);
+            custom_database_page(g, d, &id, status, f, Some(why), None).await
+        }
+    }
+}
+
+/// A Try button: runs one script of a database connection, as it is in the editor, with
+/// the arguments typed under it, and shows the page again with what it did under the script
+/// (and everything typed into the card kept as it was).
+async fn try_script(
+    State(s): State<AppState>,
+    d: Dashboard,
+    Path(id): Path<String>,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
+    let g = &s.gatehouse;
+    let current = match g.get_connection(&id).await {
+        Ok(c) => c,
+        Err(e) => return connection_refused(g, &d, &id, e, None).await,
+    };
+    if current.settings.strategy != DATABASE_STRATEGY {
+        let e = ServiceError::NotSupported("Only database connections have scripts to try.".into());
+        return connection_refused(g, &d, &id, e, None).await;
+    }
+    let (status, error, trial) = match scripts::try_request(&f) {
+        Err((None, why)) => (StatusCode::BAD_REQUEST, Some(why), None),
+        Err((Some(script), why)) => (
+            StatusCode::BAD_REQUEST,
+            None,
+            Some(Trial {
+                script,
+                outcome: Err(why),
+            }),
+        ),
+        Ok(req) => {
+            let script = req.script;
+            match g.try_connection_script(&id, req).await {
+                Ok(run) => (
+                    StatusCode::OK,
+                    None,
+                    Some(Trial {
+                        script,
+                        outcome: Ok(run),
+                    }),
+                ),
+                Err(e) => {
+                    let (status, message) = refusal(e);
+                    let trial = Trial {
+                        script,
+                        outcome: Err(scripts::plain_message(&message)),
+                    };
+                    (status, None, Some(trial))
+                }
+            }
+        }
+    };
+    custom_database_page(g, &d, &id, status, &f, error, trial).await
 }

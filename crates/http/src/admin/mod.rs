@@ -8,6 +8,7 @@ mod format;
 mod frame;
 mod jobs;
 mod logs;
+mod scripts;
 mod settings;
 mod users;
 

@@ -43,6 +43,10 @@ pub const STYLESHEET: &str = concat!(
     ".badge{display:inline-block;padding:.05rem .45rem;border-radius:1rem;font-size:.78rem;background:#e5e7eb}",
     ".badge.bad{background:#fee2e2;color:#991b1b}.badge.good{background:#d1fae5;color:#065f46}",
     "progress{width:100%;height:1.2rem}.pager{display:flex;gap:.6rem;align-items:center;margin-top:.6rem}",
+    // Script editors: a line-number gutter beside the text (admin.js keeps it in step).
+    ".editor{position:relative;padding-left:3.2rem}.editor .gutter{position:absolute;left:0;top:0;bottom:0;width:3.2rem;margin:0;padding:calc(.5rem + 1px) .5rem 3rem 0;overflow:hidden;text-align:right;line-height:1.4;color:#6b7280;background:#e5e7eb;border-radius:.35rem 0 0 .35rem;user-select:none}",
+    ".editor textarea{display:block;white-space:pre;overflow:auto;line-height:1.4;border-radius:0 .35rem .35rem 0;resize:vertical}textarea.args{min-height:0}",
+    "details.script{border-top:1px solid #e5e7eb;padding:.4rem 0}details.script summary{cursor:pointer;font-weight:600}.trial h3{font-size:1rem;margin:.8rem 0 .3rem}",
     "img.avatar{width:4rem;height:4rem;border-radius:50%;object-fit:cover;background:#e5e7eb}.user-head{display:flex;gap:1rem;align-items:center;flex-wrap:wrap}",
     "@media (max-width:40rem){.dashboard main{padding:0 .5rem}.wide{display:none}section.card{padding:.7rem}dl{grid-template-columns:1fr}dt{margin-top:.4rem}}",
 );
