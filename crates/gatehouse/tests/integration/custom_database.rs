@@ -29,6 +29,22 @@ fn template(path: &str, db_url: &str) -> String {
     )
 }
 
+/// Auth0 publishes no change_email template; this one is written in the templates' style.
+fn change_email_script(db_url: &str) -> String {
+    format!(
+        "function changeEmail(email, newEmail, verified, callback) {{
+  const postgres = require('pg');
+  postgres.connect('{db_url}', function (err, client, done) {{
+    if (err) return callback(err);
+    client.query('UPDATE users SET email = $1, email_verified = $2 WHERE email = $3', [newEmail, verified, email], function (err, result) {{
+      done();
+      return callback(err, result && result.rowCount > 0);
+    }});
+  }});
+}}"
+    )
+}
+
 struct LegacyUser {
     id: i64,
     email: String,
@@ -326,6 +342,18 @@ async fn auth0_postgres_templates_move_users_at_their_first_login() {
     assert_eq!(found.assert_status(200)["nickname"], json!(li.nickname));
     assert_eq!(events(&mut s, "scpr").await.len(), 1);
 
+    // get_user guards creation: an address the store still has is taken.
+    let r = s
+        .post(
+            "/api/v2/users",
+            json!({"connection": "legacy-db", "email": jan.email, "password": "Brand-new-2026!"}),
+        )
+        .await;
+    r.assert_error(409, "auth0_idp_error");
+    s.post("/api/v2/users", json!({"connection": "legacy-db", "email": "nowa.osoba@example.pl", "password": "Brand-new-2026!"}))
+        .await
+        .assert_status(201);
+
     // Once moved, users never need the legacy store again: drop it and log in.
     legacy.drop_now().await;
     let r = login(&s, &app, "legacy-db", &amelie.email, &amelie.password).await;
@@ -365,6 +393,8 @@ async fn legacy_mode_asks_the_store_at_every_login_and_keeps_the_profile_fresh()
                 "login": template("postgres/login.js", &legacy.url),
                 "get_user": template("postgres/get_user.js", &legacy.url),
                 "create": template("postgres/create.js", &legacy.url),
+                "verify": template("postgres/verify.js", &legacy.url),
+                "change_email": change_email_script(&legacy.url),
                 "change_password": template("postgres/change_password.js", &legacy.url),
                 "delete": template("postgres/delete.js", &legacy.url)}}),
     )
@@ -428,6 +458,67 @@ async fn legacy_mode_asks_the_store_at_every_login_and_keeps_the_profile_fresh()
     login(&s, &app, "legacy-live", &sam.email, "Another-Pässword-42")
         .await
         .assert_status(200);
+
+    // The verification link runs `verify` in the store (Auth0's template), then marks the
+    // copy verified.
+    assert_eq!(
+        legacy
+            .count(
+                "SELECT count(*) FROM users WHERE email = $1 AND email_verified",
+                &sam.email
+            )
+            .await,
+        0
+    );
+    let ticket = s
+        .post(
+            "/api/v2/tickets/email-verification",
+            json!({"user_id": user_id}),
+        )
+        .await;
+    let ticket = ticket.assert_status(201)["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = s.http().get(&ticket).send().await.unwrap();
+    assert!(
+        page.status().is_success() || page.status().is_redirection(),
+        "{}",
+        page.status()
+    );
+    assert_eq!(
+        legacy
+            .count(
+                "SELECT count(*) FROM users WHERE email = $1 AND email_verified",
+                &sam.email
+            )
+            .await,
+        1
+    );
+    assert_eq!(
+        s.get(&path).await.assert_status(200)["email_verified"],
+        true
+    );
+    // An email change asks get_user whether the new address is free, then change_email.
+    let taken = users[0].email.clone();
+    let r = s.patch(&path, json!({"email": taken})).await;
+    r.assert_error(409, "auth0_idp_error");
+    let moved_to = "seamus.oneil@example.ie";
+    s.patch(&path, json!({"email": moved_to}))
+        .await
+        .assert_status(200);
+    assert_eq!(
+        legacy
+            .count("SELECT count(*) FROM users WHERE email = $1", moved_to)
+            .await,
+        1
+    );
+    let sam_email = moved_to.to_string();
+    let sam = LegacyUser {
+        email: sam_email,
+        ..legacy_users().remove(4).0
+    };
+    let sam = &sam;
 
     // Removing the local copy (Auth0's DUPLICATED_USER remedy) leaves the store alone: the
     // next login brings the user back.
