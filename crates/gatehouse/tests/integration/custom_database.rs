@@ -944,3 +944,64 @@ async fn fifty_script_logins_at_once_leave_the_server_answering() {
         .await;
     assert_eq!(user.assert_status(200)["logins_count"], 50);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hosted_login_page_runs_the_script_and_shows_its_failures() {
+    let mut s = start_with_limit(1_500).await;
+    let script = "function login(email, password, callback) {
+  if (email === 'held@example.org') return callback(new UnauthorizedError('Your old account is on hold: call us.'));
+  if (email === 'slow@example.org') { while (true) {} }
+  if (password !== 'Grüße-aus-Köln') return callback(new WrongUsernameOrPasswordError(email));
+  callback(null, { user_id: 'k-' + email.length, email: email, name: 'Käthe Kollwitz' });
+}";
+    let id = custom_connection(
+        &mut s,
+        "hosted-legacy",
+        json!({"enabledDatabaseCustomization": true, "customScripts": {"login": script}}),
+    )
+    .await;
+    let callback = "https://app.example.com/callback";
+    let app = s
+        .post(
+            "/api/v2/clients",
+            json!({"name": "web", "app_type": "regular_web", "callbacks": [callback]}),
+        )
+        .await;
+    let client_id = app.assert_status(201)["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.patch(
+        &format!("/api/v2/connections/{id}"),
+        json!({"enabled_clients": [client_id]}),
+    )
+    .await
+    .assert_status(200);
+    let authorize = format!(
+        "/authorize?response_type=code&client_id={client_id}&redirect_uri={}&state=s1&connection=hosted-legacy",
+        enc(callback)
+    );
+    let mut b = common::browser::Browser::new(&s.url);
+    for (email, password, shown) in [
+        ("kathe@example.org", "wrong", "Wrong email or password."),
+        (
+            "held@example.org",
+            "x",
+            "Your old account is on hold: call us.",
+        ),
+        ("slow@example.org", "x", "did not answer within 1500 ms"),
+    ] {
+        let page = b.visit(&authorize).await;
+        let page = b.submit_login(&page, email, password).await;
+        // The form again (400), with what went wrong: never a 500 page.
+        assert_eq!(page.status, 400, "{email}: {}", page.body);
+        assert!(page.body.contains(shown), "{email}: {}", page.body);
+    }
+    let page = b.visit(&authorize).await;
+    let page = b
+        .submit_login(&page, "kathe@example.org", "Grüße-aus-Köln")
+        .await;
+    assert!(page.callback_param("code").is_some(), "{page:?}");
+    let user = s.get(&format!("/api/v2/users/{}", enc("auth0|k-17"))).await;
+    assert_eq!(user.assert_status(200)["name"], "Käthe Kollwitz");
+}
