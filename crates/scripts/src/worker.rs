@@ -106,8 +106,9 @@ impl Worker {
             },
             Ending::Failed(e) => Err(e),
         };
+        let masks = secrets_of(call);
         ScriptRun {
-            outcome,
+            outcome: outcome.map_err(|e| mask_error(e, &masks)),
             console: std::mem::take(&mut st.console),
             elapsed_ms: started.elapsed().as_millis() as u64,
         }
@@ -172,16 +173,7 @@ fn run_in(
         Ok(c) => c,
         Err(e) => return Ending::Failed(classify(e.to_string(), deadline, limits)),
     };
-    let mut masks: Vec<String> = call
-        .secrets
-        .iter()
-        .filter(|s| s.len() >= 3)
-        .cloned()
-        .collect();
-    collect_strings(
-        &serde_json::Value::Object(call.configuration.clone()),
-        &mut masks,
-    );
+    let masks = secrets_of(call);
     let run = Rc::new(RunContext {
         shared: shared.clone(),
         deadline,
@@ -316,6 +308,41 @@ fn drive(
             let text = context.with(|ctx| exception_text(&ctx));
             return Ending::Failed(classify(text, deadline, limits));
         }
+    }
+}
+
+/// What no text leaving a run may show: the call's secrets (the typed password) and every
+/// configuration value.
+pub(crate) fn secrets_of(call: &ScriptCall) -> Vec<String> {
+    let mut masks: Vec<String> = call
+        .secrets
+        .iter()
+        .filter(|s| s.len() >= 3)
+        .cloned()
+        .collect();
+    collect_strings(
+        &serde_json::Value::Object(call.configuration.clone()),
+        &mut masks,
+    );
+    masks
+}
+
+fn masked(text: &str, masks: &[String]) -> String {
+    masks
+        .iter()
+        .fold(text.to_string(), |t, m| t.replace(m.as_str(), "[redacted]"))
+}
+
+/// The run's error with the secrets masked: its text goes to logs and to administrators.
+fn mask_error(e: ScriptError, masks: &[String]) -> ScriptError {
+    match e {
+        ScriptError::Callback(mut c) => {
+            c.message = masked(&c.message, masks);
+            ScriptError::Callback(c)
+        }
+        ScriptError::Threw(t) => ScriptError::Threw(masked(&t, masks)),
+        ScriptError::Invalid(t) => ScriptError::Invalid(masked(&t, masks)),
+        other => other,
     }
 }
 

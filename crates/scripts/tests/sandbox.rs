@@ -488,3 +488,32 @@ async fn a_full_queue_says_busy() {
         ScriptError::TimedOut(1_000)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_never_carry_the_password_or_configuration() {
+    let pool = ScriptPool::start(limits(2_000)).unwrap();
+    for body in [
+        "throw new Error('bad password ' + password + ' with ' + configuration.DB_PASSWORD)",
+        "callback(new Error('bad password ' + password + ' with ' + configuration.DB_PASSWORD))",
+        "callback(new UnauthorizedError('bad password ' + password + ' with ' + configuration.DB_PASSWORD))",
+        "setTimeout(function () { throw new Error('bad password ' + password + ' with ' + configuration.DB_PASSWORD); }, 1)",
+    ] {
+        let mut c = call(
+            &format!("function login(email, password, callback) {{ {body}; }}"),
+            vec![json!("ada@example.org"), json!("Sésame-ouvre-toi")],
+        );
+        c.configuration
+            .insert("DB_PASSWORD".into(), json!("pg-s3cret-Ω"));
+        c.secrets = vec!["Sésame-ouvre-toi".into()];
+        let r = pool.run(c).await;
+        let text = format!("{:?}", r.outcome);
+        assert!(
+            text.contains("bad password [redacted] with [redacted]"),
+            "{body}: {text}"
+        );
+        assert!(
+            !text.contains("Sésame") && !text.contains("s3cret"),
+            "{body}: {text}"
+        );
+    }
+}
