@@ -38,7 +38,9 @@ fn sandbox(c: &mut Criterion) {
             })
         })
         .unwrap();
-    let trivial = call("function login(email, password, callback) { callback(null, { user_id: 7, email: email }); }");
+    let trivial = call(
+        "function login(email, password, callback) { callback(null, { user_id: 7, email: email }); }",
+    );
     let template_shaped = call(&format!(
         "function login(email, password, callback) {{
   const bcrypt = require('bcrypt');

@@ -1,6 +1,6 @@
 //! The hosts scripts may reach (`GATEHOUSE_SCRIPT_ALLOWED_HOSTS`, empty by default): one list
-//! for HTTP (`fetch`, `request`) and PostgreSQL (`pg`), so an operator reads in one place
-//! where customer code can go.
+//! for HTTP (`fetch`, `request`, `axios`), PostgreSQL (`pg`) and MySQL (`mysql`), so an
+//! operator reads in one place where customer code can go.
 
 /// Hosts, optionally with a port (`api.example.com`, `db.internal:5432`), or a wildcard for
 /// subdomains (`*.example.com`). Comparison ignores case.

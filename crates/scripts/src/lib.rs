@@ -8,6 +8,7 @@
 
 mod hosts;
 mod http;
+pub mod mysql;
 mod native;
 mod outcome;
 pub mod pg;

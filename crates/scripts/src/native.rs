@@ -1,6 +1,6 @@
 //! The natives behind the prelude's modules: each takes and gives plain strings and numbers
 //! (bytes as base64), answering `{"ok": …}` or `{"error": {"message", "code"}}` so the
-//! prelude throws a proper `Error`. Blocking ones (bcrypt, PostgreSQL, HTTP) run on the
+//! prelude throws a proper `Error`. Blocking ones (bcrypt, PostgreSQL, MySQL, HTTP) run on the
 //! sandbox thread, their I/O on the server's runtime, bounded by the run's deadline.
 
 use crate::hosts::AllowedHosts;
@@ -156,6 +156,31 @@ fn host_and_port(connection_string: &str) -> Result<(String, u16), String> {
         .map_err(|_| "the PostgreSQL connection string is not a postgres:// URL".to_string())?;
     let host = url.host_str().unwrap_or("localhost").to_string();
     Ok((host, url.port().unwrap_or(5432)))
+}
+
+fn mysql_host_and_port(url: &str) -> Result<(String, u16), String> {
+    let parsed = url::Url::parse(url)
+        .ok()
+        .filter(|u| u.scheme() == "mysql")
+        .ok_or_else(|| "the MySQL connection is not a mysql:// URL".to_string())?;
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .unwrap_or("localhost")
+        .to_string();
+    Ok((host, parsed.port().unwrap_or(3306)))
+}
+
+/// A `mysql` failure with the npm package's error fields.
+fn mysql_fail(f: crate::mysql::MySqlFailure) -> String {
+    json!({ "error": {
+        "message": f.message,
+        "code": f.code,
+        "errno": f.errno,
+        "sqlState": f.sql_state,
+        "fatal": f.fatal,
+    } })
+    .to_string()
 }
 
 /// Puts the natives on `globalThis.__gh`, where the prelude takes them from.
@@ -365,7 +390,7 @@ pub(crate) fn install<'js>(
         })?,
     )?;
 
-    let r = run;
+    let r = run.clone();
     gh.set(
         "pg",
         Function::new(
@@ -397,6 +422,41 @@ pub(crate) fn install<'js>(
                 match result {
                     Ok(v) => ok(v),
                     Err(e) => fail(e, code),
+                }
+            },
+        )?,
+    )?;
+
+    let r = run;
+    gh.set(
+        "mysql",
+        Function::new(
+            ctx.clone(),
+            move |url: String, sql: String, params: String| {
+                let params: Vec<Value> = match serde_json::from_str(&params) {
+                    Ok(v) => v,
+                    Err(e) => return fail(format!("bad parameters: {e}"), None),
+                };
+                let (host, port) = match mysql_host_and_port(&url) {
+                    Ok(v) => v,
+                    Err(e) => return fail(e, None),
+                };
+                if !r.shared.limits.allowed_hosts.allows(&host, port) {
+                    return fail(AllowedHosts::refusal(&host), None);
+                }
+                let shared = r.shared.clone();
+                let mut failure = None;
+                let result = r.block_on("MySQL", async {
+                    shared.mysql.query(&url, &sql, &params).await.map_err(|f| {
+                        let message = f.message.clone();
+                        failure = Some(f);
+                        message
+                    })
+                });
+                match (result, failure) {
+                    (Ok(v), _) => ok(v),
+                    (Err(_), Some(f)) => mysql_fail(f),
+                    (Err(e), None) => fail(e, Some("PROTOCOL_SEQUENCE_TIMEOUT".into())),
                 }
             },
         )?,

@@ -3,6 +3,7 @@
 //! letting scripts pile up behind each other.
 
 use crate::hosts::AllowedHosts;
+use crate::mysql::MySqlPools;
 use crate::outcome::{ScriptError, ScriptRun};
 use crate::pg::PgPools;
 use crate::worker::Worker;
@@ -83,6 +84,7 @@ impl std::fmt::Debug for ScriptPool {
 pub(crate) struct Shared {
     pub limits: Arc<SandboxLimits>,
     pub pg: PgPools,
+    pub mysql: MySqlPools,
     pub http: reqwest::Client,
     pub io: tokio::runtime::Handle,
 }
@@ -99,6 +101,7 @@ impl ScriptPool {
         let shared = Arc::new(Shared {
             limits: limits.clone(),
             pg: PgPools::new(),
+            mysql: MySqlPools::new(),
             http,
             io,
         });

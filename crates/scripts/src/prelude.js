@@ -552,11 +552,432 @@
   };
   pg.native = pg;
 
+  // ----- mysql (the npm `mysql` package; `mysql2` on the same code) -----
+  // Placeholders are expanded here as the package's `format` does, but into bound parameters:
+  // `??` becomes a quoted identifier, an object `SET ?` becomes `k1` = ?, `k2` = ?, an array
+  // `IN (?)` becomes ?, ?, ?; the values themselves always travel bound.
+  const MYSQL_TYPE_NAMES = {
+    1: 'TINY', 2: 'SHORT', 3: 'LONG', 4: 'FLOAT', 5: 'DOUBLE', 6: 'NULL', 7: 'TIMESTAMP', 8: 'LONGLONG',
+    9: 'INT24', 10: 'DATE', 11: 'TIME', 12: 'DATETIME', 13: 'YEAR', 16: 'BIT', 245: 'JSON', 246: 'NEWDECIMAL',
+    247: 'ENUM', 248: 'SET', 249: 'TINY_BLOB', 250: 'MEDIUM_BLOB', 251: 'LONG_BLOB', 252: 'BLOB',
+    253: 'VAR_STRING', 254: 'STRING', 255: 'GEOMETRY',
+  };
+  const MYSQL_TYPES = {};
+  for (const code of Object.keys(MYSQL_TYPE_NAMES)) MYSQL_TYPES[MYSQL_TYPE_NAMES[code]] = Number(code);
+
+  function isPlainObjectValue(v) {
+    return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array);
+  }
+  // The time zone option: 'local' (UTC, as Auth0's Node runs), 'Z', or '+HH:MM' / '-HHMM'.
+  function mysqlZoneMinutes(tz) {
+    const m = /^([+-])(\d\d):?(\d\d)$/.exec(String(tz || ''));
+    return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
+  }
+  function pad(n, w) { let s = String(n); while (s.length < (w || 2)) s = '0' + s; return s; }
+  function mysqlDateText(date, tz) {
+    if (isNaN(date.getTime())) return null;
+    const d = new Date(date.getTime() + mysqlZoneMinutes(tz) * 60000);
+    return pad(d.getUTCFullYear(), 4) + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + ' ' +
+      pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds()) + '.' + pad(d.getUTCMilliseconds(), 3);
+  }
+  // MySQL's date text as a Date; text that is no date ('0000-00-00') stays text, as npm's does.
+  function mysqlDate(text, tz) {
+    const m = /^(\d{4})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(?:\.(\d+))?)?$/.exec(text);
+    if (!m) return text;
+    const month = Number(m[2]), day = Number(m[3]);
+    if (month < 1 || month > 12 || day < 1 || day > 31) return text;
+    const d = new Date(0);
+    d.setUTCFullYear(Number(m[1]), month - 1, day);
+    d.setUTCHours(Number(m[4] || 0), Number(m[5] || 0), Number(m[6] || 0), m[7] ? Number((m[7] + '00').slice(0, 3)) : 0);
+    const t = d.getTime() - mysqlZoneMinutes(tz) * 60000;
+    return isNaN(t) ? text : new Date(t);
+  }
+
+  // ----- the package's own escaping (mysql.escape, mysql.format) -----
+  function sqlEscapeId(v, forbidQualified) {
+    if (Array.isArray(v)) return v.map((x) => sqlEscapeId(x, forbidQualified)).join(', ');
+    const quoted = '`' + String(v).replace(/`/g, '``') + '`';
+    return forbidQualified ? quoted : quoted.replace(/\./g, '`.`');
+  }
+  function sqlEscapeString(s) {
+    const map = { '\0': '\\0', '\b': '\\b', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\x1a': '\\Z', '"': '\\"', "'": "\\'", '\\': '\\\\' };
+    return "'" + String(s).replace(/[\0\b\t\n\r\x1a"'\\]/g, (c) => map[c]) + "'";
+  }
+  function sqlEscape(v, stringifyObjects, tz) {
+    if (v === undefined || v === null) return 'NULL';
+    switch (typeof v) {
+      case 'boolean': return v ? 'true' : 'false';
+      case 'number': case 'bigint': return String(v);
+      case 'object':
+        if (v instanceof Date) { const t = mysqlDateText(v, tz); return t === null ? 'NULL' : sqlEscapeString(t); }
+        if (Array.isArray(v)) return v.map((x) => (Array.isArray(x) ? '(' + sqlEscape(x, true, tz) + ')' : sqlEscape(x, true, tz))).join(', ');
+        if (v instanceof Uint8Array) return "X'" + toHex(v) + "'";
+        if (typeof v.toSqlString === 'function') return String(v.toSqlString());
+        if (stringifyObjects) return sqlEscapeString(v.toString());
+        return Object.keys(v).filter((k) => typeof v[k] !== 'function').map((k) => sqlEscapeId(k) + ' = ' + sqlEscape(v[k], true, tz)).join(', ');
+      default: return sqlEscapeString(v);
+    }
+  }
+  function sqlFormat(sql, values, stringifyObjects, tz) {
+    if (values === undefined || values === null) return sql;
+    if (!Array.isArray(values)) values = [values];
+    const re = /\?+/g;
+    let out = '', chunk = 0, vi = 0, m;
+    while (vi < values.length && (m = re.exec(sql))) {
+      if (m[0].length > 2) continue;
+      out += sql.slice(chunk, m.index) + (m[0].length === 2 ? sqlEscapeId(values[vi]) : sqlEscape(values[vi], stringifyObjects, tz));
+      chunk = re.lastIndex;
+      vi++;
+    }
+    return chunk === 0 ? sql : out + sql.slice(chunk);
+  }
+
+  // ----- placeholders into bound parameters -----
+  function mysqlBound(v, params, tz) {
+    if (v === undefined || v === null) { params.push(null); return '?'; }
+    if (typeof v === 'object' && typeof v.toSqlString === 'function') return String(v.toSqlString());
+    if (v instanceof Date) { params.push(mysqlDateText(v, tz)); return '?'; }
+    if (v instanceof Uint8Array) { params.push(Buffer.from(v).toJSON()); return '?'; }
+    if (typeof v === 'bigint') { params.push(String(v)); return '?'; }
+    if (typeof v === 'number' && !isFinite(v)) { params.push(null); return '?'; }
+    if (typeof v === 'object') { params.push(JSON.stringify(v)); return '?'; }
+    params.push(v);
+    return '?';
+  }
+  function mysqlPlaceholder(v, params, tz) {
+    if (Array.isArray(v)) {
+      return v.map((x) => (Array.isArray(x) ? '(' + x.map((y) => mysqlBound(y, params, tz)).join(', ') + ')' : mysqlBound(x, params, tz))).join(', ');
+    }
+    if (isPlainObjectValue(v) && typeof v.toSqlString !== 'function') {
+      return Object.keys(v).filter((k) => typeof v[k] !== 'function').map((k) => sqlEscapeId(k) + ' = ' + mysqlBound(v[k], params, tz)).join(', ');
+    }
+    return mysqlBound(v, params, tz);
+  }
+  // Walks the SQL as the server does (quotes, backticks and comments hold no placeholders).
+  function mysqlExpand(sql, values, tz) {
+    sql = String(sql);
+    if (values === undefined || values === null) values = [];
+    else if (!Array.isArray(values)) values = [values];
+    const params = [];
+    let out = '', i = 0, vi = 0;
+    while (i < sql.length) {
+      const c = sql[i];
+      let j = i + 1;
+      if (c === "'" || c === '"' || c === '`') {
+        while (j < sql.length) {
+          if (sql[j] === '\\' && c !== '`') { j += 2; continue; }
+          if (sql[j] === c) { if (sql[j + 1] === c) { j += 2; continue; } j++; break; }
+          j++;
+        }
+      } else if (c === '#' || (c === '-' && sql[i + 1] === '-' && /[\s]/.test(sql[i + 2] || ' '))) {
+        while (j < sql.length && sql[j] !== '\n') j++;
+      } else if (c === '/' && sql[i + 1] === '*' && sql[i + 2] !== '!' && !(sql[i + 2] === 'M' && sql[i + 3] === '!')) {
+        const end = sql.indexOf('*/', i + 2);
+        j = end < 0 ? sql.length : end + 2;
+      } else if (c === '?') {
+        while (j < sql.length && sql[j] === '?') j++;
+        const run = j - i;
+        if (run > 2 || vi >= values.length) { out += sql.slice(i, j); i = j; continue; }
+        out += run === 2 ? sqlEscapeId(values[vi++]) : mysqlPlaceholder(values[vi++], params, tz);
+        i = j;
+        continue;
+      }
+      out += sql.slice(i, j);
+      i = j;
+    }
+    return { sql: out, params: params };
+  }
+
+  // ----- results, cast as the packages' default type casting does -----
+  function mysqlError(e, sql) {
+    const server = typeof e.errno === 'number';
+    const err = new Error(server && e.code ? e.code + ': ' + e.message : e.message);
+    if (e.code) { err.code = e.code; err.errno = server ? e.errno : e.code; }
+    if (server) { err.sqlMessage = e.message; err.sqlState = e.sqlState; err.index = 0; }
+    if (sql !== undefined) err.sql = sql;
+    err.fatal = !!e.fatal;
+    return err;
+  }
+  function mysqlCast(value, field, o) {
+    if (value === null || value === undefined) return null;
+    if (value && value.type === 'Buffer' && Array.isArray(value.data)) return Buffer.from(value.data);
+    switch (field.type) {
+      case 7: case 10: case 12: {
+        const ds = o.dateStrings;
+        if (ds === true || (Array.isArray(ds) && ds.indexOf(field.typeName) >= 0)) return value;
+        return mysqlDate(String(value), o.timezone);
+      }
+      case 8: {
+        const n = Number(value);
+        if (o.supportBigNumbers && (o.bigNumberStrings || n >= 9007199254740992 || n <= -9007199254740992)) return String(value);
+        return n;
+      }
+      case 246: {
+        if (o.mysql2 && !o.decimalNumbers) return String(value);
+        const n = Number(value);
+        if (o.supportBigNumbers && (o.bigNumberStrings || n >= 9007199254740992 || n <= -9007199254740992)) return String(value);
+        return n;
+      }
+      case 245:
+        if (o.mysql2 && o.jsonStrings !== true) { try { return JSON.parse(value); } catch (e) { return value; } }
+        return value;
+      default:
+        return value;
+    }
+  }
+  function mysqlField(f) {
+    return { name: f.name, orgName: f.name, type: f.type, typeName: f.typeName, length: f.typeName === 'BOOLEAN' ? 1 : undefined, protocol41: true };
+  }
+  function mysqlResults(r, o, typeCast) {
+    if (!r.rows) {
+      const ok = { fieldCount: 0, affectedRows: r.affectedRows, insertId: r.insertId, serverStatus: 2, warningCount: 0, message: '', protocol41: true, changedRows: r.changedRows };
+      if (o.mysql2) { delete ok.warningCount; delete ok.message; delete ok.protocol41; ok.info = ''; ok.warningStatus = 0; }
+      return { results: ok, fields: undefined };
+    }
+    const fields = r.fields.map(mysqlField);
+    const rows = r.rows.map((row) => {
+      const out = {};
+      for (let i = 0; i < fields.length; i++) {
+        const f = fields[i], raw = row[f.name];
+        if (typeof typeCast === 'function') {
+          const field = {
+            name: f.name, type: MYSQL_TYPE_NAMES[f.type] || 'STRING', length: f.length, db: '', table: '',
+            string() { return raw === null || raw === undefined ? null : raw.type === 'Buffer' ? Buffer.from(raw.data).toString() : String(raw); },
+            buffer() { return raw === null || raw === undefined ? null : raw.type === 'Buffer' ? Buffer.from(raw.data) : Buffer.from(String(raw)); },
+            geometry() { return null; },
+          };
+          out[f.name] = typeCast(field, () => mysqlCast(raw, f, o));
+        } else if (typeCast === false) {
+          out[f.name] = raw === null || raw === undefined ? null : raw.type === 'Buffer' ? Buffer.from(raw.data) : String(raw);
+        } else {
+          out[f.name] = mysqlCast(raw, f, o);
+        }
+      }
+      return out;
+    });
+    return { results: rows, fields: fields };
+  }
+
+  // The connection options a script gave (an object, or a mysql:// URL as npm's parseUrl reads).
+  function mysqlConfig(config) {
+    if (typeof config === 'string') {
+      const u = new URL(config);
+      const c = { host: u.hostname, port: u.port ? Number(u.port) : undefined, user: decodeURIComponent(u.username || ''),
+        password: decodeURIComponent(u.password || ''), database: decodeURIComponent(u.pathname.replace(/^\//, '')) };
+      u.searchParams.forEach((v, k) => { try { c[k] = JSON.parse(v); } catch (e) { c[k] = v; } });
+      config = c;
+    }
+    config = Object.assign({}, config || {});
+    if (config.socketPath) throw new Error('mysql: connections over a socket file are not available to scripts; give host and port');
+    let host = String(config.host || 'localhost');
+    if (host.indexOf(':') >= 0 && host[0] !== '[') host = '[' + host + ']';
+    const port = Number(config.port) || 3306;
+    const user = config.user === undefined || config.user === null ? '' : String(config.user);
+    const password = config.password === undefined || config.password === null ? '' : String(config.password);
+    const auth = user || password ? encodeURIComponent(user) + (password ? ':' + encodeURIComponent(password) : '') + '@' : '';
+    const database = config.database ? encodeURIComponent(String(config.database)) : '';
+    const options = {
+      timezone: config.timezone || 'local', dateStrings: config.dateStrings || false,
+      supportBigNumbers: !!config.supportBigNumbers, bigNumberStrings: !!config.bigNumberStrings,
+      decimalNumbers: !!config.decimalNumbers, jsonStrings: !!config.jsonStrings,
+      typeCast: config.typeCast === undefined ? true : config.typeCast,
+    };
+    return {
+      url: 'mysql://' + auth + host + ':' + port + '/' + database, options: options,
+      shown: { host: String(config.host || 'localhost'), port: port, user: user, database: config.database },
+    };
+  }
+
+  // Runs one query; the answer is {err, results, fields}, never thrown.
+  function mysqlRun(target, sql, values, queryOptions) {
+    const o = Object.assign({}, target._options, queryOptions || {}, { mysql2: target._mysql2 });
+    let expanded;
+    try {
+      expanded = mysqlExpand(sql, values, o.timezone);
+      const answer = JSON.parse(gh.mysql(target._url, expanded.sql, JSON.stringify(expanded.params)));
+      if (answer.error) return { err: mysqlError(answer.error, expanded.sql) };
+      return mysqlResults(answer.ok, o, o.typeCast);
+    } catch (e) {
+      return { err: e };
+    }
+  }
+  function mysqlEmitter(sql) {
+    const handlers = {};
+    const q = {
+      sql: sql,
+      on(ev, fn) { (handlers[ev] = handlers[ev] || []).push(fn); return q; },
+      once(ev, fn) { return q.on(ev, fn); },
+      _emit(ev) { const args = Array.prototype.slice.call(arguments, 1); for (const fn of handlers[ev] || []) fn.apply(q, args); return (handlers[ev] || []).length > 0; },
+      stream() { return q; },
+    };
+    return q;
+  }
+  // The package's query(sql | {sql, values, …}, values?, cb?) on a connection or pool.
+  function mysqlQuery(target, sql, values, cb) {
+    let options = {};
+    if (typeof sql === 'function') { cb = sql; sql = undefined; }
+    else if (sql && typeof sql === 'object') {
+      options = sql;
+      sql = options.sql;
+      if (typeof values === 'function') { cb = values; values = options.values; }
+      else if (values === undefined) values = options.values;
+    } else if (typeof values === 'function') { cb = values; values = undefined; }
+    const queryOptions = {};
+    for (const k of ['typeCast', 'dateStrings', 'supportBigNumbers', 'bigNumberStrings', 'timezone']) {
+      if (options[k] !== undefined) queryOptions[k] = options[k];
+    }
+    const answer = sql === undefined ? { err: new TypeError('mysql: a query needs its SQL') } : mysqlRun(target, sql, values, queryOptions);
+    const q = mysqlEmitter(sql);
+    defer(() => {
+      if (answer.err) {
+        if (typeof cb === 'function') cb(answer.err);
+        else if (!q._emit('error', answer.err)) reportUncaught(answer.err);
+      } else {
+        if (answer.fields) q._emit('fields', answer.fields, 0);
+        if (Array.isArray(answer.results)) { for (const row of answer.results) q._emit('result', row, 0); }
+        else q._emit('result', answer.results, 0);
+        if (typeof cb === 'function') cb(null, answer.results, answer.fields);
+      }
+      q._emit('end');
+    });
+    return q;
+  }
+  function mysqlCallbackOf(options, cb) { return typeof options === 'function' ? options : cb; }
+  function mysqlCheck(target, cb) {
+    const answer = mysqlRun(target, 'SELECT 1', []);
+    defer(() => cb(answer.err || null));
+    return answer.err;
+  }
+  let mysqlThreads = 0;
+  class MysqlConnection {
+    constructor(config, mysql2) {
+      const c = mysqlConfig(config);
+      Object.defineProperty(this, '_url', { value: c.url, enumerable: false });
+      this._options = c.options;
+      this._mysql2 = !!mysql2;
+      this.config = c.shown;
+      this.state = 'disconnected';
+      this.threadId = null;
+    }
+    // Connections are opened and pooled by the server; with a callback, connect checks that the
+    // database answers, so a bad password is reported here as the package does.
+    connect(options, cb) {
+      cb = mysqlCallbackOf(options, cb);
+      this.state = 'authenticated';
+      this.threadId = this.threadId || ++mysqlThreads;
+      if (typeof cb === 'function' && mysqlCheck(this, cb)) this.state = 'disconnected';
+    }
+    query(sql, values, cb) { return mysqlQuery(this, sql, values, cb); }
+    ping(options, cb) { cb = mysqlCallbackOf(options, cb); if (typeof cb === 'function') mysqlCheck(this, cb); }
+    beginTransaction(options, cb) {
+      cb = mysqlCallbackOf(options, cb);
+      const err = new Error('mysql: transactions are not supported: each query runs on a pooled connection of its own');
+      err.code = 'ER_NOT_SUPPORTED_YET';
+      if (typeof cb === 'function') defer(() => cb(err)); else throw err;
+    }
+    commit(options, cb) { cb = mysqlCallbackOf(options, cb); if (typeof cb === 'function') defer(() => cb(null)); }
+    rollback(options, cb) { cb = mysqlCallbackOf(options, cb); if (typeof cb === 'function') defer(() => cb(null)); }
+    end(options, cb) { cb = mysqlCallbackOf(options, cb); this.state = 'disconnected'; if (typeof cb === 'function') defer(() => cb(null)); }
+    destroy() { this.state = 'disconnected'; }
+    release() {}
+    pause() {}
+    resume() {}
+    on() { return this; }
+    once() { return this; }
+    removeListener() { return this; }
+    escape(v) { return sqlEscape(v, false, this._options.timezone); }
+    escapeId(v) { return sqlEscapeId(v); }
+    format(sql, values) { return sqlFormat(sql, values, false, this._options.timezone); }
+  }
+  class MysqlPool {
+    constructor(config, mysql2) {
+      const c = mysqlConfig(config);
+      Object.defineProperty(this, '_url', { value: c.url, enumerable: false });
+      Object.defineProperty(this, '_config', { value: config, enumerable: false });
+      this._options = c.options;
+      this._mysql2 = !!mysql2;
+      this.config = { connectionConfig: c.shown, connectionLimit: (config && config.connectionLimit) || 10 };
+    }
+    getConnection(cb) {
+      const conn = new MysqlConnection(this._config, this._mysql2);
+      conn.state = 'authenticated';
+      conn.threadId = ++mysqlThreads;
+      const answer = mysqlRun(this, 'SELECT 1', []);
+      defer(() => (answer.err ? cb(answer.err) : cb(null, conn)));
+    }
+    query(sql, values, cb) { return mysqlQuery(this, sql, values, cb); }
+    end(cb) { if (typeof cb === 'function') defer(() => cb(null)); }
+    on() { return this; }
+    once() { return this; }
+    escape(v) { return sqlEscape(v, false, this._options.timezone); }
+    escapeId(v) { return sqlEscapeId(v); }
+    format(sql, values) { return sqlFormat(sql, values, false, this._options.timezone); }
+  }
+
+  // mysql2's promise wrappers: query/execute resolve to [results, fields].
+  function mysqlPromised(target) {
+    const call = (sql, values) => new Promise((resolve, reject) => {
+      target.query(sql, values, (err, results, fields) => (err ? reject(err) : resolve([results, fields])));
+    });
+    const wrapped = {
+      query: call,
+      execute: call,
+      end: () => Promise.resolve(),
+      destroy: () => target.destroy && target.destroy(),
+      release: () => undefined,
+      on() { return wrapped; },
+      escape: (v) => target.escape(v),
+      escapeId: (v) => target.escapeId(v),
+      format: (s, v) => target.format(s, v),
+      beginTransaction: () => new Promise((resolve, reject) => target.beginTransaction ? target.beginTransaction((e) => (e ? reject(e) : resolve())) : resolve()),
+      commit: () => Promise.resolve(),
+      rollback: () => Promise.resolve(),
+      ping: () => new Promise((resolve, reject) => mysqlCheck(target, (e) => (e ? reject(e) : resolve()))),
+      connection: target,
+      pool: target,
+    };
+    if (target instanceof MysqlPool) {
+      wrapped.getConnection = () => new Promise((resolve, reject) => target.getConnection((e, c) => (e ? reject(e) : resolve(mysqlPromised(c)))));
+    }
+    return wrapped;
+  }
+
+  function makeMysql(mysql2) {
+    const mysql = function mysql(config) { return new MysqlConnection(config, mysql2); };
+    mysql.createConnection = (config) => new MysqlConnection(config, mysql2);
+    mysql.createPool = (config) => new MysqlPool(config, mysql2);
+    mysql.format = (sql, values, stringifyObjects, tz) => sqlFormat(sql, values, stringifyObjects, tz);
+    mysql.escape = (v, stringifyObjects, tz) => sqlEscape(v, stringifyObjects, tz);
+    mysql.escapeId = (v, forbidQualified) => sqlEscapeId(v, forbidQualified);
+    mysql.raw = (sql) => ({ toSqlString: () => String(sql) });
+    mysql.Types = Object.assign({}, MYSQL_TYPES);
+    return mysql;
+  }
+  const mysql = makeMysql(false);
+  const mysql2 = makeMysql(true);
+  MysqlConnection.prototype.execute = function (sql, values, cb) { return mysqlQuery(this, sql, values, cb); };
+  MysqlPool.prototype.execute = MysqlConnection.prototype.execute;
+  MysqlConnection.prototype.promise = function () { return mysqlPromised(this); };
+  MysqlPool.prototype.promise = MysqlConnection.prototype.promise;
+  const mysql2Promise = {
+    createConnection: (config) => {
+      const c = new MysqlConnection(config, true);
+      const answer = mysqlRun(c, 'SELECT 1', []);
+      c.state = 'authenticated';
+      return answer.err ? Promise.reject(answer.err) : Promise.resolve(mysqlPromised(c));
+    },
+    createPool: (config) => mysqlPromised(new MysqlPool(config, true)),
+    format: mysql2.format, escape: mysql2.escape, escapeId: mysql2.escapeId, raw: mysql2.raw, Types: mysql2.Types,
+  };
+
   // ----- require -----
   const modules = {
     pg: pg,
     bcrypt: bcrypt,
     bcryptjs: bcrypt,
+    mysql: mysql,
+    mysql2: mysql2,
+    'mysql2/promise': mysql2Promise,
     crypto: crypto,
     request: request,
     'node-fetch': fetch,
@@ -601,5 +1022,11 @@
     console: consoleObject, setTimeout, clearTimeout, setImmediate, setInterval, clearInterval: clearTimeout,
     queueMicrotask: (fn) => defer(fn),
     Buffer, TextEncoder, TextDecoder, URL, URLSearchParams, fetch, Headers, Response, require,
+  });
+  // The oldest Auth0 templates use these without `require`: `postgres(conString, cb)` is
+  // pg.connect, `bcrypt` the bcrypt module.
+  Object.assign(globalThis, {
+    postgres: function postgres(conString, cb) { return pg.connect(conString, cb); },
+    bcrypt: bcrypt,
   });
 })();

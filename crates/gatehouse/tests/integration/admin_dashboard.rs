@@ -1736,10 +1736,7 @@ async fn a_custom_database_is_set_up_in_the_dashboard_and_its_scripts_tried() {
 
     // Saves and trials are in the tenant log with the administrator who made them.
     let events = s
-        .get(&format!(
-            "/api/v2/logs?q={}&per_page=100",
-            enc("type:sapi")
-        ))
+        .get(&format!("/api/v2/logs?q={}&per_page=100", enc("type:sapi")))
         .await
         .assert_status(200)
         .to_string();
