@@ -6,6 +6,7 @@
 //! hosts the operator allows. Runs happen on a bounded pool of threads of their own, so a
 //! script that loops or blocks never holds up the server's request threads.
 
+mod bridge;
 mod hosts;
 mod http;
 pub mod mysql;

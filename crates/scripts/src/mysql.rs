@@ -9,6 +9,7 @@
 //! cannot hold the value (`DECIMAL`, `BIGINT` beyond 2^53 as strings); dates stay MySQL's own
 //! text (`2021-03-04 05:06:07`), listed in `dates` so the script side makes `Date`s of them.
 
+use crate::bridge::{UrlSecrets, buffer_bytes, buffer_value, percent_decode};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -173,10 +174,13 @@ impl MySqlPools {
         sql: &str,
         params: &[Value],
     ) -> Result<Value, MySqlFailure> {
-        let secrets = Secrets::of(url);
+        let secrets = UrlSecrets::of(url);
         self.query_unredacted(url, sql, params)
             .await
-            .map_err(|failure| secrets.redact(failure))
+            .map_err(|mut failure| {
+                failure.message = secrets.redact(failure.message);
+                failure
+            })
     }
 
     async fn query_unredacted(
@@ -415,57 +419,6 @@ fn is_dead_connection(error: &sqlx::Error) -> bool {
     }
 }
 
-/// The password of a connection URL, in every spelling a message could repeat it in.
-struct Secrets(Vec<String>);
-
-impl Secrets {
-    fn of(url: &str) -> Self {
-        let mut secrets = Vec::new();
-        if let Ok(parsed) = url::Url::parse(url)
-            && let Some(password) = parsed.password()
-        {
-            secrets.push(password.to_owned());
-            secrets.push(percent_decode(password));
-        }
-        secrets.retain(|secret| !secret.is_empty());
-        // Longest first, so a password containing another spelling is removed whole.
-        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-        secrets.dedup();
-        Self(secrets)
-    }
-
-    fn redact(&self, mut failure: MySqlFailure) -> MySqlFailure {
-        for secret in &self.0 {
-            if failure.message.contains(secret.as_str()) {
-                failure.message = failure.message.replace(secret.as_str(), "********");
-            }
-        }
-        failure
-    }
-}
-
-/// `%40` → `@`; invalid escapes stay as they are.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(byte) = bytes.get(i + 1..i + 3).and_then(|pair| {
-                let pair = std::str::from_utf8(pair).ok()?;
-                u8::from_str_radix(pair, 16).ok()
-            })
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Why one attempt at a statement failed.
 enum RunError {
     Sql(sqlx::Error),
@@ -600,24 +553,6 @@ fn bind(arguments: &mut MySqlArguments, value: &Value) -> Result<(), String> {
         Value::Array(_) | Value::Object(_) => arguments.add(value.to_string()),
     };
     added.map_err(|e| e.to_string())
-}
-
-/// The bytes of a serialised `Buffer` (`{"type": "Buffer", "data": [..]}`).
-fn buffer_bytes(value: &Value) -> Option<Vec<u8>> {
-    let object = value.as_object()?;
-    if object.get("type")?.as_str()? != "Buffer" {
-        return None;
-    }
-    object
-        .get("data")?
-        .as_array()?
-        .iter()
-        .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
-        .collect()
-}
-
-fn buffer_value(bytes: &[u8]) -> Value {
-    json!({ "type": "Buffer", "data": bytes })
 }
 
 /// How a column's values are decoded, from sqlx's name of its type.
@@ -937,8 +872,5 @@ mod tests {
         assert_eq!(options.get_database(), Some("my db"));
         assert_eq!(options.get_socket(), None);
         assert!(connect_options("postgres://x@y/z").is_err());
-        let secrets = Secrets::of("mysql://u:p%40ss@h/d");
-        let f = secrets.redact(MySqlFailure::new("p@ss and p%40ss"));
-        assert_eq!(f.message, "******** and ********");
     }
 }

@@ -8,6 +8,7 @@
 //! (`bigint` and `numeric` as strings, `bytea` as a serialised `Buffer`, dates as ISO-8601
 //! strings listed in `dates` so the script side can turn them into `Date` objects).
 
+use crate::bridge::{UrlSecrets, buffer_bytes, buffer_value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -109,10 +110,13 @@ impl PgPools {
         sql: &str,
         params: &[Value],
     ) -> Result<Value, PgFailure> {
-        let secrets = Secrets::of(connection_string);
+        let secrets = UrlSecrets::of(connection_string);
         self.query_unredacted(connection_string, sql, params)
             .await
-            .map_err(|failure| secrets.redact(failure))
+            .map_err(|mut failure| {
+                failure.message = secrets.redact(failure.message);
+                failure
+            })
     }
 
     async fn query_unredacted(
@@ -278,62 +282,6 @@ fn is_stale_cached_plan(error: &sqlx::Error) -> bool {
         }
         _ => false,
     }
-}
-
-/// The password of a connection string, in every spelling a message could repeat it in.
-struct Secrets(Vec<String>);
-
-impl Secrets {
-    fn of(connection_string: &str) -> Self {
-        let mut secrets = Vec::new();
-        if let Ok(url) = url::Url::parse(connection_string) {
-            if let Some(password) = url.password() {
-                secrets.push(password.to_owned());
-                secrets.push(percent_decode(password));
-            }
-            for (key, value) in url.query_pairs() {
-                if key == "password" {
-                    secrets.push(value.into_owned());
-                }
-            }
-        }
-        secrets.retain(|secret| !secret.is_empty());
-        // Longest first, so a password containing another spelling is removed whole.
-        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-        secrets.dedup();
-        Self(secrets)
-    }
-
-    fn redact(&self, mut failure: PgFailure) -> PgFailure {
-        for secret in &self.0 {
-            if failure.message.contains(secret.as_str()) {
-                failure.message = failure.message.replace(secret.as_str(), "********");
-            }
-        }
-        failure
-    }
-}
-
-/// `%40` → `@`; invalid escapes stay as they are.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(byte) = bytes.get(i + 1..i + 3).and_then(|pair| {
-                let pair = std::str::from_utf8(pair).ok()?;
-                u8::from_str_radix(pair, 16).ok()
-            })
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Why one attempt at a statement failed.
@@ -1006,30 +954,6 @@ fn pg_array_literal(value: &Value) -> String {
     let mut out = String::new();
     push(&mut out, value);
     out
-}
-
-/// The bytes of a serialised Node `Buffer`: `{"type": "Buffer", "data": [..]}`.
-fn buffer_bytes(value: &Value) -> Option<Vec<u8>> {
-    let object = value.as_object()?;
-    if object.get("type")?.as_str()? != "Buffer" {
-        return None;
-    }
-    object
-        .get("data")?
-        .as_array()?
-        .iter()
-        .map(|byte| byte.as_u64().and_then(|b| u8::try_from(b).ok()))
-        .collect()
-}
-
-fn buffer_value(bytes: &[u8]) -> Value {
-    let mut object = Map::new();
-    object.insert("type".into(), Value::String("Buffer".into()));
-    object.insert(
-        "data".into(),
-        Value::Array(bytes.iter().map(|b| Value::from(*b)).collect()),
-    );
-    Value::Object(object)
 }
 
 fn to_bytes(value: &Value) -> Result<Vec<u8>, String> {
@@ -2226,12 +2150,5 @@ mod tests {
             )
             .is_err()
         );
-    }
-
-    #[test]
-    fn secrets_are_redacted() {
-        let secrets = Secrets::of("postgres://me:p%40ss%20word@host/db");
-        let failure = secrets.redact(PgFailure::new("bad p@ss word and p%40ss%20word"));
-        assert_eq!(failure.message, "bad ******** and ********");
     }
 }
