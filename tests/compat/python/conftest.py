@@ -203,9 +203,17 @@ def gatehouse_bin() -> Path:
 
 @pytest.fixture(scope="session")
 def gatehouse(gatehouse_bin: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The main server: default rate limit, shared by the whole session."""
+    """The main server: default rate limit, shared by the whole session.
+
+    The whole session logs in from one address (over 150 password grants in a few seconds,
+    36 imported-hash cases alone make 144), more than the per-IP password-grant bucket's
+    burst of 100 refilling 10/s lets through; those buckets are the integration suite's
+    subject (security_review), so here they are ten times wider.
+    """
     server = GatehouseServer(
-        binary=gatehouse_bin, workdir=tmp_path_factory.mktemp("gatehouse-main")
+        binary=gatehouse_bin,
+        workdir=tmp_path_factory.mktemp("gatehouse-main"),
+        extra_env={"GATEHOUSE_AUTH_RATE_LIMIT_SCALE": "10"},
     ).start()
     yield server
     server.stop()
