@@ -76,7 +76,9 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, code, message)
             }
             E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "auth0_idp_error", m),
-            E::Script { code, message } => ApiError::new(StatusCode::BAD_REQUEST, code, message),
+            E::Script { code, message, .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, code, message)
+            }
             E::Password(p) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_password", p.to_string())
             }

@@ -454,7 +454,17 @@ impl Gatehouse {
             conn.as_ref()
                 .and_then(crate::custom_db::CustomConnection::of),
         ) {
-            (None, Some(c)) => self.user_from_store(&c, email).await?,
+            (None, Some(c)) => match self.user_from_store(&c, email).await {
+                Ok(found) => found,
+                // The endpoint answers the same either way; the failure goes to the log.
+                Err(ServiceError::Script { message, .. }) => {
+                    event.kind = codes::FAILED_CHANGE_PASSWORD_REQUEST.into();
+                    event.description = Some(message);
+                    self.record(event).await;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            },
             (user, _) => user,
         };
         let Some(user) = user.filter(|u| u.email.is_some()) else {
@@ -753,6 +763,25 @@ impl Gatehouse {
             // the attempt instead, with a way back in.
             self.notify_signup_attempt(&connection, email).await?;
         }
+        // A script's failure is told to the tenant log in full and to the public without
+        // its cause (it may name the customer's hosts).
+        let result = match result {
+            Err(ServiceError::Script {
+                code,
+                message,
+                public,
+            }) => {
+                event.kind = codes::FAILED_SIGNUP.into();
+                event.description = Some(message);
+                self.record(event).await;
+                return Err(ServiceError::Script {
+                    code,
+                    message: public.clone(),
+                    public,
+                });
+            }
+            other => other,
+        };
         match &result {
             Ok(u) => {
                 event.kind = codes::SUCCESS_SIGNUP.into();

@@ -40,9 +40,15 @@ pub enum ServiceError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A custom database's script refused or failed an operation (400 with `code`).
+    /// A custom database's script refused or failed an operation (400 with `code`):
+    /// `message` for administrators (the Management API), `public` for anyone (public
+    /// sign-up, the hosted pages), without the cause.
     #[error("{message}")]
-    Script { code: &'static str, message: String },
+    Script {
+        code: &'static str,
+        message: String,
+        public: String,
+    },
 }
 
 impl ServiceError {

@@ -1005,3 +1005,62 @@ async fn the_hosted_login_page_runs_the_script_and_shows_its_failures() {
     let user = s.get(&format!("/api/v2/users/{}", enc("auth0|k-17"))).await;
     assert_eq!(user.assert_status(200)["name"], "Käthe Kollwitz");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_sign_up_and_reset_never_show_a_scripts_cause() {
+    let mut s = start_with_limit(2_000).await;
+    let failing = "function f(a, callback) { callback(new Error('connect ECONNREFUSED db-7.corp.internal:5432')); }";
+    let id = custom_connection(
+        &mut s,
+        "internal-db",
+        json!({"enabledDatabaseCustomization": true,
+            "customScripts": {"get_user": failing.replace("f(a,", "getByEmail(email,"), "create": failing.replace("f(a,", "create(user,"),
+                "login": "function login(e, p, callback) { callback(new WrongUsernameOrPasswordError(e)); }"}}),
+    )
+    .await;
+    let app = app_on(&mut s, &id).await;
+    let body = json!({"client_id": app.0, "email": "new.person@example.org", "password": "Fresh-Start-2026!", "connection": "internal-db"});
+    let r = s
+        .raw(
+            reqwest::Method::POST,
+            "/dbconnections/signup",
+            None,
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.body);
+    assert!(!r.body.to_string().contains("corp.internal"), "{}", r.body);
+    let r = s
+        .raw(
+            reqwest::Method::POST,
+            "/dbconnections/change_password",
+            None,
+            Some(json!({"client_id": app.0, "email": "someone@example.org", "connection": "internal-db"})),
+        )
+        .await;
+    r.assert_status(200);
+    assert!(!r.body.to_string().contains("corp.internal"), "{}", r.body);
+    // Administrators read the cause in the tenant log.
+    let fs = events(&mut s, "fs").await;
+    assert!(
+        fs.iter().any(|e| e["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("db-7.corp.internal"))),
+        "{fs:?}"
+    );
+    let fcpr = events(&mut s, "fcpr").await;
+    assert!(
+        fcpr.iter().any(|e| e["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("db-7.corp.internal"))),
+        "{fcpr:?}"
+    );
+    // The Management API is for administrators: its answer names the cause.
+    let r = s
+        .post("/api/v2/users", json!({"connection": "internal-db", "email": "admin.made@example.org", "password": "Fresh-Start-2026!"}))
+        .await;
+    assert!(
+        r.assert_error(400, "custom_script_error")
+            .contains("db-7.corp.internal")
+    );
+}

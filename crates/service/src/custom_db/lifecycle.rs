@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 const SCRIPT_OWNED: &str =
     "name, nickname, given_name, family_name, picture, username, phone_number, phone_verified";
 
+/// What a public sign-up is told when the scripts could not complete it.
+const SIGNUP_FAILED: &str = "The sign-up could not be completed; try again later.";
+
 fn already_exists() -> ServiceError {
     ServiceError::Conflict("The user already exists.".into())
 }
@@ -94,6 +97,7 @@ impl Gatehouse {
         {
             Ok(Some(v)) => ScriptProfile::read(&v).map_err(|p| ServiceError::Script {
                 code: "custom_script_error",
+                public: SIGNUP_FAILED.into(),
                 message: format!(
                     "the login script after create gave a profile Gatehouse cannot use: {p}"
                 ),
@@ -101,6 +105,7 @@ impl Gatehouse {
             Ok(None) => {
                 return Err(ServiceError::Script {
                     code: "custom_script_error",
+                    public: SIGNUP_FAILED.into(),
                     message: "the create script succeeded but the login script does not find the new user".into(),
                 });
             }
@@ -208,6 +213,7 @@ impl Gatehouse {
             if !changed {
                 return Err(ServiceError::Script {
                     code: "password_not_changed",
+                    public: "The password could not be changed.".into(),
                     message: format!(
                         "The change_password script of the connection {} did not change the password",
                         c.name()
@@ -235,6 +241,7 @@ impl Gatehouse {
             if answer != Some(Value::Bool(true)) {
                 return Err(ServiceError::Script {
                     code: "email_not_changed",
+                    public: "The email could not be changed.".into(),
                     message: format!(
                         "The change_email script of the connection {} did not change the email",
                         c.name()

@@ -90,6 +90,7 @@ impl From<ScriptFailure> for ServiceError {
         }
         ServiceError::Script {
             code: "custom_script_error",
+            public: f.public_description(),
             message: f.to_string(),
         }
     }
