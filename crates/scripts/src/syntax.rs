@@ -34,6 +34,12 @@ pub fn check_syntax(name: &str, source: &str) -> Result<(), SyntaxProblem> {
         // does not run.
         match ctx.eval_with_options::<rquickjs::Function, _>(wrapped(source), options) {
             Ok(_) => Ok(()),
+            // Not an exception (the source is not a function, the engine is out of memory):
+            // the engine's own words.
+            Err(e) if !e.is_exception() => Err(SyntaxProblem {
+                message: e.to_string(),
+                line: None,
+            }),
             Err(_) => {
                 let caught = ctx.catch();
                 let (message, stack) = match caught.as_exception() {

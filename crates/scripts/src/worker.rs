@@ -115,6 +115,16 @@ impl Worker {
     }
 }
 
+/// What went wrong in a call into the engine: the pending JavaScript exception when the
+/// error is one, else the engine's own error (a conversion, an allocation) as it says it.
+pub(crate) fn engine_error_text(ctx: &Ctx<'_>, error: &rquickjs::Error) -> String {
+    if error.is_exception() {
+        exception_text(ctx)
+    } else {
+        error.to_string()
+    }
+}
+
 /// The exception pending in `ctx`, as text.
 fn exception_text(ctx: &Ctx<'_>) -> String {
     let caught = ctx.catch();
@@ -185,15 +195,17 @@ fn run_in(
     }
     let caches = &mut engine.caches;
     let started = context.with(|ctx| -> Result<(), ScriptError> {
-        let failed = |ctx: &Ctx<'_>| classify(exception_text(ctx), deadline, limits);
-        native::install(&ctx, state.clone(), run.clone()).map_err(|_| failed(&ctx))?;
-        ctx.eval::<(), _>(PRELUDE).map_err(|_| failed(&ctx))?;
+        let failed = |ctx: &Ctx<'_>, e: rquickjs::Error| {
+            classify(engine_error_text(ctx, &e), deadline, limits)
+        };
+        native::install(&ctx, state.clone(), run.clone()).map_err(|e| failed(&ctx, e))?;
+        ctx.eval::<(), _>(PRELUDE).map_err(|e| failed(&ctx, e))?;
         let globals = ctx.globals();
         let configuration = serde_json::Value::Object(call.configuration.clone()).to_string();
-        let configuration = ctx.json_parse(configuration).map_err(|_| failed(&ctx))?;
+        let configuration = ctx.json_parse(configuration).map_err(|e| failed(&ctx, e))?;
         globals
             .set("configuration", configuration)
-            .map_err(|_| failed(&ctx))?;
+            .map_err(|e| failed(&ctx, e))?;
         let cache = match caches.get(&call.cache_key) {
             Some(saved) => saved.clone().restore(&ctx).ok(),
             None => None,
@@ -201,7 +213,7 @@ fn run_in(
         let cache = match cache {
             Some(c) => c,
             None => {
-                let fresh = Object::new(ctx.clone()).map_err(|_| failed(&ctx))?;
+                let fresh = Object::new(ctx.clone()).map_err(|e| failed(&ctx, e))?;
                 caches.insert(
                     call.cache_key.clone(),
                     Persistent::save(&ctx, fresh.clone()),
@@ -209,28 +221,28 @@ fn run_in(
                 fresh
             }
         };
-        globals.set("global", cache).map_err(|_| failed(&ctx))?;
+        globals.set("global", cache).map_err(|e| failed(&ctx, e))?;
         let mut options = EvalOptions::default();
         options.global = true;
         options.strict = false;
         options.filename = Some(format!("{}.js", call.name));
         let factory: Function = ctx
             .eval_with_options(wrapped(&call.source), options)
-            .map_err(|_| match failed(&ctx) {
+            .map_err(|e| match failed(&ctx, e) {
                 ScriptError::Threw(t) => ScriptError::Invalid(t),
                 other => other,
             })?;
-        let script: Value = factory.call(()).map_err(|_| failed(&ctx))?;
+        let script: Value = factory.call(()).map_err(|e| failed(&ctx, e))?;
         let args = serde_json::Value::Array(call.args.clone()).to_string();
         let args: Array = ctx
             .json_parse(args)
             .and_then(|v| v.get())
-            .map_err(|_| failed(&ctx))?;
-        let hidden: Object = globals.get("__gatehouse").map_err(|_| failed(&ctx))?;
-        let start: Function = hidden.get("start").map_err(|_| failed(&ctx))?;
+            .map_err(|e| failed(&ctx, e))?;
+        let hidden: Object = globals.get("__gatehouse").map_err(|e| failed(&ctx, e))?;
+        let start: Function = hidden.get("start").map_err(|e| failed(&ctx, e))?;
         start
             .call::<_, ()>((script, args))
-            .map_err(|_| failed(&ctx))?;
+            .map_err(|e| failed(&ctx, e))?;
         Ok(())
     });
     if let Err(e) = started {
@@ -286,8 +298,8 @@ fn drive(
         });
         let next = match next {
             Ok(n) => n,
-            Err(_) => {
-                let text = context.with(|ctx| exception_text(&ctx));
+            Err(e) => {
+                let text = context.with(|ctx| engine_error_text(&ctx, &e));
                 return Ending::Failed(classify(text, deadline, limits));
             }
         };
@@ -304,8 +316,8 @@ fn drive(
             let fire: Function = hidden.get("fireTimers")?;
             fire.call(())
         });
-        if fired.is_err() {
-            let text = context.with(|ctx| exception_text(&ctx));
+        if let Err(e) = fired {
+            let text = context.with(|ctx| engine_error_text(&ctx, &e));
             return Ending::Failed(classify(text, deadline, limits));
         }
     }
