@@ -1064,3 +1064,126 @@ async fn public_sign_up_and_reset_never_show_a_scripts_cause() {
             .contains("db-7.corp.internal")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_to_the_new_routes_is_refused_and_changes_nothing() {
+    let mut s = start_with_limit(2_000).await;
+    let id = custom_connection(
+        &mut s,
+        "strict-db",
+        json!({"enabledDatabaseCustomization": true,
+            "customScripts": {"login": "function login(e, p, cb) { cb(null, {user_id: 'x1', email: e}); }"}}),
+    )
+    .await;
+    let before = s
+        .get(&format!("/api/v2/connections/{id}"))
+        .await
+        .body
+        .clone();
+    for (options, expected) in [
+        (
+            json!({"customScripts": {"signin": "function () {}"}}),
+            "options.customScripts.signin",
+        ),
+        (
+            json!({"customScripts": {"login": 42}}),
+            "options.customScripts.login",
+        ),
+        (
+            json!({"customScripts": "function login() {}"}),
+            "options.customScripts",
+        ),
+        (
+            json!({"configuration": {"DB_URL": 5432}}),
+            "options.configuration.DB_URL",
+        ),
+        (json!({"configuration": ["a"]}), "options.configuration"),
+        (
+            json!({"enabledDatabaseCustomization": "yes"}),
+            "options.enabledDatabaseCustomization",
+        ),
+    ] {
+        let r = s
+            .patch(
+                &format!("/api/v2/connections/{id}"),
+                json!({"options": options}),
+            )
+            .await;
+        let message = r.assert_error(400, "invalid_body");
+        assert!(message.contains(expected), "{message}");
+    }
+    assert_eq!(
+        s.get(&format!("/api/v2/connections/{id}")).await.body,
+        before
+    );
+
+    let try_path = format!("/api/v2/connections/{id}/try");
+    for body in [
+        json!({"script": "login", "args": "a@b.c"}),
+        json!({"args": []}),
+        json!({"script": "login", "args": [], "extra": 1}),
+        json!({"script": "login", "source": "x".repeat(100 * 1024 + 1)}),
+    ] {
+        s.post(&try_path, body)
+            .await
+            .assert_error(400, "invalid_body");
+    }
+    s.post(
+        "/api/v2/connections/con_doesnotexist/try",
+        json!({"script": "login"}),
+    )
+    .await
+    .assert_error(404, "inexistent_connection");
+    let db = s.connection_id("Username-Password-Authentication").await;
+    let r = s
+        .post(
+            &format!("/api/v2/connections/{db}/try"),
+            json!({"script": "get_user", "args": ["a@b.c"]}),
+        )
+        .await;
+    assert_eq!(
+        r.status.as_u16(),
+        400,
+        "a connection without that script: {}",
+        r.body
+    );
+
+    // DELETE /connections/{id}/users: an email is required, the connection must exist and
+    // hold database users.
+    let path = format!("/api/v2/connections/{id}/users");
+    s.delete(&path).await.assert_status(400);
+    s.delete(&format!("{path}?email=")).await.assert_status(400);
+    s.delete(&format!("{path}?email=a%40b.c&other=1"))
+        .await
+        .assert_status(400);
+    s.delete("/api/v2/connections/con_doesnotexist/users?email=a%40b.c")
+        .await
+        .assert_error(404, "inexistent_connection");
+    let oidc = s
+        .post(
+            "/api/v2/connections",
+            json!({"name": "corp-oidc", "strategy": "oidc", "options": {"client_id": "c", "client_secret": "s",
+                "issuer": "https://idp.example.com", "authorization_endpoint": "https://idp.example.com/auth",
+                "token_endpoint": "https://idp.example.com/token", "jwks_uri": "https://idp.example.com/jwks"}}),
+        )
+        .await;
+    let oidc = oidc.assert_status(201)["id"].as_str().unwrap().to_string();
+    let r = s
+        .delete(&format!("/api/v2/connections/{oidc}/users?email=a%40b.c"))
+        .await;
+    assert!(
+        r.assert_error(400, "invalid_query_string")
+            .contains("must be a database connection")
+    );
+    // A narrow token is refused.
+    let narrow = s.token_with_scope(Some("read:users")).await;
+    let r = s
+        .raw(
+            reqwest::Method::DELETE,
+            &format!("{path}?email=a%40b.c"),
+            Some(&narrow),
+            None,
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+}
