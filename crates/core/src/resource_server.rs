@@ -1,5 +1,6 @@
 //! APIs (resource servers): what access tokens are issued for, and the scopes they define.
 
+use crate::authorization::TokenDialect;
 use crate::payload::{InvalidBody, Payload};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -25,6 +26,12 @@ pub struct ResourceServerSettings {
     /// The Management API itself: read-only through the API, as in Auth0.
     #[serde(default)]
     pub is_system: bool,
+    /// Role-based access control: a user's access token carries only the requested scopes
+    /// the user holds as permissions (directly, through roles or through groups).
+    #[serde(default)]
+    pub enforce_policies: bool,
+    #[serde(default)]
+    pub token_dialect: TokenDialect,
 }
 
 /// Longest access-token lifetime an API may ask for (30 days, Auth0's ceiling).
@@ -60,6 +67,8 @@ impl ResourceServerSettings {
             allow_offline_access: false,
             skip_consent_for_verifiable_first_party_clients: false,
             is_system: true,
+            enforce_policies: false,
+            token_dialect: TokenDialect::AccessToken,
         }
     }
 
@@ -84,6 +93,8 @@ impl ResourceServerSettings {
             allow_offline_access: false,
             skip_consent_for_verifiable_first_party_clients: true,
             is_system: false,
+            enforce_policies: false,
+            token_dialect: TokenDialect::AccessToken,
         };
         s.apply(&mut p)?;
         Ok(s)
@@ -156,9 +167,14 @@ impl ResourceServerSettings {
         if let Some(b) = p.bool("skip_consent_for_verifiable_first_party_clients")? {
             self.skip_consent_for_verifiable_first_party_clients = b;
         }
-        // Accepted for compatibility; Gatehouse issues one token dialect and enforces no RBAC policy yet.
-        let _ = p.string("token_dialect")?;
-        let _ = p.bool("enforce_policies")?;
+        if let Some(d) = p.string("token_dialect")? {
+            self.token_dialect = TokenDialect::parse(&d).ok_or_else(|| {
+                InvalidBody::on_property(format!("No enum match for: \"{d}\""), "token_dialect")
+            })?;
+        }
+        if let Some(b) = p.bool("enforce_policies")? {
+            self.enforce_policies = b;
+        }
         Ok(())
     }
 

@@ -40,6 +40,9 @@ pub struct TenantSettings {
     /// Set through `/api/v2/email-templates`, not here; keyed by template name.
     pub email_templates: std::collections::BTreeMap<String, crate::email::CustomTemplate>,
     pub flags: TenantFlags,
+    /// Which groups, roles and permissions reach tokens and `app_metadata.authorization`
+    /// (the Authorization Extension's configuration).
+    pub authorization: crate::authorization::AuthorizationSettings,
 }
 
 /// Auth0's tenant `flags` that Gatehouse honours.
@@ -76,6 +79,7 @@ impl Default for TenantSettings {
             breached_password_detection: Default::default(),
             email_templates: Default::default(),
             flags: TenantFlags::default(),
+            authorization: Default::default(),
         }
     }
 }
@@ -93,6 +97,7 @@ const PROPERTIES: &[&str] = &[
     "keep_sessions_on_password_change",
     "suggest_account_linking",
     "flags",
+    "authorization",
 ];
 
 fn absolute_url(field: &str, v: &str) -> Result<(), InvalidBody> {
@@ -173,6 +178,9 @@ impl TenantSettings {
                 self.flags.enable_client_connections = b;
             }
         }
+        if let Some(raw) = p.raw("authorization") {
+            self.authorization.patch(raw)?;
+        }
         if let Some(b) = p.bool("keep_sessions_on_password_change")? {
             self.keep_sessions_on_password_change = b;
         }
@@ -223,6 +231,10 @@ impl TenantSettings {
         m.insert(
             "flags".into(),
             json!({"enable_client_connections": self.flags.enable_client_connections}),
+        );
+        m.insert(
+            "authorization".into(),
+            serde_json::to_value(&self.authorization).unwrap_or(Value::Null),
         );
         Value::Object(m)
     }

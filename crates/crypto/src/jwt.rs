@@ -8,7 +8,12 @@ use serde_json::{Map, Value, json};
 
 /// Signs `claims` as `header.payload.signature` with the key's `kid` in the header.
 pub fn sign(key: &SigningKey, claims: &Value) -> Result<String, KeyError> {
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": key.kid()});
+    sign_typed(key, "JWT", claims)
+}
+
+/// [`sign`] with another `typ` in the header (`at+jwt` for RFC 9068 access tokens).
+pub fn sign_typed(key: &SigningKey, typ: &str, claims: &Value) -> Result<String, KeyError> {
+    let header = json!({"alg": "RS256", "typ": typ, "kid": key.kid()});
     let mut out = String::with_capacity(800);
     out.push_str(&URL_SAFE_NO_PAD.encode(header.to_string()));
     out.push('.');

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod authorization;
 pub mod bootstrap;
 pub mod breached;
 pub mod browser;
@@ -132,6 +133,7 @@ struct Inner {
     clients: ClientStore,
     connections: ConnectionStore,
     resource_servers: ResourceServerStore,
+    authorization: gatehouse_store::AuthorizationStore,
     logs: LogStore,
     login_failures: LoginFailureStore,
     refresh_tokens: RefreshTokenStore,
@@ -180,6 +182,7 @@ impl Gatehouse {
                 clients: ClientStore::new(db.clone()),
                 connections: ConnectionStore::new(db.clone()),
                 resource_servers: ResourceServerStore::new(db.clone()),
+                authorization: gatehouse_store::AuthorizationStore::new(db.clone()),
                 logs: LogStore::new(db.clone()),
                 login_failures: LoginFailureStore::new(db.clone()),
                 refresh_tokens: RefreshTokenStore::new(db.clone()),

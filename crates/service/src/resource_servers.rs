@@ -91,6 +91,7 @@ impl Gatehouse {
         if rs.settings.is_system {
             return Err(system_api());
         }
+        let before = rs.settings.scopes.clone();
         rs.settings.patch(body)?;
         if !self
             .inner
@@ -99,6 +100,18 @@ impl Gatehouse {
             .await?
         {
             return Err(rs_not_found());
+        }
+        // A scope the API no longer defines is no longer anyone's permission.
+        let removed: Vec<String> = before
+            .into_iter()
+            .filter(|s| !rs.settings.defines_scope(&s.value))
+            .map(|s| s.value)
+            .collect();
+        if !removed.is_empty() {
+            self.inner
+                .authorization
+                .forget_api_permissions(self.tenant(), &rs.settings.identifier, Some(&removed))
+                .await?;
         }
         Ok(rs)
     }
@@ -111,6 +124,10 @@ impl Gatehouse {
         self.inner
             .resource_servers
             .delete(self.tenant(), &rs)
+            .await?;
+        self.inner
+            .authorization
+            .forget_api_permissions(self.tenant(), &rs.settings.identifier, None)
             .await?;
         Ok(())
     }

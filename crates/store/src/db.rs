@@ -91,6 +91,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_upstream.sql"),
         postgres: include_str!("../migrations/postgres/0010_upstream.sql"),
     },
+    Migration {
+        version: 11,
+        name: "authorization",
+        sqlite: include_str!("../migrations/sqlite/0011_authorization.sql"),
+        postgres: include_str!("../migrations/postgres/0011_authorization.sql"),
+    },
 ];
 
 /// A JSON object column.

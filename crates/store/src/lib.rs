@@ -5,6 +5,7 @@
 //! whichever pool the [`Db`] holds; dialect differences live in the migrations. All SQL is
 //! parameterised: no request text is ever spliced into a statement.
 
+mod authorization;
 mod bulk;
 mod clients;
 mod connections;
@@ -22,6 +23,10 @@ mod sessions;
 mod tenants;
 mod users;
 
+pub use authorization::{
+    Added, AuthorizationStore, EffectiveAccess, GroupMapping, HeldPermission, Holder, Link,
+    MemberRow, Named, NamedEntry,
+};
 pub use clients::{ClientGrant, ClientStore, StoredClient};
 pub use connections::{ConnectionStore, StoredConnection};
 pub use db::{Db, Dialect};

@@ -175,6 +175,9 @@ fn search_error(e: sqlx::Error) -> StoreError {
 /// user given the same id later inherits no session, refresh token, consent, block or
 /// factor (security review M6).
 pub(crate) const USER_OWNED_TABLES: &[&str] = &[
+    "user_roles",
+    "user_permissions",
+    "group_members",
     "password_history",
     "user_metadata_index",
     "mfa_enrollments",

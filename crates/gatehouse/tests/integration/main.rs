@@ -25,6 +25,7 @@ mod logs_api;
 mod outages;
 mod page_headers;
 mod password_grant;
+mod rbac;
 mod refresh_tokens;
 mod resource_servers_api;
 mod search_api;

@@ -5,10 +5,12 @@ mod attack_protection;
 mod clients;
 mod connections;
 mod email_templates;
+mod groups;
 mod jobs;
 mod logs;
 pub mod render;
 mod resource_servers;
+mod roles;
 mod tenant_settings;
 mod tickets;
 mod user_blocks;
@@ -29,6 +31,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(clients::router())
         .merge(connections::router())
         .merge(resource_servers::router())
+        .merge(roles::router())
+        .merge(groups::router())
         .merge(logs::router())
         .merge(user_blocks::router())
         .merge(tenant_settings::router())

@@ -93,3 +93,46 @@ pub fn tenant_settings(s: &TenantSettings) -> Value {
 pub fn email_template(t: &CustomTemplate) -> Result<Value, ApiError> {
     serde_json::to_value(t).map_err(|e| ServiceError::internal(e).into())
 }
+
+/// A role or a group: `{id, name, description}` (no description when none was given).
+pub fn named(r: &gatehouse_service::authorization::Role) -> Value {
+    let mut v = json!({"id": r.id, "name": r.name});
+    if let Some(d) = &r.description {
+        v["description"] = json!(d);
+    }
+    v
+}
+
+/// `{resource_server_identifier, permission_name, resource_server_name, description}`.
+pub fn permission(p: &gatehouse_service::authorization::PermissionView) -> Value {
+    json!({
+        "resource_server_identifier": p.permission.resource_server_identifier,
+        "permission_name": p.permission.permission_name,
+        "resource_server_name": p.resource_server_name,
+        "description": p.description,
+    })
+}
+
+/// A user's permission with `sources`: `DIRECT` and one `ROLE` entry per role giving it.
+pub fn user_permission(p: &gatehouse_service::authorization::UserPermissionView) -> Value {
+    let mut v = permission(&p.view);
+    let mut sources = Vec::new();
+    if p.direct {
+        sources.push(json!({"source_id": "", "source_name": "", "source_type": "DIRECT"}));
+    }
+    for (id, name) in &p.roles {
+        sources.push(json!({"source_id": id, "source_name": name, "source_type": "ROLE"}));
+    }
+    v["sources"] = Value::Array(sources);
+    v
+}
+
+/// A role's or group's member: `{user_id, picture, name, email}`.
+pub fn member(u: &gatehouse_service::authorization::MemberRow) -> Value {
+    json!({"user_id": u.user_id, "picture": u.picture, "name": u.name, "email": u.email})
+}
+
+/// A group mapping: `{id, connection_name, group_name}`.
+pub fn group_mapping(m: &gatehouse_service::authorization::GroupMapping) -> Value {
+    json!({"id": m.id, "connection_name": m.connection_name, "group_name": m.group_name})
+}

@@ -331,8 +331,9 @@ impl Gatehouse {
                 .filter(|s| *s != "offline_access")
                 .collect::<Vec<_>>()
                 .join(" ");
-            let issued =
-                self.user_tokens(client, &session.user, api.as_ref(), Some(&scope), &extra)?;
+            let issued = self
+                .user_tokens(client, &session.user, api.as_ref(), Some(&scope), &extra)
+                .await?;
             if req.response_type.wants_access_token() {
                 params.push(("access_token".into(), issued.access_token));
                 params.push(("token_type".into(), "Bearer".into()));

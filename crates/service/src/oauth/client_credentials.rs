@@ -98,18 +98,38 @@ impl Gatehouse {
         let scope = scopes.join(" ");
         let now = self.now() / 1000;
         let lifetime = api.settings.token_lifetime;
-        let claims = json!({
+        let dialect = api.settings.token_dialect;
+        let mut claims = json!({
             "iss": self.config().issuer(),
             "sub": format!("{client_id}@clients"),
             "aud": audience,
             "iat": now,
             "exp": now + lifetime,
             "scope": scope,
-            "gty": "client-credentials",
-            "azp": client_id,
         });
-        let access_token =
-            jwt::sign(self.keyring().current(), &claims).map_err(OAuthError::internal)?;
+        if let serde_json::Value::Object(c) = &mut claims {
+            // RFC 9068 names the client `client_id`, adds a `jti` and has no `gty`.
+            if dialect.is_rfc9068() {
+                c.insert("client_id".into(), json!(client_id));
+                c.insert(
+                    "jti".into(),
+                    json!(gatehouse_crypto::random::b64url(16).map_err(OAuthError::internal)?),
+                );
+            } else {
+                c.insert("gty".into(), json!("client-credentials"));
+                c.insert("azp".into(), json!(client_id));
+            }
+            if dialect.with_permissions() {
+                c.insert("permissions".into(), json!(scopes));
+            }
+        }
+        let typ = if dialect.is_rfc9068() {
+            "at+jwt"
+        } else {
+            "JWT"
+        };
+        let access_token = jwt::sign_typed(self.keyring().current(), typ, &claims)
+            .map_err(OAuthError::internal)?;
         Ok(IssuedToken {
             access_token,
             id_token: None,

@@ -121,21 +121,25 @@ impl Gatehouse {
         extra: &IdTokenExtras,
         lineage: Option<Lineage<'_>>,
     ) -> Result<IssuedToken, OAuthError> {
-        let mut issued = self.user_tokens(client, user, api, scope, extra)?;
+        let mut issued = self.user_tokens(client, user, api, scope, extra).await?;
         self.maybe_refresh_token(client, user, api, scope, lineage, &mut issued)
             .await?;
         Ok(issued)
     }
 
     /// An access token (for the API, else for `/userinfo`) and, with `openid`, an ID token.
-    pub(crate) fn user_tokens(
+    /// The API's scopes are those requested that it defines and, when it enforces policies,
+    /// that the user holds as permissions; its dialect decides the `permissions` claim and
+    /// the RFC 9068 shape. The tenant's authorization claims go in both tokens.
+    pub(crate) async fn user_tokens(
         &self,
-        client: &gatehouse_store::StoredClient,
+        client: &StoredClient,
         user: &User,
-        api: Option<&gatehouse_store::StoredResourceServer>,
+        api: Option<&StoredResourceServer>,
         scope: Option<&str>,
         extra: &IdTokenExtras,
     ) -> Result<IssuedToken, OAuthError> {
+        let access_rights = self.login_access(user, api).await?;
         let requested: Vec<&str> = scope.unwrap_or("openid").split_whitespace().collect();
         let oidc: Vec<&str> = requested
             .iter()
@@ -147,11 +151,11 @@ impl Gatehouse {
         let userinfo = format!("{issuer}userinfo");
         let (aud, lifetime, mut scopes) = match api {
             Some(api) => {
-                // Without role-based access control, a user may have any scope the API defines.
+                let enforced = api.settings.enforce_policies;
                 let api_scopes: Vec<&str> = requested
                     .iter()
                     .copied()
-                    .filter(|s| api.settings.defines_scope(s))
+                    .filter(|s| api.settings.defines_scope(s) && access_rights.holds(enforced, s))
                     .collect();
                 let a = &api.settings.identifier;
                 let aud = if oidc.contains(&"openid") {
@@ -166,12 +170,38 @@ impl Gatehouse {
         let mut granted = oidc.clone();
         granted.append(&mut scopes);
         let scope = granted.join(" ");
-        let access = json!({
+        let dialect = api.map(|a| a.settings.token_dialect).unwrap_or_default();
+        let mut access = json!({
             "iss": issuer, "sub": user.user_id, "aud": aud, "iat": now, "exp": now + lifetime,
-            "scope": scope, "azp": client.client_id,
+            "scope": scope,
         });
-        let access_token =
-            jwt::sign(self.keyring().current(), &access).map_err(OAuthError::internal)?;
+        if let Value::Object(claims) = &mut access {
+            if dialect.is_rfc9068() {
+                claims.insert("client_id".into(), json!(client.client_id));
+                claims.insert(
+                    "jti".into(),
+                    json!(gatehouse_crypto::random::b64url(16).map_err(OAuthError::internal)?),
+                );
+            } else {
+                claims.insert("azp".into(), json!(client.client_id));
+            }
+            if dialect.with_permissions() {
+                claims.insert(
+                    "permissions".into(),
+                    json!(access_rights.api_permissions.clone().unwrap_or_default()),
+                );
+            }
+            for (k, v) in &access_rights.claims {
+                claims.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        let typ = if dialect.is_rfc9068() {
+            "at+jwt"
+        } else {
+            "JWT"
+        };
+        let access_token = jwt::sign_typed(self.keyring().current(), typ, &access)
+            .map_err(OAuthError::internal)?;
         let id_token = if oidc.contains(&"openid") {
             let lifetime = client.settings.id_token_lifetime();
             let mut claims = user_claims(user, &oidc);
@@ -188,7 +218,7 @@ impl Gatehouse {
             if let Some(sid) = &extra.sid {
                 claims.insert("sid".into(), json!(sid));
             }
-            for (k, v) in &extra.claims {
+            for (k, v) in extra.claims.iter().chain(&access_rights.claims) {
                 if k != "name" && k != "nickname" && !claims.contains_key(k) {
                     claims.insert(k.clone(), v.clone());
                 }
@@ -238,6 +268,22 @@ impl Gatehouse {
         }
         let value = gatehouse_crypto::random::b64url(48).map_err(OAuthError::internal)?;
         let now = self.now();
+        // A new family holds what was granted (never more than the user held then, when the
+        // API enforces policies); a rotation keeps its family's scope.
+        let rotating = matches!(
+            lineage,
+            Some(Lineage {
+                expires_at: Some(_),
+                ..
+            })
+        );
+        let stored_scope = if rotating {
+            scope.unwrap_or("").to_string()
+        } else {
+            format!("{} offline_access", issued.scope)
+                .trim()
+                .to_string()
+        };
         let policy = &client.settings.refresh_token;
         let (family_id, expires_at) = match lineage {
             Some(Lineage {
@@ -258,7 +304,7 @@ impl Gatehouse {
             client_id: client.client_id.clone(),
             user_id: user.user_id.clone(),
             audience: api.map(|a| a.settings.identifier.clone()),
-            scope: scope.unwrap_or("").to_string(),
+            scope: stored_scope,
             created_at: now,
             expires_at,
             used_at: None,

@@ -126,13 +126,15 @@ impl Gatehouse {
         if token.audience.is_some() && api.is_none() {
             return Err(invalid_refresh());
         }
-        let mut issued = self.user_tokens(
-            &client,
-            &user,
-            api.as_ref(),
-            Some(&scope),
-            &IdTokenExtras::default(),
-        )?;
+        let mut issued = self
+            .user_tokens(
+                &client,
+                &user,
+                api.as_ref(),
+                Some(&scope),
+                &IdTokenExtras::default(),
+            )
+            .await?;
         if !rotating {
             // A non-rotating token stays valid; its last use drives the idle timeout.
             store
