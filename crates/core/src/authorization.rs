@@ -231,6 +231,45 @@ pub fn mappings_body(mut p: Payload) -> Result<Vec<GroupMappingInput>, InvalidBo
     Ok(out)
 }
 
+/// What a user must hold to log in to an application (Gatehouse's `login_requires` client
+/// property): any one of these roles (ids) or permissions. Empty: anyone the application's
+/// connections let in.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoginRequirement {
+    pub roles: Vec<String>,
+    pub permissions: Vec<PermissionRef>,
+}
+
+impl LoginRequirement {
+    pub fn is_empty(&self) -> bool {
+        self.roles.is_empty() && self.permissions.is_empty()
+    }
+
+    /// `{roles?: [ids], permissions?: [{resource_server_identifier, permission_name}]}`;
+    /// `{}` clears it.
+    pub fn from_value(raw: Value) -> Result<Self, InvalidBody> {
+        let mut p = Payload::from_value(raw)
+            .map_err(|_| InvalidBody::on_property("Expected type object", "login_requires"))?;
+        p.allow_only(&["roles", "permissions"])?;
+        let roles = p.string_array("roles")?.unwrap_or_default();
+        if roles.len() > IDS_PER_CALL || roles.iter().any(String::is_empty) {
+            return Err(InvalidBody::on_property(
+                format!("login_requires.roles must hold at most {IDS_PER_CALL} role ids"),
+                "login_requires",
+            ));
+        }
+        let permissions = match p.raw("permissions") {
+            None => vec![],
+            Some(Value::Array(items)) if items.is_empty() => vec![],
+            Some(list) => permissions_body(Payload::from_value(
+                serde_json::json!({"permissions": list}),
+            )?)?,
+        };
+        Ok(Self { roles, permissions })
+    }
+}
+
 /// What an API's access tokens look like (`token_dialect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -42,6 +42,12 @@ pub struct ClientSettings {
     pub client_metadata: Map<String, Value>,
     #[serde(default)]
     pub refresh_token: RefreshTokenPolicy,
+    /// Gatehouse extension: a role or permission a user must hold to log in here.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::authorization::LoginRequirement::is_empty"
+    )]
+    pub login_requires: crate::authorization::LoginRequirement,
 }
 
 /// Auth0's `refresh_token` client setting. Gatehouse defaults to rotating, expiring tokens
@@ -193,6 +199,7 @@ impl ClientSettings {
                     .unwrap_or_default(),
             client_metadata: Map::new(),
             refresh_token: RefreshTokenPolicy::default(),
+            login_requires: Default::default(),
         }
     }
 
@@ -212,6 +219,7 @@ impl ClientSettings {
         "jwt_configuration",
         "client_metadata",
         "refresh_token",
+        "login_requires",
     ];
 
     /// Validates a create body (`name` required) into fresh settings.
@@ -341,6 +349,9 @@ impl ClientSettings {
         if let Some(r) = p.object("refresh_token")? {
             self.refresh_token
                 .patch(Payload::from_value(Value::Object(r))?)?;
+        }
+        if let Some(raw) = p.raw("login_requires") {
+            self.login_requires = crate::authorization::LoginRequirement::from_value(raw)?;
         }
         Ok(())
     }

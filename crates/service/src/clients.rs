@@ -88,6 +88,8 @@ impl Gatehouse {
 
     /// Creates a client; the answer carries the generated secret, as Auth0's does.
     pub async fn create_client(&self, settings: ClientSettings) -> Result<Client> {
+        self.check_login_requirement(&settings.login_requires)
+            .await?;
         let client = self.new_client(settings, None).await?;
         self.client_view(client, true)
     }
@@ -192,6 +194,8 @@ impl Gatehouse {
         }
         if new_secret.is_none() || !body.is_empty() {
             c.settings.patch(body)?;
+            self.check_login_requirement(&c.settings.login_requires)
+                .await?;
         }
         if let Some(s) = new_secret {
             c.sealed_secret = Some(self.seal_secret(client_id, &s)?);

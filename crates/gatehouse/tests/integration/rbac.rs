@@ -1092,3 +1092,136 @@ async fn groups_nest_map_and_reach_tokens_and_app_metadata() {
     );
     assert_eq!(s.count_rows("group_members").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_application_can_require_a_role_or_permission_to_log_in() {
+    let mut s = TestServer::start().await;
+    api_with_scopes(&mut s, &["use:console"], json!({})).await;
+    let staff = role(&mut s, "Staff").await;
+    const CALLBACK: &str = "https://console.example/callback";
+    let app = s
+        .post(
+            "/api/v2/clients",
+            json!({"name": "Back office", "app_type": "regular_web", "callbacks": [CALLBACK],
+                   "grant_types": ["authorization_code", "http://auth0.com/oauth/grant-type/password-realm"]}),
+        )
+        .await
+        .assert_status(201)
+        .clone();
+    let app_id = app["client_id"].as_str().unwrap().to_string();
+    let creds = (
+        app_id.clone(),
+        app["client_secret"].as_str().unwrap().to_string(),
+    );
+
+    // Requirements name roles that exist and permissions their API defines.
+    for bad in [
+        json!({"login_requires": {"roles": ["rol_0000000000000000"]}}),
+        json!({"login_requires": {"permissions": [{"resource_server_identifier": API, "permission_name": "fly"}]}}),
+        json!({"login_requires": {"groups": ["x"]}}),
+        json!({"login_requires": "Staff"}),
+    ] {
+        let r = s
+            .patch(&format!("/api/v2/clients/{app_id}"), bad.clone())
+            .await;
+        assert!(r.status == 400 || r.status == 404, "{bad}: {:?}", r.body);
+    }
+    let r = s
+        .patch(
+            &format!("/api/v2/clients/{app_id}"),
+            json!({"login_requires": {"roles": [staff], "permissions": [{"resource_server_identifier": API, "permission_name": "use:console"}]}}),
+        )
+        .await;
+    assert_eq!(
+        r.assert_status(200)["login_requires"]["roles"][0],
+        staff.as_str()
+    );
+
+    let outsider = s.create_user("guest.visitor@example.org", json!({})).await;
+    let insider = s.create_user("staff.member@example.org", json!({})).await;
+    let by_permission = s.create_user("console.user@example.org", json!({})).await;
+    send(
+        &mut s,
+        Method::POST,
+        &format!(
+            "/api/v2/users/{}/roles",
+            enc(insider["user_id"].as_str().unwrap())
+        ),
+        Some(json!({"roles": [staff]})),
+    )
+    .await
+    .assert_status(204);
+    send(
+        &mut s,
+        Method::POST,
+        &format!(
+            "/api/v2/users/{}/permissions",
+            enc(by_permission["user_id"].as_str().unwrap())
+        ),
+        Some(perms(&["use:console"])),
+    )
+    .await
+    .assert_status(201);
+
+    // Password grant: 403 access_denied for the outsider, tokens for the others.
+    let grant = |email: &str| {
+        json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm", "realm": REALM,
+            "client_id": creds.0, "client_secret": creds.1, "username": email, "password": PASSWORD, "scope": "openid"})
+    };
+    let r = s
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(grant("guest.visitor@example.org")),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body["error"], "access_denied");
+    for ok in ["staff.member@example.org", "console.user@example.org"] {
+        s.raw(Method::POST, "/oauth/token", None, Some(grant(ok)))
+            .await
+            .assert_status(200);
+    }
+
+    // Browser: the outsider logs in and is sent back with access_denied, no code.
+    let authorize = format!(
+        "/authorize?response_type=code&client_id={app_id}&redirect_uri={}&scope=openid&state=s-1",
+        enc(CALLBACK)
+    );
+    let mut b = common::browser::Browser::new(&s.url);
+    let page = b.visit(&authorize).await;
+    let back = b
+        .submit_login(&page, "guest.visitor@example.org", PASSWORD)
+        .await;
+    assert_eq!(
+        back.callback_param("error").as_deref(),
+        Some("access_denied"),
+        "{back:?}"
+    );
+    assert!(back.callback_param("code").is_none());
+    assert_eq!(back.callback_param("state").as_deref(), Some("s-1"));
+    let mut b = common::browser::Browser::new(&s.url);
+    let page = b.visit(&authorize).await;
+    let back = b
+        .submit_login(&page, "staff.member@example.org", PASSWORD)
+        .await;
+    assert!(back.callback_param("code").is_some(), "{back:?}");
+
+    // The refusal is in the outsider's log.
+    let logs = s
+        .get(&format!(
+            "/api/v2/users/{}/logs",
+            enc(outsider["user_id"].as_str().unwrap())
+        ))
+        .await;
+    let logs = logs.assert_status(200).as_array().unwrap().clone();
+    assert!(
+        logs.iter().any(|l| l["type"] == "f"
+            && l["description"]
+                .as_str()
+                .unwrap_or("")
+                .contains("not allowed")),
+        "{logs:?}"
+    );
+}

@@ -9,7 +9,7 @@ use crate::error::{Result, ServiceError};
 use gatehouse_core::authorization::AuthorizationSettings;
 use gatehouse_core::payload::Payload;
 use gatehouse_core::user::{User, UserPatch};
-use gatehouse_store::StoredResourceServer;
+use gatehouse_store::{StoredClient, StoredResourceServer};
 use serde_json::{Map, Value, json};
 
 /// A login's authorization, computed once per token response.
@@ -35,7 +35,52 @@ impl LoginAccess {
     }
 }
 
+/// What a user without the role or permission an application requires is told.
+pub(crate) const NOT_PERMITTED: &str = "You are not allowed to log in to this application";
+
 impl Gatehouse {
+    /// Whether the user holds one of the roles or permissions the application requires
+    /// (`login_requires`); true when it requires none.
+    pub(crate) async fn meets_login_requirement(
+        &self,
+        client: &StoredClient,
+        user: &User,
+    ) -> Result<bool> {
+        let needed = &client.settings.login_requires;
+        if needed.is_empty() {
+            return Ok(true);
+        }
+        let held = self
+            .inner
+            .authorization
+            .effective_access(
+                self.tenant(),
+                &user.user_id,
+                &user.connection,
+                &idp_groups(user),
+                None,
+            )
+            .await?;
+        Ok(held.roles.iter().any(|r| needed.roles.contains(&r.id))
+            || held
+                .permissions
+                .iter()
+                .any(|p| needed.permissions.contains(p)))
+    }
+
+    /// Every role an application's `login_requires` names exists, and every permission is
+    /// defined by its API.
+    pub(crate) async fn check_login_requirement(
+        &self,
+        needed: &gatehouse_core::authorization::LoginRequirement,
+    ) -> Result<()> {
+        for r in &needed.roles {
+            self.stored_role(r, "One or more of the roles do not exist.")
+                .await?;
+        }
+        self.check_permissions_defined(&needed.permissions).await
+    }
+
     /// The user's access for a token to `api` (or to `/userinfo` only); persists
     /// `app_metadata.authorization` when the tenant asks for it and it changed.
     pub(crate) async fn login_access(

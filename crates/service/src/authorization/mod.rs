@@ -9,6 +9,7 @@ mod groups;
 mod roles;
 
 pub use access::LoginAccess;
+pub(crate) use access::NOT_PERMITTED;
 pub use gatehouse_core::authorization::PermissionRef;
 pub use gatehouse_store::{GroupMapping, MemberRow, NamedEntry as Role};
 pub use groups::{Group, GroupMember};

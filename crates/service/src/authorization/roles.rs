@@ -373,7 +373,7 @@ impl Gatehouse {
     }
 
     /// Every permission names an API that exists and a scope it defines.
-    async fn check_permissions_defined(&self, perms: &[PermissionRef]) -> Result<()> {
+    pub(crate) async fn check_permissions_defined(&self, perms: &[PermissionRef]) -> Result<()> {
         let apis = self.check_apis_exist(perms).await?;
         for p in perms {
             let defined = apis

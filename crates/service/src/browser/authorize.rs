@@ -8,6 +8,7 @@ use super::{
     expired_or_failed, problem_answer,
 };
 use crate::Gatehouse;
+use crate::authorization::NOT_PERMITTED;
 use crate::connections::connection_serves;
 use crate::error::{Failure, ServiceError};
 use crate::oauth::IdTokenExtras;
@@ -161,6 +162,22 @@ impl Gatehouse {
             }
             return self.to_login(tx, browser).await;
         };
+        // The application may require a role or permission (`login_requires`).
+        match self.meets_login_requirement(&client, &session.user).await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.record(LogEvent {
+                    kind: codes::FAILED_LOGIN.into(),
+                    description: Some(NOT_PERMITTED.into()),
+                    client_id: Some(req.client_id.clone()),
+                    user_id: Some(session.user.user_id.clone()),
+                    ..browser.event()
+                })
+                .await;
+                return problem_answer(req, AuthorizeProblem::new("access_denied", NOT_PERMITTED));
+            }
+            Err(e) => return e.into(),
+        }
         match self.needs_consent(&client, &tx, &session).await {
             Ok(false) => {}
             Ok(true) if silent => {
