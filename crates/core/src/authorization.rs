@@ -183,10 +183,19 @@ pub struct GroupMappingInput {
 /// `connectionName` are accepted too, for teams moving over), each 1–50 characters as there.
 pub fn mappings_body(mut p: Payload) -> Result<Vec<GroupMappingInput>, InvalidBody> {
     p.allow_only(&["mappings"])?;
-    let Some(Value::Array(items)) = p.raw("mappings") else {
-        return Err(InvalidBody::new(
-            "Payload validation error: 'Missing required property: mappings'.",
-        ));
+    let items = match p.raw("mappings") {
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(InvalidBody::on_property(
+                "Expected type array but found another type",
+                "mappings",
+            ));
+        }
+        None => {
+            return Err(InvalidBody::new(
+                "Payload validation error: 'Missing required property: mappings'.",
+            ));
+        }
     };
     if items.is_empty() || items.len() > IDS_PER_CALL {
         return Err(InvalidBody::on_property(

@@ -535,7 +535,16 @@ async fn a_roles_users_page_by_offset_and_by_checkpoint() {
         }
     }
     assert_eq!(seen, sorted);
-    s.get(&format!("/api/v2/roles/{agents}/users?take=40&page=1"))
+    // Auth0's v6 SDKs send include_totals with every checkpoint request: still checkpoints.
+    let sdk_style = s
+        .get(&format!(
+            "/api/v2/roles/{agents}/users?include_totals=true&take=40"
+        ))
+        .await;
+    let sdk_style = sdk_style.assert_status(200);
+    assert_eq!(sdk_style["users"].as_array().unwrap().len(), 40);
+    assert!(sdk_style["next"].is_string() && sdk_style.get("total").is_none());
+    s.get(&format!("/api/v2/roles/{agents}/users?take=0"))
         .await
         .assert_error(400, "invalid_query_string");
     s.get(&format!("/api/v2/roles/{agents}/users?from=%%%"))

@@ -165,28 +165,18 @@ fn require_member_read(caller: &Caller) -> Result<(), ApiError> {
 }
 
 /// Offset paging (`page`, `per_page`, `include_totals`) or checkpoint paging (`from`,
-/// `take`); the two cannot be mixed.
+/// `take`). With `from` or `take` the answer is `{users, next}` whatever else is sent: Auth0's
+/// v6 SDKs send `include_totals=true` with every checkpoint request.
 pub(super) fn member_paging(q: &QueryParams) -> Result<(MemberPaging, bool), ApiError> {
     q.allow_only(&["page", "per_page", "include_totals", "from", "take"])?;
-    let checkpoint = q.str("from").is_some() || q.str("take").is_some();
-    if checkpoint {
-        if q.str("page").is_some()
-            || q.str("per_page").is_some()
-            || q.str("include_totals").is_some()
-        {
-            return Err(ApiError::invalid_query(
-                "Query validation error: 'from' and 'take' cannot be used with 'page', 'per_page' or 'include_totals'.",
-            ));
-        }
+    let totals = q.bool("include_totals")?.unwrap_or(false);
+    if q.str("from").is_some() || q.str("take").is_some() {
         let take = q.int("take", 1, 100)?.unwrap_or(50);
         let from = q.str("from").filter(|f| !f.is_empty()).map(str::to_string);
         return Ok((MemberPaging::Checkpoint { from, take }, false));
     }
     let (page, per_page) = q.paging()?;
-    Ok((
-        MemberPaging::Offset { page, per_page },
-        q.bool("include_totals")?.unwrap_or(false),
-    ))
+    Ok((MemberPaging::Offset { page, per_page }, totals))
 }
 
 /// `{next, users}` for checkpoints; else Auth0's paged list.
