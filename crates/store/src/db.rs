@@ -91,6 +91,14 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_upstream.sql"),
         postgres: include_str!("../migrations/postgres/0010_upstream.sql"),
     },
+    // 11 is another branch's (roles and permissions); versions are applied as a set, so the
+    // gap is harmless and 11 still runs on databases that already have 12.
+    Migration {
+        version: 12,
+        name: "impersonation",
+        sqlite: include_str!("../migrations/sqlite/0012_impersonation.sql"),
+        postgres: include_str!("../migrations/postgres/0012_impersonation.sql"),
+    },
 ];
 
 /// A JSON object column.

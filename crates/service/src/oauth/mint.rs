@@ -24,6 +24,8 @@ pub struct IdTokenExtras {
     /// An upstream login's deny-listed attributes: in this login's ID token only (never
     /// replacing a claim of ours; a denied `name` or `nickname` stays out, as in Auth0).
     pub claims: Map<String, Value>,
+    /// The administrator logged in as the user (an impersonation), if any.
+    pub impersonator: Option<super::Impersonator>,
 }
 
 /// OIDC claims of a user for the requested scopes (`openid` gives `sub` only).
@@ -166,10 +168,18 @@ impl Gatehouse {
         let mut granted = oidc.clone();
         granted.append(&mut scopes);
         let scope = granted.join(" ");
-        let access = json!({
+        let mut access = json!({
             "iss": issuer, "sub": user.user_id, "aud": aud, "iat": now, "exp": now + lifetime,
             "scope": scope, "azp": client.client_id,
         });
+        // An impersonated login names its actor in both tokens (RFC 8693 `act`).
+        let act = extra
+            .impersonator
+            .as_ref()
+            .map(|i| json!({"sub": i.user_id}));
+        if let (Some(act), Some(claims)) = (&act, access.as_object_mut()) {
+            claims.insert("act".into(), act.clone());
+        }
         let access_token =
             jwt::sign(self.keyring().current(), &access).map_err(OAuthError::internal)?;
         let id_token = if oidc.contains(&"openid") {
@@ -187,6 +197,14 @@ impl Gatehouse {
             }
             if let Some(sid) = &extra.sid {
                 claims.insert("sid".into(), json!(sid));
+            }
+            if let (Some(act), Some(i)) = (act, &extra.impersonator) {
+                claims.insert("act".into(), act);
+                claims.insert("impersonated".into(), json!(true));
+                claims.insert(
+                    "impersonator".into(),
+                    json!({"user_id": i.user_id, "email": i.email}),
+                );
             }
             for (k, v) in &extra.claims {
                 if k != "name" && k != "nickname" && !claims.contains_key(k) {
