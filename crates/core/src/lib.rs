@@ -10,6 +10,7 @@ pub mod client;
 pub mod connection;
 pub mod custom_db;
 pub mod email;
+pub mod impersonation;
 pub mod import;
 pub mod log_event;
 pub mod metadata;

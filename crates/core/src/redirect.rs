@@ -113,6 +113,23 @@ pub fn is_valid_web_origin(url: &str) -> bool {
     parse(url, true).is_some_and(|p| p.scheme == "http" || p.scheme == "https")
 }
 
+/// The origin (`scheme://host[:port]`, the port only when not the scheme's default) of an
+/// `http(s)` URL without wildcards, as a content security policy names it; `None` for
+/// anything else. Hosts are checked as for callbacks, so the origin holds no character a
+/// policy could read as syntax.
+pub fn web_origin(url: &str) -> Option<String> {
+    let p = parse(url, false)?;
+    if p.scheme != "http" && p.scheme != "https" {
+        return None;
+    }
+    Some(match p.port {
+        Some(port) if Some(port) != default_port(&p.scheme) => {
+            format!("{}://{}:{port}", p.scheme, p.host)
+        }
+        _ => format!("{}://{}", p.scheme, p.host),
+    })
+}
+
 /// True when `candidate` is allowed by one of `allowed`.
 pub fn is_allowed(candidate: &str, allowed: &[String]) -> bool {
     let Some(c) = parse(candidate, false) else {
@@ -149,6 +166,30 @@ pub fn is_registered_callback(candidate: &str, allowed: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn web_origins_of_callbacks() {
+        assert_eq!(
+            web_origin("https://App.example.com/cb?x=1").as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            web_origin("http://127.0.0.1:4000/callback").as_deref(),
+            Some("http://127.0.0.1:4000")
+        );
+        assert_eq!(
+            web_origin("https://a.example:443/").as_deref(),
+            Some("https://a.example")
+        );
+        for not_one in [
+            "https://*.example.com/cb",
+            "com.example.app://callback",
+            "https://a.example;script-src *",
+            "javascript://x",
+        ] {
+            assert_eq!(web_origin(not_one), None, "{not_one}");
+        }
+    }
 
     fn list(urls: &[&str]) -> Vec<String> {
         urls.iter().map(|s| s.to_string()).collect()

@@ -23,6 +23,14 @@ pub const READ_TENANT_SETTINGS: &str = "read:tenant_settings";
 pub const UPDATE_TENANT_SETTINGS: &str = "update:tenant_settings";
 pub const READ_ATTACK_PROTECTION: &str = "read:attack_protection";
 pub const UPDATE_ATTACK_PROTECTION: &str = "update:attack_protection";
+/// Starting a login as another user (`POST /users/{user_id}/impersonate`). Gatehouse's own
+/// name: Auth0 reserved its impersonation API to the tenant's global client.
+pub const IMPERSONATE_USERS: &str = "impersonate:users";
+
+/// Scopes the Management API defines but grants to no client by default, not even the
+/// bootstrap client: an operator grants them to the one client that needs them (a client
+/// grant), and the bootstrap client keeps them across restarts once granted.
+pub const OPT_IN_SCOPES: &[&str] = &[IMPERSONATE_USERS];
 
 /// Every scope the bootstrap machine-to-machine client is granted, including those of
 /// endpoints that later issues add, so its token keeps working as they land.
@@ -80,3 +88,23 @@ pub const ALL_MANAGEMENT_SCOPES: &[&str] = &[
     "create:email_templates",
     "update:email_templates",
 ];
+
+/// Every scope the Management API defines: the bootstrap client's and the opt-in ones.
+pub fn management_api_scopes() -> Vec<&'static str> {
+    ALL_MANAGEMENT_SCOPES
+        .iter()
+        .chain(OPT_IN_SCOPES)
+        .copied()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opt_in_scopes_are_defined_but_not_granted_by_default() {
+        assert!(!ALL_MANAGEMENT_SCOPES.contains(&IMPERSONATE_USERS));
+        assert!(management_api_scopes().contains(&IMPERSONATE_USERS));
+    }
+}

@@ -6,6 +6,9 @@
 //! `app_metadata.roles` holds `admin` get a dashboard session. That session is a browser
 //! session of its own (its own cookie), and the role is checked again on every request, so
 //! taking the role away or blocking the user ends their access at once.
+//!
+//! Logging in as another user (impersonation, `crate::impersonation`) takes a dedicated
+//! permission on top, decided by [`may_impersonate`] alone.
 
 use crate::Gatehouse;
 use crate::browser::sessions::NewSessionCookie;
@@ -22,6 +25,9 @@ pub const DASHBOARD_CLIENT_NAME: &str = "Gatehouse Dashboard";
 pub const ADMIN_ROLE: &str = "admin";
 /// The `app_metadata` key holding a user's roles, [`ADMIN_ROLE`] among them.
 pub const ROLES_KEY: &str = "roles";
+/// The role (in `app_metadata.roles`, beside [`ADMIN_ROLE`]) that lets an administrator log
+/// in as another user ([`may_impersonate`]).
+pub const IMPERSONATOR_ROLE: &str = "impersonator";
 
 /// How long a sign-in may take between leaving for the login page and coming back.
 const SIGN_IN_LIFETIME_MS: i64 = 10 * 60 * 1000;
@@ -100,10 +106,26 @@ impl Admin {
 
 /// True when the user holds the admin role.
 pub fn is_admin(user: &User) -> bool {
+    has_role(user, ADMIN_ROLE)
+}
+
+fn has_role(user: &User, role: &str) -> bool {
     user.app_metadata
         .get(ROLES_KEY)
         .and_then(|r| r.as_array())
-        .is_some_and(|roles| roles.iter().any(|r| r.as_str() == Some(ADMIN_ROLE)))
+        .is_some_and(|roles| roles.iter().any(|r| r.as_str() == Some(role)))
+}
+
+/// Whether `admin` may log in as `target` (impersonation), from the dashboard or through
+/// `POST /users/{id}/impersonate`: the one decision both ask, so widening or narrowing it
+/// (RBAC permissions, a delegated administrator's filter on `target`) happens here only.
+/// Today: an unblocked user holding both the admin and the impersonator role, for any
+/// target.
+pub fn may_impersonate(admin: &User, target: &User) -> bool {
+    // The target is not consulted yet; delegated administrators will be limited to the
+    // users their filter selects.
+    let _ = target;
+    admin.blocked != Some(true) && is_admin(admin) && has_role(admin, IMPERSONATOR_ROLE)
 }
 
 impl Gatehouse {
@@ -313,6 +335,56 @@ fn safe_return_path(p: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn user_with_roles(roles: serde_json::Value) -> User {
+        let mut app_metadata = serde_json::Map::new();
+        app_metadata.insert(ROLES_KEY.into(), roles);
+        User {
+            user_id: "auth0|a".into(),
+            connection_id: "con_1".into(),
+            connection: "db".into(),
+            provider: "auth0".into(),
+            email: None,
+            email_verified: false,
+            username: None,
+            phone_number: None,
+            phone_verified: false,
+            given_name: None,
+            family_name: None,
+            name: None,
+            nickname: None,
+            picture: None,
+            blocked: None,
+            user_metadata: Default::default(),
+            app_metadata,
+            created_at: 0,
+            updated_at: 0,
+            last_login: None,
+            last_ip: None,
+            logins_count: 0,
+            last_password_reset: None,
+            password_set_date: None,
+            idp_attributes: Default::default(),
+            linked_identities: vec![],
+        }
+    }
+
+    #[test]
+    fn impersonation_needs_both_roles_and_an_unblocked_admin() {
+        let target = user_with_roles(serde_json::json!([]));
+        let both = user_with_roles(serde_json::json!(["admin", "impersonator"]));
+        assert!(may_impersonate(&both, &target));
+        for roles in [
+            serde_json::json!(["admin"]),
+            serde_json::json!(["impersonator"]),
+            serde_json::json!("admin impersonator"),
+        ] {
+            assert!(!may_impersonate(&user_with_roles(roles), &target));
+        }
+        let mut blocked = both.clone();
+        blocked.blocked = Some(true);
+        assert!(!may_impersonate(&blocked, &target));
+    }
 
     #[test]
     fn return_path_stays_in_the_dashboard() {

@@ -1,5 +1,6 @@
 //! First-start set-up: the default database connection, the Management API, a
-//! machine-to-machine client allowed every Management API scope, and optionally a first
+//! machine-to-machine client allowed every Management API scope but the opt-in ones
+//! (`impersonate:users`, `gatehouse_core::scopes::OPT_IN_SCOPES`), and optionally a first
 //! administrator. Runs at every start and only fills in what is missing.
 
 use crate::Gatehouse;
@@ -10,7 +11,7 @@ use gatehouse_core::metadata::{MetadataKind, MetadataPatch};
 use gatehouse_core::password_policy::StrengthLevel;
 use gatehouse_core::payload::Field;
 use gatehouse_core::resource_server::ResourceServerSettings;
-use gatehouse_core::scopes::ALL_MANAGEMENT_SCOPES;
+use gatehouse_core::scopes::{ALL_MANAGEMENT_SCOPES, OPT_IN_SCOPES, management_api_scopes};
 use gatehouse_core::user::{NewUser, UserPatch};
 use gatehouse_crypto::random;
 use gatehouse_store::ClientGrant;
@@ -40,7 +41,7 @@ impl Gatehouse {
         let audience = self.config().management_audience();
         let rs = gatehouse_store::StoredResourceServer {
             id: random::hex(12).map_err(ServiceError::internal)?,
-            settings: ResourceServerSettings::management_api(&audience, ALL_MANAGEMENT_SCOPES),
+            settings: ResourceServerSettings::management_api(&audience, &management_api_scopes()),
         };
         self.inner
             .resource_servers
@@ -84,6 +85,18 @@ impl Gatehouse {
                 ));
             }
         };
+        // Opt-in scopes (impersonation) are never granted here, but an operator who granted
+        // one to the bootstrap client keeps it: this grant is rewritten at every start.
+        let kept: Vec<String> = self
+            .inner
+            .clients
+            .grant(&tenant, &client_id, &audience)
+            .await?
+            .map(|g| g.scope)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| OPT_IN_SCOPES.contains(&s.as_str()))
+            .collect();
         let grant = ClientGrant {
             id: format!("cgr_{}", random::alnum(16).map_err(ServiceError::internal)?),
             client_id,
@@ -91,6 +104,7 @@ impl Gatehouse {
             scope: ALL_MANAGEMENT_SCOPES
                 .iter()
                 .map(|s| s.to_string())
+                .chain(kept)
                 .collect(),
         };
         self.inner

@@ -17,6 +17,7 @@ pub mod error;
 pub mod hashing;
 mod housekeeping;
 pub mod identities;
+pub mod impersonation;
 pub mod jobs;
 pub mod keyring;
 pub mod logs;

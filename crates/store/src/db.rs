@@ -97,6 +97,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_authorization.sql"),
         postgres: include_str!("../migrations/postgres/0011_authorization.sql"),
     },
+    Migration {
+        version: 12,
+        name: "impersonation",
+        sqlite: include_str!("../migrations/sqlite/0012_impersonation.sql"),
+        postgres: include_str!("../migrations/postgres/0012_impersonation.sql"),
+    },
 ];
 
 /// A JSON object column.

@@ -184,6 +184,10 @@ pub struct AuthorizationCode {
     pub used_at: Option<i64>,
     /// The login's deny-listed attributes, sealed (upstream logins only).
     pub login_claims: Option<String>,
+    /// The administrator who started this login as the user (an impersonation), and their
+    /// email then; `None` for the user's own logins.
+    pub impersonator_id: Option<String>,
+    pub impersonator_email: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -199,8 +203,8 @@ impl AuthorizationCodeStore {
     pub async fn insert(&self, tenant: &str, c: &AuthorizationCode) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
             sqlx::query(
-                "INSERT INTO authorization_codes (tenant_id, code_hash, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method, session_id, auth_time, family_id, created_at, expires_at, login_claims)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                "INSERT INTO authorization_codes (tenant_id, code_hash, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method, session_id, auth_time, family_id, created_at, expires_at, login_claims, impersonator_id, impersonator_email)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             )
             .bind(tenant)
             .bind(&c.code_hash)
@@ -218,6 +222,8 @@ impl AuthorizationCodeStore {
             .bind(c.created_at)
             .bind(c.expires_at)
             .bind(&c.login_claims)
+            .bind(&c.impersonator_id)
+            .bind(&c.impersonator_email)
             .execute(pool)
             .await?;
             Ok(())
@@ -231,7 +237,7 @@ impl AuthorizationCodeStore {
     ) -> Result<Option<AuthorizationCode>, StoreError> {
         on_pool!(&self.db, pool => {
             Ok(sqlx::query_as::<_, AuthorizationCode>(
-                "SELECT code_hash, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method, session_id, auth_time, family_id, created_at, expires_at, used_at, login_claims
+                "SELECT code_hash, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method, session_id, auth_time, family_id, created_at, expires_at, used_at, login_claims, impersonator_id, impersonator_email
                  FROM authorization_codes WHERE tenant_id = $1 AND code_hash = $2",
             )
             .bind(tenant)

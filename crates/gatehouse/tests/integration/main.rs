@@ -18,6 +18,7 @@ mod cli;
 mod clients_connections_api;
 mod custom_database;
 mod email_flows;
+mod impersonation;
 mod jobs;
 mod lifetimes;
 mod logout_api;

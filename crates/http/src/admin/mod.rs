@@ -202,15 +202,31 @@ fn secure(g: &Gatehouse) -> bool {
     g.config().secure_cookies()
 }
 
-/// The dashboard's response layer: the hosted pages' headers on every answer, with a policy
-/// that allows the dashboard's own script and its status polling, and nothing from elsewhere.
+/// The dashboard's policy: its own script and status polling, and nothing from elsewhere.
+const ADMIN_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src https: http: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The dashboard's response layer: the hosted pages' headers on every answer, with
+/// [`ADMIN_CSP`] unless the page set its own ([`allow_form_redirects_to`]).
 async fn admin_headers(mut r: Response) -> Response {
-    crate::hosted::page_headers(
-        &mut r,
-        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src https: http: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        "same-origin",
-    );
+    crate::hosted::page_headers(&mut r, ADMIN_CSP, "same-origin");
     r
+}
+
+/// Gives a page the dashboard's policy with forms allowed to end at these origins as well:
+/// browsers apply `form-action` to the redirects after a submission, and a form that logs
+/// into an application (impersonation) is redirected to that application's callback.
+/// `origins` come from `gatehouse_core::redirect::web_origin`, which admits no policy syntax.
+pub(crate) fn allow_form_redirects_to(r: &mut Response, origins: &[String]) {
+    if origins.is_empty() {
+        return;
+    }
+    let policy = ADMIN_CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {}", origins.join(" ")),
+    );
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
 }
 
 fn bare(status: StatusCode, title: &str, body: Markup) -> Response {

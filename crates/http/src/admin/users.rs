@@ -1,10 +1,12 @@
 //! Dashboard users: the searchable list (Auth0's v3 query syntax), a user's page (profile,
-//! identities, metadata editor, login statistics, events) and the actions on a user.
+//! identities, metadata editor, login statistics, events) and the actions on a user, "Log in
+//! as this user" (impersonation) among them for administrators allowed to.
 
 use super::format::{self, seg};
 use super::frame::Nav;
 use super::{Dashboard, param, refusal, see_other};
 use crate::AppState;
+use crate::extract::ClientInfo;
 use crate::hosted::VerifiedForm;
 use crate::templates::{
     Markup, button_form, check, csrf_input, error_box, html, notice, options, pager, table,
@@ -17,8 +19,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use gatehouse_core::log_event::{LogEvent, LogFilter, codes, explain};
 use gatehouse_core::payload::Payload;
+use gatehouse_core::redirect::web_origin;
 use gatehouse_core::user::{NewUser, User, UserPatch};
+use gatehouse_service::admin::may_impersonate;
 use gatehouse_service::browser::Browser;
+use gatehouse_service::impersonation::ImpersonationTarget;
 use gatehouse_service::jobs::VerificationEmailParams;
 use gatehouse_service::user_blocks::UserBlock;
 use gatehouse_service::{Gatehouse, ServiceError};
@@ -35,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}", get(show))
         .route("/admin/users/{id}/metadata", post(save_metadata))
         .route("/admin/users/{id}/delete", get(confirm_delete).post(delete))
+        .route("/admin/users/{id}/impersonate", post(impersonate))
         .route("/admin/users/{id}/{action}", post(act))
 }
 
@@ -340,10 +346,12 @@ struct Facts {
     blocks: Vec<UserBlock>,
     /// When a breached password was last seen, if after the current password was set.
     breached: Option<i64>,
+    /// Where the administrator could log in as the user; `None` when they may not.
+    impersonation: Option<Vec<ImpersonationTarget>>,
 }
 
 /// A failure to read them is the page's failure: "no blocks" or "no events" would be wrong.
-async fn facts(g: &Gatehouse, user: &User) -> Result<Facts, ServiceError> {
+async fn facts(g: &Gatehouse, admin: &User, user: &User) -> Result<Facts, ServiceError> {
     let (events, _) = g
         .list_logs(&LogQuery {
             filter: LogFilter {
@@ -356,10 +364,16 @@ async fn facts(g: &Gatehouse, user: &User) -> Result<Facts, ServiceError> {
         .await?;
     let blocks = g.user_blocks(&user.user_id).await?;
     let breached = breached_since_password_set(g, user).await?;
+    let impersonation = if may_impersonate(admin, user) {
+        Some(g.impersonation_targets(user).await?)
+    } else {
+        None
+    };
     Ok(Facts {
         events,
         blocks,
         breached,
+        impersonation,
     })
 }
 
@@ -382,7 +396,7 @@ async fn user_page(
             return d.page(status, "User", Nav::Users, body);
         }
     };
-    let facts = match facts(g, &user).await {
+    let facts = match facts(g, &d.admin.user, &user).await {
         Ok(f) => f,
         Err(e) => return d.refused(e, "User", Nav::Users),
     };
@@ -410,10 +424,104 @@ async fn user_page(
         section.card { h2 { "Profile" } (profile(&user)) }
         section.card { h2 { "Login statistics" } (login_statistics(&user, &facts.blocks, csrf)) }
         section.card { h2 { "Metadata" } (metadata_editor(&user, &shown, csrf)) }
+        @if let Some(targets) = &facts.impersonation {
+            section.card #impersonation { h2 { "Log in as this user" } (impersonation_form(&user, targets, csrf)) }
+        }
         section.card { h2 { "Identities" } (identities(&user, csrf)) }
         section.card { h2 { "Recent events" } (recent_events(&user, &facts.events)) }
     };
-    d.page(status, title, Nav::Users, body)
+    let mut r = d.page(status, title, Nav::Users, body);
+    // The form ends at the chosen application's callback.
+    let mut origins: Vec<String> = facts
+        .impersonation
+        .iter()
+        .flatten()
+        .flat_map(|t| t.callbacks.iter().filter_map(|c| web_origin(c)))
+        .collect();
+    origins.sort();
+    origins.dedup();
+    super::allow_form_redirects_to(&mut r, &origins);
+    r
+}
+
+/// The value of one choice of the impersonation form: the application and the callback.
+fn target_value(client_id: &str, callback: &str) -> String {
+    format!("{client_id} {callback}")
+}
+
+/// "Log in as this user": the applications (and callbacks) that can receive the login.
+fn impersonation_form(user: &User, targets: &[ImpersonationTarget], csrf: &str) -> Markup {
+    html! {
+        p.muted {
+            "Opens the chosen application as this user, once, within five minutes. The application's tokens say it is you ("
+            code { "act" } ", " code { "impersonated" } "), and the login is recorded in your log and the user's."
+        }
+        @if targets.is_empty() {
+            p.muted #no-impersonation-targets {
+                "No application can receive a login for this user: it needs the authorization-code grant, an http(s) callback, and the user's connection enabled."
+            }
+        } @else {
+            form method="post" action={ "/admin/users/" (seg(&user.user_id)) "/impersonate" } {
+                (csrf_input(csrf))
+                label for="impersonate-target" { "Application" }
+                div.row {
+                    select #impersonate-target name="target" {
+                        @for t in targets {
+                            @for c in &t.callbacks {
+                                option value=(target_value(&t.client_id, c)) {
+                                    (t.name) " — " (c)
+                                }
+                            }
+                        }
+                    }
+                    button type="submit" { "Log in as this user" }
+                }
+            }
+        }
+    }
+}
+
+/// Starts an impersonation and sends the browser to its single-use URL. Only for
+/// administrators allowed to (`may_impersonate`): for others a 403, whatever the form says.
+async fn impersonate(
+    State(s): State<AppState>,
+    d: Dashboard,
+    who: ClientInfo,
+    Path(id): Path<String>,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
+    let g = &s.gatehouse;
+    let user = match g.get_user(&id).await {
+        Ok(u) => u,
+        Err(e) => return d.refused(e, "User", Nav::Users),
+    };
+    if !may_impersonate(&d.admin.user, &user) {
+        let shown = Shown {
+            error: Some("You are not allowed to log in as this user.".into()),
+            ..Default::default()
+        };
+        return user_page(g, &d, &id, StatusCode::FORBIDDEN, shown).await;
+    }
+    let (client_id, callback) = param(&f, "target").split_once(' ').unwrap_or_default();
+    let origin = Browser {
+        ip: who.ip,
+        user_agent: who.user_agent,
+        ..Default::default()
+    };
+    match g
+        .impersonate_from_dashboard(&d.admin, &id, client_id, callback, &origin)
+        .await
+    {
+        Ok(url) => see_other(&url),
+        Err(e) => {
+            let (status, message) = refusal(e);
+            let shown = Shown {
+                error: Some(message),
+                ..Default::default()
+            };
+            user_page(g, &d, &id, status, shown).await
+        }
+    }
 }
 
 fn badges(user: &User) -> Markup {

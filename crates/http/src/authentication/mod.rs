@@ -1,8 +1,10 @@
-//! The Authentication API: `/oauth/token` and OpenID discovery.
+//! The Authentication API: `/oauth/token`, OpenID discovery, and Auth0's legacy
+//! impersonation endpoint.
 
 mod dbconnections;
 mod discovery;
 mod exports;
+mod impersonation;
 mod logout;
 mod passwordless;
 mod token;
@@ -22,6 +24,10 @@ pub fn router() -> Router<AppState> {
             post(dbconnections::change_password),
         )
         .route("/exports/{job}/{file}", get(exports::download))
+        .route(
+            "/users/{user_id}/impersonate",
+            get(impersonation::open).post(impersonation::start),
+        )
         .route("/v2/logout", get(logout::logout))
         .route("/oidc/logout", get(logout::oidc_logout))
         .route(

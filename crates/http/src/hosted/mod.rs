@@ -108,7 +108,7 @@ fn set_csrf_cookie(g: &Gatehouse, resp: &mut Response, value: &str) {
 }
 
 /// Turns a step of the flow into a response, setting cookies as needed.
-fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Response {
+pub(crate) fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Response {
     // The browser's CSRF cookie, or the one minted for this answer (`BrowserRequest`).
     let csrf = b.browser.csrf.clone().unwrap_or_default();
     let new_csrf = !b.browser.csrf_sent;

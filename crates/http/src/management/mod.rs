@@ -75,7 +75,26 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// A Management API token that was not accepted, in Auth0's words.
+pub(crate) fn token_rejected(rejection: TokenRejection) -> ApiError {
+    let message = match rejection {
+        TokenRejection::Expired => "Expired token",
+        TokenRejection::Audience => "Bad audience",
+        TokenRejection::Invalid => "Invalid token",
+    };
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
+}
+
+/// No bearer token at all.
+pub(crate) fn missing_token() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "missing_token",
+        "Missing authentication",
+    )
+}
+
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -95,15 +114,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     };
     let claims = match state.gatehouse.verify_management_token(token) {
         Ok(c) => c,
-        Err(rejection) => {
-            let message = match rejection {
-                TokenRejection::Expired => "Expired token",
-                TokenRejection::Audience => "Bad audience",
-                TokenRejection::Invalid => "Invalid token",
-            };
-            return ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
-                .into_response();
-        }
+        Err(rejection) => return token_rejected(rejection).into_response(),
     };
     let decision = state.rate_limiter.enabled().then(|| {
         state

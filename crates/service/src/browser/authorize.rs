@@ -11,18 +11,30 @@ use crate::Gatehouse;
 use crate::authorization::NOT_PERMITTED;
 use crate::connections::connection_serves;
 use crate::error::{Failure, ServiceError};
-use crate::oauth::IdTokenExtras;
+use crate::oauth::{IdTokenExtras, Impersonator};
 use gatehouse_core::authorize::{
     AuthorizeProblem, AuthorizeRequest, ChallengeMethod, Prompt, ResponseType,
 };
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::redirect;
+use gatehouse_core::user::User;
 use gatehouse_store::{AuthorizationCode, StoredClient, StoredConnection};
 use std::collections::HashMap;
 
 /// Authorization codes are exchanged by the application right away.
 const CODE_LIFETIME_MS: i64 = 120 * 1000;
+
+/// Whom a callback answer logs in: the user, the browser session behind the login (none for
+/// an impersonation, which opens no session) and when they authenticated.
+pub(crate) struct Grantee<'a> {
+    pub user: &'a User,
+    pub session_id: Option<&'a str>,
+    /// Epoch milliseconds.
+    pub auth_time: i64,
+    /// The administrator logging in as the user, for an impersonation.
+    pub impersonator: Option<&'a Impersonator>,
+}
 
 impl Gatehouse {
     /// `GET /authorize`.
@@ -199,7 +211,13 @@ impl Gatehouse {
         if let Err(e) = self.touch_session(&session.session).await {
             return e.into();
         }
-        match self.answer(&client, req, &session, &tx.login_claims).await {
+        let grantee = Grantee {
+            user: &session.user,
+            session_id: Some(&session.session.session_id),
+            auth_time: session.session.auth_time,
+            impersonator: None,
+        };
+        match self.answer(&client, req, grantee, &tx.login_claims).await {
             Ok(answer) => {
                 if silent {
                     self.record(LogEvent {
@@ -294,14 +312,16 @@ impl Gatehouse {
         Ok(tx.req.scopes().any(|s| !granted.contains(&s)))
     }
 
-    /// The code, or the tokens of a legacy implicit flow, for the callback.
-    async fn answer(
+    /// The code, or the tokens of a legacy implicit flow, for the callback: the one place
+    /// both the login flow and an impersonation (`crate::impersonation`) answer from.
+    pub(crate) async fn answer(
         &self,
         client: &StoredClient,
         req: &AuthorizeRequest,
-        session: &ActiveSession,
+        grantee: Grantee<'_>,
         login_claims: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<CallbackAnswer, Halt> {
+        let user = grantee.user;
         let no_randomness = |e| Halt::Failed(Failure::internal(e));
         let mut params: Vec<(String, String)> = vec![];
         if req.response_type == ResponseType::Code {
@@ -310,7 +330,7 @@ impl Gatehouse {
             let record = AuthorizationCode {
                 code_hash: gatehouse_crypto::sha256_hex(code.as_bytes()),
                 client_id: client.client_id.clone(),
-                user_id: session.user.user_id.clone(),
+                user_id: user.user_id.clone(),
                 redirect_uri: req.redirect_uri.clone(),
                 scope: req.scope.clone(),
                 audience: req.audience.clone(),
@@ -320,13 +340,15 @@ impl Gatehouse {
                     ChallengeMethod::S256 => "S256".to_string(),
                     ChallengeMethod::Plain => "plain".to_string(),
                 }),
-                session_id: session.session.session_id.clone(),
-                auth_time: session.session.auth_time,
+                session_id: grantee.session_id.unwrap_or_default().to_string(),
+                auth_time: grantee.auth_time,
                 family_id: gatehouse_crypto::random::hex(12).map_err(no_randomness)?,
                 created_at: now,
                 expires_at: now + CODE_LIFETIME_MS,
                 used_at: None,
                 login_claims: self.seal_login_claims(login_claims)?,
+                impersonator_id: grantee.impersonator.map(|i| i.user_id.clone()),
+                impersonator_email: grantee.impersonator.and_then(|i| i.email.clone()),
             };
             self.inner.codes.insert(self.tenant(), &record).await?;
             params.push(("code".into(), code));
@@ -337,10 +359,11 @@ impl Gatehouse {
             };
             let extra = IdTokenExtras {
                 nonce: req.nonce.clone(),
-                auth_time: Some(session.session.auth_time / 1000),
-                sid: Some(session.session.session_id.clone()),
+                auth_time: Some(grantee.auth_time / 1000),
+                sid: grantee.session_id.map(String::from),
                 at_hash: req.response_type == ResponseType::IdTokenToken,
                 claims: login_claims.clone(),
+                impersonator: grantee.impersonator.cloned(),
             };
             // Implicit flows never get refresh tokens.
             let scope: String = req
@@ -349,7 +372,7 @@ impl Gatehouse {
                 .collect::<Vec<_>>()
                 .join(" ");
             let issued = self
-                .user_tokens(client, &session.user, api.as_ref(), Some(&scope), &extra)
+                .user_tokens(client, user, api.as_ref(), Some(&scope), &extra)
                 .await?;
             if req.response_type.wants_access_token() {
                 params.push(("access_token".into(), issued.access_token));

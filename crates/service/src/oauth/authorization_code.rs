@@ -1,9 +1,10 @@
 //! The `authorization_code` grant: the code the browser flow (`crate::browser`) handed to
 //! the callback, burnt at its first exchange, bound to its client, callback and PKCE
-//! verifier.
+//! verifier. A code issued for an impersonation (`crate::impersonation`) names its
+//! administrator, and its tokens say so.
 
 use super::mint::{IdTokenExtras, Lineage};
-use super::{ExchangeEvents, IssuedToken, OAuthError, TokenRequest};
+use super::{ExchangeEvents, Impersonator, IssuedToken, OAuthError, TokenRequest};
 use crate::Gatehouse;
 use gatehouse_core::log_event::{LogEvent, codes};
 
@@ -133,12 +134,23 @@ impl Gatehouse {
             Some(a) => Some(self.api_for_users(a).await?),
             None => None,
         };
+        let impersonator = record.impersonator_id.clone().map(|user_id| Impersonator {
+            user_id,
+            email: record.impersonator_email.clone(),
+        });
+        // An impersonation opens no session (its code carries none), so there is no `sid`
+        // to log out of; and it ends with this exchange: no refresh token prolongs it.
+        let scope = match &impersonator {
+            Some(_) => without_offline_access(&record.scope),
+            None => record.scope.clone(),
+        };
         let extra = IdTokenExtras {
             nonce: record.nonce.clone(),
             auth_time: Some(record.auth_time / 1000),
-            sid: Some(record.session_id.clone()),
+            sid: Some(record.session_id.clone()).filter(|s| !s.is_empty()),
             at_hash: false,
             claims: self.open_login_claims(record.login_claims.as_deref())?,
+            impersonator,
         };
         let lineage = Lineage {
             family_id: &record.family_id,
@@ -148,10 +160,19 @@ impl Gatehouse {
             &client,
             &user,
             api.as_ref(),
-            Some(&record.scope),
+            Some(&scope),
             &extra,
             Some(lineage),
         )
         .await
     }
+}
+
+/// A scope without `offline_access`.
+fn without_offline_access(scope: &str) -> String {
+    scope
+        .split_whitespace()
+        .filter(|s| *s != "offline_access")
+        .collect::<Vec<_>>()
+        .join(" ")
 }

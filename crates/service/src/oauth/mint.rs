@@ -24,6 +24,8 @@ pub struct IdTokenExtras {
     /// An upstream login's deny-listed attributes: in this login's ID token only (never
     /// replacing a claim of ours; a denied `name` or `nickname` stays out, as in Auth0).
     pub claims: Map<String, Value>,
+    /// The administrator logged in as the user (an impersonation), if any.
+    pub impersonator: Option<super::Impersonator>,
 }
 
 /// OIDC claims of a user for the requested scopes (`openid` gives `sub` only).
@@ -182,6 +184,11 @@ impl Gatehouse {
             "iss": issuer, "sub": user.user_id, "aud": aud, "iat": now, "exp": now + lifetime,
             "scope": scope,
         });
+        // An impersonated login names its actor in both tokens (RFC 8693 `act`).
+        let act = extra
+            .impersonator
+            .as_ref()
+            .map(|i| json!({"sub": i.user_id}));
         if let Value::Object(claims) = &mut access {
             if dialect.is_rfc9068() {
                 claims.insert("client_id".into(), json!(client.client_id));
@@ -200,6 +207,9 @@ impl Gatehouse {
             }
             for (k, v) in &access_rights.claims {
                 claims.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            if let Some(act) = &act {
+                claims.insert("act".into(), act.clone());
             }
         }
         let typ = if dialect.is_rfc9068() {
@@ -224,6 +234,14 @@ impl Gatehouse {
             }
             if let Some(sid) = &extra.sid {
                 claims.insert("sid".into(), json!(sid));
+            }
+            if let (Some(act), Some(i)) = (act, &extra.impersonator) {
+                claims.insert("act".into(), act);
+                claims.insert("impersonated".into(), json!(true));
+                claims.insert(
+                    "impersonator".into(),
+                    json!({"user_id": i.user_id, "email": i.email}),
+                );
             }
             for (k, v) in extra.claims.iter().chain(&access_rights.claims) {
                 if k != "name" && k != "nickname" && !claims.contains_key(k) {

@@ -21,6 +21,14 @@ use crate::Gatehouse;
 use gatehouse_core::log_event::LogEvent;
 use serde_json::{Value, json};
 
+/// The administrator behind an impersonated login (`crate::impersonation`): named in that
+/// login's tokens as `act` (RFC 8693) and, in the ID token, as Auth0's `impersonator`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impersonator {
+    pub user_id: String,
+    pub email: Option<String>,
+}
+
 /// An OAuth error as `/oauth/token` answers it: `{error, error_description}`. A failure of
 /// ours keeps its cause in `failure`, which the HTTP edge logs with the request id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -130,6 +130,8 @@ contract!(
             expires_at: T0 + 1_000,
             used_at: None,
             login_claims: None,
+            impersonator_id: None,
+            impersonator_email: None,
         };
         codes.insert(TENANT, &code).await.unwrap();
         assert!(codes.get(OTHER, &code.code_hash).await.unwrap().is_none());

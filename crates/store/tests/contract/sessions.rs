@@ -28,6 +28,8 @@ fn code(expires_at: i64) -> AuthorizationCode {
         expires_at,
         used_at: None,
         login_claims: None,
+        impersonator_id: None,
+        impersonator_email: None,
     }
 }
 
@@ -104,6 +106,31 @@ contract!(an_authorization_code_is_taken_once, |db| {
     assert!(
         !codes.mark_used(TENANT, &hex(16), T0).await.unwrap(),
         "an unknown code"
+    );
+});
+
+contract!(an_impersonation_code_keeps_its_impersonator, |db| {
+    let codes = AuthorizationCodeStore::new(db.clone());
+    let plain = code(T0 + 60_000);
+    let c = AuthorizationCode {
+        impersonator_id: Some("auth0|admin-é".into()),
+        impersonator_email: Some("admin@example.com".into()),
+        session_id: String::new(),
+        ..code(T0 + 60_000)
+    };
+    codes.insert(TENANT, &plain).await.unwrap();
+    codes.insert(TENANT, &c).await.unwrap();
+    let stored = codes.get(TENANT, &c.code_hash).await.unwrap().unwrap();
+    assert_eq!(stored.impersonator_id.as_deref(), Some("auth0|admin-é"));
+    assert_eq!(
+        stored.impersonator_email.as_deref(),
+        Some("admin@example.com")
+    );
+    assert_eq!(stored.session_id, "", "an impersonation opens no session");
+    let stored = codes.get(TENANT, &plain.code_hash).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.impersonator_id, stored.impersonator_email),
+        (None, None)
     );
 });
 
