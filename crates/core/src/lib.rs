@@ -8,6 +8,7 @@ pub mod breached;
 pub mod client;
 pub mod connection;
 pub mod custom_db;
+pub mod delegated_admin;
 pub mod email;
 pub mod import;
 pub mod log_event;
