@@ -9,6 +9,7 @@ pub mod breached;
 pub mod client;
 pub mod connection;
 pub mod custom_db;
+pub mod delegated_admin;
 pub mod email;
 pub mod impersonation;
 pub mod import;

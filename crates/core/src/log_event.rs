@@ -180,6 +180,9 @@ pub struct LogFilter {
     pub ip: Option<String>,
     pub date_from: Option<EpochMillis>,
     pub date_to: Option<EpochMillis>,
+    /// Leave out Management API operations (`sapi`, `fapi`): what delegated administrators
+    /// see, as DAE's logs page asks for `NOT type:sapi AND NOT type:fapi`.
+    pub exclude_api_operations: bool,
 }
 
 impl LogFilter {

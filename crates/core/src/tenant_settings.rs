@@ -1,6 +1,7 @@
 //! A tenant's settings (`/api/v2/tenants/settings`): the name and logo on the hosted pages,
-//! the tenant-wide Allowed Logout URLs, browser session lifetimes, and the post-login
-//! redirect hook.
+//! the tenant-wide Allowed Logout URLs, browser session lifetimes, the post-login
+//! redirect hook, and what delegated administrators may see and do (`delegated_admin`,
+//! read and checked in `crate::delegated_admin`).
 
 use crate::payload::{InvalidBody, Payload};
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,10 @@ pub struct TenantSettings {
     /// email belongs to an existing database user, offer to link the two (the user proves the
     /// existing account with its password first). Off by default.
     pub suggest_account_linking: bool,
+    /// Gatehouse extension standing in for the hooks of Auth0's Delegated Administration
+    /// Extension: the filter, create fields and defaults, and memberships that apply to
+    /// dashboard users holding a `Delegated Admin - …` role. Unset, they see nobody.
+    pub delegated_admin: Option<crate::delegated_admin::DelegatedAdminSettings>,
     /// Set through `/api/v2/attack-protection/breached-password-detection`, not here.
     pub breached_password_detection: crate::breached::BreachedPasswordSettings,
     /// Set through `/api/v2/email-templates`, not here; keyed by template name.
@@ -76,6 +81,7 @@ impl Default for TenantSettings {
             post_login_redirect_url: None,
             keep_sessions_on_password_change: false,
             suggest_account_linking: false,
+            delegated_admin: None,
             breached_password_detection: Default::default(),
             email_templates: Default::default(),
             flags: TenantFlags::default(),
@@ -96,6 +102,7 @@ const PROPERTIES: &[&str] = &[
     "post_login_redirect_url",
     "keep_sessions_on_password_change",
     "suggest_account_linking",
+    "delegated_admin",
     "flags",
     "authorization",
 ];
@@ -187,6 +194,16 @@ impl TenantSettings {
         if let Some(b) = p.bool("suggest_account_linking")? {
             self.suggest_account_linking = b;
         }
+        // The whole setting is replaced (a template is read as one piece); `null` removes it.
+        match p.raw("delegated_admin") {
+            None => {}
+            Some(Value::Null) => self.delegated_admin = None,
+            Some(v) => {
+                self.delegated_admin = Some(
+                    crate::delegated_admin::DelegatedAdminSettings::from_value(v)?,
+                )
+            }
+        }
         if let Some(h) = hours(&mut p, "session_lifetime")? {
             self.session_lifetime = h;
         }
@@ -228,6 +245,9 @@ impl TenantSettings {
             "idle_session_lifetime".into(),
             json!(self.idle_session_lifetime),
         );
+        if let Some(d) = &self.delegated_admin {
+            m.insert("delegated_admin".into(), d.to_json());
+        }
         m.insert(
             "flags".into(),
             json!({"enable_client_connections": self.flags.enable_client_connections}),

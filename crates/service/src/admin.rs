@@ -2,10 +2,12 @@
 //!
 //! The dashboard is a first-party application of the tenant, `Gatehouse Dashboard`, that
 //! signs people in through the hosted login like any other application: authorization code
-//! with PKCE (S256) and a sealed, short-lived `state`. Only users whose
-//! `app_metadata.roles` holds `admin` get a dashboard session. That session is a browser
-//! session of its own (its own cookie), and the role is checked again on every request, so
-//! taking the role away or blocking the user ends their access at once.
+//! with PKCE (S256) and a sealed, short-lived `state`. Only users with dashboard access get
+//! a dashboard session: full administrators (`admin` among their roles) and delegated
+//! administrators (a `Delegated Admin - …` role, or DAE's permissions), whose reach
+//! `crate::delegated_admin` limits. Roles are read in one place, [`dashboard_roles`]. That
+//! session is a browser session of its own (its own cookie), and the access is read again on
+//! every request, so taking the role away or blocking the user ends their access at once.
 //!
 //! Logging in as another user (impersonation, `crate::impersonation`) takes a dedicated
 //! permission on top, decided by [`may_impersonate`] alone.
@@ -28,6 +30,211 @@ pub const ROLES_KEY: &str = "roles";
 /// The role (in `app_metadata.roles`, beside [`ADMIN_ROLE`]) that lets an administrator log
 /// in as another user ([`may_impersonate`]).
 pub const IMPERSONATOR_ROLE: &str = "impersonator";
+/// The `app_metadata` key holding DAE's permissions (`read:users`, …).
+pub const PERMISSIONS_KEY: &str = "permissions";
+/// The `app_metadata` object the Authorization Extension writes `roles` and `permissions`
+/// into; DAE reads both there too.
+pub const AUTHORIZATION_KEY: &str = "authorization";
+/// `app_metadata` keys whose change can open the dashboard: changing them is a full user
+/// update, never an `app_metadata`-only one.
+pub const ACCESS_KEYS: &[&str] = &[ROLES_KEY, PERMISSIONS_KEY, AUTHORIZATION_KEY];
+
+/// How far a delegated administrator reaches, as DAE's roles: each level has the
+/// permissions of the one before and one more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DelegatedLevel {
+    /// Search and view users (`read:users`).
+    Auditor,
+    /// And change, block, delete and create them (`manage:users`).
+    User,
+    /// And read the tenant logs, without Management API operations (`read:logs`).
+    Operator,
+    /// And change the `delegated_admin` setting (`manage:config`).
+    Administrator,
+}
+
+impl DelegatedLevel {
+    pub const ALL: [DelegatedLevel; 4] = [
+        DelegatedLevel::Auditor,
+        DelegatedLevel::User,
+        DelegatedLevel::Operator,
+        DelegatedLevel::Administrator,
+    ];
+
+    /// DAE's role name, `Delegated Admin - User`.
+    pub fn role(self) -> &'static str {
+        match self {
+            DelegatedLevel::Auditor => "Delegated Admin - Auditor",
+            DelegatedLevel::User => "Delegated Admin - User",
+            DelegatedLevel::Operator => "Delegated Admin - Operator",
+            DelegatedLevel::Administrator => "Delegated Admin - Administrator",
+        }
+    }
+
+    /// The permission this level adds to the one below.
+    fn adds(self) -> DaePermission {
+        match self {
+            DelegatedLevel::Auditor => DaePermission::ReadUsers,
+            DelegatedLevel::User => DaePermission::ManageUsers,
+            DelegatedLevel::Operator => DaePermission::ReadLogs,
+            DelegatedLevel::Administrator => DaePermission::ManageConfig,
+        }
+    }
+}
+
+/// DAE's permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DaePermission {
+    ReadUsers,
+    ManageUsers,
+    ReadLogs,
+    ManageConfig,
+}
+
+impl DaePermission {
+    pub fn name(self) -> &'static str {
+        match self {
+            DaePermission::ReadUsers => "read:users",
+            DaePermission::ManageUsers => "manage:users",
+            DaePermission::ReadLogs => "read:logs",
+            DaePermission::ManageConfig => "manage:config",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        DelegatedLevel::ALL
+            .iter()
+            .map(|l| l.adds())
+            .find(|p| p.name() == s)
+    }
+}
+
+/// A delegated administrator's level and permissions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelegatedAccess {
+    pub level: DelegatedLevel,
+    /// Sorted, without duplicates; always holds `read:users`.
+    pub permissions: Vec<DaePermission>,
+}
+
+impl DelegatedAccess {
+    pub fn has(&self, p: DaePermission) -> bool {
+        self.permissions.contains(&p)
+    }
+}
+
+/// What a dashboard user may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DashboardAccess {
+    /// Every page and action (`admin` among the roles).
+    Full,
+    /// The users area, limited by the tenant's `delegated_admin` setting.
+    Delegated(DelegatedAccess),
+}
+
+impl DashboardAccess {
+    pub fn has(&self, p: DaePermission) -> bool {
+        match self {
+            DashboardAccess::Full => true,
+            DashboardAccess::Delegated(d) => d.has(p),
+        }
+    }
+
+    pub fn is_full(&self) -> bool {
+        matches!(self, DashboardAccess::Full)
+    }
+}
+
+/// A list read as DAE reads roles and permissions: an array of strings, or one string of
+/// comma-separated names.
+fn names(v: Option<&serde_json::Value>) -> Vec<String> {
+    match v {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        Some(serde_json::Value::String(s)) => s
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// `app_metadata.<key>` and `app_metadata.authorization.<key>`, without duplicates.
+fn app_metadata_names(user: &User, key: &str) -> Vec<String> {
+    let m = &user.app_metadata;
+    let mut out = names(m.get(key));
+    for n in names(m.get(AUTHORIZATION_KEY).and_then(|a| a.get(key))) {
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// The user's roles as far as the dashboard is concerned, read as DAE reads them:
+/// `app_metadata.roles` and `app_metadata.authorization.roles`, each an array or a
+/// comma-separated string. The one place roles are read (RBAC roles will join here).
+pub fn dashboard_roles(user: &User) -> Vec<String> {
+    app_metadata_names(user, ROLES_KEY)
+}
+
+/// DAE's permissions granted to the user directly, read as DAE reads them:
+/// `app_metadata.permissions` and `app_metadata.authorization.permissions`.
+pub fn dashboard_permissions(user: &User) -> Vec<String> {
+    app_metadata_names(user, PERMISSIONS_KEY)
+}
+
+/// What the user may reach in the dashboard, or `None`. `admin` wins; otherwise the
+/// highest `Delegated Admin - …` role with its permissions and those granted directly.
+/// Without `read:users` there is nothing a delegated administrator could see, so no access.
+pub fn dashboard_access(user: &User) -> Option<DashboardAccess> {
+    let roles = dashboard_roles(user);
+    if roles.iter().any(|r| r == ADMIN_ROLE) {
+        return Some(DashboardAccess::Full);
+    }
+    let by_role = DelegatedLevel::ALL
+        .iter()
+        .rev()
+        .find(|l| roles.iter().any(|r| r == l.role()))
+        .copied();
+    let mut permissions: Vec<DaePermission> = by_role
+        .map(|top| {
+            DelegatedLevel::ALL
+                .iter()
+                .filter(|l| **l <= top)
+                .map(|l| l.adds())
+                .collect()
+        })
+        .unwrap_or_default();
+    permissions.extend(
+        dashboard_permissions(user)
+            .iter()
+            .filter_map(|p| DaePermission::parse(p)),
+    );
+    permissions.sort();
+    permissions.dedup();
+    if !permissions.contains(&DaePermission::ReadUsers) {
+        return None;
+    }
+    // Without a role, the level is the highest whose permissions are all held.
+    let level = by_role.unwrap_or_else(|| {
+        DelegatedLevel::ALL
+            .iter()
+            .take_while(|l| permissions.contains(&l.adds()))
+            .last()
+            .copied()
+            .unwrap_or(DelegatedLevel::Auditor)
+    });
+    Some(DashboardAccess::Delegated(DelegatedAccess {
+        level,
+        permissions,
+    }))
+}
 
 /// How long a sign-in may take between leaving for the login page and coming back.
 const SIGN_IN_LIFETIME_MS: i64 = 10 * 60 * 1000;
@@ -63,7 +270,9 @@ pub enum SignInRefused {
     Expired,
     #[error("The login did not complete: {0}")]
     Login(String),
-    #[error("Your account ({0}) does not have the admin role, so it cannot use the dashboard.")]
+    #[error(
+        "Your account ({0}) does not have the admin role or a Delegated Admin role, so it cannot use the dashboard."
+    )]
     NotAdmin(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -84,13 +293,15 @@ impl From<SignInRefused> for crate::Failure {
     }
 }
 
-/// A signed-in administrator.
+/// A signed-in administrator, full or delegated.
 #[derive(Debug, Clone)]
 pub struct Admin {
     pub user: User,
     pub session_id: String,
     /// When the administrator last entered their password (epoch ms).
     pub auth_time: i64,
+    /// What they may reach, read from their roles at this request.
+    pub access: DashboardAccess,
 }
 
 /// How recent a password must be for the dashboard to change anything: older, a write sends
@@ -104,28 +315,22 @@ impl Admin {
     }
 }
 
-/// True when the user holds the admin role.
+/// True when the user holds the admin role (full dashboard access).
 pub fn is_admin(user: &User) -> bool {
-    has_role(user, ADMIN_ROLE)
-}
-
-fn has_role(user: &User, role: &str) -> bool {
-    user.app_metadata
-        .get(ROLES_KEY)
-        .and_then(|r| r.as_array())
-        .is_some_and(|roles| roles.iter().any(|r| r.as_str() == Some(role)))
+    dashboard_access(user).is_some_and(|a| a.is_full())
 }
 
 /// Whether `admin` may log in as `target` (impersonation), from the dashboard or through
-/// `POST /users/{id}/impersonate`: the one decision both ask, so widening or narrowing it
-/// (RBAC permissions, a delegated administrator's filter on `target`) happens here only.
-/// Today: an unblocked user holding both the admin and the impersonator role, for any
-/// target.
+/// `POST /users/{id}/impersonate`: the one decision both ask. A full administrator (not a
+/// delegated one: impersonation is never theirs, whatever their filter selects), unblocked,
+/// who also holds the impersonator role.
 pub fn may_impersonate(admin: &User, target: &User) -> bool {
-    // The target is not consulted yet; delegated administrators will be limited to the
-    // users their filter selects.
     let _ = target;
-    admin.blocked != Some(true) && is_admin(admin) && has_role(admin, IMPERSONATOR_ROLE)
+    admin.blocked != Some(true)
+        && is_admin(admin)
+        && dashboard_roles(admin)
+            .iter()
+            .any(|r| r == IMPERSONATOR_ROLE)
 }
 
 impl Gatehouse {
@@ -259,7 +464,7 @@ impl Gatehouse {
             .and_then(|claims| claims.get("sub").and_then(|s| s.as_str()).map(String::from))
             .ok_or_else(|| SignInRefused::Login("the access token was not accepted".into()))?;
         let user = self.get_user(&user_id).await?;
-        if !is_admin(&user) {
+        if dashboard_access(&user).is_none() {
             let who = user.email.clone().unwrap_or(user.user_id.clone());
             return Err(SignInRefused::NotAdmin(who));
         }
@@ -284,8 +489,8 @@ impl Gatehouse {
     }
 
     /// The administrator behind a dashboard cookie, when the session is live and the user
-    /// still holds the admin role. `Ok(None)` means "sign in"; a signed-in user without the
-    /// role gets `Err(NotAdmin)`.
+    /// still has dashboard access. `Ok(None)` means "sign in"; a signed-in user without
+    /// access gets `Err(NotAdmin)`.
     pub async fn admin_session(
         &self,
         cookie: Option<&str>,
@@ -293,19 +498,20 @@ impl Gatehouse {
         let Some(active) = self.live_session(cookie, SessionKind::Dashboard).await? else {
             return Ok(None);
         };
-        if !is_admin(&active.user) {
+        let Some(access) = dashboard_access(&active.user) else {
             let who = active
                 .user
                 .email
                 .clone()
                 .unwrap_or(active.user.user_id.clone());
             return Err(SignInRefused::NotAdmin(who));
-        }
+        };
         self.touch_session(&active.session).await?;
         Ok(Some(Admin {
             user: active.user,
             session_id: active.session.session_id,
             auth_time: active.session.auth_time,
+            access,
         }))
     }
 
@@ -384,6 +590,70 @@ mod tests {
         let mut blocked = both.clone();
         blocked.blocked = Some(true);
         assert!(!may_impersonate(&blocked, &target));
+    }
+
+    fn user_with(app_metadata: serde_json::Value) -> User {
+        let mut u = User::new("auth0", "x", "con", "db", "x@example.com", 0);
+        u.app_metadata = app_metadata.as_object().cloned().unwrap_or_default();
+        u
+    }
+
+    #[test]
+    fn roles_are_read_as_dae_reads_them() {
+        let u = user_with(serde_json::json!({
+            "roles": "support, Delegated Admin - User",
+            "authorization": {"roles": ["Delegated Admin - Auditor", "support"]},
+        }));
+        assert_eq!(
+            dashboard_roles(&u),
+            vec![
+                "support",
+                "Delegated Admin - User",
+                "Delegated Admin - Auditor"
+            ]
+        );
+        let Some(DashboardAccess::Delegated(d)) = dashboard_access(&u) else {
+            panic!("delegated access expected");
+        };
+        assert_eq!(d.level, DelegatedLevel::User);
+        assert_eq!(
+            d.permissions,
+            vec![DaePermission::ReadUsers, DaePermission::ManageUsers]
+        );
+        assert!(!d.has(DaePermission::ReadLogs));
+    }
+
+    #[test]
+    fn admin_wins_and_no_read_users_means_no_access() {
+        let full = user_with(serde_json::json!({"roles": ["Delegated Admin - Auditor", "admin"]}));
+        assert_eq!(dashboard_access(&full), Some(DashboardAccess::Full));
+        assert!(is_admin(&full));
+        for none in [
+            serde_json::json!({}),
+            serde_json::json!({"roles": ["support"]}),
+            serde_json::json!({"roles": "Delegated Admin - Nobody"}),
+            serde_json::json!({"permissions": ["read:logs"]}),
+            serde_json::json!({"roles": {"admin": true}}),
+        ] {
+            assert_eq!(dashboard_access(&user_with(none.clone())), None, "{none}");
+        }
+        let operator = user_with(
+            serde_json::json!({"authorization": {"roles": ["Delegated Admin - Operator"]}}),
+        );
+        assert!(matches!(
+            dashboard_access(&operator),
+            Some(DashboardAccess::Delegated(DelegatedAccess {
+                level: DelegatedLevel::Operator,
+                ..
+            }))
+        ));
+        let by_permissions =
+            user_with(serde_json::json!({"permissions": "read:users,manage:users"}));
+        let Some(DashboardAccess::Delegated(d)) = dashboard_access(&by_permissions) else {
+            panic!("delegated access expected");
+        };
+        assert_eq!(d.level, DelegatedLevel::User);
+        assert!(!is_admin(&by_permissions));
     }
 
     #[test]

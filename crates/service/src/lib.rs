@@ -12,6 +12,7 @@ pub mod clock;
 pub mod connections;
 pub mod credentials;
 pub mod custom_db;
+pub mod delegated_admin;
 pub mod email_templates;
 pub mod error;
 pub mod hashing;

@@ -96,6 +96,17 @@ fn personal_info(u: &User) -> Vec<&str> {
 
 impl Gatehouse {
     pub async fn create_user(&self, req: NewUser) -> Result<User> {
+        self.create_user_checked(req, |_| Ok(())).await
+    }
+
+    /// [`Gatehouse::create_user`], with `check` run on the user as it would be stored,
+    /// before anything else happens (a delegated administrator's new user must meet their
+    /// filter; no script runs, no email is queued, when it does not).
+    pub(crate) async fn create_user_checked(
+        &self,
+        req: NewUser,
+        check: impl FnOnce(&User) -> Result<()>,
+    ) -> Result<User> {
         let conn = self
             .connection_by_name(&req.connection)
             .await?
@@ -174,6 +185,7 @@ impl Gatehouse {
             password_set_date: Some(now),
             ..base
         };
+        check(&user)?;
         settings
             .password_policy()
             .check(&password, &personal_info(&user))?;

@@ -102,10 +102,16 @@ impl LogStore {
         q: &LogQuery,
     ) -> Result<(Vec<LogEvent>, Option<i64>), StoreError> {
         let dir = if q.ascending { "ASC" } else { "DESC" };
+        // A fixed fragment, not a value: the two codes are constants.
+        let api = if q.filter.exclude_api_operations {
+            " AND type NOT IN ('sapi', 'fapi')"
+        } else {
+            ""
+        };
         let sql = format!(
-            "SELECT {COLUMNS} FROM logs WHERE {CONDITION} ORDER BY log_id {dir} LIMIT $10 OFFSET $11"
+            "SELECT {COLUMNS} FROM logs WHERE {CONDITION}{api} ORDER BY log_id {dir} LIMIT $10 OFFSET $11"
         );
-        let count_sql = format!("SELECT COUNT(*) FROM logs WHERE {CONDITION}");
+        let count_sql = format!("SELECT COUNT(*) FROM logs WHERE {CONDITION}{api}");
         let f = &q.filter;
         on_pool!(&self.db, pool => {
             let rows = sqlx::query_as::<_, Row>(&sql)

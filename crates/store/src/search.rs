@@ -496,6 +496,230 @@ fn flatten(
     }
 }
 
+/// Whether one user, in memory, meets `q`: the conditions [`compile`] writes as SQL, applied
+/// to a user that is not stored yet (a delegated administrator's new user must fall inside
+/// their filter before it is created). Text is compared as SQLite compares it (by code
+/// point), which is also PostgreSQL's order for the ASCII ranges filters use.
+pub fn user_matches(q: &Query, u: &gatehouse_core::user::User) -> bool {
+    match q {
+        Query::Or(items) => items.iter().any(|i| user_matches(i, u)),
+        Query::And(items) => items.iter().all(|i| user_matches(i, u)),
+        Query::Not(inner) => !user_matches(inner, u),
+        Query::Match {
+            field: None,
+            pattern,
+            ..
+        } => TextField::FREE_TEXT.iter().any(|f| {
+            text_values(*f, u)
+                .iter()
+                .any(|v| pattern_matches(pattern, v, *f))
+        }),
+        Query::Match {
+            field: Some(field),
+            pattern,
+            value,
+        } => match (field, value) {
+            (Field::Text(f), _) => text_values(*f, u)
+                .iter()
+                .any(|v| pattern_matches(pattern, v, *f)),
+            (Field::Bool(name), Some(Value::Bool(b))) => bool_value(name, u) == *b,
+            (Field::LoginsCount, Some(Value::Integer(n))) => u.logins_count == *n,
+            (Field::Metadata { kind, path }, _) => {
+                let entries = metadata_values(*kind, path, u);
+                match (pattern, value) {
+                    (_, Some(Value::Metadata { text, .. })) => entries
+                        .iter()
+                        .any(|e| e.text.as_deref() == Some(text.as_str())),
+                    (Pattern::Wildcard(pieces), _) => entries
+                        .iter()
+                        .any(|e| e.text.as_deref().is_some_and(|t| glob(pieces, t))),
+                    (Pattern::Exact(s), _) => entries
+                        .iter()
+                        .any(|e| e.text.as_deref() == Some(s.as_str())),
+                }
+            }
+            _ => false,
+        },
+        Query::Range {
+            field,
+            lower,
+            upper,
+        } => range_matches(field, lower, upper, u),
+        Query::Exists(field) => match field {
+            Field::Text(f) => !text_values(*f, u).is_empty(),
+            Field::Bool("blocked") => u.blocked.is_some(),
+            Field::Bool(_) | Field::LoginsCount => true,
+            Field::Date(name) => date_value(name, u).is_some(),
+            Field::Metadata { kind, path } => !metadata_values(*kind, path, u).is_empty(),
+        },
+    }
+}
+
+/// A text field's values as the SQL columns hold them (folded where the column is
+/// `lower(…)`); identity fields include the linked identities.
+fn text_values(f: TextField, u: &gatehouse_core::user::User) -> Vec<String> {
+    use TextField as T;
+    let lower = |v: &Option<String>| v.as_ref().map(|s| s.to_lowercase());
+    let own = match f {
+        T::UserId => Some(u.user_id.clone()),
+        T::Email => lower(&u.email),
+        T::EmailDomain => crate::users::email_domain(u),
+        T::Username => u.username.clone(),
+        T::PhoneNumber => u.phone_number.clone(),
+        T::Name => lower(&u.name),
+        T::GivenName => lower(&u.given_name),
+        T::FamilyName => lower(&u.family_name),
+        T::Nickname => lower(&u.nickname),
+        T::Picture => u.picture.clone(),
+        T::LastIp => u.last_ip.clone(),
+        T::IdentityConnection => Some(u.connection.clone()),
+        T::IdentityProvider => Some(u.provider.clone()),
+        T::IdentityUserId => Some(u.provider_user_id().to_string()),
+    };
+    let linked = u.linked_identities.iter().filter_map(|l| match f {
+        T::IdentityConnection => Some(l.connection.clone()),
+        T::IdentityProvider => Some(l.provider.clone()),
+        T::IdentityUserId => Some(l.user_id.clone()),
+        _ => None,
+    });
+    own.into_iter().chain(linked).collect()
+}
+
+fn pattern_matches(p: &Pattern, value: &str, f: TextField) -> bool {
+    let fold = |s: &str| {
+        if f.case_insensitive() {
+            s.to_lowercase()
+        } else {
+            s.to_string()
+        }
+    };
+    match p {
+        Pattern::Exact(s) => value == fold(s),
+        Pattern::Wildcard(pieces) => {
+            let folded: Vec<Piece> = pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Literal(l) => Piece::Literal(fold(l)),
+                    Piece::Any => Piece::Any,
+                })
+                .collect();
+            glob(&folded, value)
+        }
+    }
+}
+
+/// `*`-wildcard matching, as GLOB and LIKE do with the pattern's literals escaped.
+fn glob(pieces: &[Piece], text: &str) -> bool {
+    match pieces.split_first() {
+        None => text.is_empty(),
+        Some((Piece::Literal(l), rest)) => {
+            text.strip_prefix(l.as_str()).is_some_and(|t| glob(rest, t))
+        }
+        Some((Piece::Any, rest)) => text
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([text.len()])
+            .any(|i| glob(rest, &text[i..])),
+    }
+}
+
+fn bool_value(name: &str, u: &gatehouse_core::user::User) -> bool {
+    let social = |p: &str| gatehouse_core::upstream::is_social_provider(p);
+    match name {
+        "blocked" => u.blocked.unwrap_or(false),
+        "email_verified" => u.email_verified,
+        "phone_verified" => u.phone_verified,
+        _ => social(&u.provider) || u.linked_identities.iter().any(|l| social(&l.provider)),
+    }
+}
+
+fn date_value(name: &str, u: &gatehouse_core::user::User) -> Option<i64> {
+    match name {
+        "created_at" => Some(u.created_at),
+        "updated_at" => Some(u.updated_at),
+        _ => u.last_login,
+    }
+}
+
+fn metadata_values(
+    kind: MetadataKind,
+    path: &[String],
+    u: &gatehouse_core::user::User,
+) -> Vec<MetadataEntry> {
+    let (user, app) = match kind {
+        MetadataKind::User => (u.user_metadata.clone(), Map::new()),
+        MetadataKind::App => (Map::new(), u.app_metadata.clone()),
+    };
+    let dotted = path.join(".");
+    metadata_entries(&user, &app)
+        .into_iter()
+        .filter(|e| e.path == dotted)
+        .collect()
+}
+
+/// A bound's comparison, as [`Compiler::bound_cond`] writes it: `None` when the value is
+/// missing (SQL's NULL, which no comparison meets).
+fn within(b: &Bound, lower: bool, ord: Option<std::cmp::Ordering>) -> bool {
+    use std::cmp::Ordering::*;
+    if matches!(b.value, RangeValue::Unbounded) {
+        return true;
+    }
+    match (ord, lower, b.inclusive) {
+        (None, _, _) => false,
+        (Some(o), true, true) => o != Less,
+        (Some(o), true, false) => o == Greater,
+        (Some(o), false, true) => o != Greater,
+        (Some(o), false, false) => o == Less,
+    }
+}
+
+fn range_matches(
+    field: &Field,
+    lower: &Bound,
+    upper: &Bound,
+    u: &gatehouse_core::user::User,
+) -> bool {
+    let both = |cmp: &dyn Fn(&Bound) -> Option<std::cmp::Ordering>| {
+        within(lower, true, cmp(lower)) && within(upper, false, cmp(upper))
+    };
+    let number = |n: i64| {
+        move |b: &Bound| match &b.value {
+            RangeValue::Value(Value::Integer(x) | Value::Date(x)) => Some(n.cmp(x)),
+            _ => None,
+        }
+    };
+    match field {
+        Field::LoginsCount => both(&number(u.logins_count)),
+        Field::Date(name) => date_value(name, u).is_some_and(|d| both(&number(d))),
+        Field::Text(f) => text_values(*f, u).iter().any(|v| {
+            both(&|b: &Bound| match &b.value {
+                RangeValue::Value(Value::Text(s)) => {
+                    let s = if f.case_insensitive() {
+                        s.to_lowercase()
+                    } else {
+                        s.clone()
+                    };
+                    Some(v.as_str().cmp(s.as_str()))
+                }
+                _ => None,
+            })
+        }),
+        Field::Metadata { kind, path } => metadata_values(*kind, path, u).iter().any(|e| {
+            e.text.is_some()
+                && both(&|b: &Bound| match &b.value {
+                    RangeValue::Value(Value::Metadata {
+                        number: Some(n), ..
+                    }) => e.number.and_then(|x| x.partial_cmp(n)),
+                    RangeValue::Value(Value::Metadata { text, .. }) => {
+                        e.text.as_deref().map(|t| t.cmp(text.as_str()))
+                    }
+                    _ => None,
+                })
+        }),
+        Field::Bool(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,6 +767,44 @@ mod tests {
             mixed.params, listed.params,
             "same parameters in the same order"
         );
+    }
+
+    #[test]
+    fn a_user_in_memory_meets_the_same_conditions() {
+        let mut u =
+            gatehouse_core::user::User::new("auth0", "u1", "con_1", "db", "Jane@Example.com", 0);
+        u.name = Some("Jane Doe".into());
+        u.logins_count = 3;
+        u.app_metadata = json!({"department": "Sales", "level": 7, "tags": ["a", "b"]})
+            .as_object()
+            .cloned()
+            .unwrap();
+        for (q, want) in [
+            (r#"app_metadata.department:"Sales""#, true),
+            (r#"app_metadata.department:"sales""#, false),
+            ("app_metadata.department:Sa*", true),
+            ("app_metadata.tags:b AND email:jane@example.com", true),
+            ("email.domain:example.com AND name:jane*", true),
+            (
+                "app_metadata.level:[5 TO 10] AND logins_count:[3 TO *]",
+                true,
+            ),
+            ("app_metadata.level:{7 TO 10]", false),
+            (
+                "NOT blocked:true AND _exists_:app_metadata.department",
+                true,
+            ),
+            ("_exists_:user_metadata.x OR user_id:\"auth0|u2\"", false),
+            ("jane*", true),
+            (
+                "identities.connection:db AND identities.isSocial:false",
+                true,
+            ),
+            ("created_at:[* TO 2020-01-01]", true),
+            ("last_login:[* TO *]", false),
+        ] {
+            assert_eq!(user_matches(&parse(q).unwrap(), &u), want, "{q}");
+        }
     }
 
     #[test]

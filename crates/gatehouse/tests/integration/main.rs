@@ -17,6 +17,7 @@ mod brute_force;
 mod cli;
 mod clients_connections_api;
 mod custom_database;
+mod delegated_admin;
 mod email_flows;
 mod impersonation;
 mod jobs;

@@ -1,9 +1,10 @@
 //! Dashboard logs: the tenant's events, newest first, filtered by type, user and dates;
-//! each event says in words what happened and links to its user.
+//! each event says in words what happened and links to its user. Delegated administrators
+//! whose role includes `read:logs` see them too, without the Management API's operations.
 
 use super::format::{self, seg};
 use super::frame::Nav;
-use super::{Dashboard, refusal};
+use super::{Dashboard, Scoped, noted, refusal};
 use crate::AppState;
 use crate::templates::{Markup, error_box, html, pager, table};
 use axum::Router;
@@ -12,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use gatehouse_core::log_event::{LogEvent, LogFilter, explain};
+use gatehouse_service::admin::DaePermission;
 use gatehouse_store::LogQuery;
 use std::collections::HashMap;
 
@@ -105,7 +107,7 @@ fn event_row(l: &LogEvent) -> Markup {
 
 async fn logs(
     State(s): State<AppState>,
-    d: Dashboard,
+    d: Scoped,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let get = |k: &str| {
@@ -115,6 +117,10 @@ async fn logs(
             .trim()
             .to_string()
     };
+    // Refused before anything is read, whatever was asked.
+    if let Err(e) = s.gatehouse.require_as(&d.scope, DaePermission::ReadLogs) {
+        return d.refused(e, "Logs", Nav::Logs);
+    }
     let f = Filter {
         kind: get("type"),
         user: get("user"),
@@ -140,11 +146,11 @@ async fn logs(
         with_total: true,
         ..Default::default()
     };
-    let (events, total) = match s.gatehouse.list_logs(&query).await {
+    let (events, total) = match s.gatehouse.logs_as(&d.scope, query).await {
         Ok(r) => r,
         Err(e) => {
             let (status, message) = refusal(e);
-            return refused(&d, status, &f, &message);
+            return noted(refused(&d, status, &f, &message), &message);
         }
     };
     let total = total.unwrap_or(0);

@@ -2,8 +2,14 @@
 //! Management API makes, for users holding the admin role (`gatehouse_service::admin`).
 //! Every request checks the dashboard session and the role; every form carries the CSRF
 //! token of the hosted pages; pages get the hosted pages' hardening headers.
+//!
+//! Two extractors say who a page is for: [`Dashboard`] admits full administrators only (so
+//! a page is closed to delegated administrators unless it says otherwise), and [`Scoped`]
+//! admits delegated administrators too, with the `UserScope` that limits every call the
+//! users, logs and delegation pages make (`gatehouse_service::delegated_admin`).
 
 mod connections;
+mod delegation;
 mod format;
 mod frame;
 mod jobs;
@@ -23,7 +29,8 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use gatehouse_core::log_event::{LogEvent, codes};
-use gatehouse_service::admin::{Admin, SignInRefused};
+use gatehouse_service::admin::{Admin, DashboardAccess, SignInRefused};
+use gatehouse_service::delegated_admin::UserScope;
 use gatehouse_service::{Gatehouse, ServiceError};
 use std::collections::HashMap;
 
@@ -46,39 +53,63 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(connections::router())
         .merge(jobs::router())
         .merge(logs::router())
+        .merge(delegation::router())
         .layer(axum::middleware::from_fn_with_state(state, audit))
         .layer(axum::middleware::map_response(admin_headers))
 }
 
+/// Why a request was refused, said on its answer for the tenant log (the page says it too).
+#[derive(Clone)]
+pub(crate) struct Refusal(pub String);
+
+/// Notes a refusal's reason on a 403 answer, for [`audit`].
+pub(crate) fn noted(mut r: Response, message: &str) -> Response {
+    if r.status() == StatusCode::FORBIDDEN {
+        r.extensions_mut().insert(Refusal(message.to_string()));
+    }
+    r
+}
+
 /// Records every dashboard write in the tenant log as Management API writes are (`sapi` when
 /// it succeeded, `fapi` when it was refused), with the administrator who made it, so "who
-/// blocked this user?" has an answer. Only the method and path are kept: forms carry passwords.
+/// blocked this user?" has an answer; and every refused page (a 403: a delegated
+/// administrator reaching past their limits) as `fapi` with its reason. Only the method and
+/// path are kept: forms carry passwords.
 async fn audit(
     State(s): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if req.method() != Method::POST {
-        return next.run(req).await;
-    }
+    let method = req.method().clone();
     let path = req.uri().path().to_string();
     let who = ClientInfo::from_headers_and_extensions(req.headers(), req.extensions());
     let cookie = cookies::read(req.headers(), ADMIN_COOKIE);
     let resp = next.run(req).await;
+    let status = resp.status();
+    if method != Method::POST && status != StatusCode::FORBIDDEN {
+        return resp;
+    }
     // Strangers were refused before any handler ran; a sign-out has ended the session.
     let Ok(Some(admin)) = s.gatehouse.admin_session(cookie.as_deref()).await else {
         return resp;
     };
-    let status = resp.status();
+    let reason = resp.extensions().get::<Refusal>().map(|r| r.0.clone());
     let mut details = serde_json::Map::new();
     details.insert(
         "request".into(),
-        serde_json::json!({"method": "POST", "path": path}),
+        serde_json::json!({"method": method.as_str(), "path": path}),
     );
     details.insert(
         "response".into(),
         serde_json::json!({"statusCode": status.as_u16()}),
     );
+    if let DashboardAccess::Delegated(d) = &admin.access {
+        details.insert("delegated_admin".into(), serde_json::json!(d.level.role()));
+    }
+    let description = match &reason {
+        Some(r) => format!("Dashboard: {method} {path} refused. {r}"),
+        None => format!("Dashboard: {method} {path}"),
+    };
     s.gatehouse
         .record(LogEvent {
             kind: if status.as_u16() < 400 {
@@ -87,7 +118,7 @@ async fn audit(
                 codes::FAILED_API_OPERATION
             }
             .into(),
-            description: Some(format!("Dashboard: POST {path}")),
+            description: Some(description),
             client_id: Some(gatehouse_service::admin::DASHBOARD_CLIENT_ID.into()),
             user_id: Some(admin.user.user_id.clone()),
             user_name: admin.user.email.clone(),
@@ -100,9 +131,9 @@ async fn audit(
     resp
 }
 
-/// A signed-in administrator with the CSRF token for the page's forms. Extracting it
-/// refuses the request (sign-in redirect, or 403 for a user without the role) before any
-/// handler runs.
+/// A signed-in full administrator with the CSRF token for the page's forms. Extracting it
+/// refuses the request (sign-in redirect, 403 for a user without the role, 403 for a
+/// delegated administrator) before any handler runs.
 pub(crate) struct Dashboard {
     pub admin: Admin,
     pub csrf: String,
@@ -110,59 +141,102 @@ pub(crate) struct Dashboard {
     secure: bool,
 }
 
+/// What a delegated administrator is told on a page that is not theirs.
+const FULL_ONLY: &str = "Not allowed: delegated administrators can use the users area only (and the logs, or the delegation settings, when their role includes them).";
+
 impl FromRequestParts<AppState> for Dashboard {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
-        let g = &s.gatehouse;
-        let cookie = cookies::read(&parts.headers, ADMIN_COOKIE);
-        match g.admin_session(cookie.as_deref()).await {
-            Ok(Some(admin))
-                if parts.method == Method::POST && !admin.logged_in_recently(g.now()) =>
-            {
-                // A change needs a recent password: log in again, then come back to the
-                // page the form was on (the change itself is made again from there).
-                let back = parts
-                    .headers
-                    .get(header::REFERER)
-                    .and_then(|r| r.to_str().ok())
-                    .and_then(|r| r.strip_prefix(&g.config().public_url))
-                    .unwrap_or("/admin")
-                    .to_string();
-                Err(start_sign_in(g, &back).await)
-            }
-            Ok(Some(admin)) => {
-                let existing = cookies::read(&parts.headers, cookies::CSRF_COOKIE);
-                let (csrf_cookie, new) = match existing {
-                    Some(c) if c.len() >= 16 => (c, false),
-                    _ => (
-                        gatehouse_crypto::random::b64url(24).unwrap_or_default(),
-                        true,
-                    ),
-                };
-                Ok(Self {
-                    admin,
-                    csrf: g.csrf_token(&csrf_cookie),
-                    new_csrf_cookie: new.then_some(csrf_cookie),
-                    secure: secure(g),
-                })
-            }
-            Ok(None) => {
-                // Only a page can be come back to; an action starts again from the home page.
-                let back = if parts.method == Method::GET {
-                    parts
-                        .uri
-                        .path_and_query()
-                        .map(|p| p.as_str())
-                        .unwrap_or("/admin")
-                } else {
-                    "/admin"
-                };
-                Err(start_sign_in(g, back).await)
-            }
-            Err(SignInRefused::NotAdmin(who)) => Err(not_admin(g, &who)),
+        let d = signed_in(parts, s).await?;
+        if !d.admin.access.is_full() {
+            let page = d.page(
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                frame::Nav::Other,
+                error_box(Some(FULL_ONLY)),
+            );
+            return Err(noted(page, FULL_ONLY));
+        }
+        Ok(d)
+    }
+}
+
+/// A signed-in administrator, full or delegated, with what they may reach: the pages that
+/// delegated administrators use take this, and make every call through its scope.
+pub(crate) struct Scoped {
+    pub dash: Dashboard,
+    pub scope: UserScope,
+}
+
+impl std::ops::Deref for Scoped {
+    type Target = Dashboard;
+    fn deref(&self) -> &Dashboard {
+        &self.dash
+    }
+}
+
+impl FromRequestParts<AppState> for Scoped {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
+        let dash = signed_in(parts, s).await?;
+        match s.gatehouse.user_scope(&dash.admin).await {
+            Ok(scope) => Ok(Self { dash, scope }),
             Err(e) => Err(failure(e)),
         }
+    }
+}
+
+/// The dashboard session behind the request, whatever its access; refuses (sign-in
+/// redirect, or 403 for a user without dashboard access) otherwise.
+async fn signed_in(parts: &mut Parts, s: &AppState) -> Result<Dashboard, Response> {
+    let g = &s.gatehouse;
+    let cookie = cookies::read(&parts.headers, ADMIN_COOKIE);
+    match g.admin_session(cookie.as_deref()).await {
+        Ok(Some(admin)) if parts.method == Method::POST && !admin.logged_in_recently(g.now()) => {
+            // A change needs a recent password: log in again, then come back to the
+            // page the form was on (the change itself is made again from there).
+            let back = parts
+                .headers
+                .get(header::REFERER)
+                .and_then(|r| r.to_str().ok())
+                .and_then(|r| r.strip_prefix(&g.config().public_url))
+                .unwrap_or("/admin")
+                .to_string();
+            Err(start_sign_in(g, &back).await)
+        }
+        Ok(Some(admin)) => {
+            let existing = cookies::read(&parts.headers, cookies::CSRF_COOKIE);
+            let (csrf_cookie, new) = match existing {
+                Some(c) if c.len() >= 16 => (c, false),
+                _ => (
+                    gatehouse_crypto::random::b64url(24).unwrap_or_default(),
+                    true,
+                ),
+            };
+            Ok(Dashboard {
+                admin,
+                csrf: g.csrf_token(&csrf_cookie),
+                new_csrf_cookie: new.then_some(csrf_cookie),
+                secure: secure(g),
+            })
+        }
+        Ok(None) => {
+            // Only a page can be come back to; an action starts again from the home page.
+            let back = if parts.method == Method::GET {
+                parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/admin")
+            } else {
+                "/admin"
+            };
+            Err(start_sign_in(g, back).await)
+        }
+        Err(SignInRefused::NotAdmin(who)) => Err(not_admin(g, &who)),
+        Err(e) => Err(failure(e)),
     }
 }
 
@@ -170,7 +244,10 @@ impl Dashboard {
     /// A page that only says why something could not be shown or done.
     pub fn refused(&self, e: ServiceError, title: &str, nav: frame::Nav) -> Response {
         let (status, message) = refusal(e);
-        self.page(status, title, nav, error_box(Some(&message)))
+        noted(
+            self.page(status, title, nav, error_box(Some(&message))),
+            &message,
+        )
     }
 
     pub fn email(&self) -> &str {
@@ -185,7 +262,14 @@ impl Dashboard {
     pub fn page(&self, status: StatusCode, title: &str, nav: frame::Nav, body: Markup) -> Response {
         let mut r = (
             status,
-            frame::layout(title, nav, self.email(), &self.csrf, body),
+            frame::layout(
+                title,
+                nav,
+                self.email(),
+                &self.admin.access,
+                &self.csrf,
+                body,
+            ),
         )
             .into_response();
         if let Some(c) = &self.new_csrf_cookie
@@ -272,7 +356,7 @@ fn not_admin(g: &Gatehouse, who: &str) -> Response {
         "Not an administrator",
         html! {
             (error_box(Some(&SignInRefused::NotAdmin(who.to_string()).to_string())))
-            p { "Ask an administrator to add " code { "admin" } " to your " code { "app_metadata.roles" } "." }
+            p { "Ask an administrator to add " code { "admin" } " (or a " code { "Delegated Admin - …" } " role) to your " code { "app_metadata.roles" } "." }
             p { a.button.secondary href=(g.admin_sign_out_url()) { "Sign out" } }
         },
     );
@@ -318,7 +402,8 @@ pub(crate) fn refusal(e: ServiceError) -> (StatusCode, String) {
     (crate::error::ApiError::from(e).status, message)
 }
 
-async fn home(_: Dashboard) -> Response {
+/// Every administrator, full or delegated, starts at the users list.
+async fn home(_: Scoped) -> Response {
     see_other("/admin/users")
 }
 
@@ -381,11 +466,12 @@ async fn callback(
     r
 }
 
-/// Ends the dashboard session, then the login session through the tenant's logout.
+/// Ends the dashboard session, then the login session through the tenant's logout (any
+/// administrator, delegated ones included).
 async fn sign_out(
     State(s): State<AppState>,
     headers: axum::http::HeaderMap,
-    _d: Dashboard,
+    _d: Scoped,
     crate::hosted::VerifiedForm(_): crate::hosted::VerifiedForm,
 ) -> Response {
     let g = &s.gatehouse;

@@ -1,10 +1,14 @@
 //! Dashboard users: the searchable list (Auth0's v3 query syntax), a user's page (profile,
 //! identities, metadata editor, login statistics, events) and the actions on a user, "Log in
 //! as this user" (impersonation) among them for administrators allowed to.
+//!
+//! Every handler reaches users through the request's `UserScope` (the service's `…_as`
+//! calls), so a delegated administrator's filter and level hold for every list, view and
+//! action; the pages only leave out what the scope would refuse anyway.
 
 use super::format::{self, seg};
 use super::frame::Nav;
-use super::{Dashboard, param, refusal, see_other};
+use super::{Scoped, noted, param, refusal, see_other};
 use crate::AppState;
 use crate::extract::ClientInfo;
 use crate::hosted::VerifiedForm;
@@ -17,14 +21,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
+use gatehouse_core::delegated_admin::MEMBERSHIPS_KEY;
 use gatehouse_core::log_event::{LogEvent, LogFilter, codes, explain};
 use gatehouse_core::payload::Payload;
 use gatehouse_core::redirect::web_origin;
-use gatehouse_core::user::{NewUser, User, UserPatch};
-use gatehouse_service::admin::may_impersonate;
+use gatehouse_core::user::{User, UserPatch};
+use gatehouse_service::admin::{DaePermission, may_impersonate};
 use gatehouse_service::browser::Browser;
+use gatehouse_service::delegated_admin::{CreateForm, UserAction, UserScope};
 use gatehouse_service::impersonation::ImpersonationTarget;
-use gatehouse_service::jobs::VerificationEmailParams;
 use gatehouse_service::user_blocks::UserBlock;
 use gatehouse_service::{Gatehouse, ServiceError};
 use gatehouse_store::{LogQuery, SortField, UserOrder, UserSearch};
@@ -94,10 +99,13 @@ fn search_form(text: &str, sort: &str, problem: Option<Markup>) -> Markup {
     }
 }
 
-/// The list's heading with the way to create a user.
-fn list_head() -> Markup {
+/// The list's heading with the way to create a user (when the scope allows it).
+fn list_head(scope: &UserScope) -> Markup {
     html! {
-        div.row { h1 { "Users" } a.button href="/admin/users/new" { "Create user" } }
+        div.row {
+            h1 { "Users" }
+            @if scope.may_create().is_ok() { a.button href="/admin/users/new" { "Create user" } }
+        }
     }
 }
 
@@ -157,7 +165,7 @@ fn summary(total: i64, first: i64, last: i64) -> String {
     format!("{count} · showing {first}–{last}")
 }
 
-async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Response {
+async fn list(State(s): State<AppState>, d: Scoped, Query(q): Params) -> Response {
     let text = param(&q, "q").trim().to_string();
     let sort_raw = param(&q, "sort").to_string();
     let page: i64 = param(&q, "page").parse().unwrap_or(0).clamp(0, 10_000);
@@ -168,7 +176,7 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
             Ok(f) => Some(f),
             Err(e) => {
                 let body = html! {
-                    (list_head())
+                    (list_head(&d.scope))
                     section.card { (search_form(&text, &sort_raw, Some(query_problem(&text, &e)))) }
                 };
                 return d.page(StatusCode::BAD_REQUEST, "Users", Nav::Users, body);
@@ -186,16 +194,16 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
         with_total: true,
         ..Default::default()
     };
-    let result = match s.gatehouse.search_users(None, search).await {
+    let result = match s.gatehouse.search_users_as(&d.scope, search).await {
         Ok(r) => r,
         Err(e) => {
             let (status, message) = refusal(e);
             let problem = error_box(Some(&message));
             let body = html! {
-                (list_head())
+                (list_head(&d.scope))
                 section.card { (search_form(&text, &sort_raw, Some(problem))) }
             };
-            return d.page(status, "Users", Nav::Users, body);
+            return noted(d.page(status, "Users", Nav::Users, body), &message);
         }
     };
     let total = result.total.unwrap_or(0);
@@ -209,8 +217,11 @@ async fn list(State(s): State<AppState>, d: Dashboard, Query(q): Params) -> Resp
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let rows = html! { @for u in &result.users { (user_row(u)) } };
     let body = html! {
-        (list_head())
+        (list_head(&d.scope))
         (notice((param(&q, "deleted") == "1").then_some("User deleted.")))
+        @if let Some(nobody) = d.scope.nobody() {
+            p.warn #nobody role="alert" { "You see no users: " (nobody) "." }
+        }
         section.card {
             (search_form(&text, &sort_raw, None))
             p.muted #total role="status" { (summary(total, page * PER_PAGE + 1, last)) }
@@ -233,33 +244,91 @@ async fn database_connections(g: &Gatehouse) -> Vec<String> {
     }
 }
 
-async fn new_form(State(s): State<AppState>, d: Dashboard) -> Response {
+async fn new_form(State(s): State<AppState>, d: Scoped) -> Response {
+    if let Err(refused) = d.scope.may_create() {
+        return d.refused(refused.into(), "Create user", Nav::Users);
+    }
     create_page(&s.gatehouse, &d, StatusCode::OK, &HashMap::new(), None).await
+}
+
+/// The form a delegated administrator's create form posts a membership under.
+const MEMBERSHIP_FIELD: &str = "membership_";
+
+/// An input for one of `create_fields`; its id is the name with dots as dashes.
+fn create_input(field: &str, form: &HashMap<String, String>, connections: &[String]) -> Markup {
+    let id = field.replace('.', "-");
+    let value = param(form, field);
+    html! {
+        @match field {
+            "email_verified" => (check(field, None, value == "on", html! { "Email already verified" })),
+            "verify_email" => (check(field, None, value == "on", html! { "Send a verification email" })),
+            "connection" => {
+                label for=(id) { "Connection" }
+                select id=(id) name=(field) {
+                    (options(connections.iter().map(|c| (None, c.as_str())), value))
+                }
+            }
+            "password" => {
+                label for=(id) { "Password" }
+                input id=(id) name=(field) type="password" autocomplete="new-password" required;
+            }
+            "email" => {
+                label for=(id) { "Email" }
+                input id=(id) name=(field) type="email" required value=(value);
+            }
+            _ => {
+                label for=(id) {
+                    @if let Some(key) = field.strip_prefix("user_metadata.") { (key) " " span.muted { "(user_metadata)" } }
+                    @else { (field) }
+                }
+                input id=(id) name=(field) type="text" value=(value);
+            }
+        }
+    }
 }
 
 async fn create_page(
     g: &Gatehouse,
-    d: &Dashboard,
+    d: &Scoped,
     status: StatusCode,
     form: &HashMap<String, String>,
     error: Option<&str>,
 ) -> Response {
     let connections = database_connections(g).await;
+    let fields = match d.scope.create_form() {
+        // A full administrator's form.
+        None => html! {
+            label for="email" { "Email" }
+            input #email name="email" type="email" required value=(param(form, "email"));
+            label for="password" { "Password" }
+            input #password name="password" type="password" autocomplete="new-password" required;
+            label for="connection" { "Connection" }
+            select #connection name="connection" {
+                (options(connections.iter().map(|c| (None, c.as_str())), param(form, "connection")))
+            }
+            (check("email_verified", None, param(form, "email_verified") == "on", html! { "Email already verified" }))
+        },
+        // A delegated administrator's: the fields the setting allows, and its memberships.
+        Some((allowed, memberships)) => html! {
+            @for f in &allowed { (create_input(f, form, &connections)) }
+            @if !memberships.is_empty() {
+                fieldset #memberships {
+                    legend { "Memberships" }
+                    @for (i, m) in memberships.iter().enumerate() {
+                        @let name = format!("{MEMBERSHIP_FIELD}{i}");
+                        (check(&name, Some(m), param(form, &name) == m.as_str(), html! { (m) }))
+                    }
+                }
+            }
+        },
+    };
     let body = html! {
         h1 { "Create user" }
         section.card {
             (error_box(error))
             form method="post" action="/admin/users" {
                 (csrf_input(&d.csrf))
-                label for="email" { "Email" }
-                input #email name="email" type="email" required value=(param(form, "email"));
-                label for="password" { "Password" }
-                input #password name="password" type="password" autocomplete="new-password" required;
-                label for="connection" { "Connection" }
-                select #connection name="connection" {
-                    (options(connections.iter().map(|c| (None, c.as_str())), param(form, "connection")))
-                }
-                (check("email_verified", None, param(form, "email_verified") == "on", html! { "Email already verified" }))
+                (fields)
                 button type="submit" { "Create" }
                 " "
                 a href="/admin/users" { "Cancel" }
@@ -269,27 +338,50 @@ async fn create_page(
     d.page(status, "Create user", Nav::Users, body)
 }
 
-async fn create(
-    State(s): State<AppState>,
-    d: Dashboard,
-    VerifiedForm(f): VerifiedForm,
-) -> Response {
-    let g = &s.gatehouse;
-    let body = json!({
-        "connection": param(&f, "connection"),
-        "email": param(&f, "email"),
-        "password": param(&f, "password"),
-        "email_verified": param(&f, "email_verified") == "on",
-    });
-    let created = match Payload::from_value(body).and_then(NewUser::from_payload) {
-        Ok(req) => g.create_user(req).await,
-        Err(e) => Err(e.into()),
+/// What the create form posted. A full administrator's form has its four fields; a
+/// delegated administrator's everything posted is passed on, so the service refuses what
+/// the setting does not allow rather than it being dropped unseen.
+fn create_form(scope: &UserScope, f: &HashMap<String, String>) -> CreateForm {
+    let value = |k: &str, v: &str| match k {
+        "email_verified" | "verify_email" => Value::Bool(v == "on"),
+        _ => json!(v),
     };
-    match created {
+    if scope.is_full() {
+        return CreateForm {
+            fields: ["connection", "email", "password", "email_verified"]
+                .iter()
+                .map(|k| (k.to_string(), value(k, param(f, k))))
+                .collect(),
+            memberships: vec![],
+        };
+    }
+    let mut fields: Vec<(String, Value)> = f
+        .iter()
+        .filter(|(k, _)| *k != "_csrf" && !k.starts_with(MEMBERSHIP_FIELD))
+        .map(|(k, v)| (k.clone(), value(k, v)))
+        .collect();
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut memberships: Vec<(&String, &String)> = f
+        .iter()
+        .filter(|(k, _)| k.starts_with(MEMBERSHIP_FIELD))
+        .collect();
+    memberships.sort();
+    CreateForm {
+        fields,
+        memberships: memberships.into_iter().map(|(_, v)| v.clone()).collect(),
+    }
+}
+
+async fn create(State(s): State<AppState>, d: Scoped, VerifiedForm(f): VerifiedForm) -> Response {
+    let g = &s.gatehouse;
+    match g.create_user_as(&d.scope, create_form(&d.scope, &f)).await {
         Ok(u) => see_other(&format!("/admin/users/{}?done=created", seg(&u.user_id))),
         Err(e) => {
             let (status, message) = refusal(e);
-            create_page(g, &d, status, &f, Some(&message)).await
+            noted(
+                create_page(g, &d, status, &f, Some(&message)).await,
+                &message,
+            )
         }
     }
 }
@@ -325,7 +417,7 @@ fn done_message(code: &str) -> Option<&'static str> {
 
 async fn show(
     State(s): State<AppState>,
-    d: Dashboard,
+    d: Scoped,
     Path(id): Path<String>,
     Query(q): Params,
 ) -> Response {
@@ -351,11 +443,19 @@ struct Facts {
 }
 
 /// A failure to read them is the page's failure: "no blocks" or "no events" would be wrong.
-async fn facts(g: &Gatehouse, admin: &User, user: &User) -> Result<Facts, ServiceError> {
+/// Delegated administrators see the user's events without the Management API's own
+/// operations, as on their logs page.
+async fn facts(
+    g: &Gatehouse,
+    scope: &UserScope,
+    admin: &User,
+    user: &User,
+) -> Result<Facts, ServiceError> {
     let (events, _) = g
         .list_logs(&LogQuery {
             filter: LogFilter {
                 user_id: Some(user.user_id.clone()),
+                exclude_api_operations: !scope.is_full(),
                 ..Default::default()
             },
             limit: 20,
@@ -379,12 +479,12 @@ async fn facts(g: &Gatehouse, admin: &User, user: &User) -> Result<Facts, Servic
 
 async fn user_page(
     g: &Gatehouse,
-    d: &Dashboard,
+    d: &Scoped,
     id: &str,
     status: StatusCode,
     shown: Shown<'_>,
 ) -> Response {
-    let user = match g.get_user(id).await {
+    let user = match g.user_as(&d.scope, id).await {
         Ok(u) => u,
         Err(e) => {
             let (status, message) = refusal(e);
@@ -393,10 +493,10 @@ async fn user_page(
                 (error_box(Some(&message)))
                 p { a href="/admin/users" { "Back to users" } }
             };
-            return d.page(status, "User", Nav::Users, body);
+            return noted(d.page(status, "User", Nav::Users, body), &message);
         }
     };
-    let facts = match facts(g, &d.admin.user, &user).await {
+    let facts = match facts(g, &d.scope, &d.admin.user, &user).await {
         Ok(f) => f,
         Err(e) => return d.refused(e, "User", Nav::Users),
     };
@@ -406,6 +506,8 @@ async fn user_page(
         .or(user.username.as_deref())
         .unwrap_or(&user.user_id);
     let csrf = &d.csrf;
+    let scope = &d.scope;
+    let may = |action| scope.may(action, &user);
     let body = html! {
         p { a href="/admin/users" { "← Users" } }
         div.user-head {
@@ -416,19 +518,30 @@ async fn user_page(
         (notice(shown.notice))
         (error_box(shown.error.as_deref()))
         @if let Some(date) = facts.breached { (breach_warning(date)) }
-        section.card {
-            h2 { "Actions" }
-            div.actions { (actions(&user, csrf)) }
-            (credential_forms(&user, csrf))
+        @if !scope.is_full() && !may(UserAction::ChangeProfile) {
+            p.muted #read-only {
+                @if scope.has(DaePermission::ManageUsers) {
+                    "This account can use the dashboard itself, so you can view it but not change it."
+                } @else {
+                    "Your role lets you view users, not change them."
+                }
+            }
+        }
+        @if may(UserAction::Block) || may(UserAction::ChangePassword) {
+            section.card {
+                h2 { "Actions" }
+                div.actions { (actions(&user, scope, csrf)) }
+                (credential_forms(&user, scope, csrf))
+            }
         }
         section.card { h2 { "Profile" } (profile(&user)) }
-        section.card { h2 { "Login statistics" } (login_statistics(&user, &facts.blocks, csrf)) }
-        section.card { h2 { "Metadata" } (metadata_editor(&user, &shown, csrf)) }
+        section.card { h2 { "Login statistics" } (login_statistics(&user, &facts.blocks, may(UserAction::Unblock), csrf)) }
+        section.card { h2 { "Metadata" } (metadata_editor(&user, &shown, scope, csrf)) }
         @if let Some(targets) = &facts.impersonation {
             section.card #impersonation { h2 { "Log in as this user" } (impersonation_form(&user, targets, csrf)) }
         }
-        section.card { h2 { "Identities" } (identities(&user, csrf)) }
-        section.card { h2 { "Recent events" } (recent_events(&user, &facts.events)) }
+        section.card { h2 { "Identities" } (identities(&user, scope.is_full(), csrf)) }
+        section.card { h2 { "Recent events" } (recent_events(&user, &facts.events, scope.has(DaePermission::ReadLogs))) }
     };
     let mut r = d.page(status, title, Nav::Users, body);
     // The form ends at the chosen application's callback.
@@ -485,13 +598,13 @@ fn impersonation_form(user: &User, targets: &[ImpersonationTarget], csrf: &str) 
 /// administrators allowed to (`may_impersonate`): for others a 403, whatever the form says.
 async fn impersonate(
     State(s): State<AppState>,
-    d: Dashboard,
+    d: Scoped,
     who: ClientInfo,
     Path(id): Path<String>,
     VerifiedForm(f): VerifiedForm,
 ) -> Response {
     let g = &s.gatehouse;
-    let user = match g.get_user(&id).await {
+    let user = match g.user_as(&d.scope, &id).await {
         Ok(u) => u,
         Err(e) => return d.refused(e, "User", Nav::Users),
     };
@@ -542,28 +655,38 @@ fn breach_warning(date: i64) -> Markup {
     }
 }
 
-/// The one-button actions that fit the user's state.
-fn actions(user: &User, csrf: &str) -> Markup {
+/// The one-button actions that fit the user's state and the scope.
+fn actions(user: &User, scope: &UserScope, csrf: &str) -> Markup {
     let uid = seg(&user.user_id);
     let act = |action: &str, label: &str, class: &str| {
         button_form(&format!("/admin/users/{uid}/{action}"), csrf, label, class)
     };
+    let may = |action| scope.may(action, user);
     let has_email = user.email.is_some();
     html! {
-        @if user.blocked == Some(true) { (act("unblock", "Unblock", "")) }
-        @else { (act("block", "Block", "danger")) }
+        @if user.blocked == Some(true) {
+            @if may(UserAction::Unblock) { (act("unblock", "Unblock", "")) }
+        } @else if may(UserAction::Block) { (act("block", "Block", "danger")) }
         @if has_email && !user.email_verified {
-            (act("send-verification", "Send verification email", "secondary"))
-            (act("mark-verified", "Mark email verified", "secondary"))
+            @if may(UserAction::SendVerificationEmail) {
+                (act("send-verification", "Send verification email", "secondary"))
+            }
+            @if may(UserAction::ChangeProfile) {
+                (act("mark-verified", "Mark email verified", "secondary"))
+            }
         }
-        @if has_email { (act("send-reset", "Send password reset email", "secondary")) }
+        @if has_email && may(UserAction::ResetPassword) {
+            (act("send-reset", "Send password reset email", "secondary"))
+        }
     }
 }
 
 /// Setting a password or picture, and the way to deletion.
-fn credential_forms(user: &User, csrf: &str) -> Markup {
+fn credential_forms(user: &User, scope: &UserScope, csrf: &str) -> Markup {
     let uid = seg(&user.user_id);
+    let may = |action| scope.may(action, user);
     html! {
+        @if may(UserAction::ChangePassword) {
         form method="post" action={ "/admin/users/" (uid) "/password" } {
             (csrf_input(csrf))
             label for="new-password" { "New password" }
@@ -572,6 +695,8 @@ fn credential_forms(user: &User, csrf: &str) -> Markup {
                 button type="submit" { "Change password" }
             }
         }
+        }
+        @if may(UserAction::ChangeProfile) {
         form method="post" action={ "/admin/users/" (uid) "/picture" } {
             (csrf_input(csrf))
             label for="picture" { "Picture URL" }
@@ -580,7 +705,10 @@ fn credential_forms(user: &User, csrf: &str) -> Markup {
                 button type="submit" { "Change picture" }
             }
         }
-        p { a.button.danger href={ "/admin/users/" (uid) "/delete" } { "Delete user…" } }
+        }
+        @if may(UserAction::Delete) {
+            p { a.button.danger href={ "/admin/users/" (uid) "/delete" } { "Delete user…" } }
+        }
     }
 }
 
@@ -599,11 +727,15 @@ fn profile(user: &User) -> Markup {
             dt { "Created" } dd { (format::time(Some(user.created_at))) }
             dt { "Updated" } dd { (format::time(Some(user.updated_at))) }
             dt { "Password set" } dd { (format::time(user.password_set_date)) }
+            @if let Some(m) = user.app_metadata.get(MEMBERSHIPS_KEY).and_then(Value::as_array) {
+                dt { "Memberships" }
+                dd #user-memberships { (m.iter().map(format::text).collect::<Vec<_>>().join(", ")) }
+            }
         }
     }
 }
 
-fn login_statistics(user: &User, blocks: &[UserBlock], csrf: &str) -> Markup {
+fn login_statistics(user: &User, blocks: &[UserBlock], may_lift: bool, csrf: &str) -> Markup {
     html! {
         dl {
             dt { "Logins" } dd #logins-count { (user.logins_count) }
@@ -618,12 +750,14 @@ fn login_statistics(user: &User, blocks: &[UserBlock], csrf: &str) -> Markup {
                             li { (b.identifier) " from IP " (b.ip) }
                         }
                     }
-                    (button_form(
-                        &format!("/admin/users/{}/lift-blocks", seg(&user.user_id)),
-                        csrf,
-                        "Lift brute-force blocks",
-                        "secondary",
-                    ))
+                    @if may_lift {
+                        (button_form(
+                            &format!("/admin/users/{}/lift-blocks", seg(&user.user_id)),
+                            csrf,
+                            "Lift brute-force blocks",
+                            "secondary",
+                        ))
+                    }
                 }
             }
         }
@@ -631,8 +765,9 @@ fn login_statistics(user: &User, blocks: &[UserBlock], csrf: &str) -> Markup {
 }
 
 /// The two metadata editors, holding the refused text (when a save was refused) so nothing
-/// typed is lost; the script checks the JSON as it is typed.
-fn metadata_editor(user: &User, shown: &Shown<'_>, csrf: &str) -> Markup {
+/// typed is lost; the script checks the JSON as it is typed. A delegated administrator
+/// edits `user_metadata` only (when they may change the user); `app_metadata` is shown.
+fn metadata_editor(user: &User, shown: &Shown<'_>, scope: &UserScope, csrf: &str) -> Markup {
     let user_meta = shown
         .user_metadata_text
         .map(String::from)
@@ -641,6 +776,27 @@ fn metadata_editor(user: &User, shown: &Shown<'_>, csrf: &str) -> Markup {
         .app_metadata_text
         .map(String::from)
         .unwrap_or_else(|| pretty(&user.app_metadata));
+    if !scope.is_full() {
+        return html! {
+            @if scope.may(UserAction::ChangeProfile, user) {
+                form method="post" action={ "/admin/users/" (seg(&user.user_id)) "/metadata" } data-metadata-form {
+                    (csrf_input(csrf))
+                    p.error #metadata-error role="alert" data-json-error hidden[shown.metadata_error.is_none()] {
+                        (shown.metadata_error.as_deref().unwrap_or(""))
+                    }
+                    label for="user_metadata" { "user_metadata" }
+                    textarea #user_metadata name="user_metadata" data-json spellcheck="false" { (user_meta) }
+                    p.muted { "A JSON object. Key names cannot contain " code { "." } " or " code { "$" } "; removing a key deletes it." }
+                    button type="submit" { "Save metadata" }
+                }
+            } @else {
+                h3 { "user_metadata" }
+                pre #user_metadata_view { (pretty(&user.user_metadata)) }
+            }
+            h3 { "app_metadata" }
+            pre #app_metadata_view { (pretty(&user.app_metadata)) }
+        };
+    }
     html! {
         form method="post" action={ "/admin/users/" (seg(&user.user_id)) "/metadata" } data-metadata-form {
             (csrf_input(csrf))
@@ -660,8 +816,8 @@ fn metadata_editor(user: &User, shown: &Shown<'_>, csrf: &str) -> Markup {
 }
 
 /// The user's own identity, the ones linked to it (each with an unlink button), and a form
-/// to link another user's identity.
-fn identities(user: &User, csrf: &str) -> Markup {
+/// to link another user's identity; linking is for full administrators only.
+fn identities(user: &User, may_link: bool, csrf: &str) -> Markup {
     let action = format!("/admin/users/{}/", seg(&user.user_id));
     let social = |provider: &str| gatehouse_core::upstream::is_social_provider(provider);
     let rows = html! {
@@ -679,11 +835,13 @@ fn identities(user: &User, csrf: &str) -> Markup {
                 td { code { (l.user_id) } }
                 td { (l.is_social) }
                 td {
-                    form method="post" action={ (action) "unlink" } {
-                        (csrf_input(csrf))
-                        input type="hidden" name="provider" value=(l.provider);
-                        input type="hidden" name="user_id" value=(l.user_id);
-                        button.secondary type="submit" { "Unlink" }
+                    @if may_link {
+                        form method="post" action={ (action) "unlink" } {
+                            (csrf_input(csrf))
+                            input type="hidden" name="provider" value=(l.provider);
+                            input type="hidden" name="user_id" value=(l.user_id);
+                            button.secondary type="submit" { "Unlink" }
+                        }
                     }
                 }
             }
@@ -691,6 +849,7 @@ fn identities(user: &User, csrf: &str) -> Markup {
     };
     html! {
         (table(Some("identities"), &["Connection", "Provider", "user_id", "Social", ""], rows))
+        @if may_link {
         form.inline method="post" action={ (action) "link" } {
             (csrf_input(csrf))
             label for="link-provider" { "Provider" }
@@ -700,10 +859,11 @@ fn identities(user: &User, csrf: &str) -> Markup {
             button type="submit" { "Link identity" }
         }
         p.muted { "Linking moves that user into this one: it leaves the user list, its metadata is discarded, and logging in through it logs in this user." }
+        }
     }
 }
 
-fn recent_events(user: &User, events: &[LogEvent]) -> Markup {
+fn recent_events(user: &User, events: &[LogEvent], link_to_logs: bool) -> Markup {
     let rows = html! {
         @for l in events {
             tr {
@@ -717,7 +877,9 @@ fn recent_events(user: &User, events: &[LogEvent]) -> Markup {
     };
     html! {
         (table(Some("events"), &["Date", "Type", "What happened", "Details", "IP"], rows))
-        p { a href={ "/admin/logs?" (format::query(&[("user", &user.user_id)])) } { "All of this user's events" } }
+        @if link_to_logs {
+            p { a href={ "/admin/logs?" (format::query(&[("user", &user.user_id)])) } { "All of this user's events" } }
+        }
     }
 }
 
@@ -768,7 +930,7 @@ fn replacement(old: &Map<String, Value>, new: Map<String, Value>) -> Value {
 
 async fn save_metadata(
     State(s): State<AppState>,
-    d: Dashboard,
+    d: Scoped,
     Path(id): Path<String>,
     VerifiedForm(f): VerifiedForm,
 ) -> Response {
@@ -781,6 +943,8 @@ async fn save_metadata(
         app_metadata_text: Some(app_text),
         ..Default::default()
     };
+    // A form without the app_metadata editor (a delegated administrator's) leaves it alone.
+    let app_posted = f.contains_key("app_metadata");
     let (user_meta, app_meta) = match (
         metadata_object("user_metadata", user_text),
         metadata_object("app_metadata", app_text),
@@ -790,48 +954,69 @@ async fn save_metadata(
             return user_page(g, &d, &id, StatusCode::BAD_REQUEST, refused(e)).await;
         }
     };
-    let current = match g.get_user(&id).await {
+    let current = match g.user_as(&d.scope, &id).await {
         Ok(u) => u,
         Err(e) => return user_page(g, &d, &id, refusal(e).0, Shown::default()).await,
     };
-    let body = json!({
-        "user_metadata": replacement(&current.user_metadata, user_meta),
-        "app_metadata": replacement(&current.app_metadata, app_meta),
-    });
-    match patch(g, &id, body).await {
+    let mut body = json!({ "user_metadata": replacement(&current.user_metadata, user_meta) });
+    if app_posted {
+        body["app_metadata"] = replacement(&current.app_metadata, app_meta);
+    }
+    match patch(g, &d.scope, &id, UserAction::ChangeProfile, body).await {
         Ok(_) => see_other(&format!("/admin/users/{}?done=metadata", seg(&id))),
         Err(e) => {
             let (status, message) = refusal(e);
-            user_page(g, &d, &id, status, refused(message)).await
+            let page = user_page(g, &d, &id, status, refused(message.clone())).await;
+            noted(page, &message)
         }
     }
 }
 
-/// A PATCH of the user, validated exactly as the Management API validates it.
-async fn patch(g: &Gatehouse, id: &str, body: Value) -> Result<User, ServiceError> {
+/// A PATCH of the user made for `action`, validated exactly as the Management API
+/// validates it, then limited by the scope.
+async fn patch(
+    g: &Gatehouse,
+    scope: &UserScope,
+    id: &str,
+    action: UserAction,
+    body: Value,
+) -> Result<User, ServiceError> {
     let patch = Payload::from_value(body).and_then(UserPatch::from_payload)?;
-    g.update_user(id, patch).await
+    g.update_user_as(scope, id, action, patch).await
 }
 
 async fn act(
     State(s): State<AppState>,
-    d: Dashboard,
+    d: Scoped,
     Path((id, action)): Path<(String, String)>,
     VerifiedForm(f): VerifiedForm,
 ) -> Response {
     let g = &s.gatehouse;
+    let scope = &d.scope;
     let result: Result<&str, ServiceError> = async {
         match action.as_str() {
-            "block" => patch(g, &id, json!({"blocked": true}))
+            "block" => patch(g, scope, &id, UserAction::Block, json!({"blocked": true}))
                 .await
                 .map(|_| "blocked"),
-            "unblock" => patch(g, &id, json!({"blocked": false}))
-                .await
-                .map(|_| "unblocked"),
-            "lift-blocks" => g.unblock_user(&id).await.map(|_| "lifted"),
-            "password" => patch(g, &id, json!({"password": param(&f, "password")}))
-                .await
-                .map(|_| "password"),
+            "unblock" => patch(
+                g,
+                scope,
+                &id,
+                UserAction::Unblock,
+                json!({"blocked": false}),
+            )
+            .await
+            .map(|_| "unblocked"),
+            "lift-blocks" => g.lift_blocks_as(scope, &id).await.map(|_| "lifted"),
+            "password" => patch(
+                g,
+                scope,
+                &id,
+                UserAction::ChangePassword,
+                json!({"password": param(&f, "password")}),
+            )
+            .await
+            .map(|_| "password"),
             "picture" => {
                 let pic = param(&f, "picture").trim();
                 let value = if pic.is_empty() {
@@ -839,9 +1024,15 @@ async fn act(
                 } else {
                     json!(pic)
                 };
-                patch(g, &id, json!({ "picture": value }))
-                    .await
-                    .map(|_| "picture")
+                patch(
+                    g,
+                    scope,
+                    &id,
+                    UserAction::ChangeProfile,
+                    json!({ "picture": value }),
+                )
+                .await
+                .map(|_| "picture")
             }
             "link" => {
                 let req = gatehouse_service::identities::LinkRequest::Identity {
@@ -849,34 +1040,26 @@ async fn act(
                     user_id: param(&f, "user_id").trim().to_string(),
                     connection_id: None,
                 };
-                g.link_identity(&id, req, None).await.map(|_| "linked")
+                g.link_identity_as(scope, &id, req).await.map(|_| "linked")
             }
             "unlink" => g
-                .unlink_identity(&id, param(&f, "provider"), param(&f, "user_id"))
+                .unlink_identity_as(scope, &id, param(&f, "provider"), param(&f, "user_id"))
                 .await
                 .map(|_| "unlinked"),
-            "mark-verified" => patch(g, &id, json!({"email_verified": true}))
+            "mark-verified" => patch(
+                g,
+                scope,
+                &id,
+                UserAction::ChangeProfile,
+                json!({"email_verified": true}),
+            )
+            .await
+            .map(|_| "verified"),
+            "send-verification" => g
+                .send_verification_as(scope, &id)
                 .await
-                .map(|_| "verified"),
-            "send-verification" => {
-                let params = Payload::from_value(json!({ "user_id": id }))
-                    .and_then(VerificationEmailParams::from_payload)?;
-                g.create_verification_email_job(params)
-                    .await
-                    .map(|_| "verification")
-            }
-            "send-reset" => {
-                let user = g.get_user(&id).await?;
-                let email = user.email.clone().unwrap_or_default();
-                g.request_password_reset(
-                    Some(gatehouse_service::admin::DASHBOARD_CLIENT_ID),
-                    &email,
-                    &user.connection,
-                    &Browser::default(),
-                )
-                .await
-                .map(|_| "reset")
-            }
+                .map(|_| "verification"),
+            "send-reset" => g.send_reset_as(scope, &id).await.map(|_| "reset"),
             _ => Err(ServiceError::NotFound {
                 code: "not_found",
                 message: "There is no such action.".into(),
@@ -889,20 +1072,20 @@ async fn act(
         Err(e) => {
             let (status, message) = refusal(e);
             let shown = Shown {
-                error: Some(message),
+                error: Some(message.clone()),
                 ..Default::default()
             };
-            user_page(g, &d, &id, status, shown).await
+            noted(user_page(g, &d, &id, status, shown).await, &message)
         }
     }
 }
 
-async fn confirm_delete(
-    State(s): State<AppState>,
-    d: Dashboard,
-    Path(id): Path<String>,
-) -> Response {
-    let user = match s.gatehouse.get_user(&id).await {
+async fn confirm_delete(State(s): State<AppState>, d: Scoped, Path(id): Path<String>) -> Response {
+    let user = match s
+        .gatehouse
+        .authorize_user_action(&d.scope, &id, UserAction::Delete)
+        .await
+    {
         Ok(u) => u,
         Err(e) => return d.refused(e, "Delete user", Nav::Users),
     };
@@ -927,11 +1110,11 @@ async fn confirm_delete(
 
 async fn delete(
     State(s): State<AppState>,
-    d: Dashboard,
+    d: Scoped,
     Path(id): Path<String>,
     VerifiedForm(_): VerifiedForm,
 ) -> Response {
-    match s.gatehouse.delete_user(&id).await {
+    match s.gatehouse.delete_user_as(&d.scope, &id).await {
         Ok(()) => see_other("/admin/users?deleted=1"),
         Err(e) => d.refused(e, "Delete user", Nav::Users),
     }

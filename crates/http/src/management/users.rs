@@ -223,13 +223,14 @@ async fn update(
         caller.require(&[UPDATE_USERS])?;
     }
     let patch = UserPatch::from_payload(body)?;
-    // `app_metadata.roles` holding `admin` opens the dashboard: granting it is a full user
-    // update, not an app_metadata one.
-    if patch
-        .app_metadata
-        .as_ref()
-        .is_some_and(|m| m.touches(gatehouse_service::admin::ROLES_KEY))
-    {
+    // `app_metadata.roles` (`admin`, `Delegated Admin - …`), `permissions` and
+    // `authorization` open the dashboard: granting them is a full user update, not an
+    // app_metadata one.
+    if patch.app_metadata.as_ref().is_some_and(|m| {
+        gatehouse_service::admin::ACCESS_KEYS
+            .iter()
+            .any(|k| m.touches(k))
+    }) {
         caller.require(&[UPDATE_USERS])?;
     }
     let user = s.gatehouse.update_user(&id, patch).await?;

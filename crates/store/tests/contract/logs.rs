@@ -145,6 +145,37 @@ contract!(newest_first_pages_filters_and_totals, |db| {
         6,
         "three events in each of the two milliseconds"
     );
+
+    // Delegated administrators' view: the Management API's operations left out.
+    for kind in ["sapi", "fapi"] {
+        let mut e = event(T0 + 900, 0, "auth0|admin");
+        e.kind = kind.into();
+        logs.insert(TENANT, &e).await.unwrap();
+    }
+    let without_api = LogQuery {
+        filter: LogFilter {
+            exclude_api_operations: true,
+            ..Default::default()
+        },
+        limit: 100,
+        with_total: true,
+        ..Default::default()
+    };
+    let (events, total) = logs.list(TENANT, &without_api).await.unwrap();
+    assert_eq!((events.len(), total), (75, Some(75)));
+    assert!(events.iter().all(|e| e.kind != "sapi" && e.kind != "fapi"));
+    let (_, everything) = logs
+        .list(
+            TENANT,
+            &LogQuery {
+                with_total: true,
+                limit: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(everything, Some(77));
 });
 
 contract!(retention_deletes_only_older_events, |db| {

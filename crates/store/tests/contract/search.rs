@@ -224,3 +224,78 @@ contract!(metadata_search_follows_updates, |db| {
         Some(29)
     );
 });
+
+contract!(a_user_in_memory_meets_what_the_sql_finds, |db| {
+    let main = connection(&db, TENANT, "con_main000000003", "Main").await;
+    let users = UserStore::new(db.clone());
+    let people = [
+        (
+            "anna@sales.example",
+            "Sales",
+            json!({"phone": "+49"}),
+            3,
+            Some(true),
+        ),
+        ("Bert@Sales.example", "Sales", json!({}), 0, None),
+        (
+            "erik@eng.example",
+            "Engineering",
+            json!({"tags": ["a", "b"]}),
+            12,
+            Some(false),
+        ),
+        ("zoë@eng.example", "R\"&D", json!({"level": 7}), 1, None),
+    ];
+    let all: Vec<User> = people
+        .iter()
+        .enumerate()
+        .map(|(i, (email, dept, um, logins, blocked))| {
+            let mut u = crate::harness::user(&main, email, T0 + i as i64 * 1000);
+            u.name = Some(format!("Nguyễn {i}"));
+            u.logins_count = *logins;
+            u.blocked = *blocked;
+            u.app_metadata = json!({"department": dept, "level": i * 5})
+                .as_object()
+                .cloned()
+                .unwrap();
+            u.user_metadata = um.as_object().cloned().unwrap();
+            u
+        })
+        .collect();
+    users.insert_many(TENANT, &all, None).await.unwrap();
+    for q in [
+        "app_metadata.department:\"Sales\"",
+        "app_metadata.department:sales",
+        "app_metadata.department:\"R\\\"&D\"",
+        "app_metadata.department:S* AND NOT blocked:true",
+        "email:bert@sales.example OR email.domain:eng.example",
+        "app_metadata.level:[5 TO 10} OR logins_count:[10 TO *]",
+        "_exists_:user_metadata.phone OR user_metadata.tags:b",
+        "name:nguyễn* AND NOT app_metadata.department:Engineering",
+        "created_at:[* TO 1970-01-01] OR blocked:false",
+        "user_metadata.level:{6 TO *] OR identities.connection:Other",
+        "erik*",
+    ] {
+        let query = parse(q).unwrap();
+        let found = users
+            .search(
+                TENANT,
+                &UserSearch {
+                    filter: Some(query.clone()),
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let mut by_sql: Vec<&str> = found.users.iter().map(|u| u.user_id.as_str()).collect();
+        by_sql.sort_unstable();
+        let mut in_memory: Vec<&str> = all
+            .iter()
+            .filter(|u| gatehouse_store::search::user_matches(&query, u))
+            .map(|u| u.user_id.as_str())
+            .collect();
+        in_memory.sort_unstable();
+        assert_eq!(in_memory, by_sql, "{q}");
+    }
+});
