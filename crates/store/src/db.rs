@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{ConnectOptions, Connection, PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -157,10 +157,24 @@ impl Db {
             }
             let opts = opts
                 .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
+            // WAL is a property of the file: set it once, on a connection of its own, before
+            // the pool exists. Asked again by every pool connection opened later, the switch
+            // may need a lock the busy timeout does not wait for (sqlx's own warning); CI once
+            // saw a 503 "database is locked" within 1 ms on a test's first request.
+            let opts = if in_memory {
+                opts.journal_mode(SqliteJournalMode::Wal)
+            } else {
+                let first = opts
+                    .clone()
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .connect()
+                    .await?;
+                first.close().await?;
+                opts
+            };
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(acquire_timeout)

@@ -1234,3 +1234,195 @@ async fn an_application_can_require_a_role_or_permission_to_log_in() {
         "{logs:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_group_route_answers_as_documented() {
+    let mut s = TestServer::start().await;
+    let mut ids = Vec::new();
+    for name in ["Équipe Nord", "Équipe Sud", "Support", "Sécurité"] {
+        let r = s.post("/api/v2/groups", json!({"name": name})).await;
+        ids.push(r.assert_status(201)["id"].as_str().unwrap().to_string());
+    }
+    let listed = s
+        .get(&format!(
+            "/api/v2/groups?name_filter={}&include_totals=true",
+            enc("ÉQUIPE")
+        ))
+        .await;
+    let listed = listed.assert_status(200);
+    assert_eq!(listed["total"], 2);
+    assert_eq!(listed["groups"][0]["name"], "Équipe Nord");
+    let page = s.get("/api/v2/groups?per_page=3&page=1").await;
+    assert_eq!(page.assert_status(200).as_array().unwrap().len(), 1);
+    let patched = s
+        .patch(
+            &format!("/api/v2/groups/{}", ids[2]),
+            json!({"description": "Tier 1 and 2"}),
+        )
+        .await;
+    assert_eq!(patched.assert_status(200)["description"], "Tier 1 and 2");
+    assert_eq!(patched.body["name"], "Support");
+    s.patch(
+        &format!("/api/v2/groups/{}", ids[2]),
+        json!({"name": "Sécurité"}),
+    )
+    .await
+    .assert_status(409);
+    s.patch("/api/v2/groups/grp_0000000000000000", json!({"name": "X"}))
+        .await
+        .assert_error(404, "inexistent_group");
+    let got = s.get(&format!("/api/v2/groups/{}", ids[0])).await;
+    assert_eq!(got.assert_status(200)["name"], "Équipe Nord");
+
+    // Members: add, list (offset and checkpoint), remove.
+    let mut users = Vec::new();
+    for i in 0..7 {
+        let u = s
+            .create_user(&format!("membre.{i}.ñ@example.org"), json!({}))
+            .await;
+        users.push(u["user_id"].as_str().unwrap().to_string());
+    }
+    let members = format!("/api/v2/groups/{}/members", ids[0]);
+    send(
+        &mut s,
+        Method::POST,
+        &members,
+        Some(json!({"members": users})),
+    )
+    .await
+    .assert_status(204);
+    let first = s.get(&format!("{members}?take=5")).await;
+    let first = first.assert_status(200).clone();
+    assert_eq!(first["users"].as_array().unwrap().len(), 5);
+    let rest = s
+        .get(&format!(
+            "{members}?take=5&from={}",
+            enc(first["next"].as_str().unwrap())
+        ))
+        .await;
+    let rest = rest.assert_status(200);
+    assert_eq!(rest["users"].as_array().unwrap().len(), 2);
+    assert!(rest.get("next").is_none());
+    send(
+        &mut s,
+        Method::DELETE,
+        &members,
+        Some(json!({"members": [users[0], users[1]]})),
+    )
+    .await
+    .assert_status(204);
+    let left = s.get(&format!("{members}?include_totals=true")).await;
+    assert_eq!(left.assert_status(200)["total"], 5);
+    send(&mut s, Method::POST, &members, Some(json!({"members": []})))
+        .await
+        .assert_error(400, "invalid_body");
+    send(
+        &mut s,
+        Method::POST,
+        &members,
+        Some(json!({"users": [users[0]]})),
+    )
+    .await
+    .assert_error(400, "invalid_body");
+
+    // Roles: add, list, remove.
+    let r = role(&mut s, "Agent").await;
+    let roles = format!("/api/v2/groups/{}/roles", ids[0]);
+    send(&mut s, Method::POST, &roles, Some(json!({"roles": [r]})))
+        .await
+        .assert_status(204);
+    let listed = s.get(&roles).await;
+    assert_eq!(listed.assert_status(200)[0]["id"], r.as_str());
+    send(&mut s, Method::DELETE, &roles, Some(json!({"roles": [r]})))
+        .await
+        .assert_status(204);
+    assert!(
+        s.get(&roles)
+            .await
+            .assert_status(200)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Mappings: add (the extension's and Gatehouse's key names), list, remove.
+    let mappings = format!("/api/v2/groups/{}/mappings", ids[0]);
+    let added = send(
+        &mut s,
+        Method::POST,
+        &mappings,
+        Some(json!({"mappings": [
+            {"connection_name": REALM, "group_name": "nord"},
+            {"connectionName": REALM, "groupName": "north"},
+        ]})),
+    )
+    .await;
+    assert_eq!(added.assert_status(200).as_array().unwrap().len(), 2);
+    let listed = s.get(&mappings).await;
+    let listed = listed.assert_status(200).as_array().unwrap().clone();
+    assert_eq!(listed[0]["group_name"], "nord");
+    assert_eq!(listed[1]["connection_name"], REALM);
+    send(
+        &mut s,
+        Method::DELETE,
+        &mappings,
+        Some(json!({"mappings": [listed[0]["id"]]})),
+    )
+    .await
+    .assert_status(204);
+    assert_eq!(
+        s.get(&mappings)
+            .await
+            .assert_status(200)
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    send(
+        &mut s,
+        Method::POST,
+        &mappings,
+        Some(json!({"mappings": [{"connection_name": REALM, "group_name": "x".repeat(51)}]})),
+    )
+    .await
+    .assert_error(400, "invalid_body");
+
+    // Role permissions can be taken away one by one (200, Auth0's code for this route).
+    api_with_scopes(&mut s, &["read:tickets", "close:tickets"], json!({})).await;
+    send(
+        &mut s,
+        Method::POST,
+        &format!("/api/v2/roles/{r}/permissions"),
+        Some(perms(&["read:tickets", "close:tickets"])),
+    )
+    .await
+    .assert_status(201);
+    let del = send(
+        &mut s,
+        Method::DELETE,
+        &format!("/api/v2/roles/{r}/permissions"),
+        Some(perms(&["close:tickets"])),
+    )
+    .await;
+    assert_eq!(del.status, 200);
+    let left = s.get(&format!("/api/v2/roles/{r}/permissions")).await;
+    assert_eq!(
+        left.assert_status(200)[0]["permission_name"],
+        "read:tickets"
+    );
+
+    // Scopes: a token without the groups scopes is refused.
+    let narrow = s.token_with_scope(Some("read:users")).await;
+    s.raw(Method::GET, "/api/v2/groups", Some(&narrow), None)
+        .await
+        .assert_error(403, "insufficient_scope");
+    s.raw(
+        Method::POST,
+        "/api/v2/groups",
+        Some(&narrow),
+        Some(json!({"name": "Nope"})),
+    )
+    .await
+    .assert_error(403, "insufficient_scope");
+}

@@ -816,3 +816,88 @@ async fn upstream_connections_are_checked_and_keep_their_secret() {
         .await;
     assert!(r.assert_error(400, "invalid_body").contains("github"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_providers_groups_map_to_groups_whose_roles_reach_the_token() {
+    let mut s = TestServer::start().await;
+    let p = Provider::start(None).await;
+    let shop = app(&mut s, "Ops console").await;
+    oidc_connection(&mut s, &p, "acme-sso", &[&shop], json!({})).await;
+    const OPS_API: &str = "https://ops.example";
+    s.post(
+        "/api/v2/resource-servers",
+        json!({"identifier": OPS_API, "enforce_policies": true, "token_dialect": "access_token_authz",
+               "scopes": [{"value": "restart:servers"}, {"value": "read:dashboards"}]}),
+    )
+    .await
+    .assert_status(201);
+    let role = s.post("/api/v2/roles", json!({"name": "Operator"})).await;
+    let role = role.assert_status(200)["id"].as_str().unwrap().to_string();
+    let token = s.token().await;
+    s.raw(
+        Method::POST,
+        &format!("/api/v2/roles/{role}/permissions"),
+        Some(&token),
+        Some(json!({"permissions": [{"resource_server_identifier": OPS_API, "permission_name": "restart:servers"}]})),
+    )
+    .await
+    .assert_status(201);
+    let group = s
+        .post("/api/v2/groups", json!({"name": "Operations"}))
+        .await;
+    let group = group.assert_status(201)["id"].as_str().unwrap().to_string();
+    s.raw(
+        Method::POST,
+        &format!("/api/v2/groups/{group}/roles"),
+        Some(&token),
+        Some(json!({"roles": [role]})),
+    )
+    .await
+    .assert_status(204);
+    // The provider's "ops" group, on this connection only, stands for Operations.
+    s.raw(
+        Method::POST,
+        &format!("/api/v2/groups/{group}/mappings"),
+        Some(&token),
+        Some(json!({"mappings": [{"connection_name": "acme-sso", "group_name": "ops"}]})),
+    )
+    .await
+    .assert_status(200);
+    s.patch(
+        "/api/v2/tenants/settings",
+        json!({"authorization": {"groups_in_token": true, "claim_namespace": "https://acme.example/"}}),
+    )
+    .await
+    .assert_status(200);
+
+    let url = format!(
+        "/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&audience={}&state=s&connection=acme-sso",
+        shop.id,
+        enc(CALLBACK),
+        enc("openid profile restart:servers read:dashboards"),
+        enc(OPS_API)
+    );
+    let login = |groups: Value| {
+        let mut u = staff_user("u-7", "Sam Berg", "sam@example.org");
+        u.userinfo.insert("groups".into(), groups);
+        u
+    };
+    p.set_user(login(json!(["staff", "ops"])));
+    let mut b = Browser::new(&s.url);
+    let back = login_through(&mut b, &p, &url).await;
+    let tokens = exchange(&s, &shop, &back.callback_param("code").unwrap()).await;
+    let at = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(at["scope"], "openid profile restart:servers");
+    assert_eq!(at["permissions"], json!(["restart:servers"]));
+    assert_eq!(at["https://acme.example/groups"], json!(["Operations"]));
+
+    // The provider stops listing "ops": the next login holds nothing of the group.
+    p.set_user(login(json!(["staff"])));
+    let mut b = Browser::new(&s.url);
+    let back = login_through(&mut b, &p, &url).await;
+    let tokens = exchange(&s, &shop, &back.callback_param("code").unwrap()).await;
+    let at = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(at["scope"], "openid profile");
+    assert_eq!(at["permissions"], json!([]));
+    assert_eq!(at["https://acme.example/groups"], json!([]));
+}

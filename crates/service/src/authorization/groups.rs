@@ -2,7 +2,7 @@
 //! groups (a member of a child is a member of every ancestor; cycles refused), the roles a
 //! group gives its members, and mappings from an identity provider's group names.
 
-use super::roles::{filter_by_name, page_of};
+use super::named::Kind;
 use super::{MemberPaging, MembersPage, Role, over_limit};
 use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
@@ -11,7 +11,7 @@ use gatehouse_core::authorization::{
 };
 use gatehouse_core::user::User;
 use gatehouse_crypto::random;
-use gatehouse_store::{Added, GroupMapping, Link, Named, NamedEntry, StoreError};
+use gatehouse_store::{Added, GroupMapping, Link, Named, NamedEntry};
 
 /// A group: `grp_` id, unique name, description.
 pub type Group = NamedEntry;
@@ -25,41 +25,18 @@ fn group_not_found() -> ServiceError {
     }
 }
 
-fn duplicate_group() -> ServiceError {
-    ServiceError::Conflict("A group with the same name already exists.".into())
-}
+const GROUP: Kind = Kind {
+    named: Named::Group,
+    prefix: "grp_",
+    limit: GROUPS_PER_TENANT,
+    taken: "A group with the same name already exists.",
+    too_many: "too_many_groups",
+    plural: "groups",
+};
 
 impl Gatehouse {
     pub async fn create_group(&self, fields: NamedFields) -> Result<Group> {
-        let group = Group {
-            id: format!("grp_{}", random::alnum(16).map_err(ServiceError::internal)?),
-            name: fields.name.unwrap_or_default(),
-            description: fields.description,
-        };
-        let inserted = self
-            .inner
-            .authorization
-            .insert_named(
-                Named::Group,
-                self.tenant(),
-                &group,
-                GROUPS_PER_TENANT,
-                self.now(),
-            )
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => duplicate_group(),
-                other => other.into(),
-            })?;
-        if !inserted {
-            return Err(over_limit(
-                "too_many_groups",
-                format!(
-                    "No more groups can be created: the limit is {GROUPS_PER_TENANT} per tenant."
-                ),
-            ));
-        }
-        Ok(group)
+        self.create_named(&GROUP, fields).await
     }
 
     pub async fn get_group(&self, id: &str) -> Result<Group> {
@@ -76,35 +53,15 @@ impl Gatehouse {
         page: i64,
         per_page: i64,
     ) -> Result<(Vec<Group>, i64)> {
-        let all = self
-            .inner
-            .authorization
-            .list_named(Named::Group, self.tenant())
-            .await?;
-        Ok(page_of(filter_by_name(all, name_filter), page, per_page))
+        self.list_named(Named::Group, name_filter, page, per_page)
+            .await
     }
 
     pub async fn update_group(&self, id: &str, fields: NamedFields) -> Result<Group> {
-        let mut group = self.get_group(id).await?;
-        if let Some(n) = fields.name {
-            group.name = n;
-        }
-        if let Some(d) = fields.description {
-            group.description = Some(d);
-        }
-        let updated = self
-            .inner
-            .authorization
-            .update_named(Named::Group, self.tenant(), &group)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => duplicate_group(),
-                other => other.into(),
-            })?;
-        if !updated {
-            return Err(group_not_found());
-        }
-        Ok(group)
+        let group = self.get_group(id).await?;
+        self.save_named(&GROUP, group, fields)
+            .await?
+            .ok_or_else(group_not_found)
     }
 
     /// Deletes the group, its memberships, nesting, roles and mappings.

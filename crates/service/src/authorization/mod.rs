@@ -2,10 +2,12 @@
 //! their permissions and users, a user's roles and permissions), `groups` (groups with
 //! members, nesting, roles and identity-provider mappings), and `access` (what a user holds
 //! at a login: the scopes an API's token may carry, the `permissions` claim, the groups,
-//! roles and permissions the tenant puts in tokens or `app_metadata.authorization`).
+//! roles and permissions the tenant puts in tokens or `app_metadata.authorization`), and
+//! `named` (what roles and groups share).
 
 mod access;
 mod groups;
+mod named;
 mod roles;
 
 pub use access::LoginAccess;

@@ -1,6 +1,7 @@
 //! Core RBAC: roles (`rol_` ids, unique names), the permissions a role or a user holds (an
 //! API's defined scopes), a role's users and a user's roles, with Auth0's limits and answers.
 
+use super::named::{Kind, page_of};
 use super::{
     MemberPaging, MembersPage, PermissionRef, Role, decode_checkpoint, encode_checkpoint,
     over_limit, role_not_found,
@@ -10,8 +11,7 @@ use crate::error::{Result, ServiceError};
 use gatehouse_core::authorization::{
     NamedFields, PERMISSIONS_PER_ROLE, PERMISSIONS_PER_USER, ROLES_PER_TENANT, ROLES_PER_USER,
 };
-use gatehouse_crypto::random;
-use gatehouse_store::{Added, Holder, Link, Named, StoreError};
+use gatehouse_store::{Added, Holder, Link, Named};
 use std::collections::HashMap;
 
 /// A permission with its API's name and the scope's description, as Auth0 lists them.
@@ -31,39 +31,18 @@ pub struct UserPermissionView {
     pub roles: Vec<(String, String)>,
 }
 
+const ROLE: Kind = Kind {
+    named: Named::Role,
+    prefix: "rol_",
+    limit: ROLES_PER_TENANT,
+    taken: "The role already exists.",
+    too_many: "too_many_roles",
+    plural: "roles",
+};
+
 impl Gatehouse {
     pub async fn create_role(&self, fields: NamedFields) -> Result<Role> {
-        let role = Role {
-            id: format!("rol_{}", random::alnum(16).map_err(ServiceError::internal)?),
-            name: fields.name.unwrap_or_default(),
-            description: fields.description,
-        };
-        let inserted = self
-            .inner
-            .authorization
-            .insert_named(
-                Named::Role,
-                self.tenant(),
-                &role,
-                ROLES_PER_TENANT,
-                self.now(),
-            )
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => {
-                    ServiceError::Conflict("The role already exists.".into())
-                }
-                other => other.into(),
-            })?;
-        if !inserted {
-            return Err(over_limit(
-                "too_many_roles",
-                format!(
-                    "No more roles can be created: the limit is {ROLES_PER_TENANT} per tenant."
-                ),
-            ));
-        }
-        Ok(role)
+        self.create_named(&ROLE, fields).await
     }
 
     pub(crate) async fn stored_role(&self, id: &str, missing: &str) -> Result<Role> {
@@ -86,37 +65,15 @@ impl Gatehouse {
         page: i64,
         per_page: i64,
     ) -> Result<(Vec<Role>, i64)> {
-        let all = self
-            .inner
-            .authorization
-            .list_named(Named::Role, self.tenant())
-            .await?;
-        Ok(page_of(filter_by_name(all, name_filter), page, per_page))
+        self.list_named(Named::Role, name_filter, page, per_page)
+            .await
     }
 
     pub async fn update_role(&self, id: &str, fields: NamedFields) -> Result<Role> {
-        let mut role = self.stored_role(id, "Role not found.").await?;
-        if let Some(n) = fields.name {
-            role.name = n;
-        }
-        if let Some(d) = fields.description {
-            role.description = Some(d);
-        }
-        let updated = self
-            .inner
-            .authorization
-            .update_named(Named::Role, self.tenant(), &role)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => {
-                    ServiceError::Conflict("The role already exists.".into())
-                }
-                other => other.into(),
-            })?;
-        if !updated {
-            return Err(role_not_found("Role not found."));
-        }
-        Ok(role)
+        let role = self.stored_role(id, "Role not found.").await?;
+        self.save_named(&ROLE, role, fields)
+            .await?
+            .ok_or_else(|| role_not_found("Role not found."))
     }
 
     /// Deletes the role; it leaves every user and group holding it.
@@ -454,30 +411,6 @@ fn too_many_user_roles() -> ServiceError {
         "too_many_roles",
         format!("No more roles can be assigned to this user: the limit is {ROLES_PER_USER}."),
     )
-}
-
-/// Entries whose name contains `filter`, compared case-insensitively (Unicode-aware, the
-/// same on both databases because it runs here).
-pub(super) fn filter_by_name(all: Vec<Role>, filter: Option<&str>) -> Vec<Role> {
-    match filter.map(str::to_lowercase).filter(|f| !f.is_empty()) {
-        None => all,
-        Some(f) => all
-            .into_iter()
-            .filter(|r| r.name.to_lowercase().contains(&f))
-            .collect(),
-    }
-}
-
-/// One page of a list held whole in memory (roles, permissions: at most a thousand).
-pub(super) fn page_of<T>(all: Vec<T>, page: i64, per_page: i64) -> (Vec<T>, i64) {
-    let total = all.len() as i64;
-    let start = usize::try_from(page.saturating_mul(per_page)).unwrap_or(usize::MAX);
-    let items = all
-        .into_iter()
-        .skip(start)
-        .take(usize::try_from(per_page).unwrap_or(0))
-        .collect();
-    (items, total)
 }
 
 /// Users without a picture of their own get the one their profile shows.

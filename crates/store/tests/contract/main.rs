@@ -18,4 +18,5 @@ mod logs;
 mod outbox;
 mod search;
 mod sessions;
+mod sqlite_pool;
 mod users;
