@@ -210,10 +210,12 @@ async fn signed_in(parts: &mut Parts, s: &AppState) -> Result<Dashboard, Respons
             let existing = cookies::read(&parts.headers, cookies::CSRF_COOKIE);
             let (csrf_cookie, new) = match existing {
                 Some(c) if c.len() >= 16 => (c, false),
-                _ => (
-                    gatehouse_crypto::random::b64url(24).unwrap_or_default(),
-                    true,
-                ),
+                // Without randomness there is no CSRF cookie to hand out: an empty one would
+                // give every browser the same token.
+                _ => match gatehouse_crypto::random::b64url(24) {
+                    Ok(c) => (c, true),
+                    Err(e) => return Err(failure(gatehouse_service::Failure::internal(e))),
+                },
             };
             Ok(Dashboard {
                 admin,
