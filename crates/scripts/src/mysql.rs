@@ -547,10 +547,11 @@ fn bind(arguments: &mut MySqlArguments, value: &Value) -> Result<(), String> {
             }
         }
         Value::String(s) => arguments.add(s.clone()),
-        Value::Object(_) if buffer_bytes(value).is_some() => {
-            arguments.add(buffer_bytes(value).unwrap_or_default())
-        }
-        Value::Array(_) | Value::Object(_) => arguments.add(value.to_string()),
+        Value::Object(_) => match buffer_bytes(value) {
+            Some(bytes) => arguments.add(bytes),
+            None => arguments.add(value.to_string()),
+        },
+        Value::Array(_) => arguments.add(value.to_string()),
     };
     added.map_err(|e| e.to_string())
 }

@@ -21,6 +21,8 @@ pub struct LoginAccess {
     /// The tenant's namespaced claims (`<ns>groups`, `<ns>roles`, `<ns>permissions`), for
     /// both tokens; empty when the tenant puts none in tokens.
     pub claims: Map<String, Value>,
+    /// The user holds what the application's `login_requires` names (or it names nothing).
+    pub permitted: bool,
 }
 
 impl LoginAccess {
@@ -61,11 +63,7 @@ impl Gatehouse {
                 None,
             )
             .await?;
-        Ok(held.roles.iter().any(|r| needed.roles.contains(&r.id))
-            || held
-                .permissions
-                .iter()
-                .any(|p| needed.permissions.contains(p)))
+        Ok(satisfies(needed, &held))
     }
 
     /// Every role an application's `login_requires` names exists, and every permission is
@@ -81,22 +79,29 @@ impl Gatehouse {
         self.check_permissions_defined(&needed.permissions).await
     }
 
-    /// The user's access for a token to `api` (or to `/userinfo` only); persists
-    /// `app_metadata.authorization` when the tenant asks for it and it changed.
+    /// The user's access for a token of `client` to `api` (or to `/userinfo` only), read
+    /// once for the application's `login_requires`, the API and the tenant's claims;
+    /// persists `app_metadata.authorization` when the tenant asks for it and it changed.
     pub(crate) async fn login_access(
         &self,
+        client: &StoredClient,
         user: &User,
         api: Option<&StoredResourceServer>,
     ) -> Result<LoginAccess> {
+        let needed = &client.settings.login_requires;
         let api_needs = api
             .filter(|a| a.settings.enforce_policies || a.settings.token_dialect.with_permissions());
         let settings = self.tenant_settings().await?.authorization;
         let tenant_needs = settings.any_in_token() || settings.any_persisted();
-        if api_needs.is_none() && !tenant_needs {
-            return Ok(LoginAccess::default());
+        if api_needs.is_none() && !tenant_needs && needed.is_empty() {
+            return Ok(LoginAccess {
+                permitted: true,
+                ..Default::default()
+            });
         }
-        // Only one API's permissions are read unless the tenant wants all of them.
-        let audience = match (tenant_needs, api_needs) {
+        // Only one API's permissions are read unless the tenant or the application's
+        // requirement needs all of them.
+        let audience = match (tenant_needs || !needed.is_empty(), api_needs) {
             (false, Some(a)) => Some(a.settings.identifier.as_str()),
             _ => None,
         };
@@ -111,6 +116,10 @@ impl Gatehouse {
                 audience,
             )
             .await?;
+        let permitted = needed.is_empty() || satisfies(needed, &effective);
+        if !permitted {
+            return Ok(LoginAccess::default());
+        }
         let api_permissions = api_needs.map(|a| {
             effective
                 .permissions
@@ -148,6 +157,7 @@ impl Gatehouse {
         Ok(LoginAccess {
             api_permissions,
             claims,
+            permitted,
         })
     }
 
@@ -184,6 +194,18 @@ impl Gatehouse {
         self.update_user(&user.user_id, patch).await?;
         Ok(())
     }
+}
+
+/// Whether `held` has one of the roles or permissions `needed` names.
+fn satisfies(
+    needed: &gatehouse_core::authorization::LoginRequirement,
+    held: &gatehouse_store::EffectiveAccess,
+) -> bool {
+    held.roles.iter().any(|r| needed.roles.contains(&r.id))
+        || held
+            .permissions
+            .iter()
+            .any(|p| needed.permissions.contains(p))
 }
 
 /// Sorted, unique names.

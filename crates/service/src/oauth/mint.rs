@@ -141,14 +141,14 @@ impl Gatehouse {
         scope: Option<&str>,
         extra: &IdTokenExtras,
     ) -> Result<IssuedToken, OAuthError> {
-        if !self.meets_login_requirement(client, user).await? {
+        let access_rights = self.login_access(client, user, api).await?;
+        if !access_rights.permitted {
             return Err(OAuthError::new(
                 403,
                 "access_denied",
                 crate::authorization::NOT_PERMITTED,
             ));
         }
-        let access_rights = self.login_access(user, api).await?;
         let requested: Vec<&str> = scope.unwrap_or("openid").split_whitespace().collect();
         let oidc: Vec<&str> = requested
             .iter()
