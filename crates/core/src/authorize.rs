@@ -47,6 +47,17 @@ pub enum ResponseMode {
     Query,
     Fragment,
     FormPost,
+    /// Auth0's `web_message`: a page that posts the answer to the window that opened it
+    /// (a popup's opener, a silent-authentication iframe's parent) at the callback's origin.
+    WebMessage,
+}
+
+impl ResponseMode {
+    /// Whether `q` asks for `response_mode=web_message`: its callback's origin must then be
+    /// one of the application's web origins before any answer is posted to it.
+    pub fn asks_web_message(q: &HashMap<String, String>) -> bool {
+        q.get("response_mode").map(String::as_str) == Some("web_message")
+    }
 }
 
 impl ResponseMode {
@@ -59,6 +70,7 @@ impl ResponseMode {
             .is_some_and(|t| t != ResponseType::Code);
         match q.get("response_mode").map(String::as_str) {
             Some("form_post") => Self::FormPost,
+            Some("web_message") => Self::WebMessage,
             Some("fragment") => Self::Fragment,
             Some("query") if !implicit => Self::Query,
             _ if implicit => Self::Fragment,
@@ -176,6 +188,7 @@ impl AuthorizeRequest {
             Some("query") => ResponseMode::Query,
             Some("fragment") => ResponseMode::Fragment,
             Some("form_post") => ResponseMode::FormPost,
+            Some("web_message") => ResponseMode::WebMessage,
             Some(other) => {
                 return Err(AuthorizeProblem::invalid(format!(
                     "Unsupported response_mode: {other}"
@@ -269,7 +282,7 @@ pub fn valid_pkce_string(s: &str) -> bool {
 }
 
 /// Where the answer goes: `redirect_uri` plus the parameters in the query or fragment.
-/// For `form_post` the caller renders a form instead.
+/// For `form_post` and `web_message` the caller renders a page instead.
 pub fn redirect_url(redirect_uri: &str, mode: ResponseMode, params: &[(&str, &str)]) -> String {
     let encoded: Vec<String> = params
         .iter()
@@ -278,7 +291,7 @@ pub fn redirect_url(redirect_uri: &str, mode: ResponseMode, params: &[(&str, &st
     let encoded = encoded.join("&");
     match mode {
         ResponseMode::Fragment => format!("{redirect_uri}#{encoded}"),
-        ResponseMode::Query | ResponseMode::FormPost => {
+        ResponseMode::Query | ResponseMode::FormPost | ResponseMode::WebMessage => {
             let sep = if redirect_uri.contains('?') { '&' } else { '?' };
             format!("{redirect_uri}{sep}{encoded}")
         }
@@ -324,6 +337,27 @@ mod tests {
         assert_eq!(r.response_mode, ResponseMode::Query);
         assert_eq!(r.scope, "openid");
         assert_eq!(r.state.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn web_message_goes_with_every_response_type() {
+        for (rt, nonce) in [("code", None), ("token id_token", Some("n"))] {
+            let mut pairs = vec![("response_type", rt), ("response_mode", "web_message")];
+            if let Some(n) = nonce {
+                pairs.push(("nonce", n));
+            }
+            let r = AuthorizeRequest::parse(&q(&pairs), "c", "https://a/cb", false).unwrap();
+            assert_eq!(r.response_mode, ResponseMode::WebMessage, "{rt}");
+            assert_eq!(
+                ResponseMode::for_error(&q(&pairs)),
+                ResponseMode::WebMessage
+            );
+            assert!(ResponseMode::asks_web_message(&q(&pairs)));
+        }
+        assert!(!ResponseMode::asks_web_message(&q(&[(
+            "response_mode",
+            "query"
+        )])));
     }
 
     #[test]

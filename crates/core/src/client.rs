@@ -48,6 +48,14 @@ pub struct ClientSettings {
         skip_serializing_if = "crate::authorization::LoginRequirement::is_empty"
     )]
     pub login_requires: crate::authorization::LoginRequirement,
+    /// Auth0's switch for embedded login (`POST /co/authenticate`) from the application's
+    /// `allowed_origins`/`web_origins`; off unless turned on.
+    #[serde(default)]
+    pub cross_origin_authentication: bool,
+    /// Auth0's `cross_origin_loc`: the application's page that hands back the `co_verifier`
+    /// when the browser kept no cookie from `/co/authenticate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_origin_loc: Option<String>,
 }
 
 /// Auth0's `refresh_token` client setting. Gatehouse defaults to rotating, expiring tokens
@@ -200,6 +208,8 @@ impl ClientSettings {
             client_metadata: Map::new(),
             refresh_token: RefreshTokenPolicy::default(),
             login_requires: Default::default(),
+            cross_origin_authentication: false,
+            cross_origin_loc: None,
         }
     }
 
@@ -220,6 +230,8 @@ impl ClientSettings {
         "client_metadata",
         "refresh_token",
         "login_requires",
+        "cross_origin_authentication",
+        "cross_origin_loc",
     ];
 
     /// Validates a create body (`name` required) into fresh settings.
@@ -353,7 +365,35 @@ impl ClientSettings {
         if let Some(raw) = p.raw("login_requires") {
             self.login_requires = crate::authorization::LoginRequirement::from_value(raw)?;
         }
+        if let Some(b) = p.bool("cross_origin_authentication")? {
+            self.cross_origin_authentication = b;
+        }
+        if let Some(loc) = p.string("cross_origin_loc")? {
+            if !loc.is_empty() && crate::redirect::web_origin(&loc).is_none() {
+                return Err(InvalidBody::on_property(
+                    format!(
+                        "Object didn't pass validation for format absolute-uri-or-empty: {loc}"
+                    ),
+                    "cross_origin_loc",
+                ));
+            }
+            self.cross_origin_loc = Some(loc).filter(|l| !l.is_empty());
+        }
         Ok(())
+    }
+
+    /// Whether a browser page at `origin` (an `Origin` header) may call this application's
+    /// endpoints: listed in its `allowed_origins` or `web_origins` (wildcard subdomains as
+    /// for callbacks).
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        crate::redirect::is_allowed(origin, &self.allowed_origins)
+            || crate::redirect::is_allowed(origin, &self.web_origins)
+    }
+
+    /// Whether the page at `origin` may frame this application's silent-authentication
+    /// answer and receive its `web_message`: listed in `web_origins` only, as in Auth0.
+    pub fn allows_web_message(&self, origin: &str) -> bool {
+        crate::redirect::is_allowed(origin, &self.web_origins)
     }
 
     pub fn allows_grant(&self, grant: &str) -> bool {

@@ -54,6 +54,8 @@ pub mod codes {
     pub const SUCCESS_USERS_IMPORT: &str = "sui";
     pub const FAILED_USERS_IMPORT: &str = "fui";
     pub const FAILED_LOGOUT: &str = "flo";
+    pub const SUCCESS_CROSS_ORIGIN_AUTH: &str = "scoa";
+    pub const FAILED_CROSS_ORIGIN_AUTH: &str = "fcoa";
 }
 
 /// What an event type means, in words an administrator reads when tracing a failed login.
@@ -96,6 +98,8 @@ pub fn explain(kind: &str) -> Option<&'static str> {
         BREACHED_PASSWORD => "The password used appears in a list of breached passwords",
         SUCCESS_LOGOUT => "Logged out",
         FAILED_LOGOUT => "Logout refused",
+        SUCCESS_CROSS_ORIGIN_AUTH => "An embedded login form checked a password (cross-origin)",
+        FAILED_CROSS_ORIGIN_AUTH => "An embedded login (cross-origin) was refused",
         SUCCESS_USERS_IMPORT => "Users import finished",
         FAILED_USERS_IMPORT => "Users import failed",
         _ => return None,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod authentication;
+mod cors;
 pub mod error;
 mod extract;
 mod failure;
@@ -119,6 +120,10 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::client_addr,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cors::cors,
         ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(axum::middleware::from_fn(failure::log_failures))

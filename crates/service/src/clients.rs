@@ -123,6 +123,7 @@ impl Gatehouse {
                 }
                 other => other.into(),
             })?;
+        self.inner.cors_origins.invalidate();
         if self
             .tenant_settings()
             .await?
@@ -208,6 +209,7 @@ impl Gatehouse {
         {
             return Err(not_found());
         }
+        self.inner.cors_origins.invalidate();
         self.client_view(c, show_secret)
     }
 
@@ -235,6 +237,7 @@ impl Gatehouse {
     pub async fn delete_client(&self, client_id: &str) -> Result<()> {
         check_id(client_id)?;
         self.inner.clients.delete(self.tenant(), client_id).await?;
+        self.inner.cors_origins.invalidate();
         Ok(())
     }
 }

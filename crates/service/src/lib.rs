@@ -10,6 +10,7 @@ pub mod browser;
 pub mod clients;
 pub mod clock;
 pub mod connections;
+pub mod cors;
 pub mod credentials;
 pub mod custom_db;
 pub mod delegated_admin;
@@ -158,6 +159,8 @@ struct Inner {
     keyring: KeyRing,
     /// The script sandbox, started at the first script run.
     scripts: tokio::sync::OnceCell<gatehouse_scripts::ScriptPool>,
+    /// The origins browsers may call the Authentication API from (`cors`).
+    cors_origins: cors::OriginCache,
 }
 
 impl Gatehouse {
@@ -208,6 +211,7 @@ impl Gatehouse {
                 hasher: PasswordHasher::for_this_machine(),
                 keyring,
                 scripts: tokio::sync::OnceCell::new(),
+                cors_origins: cors::OriginCache::default(),
             }),
         })
     }

@@ -124,9 +124,11 @@ export class Gatehouse {
   }
 
   get baseUrl() { return `http://127.0.0.1:${this.port}`; }
+  /** Where browsers reach the server: GATEHOUSE_PUBLIC_URL when given (a TLS proxy). */
+  get publicUrl() { return this.extraEnv.GATEHOUSE_PUBLIC_URL || this.baseUrl; }
   /** The issuer identifier: the public URL with a trailing slash. */
-  get issuer() { return `${this.baseUrl}/`; }
-  get audience() { return `${this.baseUrl}/api/v2/`; }
+  get issuer() { return `${this.publicUrl}/`; }
+  get audience() { return `${this.publicUrl}/api/v2/`; }
 
   async start() {
     for (let attempt = 0; attempt < 3; attempt += 1) { // a free port can be taken by someone else

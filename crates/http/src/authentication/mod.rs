@@ -1,6 +1,7 @@
 //! The Authentication API: `/oauth/token`, OpenID discovery, and Auth0's legacy
 //! impersonation endpoint.
 
+mod cross_origin;
 mod dbconnections;
 mod discovery;
 mod exports;
@@ -17,6 +18,7 @@ use axum::routing::{get, post};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token::token))
+        .route("/co/authenticate", post(cross_origin::authenticate))
         .route("/dbconnections/signup", post(dbconnections::signup))
         .route("/passwordless/start", post(passwordless::start))
         .route(

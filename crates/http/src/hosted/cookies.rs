@@ -9,6 +9,8 @@ use gatehouse_service::browser::Browser;
 
 pub const SESSION_COOKIE: &str = "gh_session";
 pub const CSRF_COOKIE: &str = "gh_csrf";
+/// The verifier `POST /co/authenticate` hands the browser (`browser::cross_origin`).
+pub const CO_VERIFIER_COOKIE: &str = "gh_co_verifier";
 
 /// The value of cookie `name` from the request's `Cookie` headers.
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -37,6 +39,18 @@ pub fn set_under(path: &str, name: &str, value: &str, max_age: i64, secure: bool
     )
 }
 
+/// The `co_verifier` cookie. It is set by a cross-origin call (`/co/authenticate` from the
+/// application's page), where a `SameSite=Lax` cookie would be dropped when the page is on
+/// another site, so over https it is `SameSite=None; Secure`; over plain http (development
+/// on one machine) browsers refuse `None` without `Secure`, and it is `Lax`.
+pub fn set_cross_site(name: &str, value: &str, max_age: i64, secure: bool) -> String {
+    if secure {
+        format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=None; Secure")
+    } else {
+        set(name, value, max_age, false)
+    }
+}
+
 /// A request's browser context: session cookie, CSRF cookie, IP and user agent.
 pub struct BrowserRequest {
     /// With its CSRF cookie (`browser.csrf`: sent, or minted for this answer).
@@ -62,6 +76,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BrowserRequest {
                 user_agent: who.user_agent,
                 csrf,
                 csrf_sent,
+                co_verifier: read(&parts.headers, CO_VERIFIER_COOKIE),
             },
             request_id: crate::failure::RequestId::of(&parts.headers).0,
         })

@@ -53,15 +53,23 @@ async fn hosted_headers(mut resp: Response) -> Response {
     resp
 }
 
+/// Marks the one hosted answer that may be framed: the `web_message` page, whose own
+/// policy's `frame-ancestors` names the application's origin.
+#[derive(Clone, Copy)]
+struct Frameable;
+
 /// Headers every browser page carries: never cached, never framed, no sniffing, the given
 /// Referer policy (hosted pages: none, so the transaction in the URL never leaks) and
 /// content security policy. A header the handler set itself (the form_post page's own
 /// policy) is kept.
 pub(crate) fn page_headers(resp: &mut Response, csp: &'static str, referrer: &'static str) {
+    let frameable = resp.extensions().get::<Frameable>().is_some();
     let h = resp.headers_mut();
+    if !frameable && !h.contains_key(header::X_FRAME_OPTIONS) {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     for (name, value) in [
         (header::CACHE_CONTROL, "no-store"),
-        (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, referrer),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::CONTENT_SECURITY_POLICY, csp),
@@ -169,6 +177,26 @@ pub(crate) fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Res
                 );
                 return with_session(g, r, outcome.set_session);
             }
+            ResponseMode::WebMessage => {
+                // The service checked this origin against the application's web origins.
+                let Some(origin) = gatehouse_core::redirect::web_origin(&answer.redirect_uri)
+                else {
+                    return html(
+                        StatusCode::BAD_REQUEST,
+                        pages::message(
+                            "Something went wrong",
+                            "The redirect address is not valid.",
+                        ),
+                    );
+                };
+                let mut r = html(StatusCode::OK, pages::web_message(&origin, &answer.params));
+                // Without its own policy the page is never framed: the hosted one and DENY apply.
+                if let Ok(csp) = HeaderValue::from_str(&pages::web_message_csp(&origin)) {
+                    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+                    r.extensions_mut().insert(Frameable);
+                }
+                return with_session(g, r, outcome.set_session);
+            }
             _ => redirect(&answer.location()),
         },
     };
@@ -243,7 +271,20 @@ async fn authorize(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let outcome = s.gatehouse.authorize(&q, &b.browser).await;
-    render(&s.gatehouse, outcome, &b)
+    let mut resp = render(&s.gatehouse, outcome, &b);
+    // A cross-origin login's verifier is spent with its ticket, whatever the outcome.
+    if q.contains_key("login_ticket")
+        && b.browser.co_verifier.is_some()
+        && let Ok(v) = HeaderValue::from_str(&cookies::set_cross_site(
+            cookies::CO_VERIFIER_COOKIE,
+            "",
+            0,
+            secure(&s.gatehouse),
+        ))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
 }
 
 async fn login_page(

@@ -190,6 +190,50 @@ pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
 /// `script-src` for [`FORM_POST_SCRIPT`] (base64 SHA-256; a test recomputes it).
 pub const FORM_POST_CSP: &str = "default-src 'none'; script-src 'sha256-ePniVEkSivX/c7XWBGafqh8tSpiRrKiqYeqbG7N1TOE='; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The `web_message` answer: the callback's parameters as a JSON data block (never run) and
+/// one constant script that posts them, in Auth0's message shape
+/// (`{type: "authorization_response", response: {…}}`), to the popup's opener or the
+/// silent-authentication iframe's parent, at `origin` only.
+pub fn web_message(origin: &str, params: &[(String, String)]) -> Markup {
+    let response: serde_json::Map<String, serde_json::Value> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let data = serde_json::json!({ "origin": origin, "response": response }).to_string();
+    html! {
+        (DOCTYPE)
+        html {
+            head { meta charset="utf-8"; title { "Authorization response" } }
+            body {
+                script type="application/json" id="authorization-response" {
+                    (PreEscaped(json_in_html(&data)))
+                }
+                script { (PreEscaped(WEB_MESSAGE_SCRIPT)) }
+            }
+        }
+    }
+}
+
+/// JSON made safe inside an HTML raw-text element: `<`, `>` and `&` become `\u` escapes,
+/// so no value can close the element or open a comment, and `JSON.parse` reads it unchanged.
+fn json_in_html(json: &str) -> String {
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// The `web_message` page's only script (its hash is in [`web_message_csp`]).
+pub const WEB_MESSAGE_SCRIPT: &str = r#"(function(){var d=JSON.parse(document.getElementById("authorization-response").textContent);var w=window.opener||window.parent;w.postMessage({type:"authorization_response",response:d.response},d.origin)})()"#;
+const WEB_MESSAGE_SCRIPT_HASH: &str = "sha256-o4F5GOteVDSoYJnrYbCk8Ny9WG+VvOY/pShrpQWTkSM=";
+
+/// The `web_message` page's policy: its one script, and framing by `origin` alone (the
+/// callback's origin, checked against the application's web origins at `/authorize`).
+pub fn web_message_csp(origin: &str) -> String {
+    format!(
+        "default-src 'none'; script-src '{WEB_MESSAGE_SCRIPT_HASH}'; frame-ancestors {origin}; base-uri 'none'"
+    )
+}
+
 /// The password-reset form of a ticket.
 pub fn reset(
     email: Option<&str>,
@@ -236,6 +280,49 @@ mod tests {
         let page = form_post("https://app.example.com/cb", &[]).into_string();
         assert!(page.contains(&format!("<script>{FORM_POST_SCRIPT}</script>")));
         assert!(!page.contains("onload"));
+    }
+
+    fn csp_hash(script: &str) -> String {
+        let digest = gatehouse_crypto::sha256_hex(script.as_bytes());
+        let bytes: Vec<u8> = (0..digest.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(&digest[i..i + 2], 16).ok())
+            .collect();
+        format!(
+            "sha256-{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        )
+    }
+
+    #[test]
+    fn web_message_page_runs_only_its_script_and_cannot_be_broken_out_of() {
+        let csp = web_message_csp("https://app.example.com");
+        assert!(
+            csp.contains(&format!("script-src '{}'", csp_hash(WEB_MESSAGE_SCRIPT))),
+            "{csp}"
+        );
+        assert!(
+            csp.contains("frame-ancestors https://app.example.com;"),
+            "{csp}"
+        );
+        let hostile = "</script><script>alert(1)</script><!--&";
+        let page = web_message(
+            "https://app.example.com",
+            &[
+                ("state".into(), hostile.into()),
+                ("code".into(), "ç©".into()),
+            ],
+        )
+        .into_string();
+        assert_eq!(page.matches("</script>").count(), 2, "{page}");
+        assert!(page.contains(&format!("<script>{WEB_MESSAGE_SCRIPT}</script>")));
+        let needle = "id=\"authorization-response\">";
+        let start = page.find(needle).unwrap() + needle.len();
+        let end = start + page[start..].find("</script>").unwrap();
+        let data: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+        assert_eq!(data["response"]["state"], hostile);
+        assert_eq!(data["response"]["code"], "ç©");
+        assert_eq!(data["origin"], "https://app.example.com");
     }
 
     #[test]

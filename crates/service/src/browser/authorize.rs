@@ -13,7 +13,7 @@ use crate::connections::connection_serves;
 use crate::error::{Failure, ServiceError};
 use crate::oauth::{IdTokenExtras, Impersonator};
 use gatehouse_core::authorize::{
-    AuthorizeProblem, AuthorizeRequest, ChallengeMethod, Prompt, ResponseType,
+    AuthorizeProblem, AuthorizeRequest, ChallengeMethod, Prompt, ResponseMode, ResponseType,
 };
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_core::log_event::{LogEvent, codes};
@@ -64,6 +64,18 @@ impl Gatehouse {
             None if callbacks.len() == 1 && !callbacks[0].contains('*') => callbacks[0].clone(),
             None => return error_page(400, "Missing required parameter: redirect_uri").into(),
         };
+        // An answer is posted only to an origin the application lists as a web origin; the
+        // page holding it may be framed by that origin alone.
+        if ResponseMode::asks_web_message(q)
+            && !redirect::web_origin(&redirect_uri)
+                .is_some_and(|o| client.settings.allows_web_message(&o))
+        {
+            return error_page(
+                400,
+                "response_mode=web_message needs the redirect_uri's origin in the application's Allowed Web Origins.",
+            )
+            .into();
+        }
         let public = client.settings.token_endpoint_auth_method == "none";
         let req = match AuthorizeRequest::parse(q, client_id, &redirect_uri, public) {
             Ok(r) => r,
@@ -123,6 +135,9 @@ impl Gatehouse {
             consented: false,
             login_claims: Default::default(),
         };
+        if let Some(ticket) = q.get("login_ticket").filter(|t| !t.is_empty()) {
+            return self.redeem_login_ticket(ticket, tx, browser).await;
+        }
         let session = match self.active_session(browser.session_cookie.as_deref()).await {
             Ok(s) => s,
             Err(e) => return Step::from(e).into(),

@@ -10,6 +10,7 @@
 
 pub mod authorize;
 pub mod consent;
+pub mod cross_origin;
 pub mod login;
 pub mod logout;
 pub mod magic_link;
@@ -44,6 +45,8 @@ pub struct Browser {
     pub csrf: Option<String>,
     /// The CSRF cookie came with the request (it is not one minted for this answer).
     pub csrf_sent: bool,
+    /// The `co_verifier` cookie `/co/authenticate` set (`cross_origin`).
+    pub co_verifier: Option<String>,
 }
 
 impl Browser {
