@@ -13,6 +13,7 @@ mod admin_dashboard;
 mod auth_api;
 mod authorize_flow;
 mod breached_passwords;
+mod browser_apps;
 mod brute_force;
 mod cli;
 mod clients_connections_api;
