@@ -486,6 +486,8 @@ async fn applications_show_their_secret_once_and_rotate_it() {
                 ),
                 ("allowed_logout_urls", "https://app.example.com/bye"),
                 ("web_origins", ""),
+                ("allowed_origins", "https://*.widgets.example.org"),
+                ("cross_origin_authentication", "on"),
                 ("grant_client_credentials", "on"),
                 ("grant_authorization_code", "on"),
                 ("token_endpoint_auth_method", "client_secret_post"),
@@ -510,6 +512,13 @@ async fn applications_show_their_secret_once_and_rotate_it() {
         c["grant_types"],
         json!(["authorization_code", "client_credentials"])
     );
+    assert_eq!(
+        c["allowed_origins"],
+        json!(["https://*.widgets.example.org"])
+    );
+    assert_eq!(c["cross_origin_authentication"], true);
+    let page = b.get(&format!("/admin/applications/{id}")).await;
+    assert!(page.body.contains("https://*.widgets.example.org"));
     // A callback that is not a URL is refused with the API's words, and nothing changes.
     let bad = b
         .post_form(

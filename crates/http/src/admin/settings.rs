@@ -255,6 +255,8 @@ fn application_form(id: &str, c: &ClientSettings, csrf: &str) -> Markup {
             (urls("callbacks", "callbacks", "Allowed callback URLs", &c.callbacks))
             (urls("logout_urls", "allowed_logout_urls", "Allowed logout URLs", &c.allowed_logout_urls))
             (urls("web_origins", "web_origins", "Allowed web origins", &c.web_origins))
+            (urls("allowed_origins", "allowed_origins", "Allowed origins (CORS)", &c.allowed_origins))
+            (check("cross_origin_authentication", None, c.cross_origin_authentication, html! { "Allow cross-origin authentication (embedded login: auth0-js, Lock)" }))
             fieldset {
                 legend { "Grant types" }
                 @for (v, label) in GRANT_TYPES {
@@ -286,6 +288,8 @@ async fn update_application(
         "callbacks": lines(param(&f, "callbacks")),
         "allowed_logout_urls": lines(param(&f, "allowed_logout_urls")),
         "web_origins": lines(param(&f, "web_origins")),
+        "allowed_origins": lines(param(&f, "allowed_origins")),
+        "cross_origin_authentication": param(&f, "cross_origin_authentication") == "on",
         "grant_types": grants,
         "token_endpoint_auth_method": param(&f, "token_endpoint_auth_method"),
     });
