@@ -92,7 +92,12 @@ const app = createHttpsServer(TLS, (req, res) => {
     return;
   }
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-  if (url.pathname.startsWith('/embedded')) {
+  if (url.pathname === '/co-verify') {
+    // The application's cross-origin verification page, as Auth0's docs give it.
+    res.end(`<!doctype html><meta charset="utf-8"><script src="/auth0.js"></script><script>
+      new auth0.WebAuth({ domain: ${JSON.stringify(`localhost:${PROXY_PORT}`)}, clientID: 'unused' }).crossOriginVerification();
+    </script>`);
+  } else if (url.pathname.startsWith('/embedded')) {
     res.end('<!doctype html><meta charset="utf-8"><title>Embedded</title><script src="/auth0.js"></script><h1>Embedded login</h1>');
   } else if (url.pathname.startsWith('/landing')) {
     res.end('<!doctype html><meta charset="utf-8"><title>Landing</title><script src="/spa.js"></script><button id="signin">Sign in</button><p id="who"></p>');
@@ -128,6 +133,7 @@ const gh = useGatehouse(async (server) => {
     allowed_origins: [APP],
     web_origins: [APP],
     cross_origin_authentication: true,
+    cross_origin_loc: `${APP}/co-verify`,
   });
   embeddedClientId = embedded.client_id;
   await server.createUser(email, PASSWORD, { name: 'Åsa Öberg', email_verified: true });
@@ -146,7 +152,9 @@ before(async () => {
       '--host-resolver-rules=MAP localhost 127.0.0.1',
     ],
   });
-  context = await browser.newContext();
+  // The pin above makes Chromium trust the certificate; the flag is for Playwright's own
+  // requests (`route.fetch`, used to drop a cookie as a strict browser would).
+  context = await browser.newContext({ ignoreHTTPSErrors: true });
   page = await context.newPage();
 });
 after(async () => {
@@ -161,7 +169,8 @@ const inPage = (fn, arg) => page.evaluate(fn, arg);
 /** Runs `fn` in the page, which navigates away; waits for a URL matching `until`. */
 async function navigateBy(fn, until, arg) {
   await Promise.all([
-    page.waitForURL(until),
+    // `commit`: pages passed through on the way (a form that posts itself) never finish loading.
+    page.waitForURL(until, { waitUntil: 'commit' }),
     inPage(fn, arg).catch((e) => {
       if (!/context was destroyed|navigation/i.test(e.message)) throw e;
     }),
@@ -367,6 +376,46 @@ test('auth0-js: embedded login through /co/authenticate and the co_verifier cook
     webAuth.parseHash((err, r) => ok(err ? { err } : { email: r.idTokenPayload.email, at: !!r.accessToken }));
   }), { domain: DOMAIN, clientId: embeddedClientId });
   assert.deepEqual(result, { email, at: true });
+});
+
+test('auth0-js: without the cookie (third-party cookies refused), the verification page hands the verifier back', LIMIT, async () => {
+  await context.clearCookies();
+  await page.goto(`${APP}/embedded`);
+  // A browser that refuses the cross-site cookie: the answer reaches the page without it.
+  await context.route(`${ISSUER}/co/authenticate`, async (route) => {
+    const response = await route.fetch();
+    const headers = { ...response.headers() };
+    delete headers['set-cookie'];
+    // Playwright's own fetch shares the context's cookie jar: take the cookie back out.
+    await context.clearCookies({ name: 'gh_co_verifier' });
+    await route.fulfill({ response, headers });
+  });
+  const verified = [];
+  const onRequest = (r) => { if (r.url() === `${ISSUER}/co/verify`) verified.push(r.method()); };
+  context.on('request', onRequest);
+  try {
+    await navigateBy(
+      ({ domain, clientId, email, password }) => {
+        new auth0.WebAuth({
+          domain, clientID: clientId, redirectUri: `${location.origin}/embedded`, responseType: 'token id_token',
+        }).login({ realm: 'Username-Password-Authentication', username: email, password }, (err) => {
+          window.loginError = err;
+        });
+      },
+      (u) => u.href.startsWith(`${APP}/embedded#`),
+      { domain: DOMAIN, clientId: embeddedClientId, email, password: PASSWORD },
+    );
+  } finally {
+    context.off('request', onRequest);
+    await context.unroute(`${ISSUER}/co/authenticate`);
+  }
+  assert.deepEqual(verified, ['POST'], `the verifier came back through /co/verify (${page.url()})`);
+  const result = await inPage(({ domain, clientId }) => new Promise((ok) => {
+    new auth0.WebAuth({
+      domain, clientID: clientId, redirectUri: `${location.origin}/embedded`, responseType: 'token id_token',
+    }).parseHash((err, r) => ok(err ? { err } : { email: r.idTokenPayload.email }));
+  }), { domain: DOMAIN, clientId: embeddedClientId });
+  assert.deepEqual(result, { email });
 });
 
 test('auth0-js: a wrong password is a readable error, and nothing logs in', LIMIT, async () => {

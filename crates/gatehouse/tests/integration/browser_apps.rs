@@ -474,3 +474,109 @@ async fn cross_origin_settings_are_checked() {
     assert_eq!(c["cross_origin_authentication"], true);
     assert_eq!(c["cross_origin_loc"], "https://app.example.com/co-verify");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_cookie_the_applications_verification_page_can_hand_the_verifier_back() {
+    let mut s = TestServer::start().await;
+    let loc = "https://app.example.com/co-verify";
+    let id = spa(
+        &mut s,
+        json!({"cross_origin_authentication": true, "cross_origin_loc": loc}),
+    )
+    .await;
+    let email = format!(
+        "fallback.{}@example.org",
+        gatehouse_crypto::random::hex(6).unwrap()
+    );
+    user(&mut s, &email).await;
+    let login = |password: &'static str| {
+        json!({"client_id": id, "username": email, "password": password,
+            "realm": common::DB_CONNECTION})
+    };
+
+    // A browser without the cookie gets the page that asks the application's page for it.
+    let (_, _, t) = co_authenticate(&s, Some(APP_ORIGIN), login(PASSWORD)).await;
+    let verifier = t["co_verifier"].as_str().unwrap().to_string();
+    let co_id = t["co_id"].as_str().unwrap().to_string();
+    let mut b = Browser::new(&s.url);
+    let r = s
+        .http()
+        .get(format!(
+            "{}{}",
+            s.url,
+            implicit_url(&id, t["login_ticket"].as_str().unwrap())
+        ))
+        .send()
+        .await
+        .unwrap();
+    let csp = header(r.headers(), "content-security-policy")
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-src https://app.example.com;"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(header(r.headers(), "x-frame-options"), Some("DENY"));
+    // That look spent nothing: the ticket is only spent with its verifier.
+    let p = b
+        .get(&implicit_url(&id, t["login_ticket"].as_str().unwrap()))
+        .await;
+    assert_eq!(p.status, 200);
+    let our_origin = s.url.trim_end_matches('/').to_string();
+    assert!(
+        p.body
+            .contains(&format!("src=\"{loc}#origin={}\"", enc(&our_origin))),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains(&format!("\"id\":\"{co_id}\"")));
+    let state = p.input("state").expect("the pending login");
+    let csrf = p.input("_csrf").expect("a CSRF token");
+
+    // No CSRF token, a garbled state, a wrong verifier: refused.
+    let r = b
+        .post_form(
+            "/co/verify",
+            &[("state", &state), ("co_verifier", &verifier)],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = b
+        .post_form(
+            "/co/verify",
+            &[
+                ("state", "garbled"),
+                ("_csrf", &csrf),
+                ("co_verifier", &verifier),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = b
+        .post_form(
+            "/co/verify",
+            &[
+                ("state", &state),
+                ("_csrf", &csrf),
+                ("co_verifier", "wrong"),
+            ],
+        )
+        .await;
+    assert_eq!(r.callback_param("error").as_deref(), Some("access_denied"));
+
+    // The right one logs in, once.
+    let (_, _, t) = co_authenticate(&s, Some(APP_ORIGIN), login(PASSWORD)).await;
+    let verifier = t["co_verifier"].as_str().unwrap().to_string();
+    let p = b
+        .get(&implicit_url(&id, t["login_ticket"].as_str().unwrap()))
+        .await;
+    let state = p.input("state").unwrap();
+    let csrf = p.input("_csrf").unwrap();
+    let fields = [
+        ("state", state.as_str()),
+        ("_csrf", csrf.as_str()),
+        ("co_verifier", verifier.as_str()),
+    ];
+    let r = b.post_form("/co/verify", &fields).await;
+    assert!(r.callback_param("id_token").is_some(), "{:?}", r.location);
+    let r = b.post_form("/co/verify", &fields).await;
+    assert_eq!(r.callback_param("error").as_deref(), Some("access_denied"));
+}

@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/lo/verify_email", get(verify_email))
         .route("/lo/unblock", get(unblock))
         .route("/passwordless/verify_redirect", get(magic_link))
+        .route("/co/verify", axum::routing::post(co_verify))
         .layer(axum::middleware::map_response(hosted_headers))
 }
 
@@ -159,6 +160,18 @@ pub(crate) fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Res
                 StatusCode::OK
             };
             html(status, pages::suggest_link(&screen, &g.csrf_token(&csrf)))
+        }
+        Step::VerifyCrossOrigin(r) => {
+            set_csrf = new_csrf;
+            let mut resp = html(
+                StatusCode::OK,
+                pages::cross_origin_verification(&r, &g.csrf_token(&csrf)),
+            );
+            if let Ok(csp) = HeaderValue::from_str(&pages::cross_origin_verification_csp(&r)) {
+                resp.headers_mut()
+                    .insert(header::CONTENT_SECURITY_POLICY, csp);
+            }
+            resp
         }
         Step::External(url) => {
             // A login sent to an identity provider is bound to this cookie.
@@ -431,6 +444,19 @@ async fn resume_post(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     let outcome = s.gatehouse.resume(field(&f, "state"), &b.browser).await;
+    render(&s.gatehouse, outcome, &b)
+}
+
+/// `POST /co/verify`: the verifier the application's verification page handed back.
+async fn co_verify(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
+    let outcome = s
+        .gatehouse
+        .verify_cross_origin(field(&f, "state"), field(&f, "co_verifier"), &b.browser)
+        .await;
     render(&s.gatehouse, outcome, &b)
 }
 

@@ -4,6 +4,7 @@
 use crate::templates::{
     Frame, Markup, Surface, csrf_input, error_box, hidden, html, provider_button,
 };
+use gatehouse_service::browser::cross_origin::VerifierRequest;
 use gatehouse_service::browser::upstream::LinkScreen;
 use gatehouse_service::browser::{Branding, ConsentScreen, LoginScreen, describe_scope};
 use maud::{DOCTYPE, PreEscaped};
@@ -234,6 +235,49 @@ pub fn web_message_csp(origin: &str) -> String {
     )
 }
 
+/// Auth0's fallback for a cross-origin login whose browser kept no `co_verifier` cookie: the
+/// application's verification page in a frame hands the verifier back by message, and the
+/// form posts it with the pending login (`/co/verify`). Without scripts nothing happens and
+/// the pending login expires.
+pub fn cross_origin_verification(r: &VerifierRequest, csrf: &str) -> Markup {
+    let data = serde_json::json!({ "origin": r.frame_origin, "id": r.co_id }).to_string();
+    html! {
+        (DOCTYPE)
+        html {
+            head { meta charset="utf-8"; title { "Signing you in" } }
+            body {
+                script type="application/json" id="co-verify" { (PreEscaped(json_in_html(&data))) }
+                script { (PreEscaped(CO_VERIFY_SCRIPT)) }
+                form method="post" action="/co/verify" {
+                    (hidden("state", &r.state))
+                    (csrf_input(csrf))
+                    input #co_verifier type="hidden" name="co_verifier" value="";
+                }
+                iframe #co-frame src=(r.frame_url) width="0" height="0" style="display:none" {}
+            }
+        }
+    }
+}
+
+/// The verification page's only script (its hash is in [`cross_origin_verification_csp`]):
+/// it answers only messages from the framed page's origin and window.
+pub const CO_VERIFY_SCRIPT: &str = r#"(function(){var d=JSON.parse(document.getElementById("co-verify").textContent);window.addEventListener("message",function(e){var f=document.getElementById("co-frame");if(e.origin!==d.origin||!f||e.source!==f.contentWindow||!e.data)return;if(e.data.type==="ready"){f.contentWindow.postMessage({type:"co_verifier_request",request:{id:d.id}},d.origin)}else if(e.data.type==="co_verifier_response"){document.getElementById("co_verifier").value=(e.data.response&&e.data.response.verifier)||"";document.forms[0].submit()}})})()"#;
+const CO_VERIFY_SCRIPT_HASH: &str = "sha256-uJHZ/3qI+YH+BZ1Od9rqwWZ6WPR2va6TUnQ60Fxrc2E=";
+
+/// The verification page's policy: its script, the application's verification page as the
+/// only frame, the form posted to us only (and on to the application's callback, since
+/// browsers hold a form's redirects to `form-action` too), never framed itself.
+pub fn cross_origin_verification_csp(r: &VerifierRequest) -> String {
+    let form_action = match &r.callback_origin {
+        Some(o) => format!("form-action 'self' {o}; "),
+        None => String::new(),
+    };
+    format!(
+        "default-src 'none'; script-src '{CO_VERIFY_SCRIPT_HASH}'; style-src 'unsafe-inline'; frame-src {}; {form_action}frame-ancestors 'none'; base-uri 'none'",
+        r.frame_origin
+    )
+}
+
 /// The password-reset form of a ticket.
 pub fn reset(
     email: Option<&str>,
@@ -323,6 +367,27 @@ mod tests {
         assert_eq!(data["response"]["state"], hostile);
         assert_eq!(data["response"]["code"], "ç©");
         assert_eq!(data["origin"], "https://app.example.com");
+    }
+
+    #[test]
+    fn cross_origin_verification_page_runs_only_its_script() {
+        let r = VerifierRequest {
+            frame_url: "https://app.example.com/co#origin=x\"><b>".into(),
+            frame_origin: "https://app.example.com".into(),
+            co_id: "</script><b>".into(),
+            state: "s".into(),
+            callback_origin: Some("https://cb.example.com".into()),
+        };
+        let csp = cross_origin_verification_csp(&r);
+        assert!(
+            csp.contains(&format!("script-src '{}'", csp_hash(CO_VERIFY_SCRIPT))),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-src https://app.example.com;"));
+        assert!(csp.contains("form-action 'self' https://cb.example.com;"));
+        let page = cross_origin_verification(&r, "t").into_string();
+        assert!(!page.contains("<b>"), "{page}");
+        assert!(page.contains(&format!("<script>{CO_VERIFY_SCRIPT}</script>")));
     }
 
     #[test]

@@ -4,9 +4,14 @@
 //! same answer sets the verifier as a cookie of ours. The page then sends the browser to
 //! `/authorize?login_ticket=…`, which logs the user in only when that browser brings the
 //! cookie whose digest the ticket holds, so a ticket copied elsewhere is worth nothing.
+//!
+//! A browser that refused the cookie (third-party cookies blocked) gets Auth0's fallback when
+//! the application names a verification page (`cross_origin_loc`): a page of ours frames it,
+//! asks it for the verifier auth0-js kept (`co_verifier_request` by `co_id`) and posts the
+//! answer back with the pending login sealed (`POST /co/verify`, CSRF-checked).
 
 use super::login::Authenticated;
-use super::{Browser, Outcome, Step, Transaction, problem_answer};
+use super::{Browser, Outcome, Step, Transaction, expired, problem_answer};
 use crate::Gatehouse;
 use crate::connections::{CONNECTION_NOT_ENABLED, connection_serves};
 use crate::credentials::LoginRefusal;
@@ -19,6 +24,8 @@ use serde::{Deserialize, Serialize};
 
 /// How long a login ticket may wait for its `/authorize`: auth0-js redirects at once.
 const TICKET_LIFETIME_MS: i64 = 5 * 60 * 1000;
+/// How long the verification page may take to hand the verifier back.
+const VERIFICATION_LIFETIME_MS: i64 = 2 * 60 * 1000;
 /// The verifier cookie's lifetime in seconds (auth0-js keeps its copy for 15 minutes).
 pub const VERIFIER_COOKIE_SECONDS: i64 = 15 * 60;
 
@@ -58,6 +65,35 @@ struct LoginTicket {
 
 impl crate::sealed::Sealable for LoginTicket {
     const PURPOSE: &'static str = "co-login-ticket";
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
+}
+
+/// The fallback page's content: the application's verification page to frame (with our
+/// origin in its fragment, as auth0-js's `crossOriginVerification()` reads it), that page's
+/// origin (the only one whose answer counts), the `co_id` to ask for, and the pending login.
+#[derive(Debug, Clone)]
+pub struct VerifierRequest {
+    pub frame_url: String,
+    pub frame_origin: String,
+    pub co_id: String,
+    pub state: String,
+    /// Where the login goes after `/co/verify` (a form's redirect is bound by the page's
+    /// `form-action` too).
+    pub callback_origin: Option<String>,
+}
+
+/// A login waiting for its verifier from the application's verification page.
+#[derive(Debug, Serialize, Deserialize)]
+struct PendingVerification {
+    tx: Transaction,
+    ticket: String,
+    expires_at: i64,
+}
+
+impl crate::sealed::Sealable for PendingVerification {
+    const PURPOSE: &'static str = "co-verification";
     fn expires_at(&self) -> Option<i64> {
         Some(self.expires_at)
     }
@@ -185,6 +221,31 @@ impl Gatehouse {
         tx: Transaction,
         browser: &Browser,
     ) -> Outcome {
+        self.redeem(ticket, tx, browser.co_verifier.as_deref(), browser)
+            .await
+    }
+
+    /// `POST /co/verify`: the verifier the application's verification page handed back.
+    pub async fn verify_cross_origin(
+        &self,
+        state: &str,
+        verifier: &str,
+        browser: &Browser,
+    ) -> Outcome {
+        let Ok(p) = self.unseal::<PendingVerification>(state) else {
+            return expired().into();
+        };
+        let verifier = Some(verifier).filter(|v| !v.is_empty());
+        self.redeem(&p.ticket, p.tx, verifier, browser).await
+    }
+
+    async fn redeem(
+        &self,
+        ticket: &str,
+        tx: Transaction,
+        verifier: Option<&str>,
+        browser: &Browser,
+    ) -> Outcome {
         let deny = |why: &str| -> Outcome {
             problem_answer(&tx.req, AuthorizeProblem::new("access_denied", why)).into()
         };
@@ -196,7 +257,13 @@ impl Gatehouse {
         if t.client_id != tx.req.client_id {
             return deny("The login ticket is not valid.");
         }
-        let verified = browser.co_verifier.as_deref().is_some_and(|v| {
+        // No cookie: the application's verification page may still hold the verifier.
+        if verifier.is_none()
+            && let Some(loc) = self.verification_page(&t.client_id).await
+        {
+            return self.ask_verification_page(ticket, t.id, tx, &loc);
+        }
+        let verified = verifier.is_some_and(|v| {
             gatehouse_crypto::ct_eq(
                 gatehouse_crypto::sha256_hex(v.as_bytes()).as_bytes(),
                 t.verifier_sha256.as_bytes(),
@@ -224,5 +291,58 @@ impl Gatehouse {
         };
         let proven = Authenticated::new(t.user_id, event, "Successful login");
         self.complete_login(tx, proven, browser).await
+    }
+
+    /// The application's `cross_origin_loc`, when it has one (an unreadable application
+    /// means no fallback: the login is refused as without one).
+    async fn verification_page(&self, client_id: &str) -> Option<String> {
+        self.stored_client(client_id)
+            .await
+            .ok()?
+            .settings
+            .cross_origin_loc
+    }
+
+    fn ask_verification_page(
+        &self,
+        ticket: &str,
+        co_id: String,
+        tx: Transaction,
+        loc: &str,
+    ) -> Outcome {
+        let (Some(frame_origin), Some(ours)) = (
+            gatehouse_core::redirect::web_origin(loc),
+            gatehouse_core::redirect::web_origin(&self.config().public_url),
+        ) else {
+            return problem_answer(
+                &tx.req,
+                AuthorizeProblem::new(
+                    "access_denied",
+                    "The cross-origin verification page is not valid.",
+                ),
+            )
+            .into();
+        };
+        let callback_origin = gatehouse_core::redirect::web_origin(&tx.req.redirect_uri);
+        let pending = PendingVerification {
+            tx,
+            ticket: ticket.to_string(),
+            expires_at: self.now() + VERIFICATION_LIFETIME_MS,
+        };
+        match self.seal(&pending) {
+            Ok(state) => Step::VerifyCrossOrigin(VerifierRequest {
+                frame_url: format!(
+                    "{}#origin={}",
+                    loc.split('#').next().unwrap_or(loc),
+                    gatehouse_core::authorize::percent_encode(&ours)
+                ),
+                frame_origin,
+                co_id,
+                state,
+                callback_origin,
+            })
+            .into(),
+            Err(e) => Step::from(e).into(),
+        }
     }
 }

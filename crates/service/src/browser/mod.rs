@@ -139,6 +139,9 @@ pub enum Step {
     SuggestLink(upstream::LinkScreen),
     /// The post-login redirect hook: an external URL carrying a signed `state`.
     External(String),
+    /// A cross-origin login whose browser kept no `co_verifier` cookie: ask the
+    /// application's verification page for it (`cross_origin`).
+    VerifyCrossOrigin(cross_origin::VerifierRequest),
     Callback(CallbackAnswer),
 }
 
