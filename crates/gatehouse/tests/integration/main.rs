@@ -25,6 +25,7 @@ mod lifetimes;
 mod logout_api;
 mod logs_api;
 mod outages;
+mod own_user_token;
 mod page_headers;
 mod password_grant;
 mod rbac;
