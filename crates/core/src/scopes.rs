@@ -27,6 +27,35 @@ pub const UPDATE_ATTACK_PROTECTION: &str = "update:attack_protection";
 /// name: Auth0 reserved its impersonation API to the tenant's global client.
 pub const IMPERSONATE_USERS: &str = "impersonate:users";
 
+/// The signed-in user's own scopes (Auth0's "current_user" scopes): a token issued to a user
+/// through a login for the Management API's audience carries only these, and they open only
+/// the user's own `/users/{id}` routes (`docs/current-user-token.md`).
+pub const READ_CURRENT_USER: &str = "read:current_user";
+pub const UPDATE_CURRENT_USER_METADATA: &str = "update:current_user_metadata";
+pub const CREATE_CURRENT_USER_METADATA: &str = "create:current_user_metadata";
+pub const DELETE_CURRENT_USER_METADATA: &str = "delete:current_user_metadata";
+pub const UPDATE_CURRENT_USER_IDENTITIES: &str = "update:current_user_identities";
+
+/// Every current_user scope Auth0 defines, those of routes Gatehouse does not have included
+/// (`delete:current_user_metadata` is Auth0's scope for deleting one's MFA enrollment, the
+/// device-credential ones for `/device-credentials`): asking for them is not an error, and
+/// they open nothing here.
+pub const CURRENT_USER_SCOPES: &[&str] = &[
+    READ_CURRENT_USER,
+    UPDATE_CURRENT_USER_METADATA,
+    CREATE_CURRENT_USER_METADATA,
+    DELETE_CURRENT_USER_METADATA,
+    UPDATE_CURRENT_USER_IDENTITIES,
+    "create:current_user_device_credentials",
+    "read:current_user_device_credentials",
+    "delete:current_user_device_credentials",
+];
+
+/// Whether `scope` is one of the signed-in user's own scopes.
+pub fn is_current_user_scope(scope: &str) -> bool {
+    CURRENT_USER_SCOPES.contains(&scope)
+}
+
 /// Scopes the Management API defines but grants to no client by default, not even the
 /// bootstrap client: an operator grants them to the one client that needs them (a client
 /// grant), and the bootstrap client keeps them across restarts once granted.
@@ -89,11 +118,13 @@ pub const ALL_MANAGEMENT_SCOPES: &[&str] = &[
     "update:email_templates",
 ];
 
-/// Every scope the Management API defines: the bootstrap client's and the opt-in ones.
+/// Every scope the Management API defines: the bootstrap client's, the opt-in ones and the
+/// signed-in user's own.
 pub fn management_api_scopes() -> Vec<&'static str> {
     ALL_MANAGEMENT_SCOPES
         .iter()
         .chain(OPT_IN_SCOPES)
+        .chain(CURRENT_USER_SCOPES)
         .copied()
         .collect()
 }
@@ -106,5 +137,15 @@ mod tests {
     fn opt_in_scopes_are_defined_but_not_granted_by_default() {
         assert!(!ALL_MANAGEMENT_SCOPES.contains(&IMPERSONATE_USERS));
         assert!(management_api_scopes().contains(&IMPERSONATE_USERS));
+    }
+
+    #[test]
+    fn current_user_scopes_are_defined_and_no_client_holds_them_by_default() {
+        for s in CURRENT_USER_SCOPES {
+            assert!(management_api_scopes().contains(s), "{s}");
+            assert!(!ALL_MANAGEMENT_SCOPES.contains(s), "{s}");
+            assert!(is_current_user_scope(s));
+        }
+        assert!(!is_current_user_scope(READ_USERS));
     }
 }

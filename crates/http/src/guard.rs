@@ -178,26 +178,66 @@ pub async fn client_addr(State(s): State<AppState>, mut req: Request, next: Next
     next.run(req).await
 }
 
+/// How a limited endpoint answers a request over its limit.
+#[derive(Clone, Copy)]
+enum Refusal {
+    /// Auth0's error body.
+    Api,
+    /// OAuth's `error` / `error_description`.
+    OAuth,
+    /// A hosted page, for a person in a browser.
+    Page,
+}
+
 /// Per-IP limits of the form and account endpoints (the token endpoint checks its own,
-/// once it knows the grant).
+/// once it knows the grant). The hosted "Forgot password?" form sends the same email as
+/// `/dbconnections/change_password` and shares its bucket.
 pub async fn limit_by_ip(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let which = match (req.method(), req.uri().path()) {
-        (&Method::POST, "/dbconnections/signup") => Some((Limited::Signup, false)),
-        (&Method::POST, "/dbconnections/change_password") => Some((Limited::ChangePassword, false)),
-        (&Method::POST, "/passwordless/start") => Some((Limited::PasswordlessStart, true)),
-        (&Method::POST, "/u/login" | "/u/signup") => Some((Limited::HostedForm, false)),
+        (&Method::POST, "/dbconnections/signup") => Some((Limited::Signup, Refusal::Api)),
+        (&Method::POST, "/dbconnections/change_password") => {
+            Some((Limited::ChangePassword, Refusal::Api))
+        }
+        (&Method::POST, "/passwordless/start") => {
+            Some((Limited::PasswordlessStart, Refusal::OAuth))
+        }
+        (&Method::POST, "/u/login" | "/u/signup") => Some((Limited::HostedForm, Refusal::Api)),
+        (&Method::POST, "/u/reset-password") => Some((Limited::ChangePassword, Refusal::Page)),
         _ => None,
     };
-    if let Some((which, oauth_shape)) = which
+    if let Some((which, refusal)) = which
         && let Err(retry) = s.auth_limits.check(
             which,
             req.extensions().get::<ClientAddr>(),
             s.gatehouse.now(),
         )
     {
-        return too_many(retry, oauth_shape);
+        return match refusal {
+            Refusal::Api => too_many(retry, false),
+            Refusal::OAuth => too_many(retry, true),
+            Refusal::Page => too_many_page(retry),
+        };
     }
     next.run(req).await
+}
+
+/// [`too_many`] for a person: a hosted page saying to wait, with `Retry-After`.
+fn too_many_page(retry_after: u64) -> Response {
+    let minutes = retry_after.max(1).div_ceil(60);
+    let text = format!(
+        "Too many requests came from your network. Wait {minutes} minute{} and try again.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    let mut resp = (
+        StatusCode::TOO_MANY_REQUESTS,
+        crate::hosted::message_page("Please wait", &text),
+    )
+        .into_response();
+    crate::hosted::harden(&mut resp);
+    if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 /// Paths whose requests may run long: uploads and downloads of whole user files.

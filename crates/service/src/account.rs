@@ -9,6 +9,7 @@ use crate::Gatehouse;
 use crate::browser::Browser;
 use crate::connections::{connection_not_enabled, connection_serves};
 use crate::error::{Result, ServiceError};
+use gatehouse_core::authorize::AuthorizeRequest;
 use gatehouse_core::email::{EmailTemplate, render};
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::payload::Payload;
@@ -38,6 +39,10 @@ struct Ticket {
     mark_email_verified: bool,
     /// The user's `password_set_date` when the ticket was made (reset tickets).
     password_stamp: Option<i64>,
+    /// The login a reset was asked for from (the hosted login page's "Forgot password?"):
+    /// once the password is set, the user goes back to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    login: Option<gatehouse_core::authorize::AuthorizeRequest>,
 }
 
 impl crate::sealed::Sealable for Ticket {
@@ -85,6 +90,8 @@ pub struct ResetScreen {
 pub struct TicketDone {
     pub redirect: Option<String>,
     pub message: &'static str,
+    /// A link back to the application's login page (a reset asked for from it).
+    pub back_to_login: Option<String>,
 }
 
 fn absolute_url(field: &str, v: &str) -> Result<()> {
@@ -253,6 +260,7 @@ impl Gatehouse {
             mark_email_verified,
             password_stamp: (kind == TicketKind::PasswordReset)
                 .then_some(user.password_set_date.unwrap_or(0)),
+            login: None,
         })
     }
 
@@ -408,8 +416,19 @@ impl Gatehouse {
 
     /// A single-use reset link for a user, as the reset template configures it.
     pub(crate) async fn reset_link(&self, user: &User) -> Result<String> {
+        self.reset_link_from(user, None).await
+    }
+
+    /// [`Gatehouse::reset_link`], leading back to `login` (the hosted login page's request)
+    /// once the password is set.
+    async fn reset_link_from(
+        &self,
+        user: &User,
+        login: Option<&AuthorizeRequest>,
+    ) -> Result<String> {
         let (ttl, result_url) = self.link_options(EmailTemplate::ResetEmail).await?;
-        let t = self.new_ticket(TicketKind::PasswordReset, user, ttl, result_url, true)?;
+        let mut t = self.new_ticket(TicketKind::PasswordReset, user, ttl, result_url, true)?;
+        t.login = login.cloned();
         self.ticket_url(&t)
     }
 
@@ -421,6 +440,20 @@ impl Gatehouse {
         email: &str,
         connection: &str,
         browser: &Browser,
+    ) -> Result<()> {
+        self.send_password_reset(client_id, email, connection, browser, None)
+            .await
+    }
+
+    /// What [`Gatehouse::request_password_reset`] does, for the hosted login page too, whose
+    /// `login` the emailed link returns to.
+    pub(crate) async fn send_password_reset(
+        &self,
+        client_id: Option<&str>,
+        email: &str,
+        connection: &str,
+        browser: &Browser,
+        login: Option<&AuthorizeRequest>,
     ) -> Result<()> {
         let mut event = LogEvent {
             client_id: client_id.map(String::from),
@@ -473,7 +506,7 @@ impl Gatehouse {
             self.record(event).await;
             return Ok(());
         };
-        let url = self.reset_link(&user).await?;
+        let url = self.reset_link_from(&user, login).await?;
         if let Some(m) = self
             .email_for(EmailTemplate::ResetEmail, &user, Some(&url))
             .await?
@@ -560,9 +593,16 @@ impl Gatehouse {
         event.kind = codes::SUCCESS_CHANGE_PASSWORD.into();
         event.description = Some("Password changed with a reset ticket".into());
         self.record(event).await;
+        // Asked for from an application's login page: back to that login, as Universal
+        // Login does, rather than to the template's result URL.
+        let back_to_login = match &t.login {
+            Some(req) => self.login_again(req).await,
+            None => None,
+        };
         Ok(TicketDone {
-            redirect: t.result_url,
+            redirect: t.result_url.filter(|_| t.login.is_none()),
             message: "Your password was changed. You can now log in with it.",
+            back_to_login,
         })
     }
 
@@ -614,6 +654,7 @@ impl Gatehouse {
         Ok(TicketDone {
             redirect: t.result_url,
             message: "Your email address is verified.",
+            back_to_login: None,
         })
     }
 
@@ -686,6 +727,7 @@ impl Gatehouse {
         Ok(TicketDone {
             redirect: None,
             message: "Your account is unblocked. You can log in again.",
+            back_to_login: None,
         })
     }
 

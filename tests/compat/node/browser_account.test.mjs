@@ -11,12 +11,17 @@
 // * password reset: /dbconnections/change_password emails a reset link; the
 //   hosted reset page refuses mismatched and weak passwords and accepts a good
 //   one; a "password was changed" notice follows; the link is then dead, the old
-//   password fails on the hosted login page and the new one signs in to the RP.
+//   password fails on the hosted login page and the new one signs in to the RP;
+// * forgot password: the hosted login page's "Forgot password?" opens the reset
+//   request page (headed by the tenant's name), which emails a reset link; once
+//   the new password is set, "Back to login" returns to the RP's login, where the
+//   new password signs in and the RP gets its code.
 //
-// It saves screenshots of the two pages to docs/screenshots/signup.png and
-// docs/screenshots/reset.png.
+// It saves screenshots of the pages to docs/screenshots/signup.png,
+// docs/screenshots/reset.png and docs/screenshots/forgot-password.png.
 
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -190,6 +195,52 @@ test('reset a forgotten password with the emailed link, then log in with the new
   await submitForm(page, '/u/login', { '#username': RESET_EMAIL, '#password': NEW_PASSWORD }, 'Continue');
   await page.waitForURL(`${rp.redirectUri}?**`);
   assert.equal(await page.locator('#email').textContent(), RESET_EMAIL, await page.content());
+
+  await context.close();
+});
+
+test('forgot the password on the login page, reset it from the email, and go back to log in', LIMIT, async () => {
+  const email = `zdzislaw-${randomUUID().slice(0, 8)}@example.com`;
+  await gh.server.createUser(email, PASSWORD, { email_verified: true, name: 'Zdzisław Ćwikliński' });
+  const tenantName = 'Zielona Łąka';
+  const patched = await fetch(`${gh.server.baseUrl}/api/v2/tenants/settings`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${await gh.server.managementToken()}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ friendly_name: tenantName }),
+  });
+  assert.equal(patched.status, 200);
+
+  // The RP's login page links to the reset request page of the same login.
+  const { context, page } = await freshPage();
+  await page.goto(`${rp.baseUrl}/login`);
+  assert.equal(new URL(page.url()).pathname, '/u/login');
+  await page.getByRole('link', { name: 'Forgot password?' }).click();
+  await page.waitForURL('**/u/reset-password?state=**');
+  assert.equal(await page.title(), 'Reset your password');
+  assert.match(await page.locator('header').textContent(), new RegExp(tenantName));
+  await screenshot(page, 'forgot-password.png');
+
+  // The address is taken; the same answer would come for any address.
+  const asked = await submitForm(page, '/u/reset-password', { '#email': email }, 'Continue');
+  assert.equal(asked.status(), 200);
+  assert.equal((await page.locator('h1').textContent()).trim(), 'Check your email');
+
+  // The emailed link opens the reset page; the new password is set.
+  const [mail] = await smtp.waitFor(1, to(email));
+  const link = mail.link('/lo/reset');
+  assert.ok(link.startsWith(`${gh.server.baseUrl}/lo/reset?ticket=`), link);
+  await openLink(page, link, 200);
+  const changed = await submitForm(page, '/lo/reset', { '#password': NEW_PASSWORD, '#confirm': NEW_PASSWORD }, 'Change password');
+  assert.equal(changed.status(), 200, await page.content());
+
+  // Back to the application's login, and in with the new password: the RP gets its code.
+  await page.getByRole('link', { name: 'Back to login' }).click();
+  await page.waitForURL('**/u/login?state=**');
+  const old = await submitForm(page, '/u/login', { '#username': email, '#password': PASSWORD }, 'Continue');
+  assert.equal(old.status(), 400);
+  await submitForm(page, '/u/login', { '#username': email, '#password': NEW_PASSWORD }, 'Continue');
+  await page.waitForURL(`${rp.redirectUri}?**`);
+  assert.equal(await page.locator('#email').textContent(), email, await page.content());
 
   await context.close();
 });

@@ -3,6 +3,7 @@
 //! the flow's decisions are the service's (`gatehouse_service::browser`).
 
 pub(crate) mod cookies;
+mod forgot_password;
 mod pages;
 
 pub use cookies::{BrowserRequest, SESSION_COOKIE};
@@ -37,6 +38,10 @@ pub fn router() -> Router<AppState> {
         .route("/lo/unblock", get(unblock))
         .route("/passwordless/verify_redirect", get(magic_link))
         .route("/co/verify", axum::routing::post(co_verify))
+        .route(
+            "/u/reset-password",
+            get(forgot_password::page).post(forgot_password::submit),
+        )
         .layer(axum::middleware::map_response(hosted_headers))
 }
 
@@ -490,9 +495,10 @@ fn ticket_refused(e: gatehouse_service::account::TicketRefused, request_id: &str
 }
 
 fn ticket_done(done: gatehouse_service::account::TicketDone) -> Response {
-    match done.redirect {
-        Some(url) => redirect(&url),
-        None => html(StatusCode::OK, pages::message("Done", done.message)),
+    match (done.back_to_login, done.redirect) {
+        (Some(login), _) => html(StatusCode::OK, pages::reset_done(done.message, &login)),
+        (None, Some(url)) => redirect(&url),
+        (None, None) => html(StatusCode::OK, pages::message("Done", done.message)),
     }
 }
 

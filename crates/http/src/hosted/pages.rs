@@ -5,6 +5,7 @@ use crate::templates::{
     Frame, Markup, Surface, csrf_input, error_box, hidden, html, provider_button,
 };
 use gatehouse_service::browser::cross_origin::VerifierRequest;
+use gatehouse_service::browser::password_reset::ResetRequestScreen;
 use gatehouse_service::browser::upstream::LinkScreen;
 use gatehouse_service::browser::{Branding, ConsentScreen, LoginScreen, describe_scope};
 use maud::{DOCTYPE, PreEscaped};
@@ -65,6 +66,7 @@ fn login_form(s: &LoginScreen, csrf: &str) -> Markup {
                 value=(s.username.as_deref().unwrap_or(""));
             label for="password" { "Password" }
             (password_input("password", "password", "current-password", false))
+            p.muted { a href={ "/u/reset-password?state=" (s.transaction) } { "Forgot password?" } }
             button type="submit" { "Continue" }
         }
         (provider_buttons(s))
@@ -302,6 +304,48 @@ pub fn reset(
         }
     };
     layout("Change your password", None, body)
+}
+
+/// "Forgot password?": the email form of a login transaction, or (once posted) the same
+/// "check your email" answer whether or not the address has an account.
+pub fn reset_request(s: &ResetRequestScreen, csrf: &str) -> Markup {
+    let back = html! {
+        p.muted { a href={ "/u/login?state=" (s.transaction) } { "Back to " (s.client_name) } }
+    };
+    let body = if s.sent {
+        html! {
+            h1 { "Check your email" }
+            p { "If an account uses that address, we sent it a link to set a new password. "
+                "The link works once." }
+            (back)
+        }
+    } else {
+        html! {
+            h1 { "Forgot your password?" }
+            p.muted { "Enter your email address and we will send you a link to set a new password for "
+                (s.client_name) "." }
+            (error_box(s.error.as_deref()))
+            form method="post" action="/u/reset-password" {
+                (flow_fields(&s.transaction, csrf))
+                label for="email" { "Email address" }
+                input #email name="email" type="email" autocomplete="email" required autofocus;
+                button type="submit" { "Continue" }
+            }
+            (back)
+        }
+    };
+    layout("Reset your password", Some(&s.branding), body)
+}
+
+/// The answer of a reset ticket asked for from a login page: done, and back to that login.
+pub fn reset_done(message: &str, back_to_login: &str) -> Markup {
+    let title = "Password changed";
+    let body = html! {
+        h1 { (title) }
+        p { (message) }
+        p { a href=(back_to_login) { "Back to login" } }
+    };
+    layout(title, None, body)
 }
 
 #[cfg(test)]

@@ -49,13 +49,40 @@ pub fn router(state: AppState) -> Router<AppState> {
 pub struct Caller(pub AccessClaims);
 
 impl Caller {
-    /// Passes when the token carries any of `scopes`.
+    /// Passes when a client's token carries any of `scopes`. A user's own token (issued
+    /// through a login) passes only [`Caller::require_on_user`], so every route that does
+    /// not ask for it refuses such a token.
     pub fn require(&self, scopes: &[&str]) -> Result<(), ApiError> {
-        if self.0.has_any(scopes) {
+        if !self.0.is_user() && self.0.has_any(scopes) {
             Ok(())
         } else {
             Err(ApiError::insufficient_scope(scopes))
         }
+    }
+
+    /// The one check of a `/users/{id}` route a user's own token may use: a client's token
+    /// with any of `scopes`, or a user's token with any of `own` (the `current_user` scopes
+    /// this request needs; none when it needs more than the user's own rights) acting on the
+    /// token's own user, as Auth0 answers (403 `unowned_resource` for anyone else).
+    pub fn require_on_user(&self, id: &str, scopes: &[&str], own: &[&str]) -> Result<(), ApiError> {
+        if !self.0.is_user() {
+            return if self.0.has_any(scopes) {
+                Ok(())
+            } else {
+                Err(ApiError::insufficient_scope(&[scopes, own].concat()))
+            };
+        }
+        if !self.0.has_any(own) {
+            return Err(ApiError::insufficient_scope(&[scopes, own].concat()));
+        }
+        if id != self.0.subject {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "unowned_resource",
+                "User to be acted on does not match subject in bearer token.",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -147,12 +174,14 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
                         req.extensions(),
                     ),
                     claims.client_id.clone(),
+                    claims.is_user().then(|| claims.subject.clone()),
                 )
             });
             req.extensions_mut().insert(Caller(claims));
             let resp = next.run(req).await;
-            if let Some((method, path, who, client_id)) = audit {
-                record_write(&state, method, path, who, client_id, resp.status()).await;
+            if let Some((method, path, who, client_id, user_id)) = audit {
+                let actor = Actor { client_id, user_id };
+                record_write(&state, method, path, who, actor, resp.status()).await;
             }
             resp
         }
@@ -172,6 +201,12 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     resp
 }
 
+/// Who made a Management API call: the client, and the user when it was the user's own token.
+struct Actor {
+    client_id: String,
+    user_id: Option<String>,
+}
+
 /// Logs a Management API write as Auth0 does: `sapi` when it succeeded, `fapi` when not.
 /// Only the method and path are kept: bodies can hold passwords and secrets.
 async fn record_write(
@@ -179,7 +214,7 @@ async fn record_write(
     method: String,
     path: String,
     who: crate::extract::ClientInfo,
-    client_id: String,
+    actor: Actor,
     status: StatusCode,
 ) {
     use gatehouse_core::log_event::{LogEvent, codes};
@@ -203,7 +238,8 @@ async fn record_write(
             }
             .into(),
             description: Some(format!("{method} {path}")),
-            client_id: Some(client_id),
+            client_id: Some(actor.client_id),
+            user_id: actor.user_id,
             ip: who.ip,
             user_agent: who.user_agent,
             details,

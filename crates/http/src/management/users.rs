@@ -154,8 +154,8 @@ async fn read(
     q: QueryParams,
 ) -> ApiResult<Json<Value>> {
     // A profile is `read:users`, as Auth0 documents it; `read:users_app_metadata` alone
-    // does not read one (security review M9).
-    caller.require(&[READ_USERS])?;
+    // does not read one (security review M9). The user's own token reads its own.
+    caller.require_on_user(&id, &[READ_USERS], &[READ_CURRENT_USER])?;
     q.allow_only(&["fields", "include_fields"])?;
     let fields = q.fields()?;
     let user = s.gatehouse.get_user(&id).await?;
@@ -174,14 +174,21 @@ async fn read(
     Ok(Json(fields.apply(doc)))
 }
 
-/// `POST /api/v2/users/{id}/identities`: links an identity; 201 with the identities.
+/// `POST /api/v2/users/{id}/identities`: links an identity; 201 with the identities. The
+/// user's own token links only an account it proves with that account's ID token
+/// (`link_with`), as Auth0 allows.
 async fn link(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<impl IntoResponse> {
-    caller.require(&[UPDATE_USERS])?;
+    let own: &[&str] = if body.contains("link_with") {
+        &[UPDATE_CURRENT_USER_IDENTITIES]
+    } else {
+        &[]
+    };
+    caller.require_on_user(&id, &[UPDATE_USERS], own)?;
     let req = gatehouse_service::identities::LinkRequest::parse(body.as_map())?;
     let user = s
         .gatehouse
@@ -199,7 +206,7 @@ async fn unlink(
     caller: Caller,
     Path((id, provider, user_id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(&[UPDATE_USERS])?;
+    caller.require_on_user(&id, &[UPDATE_USERS], &[UPDATE_CURRENT_USER_IDENTITIES])?;
     let user = s
         .gatehouse
         .unlink_identity(&id, &provider, &user_id)
@@ -213,15 +220,27 @@ async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    caller.require(&[UPDATE_USERS, UPDATE_USERS_APP_METADATA])?;
-    // A token limited to app_metadata may change nothing else.
-    let only_app_metadata = body.contains("app_metadata")
-        && UserPatch::PROPERTIES
-            .iter()
-            .all(|p| *p == "app_metadata" || !body.contains(p));
-    if !only_app_metadata {
-        caller.require(&[UPDATE_USERS])?;
-    }
+    let touches_only = |property: &str| {
+        body.contains(property)
+            && UserPatch::PROPERTIES
+                .iter()
+                .all(|p| *p == property || !body.contains(p))
+    };
+    // A token limited to app_metadata may change nothing else; the user's own token changes
+    // only its user's user_metadata (Auth0: `update:` or `create:current_user_metadata`).
+    let scopes: &[&str] = if touches_only("app_metadata") {
+        &[UPDATE_USERS, UPDATE_USERS_APP_METADATA]
+    } else {
+        &[UPDATE_USERS]
+    };
+    let only_user_metadata =
+        body.contains("user_metadata") && body.as_map().keys().all(|k| k == "user_metadata");
+    let own: &[&str] = if only_user_metadata {
+        &[UPDATE_CURRENT_USER_METADATA, CREATE_CURRENT_USER_METADATA]
+    } else {
+        &[]
+    };
+    caller.require_on_user(&id, scopes, own)?;
     let patch = UserPatch::from_payload(body)?;
     // `app_metadata.roles` (`admin`, `Delegated Admin - …`), `permissions` and
     // `authorization` open the dashboard: granting them is a full user update, not an

@@ -1,7 +1,7 @@
 //! The hosted login in the browser, in one place: `GET /authorize` (`authorize`), the login
 //! and sign-up screens (`login`), consent (`consent`), the post-login redirect hook and
-//! `/continue` (`resume`), magic links (`magic_link`), SSO sessions (`sessions`) and logout
-//! (`logout`). This module holds what they share: what the browser brings, the steps the
+//! `/continue` (`resume`), magic links (`magic_link`), "Forgot password?" (`password_reset`),
+//! SSO sessions (`sessions`) and logout (`logout`). This module holds what they share: what the browser brings, the steps the
 //! flow answers with, and the sealed transaction.
 //!
 //! Between pages the pending request travels as a sealed *transaction* (AES-GCM with the
@@ -14,6 +14,7 @@ pub mod cross_origin;
 pub mod login;
 pub mod logout;
 pub mod magic_link;
+pub mod password_reset;
 pub mod resume;
 pub mod sessions;
 pub mod upstream;

@@ -27,8 +27,21 @@ pub struct AccessClaims {
 }
 
 impl AccessClaims {
+    /// A token issued to a user through a login (its subject is the user), not to a client
+    /// through `client_credentials` (its subject is `<client_id>@clients`).
+    pub fn is_user(&self) -> bool {
+        self.subject.strip_suffix("@clients") != Some(self.client_id.as_str())
+    }
+
+    /// Whether the token carries any of `wanted`. A user's token counts only the user's own
+    /// (`current_user`) scopes, and a client's token never counts those: whatever else a
+    /// token names opens nothing.
     pub fn has_any(&self, wanted: &[&str]) -> bool {
-        wanted.iter().any(|w| self.scopes.iter().any(|s| s == w))
+        let user = self.is_user();
+        wanted
+            .iter()
+            .filter(|w| gatehouse_core::scopes::is_current_user_scope(w) == user)
+            .any(|w| self.scopes.iter().any(|s| s == w))
     }
 }
 
@@ -59,7 +72,11 @@ impl Gatehouse {
             return Err(TokenRejection::Expired);
         }
         let subject = str_claim(&claims, "sub").ok_or(TokenRejection::Invalid)?;
-        let client_id = str_claim(&claims, "azp").unwrap_or_else(|| subject.clone());
+        // `azp` in Auth0's dialect, `client_id` in RFC 9068's.
+        let client_id = str_claim(&claims, "azp")
+            .or_else(|| str_claim(&claims, "client_id"))
+            .or_else(|| subject.strip_suffix("@clients").map(String::from))
+            .unwrap_or_else(|| subject.clone());
         let scopes = str_claim(&claims, "scope")
             .map(|s| s.split_whitespace().map(String::from).collect())
             .unwrap_or_default();
@@ -124,5 +141,41 @@ impl Gatehouse {
             return Ok(None);
         }
         Ok(Some((found.user, scopes)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(subject: &str, client_id: &str, scopes: &[&str]) -> AccessClaims {
+        AccessClaims {
+            subject: subject.into(),
+            client_id: client_id.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_users_token_counts_only_the_users_own_scopes() {
+        let user = claims(
+            "auth0|5f1c0e3a9b7d",
+            "spaClientId",
+            &["read:current_user", "read:users"],
+        );
+        assert!(user.is_user());
+        assert!(user.has_any(&["read:current_user"]));
+        assert!(!user.has_any(&["read:users"]), "never a client's scope");
+        // A user id that happens to end like a client's subject is still a user's.
+        let odd = claims("auth0|x@clients", "spaClientId", &["read:current_user"]);
+        assert!(odd.is_user());
+        let client = claims(
+            "m2mClient@clients",
+            "m2mClient",
+            &["read:users", "read:current_user"],
+        );
+        assert!(!client.is_user());
+        assert!(client.has_any(&["read:users"]));
+        assert!(!client.has_any(&["read:current_user"]), "no user behind it");
     }
 }

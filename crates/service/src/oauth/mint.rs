@@ -58,6 +58,12 @@ pub fn user_claims(u: &User, scopes: &[&str]) -> Map<String, Value> {
     c
 }
 
+/// Whether a user's access token for `api` may carry `scope`: on the Management API only the
+/// user's own scopes, whatever the client's grants or the user's permissions hold.
+fn users_may_hold(api: &StoredResourceServer, scope: &str) -> bool {
+    !api.settings.is_system || gatehouse_core::scopes::is_current_user_scope(scope)
+}
+
 /// Where a new refresh token belongs: its family (for reuse detection) and the family's
 /// absolute expiry, which rotation never extends.
 pub(crate) struct Lineage<'a> {
@@ -69,13 +75,14 @@ pub(crate) struct Lineage<'a> {
 const NEVER: i64 = i64::MAX / 2;
 
 impl Gatehouse {
-    /// An API users may get tokens for; the Management API is not one of them.
+    /// An API users may get tokens for. The Management API is one: its token for a user
+    /// carries only the user's own (`current_user`) scopes (see [`Gatehouse::user_tokens`]),
+    /// as Auth0 issues it through `/authorize` and the password grants.
     pub(crate) async fn api_for_users(
         &self,
         audience: &str,
     ) -> Result<StoredResourceServer, OAuthError> {
-        let api = self
-            .inner
+        self.inner
             .resource_servers
             .get_by_identifier(self.tenant(), audience)
             .await?
@@ -85,15 +92,7 @@ impl Gatehouse {
                     "access_denied",
                     format!("Service not found: {audience}"),
                 )
-            })?;
-        if api.settings.is_system {
-            return Err(OAuthError::new(
-                403,
-                "access_denied",
-                "The Management API does not accept user tokens",
-            ));
-        }
-        Ok(api)
+            })
     }
 
     /// Counts a login: `logins_count`, `last_login`, `last_ip`.
@@ -165,6 +164,7 @@ impl Gatehouse {
                     .iter()
                     .copied()
                     .filter(|s| api.settings.defines_scope(s) && access_rights.holds(enforced, s))
+                    .filter(|s| users_may_hold(api, s))
                     .collect();
                 let a = &api.settings.identifier;
                 let aud = if oidc.contains(&"openid") {
@@ -285,9 +285,11 @@ impl Gatehouse {
             .unwrap_or("")
             .split_whitespace()
             .any(|s| s == "offline_access");
+        // The Management API allows no offline access to clients, but a user's own token
+        // for it may be refreshed like any login's (SPAs keep their session with it).
         if !wants
             || !client.settings.allows_grant("refresh_token")
-            || api.is_some_and(|a| !a.settings.allow_offline_access)
+            || api.is_some_and(|a| !a.settings.allow_offline_access && !a.settings.is_system)
         {
             return Ok(());
         }
