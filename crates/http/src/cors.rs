@@ -4,7 +4,9 @@
 //! (`gatehouse_service::cors`), preflight included, and their errors carry the same
 //! headers so the SDK reads the real error. Any other origin gets no CORS header at all:
 //! never `*`, never an echo. Cookies cross only to `/co/authenticate`, whose `co_verifier`
-//! cookie is the point of the call.
+//! cookie is the point of the call. `/api/v2/users/{id}…` answers too: a single-page app
+//! calls it with the user's own token (`read:current_user`, …); every other Management API
+//! route is for servers and answers no cross-origin call.
 //!
 //! This layer sits outside the per-IP limits, so their 429 answers are readable too.
 
@@ -26,17 +28,19 @@ const CORS_PATHS: &[&str] = &[
     "/dbconnections/change_password",
     "/oidc/logout",
 ];
+/// The Management API routes a user's own token may call from the page.
+const USER_ROUTES: &str = "/api/v2/users/";
 /// The one path whose cross-origin calls carry cookies (auth0-js `withCredentials`).
 const WITH_CREDENTIALS: &str = "/co/authenticate";
 /// What Auth0's SDKs send: their telemetry header, JSON or form bodies, bearer tokens.
 const ALLOWED_HEADERS: &str = "auth0-client, authorization, content-type";
-const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
+const ALLOWED_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
 /// Browsers keep a preflight's answer this long (Chromium caps it at two hours).
 const PREFLIGHT_MAX_AGE: &str = "7200";
 
 pub async fn cors(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if !CORS_PATHS.contains(&path) {
+    if !CORS_PATHS.contains(&path) && !path.starts_with(USER_ROUTES) {
         return next.run(req).await;
     }
     let credentials = path == WITH_CREDENTIALS;

@@ -175,6 +175,7 @@ async function navigateBy(fn, until, arg) {
       if (!/context was destroyed|navigation/i.test(e.message)) throw e;
     }),
   ]);
+  await page.waitForLoadState('load');
 }
 
 /** A client without the SDK's automatic checkSession (`new Auth0Client`), so each test
@@ -236,6 +237,33 @@ test('auth0-spa-js: getTokenSilently from the cache, then through the iframe (we
   assert.equal(watch.seen.length, 1);
   assert.equal(watch.seen[0].searchParams.get('response_mode'), 'web_message');
   assert.equal(watch.seen[0].searchParams.get('prompt'), 'none');
+});
+
+test("auth0-spa-js: the user's own Management API token reads and changes their own profile from the page", LIMIT, async () => {
+  const result = await inPage(async ({ issuer }) => {
+    const audience = `${issuer}/api/v2/`;
+    const token = await window.client.getTokenSilently({
+      authorizationParams: { audience, scope: 'read:current_user update:current_user_metadata read:users' },
+    });
+    const me = (await window.client.getUser()).sub;
+    const call = (method, path, body) => fetch(`${issuer}/api/v2/${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body && JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const read = await call('GET', `users/${encodeURIComponent(me)}`);
+    const patched = await call('PATCH', `users/${encodeURIComponent(me)}`, { user_metadata: { theme: 'nuit ☾' } });
+    const other = await call('GET', `users/${encodeURIComponent('auth0|someone-else-0001')}`);
+    const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    return { read, patched, other, scope: claims.scope };
+  }, { issuer: ISSUER });
+  assert.equal(result.read.status, 200);
+  assert.equal(result.read.body.email, email);
+  assert.equal(result.patched.status, 200);
+  assert.equal(result.patched.body.user_metadata.theme, 'nuit ☾');
+  assert.equal(result.other.status, 403, 'another user is out of reach, and the page reads why');
+  assert.equal(result.other.body.errorCode, 'unowned_resource');
+  assert.ok(!result.scope.split(' ').includes('read:users'), result.scope);
 });
 
 test('auth0-spa-js: after a reload, checkSession restores the login silently', LIMIT, async () => {

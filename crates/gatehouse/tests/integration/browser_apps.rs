@@ -147,7 +147,22 @@ async fn cors_answers_the_applications_origins_only_and_errors_carry_it() {
     assert!(body["error"].is_string(), "{body}");
     let r = failing("https://evil.example").await.unwrap();
     assert_eq!(header(r.headers(), "access-control-allow-origin"), None);
-    // The Management API is not for browsers' cross-origin calls.
+    // A user's own routes answer the page (its own token), the rest of the Management API
+    // is for servers.
+    let r = preflight(&s, "/api/v2/users/auth0%7Cabc", APP_ORIGIN).await;
+    assert_eq!(
+        header(r.headers(), "access-control-allow-origin"),
+        Some(APP_ORIGIN)
+    );
+    assert!(
+        header(r.headers(), "access-control-allow-methods")
+            .unwrap()
+            .contains("PATCH")
+    );
+    let r = preflight(&s, "/api/v2/users/auth0%7Cabc", "https://evil.example").await;
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), None);
+    let r = preflight(&s, "/api/v2/clients", APP_ORIGIN).await;
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), None);
     let r = s
         .http()
         .get(format!("{}/api/v2/users", s.url))
