@@ -4,6 +4,7 @@
 //! the services and the HTTP layer alike.
 
 pub mod authorization;
+pub mod avatar;
 pub mod authorize;
 pub mod breached;
 pub mod client;
@@ -11,6 +12,7 @@ pub mod connection;
 pub mod custom_db;
 pub mod delegated_admin;
 pub mod email;
+pub mod gdpr;
 pub mod impersonation;
 pub mod import;
 pub mod log_event;

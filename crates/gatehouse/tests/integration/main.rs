@@ -19,6 +19,7 @@ mod clients_connections_api;
 mod custom_database;
 mod delegated_admin;
 mod email_flows;
+mod gdpr;
 mod impersonation;
 mod jobs;
 mod lifetimes;

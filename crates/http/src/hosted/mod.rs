@@ -2,6 +2,7 @@
 //! under `/u/`, and `/continue` after the post-login redirect hook. Pages are rendered here;
 //! the flow's decisions are the service's (`gatehouse_service::browser`).
 
+mod account;
 pub(crate) mod cookies;
 mod pages;
 
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/lo/verify_email", get(verify_email))
         .route("/lo/unblock", get(unblock))
         .route("/passwordless/verify_redirect", get(magic_link))
+        .merge(account::router())
         .layer(axum::middleware::map_response(hosted_headers))
 }
 
@@ -142,6 +144,16 @@ pub(crate) fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Res
                 StatusCode::OK,
                 pages::consent(&screen, &g.csrf_token(&csrf)),
             )
+        }
+        Step::ToTerms { transaction } => redirect(&format!("/u/terms?state={transaction}")),
+        Step::Terms(screen) => {
+            set_csrf = new_csrf;
+            let status = if screen.error.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            html(status, account::terms_page(&screen, &g.csrf_token(&csrf)))
         }
         Step::SuggestLink(screen) => {
             set_csrf = new_csrf;
@@ -343,6 +355,8 @@ async fn signup_submit(
             field(&f, "state"),
             field(&f, "email"),
             field(&f, "password").to_string(),
+            // The box's value is the version of the terms the page showed.
+            f.get("terms").map(String::as_str),
             &b.browser,
         )
         .await;
