@@ -11,7 +11,10 @@ fn first_letter(word: &str) -> Option<char> {
 }
 
 fn upper(letters: impl Iterator<Item = char>) -> String {
-    letters.flat_map(char::to_uppercase).take(MAX_INITIALS).collect()
+    letters
+        .flat_map(char::to_uppercase)
+        .take(MAX_INITIALS)
+        .collect()
 }
 
 /// A user's initials: the first letters of the given and family names, else of the first two
@@ -30,7 +33,11 @@ pub fn initials(
         return upper([g, f].into_iter());
     }
     if let Some(n) = name.filter(|n| !n.contains('@')) {
-        let letters: Vec<char> = n.split_whitespace().filter_map(first_letter).take(2).collect();
+        let letters: Vec<char> = n
+            .split_whitespace()
+            .filter_map(first_letter)
+            .take(2)
+            .collect();
         if !letters.is_empty() {
             return upper(letters.into_iter());
         }
@@ -109,9 +116,15 @@ mod tests {
     #[test]
     fn initials_by_char_uppercased() {
         assert_eq!(initials(Some("zoë"), Some("ångström"), None, None), "ZÅ");
-        assert_eq!(initials(None, None, Some("Jean-Luc Picard"), Some("j@x.io")), "JP");
+        assert_eq!(
+            initials(None, None, Some("Jean-Luc Picard"), Some("j@x.io")),
+            "JP"
+        );
         assert_eq!(initials(None, None, Some("jl@x.io"), Some("jl@x.io")), "JL");
-        assert_eq!(initials(None, None, None, Some("李小龍@example.cn")), "李小");
+        assert_eq!(
+            initials(None, None, None, Some("李小龍@example.cn")),
+            "李小"
+        );
         assert_eq!(initials(None, None, None, Some("ßa@example.de")), "SSA");
         assert_eq!(initials(None, None, None, Some("@x")), "U");
         assert_eq!(initials(Some("  "), Some("Doe"), Some("Ann"), None), "A");

@@ -276,8 +276,7 @@ impl Erasure {
     pub fn scrub(&self, e: &mut LogEvent, ips: &[String]) -> bool {
         let before = e.clone();
         let own = self.owns(e);
-        if e
-            .user_id
+        if e.user_id
             .as_deref()
             .is_some_and(|id| self.user_ids.iter().any(|u| u == id))
         {
@@ -298,7 +297,11 @@ impl Erasure {
             replacements.extend(ips.iter().map(|ip| (ip.as_str(), ERASED)));
             replacements.extend(self.usernames.iter().map(|u| (u.as_str(), ERASED)));
         }
-        let scrub_text = |s: &str| replacements.iter().fold(s.to_string(), |acc, (from, to)| replace_whole(&acc, from, to));
+        let scrub_text = |s: &str| {
+            replacements.iter().fold(s.to_string(), |acc, (from, to)| {
+                replace_whole(&acc, from, to)
+            })
+        };
         if let Some(name) = &e.user_name {
             let clean = scrub_text(name);
             e.user_name = Some(clean);
@@ -346,24 +349,25 @@ pub fn replace_whole(hay: &str, needle: &str, with: &str) -> String {
     let mut rest = hay;
     let mut prev: Option<char> = None;
     loop {
-        let found = rest
-            .char_indices()
-            .map(|(i, _)| i)
-            .find(|&i| {
-                rest.get(i..i + needle.len())
-                    .is_some_and(|w| w.eq_ignore_ascii_case(needle))
-                    && {
-                        let before = if i == 0 { prev } else { rest[..i].chars().last() };
-                        let after = rest[i + needle.len()..].chars().next();
-                        // A dot ends a sentence after an address, but continues a domain.
-                        let dot_continues = rest[i + needle.len()..]
-                            .strip_prefix('.')
-                            .is_some_and(|r| r.chars().next().is_some_and(char::is_alphanumeric));
-                        !before.is_some_and(|c| continues(c) || c == '.')
-                            && !after.is_some_and(continues)
-                            && !dot_continues
-                    }
-            });
+        let found = rest.char_indices().map(|(i, _)| i).find(|&i| {
+            rest.get(i..i + needle.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+                && {
+                    let before = if i == 0 {
+                        prev
+                    } else {
+                        rest[..i].chars().last()
+                    };
+                    let after = rest[i + needle.len()..].chars().next();
+                    // A dot ends a sentence after an address, but continues a domain.
+                    let dot_continues = rest[i + needle.len()..]
+                        .strip_prefix('.')
+                        .is_some_and(|r| r.chars().next().is_some_and(char::is_alphanumeric));
+                    !before.is_some_and(|c| continues(c) || c == '.')
+                        && !after.is_some_and(continues)
+                        && !dot_continues
+                }
+        });
         match found {
             Some(i) => {
                 out.push_str(&rest[..i]);
@@ -413,7 +417,10 @@ mod tests {
         let state = ConsentState::of(&m).unwrap();
         assert!(!state.given);
         assert_eq!(state.history.len(), 3);
-        assert_eq!(state.text_details.as_deref(), Some("https://example.com/terms"));
+        assert_eq!(
+            state.text_details.as_deref(),
+            Some("https://example.com/terms")
+        );
         assert!(withdrawn(&m, "2024-04-01T00:00:00.000Z").is_none());
         // Auth0's custom-UI guide stores strings.
         let m = meta(json!({"consent": {"given": "true", "version": "2"}}));
@@ -441,10 +448,19 @@ mod tests {
         assert_eq!(ok.terms_version, "2024-05");
         for (bad, property) in [
             (json!("x"), "consent"),
-            (json!({"terms_url": "ftp://x/t", "terms_version": "1"}), "consent.terms_url"),
+            (
+                json!({"terms_url": "ftp://x/t", "terms_version": "1"}),
+                "consent.terms_url",
+            ),
             (json!({"terms_url": "https://x/t"}), "consent.terms_version"),
-            (json!({"terms_url": "https://x/t", "terms_version": ""}), "consent.terms_version"),
-            (json!({"terms_url": "https://x/t", "terms_version": 3}), "consent.terms_version"),
+            (
+                json!({"terms_url": "https://x/t", "terms_version": ""}),
+                "consent.terms_version",
+            ),
+            (
+                json!({"terms_url": "https://x/t", "terms_version": 3}),
+                "consent.terms_version",
+            ),
             (json!({"terms_version": "1"}), "consent.terms_url"),
         ] {
             let e = ConsentSettings::from_value(bad.clone()).unwrap_err();
@@ -461,12 +477,21 @@ mod tests {
 
     #[test]
     fn whole_words_only() {
-        assert_eq!(replace_whole("ann@x.io logged in", "ann@x.io", "[e]"), "[e] logged in");
+        assert_eq!(
+            replace_whole("ann@x.io logged in", "ann@x.io", "[e]"),
+            "[e] logged in"
+        );
         assert_eq!(replace_whole("JOANN@X.IO", "ann@x.io", "[e]"), "JOANN@X.IO");
         assert_eq!(replace_whole("Ann@X.io.", "ann@x.io", "[e]"), "[e].");
-        assert_eq!(replace_whole("ann@x.io.com", "ann@x.io", "[e]"), "ann@x.io.com");
+        assert_eq!(
+            replace_whole("ann@x.io.com", "ann@x.io", "[e]"),
+            "ann@x.io.com"
+        );
         assert_eq!(replace_whole("10.0.0.12", "10.0.0.1", "[e]"), "10.0.0.12");
-        assert_eq!(replace_whole("from 10.0.0.1, ok", "10.0.0.1", "[e]"), "from [e], ok");
+        assert_eq!(
+            replace_whole("from 10.0.0.1, ok", "10.0.0.1", "[e]"),
+            "from [e], ok"
+        );
         assert_eq!(
             replace_whole("/users/auth0|abc/x auth0|abcd", "auth0|abc", "p"),
             "/users/p/x auth0|abcd"
@@ -499,7 +524,10 @@ mod tests {
         assert_eq!(own.ip, None);
         assert_eq!(own.client_id.as_deref(), Some("app"));
         let text = format!("{:?}", own);
-        assert!(!text.contains("203.0.113.9") && !text.to_lowercase().contains("zoë@"), "{text}");
+        assert!(
+            !text.contains("203.0.113.9") && !text.to_lowercase().contains("zoë@"),
+            "{text}"
+        );
         // Someone else's event keeps its own address; only the mention goes.
         let mut other = LogEvent {
             kind: "sapi".into(),
@@ -510,7 +538,10 @@ mod tests {
         };
         assert!(erasure.scrub(&mut other, &["203.0.113.9".into()]));
         assert_eq!(other.ip.as_deref(), Some("203.0.113.9"));
-        assert_eq!(other.description.as_deref(), Some("DELETE /api/v2/users/erased|123"));
+        assert_eq!(
+            other.description.as_deref(),
+            Some("DELETE /api/v2/users/erased|123")
+        );
         let mut unrelated = LogEvent {
             kind: "s".into(),
             user_id: Some("auth0|zzz".into()),

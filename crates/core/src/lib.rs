@@ -4,8 +4,8 @@
 //! the services and the HTTP layer alike.
 
 pub mod authorization;
-pub mod avatar;
 pub mod authorize;
+pub mod avatar;
 pub mod breached;
 pub mod client;
 pub mod connection;

@@ -59,12 +59,8 @@ pub(crate) fn default_picture(style: DefaultPicture, public_url: &str, who: Who<
         DefaultPicture::Gravatar => gravatar(who.email),
         DefaultPicture::Initials => {
             let email = Some(who.email).filter(|e| !e.is_empty());
-            let initials = gatehouse_core::avatar::initials(
-                who.given_name,
-                who.family_name,
-                who.name,
-                email,
-            );
+            let initials =
+                gatehouse_core::avatar::initials(who.given_name, who.family_name, who.name, email);
             avatar_url(public_url, &initials)
         }
     }

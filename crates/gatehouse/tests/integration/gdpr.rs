@@ -22,7 +22,6 @@ struct App {
     id: String,
 }
 
-
 async fn app(s: &mut TestServer) -> App {
     let c = s
         .post(
@@ -145,7 +144,11 @@ async fn settings_are_checked_property_by_property() {
         assert!(message.contains(names), "{bad}: {message}");
     }
     let after = s.get("/api/v2/tenants/settings").await;
-    assert_eq!(after.assert_status(200), &before, "a refused change changes nothing");
+    assert_eq!(
+        after.assert_status(200),
+        &before,
+        "a refused change changes nothing"
+    );
 
     let r = s
         .patch(
@@ -172,9 +175,7 @@ async fn sign_up_needs_the_terms_box_and_records_the_consent() {
     set_terms(&mut s, "2025-05").await;
     let email = "åsa.lindqvist@example.se";
     let mut b = Browser::new(&s.url);
-    let form = b
-        .visit(&authorize_url(&shop, "&screen_hint=signup"))
-        .await;
+    let form = b.visit(&authorize_url(&shop, "&screen_hint=signup")).await;
     assert_eq!(form.status, 200, "{}", form.body);
     assert!(form.body.contains("name=\"terms\""), "{}", form.body);
     assert!(
@@ -205,7 +206,10 @@ async fn sign_up_needs_the_terms_box_and_records_the_consent() {
         let p = b.post_form("/u/signup", &f).await;
         assert_eq!(p.status, 400, "{}", p.body);
         assert!(p.body.contains(said), "{}", p.body);
-        assert!(user_by_email(&mut s, email).await.is_none(), "nothing created");
+        assert!(
+            user_by_email(&mut s, email).await.is_none(),
+            "nothing created"
+        );
     }
     let f = fields(Some("2025-05"));
     let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -249,10 +253,18 @@ async fn terms_are_asked_again_when_their_version_changes() {
     let p = answer_terms(&mut b, &p, "accept", "v1").await;
     assert!(p.callback_param("code").is_some(), "{:?}", p.location);
     assert_eq!(p.callback_param("state").as_deref(), Some("ståte-7"));
-    assert_eq!(user(&mut s, &id).await["user_metadata"]["consent"]["version"], "v1");
+    assert_eq!(
+        user(&mut s, &id).await["user_metadata"]["consent"]["version"],
+        "v1"
+    );
     // Accepted: the next login goes straight through.
     let p = b.visit(&authorize_url(&shop, "")).await;
-    assert!(p.callback_param("code").is_some(), "{:?} {}", p.location, p.body);
+    assert!(
+        p.callback_param("code").is_some(),
+        "{:?} {}",
+        p.location,
+        p.body
+    );
 
     set_terms(&mut s, "v2 – juni").await;
     // Silent authentication cannot ask.
@@ -269,7 +281,10 @@ async fn terms_are_asked_again_when_their_version_changes() {
     let p = answer_terms(&mut b, &p, "decline", "v2 – juni").await;
     assert_eq!(p.callback_param("error").as_deref(), Some("access_denied"));
     assert_eq!(p.callback_param("state").as_deref(), Some("ståte-7"));
-    assert_eq!(user(&mut s, &id).await["user_metadata"]["consent"]["version"], "v1");
+    assert_eq!(
+        user(&mut s, &id).await["user_metadata"]["consent"]["version"],
+        "v1"
+    );
     // A page opened before another change shows the new terms instead of accepting.
     let p = b.visit(&authorize_url(&shop, "")).await;
     set_terms(&mut s, "v3").await;
@@ -300,9 +315,16 @@ async fn terms_are_asked_again_when_their_version_changes() {
     let home = admin.submit_login(&login, ADMIN_EMAIL, PASSWORD).await;
     assert_eq!(home.status, 200, "{}", home.body);
     let page = admin.visit(&format!("/admin/users/{}", enc(&id))).await;
-    let card = page.body.split("id=\"consent-state\"").nth(1).expect("a consent card");
+    let card = page
+        .body
+        .split("id=\"consent-state\"")
+        .nth(1)
+        .expect("a consent card");
     let card = &card[..card.find("</dl>").unwrap()];
-    assert!(card.contains("given") && card.contains("v3") && card.contains("Changes"), "{card}");
+    assert!(
+        card.contains("given") && card.contains("v3") && card.contains("Changes"),
+        "{card}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -320,9 +342,7 @@ async fn the_account_page_shows_downloads_and_corrects_the_users_data() {
         )
         .await;
     let id = u["user_id"].as_str().unwrap().to_string();
-    let second = s
-        .create_user("zoe.work@example.com", json!({}))
-        .await;
+    let second = s.create_user("zoe.work@example.com", json!({})).await;
     let second_id = second["user_id"].as_str().unwrap().to_string();
     s.post(
         &format!("/api/v2/users/{}/identities", enc(&id)),
@@ -334,7 +354,12 @@ async fn the_account_page_shows_downloads_and_corrects_the_users_data() {
     let mut b = Browser::new(&s.url);
     let p = log_in(&mut b, &authorize_url(&shop, ""), email).await;
     let p = answer_terms(&mut b, &p, "accept", "2025-05").await;
-    assert!(p.callback_param("code").is_some(), "{:?} {}", p.location, p.body);
+    assert!(
+        p.callback_param("code").is_some(),
+        "{:?} {}",
+        p.location,
+        p.body
+    );
 
     let page = account(&mut b, email).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -350,7 +375,11 @@ async fn the_account_page_shows_downloads_and_corrects_the_users_data() {
         "127.0.0.1",
         "Download my data",
     ] {
-        assert!(page.body.contains(shown), "{shown} not on the page: {}", page.body);
+        assert!(
+            page.body.contains(shown),
+            "{shown} not on the page: {}",
+            page.body
+        );
     }
     let no_session = Browser::new(&s.url).get("/u/account").await;
     assert_eq!(no_session.status, 302, "a stranger is sent to sign in");
@@ -382,7 +411,12 @@ async fn the_account_page_shows_downloads_and_corrects_the_users_data() {
         "{:?}",
         resp.headers()
     );
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let data: Value = resp.json().await.unwrap();
     for (k, v) in api.as_object().unwrap() {
         if k == "last_login" || k == "logins_count" || k == "updated_at" || k == "last_ip" {
@@ -395,8 +429,14 @@ async fn the_account_page_shows_downloads_and_corrects_the_users_data() {
     assert_eq!(data["identities"].as_array().unwrap().len(), 2, "{data}");
     let logs = data["logs"].as_array().unwrap();
     let kinds: Vec<&str> = logs.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"s"), "their login is in the download: {kinds:?}");
-    assert!(logs.iter().all(|e| e["user_id"] == json!(id)), "only theirs");
+    assert!(
+        kinds.contains(&"s"),
+        "their login is in the download: {kinds:?}"
+    );
+    assert!(
+        logs.iter().all(|e| e["user_id"] == json!(id)),
+        "only theirs"
+    );
 
     // Correcting the name; a form without its token changes nothing.
     let token = csrf(&page);
@@ -439,7 +479,11 @@ async fn the_account_page_shows_downloads_and_corrects_the_users_data() {
     assert_eq!(c["given"], false, "{c}");
     assert_eq!(c["history"].as_array().unwrap().len(), 2, "{c}");
     let p = b.visit(&authorize_url(&shop, "")).await;
-    assert!(p.body.contains("action=\"/u/terms\""), "asked again: {}", p.body);
+    assert!(
+        p.body.contains("action=\"/u/terms\""),
+        "asked again: {}",
+        p.body
+    );
     assert!(p.body.contains("You withdrew your consent"), "{}", p.body);
     // The account page itself never asks: a user who withdrew can still delete.
     let p = b.visit("/u/account").await;
@@ -481,63 +525,102 @@ async fn deleting_an_account_takes_the_password_and_erases_the_user_from_the_log
     b.headers.push(("x-forwarded-for".into(), ip.into()));
     // Their history: a wrong password, a login to the application, then the account page.
     let page = b.visit(&authorize_url(&shop, "")).await;
-    let wrong = b.submit_login(&page, &email.to_lowercase(), "not-the-password").await;
+    let wrong = b
+        .submit_login(&page, &email.to_lowercase(), "not-the-password")
+        .await;
     assert_eq!(wrong.status, 400);
-    let p = b.submit_login(&wrong, &email.to_lowercase(), PASSWORD).await;
-    assert!(p.callback_param("code").is_some(), "{:?} {}", p.location, p.body);
+    let p = b
+        .submit_login(&wrong, &email.to_lowercase(), PASSWORD)
+        .await;
+    assert!(
+        p.callback_param("code").is_some(),
+        "{:?} {}",
+        p.location,
+        p.body
+    );
     // Someone else, from another address, who also tried the victim's address there.
     let mut other = Browser::new(&s.url);
-    other.headers.push(("x-forwarded-for".into(), other_ip.into()));
+    other
+        .headers
+        .push(("x-forwarded-for".into(), other_ip.into()));
     let page = other.visit(&authorize_url(&shop, "")).await;
-    let guess = other.submit_login(&page, &email.to_lowercase(), "Gu3ss-1234").await;
+    let guess = other
+        .submit_login(&page, &email.to_lowercase(), "Gu3ss-1234")
+        .await;
     assert_eq!(guess.status, 400);
     let p = other.submit_login(&guess, other_email, PASSWORD).await;
     assert!(p.callback_param("code").is_some());
 
     let page = account(&mut b, &email.to_lowercase()).await;
-    assert!(page.body.contains(ip), "their logins show their address: {}", page.body);
+    assert!(
+        page.body.contains(ip),
+        "their logins show their address: {}",
+        page.body
+    );
     let page = b.visit("/u/account/delete").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("name=\"password\""), "{}", page.body);
     let token = csrf(&page);
     // A wrong password is refused, and counted as a failed login.
-    let fp_before = all_logs(&mut s).await.iter().filter(|e| e["type"] == "fp").count();
+    let fp_before = all_logs(&mut s)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "fp")
+        .count();
     let p = b
         .post_form(
             "/u/account/delete",
-            &[("_csrf", &token), ("password", "Sup3r-wrong!"), ("confirm", "yes")],
+            &[
+                ("_csrf", &token),
+                ("password", "Sup3r-wrong!"),
+                ("confirm", "yes"),
+            ],
         )
         .await;
     assert_eq!(p.status, 400, "{}", p.body);
     assert!(p.body.contains("Wrong email or password."), "{}", p.body);
-    let fp_after = all_logs(&mut s).await.iter().filter(|e| e["type"] == "fp").count();
+    let fp_after = all_logs(&mut s)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "fp")
+        .count();
     assert_eq!(fp_after, fp_before + 1, "the wrong guess is counted");
     assert!(s.count_rows("login_failures").await >= 1);
     // Without the box ticked nothing happens either.
     let p = b
-        .post_form("/u/account/delete", &[("_csrf", &token), ("password", PASSWORD)])
+        .post_form(
+            "/u/account/delete",
+            &[("_csrf", &token), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(p.status, 400);
     user(&mut s, &id).await;
 
     let before: Vec<Value> = all_logs(&mut s).await;
-    let theirs = before
-        .iter()
-        .filter(|e| e["user_id"] == json!(id))
-        .count();
+    let theirs = before.iter().filter(|e| e["user_id"] == json!(id)).count();
     assert!(theirs >= 3, "the victim has events before: {before:?}");
     assert!(before.iter().any(|e| e["ip"] == ip));
 
     let done = b
         .post_form(
             "/u/account/delete",
-            &[("_csrf", &token), ("password", PASSWORD), ("confirm", "yes")],
+            &[
+                ("_csrf", &token),
+                ("password", PASSWORD),
+                ("confirm", "yes"),
+            ],
         )
         .await;
     assert_eq!(done.status, 200, "{}", done.body);
-    assert!(done.body.contains("Your account has been deleted"), "{}", done.body);
     assert!(
-        done.set_cookies.iter().any(|c| c.starts_with("gh_session=;") && c.contains("Max-Age=0")),
+        done.body.contains("Your account has been deleted"),
+        "{}",
+        done.body
+    );
+    assert!(
+        done.set_cookies
+            .iter()
+            .any(|c| c.starts_with("gh_session=;") && c.contains("Max-Age=0")),
         "logged out: {:?}",
         done.set_cookies
     );
@@ -550,17 +633,29 @@ async fn deleting_an_account_takes_the_password_and_erases_the_user_from_the_log
     // The log: no email, name or address of theirs, through the API and in the rows.
     let after = all_logs(&mut s).await;
     let dump = serde_json::to_string(&after).unwrap().to_lowercase();
-    for gone in [email.to_lowercase(), ip.to_string(), id.to_lowercase(), enc(&id).to_lowercase()] {
+    for gone in [
+        email.to_lowercase(),
+        ip.to_string(),
+        id.to_lowercase(),
+        enc(&id).to_lowercase(),
+    ] {
         assert!(!dump.contains(&gone), "{gone} is still in the log: {dump}");
     }
     for row in raw_log_rows(&s).await {
         let row = row.to_lowercase();
-        assert!(!row.contains(&email.to_lowercase()) && !row.contains(ip), "{row}");
+        assert!(
+            !row.contains(&email.to_lowercase()) && !row.contains(ip),
+            "{row}"
+        );
     }
     // Their events are still there, under one pseudonym, with type, date and client.
     let pseudonymous: Vec<&Value> = after
         .iter()
-        .filter(|e| e["user_id"].as_str().is_some_and(|u| u.starts_with("erased|")))
+        .filter(|e| {
+            e["user_id"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("erased|"))
+        })
         .collect();
     assert!(pseudonymous.len() > theirs, "{after:?}");
     let pseudonym = pseudonymous[0]["user_id"].clone();
@@ -572,7 +667,11 @@ async fn deleting_an_account_takes_the_password_and_erases_the_user_from_the_log
         "{pseudonymous:?}"
     );
     assert!(pseudonymous.iter().any(|e| e["type"] == "sdu"));
-    assert!(pseudonymous.iter().all(|e| e.get("ip").is_none() && e.get("user_name").is_none()));
+    assert!(
+        pseudonymous
+            .iter()
+            .all(|e| e.get("ip").is_none() && e.get("user_name").is_none())
+    );
     // The other user's events are untouched.
     assert!(
         after
@@ -580,39 +679,64 @@ async fn deleting_an_account_takes_the_password_and_erases_the_user_from_the_log
             .any(|e| e["user_name"] == other_email && e["ip"] == other_ip),
         "{after:?}"
     );
-    let other_before: Vec<&Value> = before.iter().filter(|e| e["user_name"] == other_email).collect();
-    let other_after: Vec<&Value> = after.iter().filter(|e| e["user_name"] == other_email).collect();
+    let other_before: Vec<&Value> = before
+        .iter()
+        .filter(|e| e["user_name"] == other_email)
+        .collect();
+    let other_after: Vec<&Value> = after
+        .iter()
+        .filter(|e| e["user_name"] == other_email)
+        .collect();
     assert_eq!(other_before, other_after);
 
     // The Management API's deletion erases too.
     let gone = s.create_user("kaito.tanaka@example.jp", json!({})).await;
     let gone_id = gone["user_id"].as_str().unwrap().to_string();
     let mut k = Browser::new(&s.url);
-    k.headers.push(("x-forwarded-for".into(), "192.0.2.201".into()));
+    k.headers
+        .push(("x-forwarded-for".into(), "192.0.2.201".into()));
     let p = log_in(&mut k, &authorize_url(&shop, ""), "kaito.tanaka@example.jp").await;
     assert!(p.callback_param("code").is_some());
     s.delete(&format!("/api/v2/users/{}", enc(&gone_id)))
         .await
         .assert_status(204);
     for row in raw_log_rows(&s).await {
-        assert!(!row.contains("kaito.tanaka") && !row.contains("192.0.2.201"), "{row}");
+        assert!(
+            !row.contains("kaito.tanaka") && !row.contains("192.0.2.201"),
+            "{row}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_user_without_a_password_deletes_after_a_fresh_login() {
-    use crate::upstream_login::{app as upstream_app, authorize_url as upstream_url, login_through};
+    use crate::upstream_login::{
+        app as upstream_app, authorize_url as upstream_url, login_through,
+    };
     let mut s = TestServer::start_with_manual_clock().await;
     let shop = upstream_app(&mut s, "Verkstan").await;
     let provider = Provider::start(None).await;
     oidc_connection(&mut s, &provider, "acme-staff", &[&shop], json!({})).await;
-    provider.set_user(staff_user("staff-0042", "Amara Okafor", "amara@acme.example"));
+    provider.set_user(staff_user(
+        "staff-0042",
+        "Amara Okafor",
+        "amara@acme.example",
+    ));
     let mut b = Browser::new(&s.url);
     let done = login_through(&mut b, &provider, &upstream_url(&shop, Some("acme-staff"))).await;
-    assert!(done.callback_param("code").is_some(), "{:?} {}", done.location, done.body);
+    assert!(
+        done.callback_param("code").is_some(),
+        "{:?} {}",
+        done.location,
+        done.body
+    );
     let page = b.visit("/u/account/delete").await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(!page.body.contains("name=\"password\""), "no password to ask: {}", page.body);
+    assert!(
+        !page.body.contains("name=\"password\""),
+        "no password to ask: {}",
+        page.body
+    );
     assert!(page.body.contains("id=\"delete-form\""), "{}", page.body);
     let token = csrf(&page);
     // Six minutes later the login is too old: the page and the form both say so.
@@ -621,7 +745,10 @@ async fn a_user_without_a_password_deletes_after_a_fresh_login() {
     assert!(page.body.contains("Log in again"), "{}", page.body);
     assert!(!page.body.contains("id=\"delete-form\""), "{}", page.body);
     let refused = b
-        .post_form("/u/account/delete", &[("_csrf", &token), ("confirm", "yes")])
+        .post_form(
+            "/u/account/delete",
+            &[("_csrf", &token), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(refused.status, 303);
     assert_eq!(
@@ -635,15 +762,24 @@ async fn a_user_without_a_password_deletes_after_a_fresh_login() {
     assert_eq!(provider.with(|st| st.authorize_requests.len()), 2);
     let token = csrf(&again);
     let gone = b
-        .post_form("/u/account/delete", &[("_csrf", &token), ("confirm", "yes")])
+        .post_form(
+            "/u/account/delete",
+            &[("_csrf", &token), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(gone.status, 200, "{}", gone.body);
     let left = s
-        .get(&format!("/api/v2/users-by-email?email={}", enc("amara@acme.example")))
+        .get(&format!(
+            "/api/v2/users-by-email?email={}",
+            enc("amara@acme.example")
+        ))
         .await;
     assert_eq!(left.assert_status(200), &json!([]));
     let dump = s.get("/api/v2/logs?per_page=100").await.body.to_string();
-    assert!(!dump.contains("amara@acme.example") && !dump.contains("staff-0042"), "{dump}");
+    assert!(
+        !dump.contains("amara@acme.example") && !dump.contains("staff-0042"),
+        "{dump}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -651,7 +787,10 @@ async fn initials_pictures_are_served_by_gatehouse() {
     let mut s = TestServer::start().await;
     let before = s.create_user("first@example.com", json!({})).await;
     assert!(
-        before["picture"].as_str().unwrap().starts_with("https://s.gravatar.com/avatar/"),
+        before["picture"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://s.gravatar.com/avatar/"),
         "Gravatar stays the default: {before}"
     );
     s.patch(
@@ -677,16 +816,40 @@ async fn initials_pictures_are_served_by_gatehouse() {
     let r = s.http().get(picture).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let h = r.headers().clone();
-    assert!(h["content-type"].to_str().unwrap().starts_with("image/svg+xml"));
-    assert!(h["cache-control"].to_str().unwrap().contains("max-age=31536000"));
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/svg+xml")
+    );
+    assert!(
+        h["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=31536000")
+    );
     assert_eq!(h["x-content-type-options"], "nosniff");
     let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(csp.starts_with("default-src 'none'") && !csp.contains("script"), "{csp}");
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script"),
+        "{csp}"
+    );
     assert_eq!(h["cross-origin-resource-policy"], "cross-origin");
     let svg = r.text().await.unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains(">ZØ</text>"), "{svg}");
+    assert!(
+        svg.starts_with("<svg") && svg.contains(">ZØ</text>"),
+        "{svg}"
+    );
     assert!(!svg.contains("<script") && !svg.contains("href"), "{svg}");
-    let again = s.http().get(picture).send().await.unwrap().text().await.unwrap();
+    let again = s
+        .http()
+        .get(picture)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(svg, again, "the same letters draw the same picture");
     for bad in ["%3Cs%3E.svg", "ABCD.svg", "AB.png", "A%22B.svg", ".svg"] {
         let r = s

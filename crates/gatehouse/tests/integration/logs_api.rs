@@ -71,7 +71,10 @@ async fn events_are_recorded_and_queryable() {
         .await;
     assert_eq!(types(&by_user.body), Vec::<String>::new());
     let by_pseudonym = s
-        .get(&format!("/api/v2/logs?q={}", enc(&format!("user_id:\"{pseudonym}\""))))
+        .get(&format!(
+            "/api/v2/logs?q={}",
+            enc(&format!("user_id:\"{pseudonym}\""))
+        ))
         .await;
     assert_eq!(types(&by_pseudonym.body), vec!["sdu"]);
     let id = logs[2]["log_id"].as_str().unwrap();

@@ -82,7 +82,10 @@ async fn terms_get(
     b: BrowserRequest,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let outcome = s.gatehouse.terms_screen(field(&q, "state"), &b.browser).await;
+    let outcome = s
+        .gatehouse
+        .terms_screen(field(&q, "state"), &b.browser)
+        .await;
     super::render(&s.gatehouse, outcome, &b)
 }
 
@@ -207,7 +210,8 @@ async fn sign_in_callback(
             super::pages::message("You are not signed in", &text),
         ),
     };
-    let clear = super::cookies::set_under(SIGN_IN_COOKIE_PATH, SIGN_IN_COOKIE, "", 0, super::secure(g));
+    let clear =
+        super::cookies::set_under(SIGN_IN_COOKIE_PATH, SIGN_IN_COOKIE, "", 0, super::secure(g));
     if let Ok(v) = HeaderValue::from_str(&clear) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -348,9 +352,18 @@ fn logins(view: &AccountView) -> Markup {
     }
 }
 
-fn account_markup(view: &AccountView, csrf: &str, shown: Option<&str>, error: Option<&str>) -> Markup {
+fn account_markup(
+    view: &AccountView,
+    csrf: &str,
+    shown: Option<&str>,
+    error: Option<&str>,
+) -> Markup {
     let u = &view.user;
-    let title = u.name.as_deref().or(u.email.as_deref()).unwrap_or(&u.user_id);
+    let title = u
+        .name
+        .as_deref()
+        .or(u.email.as_deref())
+        .unwrap_or(&u.user_id);
     let body = html! {
         div.user-head {
             @if let Some(p) = &u.picture { img.avatar #picture src=(p) alt=""; }
@@ -389,7 +402,12 @@ async fn show_account(
     error: Option<&str>,
 ) -> Response {
     match g.account_view(session).await {
-        Ok(view) => form_page(g, b, status, account_markup(&view, &csrf_of(g, b), shown, error)),
+        Ok(view) => form_page(
+            g,
+            b,
+            status,
+            account_markup(&view, &csrf_of(g, b), shown, error),
+        ),
         Err(e) => failure_page(e.into(), &b.request_id),
     }
 }
@@ -404,7 +422,15 @@ async fn account_page(
         Ok(s) => s,
         Err(r) => return r,
     };
-    show_account(g, &b, &session, StatusCode::OK, done_message(field(&q, "done")), None).await
+    show_account(
+        g,
+        &b,
+        &session,
+        StatusCode::OK,
+        done_message(field(&q, "done")),
+        None,
+    )
+    .await
 }
 
 /// `GET /u/account/data`: everything about the user as one JSON file.
@@ -419,7 +445,10 @@ async fn download(State(s): State<AppState>, b: BrowserRequest) -> Response {
             let body = serde_json::to_vec_pretty(&doc).unwrap_or_default();
             let mut r = (StatusCode::OK, body).into_response();
             let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
             h.insert(
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_static("attachment; filename=\"my-data.json\""),
@@ -430,14 +459,23 @@ async fn download(State(s): State<AppState>, b: BrowserRequest) -> Response {
     }
 }
 
-async fn correct_name(State(s): State<AppState>, b: BrowserRequest, VerifiedForm(f): VerifiedForm) -> Response {
+async fn correct_name(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
     let g = &s.gatehouse;
     let session = match session_for_post(g, &b).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     match g
-        .correct_name(&session.user, field(&f, "name"), field(&f, "given_name"), field(&f, "family_name"))
+        .correct_name(
+            &session.user,
+            field(&f, "name"),
+            field(&f, "given_name"),
+            field(&f, "family_name"),
+        )
         .await
     {
         Ok(_) => see_other("/u/account?done=name"),
@@ -448,7 +486,11 @@ async fn correct_name(State(s): State<AppState>, b: BrowserRequest, VerifiedForm
     }
 }
 
-async fn withdraw(State(s): State<AppState>, b: BrowserRequest, VerifiedForm(_): VerifiedForm) -> Response {
+async fn withdraw(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    VerifiedForm(_): VerifiedForm,
+) -> Response {
     let g = &s.gatehouse;
     let session = match session_for_post(g, &b).await {
         Ok(s) => s,
@@ -470,7 +512,11 @@ fn delete_markup(
     branding: &gatehouse_service::browser::Branding,
 ) -> Markup {
     let csrf = csrf_of(g, b);
-    let who = session.user.email.as_deref().unwrap_or(&session.user.user_id);
+    let who = session
+        .user
+        .email
+        .as_deref()
+        .unwrap_or(&session.user.user_id);
     let body = html! {
         h1 { "Delete your account" }
         p.muted { "Signed in as " (who) }
@@ -513,7 +559,12 @@ async fn show_delete(
         Ok(br) => br,
         Err(e) => return failure_page(e.into(), &b.request_id),
     };
-    form_page(g, b, status, delete_markup(g, b, session, how, error, &branding))
+    form_page(
+        g,
+        b,
+        status,
+        delete_markup(g, b, session, how, error, &branding),
+    )
 }
 
 async fn delete_page(State(s): State<AppState>, b: BrowserRequest) -> Response {
@@ -537,14 +588,23 @@ async fn reauthenticate(State(s): State<AppState>, b: BrowserRequest) -> Respons
     sign_in(g, &b, "/u/account/delete", true, Some(&connection)).await
 }
 
-async fn delete_account(State(s): State<AppState>, b: BrowserRequest, VerifiedForm(f): VerifiedForm) -> Response {
+async fn delete_account(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
     let g = &s.gatehouse;
     let session = match session_for_post(g, &b).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     match g
-        .delete_own_account(&session, field(&f, "password"), field(&f, "confirm") == "yes", &b.browser)
+        .delete_own_account(
+            &session,
+            field(&f, "password"),
+            field(&f, "confirm") == "yes",
+            &b.browser,
+        )
         .await
     {
         Ok(()) => {
@@ -576,7 +636,10 @@ const AVATAR_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-a
 /// `GET /u/avatars/<initials>.svg`: the same letters always draw the same picture, so it is
 /// cached for a year; applications on other origins show it (`Cross-Origin-Resource-Policy`).
 async fn avatar(Path(file): Path<String>) -> Response {
-    let Some(initials) = file.strip_suffix(".svg").filter(|i| gatehouse_core::avatar::valid_initials(i)) else {
+    let Some(initials) = file
+        .strip_suffix(".svg")
+        .filter(|i| gatehouse_core::avatar::valid_initials(i))
+    else {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     };
     let mut r = (StatusCode::OK, gatehouse_core::avatar::svg(initials)).into_response();

@@ -37,12 +37,7 @@ pub(super) fn flow_fields(transaction: &str, csrf: &str) -> Markup {
     html! { (hidden("state", transaction)) (csrf_input(csrf)) }
 }
 
-pub(super) fn password_input(
-    id: &str,
-    name: &str,
-    autocomplete: &str,
-    autofocus: bool,
-) -> Markup {
+pub(super) fn password_input(id: &str, name: &str, autocomplete: &str, autofocus: bool) -> Markup {
     html! {
         input #(id) name=(name) type="password" autocomplete=(autocomplete) required autofocus[autofocus];
     }

@@ -7,11 +7,11 @@ use super::{
     over_limit, role_not_found,
 };
 use crate::Gatehouse;
-use gatehouse_core::gdpr::DefaultPicture;
 use crate::error::{Result, ServiceError};
 use gatehouse_core::authorization::{
     NamedFields, PERMISSIONS_PER_ROLE, PERMISSIONS_PER_USER, ROLES_PER_TENANT, ROLES_PER_USER,
 };
+use gatehouse_core::gdpr::DefaultPicture;
 use gatehouse_store::{Added, Holder, Link, Named};
 use std::collections::HashMap;
 

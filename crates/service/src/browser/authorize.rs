@@ -198,10 +198,7 @@ impl Gatehouse {
                     .await;
                 return problem_answer(
                     req,
-                    AuthorizeProblem::new(
-                        "interaction_required",
-                        "The user must accept the terms",
-                    ),
+                    AuthorizeProblem::new("interaction_required", "The user must accept the terms"),
                 );
             }
             Ok(Some(_)) => {

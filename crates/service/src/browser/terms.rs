@@ -96,7 +96,9 @@ impl Gatehouse {
             client_name,
             user_email: session.user.email.clone(),
             changed: previous.as_ref().is_some_and(|c| c.given),
-            withdrawn: previous.as_ref().is_some_and(|c| !c.given && !c.history.is_empty()),
+            withdrawn: previous
+                .as_ref()
+                .is_some_and(|c| !c.given && !c.history.is_empty()),
             terms_url: terms.terms_url,
             terms_version: terms.terms_version,
             branding,

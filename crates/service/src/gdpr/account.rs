@@ -104,7 +104,11 @@ fn safe_return_path(p: &str) -> String {
     let ok = (p == "/u/account" || p.starts_with("/u/account/") || p.starts_with("/u/account?"))
         && !p.contains("//")
         && !p.contains('\\');
-    if ok { p.to_string() } else { "/u/account".into() }
+    if ok {
+        p.to_string()
+    } else {
+        "/u/account".into()
+    }
 }
 
 impl Gatehouse {
@@ -365,7 +369,11 @@ impl Gatehouse {
                     .await
                 {
                     Ok(proven) if proven.user_id == user.user_id => {}
-                    Ok(_) => return Err(DeleteRefused::Problem(LoginRefusal::WrongCredentials.to_string())),
+                    Ok(_) => {
+                        return Err(DeleteRefused::Problem(
+                            LoginRefusal::WrongCredentials.to_string(),
+                        ));
+                    }
                     Err(LoginRefusal::Failed(f)) => return Err(DeleteRefused::Failed(f)),
                     Err(refusal) => {
                         if refusal == LoginRefusal::TooManyAttempts {
@@ -397,7 +405,10 @@ mod tests {
         assert_eq!(safe_return_path("/u/account/delete"), "/u/account/delete");
         assert_eq!(safe_return_path("/u/account"), "/u/account");
         assert_eq!(safe_return_path("/u/accounts"), "/u/account");
-        assert_eq!(safe_return_path("https://evil.example/u/account"), "/u/account");
+        assert_eq!(
+            safe_return_path("https://evil.example/u/account"),
+            "/u/account"
+        );
         assert_eq!(safe_return_path("/u/account//evil"), "/u/account");
     }
 }

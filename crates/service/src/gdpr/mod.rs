@@ -74,7 +74,11 @@ impl Gatehouse {
     }
 
     /// Records that the user accepted `terms` now (keeping the history).
-    pub(crate) async fn record_consent(&self, user: &User, terms: &ConsentSettings) -> Result<User> {
+    pub(crate) async fn record_consent(
+        &self,
+        user: &User,
+        terms: &ConsentSettings,
+    ) -> Result<User> {
         let record = accepted(&user.user_metadata, terms, &iso8601(self.now()));
         self.set_consent_record(&user.user_id, record).await
     }

@@ -404,7 +404,13 @@ impl Gatehouse {
                     }
                 }
                 None => {
-                    let user = self.imported_user(&c, connection_id, &params.connection, now, picture_style)?;
+                    let user = self.imported_user(
+                        &c,
+                        connection_id,
+                        &params.connection,
+                        now,
+                        picture_style,
+                    )?;
                     for (i, factor) in c.row.mfa_factors.iter().enumerate() {
                         batch
                             .factors

@@ -131,10 +131,7 @@ impl Browser {
         for (k, v) in &self.headers {
             req = req.header(k, v);
         }
-        let resp = req
-            .send()
-            .await
-            .expect("GET");
+        let resp = req.send().await.expect("GET");
         self.read(resp).await
     }
 
@@ -152,11 +149,7 @@ impl Browser {
         for (k, v) in &self.headers {
             req = req.header(k, v);
         }
-        let resp = req
-            .body(body)
-            .send()
-            .await
-            .expect("POST");
+        let resp = req.body(body).send().await.expect("POST");
         self.read(resp).await
     }
 
