@@ -83,19 +83,12 @@ macro_rules! erase_from_logs {
         let by_id = format!("SELECT {cols} FROM logs WHERE tenant_id = $1 AND user_id = $2");
         let by_name =
             format!("SELECT {cols} FROM logs WHERE tenant_id = $1 AND lower(user_name) = $2");
-        let by_mention = format!(
-            "SELECT {cols} FROM logs WHERE tenant_id = $1 AND (lower(COALESCE(description, '')) LIKE $2 ESCAPE '\\' OR lower({}) LIKE $2 ESCAPE '\\')",
-            $details_text
-        );
         let mut lookups: Vec<(&str, String)> = vec![];
         for id in &erasure.user_ids {
             lookups.push((&by_id, id.clone()));
         }
         for name in erasure.emails.iter().chain(&erasure.usernames) {
             lookups.push((&by_name, name.to_lowercase()));
-        }
-        for term in erasure.terms() {
-            lookups.push((&by_mention, $crate::logs::contains_pattern(term)));
         }
         for (sql, value) in lookups {
             let rows = sqlx::query_as::<_, $crate::logs::Row>(sql)
@@ -104,6 +97,29 @@ macro_rules! erase_from_logs {
                 .fetch_all(&mut *$tx)
                 .await?;
             for r in rows {
+                let e: gatehouse_core::log_event::LogEvent = r.into();
+                found.insert(e.log_id.clone(), e);
+            }
+        }
+        // Mentions elsewhere need a scan of the tenant's log: one, for every term at once.
+        let patterns: Vec<String> = erasure.terms().map($crate::logs::contains_pattern).collect();
+        if !patterns.is_empty() {
+            let any = (0..patterns.len())
+                .map(|i| {
+                    format!(
+                        "lower(COALESCE(description, '')) LIKE ${n} ESCAPE '\\' OR lower({d}) LIKE ${n} ESCAPE '\\'",
+                        n = i + 2,
+                        d = $details_text
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let sql = format!("SELECT {cols} FROM logs WHERE tenant_id = $1 AND ({any})");
+            let mut q = sqlx::query_as::<_, $crate::logs::Row>(&sql).bind($tenant);
+            for p in &patterns {
+                q = q.bind(p);
+            }
+            for r in q.fetch_all(&mut *$tx).await? {
                 let e: gatehouse_core::log_event::LogEvent = r.into();
                 found.insert(e.log_id.clone(), e);
             }

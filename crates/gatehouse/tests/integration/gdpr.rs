@@ -520,6 +520,13 @@ async fn deleting_an_account_takes_the_password_and_erases_the_user_from_the_log
     let victim = s.create_user(email, json!({"given_name": "Eero"})).await;
     let id = victim["user_id"].as_str().unwrap().to_string();
     s.create_user(other_email, json!({})).await;
+    // An administrator's change names them in its `sapi` event's path.
+    s.patch(
+        &format!("/api/v2/users/{}", enc(&id)),
+        json!({"user_metadata": {"kundnummer": "K-1042"}}),
+    )
+    .await
+    .assert_status(200);
 
     let mut b = Browser::new(&s.url);
     b.headers.push(("x-forwarded-for".into(), ip.into()));
@@ -600,6 +607,10 @@ async fn deleting_an_account_takes_the_password_and_erases_the_user_from_the_log
     let theirs = before.iter().filter(|e| e["user_id"] == json!(id)).count();
     assert!(theirs >= 3, "the victim has events before: {before:?}");
     assert!(before.iter().any(|e| e["ip"] == ip));
+    assert!(
+        serde_json::to_string(&before).unwrap().contains(&enc(&id)),
+        "the path names them before"
+    );
 
     let done = b
         .post_form(
