@@ -248,16 +248,24 @@ pub const ERASED: &str = "[erased]";
 
 impl Erasure {
     /// Is this event the user's own (by id or by the name they logged in with)?
+    /// An event naming another user (an account of another connection with the same
+    /// email) is that user's, even when its login name is the same.
     pub fn owns(&self, e: &LogEvent) -> bool {
-        e.user_id
-            .as_deref()
-            .is_some_and(|id| self.user_ids.iter().any(|u| u == id))
-            || e.user_name.as_deref().is_some_and(|n| {
+        match e.user_id.as_deref() {
+            Some(id) => self.user_ids.iter().any(|u| u == id),
+            None => e.user_name.as_deref().is_some_and(|n| {
                 self.emails
                     .iter()
                     .chain(&self.usernames)
                     .any(|x| x.eq_ignore_ascii_case(n.trim()))
-            })
+            }),
+        }
+    }
+
+    fn someone_elses(&self, e: &LogEvent) -> bool {
+        e.user_id
+            .as_deref()
+            .is_some_and(|id| !self.user_ids.iter().any(|u| u == id))
     }
 
     /// Search terms for events that mention the user anywhere (ids and emails; usernames
@@ -302,9 +310,11 @@ impl Erasure {
                 replace_whole(&acc, from, to)
             })
         };
-        if let Some(name) = &e.user_name {
-            let clean = scrub_text(name);
-            e.user_name = Some(clean);
+        // Another user's login name is theirs to keep.
+        if !self.someone_elses(e)
+            && let Some(name) = &e.user_name
+        {
+            e.user_name = Some(scrub_text(name));
         }
         if let Some(d) = &e.description {
             e.description = Some(scrub_text(d));
@@ -549,5 +559,17 @@ mod tests {
             ..Default::default()
         };
         assert!(!erasure.scrub(&mut unrelated, &[]));
+        // An account of another connection with the same address keeps its events.
+        let mut namesake = LogEvent {
+            kind: "s".into(),
+            user_id: Some("google-oauth2|1077".into()),
+            user_name: Some("zoë@example.com".into()),
+            ip: Some("198.51.100.3".into()),
+            ..Default::default()
+        };
+        let kept = namesake.clone();
+        assert!(!erasure.owns(&namesake));
+        assert!(!erasure.scrub(&mut namesake, &["198.51.100.3".into()]));
+        assert_eq!(namesake, kept);
     }
 }
