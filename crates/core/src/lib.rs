@@ -5,12 +5,14 @@
 
 pub mod authorization;
 pub mod authorize;
+pub mod avatar;
 pub mod breached;
 pub mod client;
 pub mod connection;
 pub mod custom_db;
 pub mod delegated_admin;
 pub mod email;
+pub mod gdpr;
 pub mod impersonation;
 pub mod import;
 pub mod log_event;

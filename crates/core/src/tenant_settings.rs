@@ -1,7 +1,8 @@
 //! A tenant's settings (`/api/v2/tenants/settings`): the name and logo on the hosted pages,
 //! the tenant-wide Allowed Logout URLs, browser session lifetimes, the post-login
 //! redirect hook, and what delegated administrators may see and do (`delegated_admin`,
-//! read and checked in `crate::delegated_admin`).
+//! read and checked in `crate::delegated_admin`), the terms users accept (`consent`) and
+//! their default picture (`default_picture`), both read in `crate::gdpr`.
 
 use crate::payload::{InvalidBody, Payload};
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,11 @@ pub struct TenantSettings {
     /// Which groups, roles and permissions reach tokens and `app_metadata.authorization`
     /// (the Authorization Extension's configuration).
     pub authorization: crate::authorization::AuthorizationSettings,
+    /// Gatehouse extension: the terms a sign-up must accept, asked again at login when
+    /// their version changes (`{terms_url, terms_version}`). Unset, nobody is asked.
+    pub consent: Option<crate::gdpr::ConsentSettings>,
+    /// Gatehouse extension: Auth0's Gravatar (default) or Gatehouse's own initials image.
+    pub default_picture: crate::gdpr::DefaultPicture,
 }
 
 /// Auth0's tenant `flags` that Gatehouse honours.
@@ -86,6 +92,8 @@ impl Default for TenantSettings {
             email_templates: Default::default(),
             flags: TenantFlags::default(),
             authorization: Default::default(),
+            consent: None,
+            default_picture: Default::default(),
         }
     }
 }
@@ -105,6 +113,8 @@ const PROPERTIES: &[&str] = &[
     "delegated_admin",
     "flags",
     "authorization",
+    "consent",
+    "default_picture",
 ];
 
 fn absolute_url(field: &str, v: &str) -> Result<(), InvalidBody> {
@@ -204,6 +214,14 @@ impl TenantSettings {
                 )
             }
         }
+        match p.raw("consent") {
+            None => {}
+            Some(Value::Null) => self.consent = None,
+            Some(v) => self.consent = Some(crate::gdpr::ConsentSettings::from_value(v)?),
+        }
+        if let Some(v) = p.raw("default_picture") {
+            self.default_picture = crate::gdpr::DefaultPicture::parse(&v)?;
+        }
         if let Some(h) = hours(&mut p, "session_lifetime")? {
             self.session_lifetime = h;
         }
@@ -256,6 +274,13 @@ impl TenantSettings {
             "authorization".into(),
             serde_json::to_value(&self.authorization).unwrap_or(Value::Null),
         );
+        if let Some(c) = &self.consent {
+            m.insert("consent".into(), c.to_json());
+        }
+        m.insert(
+            "default_picture".into(),
+            json!(self.default_picture.as_str()),
+        );
         Value::Object(m)
     }
 
@@ -289,6 +314,8 @@ mod tests {
             json!({"nope": 1}),
             json!({}),
             json!({"friendly_name": "Changed", "session_lifetime": -1}),
+            json!({"friendly_name": "Changed", "consent": {"terms_url": "https://x.example/t"}}),
+            json!({"default_picture": "identicon"}),
         ] {
             let before = s.clone();
             assert!(

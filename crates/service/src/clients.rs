@@ -19,6 +19,8 @@ pub struct Client {
 
 /// The dashboard's client id: fixed, so a restart on another address finds it again.
 pub const DASHBOARD_CLIENT_ID: &str = "gatehouse-dashboard";
+/// The hosted account page's client id (`crate::gdpr::account`), fixed like the dashboard's.
+pub const ACCOUNT_CLIENT_ID: &str = "gatehouse-account";
 
 fn purpose(client_id: &str) -> String {
     format!("client_secret:{client_id}")

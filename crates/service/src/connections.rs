@@ -37,9 +37,11 @@ fn check_id(id: &str) -> Result<()> {
 
 /// Whether an application may sign users in, up or back through this connection: it is in
 /// the connection's `enabled_clients` (Auth0's rule; security review M5), or it is the
-/// dashboard, which admits administrators whatever their connection.
+/// dashboard, which admits administrators whatever their connection, or the account page,
+/// which admits every user.
 pub(crate) fn connection_serves(conn: &StoredConnection, client_id: &str) -> bool {
     client_id == crate::clients::DASHBOARD_CLIENT_ID
+        || client_id == crate::clients::ACCOUNT_CLIENT_ID
         || conn.settings.enabled_clients.iter().any(|c| c == client_id)
 }
 

@@ -16,6 +16,7 @@ pub mod custom_db;
 pub mod delegated_admin;
 pub mod email_templates;
 pub mod error;
+pub mod gdpr;
 pub mod hashing;
 mod housekeeping;
 pub mod identities;

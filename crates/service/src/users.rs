@@ -166,11 +166,20 @@ impl Gatehouse {
             &email,
             now,
         );
+        let picture = match req.picture {
+            Some(p) => p,
+            None => {
+                let who = crate::pictures::Who {
+                    email: &email,
+                    given_name: req.given_name.as_deref(),
+                    family_name: req.family_name.as_deref(),
+                    name: req.name.as_deref(),
+                };
+                self.picture_for(self.picture_style().await?, who)
+            }
+        };
         let user = User {
-            picture: Some(
-                req.picture
-                    .unwrap_or_else(|| crate::pictures::default_picture(&email)),
-            ),
+            picture: Some(picture),
             name: req.name.or_else(|| base.name.clone()),
             nickname: req.nickname.or_else(|| base.nickname.clone()),
             email_verified: req.email_verified.unwrap_or(false),
@@ -239,12 +248,20 @@ impl Gatehouse {
         {
             self.delete_through_scripts(&c, &found.user).await?;
         }
-        if self.inner.users.delete(self.tenant(), user_id).await? {
-            tracing::info!(user_id, "user deleted");
+        // Deletion is the GDPR erasure (Auth0's documented way): the user's log events are
+        // pseudonymised in the same transaction (`crate::gdpr`).
+        let erasure = self.erasure_of(&found.user);
+        if self
+            .inner
+            .users
+            .delete_erasing(self.tenant(), user_id, Some(&erasure))
+            .await?
+        {
+            tracing::info!(pseudonym = %erasure.pseudonym, "user deleted and its log events pseudonymised");
             self.record(gatehouse_core::log_event::LogEvent {
                 kind: gatehouse_core::log_event::codes::SUCCESS_USER_DELETION.into(),
                 description: Some("User deleted".into()),
-                user_id: Some(user_id.to_string()),
+                user_id: Some(erasure.pseudonym),
                 ..Default::default()
             })
             .await;

@@ -103,6 +103,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_impersonation.sql"),
         postgres: include_str!("../migrations/postgres/0012_impersonation.sql"),
     },
+    Migration {
+        version: 13,
+        name: "gdpr",
+        sqlite: include_str!("../migrations/sqlite/0013_gdpr.sql"),
+        postgres: include_str!("../migrations/postgres/0013_gdpr.sql"),
+    },
 ];
 
 /// A JSON object column.

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use sqlx::types::Json;
 
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     log_id: String,
     date: i64,
     #[sqlx(rename = "type")]
@@ -50,10 +50,111 @@ pub struct LogQuery {
     pub with_total: bool,
 }
 
-const COLUMNS: &str = "log_id, date, type, description, client_id, connection, user_id, user_name, ip, user_agent, details";
+pub(crate) const COLUMNS: &str = "log_id, date, type, description, client_id, connection, user_id, user_name, ip, user_agent, details";
 const CONDITION: &str = "tenant_id = $1 AND ($2 IS NULL OR type = $2) AND ($3 IS NULL OR user_id = $3) AND ($4 IS NULL OR client_id = $4)
     AND ($5 IS NULL OR connection = $5) AND ($6 IS NULL OR ip = $6) AND ($7 IS NULL OR date >= $7) AND ($8 IS NULL OR date <= $8)
     AND ($9 IS NULL OR log_id > $9)";
+
+/// A `LIKE` pattern finding `term` anywhere (lowercase; `\` escapes).
+pub(crate) fn contains_pattern(term: &str) -> String {
+    let mut p = String::from("%");
+    for c in term.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// Pseudonymises, inside the caller's transaction `$tx`, every event that names a user being
+/// erased (`gatehouse_core::gdpr::Erasure`): their own events (by id, or by the email or
+/// username they logged in with) lose email, name, IP and user agent and keep type, date,
+/// client and a pseudonymous id; other events that mention their id or email anywhere (an
+/// administrator's `sapi` path, an impersonation's details) have the mention replaced.
+/// `$details_text` is the details column as text in the dialect.
+macro_rules! erase_from_logs {
+    ($tx:expr, $details_text:expr, $tenant:expr, $erasure:expr) => {{
+        let erasure: &gatehouse_core::gdpr::Erasure = $erasure;
+        let cols = $crate::logs::COLUMNS;
+        let mut found: std::collections::BTreeMap<String, gatehouse_core::log_event::LogEvent> =
+            std::collections::BTreeMap::new();
+        let by_id = format!("SELECT {cols} FROM logs WHERE tenant_id = $1 AND user_id = $2");
+        let by_name =
+            format!("SELECT {cols} FROM logs WHERE tenant_id = $1 AND lower(user_name) = $2");
+        let mut lookups: Vec<(&str, String)> = vec![];
+        for id in &erasure.user_ids {
+            lookups.push((&by_id, id.clone()));
+        }
+        for name in erasure.emails.iter().chain(&erasure.usernames) {
+            lookups.push((&by_name, name.to_lowercase()));
+        }
+        for (sql, value) in lookups {
+            let rows = sqlx::query_as::<_, $crate::logs::Row>(sql)
+                .bind($tenant)
+                .bind(&value)
+                .fetch_all(&mut *$tx)
+                .await?;
+            for r in rows {
+                let e: gatehouse_core::log_event::LogEvent = r.into();
+                found.insert(e.log_id.clone(), e);
+            }
+        }
+        // Mentions elsewhere need a scan of the tenant's log: one, for every term at once.
+        let patterns: Vec<String> = erasure.terms().map($crate::logs::contains_pattern).collect();
+        if !patterns.is_empty() {
+            let any = (0..patterns.len())
+                .map(|i| {
+                    format!(
+                        "lower(COALESCE(description, '')) LIKE ${n} ESCAPE '\\' OR lower({d}) LIKE ${n} ESCAPE '\\'",
+                        n = i + 2,
+                        d = $details_text
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let sql = format!("SELECT {cols} FROM logs WHERE tenant_id = $1 AND ({any})");
+            let mut q = sqlx::query_as::<_, $crate::logs::Row>(&sql).bind($tenant);
+            for p in &patterns {
+                q = q.bind(p);
+            }
+            for r in q.fetch_all(&mut *$tx).await? {
+                let e: gatehouse_core::log_event::LogEvent = r.into();
+                found.insert(e.log_id.clone(), e);
+            }
+        }
+        // The addresses the user came from: their own events' (other users' events from the
+        // same address, a shared network, keep theirs).
+        let mut ips: Vec<String> = found
+            .values()
+            .filter(|e| erasure.owns(e))
+            .filter_map(|e| e.ip.clone())
+            .collect();
+        ips.sort();
+        ips.dedup();
+        for mut e in found.into_values() {
+            if !erasure.scrub(&mut e, &ips) {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE logs SET user_id = $3, user_name = $4, ip = $5, user_agent = $6, description = $7, details = $8
+                 WHERE tenant_id = $1 AND log_id = $2",
+            )
+            .bind($tenant)
+            .bind(&e.log_id)
+            .bind(&e.user_id)
+            .bind(&e.user_name)
+            .bind(&e.ip)
+            .bind(&e.user_agent)
+            .bind(&e.description)
+            .bind(sqlx::types::Json(&e.details))
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+pub(crate) use erase_from_logs;
 
 #[derive(Clone, Debug)]
 pub struct LogStore {

@@ -1057,6 +1057,21 @@ impl UserStore {
 
     /// Deletes a user, the identities linked to it, and everything they own.
     pub async fn delete(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
+        self.delete_erasing(tenant, user_id, None).await
+    }
+
+    /// Deletes a user and, with an `erasure`, pseudonymises the log events naming them in the
+    /// same transaction (GDPR erasure): the user never exists without their events scrubbed.
+    pub async fn delete_erasing(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        erasure: Option<&gatehouse_core::gdpr::Erasure>,
+    ) -> Result<bool, StoreError> {
+        let details_text = match self.db.dialect() {
+            crate::db::Dialect::Sqlite => "details",
+            crate::db::Dialect::Postgres => "details::text",
+        };
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             for table in USER_OWNED_TABLES {
@@ -1078,6 +1093,9 @@ impl UserStore {
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(erasure) = erasure.filter(|_| r.rows_affected() == 1) {
+                crate::logs::erase_from_logs!(tx, details_text, tenant, erasure);
+            }
             tx.commit().await?;
             Ok(r.rows_affected() == 1)
         })

@@ -21,6 +21,7 @@ mod custom_database;
 mod delegated_admin;
 mod email_flows;
 mod forgot_password;
+mod gdpr;
 mod impersonation;
 mod jobs;
 mod lifetimes;

@@ -52,7 +52,7 @@ pub async fn app(s: &mut TestServer, name: &str) -> App {
 }
 
 /// An `oidc` connection to the stand-in, enabled for `apps`, with extra options.
-async fn oidc_connection(
+pub(crate) async fn oidc_connection(
     s: &mut TestServer,
     p: &Provider,
     name: &str,
@@ -120,7 +120,7 @@ pub async fn exchange(s: &TestServer, app: &App, code: &str) -> Value {
     r.assert_status(200).clone()
 }
 
-fn staff_user(sub: &str, name: &str, email: &str) -> ProviderUser {
+pub(crate) fn staff_user(sub: &str, name: &str, email: &str) -> ProviderUser {
     ProviderUser {
         id_token: obj(json!({"sub": sub, "name": name, "email": email, "email_verified": true})),
         userinfo: obj(

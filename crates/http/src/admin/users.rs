@@ -535,6 +535,7 @@ async fn user_page(
             }
         }
         section.card { h2 { "Profile" } (profile(&user)) }
+        section.card #consent { h2 { "Consent" } (consent_state(&user)) }
         section.card { h2 { "Login statistics" } (login_statistics(&user, &facts.blocks, may(UserAction::Unblock), csrf)) }
         section.card { h2 { "Metadata" } (metadata_editor(&user, &shown, scope, csrf)) }
         @if let Some(targets) = &facts.impersonation {
@@ -1080,6 +1081,33 @@ async fn act(
     }
 }
 
+/// The user's consent to the tenant's terms (`user_metadata.consent`, docs/gdpr.md).
+fn consent_state(user: &User) -> Markup {
+    let Some(c) = gatehouse_core::gdpr::ConsentState::of(&user.user_metadata) else {
+        return html! { p.muted #consent-state { "No consent recorded." } };
+    };
+    let date = |d: &Option<String>| {
+        d.as_deref()
+            .and_then(gatehouse_core::time::parse_iso8601)
+            .map(|ms| format::time(Some(ms)))
+            .unwrap_or_else(|| "—".into())
+    };
+    let version = c.version.clone().unwrap_or_else(|| "—".into());
+    html! {
+        dl #consent-state {
+            dt { "State" }
+            dd {
+                @if c.given { span.badge.good { "given" } }
+                @else { span.badge.bad { "withdrawn" } }
+            }
+            dt { "Terms version" } dd { (version) }
+            dt { @if c.given { "Given" } @else { "Withdrawn" } } dd { (date(&c.date)) }
+            @if let Some(t) = &c.text_details { dt { "Terms" } dd { (t) } }
+            dt { "Changes" } dd { (c.history.len()) }
+        }
+    }
+}
+
 async fn confirm_delete(State(s): State<AppState>, d: Scoped, Path(id): Path<String>) -> Response {
     let user = match s
         .gatehouse
@@ -1096,7 +1124,7 @@ async fn confirm_delete(State(s): State<AppState>, d: Scoped, Path(id): Path<Str
         section.card {
             p {
                 "This deletes the user " code { (user.user_id) }
-                ", their sessions and refresh tokens. It cannot be undone."
+                ", their sessions and refresh tokens, and pseudonymises their log events (no email or IP address is kept). It cannot be undone."
             }
             form method="post" action={ "/admin/users/" (uid) "/delete" } {
                 (csrf_input(&d.csrf))

@@ -2,6 +2,7 @@
 //! under `/u/`, and `/continue` after the post-login redirect hook. Pages are rendered here;
 //! the flow's decisions are the service's (`gatehouse_service::browser`).
 
+mod account;
 pub(crate) mod cookies;
 mod forgot_password;
 mod pages;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
             "/u/reset-password",
             get(forgot_password::page).post(forgot_password::submit),
         )
+        .merge(account::router())
         .layer(axum::middleware::map_response(hosted_headers))
 }
 
@@ -156,6 +158,16 @@ pub(crate) fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Res
                 StatusCode::OK,
                 pages::consent(&screen, &g.csrf_token(&csrf)),
             )
+        }
+        Step::ToTerms { transaction } => redirect(&format!("/u/terms?state={transaction}")),
+        Step::Terms(screen) => {
+            set_csrf = new_csrf;
+            let status = if screen.error.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            html(status, account::terms_page(&screen, &g.csrf_token(&csrf)))
         }
         Step::SuggestLink(screen) => {
             set_csrf = new_csrf;
@@ -402,6 +414,8 @@ async fn signup_submit(
             field(&f, "state"),
             field(&f, "email"),
             field(&f, "password").to_string(),
+            // The box's value is the version of the terms the page showed.
+            f.get("terms").map(String::as_str),
             &b.browser,
         )
         .await;

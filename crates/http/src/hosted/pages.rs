@@ -11,7 +11,7 @@ use gatehouse_service::browser::{Branding, ConsentScreen, LoginScreen, describe_
 use maud::{DOCTYPE, PreEscaped};
 
 /// A hosted page: the shared frame, the tenant's branding (when known) on top of the card.
-fn layout(title: &str, branding: Option<&Branding>, body: Markup) -> Markup {
+pub(super) fn layout(title: &str, branding: Option<&Branding>, body: Markup) -> Markup {
     let frame = Frame {
         title,
         surface: Surface::Hosted,
@@ -35,11 +35,11 @@ fn brand(b: &Branding) -> Markup {
 }
 
 /// The transaction and CSRF token every flow form posts back.
-fn flow_fields(transaction: &str, csrf: &str) -> Markup {
+pub(super) fn flow_fields(transaction: &str, csrf: &str) -> Markup {
     html! { (hidden("state", transaction)) (csrf_input(csrf)) }
 }
 
-fn password_input(id: &str, name: &str, autocomplete: &str, autofocus: bool) -> Markup {
+pub(super) fn password_input(id: &str, name: &str, autocomplete: &str, autofocus: bool) -> Markup {
     html! {
         input #(id) name=(name) type="password" autocomplete=(autocomplete) required autofocus[autofocus];
     }
@@ -106,6 +106,7 @@ fn signup_form(s: &LoginScreen, csrf: &str) -> Markup {
                 value=(s.username.as_deref().unwrap_or(""));
             label for="password" { "Password" }
             (password_input("password", "password", "new-password", false))
+            @if let Some(t) = &s.terms { (super::account::terms_checkbox(t)) }
             button type="submit" { "Continue" }
         }
         p.muted {

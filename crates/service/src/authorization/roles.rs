@@ -11,6 +11,7 @@ use crate::error::{Result, ServiceError};
 use gatehouse_core::authorization::{
     NamedFields, PERMISSIONS_PER_ROLE, PERMISSIONS_PER_USER, ROLES_PER_TENANT, ROLES_PER_USER,
 };
+use gatehouse_core::gdpr::DefaultPicture;
 use gatehouse_store::{Added, Holder, Link, Named};
 use std::collections::HashMap;
 
@@ -158,7 +159,7 @@ impl Gatehouse {
                 let (mut users, total) = store
                     .members_page(link, self.tenant(), owner, None, page * per_page, per_page)
                     .await?;
-                fill_pictures(&mut users);
+                fill_pictures(self, self.picture_style().await?, &mut users);
                 Ok(MembersPage {
                     users,
                     total,
@@ -177,7 +178,7 @@ impl Gatehouse {
                 } else {
                     None
                 };
-                fill_pictures(&mut users);
+                fill_pictures(self, self.picture_style().await?, &mut users);
                 Ok(MembersPage { users, total, next })
             }
         }
@@ -414,12 +415,12 @@ fn too_many_user_roles() -> ServiceError {
 }
 
 /// Users without a picture of their own get the one their profile shows.
-fn fill_pictures(users: &mut [gatehouse_store::MemberRow]) {
+fn fill_pictures(g: &Gatehouse, style: DefaultPicture, users: &mut [gatehouse_store::MemberRow]) {
     for u in users {
         if u.picture.is_none()
             && let Some(e) = &u.email
         {
-            u.picture = Some(crate::pictures::default_picture(e));
+            u.picture = Some(g.picture_for(style, crate::pictures::Who::email(e)));
         }
     }
 }

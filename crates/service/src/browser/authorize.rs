@@ -205,6 +205,25 @@ impl Gatehouse {
             }
             Err(e) => return e.into(),
         }
+        // The tenant's terms, when this user has not accepted their current version.
+        match self.terms_to_accept(&req.client_id, &session.user).await {
+            Ok(None) => {}
+            Ok(Some(_)) if silent => {
+                self.log_silent_failure(req, browser, "Terms must be accepted")
+                    .await;
+                return problem_answer(
+                    req,
+                    AuthorizeProblem::new("interaction_required", "The user must accept the terms"),
+                );
+            }
+            Ok(Some(_)) => {
+                return match self.seal(&tx) {
+                    Ok(t) => Step::ToTerms { transaction: t },
+                    Err(e) => e.into(),
+                };
+            }
+            Err(e) => return e.into(),
+        }
         match self.needs_consent(&client, &tx, &session).await {
             Ok(false) => {}
             Ok(true) if silent => {

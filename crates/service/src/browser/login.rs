@@ -106,8 +106,13 @@ impl Gatehouse {
             Ok(p) => p,
             Err(e) => return e.into(),
         };
+        let terms = match self.tenant_settings().await {
+            Ok(s) => s.consent,
+            Err(e) => return e.into(),
+        };
         Step::Login(LoginScreen {
             providers,
+            terms,
             transaction: transaction.to_string(),
             signup: signup && signup_allowed,
             signup_allowed,
@@ -187,12 +192,14 @@ impl Gatehouse {
     }
 
     /// `POST /u/signup`: creates a database user with the connection's password policy,
-    /// then logs them in.
+    /// then logs them in. When the tenant has terms, `terms` is the version the form's
+    /// box accepted (`None`: not ticked); the user is created with the consent recorded.
     pub async fn submit_signup(
         &self,
         transaction: &str,
         email: &str,
         password: String,
+        terms: Option<&str>,
         browser: &Browser,
     ) -> Outcome {
         let (tx, connection) = match self.open_login(transaction).await {
@@ -215,7 +222,37 @@ impl Gatehouse {
         if !gatehouse_core::payload::is_email(&email) {
             return retry("Enter a valid email address.".into()).await;
         }
-        let new_user = NewUser::with_password(&connection.settings.name, &email, password);
+        let mut new_user = NewUser::with_password(&connection.settings.name, &email, password);
+        let current_terms = match self.tenant_settings().await {
+            Ok(s) => s.consent,
+            Err(e) => return Step::from(e).into(),
+        };
+        if let Some(current) = current_terms {
+            match terms {
+                Some(v) if v == current.terms_version => {}
+                Some(_) => {
+                    return retry(
+                        "The terms changed while this page was open. Read the current terms and accept them to sign up.".into(),
+                    )
+                    .await;
+                }
+                None => return retry("Accept the terms to sign up.".into()).await,
+            }
+            let record = gatehouse_core::gdpr::accepted(
+                &Default::default(),
+                &current,
+                &gatehouse_core::time::iso8601(self.now()),
+            );
+            let mut consent = serde_json::Map::new();
+            consent.insert(gatehouse_core::gdpr::CONSENT_KEY.into(), record);
+            match gatehouse_core::metadata::MetadataPatch::parse(
+                gatehouse_core::metadata::MetadataKind::User,
+                consent,
+            ) {
+                Ok(m) => new_user.user_metadata = Some(m),
+                Err(e) => return Step::from(ServiceError::from(e)).into(),
+            }
+        }
         // `signup` checks breached passwords, logs `ss`/`fs` and tells the owner of a taken
         // address, exactly as for `/dbconnections/signup`.
         match self

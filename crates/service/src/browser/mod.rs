@@ -17,6 +17,7 @@ pub mod magic_link;
 pub mod password_reset;
 pub mod resume;
 pub mod sessions;
+pub mod terms;
 pub mod upstream;
 
 pub use consent::describe_scope;
@@ -80,6 +81,8 @@ pub struct LoginScreen {
     pub branding: Branding,
     /// A button per upstream provider the application may use.
     pub providers: Vec<upstream::ProviderButton>,
+    /// The terms a sign-up must accept (tenant setting `consent`).
+    pub terms: Option<gatehouse_core::gdpr::ConsentSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +138,11 @@ pub enum Step {
         transaction: String,
     },
     Consent(ConsentScreen),
+    /// Send the browser to the terms page (`consent` setting: new terms, or none accepted).
+    ToTerms {
+        transaction: String,
+    },
+    Terms(terms::TermsScreen),
     /// After a first login through a provider: "this email already has an account — link
     /// them?" (`suggest_account_linking`).
     SuggestLink(upstream::LinkScreen),
@@ -317,7 +325,7 @@ impl Gatehouse {
 
     /// The tenant's name and logo; the settings cannot be read in an outage, and the page
     /// then says so rather than showing another name.
-    async fn branding(&self) -> Result<Branding, ServiceError> {
+    pub async fn branding(&self) -> Result<Branding, ServiceError> {
         let settings = self.tenant_settings().await?;
         Ok(Branding {
             tenant_name: settings

@@ -282,7 +282,7 @@ impl Gatehouse {
         for _ in 0..3 {
             let existing = self.inner.users.get(self.tenant(), &user_id).await?;
             let Some(existing) = existing else {
-                let user = self.new_script_user(c.stored, profile);
+                let user = self.new_script_user(c.stored, profile, self.picture_style().await?);
                 match self
                     .inner
                     .users
@@ -329,7 +329,12 @@ impl Gatehouse {
         )))
     }
 
-    fn new_script_user(&self, c: &StoredConnection, p: &ScriptProfile) -> User {
+    fn new_script_user(
+        &self,
+        c: &StoredConnection,
+        p: &ScriptProfile,
+        picture_style: gatehouse_core::gdpr::DefaultPicture,
+    ) -> User {
         let now = self.now();
         let email = p.email.clone().unwrap_or_default();
         let mut user = User::new(
@@ -345,7 +350,7 @@ impl Gatehouse {
             user.name = p.username.clone();
             user.nickname = p.username.clone();
         }
-        user.picture = Some(crate::pictures::default_picture(&email));
+        user.picture = Some(self.picture_for(picture_style, crate::pictures::Who::email(&email)));
         apply_script_profile(&mut user, p);
         user.user_metadata = p.user_metadata.clone().unwrap_or_default();
         user.app_metadata = p.app_metadata.clone().unwrap_or_default();

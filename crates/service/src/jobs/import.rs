@@ -343,6 +343,7 @@ impl Gatehouse {
             "import batch matched"
         );
         let now = self.now();
+        let picture_style = self.picture_style().await?;
         // Keys taken by earlier rows of this batch, so a file naming one user twice gets one
         // user and one DUPLICATED_USER, as across batches.
         let mut taken: HashSet<String> = HashSet::new();
@@ -403,7 +404,13 @@ impl Gatehouse {
                     }
                 }
                 None => {
-                    let user = self.imported_user(&c, connection_id, &params.connection, now)?;
+                    let user = self.imported_user(
+                        &c,
+                        connection_id,
+                        &params.connection,
+                        now,
+                        picture_style,
+                    )?;
                     for (i, factor) in c.row.mfa_factors.iter().enumerate() {
                         batch
                             .factors
@@ -454,6 +461,7 @@ impl Gatehouse {
         connection_id: &str,
         connection: &str,
         now: i64,
+        picture_style: gatehouse_core::gdpr::DefaultPicture,
     ) -> Result<User> {
         let r = &c.row;
         let id = match &r.user_id {
@@ -477,11 +485,15 @@ impl Gatehouse {
             family_name: r.family_name.clone(),
             name: r.name.clone().or(base.name.clone()),
             nickname: r.nickname.clone().or(base.nickname.clone()),
-            picture: Some(
-                r.picture
-                    .clone()
-                    .unwrap_or_else(|| crate::pictures::default_picture(&r.email)),
-            ),
+            picture: Some(r.picture.clone().unwrap_or_else(|| {
+                let who = crate::pictures::Who {
+                    email: &r.email,
+                    given_name: r.given_name.as_deref(),
+                    family_name: r.family_name.as_deref(),
+                    name: r.name.as_deref(),
+                };
+                self.picture_for(picture_style, who)
+            })),
             blocked: r.blocked,
             user_metadata: r.user_metadata.clone().unwrap_or_default(),
             app_metadata: r.app_metadata.clone().unwrap_or_default(),

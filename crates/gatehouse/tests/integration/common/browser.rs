@@ -8,6 +8,8 @@ pub struct Browser {
     http: reqwest::Client,
     base: String,
     pub cookies: HashMap<String, String>,
+    /// Sent with every request (`X-Forwarded-For` to come from another address).
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +68,7 @@ impl Browser {
                 .expect("client"),
             base: base.to_string(),
             cookies: HashMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -121,13 +124,14 @@ impl Browser {
     }
 
     pub async fn get(&mut self, url: &str) -> Page {
-        let resp = self
+        let mut req = self
             .http
             .get(self.absolute(url))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .expect("GET");
+            .header("cookie", self.cookie_header());
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await.expect("GET");
         self.read(resp).await
     }
 
@@ -137,15 +141,15 @@ impl Browser {
             .map(|(k, v)| format!("{}={}", super::enc(k), super::enc(v)))
             .collect::<Vec<_>>()
             .join("&");
-        let resp = self
+        let mut req = self
             .http
             .post(self.absolute(url))
             .header("cookie", self.cookie_header())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("POST");
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let resp = req.body(body).send().await.expect("POST");
         self.read(resp).await
     }
 
