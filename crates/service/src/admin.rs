@@ -16,9 +16,8 @@ use crate::Gatehouse;
 use crate::browser::sessions::NewSessionCookie;
 use crate::error::{Result, ServiceError};
 use crate::oauth::TokenRequest;
-use gatehouse_core::client::ClientSettings;
 use gatehouse_core::user::User;
-use gatehouse_store::{SessionKind, StoredClient};
+use gatehouse_store::SessionKind;
 use serde::{Deserialize, Serialize};
 
 pub use crate::clients::DASHBOARD_CLIENT_ID;
@@ -341,56 +340,14 @@ impl Gatehouse {
     /// Creates the dashboard's application if it is missing, and points its callback at this
     /// server's address (which may have changed since it was created).
     async fn ensure_dashboard_client(&self) -> Result<()> {
-        let callback = self.dashboard_callback();
-        let logout = format!("{}/admin", self.config().public_url);
-        match self
-            .inner
-            .clients
-            .get(self.tenant(), DASHBOARD_CLIENT_ID)
-            .await?
-        {
-            Some(mut c) => {
-                if c.settings.callbacks != [callback.clone()]
-                    || c.settings.allowed_logout_urls != [logout.clone()]
-                {
-                    c.settings.callbacks = vec![callback];
-                    c.settings.allowed_logout_urls = vec![logout];
-                    self.inner
-                        .clients
-                        .update(self.tenant(), &c, self.now())
-                        .await?;
-                }
-            }
-            None => {
-                let mut s = ClientSettings::new(DASHBOARD_CLIENT_NAME.into());
-                s.description = Some(
-                    "Gatehouse's own admin dashboard (/admin). Created by the server; only users with the admin role can sign in to it."
-                        .into(),
-                );
-                s.app_type = Some("regular_web".into());
-                s.is_first_party = true;
-                s.callbacks = vec![callback];
-                s.allowed_logout_urls = vec![logout];
-                s.grant_types = vec!["authorization_code".into()];
-                s.token_endpoint_auth_method = "none".into();
-                let client = StoredClient {
-                    client_id: DASHBOARD_CLIENT_ID.into(),
-                    settings: s,
-                    sealed_secret: None,
-                };
-                match self
-                    .inner
-                    .clients
-                    .insert(self.tenant(), &client, self.now())
-                    .await
-                {
-                    // Another node created it first.
-                    Ok(()) | Err(gatehouse_store::StoreError::Conflict(_)) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        Ok(())
+        self.ensure_own_client(crate::clients::OwnClient {
+            client_id: DASHBOARD_CLIENT_ID,
+            name: DASHBOARD_CLIENT_NAME,
+            description: "Gatehouse's own admin dashboard (/admin). Created by the server; only users with the admin role can sign in to it.",
+            callback: self.dashboard_callback(),
+            logout_url: Some(format!("{}/admin", self.config().public_url)),
+        })
+        .await
     }
 
     /// Starts a dashboard sign-in that comes back to `return_to` (a path under `/admin`).

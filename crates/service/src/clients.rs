@@ -242,4 +242,62 @@ impl Gatehouse {
         self.inner.cors_origins.invalidate();
         Ok(())
     }
+
+    /// Creates one of the server's own applications (the dashboard's, the account page's)
+    /// if it is missing, and points its callback and logout URLs at this server's address,
+    /// which may have changed since it was created. Public, code flow only, first party.
+    pub(crate) async fn ensure_own_client(&self, own: OwnClient<'_>) -> Result<()> {
+        let callbacks = vec![own.callback];
+        let logout_urls: Vec<String> = own.logout_url.into_iter().collect();
+        match self.inner.clients.get(self.tenant(), own.client_id).await? {
+            Some(mut c) => {
+                if c.settings.callbacks != callbacks
+                    || c.settings.allowed_logout_urls != logout_urls
+                {
+                    c.settings.callbacks = callbacks;
+                    c.settings.allowed_logout_urls = logout_urls;
+                    self.inner
+                        .clients
+                        .update(self.tenant(), &c, self.now())
+                        .await?;
+                    self.inner.cors_origins.invalidate();
+                }
+            }
+            None => {
+                let mut s = ClientSettings::new(own.name.into());
+                s.description = Some(own.description.into());
+                s.app_type = Some("regular_web".into());
+                s.is_first_party = true;
+                s.callbacks = callbacks;
+                s.allowed_logout_urls = logout_urls;
+                s.grant_types = vec!["authorization_code".into()];
+                s.token_endpoint_auth_method = "none".into();
+                let client = StoredClient {
+                    client_id: own.client_id.into(),
+                    settings: s,
+                    sealed_secret: None,
+                };
+                match self
+                    .inner
+                    .clients
+                    .insert(self.tenant(), &client, self.now())
+                    .await
+                {
+                    // Another node created it first.
+                    Ok(()) | Err(gatehouse_store::StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One of the server's own applications, as [`Gatehouse::ensure_own_client`] keeps it.
+pub(crate) struct OwnClient<'a> {
+    pub client_id: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub callback: String,
+    pub logout_url: Option<String>,
 }

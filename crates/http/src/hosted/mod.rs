@@ -107,6 +107,15 @@ fn redirect(location: &str) -> Response {
     }
 }
 
+/// A form shown again with an error is a 400; shown fresh, a 200.
+fn form_status(has_error: bool) -> StatusCode {
+    if has_error {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    }
+}
+
 fn html(status: StatusCode, page: crate::templates::Markup) -> Response {
     (status, page).into_response()
 }
@@ -144,11 +153,7 @@ pub(crate) fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Res
         }
         Step::Login(screen) => {
             set_csrf = new_csrf;
-            let status = if screen.error.is_some() {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            };
+            let status = form_status(screen.error.is_some());
             html(status, pages::login(&screen, &g.csrf_token(&csrf)))
         }
         Step::ToConsent { transaction } => redirect(&format!("/u/consent?state={transaction}")),
@@ -162,20 +167,12 @@ pub(crate) fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Res
         Step::ToTerms { transaction } => redirect(&format!("/u/terms?state={transaction}")),
         Step::Terms(screen) => {
             set_csrf = new_csrf;
-            let status = if screen.error.is_some() {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            };
+            let status = form_status(screen.error.is_some());
             html(status, account::terms_page(&screen, &g.csrf_token(&csrf)))
         }
         Step::SuggestLink(screen) => {
             set_csrf = new_csrf;
-            let status = if screen.error.is_some() {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            };
+            let status = form_status(screen.error.is_some());
             html(status, pages::suggest_link(&screen, &g.csrf_token(&csrf)))
         }
         Step::VerifyCrossOrigin(r) => {
@@ -525,11 +522,7 @@ fn reset_form(
 ) -> Response {
     let csrf = b.browser.csrf.clone().unwrap_or_default();
     let new_csrf = !b.browser.csrf_sent;
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(error.is_some());
     let mut r = html(
         status,
         pages::reset(

@@ -14,12 +14,11 @@ use crate::browser::{Branding, Browser};
 use crate::credentials::LoginRefusal;
 use crate::error::{Result, ServiceError};
 use crate::oauth::TokenRequest;
-use gatehouse_core::client::ClientSettings;
 use gatehouse_core::gdpr::{ConsentSettings, ConsentState};
 use gatehouse_core::log_event::{LogEvent, LogFilter, codes};
 use gatehouse_core::payload::Payload;
 use gatehouse_core::user::{DATABASE_PROVIDER, User, UserPatch};
-use gatehouse_store::{LogQuery, StoredClient};
+use gatehouse_store::LogQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -119,51 +118,14 @@ impl Gatehouse {
     /// Creates the account page's application if it is missing, and points its callback at
     /// this server's address (which may have changed since).
     async fn ensure_account_client(&self) -> Result<()> {
-        let callback = self.account_callback();
-        match self
-            .inner
-            .clients
-            .get(self.tenant(), ACCOUNT_CLIENT_ID)
-            .await?
-        {
-            Some(mut c) => {
-                if c.settings.callbacks != [callback.clone()] {
-                    c.settings.callbacks = vec![callback];
-                    self.inner
-                        .clients
-                        .update(self.tenant(), &c, self.now())
-                        .await?;
-                }
-            }
-            None => {
-                let mut s = ClientSettings::new(ACCOUNT_CLIENT_NAME.into());
-                s.description = Some(
-                    "Gatehouse's hosted account page (/u/account), where users see, download, correct and delete their data. Created by the server."
-                        .into(),
-                );
-                s.app_type = Some("regular_web".into());
-                s.is_first_party = true;
-                s.callbacks = vec![callback];
-                s.grant_types = vec!["authorization_code".into()];
-                s.token_endpoint_auth_method = "none".into();
-                let client = StoredClient {
-                    client_id: ACCOUNT_CLIENT_ID.into(),
-                    settings: s,
-                    sealed_secret: None,
-                };
-                match self
-                    .inner
-                    .clients
-                    .insert(self.tenant(), &client, self.now())
-                    .await
-                {
-                    // Another node created it first.
-                    Ok(()) | Err(gatehouse_store::StoreError::Conflict(_)) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        Ok(())
+        self.ensure_own_client(crate::clients::OwnClient {
+            client_id: ACCOUNT_CLIENT_ID,
+            name: ACCOUNT_CLIENT_NAME,
+            description: "Gatehouse's hosted account page (/u/account), where users see, download, correct and delete their data. Created by the server.",
+            callback: self.account_callback(),
+            logout_url: None,
+        })
+        .await
     }
 
     /// Starts a sign-in to the account page that comes back to `return_to`. `fresh` asks
