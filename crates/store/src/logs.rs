@@ -68,27 +68,86 @@ pub(crate) fn contains_pattern(term: &str) -> String {
     p
 }
 
+/// How far before the pre-scan's newest event the in-transaction pass looks again: log
+/// writes are best-effort and can land a little after their date.
+pub(crate) const ERASURE_RESCAN_MARGIN_MS: i64 = 60_000;
+
+/// The condition (from `$2` on) matching events that mention any of `patterns` anywhere in
+/// their description or details (`details_text`: the details column as text in the dialect).
+pub(crate) fn mention_condition(details_text: &str, patterns: usize) -> String {
+    (0..patterns)
+        .map(|i| {
+            format!(
+                "lower(COALESCE(description, '')) LIKE ${n} ESCAPE '\\' OR lower({details_text}) LIKE ${n} ESCAPE '\\'",
+                n = i + 2
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// The events that mention an erased user anywhere, found by a scan of the tenant's log
+/// *before* the deleting transaction, so the scan holds no lock (on SQLite a write
+/// transaction blocks every other writer): their ids, and the date from which the
+/// transaction looks again for what was written meanwhile.
+macro_rules! find_log_mentions {
+    ($pool:expr, $details_text:expr, $tenant:expr, $erasure:expr) => {{
+        let erasure: &gatehouse_core::gdpr::Erasure = $erasure;
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(date) FROM logs WHERE tenant_id = $1")
+                .bind($tenant)
+                .fetch_one($pool)
+                .await?;
+        let since = newest.unwrap_or(0) - $crate::logs::ERASURE_RESCAN_MARGIN_MS;
+        let patterns: Vec<String> = erasure
+            .terms()
+            .map($crate::logs::contains_pattern)
+            .collect();
+        let mut ids: Vec<String> = vec![];
+        if !patterns.is_empty() {
+            let sql = format!(
+                "SELECT log_id FROM logs WHERE tenant_id = $1 AND ({})",
+                $crate::logs::mention_condition($details_text, patterns.len())
+            );
+            let mut q = sqlx::query_scalar::<_, String>(&sql).bind($tenant);
+            for p in &patterns {
+                q = q.bind(p);
+            }
+            ids = q.fetch_all($pool).await?;
+        }
+        (ids, since)
+    }};
+}
+pub(crate) use find_log_mentions;
+
 /// Pseudonymises, inside the caller's transaction `$tx`, every event that names a user being
 /// erased (`gatehouse_core::gdpr::Erasure`): their own events (by id, or by the email or
-/// username they logged in with) lose email, name, IP and user agent and keep type, date,
-/// client and a pseudonymous id; other events that mention their id or email anywhere (an
-/// administrator's `sapi` path, an impersonation's details) have the mention replaced.
-/// `$details_text` is the details column as text in the dialect.
+/// username they logged in with, both indexed) lose email, name, IP and user agent and keep
+/// type, date, client and a pseudonymous id; other events that mention their id or email
+/// anywhere (an administrator's `sapi` path, an impersonation's details) have the mention
+/// replaced. Those mentions come from `$mentions` (log ids, [`find_log_mentions`]) plus a
+/// scan of the events dated from `$since` on (the `logs_by_date` index), so the transaction
+/// never scans the whole log. `$details_text` is the details column as text in the dialect.
 macro_rules! erase_from_logs {
-    ($tx:expr, $details_text:expr, $tenant:expr, $erasure:expr) => {{
+    ($tx:expr, $details_text:expr, $tenant:expr, $erasure:expr, $mentions:expr, $since:expr) => {{
         let erasure: &gatehouse_core::gdpr::Erasure = $erasure;
+        let mentions: &[String] = $mentions;
         let cols = $crate::logs::COLUMNS;
         let mut found: std::collections::BTreeMap<String, gatehouse_core::log_event::LogEvent> =
             std::collections::BTreeMap::new();
         let by_id = format!("SELECT {cols} FROM logs WHERE tenant_id = $1 AND user_id = $2");
         let by_name =
             format!("SELECT {cols} FROM logs WHERE tenant_id = $1 AND lower(user_name) = $2");
+        let by_log_id = format!("SELECT {cols} FROM logs WHERE tenant_id = $1 AND log_id = $2");
         let mut lookups: Vec<(&str, String)> = vec![];
         for id in &erasure.user_ids {
             lookups.push((&by_id, id.clone()));
         }
         for name in erasure.emails.iter().chain(&erasure.usernames) {
             lookups.push((&by_name, name.to_lowercase()));
+        }
+        for log_id in mentions {
+            lookups.push((&by_log_id, log_id.clone()));
         }
         for (sql, value) in lookups {
             let rows = sqlx::query_as::<_, $crate::logs::Row>(sql)
@@ -101,25 +160,20 @@ macro_rules! erase_from_logs {
                 found.insert(e.log_id.clone(), e);
             }
         }
-        // Mentions elsewhere need a scan of the tenant's log: one, for every term at once.
+        // Mentions written since the pre-scan: only the newest events are read again.
         let patterns: Vec<String> = erasure.terms().map($crate::logs::contains_pattern).collect();
         if !patterns.is_empty() {
-            let any = (0..patterns.len())
-                .map(|i| {
-                    format!(
-                        "lower(COALESCE(description, '')) LIKE ${n} ESCAPE '\\' OR lower({d}) LIKE ${n} ESCAPE '\\'",
-                        n = i + 2,
-                        d = $details_text
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            let sql = format!("SELECT {cols} FROM logs WHERE tenant_id = $1 AND ({any})");
+            let n = patterns.len();
+            let sql = format!(
+                "SELECT {cols} FROM logs WHERE tenant_id = $1 AND date >= ${} AND ({})",
+                n + 2,
+                $crate::logs::mention_condition($details_text, n)
+            );
             let mut q = sqlx::query_as::<_, $crate::logs::Row>(&sql).bind($tenant);
             for p in &patterns {
                 q = q.bind(p);
             }
-            for r in q.fetch_all(&mut *$tx).await? {
+            for r in q.bind($since).fetch_all(&mut *$tx).await? {
                 let e: gatehouse_core::log_event::LogEvent = r.into();
                 found.insert(e.log_id.clone(), e);
             }

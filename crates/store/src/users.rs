@@ -1073,6 +1073,10 @@ impl UserStore {
             crate::db::Dialect::Postgres => "details::text",
         };
         on_pool!(&self.db, pool => {
+            let (mentions, since) = match erasure {
+                Some(e) => crate::logs::find_log_mentions!(pool, details_text, tenant, e),
+                None => (vec![], 0),
+            };
             let mut tx = pool.begin().await?;
             for table in USER_OWNED_TABLES {
                 sqlx::query(&format!(
@@ -1094,7 +1098,7 @@ impl UserStore {
                 .execute(&mut *tx)
                 .await?;
             if let Some(erasure) = erasure.filter(|_| r.rows_affected() == 1) {
-                crate::logs::erase_from_logs!(tx, details_text, tenant, erasure);
+                crate::logs::erase_from_logs!(tx, details_text, tenant, erasure, &mentions, since);
             }
             tx.commit().await?;
             Ok(r.rows_affected() == 1)

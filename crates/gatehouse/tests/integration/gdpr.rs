@@ -877,3 +877,53 @@ async fn initials_pictures_are_served_by_gatehouse() {
     assert_eq!(r.status, 200);
     assert!(r.body.as_str().unwrap().contains(">李</text>"));
 }
+
+/// Erasure finds old mentions by a scan made before the deleting transaction, and only the
+/// newest minute again inside it: a mention older than that (here, an administrator's PATCH
+/// ten minutes before anything else happened) is still found and replaced.
+#[tokio::test(flavor = "multi_thread")]
+async fn erasure_finds_old_mentions_through_the_scan_made_before_the_transaction() {
+    let mut s = TestServer::start_with_manual_clock().await;
+    let old = s.create_user("ingrid.sørensen@example.no", json!({})).await;
+    let old_id = old["user_id"].as_str().unwrap().to_string();
+    s.patch(
+        &format!("/api/v2/users/{}", enc(&old_id)),
+        json!({"user_metadata": {"note": "flyttet til Tromsø"}}),
+    )
+    .await
+    .assert_status(200);
+    s.clock().advance(10 * 60 * 1000);
+    let other = s.create_user("ole.hansen@example.no", json!({})).await;
+    let other_id = other["user_id"].as_str().unwrap().to_string();
+    s.patch(
+        &format!("/api/v2/users/{}", enc(&other_id)),
+        json!({"user_metadata": {"note": "ny"}}),
+    )
+    .await
+    .assert_status(200);
+    let mentions = |rows: &[String]| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.contains(&old_id) || r.contains(&enc(&old_id)))
+            .cloned()
+            .collect()
+    };
+    assert!(
+        mentions(&raw_log_rows(&s).await)
+            .iter()
+            .any(|r| r.contains("PATCH")),
+        "the old PATCH names the user before the erasure"
+    );
+    s.delete(&format!("/api/v2/users/{}", enc(&old_id)))
+        .await
+        .assert_status(204);
+    let left = mentions(&raw_log_rows(&s).await);
+    // Only the deleting request's own event keeps the path (docs/gdpr.md).
+    assert!(left.iter().all(|r| r.contains("DELETE")), "{left:?}");
+    assert!(
+        raw_log_rows(&s)
+            .await
+            .iter()
+            .any(|r| r.contains(&enc(&other_id)) && r.contains("PATCH")),
+        "another user's mentions stay"
+    );
+}
