@@ -123,8 +123,11 @@ impl Gatehouse {
         }
         let client = match self.stored_client(&login.client_id).await {
             Ok(c) => c,
-            Err(e @ crate::ServiceError::Store(_)) => return Err(e.into()),
-            Err(_) => return Err(refused("unauthorized_client", "Unknown client.")),
+            // Our failures keep their cause; only a client that is not there is "unknown".
+            Err(e @ (crate::ServiceError::Store(_) | crate::ServiceError::Internal(_))) => {
+                return Err(e.into());
+            }
+            Err(_not_found) => return Err(refused("unauthorized_client", "Unknown client.")),
         };
         if !client.settings.cross_origin_authentication {
             return Err(refused(
