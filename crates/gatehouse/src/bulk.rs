@@ -224,6 +224,8 @@ async fn run_here(g: &Gatehouse, id: &str) -> Result<Value, BulkError> {
     })
     .await;
     running.abort();
+    // The job's events are queued for the tenant log; the command ends right after.
+    g.flush_logs().await;
     done
 }
 

@@ -71,6 +71,9 @@ impl Running {
     }
 }
 
+/// How long a stopping server waits for the tenant log's queue to be written.
+const LOG_FLUSH_AT_STOP: std::time::Duration = std::time::Duration::from_secs(30);
+
 const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
 async fn sweep(g: &Gatehouse) {
@@ -204,6 +207,7 @@ pub async fn start(
     .with_export_page(cfg.export_page_size)
     .with_progress(progress);
     let sweeper = gatehouse.clone();
+    let log_flusher = gatehouse.clone();
     let limits = serve::ConnectionLimits {
         header_read_timeout: std::time::Duration::from_millis(cfg.header_read_timeout_ms.max(100)),
         max_connections: cfg.max_connections,
@@ -227,6 +231,16 @@ pub async fn start(
             _ = housekeeping => {}
             _ = mailer.run() => {}
             _ = jobs.run() => {}
+        }
+        // Events recorded by the last requests may still be queued for the tenant log.
+        if tokio::time::timeout(LOG_FLUSH_AT_STOP, log_flusher.flush_logs())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                "tenant log events still unwritten {} s after shutdown began (is the database down?); they are lost",
+                LOG_FLUSH_AT_STOP.as_secs()
+            );
         }
     });
     tracing::info!(%addr, dialect = ?db.dialect(), "gatehouse listening");

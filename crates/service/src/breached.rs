@@ -13,7 +13,11 @@ use gatehouse_core::user::User;
 
 impl Gatehouse {
     pub(crate) async fn breached_settings(&self) -> Result<BreachedPasswordSettings> {
-        Ok(self.tenant_settings().await?.breached_password_detection)
+        Ok(self
+            .cached_tenant_settings()
+            .await?
+            .breached_password_detection
+            .clone())
     }
 
     /// `GET /api/v2/attack-protection/breached-password-detection`.

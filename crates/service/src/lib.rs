@@ -9,6 +9,7 @@ pub mod breached;
 pub mod browser;
 pub mod clients;
 pub mod clock;
+mod config_cache;
 pub mod connections;
 pub mod cors;
 pub mod credentials;
@@ -23,6 +24,7 @@ pub mod identities;
 pub mod impersonation;
 pub mod jobs;
 pub mod keyring;
+mod log_writer;
 pub mod logs;
 pub mod oauth;
 pub mod passwordless;
@@ -153,15 +155,16 @@ struct Inner {
     /// Outgoing HTTP (the breached-password range service).
     http: reqwest::Client,
     secrets: Arc<SecretBox>,
-    /// Log writes still running in the background ([`Gatehouse::record`]).
-    log_writes: Arc<tokio::sync::Semaphore>,
-    log_instants: logs::LogInstants,
+    /// Where recorded events go to be written in batches ([`Gatehouse::record`]).
+    log_writer: log_writer::LogWriter,
     hasher: PasswordHasher,
     keyring: KeyRing,
     /// The script sandbox, started at the first script run.
     scripts: tokio::sync::OnceCell<gatehouse_scripts::ScriptPool>,
     /// The origins browsers may call the Authentication API from (`cors`).
     cors_origins: cors::OriginCache,
+    /// Applications, grants, APIs, connections and settings read by the token path.
+    config_cache: config_cache::ConfigCache,
 }
 
 impl Gatehouse {
@@ -180,6 +183,8 @@ impl Gatehouse {
             config.clock.now_millis(),
         )
         .await?;
+        let log_writer =
+            log_writer::LogWriter::start(LogStore::new(db.clone()), config.tenant.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 users: UserStore::new(db.clone()).with_search_timeout(
@@ -207,12 +212,12 @@ impl Gatehouse {
                 db,
                 config,
                 secrets: Arc::new(secrets),
-                log_writes: Arc::new(tokio::sync::Semaphore::new(logs::LOG_WRITES_IN_FLIGHT)),
-                log_instants: logs::LogInstants::default(),
+                log_writer,
                 hasher: PasswordHasher::for_this_machine(),
                 keyring,
                 scripts: tokio::sync::OnceCell::new(),
                 cors_origins: cors::OriginCache::default(),
+                config_cache: config_cache::ConfigCache::default(),
             }),
         })
     }

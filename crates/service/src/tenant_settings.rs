@@ -7,13 +7,13 @@ use gatehouse_core::tenant_settings::TenantSettings;
 use gatehouse_store::TenantStore;
 
 impl Gatehouse {
-    fn tenants(&self) -> TenantStore {
+    pub(crate) fn tenants_store(&self) -> TenantStore {
         TenantStore::new(self.db().clone())
     }
 
     /// The tenant's settings; fields never set have their defaults.
     pub async fn tenant_settings(&self) -> Result<TenantSettings> {
-        let raw = self.tenants().settings(self.tenant()).await?;
+        let raw = self.tenants_store().settings(self.tenant()).await?;
         serde_json::from_str(&raw).map_err(ServiceError::internal)
     }
 
@@ -21,7 +21,7 @@ impl Gatehouse {
     /// and email templates all live in it).
     pub(crate) async fn save_settings(&self, settings: &TenantSettings) -> Result<()> {
         let raw = serde_json::to_string(settings).map_err(ServiceError::internal)?;
-        Ok(self.tenants().put_settings(self.tenant(), &raw).await?)
+        Ok(self.tenants_store().put_settings(self.tenant(), &raw).await?)
     }
 
     pub async fn update_tenant_settings(&self, body: Payload) -> Result<TenantSettings> {

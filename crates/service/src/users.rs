@@ -251,6 +251,8 @@ impl Gatehouse {
         // Deletion is the GDPR erasure (Auth0's documented way): the user's log events are
         // pseudonymised in the same transaction (`crate::gdpr`).
         let erasure = self.erasure_of(&found.user);
+        // Events still queued for the log would be written after the erasure, unerased.
+        self.flush_logs().await;
         if self
             .inner
             .users

@@ -24,6 +24,40 @@ impl StoreError {
     pub fn is_outage(&self) -> bool {
         matches!(self, StoreError::Database(_))
     }
+
+    /// The failure says nothing about the statement itself: the database was unreachable,
+    /// busy, shutting down or short of resources, so the same write may succeed later. A
+    /// statement the database refused for its content is not transient.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                {
+                    // Connection exceptions (08), transaction rollbacks such as deadlocks
+                    // (40), insufficient resources (53), operator intervention (57).
+                    ["08", "40", "53", "57"]
+                        .iter()
+                        .any(|class| code.starts_with(class))
+                } else {
+                    // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), primary or extended.
+                    code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+                }
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            _ => false,
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

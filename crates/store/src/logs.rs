@@ -55,6 +55,32 @@ const CONDITION: &str = "tenant_id = $1 AND ($2 IS NULL OR type = $2) AND ($3 IS
     AND ($5 IS NULL OR connection = $5) AND ($6 IS NULL OR ip = $6) AND ($7 IS NULL OR date >= $7) AND ($8 IS NULL OR date <= $8)
     AND ($9 IS NULL OR log_id > $9)";
 
+/// Rows per statement in [`LogStore::insert_batch`]: 12 parameters each, far below both
+/// databases' parameter limits.
+pub const ROWS_PER_INSERT: usize = 64;
+
+/// `INSERT INTO logs … VALUES (…), (…)` for `rows` rows of twelve numbered parameters.
+fn batch_insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO logs (tenant_id, log_id, date, type, description, client_id, connection, user_id, user_name, ip, user_agent, details) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..12 {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * 12 + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// A `LIKE` pattern finding `term` anywhere (lowercase; `\` escapes).
 pub(crate) fn contains_pattern(term: &str) -> String {
     let mut p = String::from("%");
@@ -240,6 +266,36 @@ impl LogStore {
             .bind(Json(&e.details))
             .execute(pool)
             .await?;
+            Ok(())
+        })
+    }
+
+    /// Writes events in one transaction, in the order given (the log writer's batches), as
+    /// multi-row inserts of at most [`ROWS_PER_INSERT`] rows.
+    pub async fn insert_batch(&self, tenant: &str, events: &[LogEvent]) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in events.chunks(ROWS_PER_INSERT) {
+                let sql = batch_insert_sql(chunk.len());
+                let mut q = sqlx::query(&sql);
+                for e in chunk {
+                    q = q
+                        .bind(tenant)
+                        .bind(&e.log_id)
+                        .bind(e.date)
+                        .bind(&e.kind)
+                        .bind(&e.description)
+                        .bind(&e.client_id)
+                        .bind(&e.connection)
+                        .bind(&e.user_id)
+                        .bind(&e.user_name)
+                        .bind(&e.ip)
+                        .bind(&e.user_agent)
+                        .bind(Json(&e.details));
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
             Ok(())
         })
     }

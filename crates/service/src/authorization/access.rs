@@ -91,7 +91,7 @@ impl Gatehouse {
         let needed = &client.settings.login_requires;
         let api_needs = api
             .filter(|a| a.settings.enforce_policies || a.settings.token_dialect.with_permissions());
-        let settings = self.tenant_settings().await?.authorization;
+        let settings = self.cached_tenant_settings().await?.authorization.clone();
         let tenant_needs = settings.any_in_token() || settings.any_persisted();
         if api_needs.is_none() && !tenant_needs && needed.is_empty() {
             return Ok(LoginAccess {

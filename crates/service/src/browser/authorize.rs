@@ -406,7 +406,7 @@ impl Gatehouse {
                 .collect::<Vec<_>>()
                 .join(" ");
             let issued = self
-                .user_tokens(client, user, api.as_ref(), Some(&scope), &extra)
+                .user_tokens(client, user, api.as_deref(), Some(&scope), &extra)
                 .await?;
             if req.response_type.wants_access_token() {
                 params.push(("access_token".into(), issued.access_token));

@@ -245,7 +245,7 @@ impl Gatehouse {
                 limit: RECENT_LOGINS,
                 ..Default::default()
             };
-            recent_logins.extend(self.inner.logs.list(self.tenant(), &q).await?.0);
+            recent_logins.extend(self.list_logs(&q).await?.0);
         }
         recent_logins.sort_by(|a, b| b.log_id.cmp(&a.log_id));
         recent_logins.truncate(RECENT_LOGINS as usize);

@@ -106,6 +106,7 @@ impl Gatehouse {
     /// (oldest first).
     pub async fn personal_data(&self, user: &User) -> Result<Value> {
         let mut doc = user.to_json();
+        self.flush_logs().await;
         let mut logs = Vec::new();
         for id in user_ids(user) {
             let mut from: Option<String> = None;

@@ -159,7 +159,7 @@ impl Gatehouse {
         self.tokens_for_user(
             &client,
             &user,
-            api.as_ref(),
+            api.as_deref(),
             Some(&scope),
             &extra,
             Some(lineage),

@@ -5,6 +5,7 @@ use super::{OAuthError, TokenRequest};
 use crate::Gatehouse;
 use crate::clients::plausible_id;
 use gatehouse_store::StoredClient;
+use std::sync::Arc;
 
 impl Gatehouse {
     /// The client of a grant made for a user (password, refresh token, authorization code):
@@ -14,7 +15,7 @@ impl Gatehouse {
         &self,
         req: &TokenRequest,
         grant: &str,
-    ) -> Result<StoredClient, OAuthError> {
+    ) -> Result<Arc<StoredClient>, OAuthError> {
         let client_id = req
             .client_id
             .as_deref()
@@ -23,11 +24,13 @@ impl Gatehouse {
         let client = match req.client_secret.as_deref() {
             Some(secret) => self.authenticate_client(client_id, secret).await?,
             None => {
-                let c = match self.stored_client(client_id).await {
-                    Ok(c) => c,
-                    Err(e @ crate::ServiceError::Store(_)) => return Err(e.into()),
-                    Err(_) => return Err(unauthorized()),
-                };
+                if !plausible_id(client_id) {
+                    return Err(unauthorized());
+                }
+                let c = self
+                    .cached_client(client_id)
+                    .await?
+                    .ok_or_else(unauthorized)?;
                 if c.settings.token_endpoint_auth_method != "none" {
                     return Err(unauthorized());
                 }
@@ -50,15 +53,13 @@ impl Gatehouse {
         &self,
         client_id: &str,
         secret: &str,
-    ) -> Result<StoredClient, OAuthError> {
+    ) -> Result<Arc<StoredClient>, OAuthError> {
         let unauthorized = || OAuthError::new(401, "access_denied", "Unauthorized");
         if !plausible_id(client_id) {
             return Err(unauthorized());
         }
         let client = self
-            .inner
-            .clients
-            .get(self.tenant(), client_id)
+            .cached_client(client_id)
             .await?
             .ok_or_else(unauthorized)?;
         let expected = self

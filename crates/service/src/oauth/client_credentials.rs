@@ -57,9 +57,7 @@ impl Gatehouse {
             )
         })?;
         let api = self
-            .inner
-            .resource_servers
-            .get_by_identifier(self.tenant(), &audience)
+            .cached_api(&audience)
             .await
             .map_err(OAuthError::failed)?
             .ok_or_else(|| {
@@ -70,9 +68,7 @@ impl Gatehouse {
                 )
             })?;
         let grant = self
-            .inner
-            .clients
-            .grant(self.tenant(), &client_id, &audience)
+            .cached_grant(&client_id, &audience)
             .await
             .map_err(OAuthError::failed)?
             .ok_or_else(|| {

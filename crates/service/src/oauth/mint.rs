@@ -10,6 +10,7 @@ use gatehouse_core::user::User;
 use gatehouse_crypto::jwt;
 use gatehouse_store::{RefreshToken, StoredClient, StoredResourceServer};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 /// ID token claims that depend on how the user logged in.
 #[derive(Debug, Clone, Default)]
@@ -81,10 +82,8 @@ impl Gatehouse {
     pub(crate) async fn api_for_users(
         &self,
         audience: &str,
-    ) -> Result<StoredResourceServer, OAuthError> {
-        self.inner
-            .resource_servers
-            .get_by_identifier(self.tenant(), audience)
+    ) -> Result<Arc<StoredResourceServer>, OAuthError> {
+        self.cached_api(audience)
             .await?
             .ok_or_else(|| {
                 OAuthError::new(

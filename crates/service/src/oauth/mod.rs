@@ -170,8 +170,15 @@ impl Gatehouse {
         self.record(event).await;
     }
 
-    /// `POST /oauth/token`: each grant type to its own file.
+    /// `POST /oauth/token`: each grant type to its own file, reading applications, APIs,
+    /// grants, connections and settings from the configuration cache (`config_cache`).
     pub async fn issue_token(&self, req: TokenRequest) -> Result<IssuedToken, OAuthError> {
+        self.with_config_view(self.dispatch_grant(req))
+            .await
+            .map_err(OAuthError::failed)?
+    }
+
+    async fn dispatch_grant(&self, req: TokenRequest) -> Result<IssuedToken, OAuthError> {
         match req.grant_type.as_deref() {
             Some("client_credentials") => self.client_credentials_grant(req).await,
             Some("password") | Some(PASSWORD_REALM_GRANT) => self.password_grant(req).await,

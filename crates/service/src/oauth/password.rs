@@ -60,7 +60,7 @@ impl Gatehouse {
             (_, Some(r)) => r.clone(),
             (_, None) => DEFAULT_DATABASE_CONNECTION.to_string(),
         };
-        let connection = self.connection_by_name(&realm).await?.ok_or_else(|| {
+        let connection = self.cached_connection(&realm).await?.ok_or_else(|| {
             OAuthError::new(400, "invalid_request", format!("Unknown realm: {realm}"))
         })?;
         if !connection_serves(&connection, &client.client_id) {
@@ -100,7 +100,7 @@ impl Gatehouse {
             .tokens_for_user(
                 &client,
                 &user,
-                api.as_ref(),
+                api.as_deref(),
                 req.scope.as_deref(),
                 &extra,
                 None,

@@ -73,7 +73,7 @@ impl Gatehouse {
         self.tokens_for_user(
             &client,
             &user,
-            api.as_ref(),
+            api.as_deref(),
             req.scope.as_deref(),
             &extra,
             None,

@@ -115,12 +115,7 @@ impl Gatehouse {
             None => token.scope.clone(),
         };
         let api = match &token.audience {
-            Some(a) => self
-                .inner
-                .resource_servers
-                .get_by_identifier(self.tenant(), a)
-                .await
-                .map_err(OAuthError::failed)?,
+            Some(a) => self.cached_api(a).await.map_err(OAuthError::failed)?,
             None => None,
         };
         if token.audience.is_some() && api.is_none() {
@@ -130,7 +125,7 @@ impl Gatehouse {
             .user_tokens(
                 &client,
                 &user,
-                api.as_ref(),
+                api.as_deref(),
                 Some(&scope),
                 &IdTokenExtras::default(),
             )
@@ -148,7 +143,7 @@ impl Gatehouse {
         self.maybe_refresh_token(
             &client,
             &user,
-            api.as_ref(),
+            api.as_deref(),
             Some(&token.scope),
             Some(Lineage {
                 family_id: &token.family_id,

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The token path at its bounds (issue 20), side by side in one run:
+# - the server under test pinned to one core (taskset -c $BENCH_SERVER_CORE, default 1), oha
+#   and PostgreSQL's processes pinned to the other (default 0), concurrency 64;
+# - the bounds measured on the server's core in the same run (criterion: RS256 signature,
+#   argon2id hash);
+# - client_credentials RS256 tokens from Gatehouse (SQLite, PostgreSQL) and from oidc-provider
+#   (Node, panva) for one API with one scope; password logins and rotating refresh exchanges
+#   from Gatehouse.
+# Needs: cargo build --release -p gatehouse; cargo install oha --locked;
+#        npm ci --prefix tests/compat/node (for oidc-provider); taskset (util-linux).
+#   bench/token_path.sh            (PostgreSQL at $BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres)
+# Prints Markdown tables: the runs, then each against its bound.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=target/release/gatehouse
+PORT=${BENCH_PORT:-3927}
+URL=http://127.0.0.1:$PORT
+OP_PORT=$((PORT + 1))
+N=${BENCH_REQUESTS:-20000}
+C=64
+SCORE=${BENCH_SERVER_CORE:-1}
+LCORE=${BENCH_LOAD_CORE:-0}
+CID=BenchManagementClient00000000001
+CSECRET=bench-secret-bench-secret-bench-secret-000
+PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+WORK=$(mktemp -d)
+SERVER=""
+PG_PIDS=$(pgrep -x postgres || pgrep -f 'postgres:' || true)
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
+  for p in $PG_PIDS; do taskset -a -p -c 0-$(($(nproc) - 1)) "$p" >/dev/null 2>&1 || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+json() { python3 -c "import sys,json; print(json.load(sys.stdin)$1)"; }
+
+# --- bounds on the server's core -------------------------------------------------------------
+cargo bench -p gatehouse-crypto --bench crypto --no-run >/dev/null 2>&1
+taskset -c "$SCORE" cargo bench -p gatehouse-crypto --bench crypto -- "rs256_sign_token|argon2id/hash" >/dev/null 2>&1
+estimate() { python3 -c "import json; print(json.load(open('target/criterion/$1/new/estimates.json'))['mean']['point_estimate'])"; }
+SIGN_NS=$(estimate rs256_sign_token)
+ARGON_NS=$(estimate argon2id/hash_m19456_t2_p1)
+
+# PostgreSQL's processes (and those it forks later) off the server's core.
+for p in $PG_PIDS; do taskset -a -p -c "$LCORE" "$p" >/dev/null 2>&1 || true; done
+
+RESULTS=$WORK/results.tsv
+: > "$RESULTS"
+record() { # label file
+  python3 - "$1" "$2" >> "$RESULTS" <<'PY'
+import json, sys
+label, path = sys.argv[1:3]
+r = json.load(open(path))
+s = r["summary"]; p = r["latencyPercentiles"]
+codes = ",".join(f"{k}x{v}" for k, v in sorted(r.get("statusCodeDistribution", {}).items()))
+total = sum(r.get("statusCodeDistribution", {}).values())
+print(f"{label}\t{total}\t{s['requestsPerSec']:.0f}\t{p['p50']*1000:.2f}\t{p['p99']*1000:.2f}\t{codes}")
+PY
+}
+load() { # label n method-args...
+  local label=$1 n=$2; shift 2
+  taskset -c "$LCORE" oha --no-tui --output-format json -c "$C" -n "$((n / 10))" "$@" > /dev/null
+  taskset -c "$LCORE" oha --no-tui --output-format json -c "$C" -n "$n" "$@" > "$WORK/r.json"
+  record "$label" "$WORK/r.json"
+}
+
+start_server() {
+  GATEHOUSE_LISTEN=127.0.0.1:$PORT GATEHOUSE_DATABASE_URL="$1" GATEHOUSE_SECRET_KEY_FILE="$WORK/key" \
+  GATEHOUSE_BOOTSTRAP_CLIENT_ID=$CID GATEHOUSE_BOOTSTRAP_CLIENT_SECRET=$CSECRET \
+  GATEHOUSE_RATE_LIMIT=0 GATEHOUSE_AUTH_RATE_LIMIT_SCALE=0 GATEHOUSE_LOG=warn \
+    taskset -c "$SCORE" "$BIN" serve > "$WORK/server.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 100); do curl -sf "$URL/healthz" >/dev/null && return; sleep 0.1; done
+  echo "server did not start"; cat "$WORK/server.log"; exit 1
+}
+
+run_gatehouse() { # db-label url
+  local db=$1
+  start_server "$2"
+  local tok api="https://bench-api.example.com/"
+  tok=$(curl -s "$URL/oauth/token" -H 'content-type: application/json' \
+    -d "{\"grant_type\":\"client_credentials\",\"client_id\":\"$CID\",\"client_secret\":\"$CSECRET\",\"audience\":\"$URL/api/v2/\"}" | json '["access_token"]')
+  mgmt() { curl -s "$URL/api/v2/$1" -H "authorization: Bearer $tok" -H 'content-type: application/json' -d "$2"; }
+  mgmt resource-servers "{\"identifier\":\"$api\",\"name\":\"bench\",\"token_lifetime\":86400,\"scopes\":[{\"value\":\"read:things\"}]}" > /dev/null
+  local m2m mcid msecret
+  m2m=$(mgmt clients '{"name":"bench m2m","app_type":"non_interactive","grant_types":["client_credentials"]}')
+  mcid=$(echo "$m2m" | json '["client_id"]'); msecret=$(echo "$m2m" | json '["client_secret"]')
+  mgmt client-grants "{\"client_id\":\"$mcid\",\"audience\":\"$api\",\"scope\":[\"read:things\"]}" > /dev/null
+  load "client_credentials\tGatehouse\t$db" "$N" -m POST -T application/x-www-form-urlencoded \
+    -d "grant_type=client_credentials&client_id=$mcid&client_secret=$msecret&audience=$api" "$URL/oauth/token"
+
+  # Password logins (one argon2id verification each) and rotating refresh exchanges (two
+  # signatures; a token replayed within the one-hour leeway takes the path of a first use).
+  mgmt users '{"connection":"Username-Password-Authentication","email":"bench@example.com","password":"Bench-passw0rd!"}' > /dev/null
+  local app acid asecret
+  app=$(mgmt clients '{"name":"bench app","grant_types":["password","refresh_token"],"refresh_token":{"leeway":3600}}')
+  acid=$(echo "$app" | json '["client_id"]'); asecret=$(echo "$app" | json '["client_secret"]')
+  local login="grant_type=password&client_id=$acid&client_secret=$asecret&username=bench%40example.com&password=Bench-passw0rd%21&scope=openid%20offline_access"
+  load "password\tGatehouse\t$db" 640 -m POST -T application/x-www-form-urlencoded -d "$login" "$URL/oauth/token"
+  local rt
+  rt=$(curl -s "$URL/oauth/token" -H 'content-type: application/x-www-form-urlencoded' -d "$login" | json '["refresh_token"]')
+  load "refresh_token (rotating)\tGatehouse\t$db" "$((N / 2))" -m POST -T application/x-www-form-urlencoded \
+    -d "grant_type=refresh_token&client_id=$acid&client_secret=$asecret&refresh_token=$rt" "$URL/oauth/token"
+  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+}
+
+run_gatehouse SQLite "sqlite://$WORK/bench.db"
+name=gh_bench_$$
+psql "$PG_ADMIN" -qc "CREATE DATABASE $name" >/dev/null
+run_gatehouse PostgreSQL "${PG_ADMIN%/*}/$name"
+psql "$PG_ADMIN" -qc "DROP DATABASE $name WITH (FORCE)" >/dev/null
+
+taskset -c "$SCORE" node bench/oidc_provider_cc.mjs "$OP_PORT" > "$WORK/op.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$OP_PORT/.well-known/openid-configuration" >/dev/null && break; sleep 0.1; done
+load "client_credentials\toidc-provider 8 (Node $(node --version))\t(memory)" "$N" -m POST -T application/x-www-form-urlencoded \
+  -d "grant_type=client_credentials&client_id=bench-client&client_secret=bench-client-secret-bench-client-secret-0001&resource=https%3A%2F%2Fbench-api.example.com%2F&scope=read%3Athings" \
+  "http://127.0.0.1:$OP_PORT/token"
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+
+python3 - "$RESULTS" "$SIGN_NS" "$ARGON_NS" "$C" <<'PY'
+import sys
+path, sign_ns, argon_ns, c = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+rows = [l.rstrip("\n").split("\t") for l in open(path)]
+sign = 1e9 / sign_ns
+argon = 1e9 / argon_ns
+print(f"Bounds on the server's core: RS256 signature {sign_ns/1000:.0f} µs ({sign:,.0f} /s), "
+      f"argon2id {argon_ns/1e6:.1f} ms ({argon:,.1f} /s).\n")
+print("| grant | server | database | concurrency | requests | req/s | p50 | p99 | statuses |")
+print("|---|---|---|---|---|---|---|---|---|")
+for g, srv, db, n, rps, p50, p99, codes in rows:
+    print(f"| {g} | {srv} | {db} | {c} | {n} | {rps} | {p50} ms | {p99} ms | {codes} |")
+print()
+op = next((float(r[4]) for r in rows if r[1].startswith("oidc-provider")), None)
+print("| grant | server | database | req/s | bound | vs bound | vs oidc-provider |")
+print("|---|---|---|---|---|---|---|")
+for g, srv, db, n, rps, *_ in rows:
+    rps = float(rps)
+    if g == "password":
+        bound, what = argon, "one argon2id"
+    elif g.startswith("refresh"):
+        bound, what = sign / 2, "two RS256 signatures"
+    else:
+        bound, what = sign, "one RS256 signature"
+    vs_op = f"{rps / op:.2f}" if op and g == "client_credentials" else ""
+    print(f"| {g} | {srv} | {db} | {rps:,.0f} | {bound:,.0f} /s ({what}) | {rps / bound:.2f} | {vs_op} |")
+PY

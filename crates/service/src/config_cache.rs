@@ -1,0 +1,275 @@
+//! What the token path reads on every request (applications, their grants to APIs, APIs,
+//! connections and the tenant's settings), kept in memory on each server.
+//!
+//! Every entry belongs to the tenant's configuration version (`config_versions`, which
+//! triggers move forward in the transaction of every write to those tables, whoever
+//! writes: the API, the dashboard, the CLI or another server). A request reads the version
+//! once ([`Gatehouse::with_config_view`]) and uses only entries read at that version, so a
+//! change made through any server applies on the next request everywhere, at the price of
+//! one primary-key read instead of one read per setting. Outside a view, reads go to the
+//! database as before.
+
+use crate::Gatehouse;
+use crate::error::{Result, ServiceError};
+use gatehouse_core::tenant_settings::TenantSettings;
+use gatehouse_store::{ClientGrant, StoredClient, StoredConnection, StoredResourceServer};
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, RwLock};
+
+/// Entries per kind; a full map is emptied rather than grown (ids probed at random must
+/// not grow memory without bound).
+const MAX_ENTRIES: usize = 4096;
+
+tokio::task_local! {
+    /// The configuration version the current request reads at.
+    static VIEW: i64;
+}
+
+#[derive(Default)]
+pub(crate) struct ConfigCache {
+    entries: RwLock<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    version: i64,
+    clients: HashMap<String, Option<Arc<StoredClient>>>,
+    apis: HashMap<String, Option<Arc<StoredResourceServer>>>,
+    grants: HashMap<(String, String), Option<Arc<ClientGrant>>>,
+    connections: HashMap<String, Option<Arc<StoredConnection>>>,
+    settings: Option<Arc<TenantSettings>>,
+}
+
+impl ConfigCache {
+    /// Moves the cache to `version` when it is newer, forgetting every entry; true when it
+    /// did (the caller refreshes what else depends on the configuration).
+    fn observe(&self, version: i64) -> bool {
+        let Ok(mut e) = self.entries.write() else {
+            return false;
+        };
+        if version <= e.version {
+            return false;
+        }
+        *e = Entries {
+            version,
+            ..Entries::default()
+        };
+        true
+    }
+
+    fn lookup<T>(&self, version: i64, pick: impl FnOnce(&Entries) -> Option<T>) -> Option<T> {
+        let e = self.entries.read().ok()?;
+        if e.version != version {
+            return None;
+        }
+        pick(&e)
+    }
+
+    /// Keeps what was read at `version`, unless the cache has moved on since.
+    fn keep(&self, version: i64, put: impl FnOnce(&mut Entries)) {
+        if let Ok(mut e) = self.entries.write()
+            && e.version == version
+        {
+            put(&mut e);
+        }
+    }
+}
+
+fn insert_bounded<K: Eq + Hash, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= MAX_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
+/// The version of the enclosing view, if any.
+fn view() -> Option<i64> {
+    VIEW.try_with(|v| *v).ok()
+}
+
+impl Gatehouse {
+    /// Runs `work` reading configuration at the version current now: one read of the
+    /// version, then every cached setting read during `work` is the one stored at it.
+    pub async fn with_config_view<F: Future>(&self, work: F) -> Result<F::Output> {
+        let version = self.tenants_store().config_version(self.tenant()).await?;
+        if self.inner.config_cache.observe(version) {
+            self.configuration_changed();
+        }
+        Ok(VIEW.scope(version, work).await)
+    }
+
+    /// What else must forget the configuration when another version is seen.
+    fn configuration_changed(&self) {
+        self.inner.cors_origins.invalidate();
+    }
+
+    /// An application by id, from the cache inside a view.
+    pub(crate) async fn cached_client(&self, client_id: &str) -> Result<Option<Arc<StoredClient>>> {
+        let read = || async {
+            Ok::<_, ServiceError>(
+                self.inner
+                    .clients
+                    .get(self.tenant(), client_id)
+                    .await?
+                    .map(Arc::new),
+            )
+        };
+        let Some(v) = view() else {
+            return read().await;
+        };
+        let cache = &self.inner.config_cache;
+        if let Some(hit) = cache.lookup(v, |e| e.clients.get(client_id).cloned()) {
+            return Ok(hit);
+        }
+        let found = read().await?;
+        cache.keep(v, |e| {
+            insert_bounded(&mut e.clients, client_id.to_string(), found.clone())
+        });
+        Ok(found)
+    }
+
+    /// An API by identifier (its audience), from the cache inside a view.
+    pub(crate) async fn cached_api(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<Arc<StoredResourceServer>>> {
+        let read = || async {
+            Ok::<_, ServiceError>(
+                self.inner
+                    .resource_servers
+                    .get_by_identifier(self.tenant(), identifier)
+                    .await?
+                    .map(Arc::new),
+            )
+        };
+        let Some(v) = view() else {
+            return read().await;
+        };
+        let cache = &self.inner.config_cache;
+        if let Some(hit) = cache.lookup(v, |e| e.apis.get(identifier).cloned()) {
+            return Ok(hit);
+        }
+        let found = read().await?;
+        cache.keep(v, |e| {
+            insert_bounded(&mut e.apis, identifier.to_string(), found.clone())
+        });
+        Ok(found)
+    }
+
+    /// An application's grant to an API, from the cache inside a view.
+    pub(crate) async fn cached_grant(
+        &self,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<Option<Arc<ClientGrant>>> {
+        let read = || async {
+            Ok::<_, ServiceError>(
+                self.inner
+                    .clients
+                    .grant(self.tenant(), client_id, audience)
+                    .await?
+                    .map(Arc::new),
+            )
+        };
+        let Some(v) = view() else {
+            return read().await;
+        };
+        let cache = &self.inner.config_cache;
+        let key = (client_id.to_string(), audience.to_string());
+        if let Some(hit) = cache.lookup(v, |e| e.grants.get(&key).cloned()) {
+            return Ok(hit);
+        }
+        let found = read().await?;
+        cache.keep(v, |e| insert_bounded(&mut e.grants, key, found.clone()));
+        Ok(found)
+    }
+
+    /// A connection by name, from the cache inside a view.
+    pub(crate) async fn cached_connection(
+        &self,
+        name: &str,
+    ) -> Result<Option<Arc<StoredConnection>>> {
+        let read = || async {
+            Ok::<_, ServiceError>(
+                self.inner
+                    .connections
+                    .get_by_name(self.tenant(), name)
+                    .await?
+                    .map(Arc::new),
+            )
+        };
+        let Some(v) = view() else {
+            return read().await;
+        };
+        let cache = &self.inner.config_cache;
+        if let Some(hit) = cache.lookup(v, |e| e.connections.get(name).cloned()) {
+            return Ok(hit);
+        }
+        let found = read().await?;
+        cache.keep(v, |e| {
+            insert_bounded(&mut e.connections, name.to_string(), found.clone())
+        });
+        Ok(found)
+    }
+
+    /// The tenant's settings, from the cache inside a view.
+    pub(crate) async fn cached_tenant_settings(&self) -> Result<Arc<TenantSettings>> {
+        let Some(v) = view() else {
+            return Ok(Arc::new(self.tenant_settings().await?));
+        };
+        let cache = &self.inner.config_cache;
+        if let Some(hit) = cache.lookup(v, |e| e.settings.clone()) {
+            return Ok(hit);
+        }
+        let found = Arc::new(self.tenant_settings().await?);
+        cache.keep(v, |e| e.settings = Some(found.clone()));
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(scope: &str) -> Option<Arc<ClientGrant>> {
+        Some(Arc::new(ClientGrant {
+            id: "cgr_1".into(),
+            client_id: "c".into(),
+            audience: "a".into(),
+            scope: vec![scope.into()],
+        }))
+    }
+
+    #[test]
+    fn entries_read_at_an_older_version_are_neither_served_nor_kept() {
+        let cache = ConfigCache::default();
+        assert!(cache.observe(3));
+        let key = ("c".to_string(), "a".to_string());
+        cache.keep(3, |e| insert_bounded(&mut e.grants, key.clone(), grant("read:x")));
+        assert!(cache.lookup(3, |e| e.grants.get(&key).cloned()).is_some());
+        // Another request saw version 4: version 3's entries are gone, and a slow request
+        // still at version 3 can neither read nor put back what it read.
+        assert!(cache.observe(4));
+        assert!(cache.lookup(3, |e| e.grants.get(&key).cloned()).is_none());
+        cache.keep(3, |e| insert_bounded(&mut e.grants, key.clone(), grant("old")));
+        assert!(cache.lookup(4, |e| e.grants.get(&key).cloned()).is_none());
+        // Seeing an older version later changes nothing.
+        assert!(!cache.observe(3));
+        cache.keep(4, |e| insert_bounded(&mut e.grants, key.clone(), grant("new")));
+        let hit = cache.lookup(4, |e| e.grants.get(&key).cloned()).flatten();
+        assert_eq!(hit.map(|g| g.scope.clone()), Some(vec!["new".to_string()]));
+    }
+
+    #[test]
+    fn a_full_map_is_emptied_before_growing() {
+        let mut map = HashMap::new();
+        for i in 0..MAX_ENTRIES {
+            insert_bounded(&mut map, i, ());
+        }
+        assert_eq!(map.len(), MAX_ENTRIES);
+        insert_bounded(&mut map, MAX_ENTRIES, ());
+        assert_eq!(map.len(), 1);
+    }
+}
