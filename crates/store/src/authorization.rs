@@ -6,7 +6,7 @@
 //! checked inside the writing transaction after the insert, so two concurrent additions
 //! cannot both slip under a limit: the one that ends over it rolls back.
 
-use crate::{Db, StoreError, on_pool};
+use crate::{BeginWrite, Db, StoreError, on_pool};
 use gatehouse_core::authorization::PermissionRef;
 use std::collections::BTreeSet;
 
@@ -125,7 +125,7 @@ impl AuthorizationStore {
     ) -> Result<bool, StoreError> {
         let table = kind.table();
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(&format!(
                 "INSERT INTO {table} (tenant_id, id, name, description, created_at) VALUES ($1, $2, $3, $4, $5)"
             ))
@@ -233,7 +233,7 @@ impl AuthorizationStore {
             ),
         };
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for sql in dependents {
                 sqlx::query(sql).bind(tenant).bind(id).execute(&mut *tx).await?;
             }
@@ -290,7 +290,7 @@ impl AuthorizationStore {
             ),
         };
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for p in perms {
                 sqlx::query(insert)
                     .bind(tenant)
@@ -326,7 +326,7 @@ impl AuthorizationStore {
             }
         };
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for p in perms {
                 sqlx::query(sql)
                     .bind(tenant)
@@ -350,7 +350,7 @@ impl AuthorizationStore {
         names: Option<&[String]>,
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for table in ["role_permissions", "user_permissions"] {
                 match names {
                     None => {
@@ -393,7 +393,7 @@ impl AuthorizationStore {
     ) -> Result<Added, StoreError> {
         let (insert, exists, per_member) = link.sql();
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for m in members {
                 let found: i64 = sqlx::query_scalar(exists).bind(tenant).bind(m).fetch_one(&mut *tx).await?;
                 if found == 0 {
@@ -424,7 +424,7 @@ impl AuthorizationStore {
         limit: i64,
     ) -> Result<Added, StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for r in roles {
                 let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM roles WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant)
@@ -465,7 +465,7 @@ impl AuthorizationStore {
     ) -> Result<(), StoreError> {
         let sql = link.delete_sql();
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for m in members {
                 sqlx::query(sql).bind(tenant).bind(owner).bind(m).execute(&mut *tx).await?;
             }
@@ -582,7 +582,7 @@ impl AuthorizationStore {
         mappings: &[GroupMapping],
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for m in mappings {
                 sqlx::query(
                     "INSERT INTO group_mappings (tenant_id, id, group_id, connection_name, group_name) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -607,7 +607,7 @@ impl AuthorizationStore {
         ids: &[String],
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for id in ids {
                 sqlx::query("DELETE FROM group_mappings WHERE tenant_id = $1 AND group_id = $2 AND id = $3")
                     .bind(tenant)

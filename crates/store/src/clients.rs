@@ -1,6 +1,6 @@
 //! Clients (applications), their encrypted secrets, and their grants to APIs.
 
-use crate::{Db, StoreError, on_pool};
+use crate::{BeginWrite, Db, StoreError, on_pool};
 use gatehouse_core::client::ClientSettings;
 use sqlx::types::Json;
 
@@ -128,7 +128,7 @@ impl ClientStore {
     /// Deletes the client and its grants in one transaction.
     pub async fn delete(&self, tenant: &str, client_id: &str) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM client_grants WHERE tenant_id = $1 AND client_id = $2")
                 .bind(tenant)
                 .bind(client_id)

@@ -1,6 +1,6 @@
 //! Connections and, on delete, the users that belong to them.
 
-use crate::{Db, StoreError, on_pool};
+use crate::{BeginWrite, Db, StoreError, on_pool};
 use gatehouse_core::connection::ConnectionSettings;
 use sqlx::types::Json;
 
@@ -151,7 +151,7 @@ impl ConnectionStore {
         now: i64,
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let rows = sqlx::query_as::<_, Row>("SELECT id, settings FROM connections WHERE tenant_id = $1")
                 .bind(tenant)
                 .fetch_all(&mut *tx)
@@ -178,7 +178,7 @@ impl ConnectionStore {
     /// Deletes the connection and every user on it, in one transaction.
     pub async fn delete(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for table in crate::users::USER_OWNED_TABLES {
                 sqlx::query(&format!(
                     "DELETE FROM {table} WHERE tenant_id = $1 AND user_id IN (SELECT user_id FROM users WHERE tenant_id = $1 AND connection_id = $2)"

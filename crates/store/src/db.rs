@@ -1,6 +1,7 @@
 //! Opening the database named by `GATEHOUSE_DATABASE_URL` and migrating it.
 
 use crate::StoreError;
+use crate::BeginWrite;
 use serde_json::{Map, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -224,7 +225,7 @@ impl Db {
     /// PostgreSQL an advisory lock serialises them.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         crate::on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if self.dialect() == Dialect::Postgres {
                 sqlx::query("SELECT pg_advisory_xact_lock(7261013)").execute(&mut *tx).await?;
             }

@@ -6,7 +6,7 @@
 use crate::bulk::BulkInsert;
 use crate::outbox::{OutboxMessage, insert_outbox};
 use crate::users::replace_metadata_index;
-use crate::{Db, Dialect, StoreError, on_pool};
+use crate::{BeginWrite, Db, Dialect, StoreError, on_pool};
 use gatehouse_core::user::User;
 use sqlx::types::Json;
 
@@ -123,7 +123,7 @@ impl JobStore {
     ) -> Result<(), StoreError> {
         let finished_at = (status == "completed").then_some(now);
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO jobs (id, tenant_id, kind, status, params, created_at, updated_at, finished_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
@@ -151,7 +151,7 @@ impl JobStore {
         now: i64,
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             insert_block!(tx, job_id, block);
             sqlx::query("UPDATE jobs SET updated_at = $2 WHERE id = $1").bind(job_id).bind(now).execute(&mut *tx).await?;
             tx.commit().await?;
@@ -182,7 +182,7 @@ impl JobStore {
     /// Removes a job and everything it holds (an upload that failed half-way, expiry).
     pub async fn delete(&self, job_id: &str) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for table in ["job_blocks", "job_errors"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE job_id = $1"))
                     .bind(job_id)
@@ -269,7 +269,7 @@ impl JobStore {
         batch: &ImportBatch,
     ) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let held = sqlx::query(
                 "UPDATE jobs SET cursor = $3, processed = processed + $4, inserted = inserted + $5, updated = updated + $6,
                     failed = failed + $7, lease_until = $8, updated_at = $9
@@ -357,7 +357,7 @@ impl JobStore {
         next_cursor: &str,
     ) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let held = sqlx::query(
                 "UPDATE jobs SET cursor = $3, processed = processed + $4, lease_until = $5, updated_at = $6
                  WHERE id = $1 AND lease_owner = $2 AND status = 'processing'",
@@ -406,7 +406,7 @@ impl JobStore {
         now: i64,
     ) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let done = sqlx::query(
                 "UPDATE jobs SET status = $3, status_details = $4, finished_at = $5, updated_at = $5, lease_owner = NULL, lease_until = NULL
                  WHERE id = $1 AND lease_owner = $2 AND status = 'processing'",

@@ -58,3 +58,29 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// Opening a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`, waiting as long as the busy timeout allows): a deferred transaction that
+/// reads first and writes later fails at once with `SQLITE_BUSY_SNAPSHOT` (517) whenever
+/// another connection committed in between, which the log writer's batches make frequent.
+pub(crate) trait BeginWrite {
+    type Database: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>>
+    + Send;
+}
+
+impl BeginWrite for sqlx::SqlitePool {
+    type Database = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for sqlx::PgPool {
+    type Database = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}

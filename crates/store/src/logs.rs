@@ -1,6 +1,6 @@
 //! Tenant log events: appended by every surface, read by `GET /api/v2/logs`.
 
-use crate::{Db, StoreError, on_pool};
+use crate::{BeginWrite, Db, StoreError, on_pool};
 use gatehouse_core::log_event::{LogEvent, LogFilter};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
@@ -274,7 +274,7 @@ impl LogStore {
     /// multi-row inserts of at most [`ROWS_PER_INSERT`] rows.
     pub async fn insert_batch(&self, tenant: &str, events: &[LogEvent]) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for chunk in events.chunks(ROWS_PER_INSERT) {
                 let sql = batch_insert_sql(chunk.len());
                 let mut q = sqlx::query(&sql);

@@ -2,7 +2,7 @@
 //! `next_attempt_at` forward, so several nodes can drain the same outbox without sending a
 //! message twice while its lease holds.
 
-use crate::{Db, StoreError, on_pool};
+use crate::{BeginWrite, Db, StoreError, on_pool};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct OutboxMessage {
@@ -66,7 +66,7 @@ impl OutboxStore {
         messages: &[OutboxMessage],
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             insert_outbox!(tx, tenant, messages);
             tx.commit().await?;
             Ok(())

@@ -1,6 +1,6 @@
 //! APIs (resource servers) and clients' grants to call them.
 
-use crate::{Db, StoreError, on_pool};
+use crate::{BeginWrite, Db, StoreError, on_pool};
 use gatehouse_core::resource_server::ResourceServerSettings;
 use sqlx::types::Json;
 
@@ -161,7 +161,7 @@ impl ResourceServerStore {
         rs: &StoredResourceServer,
     ) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM client_grants WHERE tenant_id = $1 AND audience = $2")
                 .bind(tenant)
                 .bind(&rs.settings.identifier)

@@ -2,7 +2,7 @@
 
 use crate::outbox::{OutboxMessage, insert_outbox};
 use crate::search::{BROAD_METADATA_ROWS, Param, compile_with};
-use crate::{Db, StoreError, on_pool};
+use crate::{BeginWrite, Db, StoreError, on_pool};
 use gatehouse_core::search::Query;
 use gatehouse_core::user::User;
 use serde_json::{Map, Value};
@@ -414,7 +414,7 @@ impl UserStore {
         outbox: &[OutboxMessage],
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             insert_user_rows!(tx, tenant, users, |_: usize| password_hash);
             insert_outbox!(tx, tenant, outbox);
             tx.commit().await?;
@@ -509,7 +509,7 @@ impl UserStore {
     ) -> Result<bool, StoreError> {
         let empty = Map::new();
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let r = sqlx::query(
                 "UPDATE users SET linked_to = $3, user_metadata = $5, app_metadata = $5, updated_at = $4, version = version + 1
                  WHERE tenant_id = $1 AND user_id = $2 AND linked_to IS NULL
@@ -907,7 +907,7 @@ impl UserStore {
         outbox: &[OutboxMessage],
     ) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let r = sqlx::query(
                 "UPDATE users SET email = $3, email_verified = $4, username = $5, phone_number = $6, phone_verified = $7,
                     given_name = $8, family_name = $9, name = $10, nickname = $11, picture = $12, blocked = $13,
@@ -1077,7 +1077,7 @@ impl UserStore {
                 Some(e) => crate::logs::find_log_mentions!(pool, details_text, tenant, e),
                 None => (vec![], 0),
             };
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for table in USER_OWNED_TABLES {
                 sqlx::query(&format!(
                     "DELETE FROM {table} WHERE tenant_id = $1 AND (user_id = $2 OR user_id IN (SELECT user_id FROM users WHERE tenant_id = $1 AND linked_to = $2))"
