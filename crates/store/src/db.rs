@@ -109,6 +109,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_gdpr.sql"),
         postgres: include_str!("../migrations/postgres/0013_gdpr.sql"),
     },
+    Migration {
+        version: 14,
+        name: "signing_key_rotation",
+        sqlite: include_str!("../migrations/sqlite/0014_signing_key_rotation.sql"),
+        postgres: include_str!("../migrations/postgres/0014_signing_key_rotation.sql"),
+    },
 ];
 
 /// A JSON object column.

@@ -36,6 +36,7 @@ mod refresh_tokens;
 mod resource_servers_api;
 mod search_api;
 mod security_review;
+mod signing_keys;
 mod upstream_login;
 mod upstream_presets;
 mod users_api;
