@@ -62,11 +62,15 @@ fn bench(c: &mut Criterion) {
     });
     let ec = EcSigningKey::generate().expect("EC key");
     let mut g = c.benchmark_group("sign_token");
-    g.bench_function("RS256", |b| b.iter(|| jwt::sign(&key, &claims).expect("sign")));
+    g.bench_function("RS256", |b| {
+        b.iter(|| jwt::sign(&key, &claims).expect("sign"))
+    });
     g.bench_function("PS256", |b| {
         b.iter(|| jwt::sign(&Pss(&key), &claims).expect("sign"))
     });
-    g.bench_function("ES256", |b| b.iter(|| jwt::sign(&ec, &claims).expect("sign")));
+    g.bench_function("ES256", |b| {
+        b.iter(|| jwt::sign(&ec, &claims).expect("sign"))
+    });
     g.finish();
     let token = jwt::sign(&key, &claims).expect("sign");
     c.bench_function("rs256_verify_token", |b| {

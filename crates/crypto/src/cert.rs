@@ -106,7 +106,10 @@ pub fn self_signed(
         CertKey::Rsa(k) => (
             k.kid(),
             seq(&[OID_SHA256_WITH_RSA, NULL]),
-            seq(&[&seq(&[OID_RSA_ENCRYPTION, NULL]), &bit_string(k.public_der())]),
+            seq(&[
+                &seq(&[OID_RSA_ENCRYPTION, NULL]),
+                &bit_string(k.public_der()),
+            ]),
         ),
         CertKey::Ec(k) => (
             k.kid(),
@@ -192,7 +195,11 @@ pub fn fingerprint(der: &[u8]) -> String {
 
 /// Auth0's `thumbprint`: the same SHA-1 as upper-case hex.
 pub fn thumbprint(der: &[u8]) -> String {
-    sha1(der).as_ref().iter().map(|b| format!("{b:02X}")).collect()
+    sha1(der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }
 
 /// The JWK `x5t` member: the SHA-1 of the certificate, base64url.

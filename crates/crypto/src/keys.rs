@@ -264,12 +264,7 @@ impl SigningKey {
         };
         let mut sig = vec![0u8; self.pair.public().modulus_len()];
         self.pair
-            .sign(
-                padding,
-                &ring::rand::SystemRandom::new(),
-                message,
-                &mut sig,
-            )
+            .sign(padding, &ring::rand::SystemRandom::new(), message, &mut sig)
             .map_err(|_| KeyError::Sign)?;
         Ok(sig)
     }
@@ -369,9 +364,12 @@ impl EcSigningKey {
     /// fixed-width form [`Signer::sign`] makes).
     pub fn sign_der(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let rng = ring::rand::SystemRandom::new();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &self.pkcs8, &rng)
-                .map_err(|e| KeyError::ParseEc(e.to_string()))?;
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            &self.pkcs8,
+            &rng,
+        )
+        .map_err(|e| KeyError::ParseEc(e.to_string()))?;
         Ok(pair
             .sign(&rng, message)
             .map_err(|_| KeyError::Sign)?

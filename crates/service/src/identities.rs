@@ -199,7 +199,7 @@ impl Gatehouse {
             self.keyring().published(),
             gatehouse_crypto::keys::ID_TOKEN_ALGORITHMS,
         )
-            .map_err(|_| invalid())?;
+        .map_err(|_| invalid())?;
         let issuer = self.config().issuer();
         if claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str()) {
             return Err(bad_request(

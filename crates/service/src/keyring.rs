@@ -265,7 +265,11 @@ impl KeyRing {
                 _ => SigningKey::from_pkcs8(&der).map(Private::Rsa),
             }
             .map_err(ServiceError::internal)?;
-            let cert_der = match k.cert.as_deref().and_then(gatehouse_crypto::jwt::pem_to_der) {
+            let cert_der = match k
+                .cert
+                .as_deref()
+                .and_then(gatehouse_crypto::jwt::pem_to_der)
+            {
                 Some(der) => der,
                 None => {
                     // A key stored before certificates were: its certificate is made (the
@@ -365,7 +369,10 @@ mod tests {
 
     #[test]
     fn the_common_name_is_the_issuers_host() {
-        assert_eq!(common_name("https://tenant.example.com/"), "tenant.example.com");
+        assert_eq!(
+            common_name("https://tenant.example.com/"),
+            "tenant.example.com"
+        );
         assert_eq!(common_name("http://127.0.0.1:3000/"), "127.0.0.1:3000");
     }
 }

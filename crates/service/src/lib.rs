@@ -289,8 +289,10 @@ impl Gatehouse {
         &self,
         token: &str,
         allowed: &[gatehouse_crypto::keys::Algorithm],
-    ) -> std::result::Result<serde_json::Map<String, serde_json::Value>, gatehouse_crypto::jwt::JwtError>
-    {
+    ) -> std::result::Result<
+        serde_json::Map<String, serde_json::Value>,
+        gatehouse_crypto::jwt::JwtError,
+    > {
         use gatehouse_crypto::jwt::{JwtError, verify_with};
         use std::sync::atomic::Ordering;
         match verify_with(token, self.keyring().published(), allowed) {

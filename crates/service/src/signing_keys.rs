@@ -72,8 +72,7 @@ impl Gatehouse {
         let now = self.now();
         let issuer = self.config().issuer();
         let fresh =
-            keyring::new_next_keys(&self.inner.secrets, keyring::common_name(&issuer), now)
-                .await?;
+            keyring::new_next_keys(&self.inner.secrets, keyring::common_name(&issuer), now).await?;
         let store = self.key_store();
         let promoted = store.rotate(self.tenant(), &fresh, now).await?;
         self.reload_keyring().await?;

@@ -218,7 +218,12 @@ impl KeyStore {
     }
 
     /// Revokes a previous key: its private key is erased, its certificate kept.
-    pub async fn revoke(&self, tenant: &str, kid: &str, now: i64) -> Result<Revocation, StoreError> {
+    pub async fn revoke(
+        &self,
+        tenant: &str,
+        kid: &str,
+        now: i64,
+    ) -> Result<Revocation, StoreError> {
         let select = format!("{LISTING} WHERE tenant_id = $1 AND kid = $2");
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;

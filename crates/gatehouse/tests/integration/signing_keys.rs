@@ -59,7 +59,10 @@ fn verifying_keys(jwks: &Value) -> Vec<VerifyingKey> {
                     e: b64(k, "e"),
                 }),
                 "EC" => {
-                    assert_eq!((k["crv"].clone(), k["alg"].clone()), (json!("P-256"), json!("ES256")));
+                    assert_eq!(
+                        (k["crv"].clone(), k["alg"].clone()),
+                        (json!("P-256"), json!("ES256"))
+                    );
                     let mut point = vec![4u8];
                     point.extend(b64(k, "x"));
                     point.extend(b64(k, "y"));
@@ -81,21 +84,30 @@ fn by_status<'a>(list: &'a Value, status: &str) -> Vec<&'a Value> {
 }
 
 async fn listing(s: &mut TestServer) -> Value {
-    s.get("/api/v2/keys/signing").await.assert_status(200).clone()
+    s.get("/api/v2/keys/signing")
+        .await
+        .assert_status(200)
+        .clone()
 }
 
 /// An application with the password grant and a user of it: a `/userinfo` token getter.
 async fn password_app(s: &mut TestServer, extra: Value) -> (String, String, String) {
-    let mut body = json!({"name": "Ünïcode app", "app_type": "regular_web", "grant_types": ["password"]});
+    let mut body =
+        json!({"name": "Ünïcode app", "app_type": "regular_web", "grant_types": ["password"]});
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
         b.extend(e);
     }
-    let c = s.post("/api/v2/clients", body).await.assert_status(201).clone();
+    let c = s
+        .post("/api/v2/clients", body)
+        .await
+        .assert_status(201)
+        .clone();
     let email = format!(
         "rotación-{}@example.com",
         gatehouse_crypto::random::hex(4).unwrap()
     );
-    s.create_user(&email, json!({"name": "Zoë Keyholder"})).await;
+    s.create_user(&email, json!({"name": "Zoë Keyholder"}))
+        .await;
     (
         c["client_id"].as_str().unwrap().into(),
         c["client_secret"].as_str().unwrap().into(),
@@ -145,8 +157,18 @@ async fn rotation_keeps_earlier_tokens_until_their_key_is_revoked() {
     assert_eq!(current[0]["kid"], k1.as_str(), "RSA first");
     let k2 = next[0]["kid"].as_str().unwrap().to_string();
     for key in list.as_array().unwrap() {
-        assert!(key["cert"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----\r\n"));
-        assert!(key["pkcs7"].as_str().unwrap().starts_with("-----BEGIN PKCS7-----\r\n"));
+        assert!(
+            key["cert"]
+                .as_str()
+                .unwrap()
+                .starts_with("-----BEGIN CERTIFICATE-----\r\n")
+        );
+        assert!(
+            key["pkcs7"]
+                .as_str()
+                .unwrap()
+                .starts_with("-----BEGIN PKCS7-----\r\n")
+        );
         let fp = key["fingerprint"].as_str().unwrap();
         assert_eq!(fp.len(), 59, "SHA-1 as colon-separated hex: {fp}");
         assert_eq!(key["thumbprint"], fp.replace(':', ""));
@@ -154,7 +176,9 @@ async fn rotation_keeps_earlier_tokens_until_their_key_is_revoked() {
     }
     assert!(current[0]["current_since"].is_string());
     assert_eq!(
-        s.get(&format!("/api/v2/keys/signing/{}", enc(&k1))).await.assert_status(200),
+        s.get(&format!("/api/v2/keys/signing/{}", enc(&k1)))
+            .await
+            .assert_status(200),
         current[0]
     );
 
@@ -211,14 +235,22 @@ async fn rotation_keeps_earlier_tokens_until_their_key_is_revoked() {
     let r = s.raw(Method::POST, rotate, Some(&t), None).await;
     let rotated = r.assert_status(201).clone();
     assert_eq!(rotated["kid"], k2.as_str(), "the key that now signs");
-    assert!(rotated["cert"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(
+        rotated["cert"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
     let list = listing(&mut s).await;
     assert_eq!(by_status(&list, "current")[0]["kid"], k2.as_str());
     let previous = by_status(&list, "previous");
     assert_eq!(previous.len(), 2, "RSA and EC");
     assert_eq!(previous[0]["kid"], k1.as_str());
     assert!(previous[0]["current_until"].is_string());
-    let k3 = by_status(&list, "next")[0]["kid"].as_str().unwrap().to_string();
+    let k3 = by_status(&list, "next")[0]["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(k3 != k1 && k3 != k2);
     let after = jwks(&s).await;
     let kids = jwks_kids(&after);
@@ -251,13 +283,24 @@ async fn rotation_keeps_earlier_tokens_until_their_key_is_revoked() {
         .assert_error(401, "invalid_token");
     assert_eq!(userinfo(&s, &old_access).await, 401);
     let shown = s
-        .raw(Method::GET, &format!("/api/v2/keys/signing/{}", enc(&k1)), Some(&new_mgmt), None)
+        .raw(
+            Method::GET,
+            &format!("/api/v2/keys/signing/{}", enc(&k1)),
+            Some(&new_mgmt),
+            None,
+        )
         .await
         .assert_status(200)
         .clone();
-    assert_eq!((shown["revoked"].clone(), shown["previous"].clone()), (json!(true), json!(false)));
+    assert_eq!(
+        (shown["revoked"].clone(), shown["previous"].clone()),
+        (json!(true), json!(false))
+    );
     assert!(shown["revoked_at"].is_string());
-    assert_eq!(shown["cert"], previous[0]["cert"], "the certificate outlives the key");
+    assert_eq!(
+        shown["cert"], previous[0]["cert"],
+        "the certificate outlives the key"
+    );
     assert_eq!(
         s.count_rows(&format!(
             "signing_keys WHERE kid = '{k1}' AND length(private_key) = 0"
@@ -292,7 +335,10 @@ async fn ps256_and_es256_tokens_verify_against_the_jwks() {
         disc.assert_status(200)["id_token_signing_alg_values_supported"],
         json!(["RS256", "PS256"])
     );
-    for (identifier, alg) in [("https://es.example/api", "ES256"), ("https://ps.example/api", "PS256")] {
+    for (identifier, alg) in [
+        ("https://es.example/api", "ES256"),
+        ("https://ps.example/api", "PS256"),
+    ] {
         s.post(
             "/api/v2/resource-servers",
             json!({"identifier": identifier, "signing_alg": alg, "scopes": [{"value": "read:things"}]}),
@@ -314,8 +360,14 @@ async fn ps256_and_es256_tokens_verify_against_the_jwks() {
         assert_eq!(claims["iss"], format!("{}/", s.url));
     }
     // The access tokens are also for /userinfo, whatever the API's algorithm.
-    assert_eq!(userinfo(&s, es["access_token"].as_str().unwrap()).await, 200);
-    assert_eq!(userinfo(&s, ps["access_token"].as_str().unwrap()).await, 200);
+    assert_eq!(
+        userinfo(&s, es["access_token"].as_str().unwrap()).await,
+        200
+    );
+    assert_eq!(
+        userinfo(&s, ps["access_token"].as_str().unwrap()).await,
+        200
+    );
 
     // ES256 for client_credentials too; the Management API's tokens stay RS256.
     let (cid, secret) = s.app_with_grants(&["client_credentials"]).await;
@@ -326,10 +378,18 @@ async fn ps256_and_es256_tokens_verify_against_the_jwks() {
     .await
     .assert_status(201);
     let r = s
-        .raw(Method::POST, "/oauth/token", None, Some(json!({"grant_type": "client_credentials",
-            "client_id": cid, "client_secret": secret, "audience": "https://es.example/api"})))
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": "client_credentials",
+            "client_id": cid, "client_secret": secret, "audience": "https://es.example/api"})),
+        )
         .await;
-    let token = r.assert_status(200)["access_token"].as_str().unwrap().to_string();
+    let token = r.assert_status(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(part(&token, 0)["alg"], "ES256");
     assert!(gatehouse_crypto::jwt::verify(&token, &keys).is_ok());
     assert_eq!(part(&s.token().await, 0)["alg"], "RS256");
@@ -368,7 +428,11 @@ async fn a_rotation_on_one_node_is_picked_up_by_another() {
             .assert_status(201);
     }
     let fresh = a.token_with_scope(None).await;
-    assert_eq!(users_on_b(fresh.clone()).await, 200, "B reloads on the unknown kid");
+    assert_eq!(
+        users_on_b(fresh.clone()).await,
+        200,
+        "B reloads on the unknown kid"
+    );
     let b_jwks: Value = http
         .get(format!("{b_url}/.well-known/jwks.json"))
         .send()
@@ -377,6 +441,10 @@ async fn a_rotation_on_one_node_is_picked_up_by_another() {
         .json()
         .await
         .unwrap();
-    assert_eq!(jwks_kids(&b_jwks)[0], kid(&fresh), "B signs with the new key too");
+    assert_eq!(
+        jwks_kids(&b_jwks)[0],
+        kid(&fresh),
+        "B signs with the new key too"
+    );
     b.stop().await;
 }

@@ -36,7 +36,10 @@ async fn read(
 async fn rotate(State(s): State<AppState>, caller: Caller) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(&[CREATE_SIGNING_KEYS])?;
     caller.require(&[UPDATE_SIGNING_KEYS])?;
-    Ok((StatusCode::CREATED, Json(s.gatehouse.rotate_signing_keys().await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.gatehouse.rotate_signing_keys().await?),
+    ))
 }
 
 async fn revoke(

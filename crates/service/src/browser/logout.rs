@@ -76,7 +76,7 @@ impl Gatehouse {
                     self.keyring().published(),
                     gatehouse_crypto::keys::ID_TOKEN_ALGORITHMS,
                 )
-                    .map_err(|_| refused("id_token_hint is not an ID token issued here"))?;
+                .map_err(|_| refused("id_token_hint is not an ID token issued here"))?;
                 if claims.get("iss").and_then(serde_json::Value::as_str)
                     != Some(self.config().issuer().as_str())
                 {

@@ -135,7 +135,7 @@ impl Gatehouse {
             typ,
             &claims,
         )
-            .map_err(OAuthError::internal)?;
+        .map_err(OAuthError::internal)?;
         Ok(IssuedToken {
             access_token,
             id_token: None,

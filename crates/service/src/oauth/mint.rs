@@ -248,12 +248,9 @@ impl Gatehouse {
             "JWT"
         };
         let keys = self.keyring();
-        let access_token = jwt::sign_typed(
-            &keys.signer(self.access_token_algorithm(api)),
-            typ,
-            &access,
-        )
-        .map_err(OAuthError::internal)?;
+        let access_token =
+            jwt::sign_typed(&keys.signer(self.access_token_algorithm(api)), typ, &access)
+                .map_err(OAuthError::internal)?;
         let id_token = if oidc.contains(&"openid") {
             let lifetime = client.settings.id_token_lifetime();
             let mut claims = user_claims(user, &oidc);
@@ -294,7 +291,7 @@ impl Gatehouse {
                     &keys.signer(id_token_algorithm(client)),
                     &Value::Object(claims),
                 )
-                    .map_err(OAuthError::internal)?,
+                .map_err(OAuthError::internal)?,
             )
         } else {
             None
