@@ -161,7 +161,7 @@ struct Inner {
     /// Swapped whole by [`Gatehouse::reload_keyring`]; signing takes a clone of the `Arc`
     /// under a read lock held for no longer than that.
     keyring: std::sync::RwLock<Arc<KeyRing>>,
-    /// When an unknown `kid` last made this node reload its keys (epoch ms).
+    /// When an unknown `kid` last made this node reload its keys (epoch ms, wall clock).
     keyring_reloaded_at: std::sync::atomic::AtomicI64,
     /// One reload at a time, so a slow one never swaps in keys older than a later one's.
     keyring_reload: tokio::sync::Mutex<()>,
@@ -297,7 +297,8 @@ impl Gatehouse {
         use std::sync::atomic::Ordering;
         match verify_with(token, self.keyring().published(), allowed) {
             Err(JwtError::UnknownKey) => {
-                let now = self.now();
+                // The wall clock, not the service's: this protects the store, in real time.
+                let now = now_millis();
                 let last = self.inner.keyring_reloaded_at.load(Ordering::Relaxed);
                 let due = now - last >= 1000
                     && self
