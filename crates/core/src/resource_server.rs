@@ -37,6 +37,9 @@ pub struct ResourceServerSettings {
 /// Longest access-token lifetime an API may ask for (30 days, Auth0's ceiling).
 const MAX_TOKEN_LIFETIME: i64 = 2_592_000;
 
+/// The `signing_alg` values an API may have.
+pub const SIGNING_ALGS: &[&str] = &["RS256", "PS256", "ES256"];
+
 impl ResourceServerSettings {
     pub const PROPERTIES: &'static [&'static str] = &[
         "name",
@@ -144,9 +147,14 @@ impl ResourceServerSettings {
             self.scopes = scopes;
         }
         if let Some(alg) = p.string("signing_alg")? {
-            if alg != "RS256" {
+            // Auth0's RS256 and PS256, and ES256 (a Gatehouse extension: a cheaper
+            // signature, docs/signing-keys.md). HS256 needs a signing secret, not offered.
+            if !SIGNING_ALGS.contains(&alg.as_str()) {
                 return Err(InvalidBody::on_property(
-                    format!("No enum match for: \"{alg}\" (only RS256 is supported)"),
+                    format!(
+                        "No enum match for: \"{alg}\" (supported: {})",
+                        SIGNING_ALGS.join(", ")
+                    ),
                     "signing_alg",
                 ));
             }

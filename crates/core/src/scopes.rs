@@ -23,6 +23,9 @@ pub const READ_TENANT_SETTINGS: &str = "read:tenant_settings";
 pub const UPDATE_TENANT_SETTINGS: &str = "update:tenant_settings";
 pub const READ_ATTACK_PROTECTION: &str = "read:attack_protection";
 pub const UPDATE_ATTACK_PROTECTION: &str = "update:attack_protection";
+pub const READ_SIGNING_KEYS: &str = "read:signing_keys";
+pub const CREATE_SIGNING_KEYS: &str = "create:signing_keys";
+pub const UPDATE_SIGNING_KEYS: &str = "update:signing_keys";
 /// Starting a login as another user (`POST /users/{user_id}/impersonate`). Gatehouse's own
 /// name: Auth0 reserved its impersonation API to the tenant's global client.
 pub const IMPERSONATE_USERS: &str = "impersonate:users";
@@ -116,6 +119,9 @@ pub const ALL_MANAGEMENT_SCOPES: &[&str] = &[
     "read:email_templates",
     "create:email_templates",
     "update:email_templates",
+    READ_SIGNING_KEYS,
+    CREATE_SIGNING_KEYS,
+    UPDATE_SIGNING_KEYS,
 ];
 
 /// Every scope the Management API defines: the bootstrap client's, the opt-in ones and the

@@ -1,5 +1,6 @@
 //! The per-request crypto bounds the endpoint load runs are compared against:
-//! one RS256 signature (POST /oauth/token) and one argon2id hash (POST /api/v2/users); and
+//! one RS256 signature (POST /oauth/token; PS256 and ES256 for tenants that choose them,
+//! `sign_token/*`) and one argon2id hash (POST /api/v2/users); and
 //! what one failed login costs against an imported hash at the highest accepted costs
 //! (`imported_at_cap`), the bound the caps in `imported.rs` state.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test crate: a failed expectation is the test failing
@@ -10,7 +11,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse_crypto::imported::{
     self, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_TIME, MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS,
 };
-use gatehouse_crypto::{jwt, keys::SigningKey, password};
+use gatehouse_crypto::keys::{EcSigningKey, Pss, SigningKey};
+use gatehouse_crypto::{jwt, password};
 use serde_json::json;
 
 /// Stored forms of imported hashes at the caps (of "x"; the bench checks another password,
@@ -58,6 +60,18 @@ fn bench(c: &mut Criterion) {
     c.bench_function("rs256_sign_token", |b| {
         b.iter(|| jwt::sign(&key, &claims).expect("sign"))
     });
+    let ec = EcSigningKey::generate().expect("EC key");
+    let mut g = c.benchmark_group("sign_token");
+    g.bench_function("RS256", |b| {
+        b.iter(|| jwt::sign(&key, &claims).expect("sign"))
+    });
+    g.bench_function("PS256", |b| {
+        b.iter(|| jwt::sign(&Pss(&key), &claims).expect("sign"))
+    });
+    g.bench_function("ES256", |b| {
+        b.iter(|| jwt::sign(&ec, &claims).expect("sign"))
+    });
+    g.finish();
     let token = jwt::sign(&key, &claims).expect("sign");
     c.bench_function("rs256_verify_token", |b| {
         b.iter(|| jwt::verify(&token, [key.public()]).expect("verify"))

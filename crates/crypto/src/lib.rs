@@ -1,7 +1,9 @@
 //! Gatehouse's cryptography, in one place so its choices are reviewed together: argon2id
-//! password hashes (and the imported algorithms they replace), RSA signing keys and RS256
-//! JWTs (ring, keys parsed once), AES-256-GCM for secrets at rest, and random identifiers.
+//! password hashes (and the imported algorithms they replace), RSA and EC P-256 signing keys,
+//! RS256/PS256/ES256 JWTs (ring, keys parsed once) and the keys' self-signed certificates,
+//! AES-256-GCM for secrets at rest, and random identifiers.
 
+pub mod cert;
 pub mod imported;
 pub mod jwt;
 pub mod keys;

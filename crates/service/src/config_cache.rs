@@ -95,14 +95,17 @@ impl Gatehouse {
     pub async fn with_config_view<F: Future>(&self, work: F) -> Result<F::Output> {
         let version = self.tenants_store().config_version(self.tenant()).await?;
         if self.inner.config_cache.observe(version) {
-            self.configuration_changed();
+            self.configuration_changed().await?;
         }
         Ok(VIEW.scope(version, work).await)
     }
 
-    /// What else must forget the configuration when another version is seen.
-    fn configuration_changed(&self) {
+    /// What else must follow the configuration when another version is seen: the CORS
+    /// origins, and the signing keys (a rotation or revocation made on another server signs
+    /// and verifies here from this request on).
+    async fn configuration_changed(&self) -> Result<()> {
         self.inner.cors_origins.invalidate();
+        self.reload_keyring().await
     }
 
     /// An application by id, from the cache inside a view.

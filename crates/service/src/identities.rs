@@ -194,8 +194,12 @@ impl Gatehouse {
     /// our key (RS256), issued by us, unexpired, and for the calling application.
     fn secondary_from_id_token(&self, token: &str, caller: Option<&str>) -> Result<String> {
         let invalid = || bad_request("Invalid token (link_with).");
-        let claims = gatehouse_crypto::jwt::verify(token, self.keyring().published())
-            .map_err(|_| invalid())?;
+        let claims = gatehouse_crypto::jwt::verify_with(
+            token,
+            self.keyring().published(),
+            gatehouse_crypto::keys::ID_TOKEN_ALGORITHMS,
+        )
+        .map_err(|_| invalid())?;
         let issuer = self.config().issuer();
         if claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str()) {
             return Err(bad_request(

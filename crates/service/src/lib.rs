@@ -31,6 +31,7 @@ pub mod passwordless;
 mod pictures;
 pub mod resource_servers;
 mod sealed;
+pub mod signing_keys;
 pub mod tenant_settings;
 pub(crate) mod upstream;
 pub mod user_blocks;
@@ -158,7 +159,13 @@ struct Inner {
     /// Where recorded events go to be written in batches ([`Gatehouse::record`]).
     log_writer: log_writer::LogWriter,
     hasher: PasswordHasher,
-    keyring: KeyRing,
+    /// Swapped whole by [`Gatehouse::reload_keyring`]; signing takes a clone of the `Arc`
+    /// under a read lock held for no longer than that.
+    keyring: std::sync::RwLock<Arc<KeyRing>>,
+    /// When an unknown `kid` last made this node reload its keys (epoch ms, wall clock).
+    keyring_reloaded_at: std::sync::atomic::AtomicI64,
+    /// One reload at a time, so a slow one never swaps in keys older than a later one's.
+    keyring_reload: tokio::sync::Mutex<()>,
     /// The script sandbox, started at the first script run.
     scripts: tokio::sync::OnceCell<gatehouse_scripts::ScriptPool>,
     /// The origins browsers may call the Authentication API from (`cors`).
@@ -180,6 +187,7 @@ impl Gatehouse {
             &config.tenant,
             &secrets,
             config.first_signing_key.as_ref().map(|k| k.0.as_slice()),
+            keyring::common_name(&config.issuer()),
             config.clock.now_millis(),
         )
         .await?;
@@ -214,7 +222,9 @@ impl Gatehouse {
                 secrets: Arc::new(secrets),
                 log_writer,
                 hasher: PasswordHasher::for_this_machine(),
-                keyring,
+                keyring: std::sync::RwLock::new(Arc::new(keyring)),
+                keyring_reloaded_at: std::sync::atomic::AtomicI64::new(0),
+                keyring_reload: tokio::sync::Mutex::new(()),
                 scripts: tokio::sync::OnceCell::new(),
                 cors_origins: cors::OriginCache::default(),
                 config_cache: config_cache::ConfigCache::default(),
@@ -240,8 +250,78 @@ impl Gatehouse {
         self.inner.secrets.clone()
     }
 
-    pub fn keyring(&self) -> &KeyRing {
-        &self.inner.keyring
+    /// The signing keys as this node last loaded them.
+    pub fn keyring(&self) -> Arc<KeyRing> {
+        // A poisoned lock still holds a whole ring: swapping is one assignment.
+        self.inner
+            .keyring
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Re-reads the signing keys from the store and swaps them in when they changed (a
+    /// rotation or revocation, here or on another node). Cheap when nothing changed: one
+    /// query, no key decrypted.
+    pub async fn reload_keyring(&self) -> Result<()> {
+        let _one_at_a_time = self.inner.keyring_reload.lock().await;
+        let issuer = self.config().issuer();
+        let fresh = self
+            .keyring()
+            .reload(
+                &KeyStore::new(self.db().clone()),
+                self.tenant(),
+                &self.inner.secrets,
+                keyring::common_name(&issuer),
+                self.now(),
+            )
+            .await?;
+        if let Some(ring) = fresh {
+            *self
+                .inner
+                .keyring
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+        }
+        Ok(())
+    }
+
+    /// Verifies a token of ours signed with one of `allowed`. A `kid` this node does not
+    /// know may be a key made by a rotation on another node: the keys are then reloaded (at
+    /// most once a second, so made-up kids cannot make every request read the store) and
+    /// the token checked again.
+    pub(crate) async fn verify_own_token(
+        &self,
+        token: &str,
+        allowed: &[gatehouse_crypto::keys::Algorithm],
+    ) -> std::result::Result<
+        serde_json::Map<String, serde_json::Value>,
+        gatehouse_crypto::jwt::JwtError,
+    > {
+        use gatehouse_crypto::jwt::{JwtError, verify_with};
+        use std::sync::atomic::Ordering;
+        match verify_with(token, self.keyring().published(), allowed) {
+            Err(JwtError::UnknownKey) => {
+                // The wall clock, not the service's: this protects the store, in real time.
+                let now = now_millis();
+                let last = self.inner.keyring_reloaded_at.load(Ordering::Relaxed);
+                let due = now - last >= 1000
+                    && self
+                        .inner
+                        .keyring_reloaded_at
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok();
+                if !due {
+                    return Err(JwtError::UnknownKey);
+                }
+                if let Err(e) = self.reload_keyring().await {
+                    // The token is then judged by the keys this node has; the cause is ours.
+                    tracing::warn!(error = %e, "reloading the signing keys failed");
+                }
+                verify_with(token, self.keyring().published(), allowed)
+            }
+            other => other,
+        }
     }
 
     pub fn tenant(&self) -> &str {

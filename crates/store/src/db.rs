@@ -116,6 +116,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_config_versions.sql"),
         postgres: include_str!("../migrations/postgres/0014_config_versions.sql"),
     },
+    Migration {
+        version: 16,
+        name: "signing_key_rotation",
+        sqlite: include_str!("../migrations/sqlite/0016_signing_key_rotation.sql"),
+        postgres: include_str!("../migrations/postgres/0016_signing_key_rotation.sql"),
+    },
 ];
 
 /// A JSON object column.

@@ -37,6 +37,7 @@ mod resource_servers_api;
 mod search_api;
 mod security_review;
 mod token_path;
+mod signing_keys;
 mod upstream_login;
 mod upstream_presets;
 mod users_api;

@@ -26,6 +26,7 @@ async fn verified(s: &TestServer, token: &str) -> (Value, Value) {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|k| k["kty"] == "RSA")
         .map(|k| PublicKey {
             kid: k["kid"].as_str().unwrap().into(),
             n: URL_SAFE_NO_PAD.decode(k["n"].as_str().unwrap()).unwrap(),

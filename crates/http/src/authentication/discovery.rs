@@ -18,7 +18,10 @@ pub async fn openid_configuration(State(s): State<AppState>) -> Json<Value> {
         "response_modes_supported": ["query", "fragment", "form_post"],
         "code_challenge_methods_supported": ["S256", "plain"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": gatehouse_crypto::keys::ID_TOKEN_ALGORITHMS
+            .iter()
+            .map(|a| a.name())
+            .collect::<Vec<_>>(),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "password", "http://auth0.com/oauth/grant-type/password-realm", "http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],

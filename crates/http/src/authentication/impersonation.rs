@@ -29,7 +29,7 @@ pub async fn start(
     let Some(token) = bearer(&headers) else {
         return missing_token().into_response();
     };
-    let claims = match g.verify_management_token(token) {
+    let claims = match g.verify_management_token(token).await {
         Ok(c) => c,
         Err(r) => return token_rejected(r).into_response(),
     };

@@ -11,6 +11,7 @@ mod logs;
 pub mod render;
 mod resource_servers;
 mod roles;
+mod signing_keys;
 mod tenant_settings;
 mod tickets;
 mod user_blocks;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(attack_protection::router())
         .merge(email_templates::router())
         .merge(jobs::router())
+        .merge(signing_keys::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state, authenticate))
 }
@@ -139,7 +141,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         )
         .into_response();
     };
-    let claims = match state.gatehouse.verify_management_token(token) {
+    let claims = match state.gatehouse.verify_management_token(token).await {
         Ok(c) => c,
         Err(rejection) => return token_rejected(rejection).into_response(),
     };

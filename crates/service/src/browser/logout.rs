@@ -71,8 +71,12 @@ impl Gatehouse {
     ) -> Result<Option<String>, LogoutRefused> {
         let hinted = match id_token_hint {
             Some(t) => {
-                let claims = gatehouse_crypto::jwt::verify(t, self.keyring().published())
-                    .map_err(|_| refused("id_token_hint is not an ID token issued here"))?;
+                let claims = gatehouse_crypto::jwt::verify_with(
+                    t,
+                    self.keyring().published(),
+                    gatehouse_crypto::keys::ID_TOKEN_ALGORITHMS,
+                )
+                .map_err(|_| refused("id_token_hint is not an ID token issued here"))?;
                 if claims.get("iss").and_then(serde_json::Value::as_str)
                     != Some(self.config().issuer().as_str())
                 {

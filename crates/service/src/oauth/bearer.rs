@@ -4,7 +4,7 @@
 use super::mint::user_claims;
 use crate::{Failure, Gatehouse};
 use gatehouse_core::user::User;
-use gatehouse_crypto::jwt;
+use gatehouse_crypto::keys::Algorithm;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -46,10 +46,17 @@ impl AccessClaims {
 }
 
 impl Gatehouse {
-    /// Checks a Management API bearer token: signature, issuer, audience and expiry.
-    pub fn verify_management_token(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
-        let claims =
-            jwt::verify(token, self.keyring().published()).map_err(|_| TokenRejection::Invalid)?;
+    /// Checks a Management API bearer token: signature (RS256, the Management API's
+    /// algorithm whatever it is set to), issuer, audience and expiry.
+    pub async fn verify_management_token(
+        &self,
+        token: &str,
+    ) -> Result<AccessClaims, TokenRejection> {
+        // Which check failed is not the caller's business: every failure is "Invalid token".
+        let claims = self
+            .verify_own_token(token, &[Algorithm::Rs256])
+            .await
+            .map_err(|_| TokenRejection::Invalid)?;
         let str_claim =
             |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(String::from);
         if str_claim(&claims, "iss").as_deref() != Some(self.config().issuer().as_str()) {
@@ -91,7 +98,8 @@ impl Gatehouse {
     /// `None` for a token that is not valid here. Reading the user can fail (the database):
     /// that is ours, never "invalid token".
     pub async fn userinfo(&self, token: &str) -> Result<Option<Map<String, Value>>, Failure> {
-        let Ok(claims) = jwt::verify(token, self.keyring().published()) else {
+        // Any algorithm an API may choose: the token may be for an API and `/userinfo`.
+        let Ok(claims) = self.verify_own_token(token, Algorithm::ALL).await else {
             return Ok(None);
         };
         Ok(self.userinfo_user(&claims).await?.map(|(user, scopes)| {

@@ -124,8 +124,14 @@ impl Gatehouse {
         } else {
             "JWT"
         };
-        let access_token = jwt::sign_typed(self.keyring().current(), typ, &claims)
-            .map_err(OAuthError::internal)?;
+        let access_token = jwt::sign_typed(
+            &self
+                .keyring()
+                .signer(self.access_token_algorithm(Some(&api))),
+            typ,
+            &claims,
+        )
+        .map_err(OAuthError::internal)?;
         Ok(IssuedToken {
             access_token,
             id_token: None,

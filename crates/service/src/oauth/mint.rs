@@ -8,6 +8,7 @@ use crate::Gatehouse;
 use crate::error::ServiceError;
 use gatehouse_core::user::User;
 use gatehouse_crypto::jwt;
+use gatehouse_crypto::keys::Algorithm;
 use gatehouse_store::{RefreshToken, StoredClient, StoredResourceServer};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -61,6 +62,35 @@ pub fn user_claims(u: &User, scopes: &[&str]) -> Map<String, Value> {
 
 /// Whether a user's access token for `api` may carry `scope`: on the Management API only the
 /// user's own scopes, whatever the client's grants or the user's permissions hold.
+/// The algorithm of an ID token for `client`: PS256 when its `jwt_configuration.alg` says
+/// so, RS256 otherwise. HS256 is accepted as a setting (Auth0 offers it) and signed RS256,
+/// as Gatehouse always has: a token signed with the client's secret is not issued here.
+fn id_token_algorithm(client: &StoredClient) -> Algorithm {
+    match client
+        .settings
+        .jwt_configuration
+        .get("alg")
+        .and_then(Value::as_str)
+    {
+        Some("PS256") => Algorithm::Ps256,
+        _ => Algorithm::Rs256,
+    }
+}
+
+impl Gatehouse {
+    /// The algorithm of an access token for `api` (none: `/userinfo` only, RS256): the
+    /// API's `signing_alg`. The Management API's tokens are RS256 whatever it says, since
+    /// its bearer check accepts nothing else.
+    pub(crate) fn access_token_algorithm(&self, api: Option<&StoredResourceServer>) -> Algorithm {
+        match api {
+            Some(api) if api.settings.identifier != self.config().management_audience() => {
+                Algorithm::parse(&api.settings.signing_alg).unwrap_or(Algorithm::Rs256)
+            }
+            _ => Algorithm::Rs256,
+        }
+    }
+}
+
 fn users_may_hold(api: &StoredResourceServer, scope: &str) -> bool {
     !api.settings.is_system || gatehouse_core::scopes::is_current_user_scope(scope)
 }
@@ -216,8 +246,10 @@ impl Gatehouse {
         } else {
             "JWT"
         };
-        let access_token = jwt::sign_typed(self.keyring().current(), typ, &access)
-            .map_err(OAuthError::internal)?;
+        let keys = self.keyring();
+        let access_token =
+            jwt::sign_typed(&keys.signer(self.access_token_algorithm(api)), typ, &access)
+                .map_err(OAuthError::internal)?;
         let id_token = if oidc.contains(&"openid") {
             let lifetime = client.settings.id_token_lifetime();
             let mut claims = user_claims(user, &oidc);
@@ -254,8 +286,11 @@ impl Gatehouse {
                 );
             }
             Some(
-                jwt::sign(self.keyring().current(), &Value::Object(claims))
-                    .map_err(OAuthError::internal)?,
+                jwt::sign(
+                    &keys.signer(id_token_algorithm(client)),
+                    &Value::Object(claims),
+                )
+                .map_err(OAuthError::internal)?,
             )
         } else {
             None

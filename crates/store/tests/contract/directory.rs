@@ -58,6 +58,10 @@ contract!(tenant_settings_and_signing_keys, |db| {
             private_key: vec![7; 32],
             status: "current".into(),
             created_at: at,
+            cert: None,
+            current_since: Some(at),
+            current_until: None,
+            revoked_at: None,
         };
         keys.insert(TENANT, &key).await.unwrap();
     }
