@@ -2,6 +2,7 @@
 //! connections, tokens) and talks to the stores and the crypto crate.
 
 pub mod account;
+pub mod activity;
 pub mod admin;
 pub mod authorization;
 pub mod bootstrap;
@@ -24,6 +25,7 @@ pub mod impersonation;
 pub mod jobs;
 pub mod keyring;
 pub mod logs;
+pub mod metrics;
 pub mod oauth;
 pub mod passwordless;
 mod pictures;
@@ -157,6 +159,8 @@ struct Inner {
     log_writes: Arc<tokio::sync::Semaphore>,
     log_instants: logs::LogInstants,
     hasher: PasswordHasher,
+    /// The counters `/metrics` reports.
+    metrics: metrics::Metrics,
     keyring: KeyRing,
     /// The script sandbox, started at the first script run.
     scripts: tokio::sync::OnceCell<gatehouse_scripts::ScriptPool>,
@@ -210,6 +214,7 @@ impl Gatehouse {
                 log_writes: Arc::new(tokio::sync::Semaphore::new(logs::LOG_WRITES_IN_FLIGHT)),
                 log_instants: logs::LogInstants::default(),
                 hasher: PasswordHasher::for_this_machine(),
+                metrics: metrics::Metrics::default(),
                 keyring,
                 scripts: tokio::sync::OnceCell::new(),
                 cors_origins: cors::OriginCache::default(),

@@ -33,6 +33,8 @@ impl Gatehouse {
     /// Records an event, filling its id and date. A failure to write the log is reported in
     /// the server's own log and never fails the request that caused the event.
     pub async fn record(&self, mut event: LogEvent) {
+        self.metrics()
+            .observe_event(&event.kind, event.connection.as_deref());
         if event.log_id.is_empty() {
             let (date, sequence) = self.inner.log_instants.next(self.now());
             event.date = date;

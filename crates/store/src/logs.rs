@@ -39,6 +39,31 @@ impl From<Row> for LogEvent {
     }
 }
 
+const DAY_MS: i64 = 86_400_000;
+
+/// Events of one type on one UTC day (days since the epoch).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct DayActivity {
+    pub day: i64,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub events: i64,
+    pub users: i64,
+}
+
+/// `$first, $first+1, …`: `n` numbered placeholders.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The smallest log id of an event at `date` or later: ids start with the date's 13 digits.
+fn id_bound(date: i64) -> String {
+    gatehouse_core::log_event::log_id(date, 0, "")
+}
+
 /// A page of log events: newest first by offset, or (checkpoint) oldest first after `from`.
 #[derive(Debug, Clone, Default)]
 pub struct LogQuery {
@@ -302,6 +327,66 @@ impl LogStore {
                 None
             };
             Ok((rows.into_iter().map(Into::into).collect(), total))
+        })
+    }
+
+    /// Events of `kinds` per UTC day and type in `[from, to)` (epoch ms), with the distinct
+    /// users among them; the dashboard's activity charts. The range is taken on `log_id`,
+    /// which starts with the event's date, so the `(tenant_id, type, log_id)` index finds
+    /// exactly the events counted and the table is read for those only.
+    pub async fn activity_by_day(
+        &self,
+        tenant: &str,
+        kinds: &[&str],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<DayActivity>, StoreError> {
+        let sql = format!(
+            "SELECT date / {DAY_MS} AS day, type, COUNT(*) AS events, COUNT(DISTINCT user_id) AS users
+             FROM logs WHERE tenant_id = $1 AND type IN ({}) AND log_id >= $2 AND log_id < $3
+             GROUP BY date / {DAY_MS}, type",
+            placeholders(4, kinds.len())
+        );
+        on_pool!(&self.db, pool => {
+            let mut q = sqlx::query_as::<_, DayActivity>(&sql)
+                .bind(tenant)
+                .bind(id_bound(from))
+                .bind(id_bound(to));
+            for k in kinds {
+                q = q.bind(*k);
+            }
+            Ok(q.fetch_all(pool).await?)
+        })
+    }
+
+    /// Distinct users of events of `kinds` in `[from, to)` per period of `period_days` days
+    /// counted from day `offset_days` (e.g. 7 and 3: weeks starting on Mondays, as the epoch
+    /// began on a Thursday): the same index as [`LogStore::activity_by_day`].
+    pub async fn distinct_users_by_period(
+        &self,
+        tenant: &str,
+        kinds: &[&str],
+        from: i64,
+        to: i64,
+        period_days: i64,
+        offset_days: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let period = format!("(date / {DAY_MS} + {offset_days}) / {period_days}");
+        let sql = format!(
+            "SELECT {period} AS period, COUNT(DISTINCT user_id) AS users
+             FROM logs WHERE tenant_id = $1 AND type IN ({}) AND log_id >= $2 AND log_id < $3
+             GROUP BY {period}",
+            placeholders(4, kinds.len())
+        );
+        on_pool!(&self.db, pool => {
+            let mut q = sqlx::query_as::<_, (i64, i64)>(&sql)
+                .bind(tenant)
+                .bind(id_bound(from))
+                .bind(id_bound(to));
+            for k in kinds {
+                q = q.bind(*k);
+            }
+            Ok(q.fetch_all(pool).await?)
         })
     }
 
