@@ -128,10 +128,9 @@ impl Gatehouse {
                 if let Some(w) = week {
                     w.signups += row.events;
                 }
-            } else if let (Some(d), Some(reason)) = (
-                day,
-                FAILURE_REASONS.iter().position(|(k, _)| *k == kind),
-            ) {
+            } else if let (Some(d), Some(reason)) =
+                (day, FAILURE_REASONS.iter().position(|(k, _)| *k == kind))
+            {
                 d.failures[reason] += row.events;
             }
         }
@@ -141,10 +140,7 @@ impl Gatehouse {
         }
         let users: HashMap<i64, i64> = weekly_users.into_iter().collect();
         for w in &mut weeks {
-            w.active_users = users
-                .get(&week_of(w.first_day))
-                .copied()
-                .unwrap_or(0);
+            w.active_users = users.get(&week_of(w.first_day)).copied().unwrap_or(0);
         }
         Ok(Activity { days, weeks })
     }

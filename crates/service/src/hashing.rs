@@ -148,10 +148,7 @@ impl PasswordHasher {
 
     /// How busy each lane is now (for `/metrics`).
     pub fn lanes(&self) -> [LaneUse; 2] {
-        [
-            self.native.usage("native"),
-            self.imported.usage("imported"),
-        ]
+        [self.native.usage("native"), self.imported.usage("imported")]
     }
 
     /// True when `password` matches any of `hashes` (used for password history).

@@ -203,8 +203,14 @@ impl Metrics {
                 .iter()
                 .flat_map(|(route, list)| list.iter().map(move |s| (&**route, &**s)))
                 .map(|(route, s)| {
-                    let counts = std::array::from_fn(|i| s.duration.buckets[i].load(Ordering::Relaxed));
-                    (route, s, counts, s.duration.sum_micros.load(Ordering::Relaxed))
+                    let counts =
+                        std::array::from_fn(|i| s.duration.buckets[i].load(Ordering::Relaxed));
+                    (
+                        route,
+                        s,
+                        counts,
+                        s.duration.sum_micros.load(Ordering::Relaxed),
+                    )
                 })
                 .collect();
         for (route, s, counts, _) in &snapshots {
@@ -369,7 +375,10 @@ impl Gatehouse {
             "Database connections of this node's pool, by state (idle, in_use), and its maximum.",
             &[
                 ("state=\"idle\"".into(), pool.idle as f64),
-                ("state=\"in_use\"".into(), pool.size.saturating_sub(pool.idle) as f64),
+                (
+                    "state=\"in_use\"".into(),
+                    pool.size.saturating_sub(pool.idle) as f64,
+                ),
                 ("state=\"max\"".into(), pool.max as f64),
             ],
         );
@@ -382,7 +391,11 @@ impl Gatehouse {
                 .iter()
                 .map(|j| {
                     (
-                        format!("kind=\"{}\",status=\"{}\"", escape(&j.kind), escape(&j.status)),
+                        format!(
+                            "kind=\"{}\",status=\"{}\"",
+                            escape(&j.kind),
+                            escape(&j.status)
+                        ),
                         j.jobs as f64,
                     )
                 })
@@ -396,7 +409,11 @@ impl Gatehouse {
                 .iter()
                 .map(|j| {
                     (
-                        format!("kind=\"{}\",status=\"{}\"", escape(&j.kind), escape(&j.status)),
+                        format!(
+                            "kind=\"{}\",status=\"{}\"",
+                            escape(&j.kind),
+                            escape(&j.status)
+                        ),
                         j.processed as f64,
                     )
                 })

@@ -83,10 +83,16 @@ fn assert_bars(html: &str, id: &str, expected: &BTreeMap<(String, String), i64>)
     let max = number(&head[0], "data-max");
     let height = number(&head[0], "data-height");
     let bars = shapes(svg, "rect");
-    let bars: Vec<_> = bars.iter().filter(|b| b.contains_key("data-value")).collect();
+    let bars: Vec<_> = bars
+        .iter()
+        .filter(|b| b.contains_key("data-value"))
+        .collect();
     assert_eq!(bars.len(), expected.len(), "{id}: {bars:?}");
     let top = expected.values().copied().max().unwrap_or(0).max(1) as f64;
-    if expected.keys().all(|(_, series)| series == &expected.keys().next().unwrap().1) {
+    if expected
+        .keys()
+        .all(|(_, series)| series == &expected.keys().next().unwrap().1)
+    {
         assert_eq!(max, top, "{id}: the scale is the largest bar");
     }
     for b in bars {
@@ -102,12 +108,17 @@ fn assert_bars(html: &str, id: &str, expected: &BTreeMap<(String, String), i64>)
 }
 
 async fn login(s: &TestServer, cid: &str, secret: &str, user: &str, password: &str) -> u16 {
-    s.raw(Method::POST, "/oauth/token", None, Some(json!({"grant_type": REALM_GRANT,
+    s.raw(
+        Method::POST,
+        "/oauth/token",
+        None,
+        Some(json!({"grant_type": REALM_GRANT,
         "realm": DB_CONNECTION, "client_id": cid, "client_secret": secret,
-        "username": user, "password": password})))
-        .await
-        .status
-        .as_u16()
+        "username": user, "password": password})),
+    )
+    .await
+    .status
+    .as_u16()
 }
 
 async fn sign_up(s: &TestServer, cid: &str, email: &str) {
@@ -138,13 +149,19 @@ async fn the_home_page_charts_the_logs_activity_by_day_and_week() {
     .await;
     // Management API calls first: its token expires long before the days below pass.
     let (cid, secret) = s.app_with_grants(&[REALM_GRANT]).await;
-    let ana = format!("ana.{}@example.com", gatehouse_crypto::random::hex(3).unwrap());
+    let ana = format!(
+        "ana.{}@example.com",
+        gatehouse_crypto::random::hex(3).unwrap()
+    );
     let bo = "bø@example.com".to_string();
     s.create_user(&ana, json!({})).await;
     s.create_user(&bo, json!({})).await;
     let blocked = s.create_user("blocked@example.com", json!({})).await;
     s.patch(
-        &format!("/api/v2/users/{}", enc(blocked["user_id"].as_str().unwrap())),
+        &format!(
+            "/api/v2/users/{}",
+            enc(blocked["user_id"].as_str().unwrap())
+        ),
         json!({"blocked": true}),
     )
     .await
@@ -164,13 +181,19 @@ async fn the_home_page_charts_the_logs_activity_by_day_and_week() {
     assert_eq!(login(&s, &cid, &secret, &ana, PASSWORD).await, 200);
     assert_eq!(login(&s, &cid, &secret, &bo, PASSWORD).await, 200);
     assert_eq!(login(&s, &cid, &secret, &bo, "Wrong-passw0rd").await, 403);
-    assert_eq!(login(&s, &cid, &secret, "ghost@example.com", PASSWORD).await, 403);
+    assert_eq!(
+        login(&s, &cid, &secret, "ghost@example.com", PASSWORD).await,
+        403
+    );
     // Nine days ago (a Monday: a new week): two sign-ups, Ana once, and a blocked user refused.
     s.clock().set((today - 9) * DAY + 7_200_000);
     sign_up(&s, &cid, "new.one@example.com").await;
     sign_up(&s, &cid, "新しい@example.com").await;
     assert_eq!(login(&s, &cid, &secret, &ana, PASSWORD).await, 200);
-    assert_eq!(login(&s, &cid, &secret, "blocked@example.com", PASSWORD).await, 401);
+    assert_eq!(
+        login(&s, &cid, &secret, "blocked@example.com", PASSWORD).await,
+        401
+    );
     // Two wrong passwords yesterday.
     s.clock().set((today - 1) * DAY + 60_000);
     for _ in 0..2 {
@@ -190,7 +213,11 @@ async fn the_home_page_charts_the_logs_activity_by_day_and_week() {
     assert_eq!(home.status, 200, "{}", home.body);
     let page = &home.body;
     assert!(page.contains("<h1>Activity</h1>"), "{page}");
-    assert!(page.contains(&format!("From {} to {} (UTC days)", date(today - 29), date(today))));
+    assert!(page.contains(&format!(
+        "From {} to {} (UTC days)",
+        date(today - 29),
+        date(today)
+    )));
 
     // The table of days: 30 rows, newest first; only the active days have numbers.
     // Columns: day, logins, sign-ups, wrong password, unknown user, refused, active users.
@@ -236,7 +263,12 @@ async fn the_home_page_charts_the_logs_activity_by_day_and_week() {
     let short = |d: &str| d[5..].to_string();
     let per_day = |column: usize, series: &str| -> BTreeMap<(String, String), i64> {
         days.iter()
-            .map(|r| ((short(&r[0]), series.to_string()), r[column].parse().unwrap()))
+            .map(|r| {
+                (
+                    (short(&r[0]), series.to_string()),
+                    r[column].parse().unwrap(),
+                )
+            })
             .collect()
     };
     assert_bars(page, "chart-logins", &per_day(1, "Logins"));
@@ -247,18 +279,29 @@ async fn the_home_page_charts_the_logs_activity_by_day_and_week() {
     assert_bars(page, "chart-failures", &failures);
     let weekly: BTreeMap<(String, String), i64> = weeks
         .iter()
-        .map(|r| ((short(&r[0]), "Active users".to_string()), r[3].parse().unwrap()))
+        .map(|r| {
+            (
+                (short(&r[0]), "Active users".to_string()),
+                r[3].parse().unwrap(),
+            )
+        })
         .collect();
     assert_bars(page, "chart-weekly-users", &weekly);
     let line = element(page, "svg", "chart-daily-users");
     let points = shapes(line, "circle");
     assert_eq!(points.len(), 30);
     for p in &points {
-        let row = days.iter().find(|r| short(&r[0]) == p["data-label"]).unwrap();
+        let row = days
+            .iter()
+            .find(|r| short(&r[0]) == p["data-label"])
+            .unwrap();
         let value: f64 = row[6].parse().unwrap();
         assert_eq!(number(p, "data-value"), value);
         // Two active users is the top of the scale: 8 (top margin) + 160 − value × 160 / 2.
-        assert!((number(p, "cy") - (8.0 + 160.0 - value * 80.0)).abs() < 0.01, "{p:?}");
+        assert!(
+            (number(p, "cy") - (8.0 + 160.0 - value * 80.0)).abs() < 0.01,
+            "{p:?}"
+        );
     }
     // Accessible: each chart is an image named by its title and described.
     assert!(page.contains(
@@ -293,5 +336,10 @@ async fn delegated_administrators_keep_the_users_list_as_home() {
     assert!(!landed.body.contains("Activity"), "{}", landed.body);
     let home = b.get("/admin").await;
     assert_eq!(home.status, 303);
-    assert_eq!(home.location.as_deref().map(|l| l.ends_with("/admin/users")), Some(true));
+    assert_eq!(
+        home.location
+            .as_deref()
+            .map(|l| l.ends_with("/admin/users")),
+        Some(true)
+    );
 }

@@ -118,11 +118,15 @@ fn parse(text: &str) -> Vec<Sample> {
             }
             continue;
         }
-        assert!(!line.starts_with('#') && !line.is_empty(), "stray line {line:?}");
+        assert!(
+            !line.starts_with('#') && !line.is_empty(),
+            "stray line {line:?}"
+        );
         let name_end = line.find(['{', ' ']).expect("a sample has a value");
         let name = &line[..name_end];
         assert!(is_name(name, true), "bad metric name in {line:?}");
-        let (labels, rest) = parse_labels(&line[name_end..]).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        let (labels, rest) =
+            parse_labels(&line[name_end..]).unwrap_or_else(|e| panic!("{e}: {line:?}"));
         let value = rest.strip_prefix(' ').expect("one space before the value");
         let value = parse_value(value).unwrap_or_else(|| panic!("bad value in {line:?}"));
         let family = ["_bucket", "_sum", "_count"]
@@ -132,8 +136,15 @@ fn parse(text: &str) -> Vec<Sample> {
                     .filter(|base| types.get(*base).is_some_and(|t| t == "histogram"))
             })
             .unwrap_or(name);
-        assert!(types.contains_key(family), "sample before its TYPE: {line:?}");
-        assert_eq!(current.as_deref(), Some(family), "family not contiguous: {line:?}");
+        assert!(
+            types.contains_key(family),
+            "sample before its TYPE: {line:?}"
+        );
+        assert_eq!(
+            current.as_deref(),
+            Some(family),
+            "family not contiguous: {line:?}"
+        );
         assert!(!finished.contains(family));
         samples.push(Sample {
             name: name.into(),
@@ -190,7 +201,9 @@ fn assert_histograms_consistent(samples: &[Sample]) {
     assert!(!series.is_empty());
     for (labels, buckets) in &series {
         assert!(
-            buckets.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+            buckets
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
             "not cumulative: {labels:?} {buckets:?}"
         );
         let (last_le, inf) = *buckets.last().unwrap();
@@ -200,7 +213,11 @@ fn assert_histograms_consistent(samples: &[Sample]) {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         assert_eq!(
-            find(samples, "gatehouse_http_request_duration_seconds_count", &pairs),
+            find(
+                samples,
+                "gatehouse_http_request_duration_seconds_count",
+                &pairs
+            ),
             Some(inf),
             "{labels:?}"
         );
@@ -209,8 +226,12 @@ fn assert_histograms_consistent(samples: &[Sample]) {
             Some(inf),
             "{labels:?}"
         );
-        let sum = find(samples, "gatehouse_http_request_duration_seconds_sum", &pairs)
-            .expect("a sum");
+        let sum = find(
+            samples,
+            "gatehouse_http_request_duration_seconds_sum",
+            &pairs,
+        )
+        .expect("a sum");
         assert!(sum >= 0.0);
     }
 }
@@ -232,16 +253,12 @@ async fn metrics_are_off_by_default_and_never_on_the_public_listener() {
     let other = url.replace("/metrics", "/api/v2/users");
     assert_eq!(s.http().get(&other).send().await.unwrap().status(), 404);
     let healthz = url.replace("/metrics", "/oauth/token");
-    assert_eq!(
-        s.http().post(&healthz).send().await.unwrap().status(),
-        404
-    );
+    assert_eq!(s.http().post(&healthz).send().await.unwrap().status(), 404);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn counters_move_by_what_was_done_with_route_templates_and_grant_labels() {
-    let mut s =
-        TestServer::start_with(|c| c.metrics_listen = Some("127.0.0.1:0".into())).await;
+    let mut s = TestServer::start_with(|c| c.metrics_listen = Some("127.0.0.1:0".into())).await;
     let (cid, secret) = s
         .app_with_grants(&["client_credentials", REALM_GRANT])
         .await;
@@ -251,7 +268,10 @@ async fn counters_move_by_what_was_done_with_route_templates_and_grant_labels() 
     )
     .await
     .assert_status(201);
-    let email = format!("zoë.{}@example.com", gatehouse_crypto::random::hex(3).unwrap());
+    let email = format!(
+        "zoë.{}@example.com",
+        gatehouse_crypto::random::hex(3).unwrap()
+    );
     let user = s.create_user(&email, json!({})).await;
     let user_id = user["user_id"].as_str().unwrap().to_string();
     let (_, before) = scrape(&s).await;
@@ -259,24 +279,39 @@ async fn counters_move_by_what_was_done_with_route_templates_and_grant_labels() 
     // Three client-credentials tokens, two logins, three failed logins (two wrong passwords,
     // one unknown user), one refused client secret.
     for _ in 0..3 {
-        s.raw(Method::POST, "/oauth/token", None, Some(json!({"grant_type": "client_credentials",
-            "client_id": cid, "client_secret": secret, "audience": s.audience()})))
-            .await
-            .assert_status(200);
+        s.raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": "client_credentials",
+            "client_id": cid, "client_secret": secret, "audience": s.audience()})),
+        )
+        .await
+        .assert_status(200);
     }
     let login = |username: String, password: &'static str| {
         json!({"grant_type": REALM_GRANT, "realm": DB_CONNECTION, "client_id": cid,
             "client_secret": secret, "username": username, "password": password})
     };
     for _ in 0..2 {
-        s.raw(Method::POST, "/oauth/token", None, Some(login(email.clone(), "Sup3r-secret!")))
-            .await
-            .assert_status(200);
+        s.raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(login(email.clone(), "Sup3r-secret!")),
+        )
+        .await
+        .assert_status(200);
     }
     for _ in 0..2 {
-        s.raw(Method::POST, "/oauth/token", None, Some(login(email.clone(), "wrong-Passw0rd")))
-            .await
-            .assert_status(403);
+        s.raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(login(email.clone(), "wrong-Passw0rd")),
+        )
+        .await
+        .assert_status(403);
     }
     s.raw(
         Method::POST,
@@ -286,10 +321,15 @@ async fn counters_move_by_what_was_done_with_route_templates_and_grant_labels() 
     )
     .await
     .assert_status(403);
-    s.raw(Method::POST, "/oauth/token", None, Some(json!({"grant_type": "client_credentials",
-        "client_id": cid, "client_secret": "not-the-secret", "audience": s.audience()})))
-        .await
-        .assert_status(401);
+    s.raw(
+        Method::POST,
+        "/oauth/token",
+        None,
+        Some(json!({"grant_type": "client_credentials",
+        "client_id": cid, "client_secret": "not-the-secret", "audience": s.audience()})),
+    )
+    .await
+    .assert_status(401);
     // A user read twice by id: one series under the route's template.
     for _ in 0..2 {
         s.get(&format!("/api/v2/users/{}", enc(&user_id)))
@@ -299,25 +339,61 @@ async fn counters_move_by_what_was_done_with_route_templates_and_grant_labels() 
     s.get("/no/such/page/42").await;
 
     let (text, after) = scrape(&s).await;
-    let delta = |name: &str, labels: &[(&str, &str)]| value(&after, name, labels) - value(&before, name, labels);
+    let delta = |name: &str, labels: &[(&str, &str)]| {
+        value(&after, name, labels) - value(&before, name, labels)
+    };
 
-    assert_eq!(delta("gatehouse_tokens_issued_total", &[("grant", "client_credentials")]), 3.0);
-    assert_eq!(delta("gatehouse_tokens_issued_total", &[("grant", REALM_GRANT)]), 2.0);
-    assert_eq!(delta("gatehouse_tokens_issued_total", &[("grant", "refresh_token")]), 0.0);
     assert_eq!(
-        delta("gatehouse_logins_total", &[("connection", DB_CONNECTION), ("result", "success")]),
+        delta(
+            "gatehouse_tokens_issued_total",
+            &[("grant", "client_credentials")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        delta("gatehouse_tokens_issued_total", &[("grant", REALM_GRANT)]),
         2.0
     );
     assert_eq!(
-        delta("gatehouse_logins_total", &[("connection", DB_CONNECTION), ("result", "failure")]),
+        delta(
+            "gatehouse_tokens_issued_total",
+            &[("grant", "refresh_token")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        delta(
+            "gatehouse_logins_total",
+            &[("connection", DB_CONNECTION), ("result", "success")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        delta(
+            "gatehouse_logins_total",
+            &[("connection", DB_CONNECTION), ("result", "failure")]
+        ),
         3.0
     );
     let token_route = |status: &'static str| {
-        [("route", "/oauth/token"), ("method", "POST"), ("status", status)]
+        [
+            ("route", "/oauth/token"),
+            ("method", "POST"),
+            ("status", status),
+        ]
     };
-    assert_eq!(delta("gatehouse_http_requests_total", &token_route("200")), 5.0);
-    assert_eq!(delta("gatehouse_http_requests_total", &token_route("403")), 3.0);
-    assert_eq!(delta("gatehouse_http_requests_total", &token_route("401")), 1.0);
+    assert_eq!(
+        delta("gatehouse_http_requests_total", &token_route("200")),
+        5.0
+    );
+    assert_eq!(
+        delta("gatehouse_http_requests_total", &token_route("403")),
+        3.0
+    );
+    assert_eq!(
+        delta("gatehouse_http_requests_total", &token_route("401")),
+        1.0
+    );
     assert_eq!(
         delta(
             "gatehouse_http_request_duration_seconds_count",
@@ -328,7 +404,11 @@ async fn counters_move_by_what_was_done_with_route_templates_and_grant_labels() 
     assert_eq!(
         delta(
             "gatehouse_http_requests_total",
-            &[("route", "/api/v2/users/{id}"), ("method", "GET"), ("status", "200")]
+            &[
+                ("route", "/api/v2/users/{id}"),
+                ("method", "GET"),
+                ("status", "200")
+            ]
         ),
         2.0
     );
@@ -346,12 +426,25 @@ async fn counters_move_by_what_was_done_with_route_templates_and_grant_labels() 
 
     // The gauges read at scrape time are there, with their labels.
     for lane in ["native", "imported"] {
-        assert_eq!(find(&after, "gatehouse_hashing_queue_depth", &[("lane", lane)]), Some(0.0));
+        assert_eq!(
+            find(&after, "gatehouse_hashing_queue_depth", &[("lane", lane)]),
+            Some(0.0)
+        );
         assert!(find(&after, "gatehouse_hashing_capacity", &[("lane", lane)]).unwrap() >= 1.0);
     }
     let max = find(&after, "gatehouse_db_pool_connections", &[("state", "max")]).unwrap();
-    let idle = find(&after, "gatehouse_db_pool_connections", &[("state", "idle")]).unwrap();
-    let in_use = find(&after, "gatehouse_db_pool_connections", &[("state", "in_use")]).unwrap();
+    let idle = find(
+        &after,
+        "gatehouse_db_pool_connections",
+        &[("state", "idle")],
+    )
+    .unwrap();
+    let in_use = find(
+        &after,
+        "gatehouse_db_pool_connections",
+        &[("state", "in_use")],
+    )
+    .unwrap();
     assert!(max >= 1.0 && idle + in_use <= max, "{idle} {in_use} {max}");
     assert!(find(&after, "gatehouse_outbox_backlog", &[("due", "true")]).is_some());
     assert!(find(&after, "gatehouse_outbox_oldest_seconds", &[]).is_some());
@@ -379,7 +472,10 @@ async fn jobs_and_the_outbox_show_as_gauges() {
     .await
     .assert_status(202);
     let (_, after) = scrape(&s).await;
-    let jobs: Vec<&Sample> = after.iter().filter(|x| x.name == "gatehouse_jobs").collect();
+    let jobs: Vec<&Sample> = after
+        .iter()
+        .filter(|x| x.name == "gatehouse_jobs")
+        .collect();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(
         find(
