@@ -74,24 +74,14 @@ impl Gatehouse {
         let first_week_day = first_week * 7 - WEEK_OFFSET_DAYS;
         let from = first_week_day.min(first_day) * DAY_MS;
         let to = (today + 1) * DAY_MS;
-        let mut kinds: Vec<&str> = LOGIN_KINDS.to_vec();
-        kinds.push(codes::SUCCESS_SIGNUP);
-        kinds.extend(FAILURE_REASONS.iter().map(|(k, _)| *k));
         let logs = &self.inner.logs;
         let tenant = self.tenant();
-        let by_day = logs.activity_by_day(tenant, &kinds, from, to).await?;
+        let by_day = logs.activity_by_day(tenant, from, to).await?;
         let daily_users = logs
-            .distinct_users_by_period(tenant, &LOGIN_KINDS, first_day * DAY_MS, to, 1, 0)
+            .active_users_by_period(tenant, first_day * DAY_MS, to, 1, 0)
             .await?;
         let weekly_users = logs
-            .distinct_users_by_period(
-                tenant,
-                &LOGIN_KINDS,
-                first_week_day * DAY_MS,
-                to,
-                7,
-                WEEK_OFFSET_DAYS,
-            )
+            .active_users_by_period(tenant, first_week_day * DAY_MS, to, 7, WEEK_OFFSET_DAYS)
             .await?;
 
         let mut days: Vec<Day> = (first_day..=today)
@@ -149,6 +139,17 @@ impl Gatehouse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_store_reads_every_type_the_page_shows() {
+        let mut shown: Vec<&str> = LOGIN_KINDS.to_vec();
+        shown.push(codes::SUCCESS_SIGNUP);
+        shown.extend(FAILURE_REASONS.iter().map(|(k, _)| *k));
+        shown.sort_unstable();
+        let mut read = gatehouse_store::ACTIVITY_KINDS.to_vec();
+        read.sort_unstable();
+        assert_eq!(shown, read);
+    }
 
     #[test]
     fn weeks_start_on_mondays() {

@@ -109,6 +109,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_gdpr.sql"),
         postgres: include_str!("../migrations/postgres/0013_gdpr.sql"),
     },
+    Migration {
+        version: 14,
+        name: "log_activity",
+        sqlite: include_str!("../migrations/sqlite/0014_log_activity.sql"),
+        postgres: include_str!("../migrations/postgres/0014_log_activity.sql"),
+    },
 ];
 
 /// Connections of the pool: open (idle or in use), idle, and the most it opens.

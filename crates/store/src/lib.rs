@@ -36,7 +36,7 @@ pub use jobs::{
 };
 pub use keys::{KeyStore, StoredKey};
 pub use login_failures::{ALL_IPS, LoginFailureStore, Slot};
-pub use logs::{DayActivity, LogQuery, LogStore};
+pub use logs::{ACTIVITY_KINDS, DayActivity, LogQuery, LogStore};
 pub use outbox::{
     BODY_PURPOSE, OutboxBacklog, OutboxMessage, OutboxStore, PasswordlessCode, PasswordlessStore,
 };
