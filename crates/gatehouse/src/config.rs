@@ -9,6 +9,11 @@ pub struct ServeConfig {
     /// Address to listen on.
     #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: String,
+    /// Address of a second listener serving Prometheus metrics at `/metrics` (e.g.
+    /// `127.0.0.1:9464`); unset (the default), there are no metrics. Never served on the
+    /// public listener: bind it to an address only the monitoring network reaches.
+    #[arg(long, env = "GATEHOUSE_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// `sqlite://file.db` (created if missing) or `postgres://user@host/db`.
     #[arg(
         long,
@@ -167,6 +172,7 @@ impl ServeConfig {
     pub fn with_database(database_url: &str) -> Self {
         Self {
             listen: "127.0.0.1:0".into(),
+            metrics_listen: None,
             database_url: database_url.into(),
             public_url: None,
             secret_key: None,

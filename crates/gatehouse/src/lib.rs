@@ -38,6 +38,8 @@ pub enum StartError {
 /// A running server.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `GATEHOUSE_METRICS_LISTEN` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub public_url: String,
     /// Present only at the start that created the Management API client.
     pub generated_client: Option<GeneratedClient>,
@@ -118,6 +120,19 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Listen(cfg.listen.clone(), e))?;
+    let metrics_listener = match &cfg.metrics_listen {
+        Some(at) if !at.trim().is_empty() => Some(
+            tokio::net::TcpListener::bind(at.trim())
+                .await
+                .map_err(|e| StartError::Listen(at.clone(), e))?,
+        ),
+        _ => None,
+    };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()
+        .map_err(|e| StartError::Listen(cfg.metrics_listen.clone().unwrap_or_default(), e))?;
     let public_url = cfg
         .public_url
         .clone()
@@ -212,8 +227,23 @@ pub async fn start(
         header_read_timeout: std::time::Duration::from_millis(cfg.header_read_timeout_ms.max(100)),
         max_connections: cfg.max_connections,
     };
+    let metrics = metrics_listener.map(|l| {
+        serve::serve(
+            l,
+            gatehouse_http::metrics::router(gatehouse.clone()),
+            limits,
+            std::future::pending(),
+        )
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
+        // Ends with the public listener (this select drops it).
+        let metrics = async move {
+            match metrics {
+                Some(m) => m.await,
+                None => std::future::pending().await,
+            }
+        };
         let serve = serve::serve(listener, app, limits, async move {
             tokio::select! {
                 _ = rx => {}
@@ -231,6 +261,7 @@ pub async fn start(
             _ = housekeeping => {}
             _ = mailer.run() => {}
             _ = jobs.run() => {}
+            _ = metrics => {}
         }
         // Events recorded by the last requests may still be queued for the tenant log.
         if tokio::time::timeout(LOG_FLUSH_AT_STOP, log_flusher.flush_logs())
@@ -244,8 +275,12 @@ pub async fn start(
         }
     });
     tracing::info!(%addr, dialect = ?db.dialect(), "gatehouse listening");
+    if let Some(at) = metrics_addr {
+        tracing::info!(%at, "metrics at /metrics");
+    }
     Ok(Running {
         addr,
+        metrics_addr,
         public_url: public_url.trim_end_matches('/').to_string(),
         generated_client,
         shutdown: Some(tx),

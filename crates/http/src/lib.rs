@@ -10,6 +10,7 @@ mod failure;
 pub mod guard;
 mod hosted;
 mod management;
+pub mod metrics;
 /// The service's typed values as Auth0's JSON (also for the CLI's local mode).
 pub use management::render;
 mod ops;
@@ -134,6 +135,10 @@ pub fn app(gatehouse: Gatehouse, config: &HttpConfig) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::observe,
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
         .with_state(state)

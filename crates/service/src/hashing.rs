@@ -27,6 +27,7 @@ const QUEUE_PER_PERMIT: usize = 32;
 /// One pool: its permits and how many requests wait for one.
 #[derive(Clone, Debug)]
 struct Lane {
+    size: usize,
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
@@ -45,9 +46,19 @@ impl Lane {
     fn new(permits: usize) -> Self {
         let permits = permits.max(1);
         Self {
+            size: permits,
             permits: Arc::new(Semaphore::new(permits)),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: permits * QUEUE_PER_PERMIT,
+        }
+    }
+
+    fn usage(&self, name: &'static str) -> LaneUse {
+        LaneUse {
+            name,
+            waiting: self.waiting.load(Ordering::Acquire),
+            busy: self.size.saturating_sub(self.permits.available_permits()),
+            permits: self.size,
         }
     }
 
@@ -71,6 +82,15 @@ impl Lane {
         drop(permit);
         result
     }
+}
+
+/// One lane's use at an instant: requests waiting, threads hashing, threads in all.
+#[derive(Clone, Copy, Debug)]
+pub struct LaneUse {
+    pub name: &'static str,
+    pub waiting: usize,
+    pub busy: usize,
+    pub permits: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -124,6 +144,11 @@ impl PasswordHasher {
             Some(h) if gatehouse_crypto::password::needs_rehash(h) => &self.imported,
             _ => &self.native,
         }
+    }
+
+    /// How busy each lane is now (for `/metrics`).
+    pub fn lanes(&self) -> [LaneUse; 2] {
+        [self.native.usage("native"), self.imported.usage("imported")]
     }
 
     /// True when `password` matches any of `hashes` (used for password history).

@@ -2,6 +2,7 @@
 //! connections, tokens) and talks to the stores and the crypto crate.
 
 pub mod account;
+pub mod activity;
 pub mod admin;
 pub mod authorization;
 pub mod bootstrap;
@@ -26,6 +27,7 @@ pub mod jobs;
 pub mod keyring;
 mod log_writer;
 pub mod logs;
+pub mod metrics;
 pub mod oauth;
 pub mod passwordless;
 mod pictures;
@@ -159,6 +161,8 @@ struct Inner {
     /// Where recorded events go to be written in batches ([`Gatehouse::record`]).
     log_writer: log_writer::LogWriter,
     hasher: PasswordHasher,
+    /// The counters `/metrics` reports.
+    metrics: metrics::Metrics,
     /// Swapped whole by [`Gatehouse::reload_keyring`]; signing takes a clone of the `Arc`
     /// under a read lock held for no longer than that.
     keyring: std::sync::RwLock<Arc<KeyRing>>,
@@ -222,6 +226,7 @@ impl Gatehouse {
                 secrets: Arc::new(secrets),
                 log_writer,
                 hasher: PasswordHasher::for_this_machine(),
+                metrics: metrics::Metrics::default(),
                 keyring: std::sync::RwLock::new(Arc::new(keyring)),
                 keyring_reloaded_at: std::sync::atomic::AtomicI64::new(0),
                 keyring_reload: tokio::sync::Mutex::new(()),

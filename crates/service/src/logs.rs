@@ -13,6 +13,8 @@ impl Gatehouse {
     /// held back rather than lost. A failure to write is reported in the server's own log and
     /// never fails the request that caused the event.
     pub async fn record(&self, event: LogEvent) {
+        self.metrics()
+            .observe_event(&event.kind, event.connection.as_deref());
         self.inner.log_writer.send(event, self.now()).await;
     }
 

@@ -122,7 +122,21 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_signing_key_rotation.sql"),
         postgres: include_str!("../migrations/postgres/0016_signing_key_rotation.sql"),
     },
+    Migration {
+        version: 17,
+        name: "log_activity",
+        sqlite: include_str!("../migrations/sqlite/0017_log_activity.sql"),
+        postgres: include_str!("../migrations/postgres/0017_log_activity.sql"),
+    },
 ];
+
+/// Connections of the pool: open (idle or in use), idle, and the most it opens.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolUse {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
 
 /// A JSON object column.
 type Document = Json<Map<String, Value>>;
@@ -310,6 +324,15 @@ impl Db {
             let sql = if self.dialect() == Dialect::Postgres { "VACUUM ANALYZE" } else { "ANALYZE" };
             sqlx::raw_sql(sql).execute(pool).await?;
             Ok(())
+        })
+    }
+
+    /// The pool's connections now, for `/metrics`.
+    pub fn pool_use(&self) -> PoolUse {
+        crate::on_pool!(self, pool => PoolUse {
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
         })
     }
 

@@ -48,6 +48,15 @@ pub struct Job {
 const JOB_COLUMNS: &str = "id, tenant_id, kind, status, params, created_at, updated_at, started_at, finished_at, \
     total, processed, inserted, updated, failed, cursor, status_details";
 
+/// Unfinished jobs of one kind and status.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct JobProgress {
+    pub kind: String,
+    pub status: String,
+    pub jobs: i64,
+    pub processed: i64,
+}
+
 /// One block of a job's data.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct JobBlock {
@@ -211,6 +220,20 @@ impl JobStore {
             .bind(tenant)
             .bind(kind)
             .fetch_one(pool)
+            .await?)
+        })
+    }
+
+    /// Unfinished jobs (every tenant's) by kind and status, with the rows they processed so
+    /// far, for `/metrics`.
+    pub async fn progress(&self) -> Result<Vec<JobProgress>, StoreError> {
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query_as::<_, JobProgress>(
+                "SELECT kind, status, COUNT(*) AS jobs, CAST(COALESCE(SUM(processed), 0) AS BIGINT) AS processed
+                 FROM jobs WHERE status IN ('receiving', 'pending', 'processing')
+                 GROUP BY kind, status ORDER BY kind, status",
+            )
+            .fetch_all(pool)
             .await?)
         })
     }

@@ -29,13 +29,17 @@ pub use authorization::{
 };
 pub use clients::{ClientGrant, ClientStore, StoredClient};
 pub use connections::{ConnectionStore, StoredConnection};
-pub use db::{Db, Dialect};
+pub use db::{Db, Dialect, PoolUse};
 pub use error::StoreError;
-pub use jobs::{ImportBatch, ImportUpdate, ImportedFactor, Job, JobBlock, JobError, JobStore};
+pub use jobs::{
+    ImportBatch, ImportUpdate, ImportedFactor, Job, JobBlock, JobError, JobProgress, JobStore,
+};
 pub use keys::{KeyListing, KeyStore, Revocation, StoredKey};
 pub use login_failures::{ALL_IPS, LoginFailureStore, Slot};
-pub use logs::{LogQuery, LogStore};
-pub use outbox::{BODY_PURPOSE, OutboxMessage, OutboxStore, PasswordlessCode, PasswordlessStore};
+pub use logs::{ACTIVITY_KINDS, DayActivity, LogQuery, LogStore};
+pub use outbox::{
+    BODY_PURPOSE, OutboxBacklog, OutboxMessage, OutboxStore, PasswordlessCode, PasswordlessStore,
+};
 pub use refresh_tokens::{RefreshToken, RefreshTokenStore};
 pub use resource_servers::{ResourceServerStore, StoredResourceServer};
 pub use sessions::{

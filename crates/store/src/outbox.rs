@@ -50,6 +50,15 @@ macro_rules! insert_outbox {
 }
 pub(crate) use insert_outbox;
 
+/// The outbox's unsent messages: due now, waiting for a retry (or leased to a sender), and
+/// the age of the oldest.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutboxBacklog {
+    pub due: i64,
+    pub waiting: i64,
+    pub oldest_age_ms: i64,
+}
+
 #[derive(Clone, Debug)]
 pub struct OutboxStore {
     db: Db,
@@ -92,6 +101,24 @@ impl OutboxStore {
             .bind(lease_ms)
             .fetch_optional(pool)
             .await?)
+        })
+    }
+
+    /// Messages not yet sent nor given up (every tenant's), for `/metrics`.
+    pub async fn backlog(&self, now: i64) -> Result<OutboxBacklog, StoreError> {
+        on_pool!(&self.db, pool => {
+            let (due, all, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT), COUNT(*), MIN(created_at)
+                 FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL",
+            )
+            .bind(now)
+            .fetch_one(pool)
+            .await?;
+            Ok(OutboxBacklog {
+                due,
+                waiting: all - due,
+                oldest_age_ms: oldest.map_or(0, |t| (now - t).max(0)),
+            })
         })
     }
 

@@ -74,8 +74,14 @@ test('the administrator walks a user through their life in the dashboard', { tim
   await page.locator('#username').fill(ADMIN);
   await page.locator('#password').fill(PASSWORD);
   await clickAndLoad(page, page.getByRole('button', { name: 'Continue' }));
-  assert.equal(new URL(page.url()).pathname, '/admin/users', page.url());
+  assert.equal(new URL(page.url()).pathname, '/admin', page.url());
   assert.match(await page.locator('header.top').textContent(), /admin@example\.com/);
+  // The home page: activity charts drawn in SVG, each with its title for assistive technology.
+  assert.equal((await page.locator('h1').textContent()).trim(), 'Activity');
+  assert.equal(await page.locator('svg#chart-logins title#chart-logins-title').textContent(), 'Logins per day, last 30 days');
+  assert.equal(await page.locator('#activity-days tbody tr').count(), 30);
+  await shot(page, 'admin-activity.png');
+  await clickAndLoad(page, page.getByRole('link', { name: 'Users', exact: true }));
 
   // Create a user.
   await clickAndLoad(page, page.getByRole('link', { name: 'Create user' }));

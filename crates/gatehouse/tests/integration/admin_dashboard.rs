@@ -49,7 +49,7 @@ async fn an_administrator_signs_in_and_manages_a_user() {
     let mut b = Browser::new(&s.url);
     let home = sign_in(&mut b, ADMIN_EMAIL).await;
     assert_eq!(home.status, 200, "{}", home.body);
-    assert!(home.body.contains("<h1>Users</h1>"), "{}", home.body);
+    assert!(home.body.contains("<h1>Activity</h1>"), "{}", home.body);
     assert!(home.body.contains(ADMIN_EMAIL));
     assert!(b.cookies.contains_key("gh_admin"));
     let cookie = home

@@ -275,7 +275,7 @@ async fn dashboard_sign_in(b: &mut Browser) -> Page {
     assert!(login.body.contains("action=\"/u/login\""), "{}", login.body);
     let home = b.submit_login(&login, ADMIN_EMAIL, PASSWORD).await;
     assert_eq!(home.status, 200, "{}", home.body);
-    assert!(home.body.contains("<h1>Users</h1>"), "{}", home.body);
+    assert!(home.body.contains("<h1>Activity</h1>"), "{}", home.body);
     home
 }
 

@@ -8,6 +8,7 @@ use gatehouse_service::admin::{DaePermission, DashboardAccess};
 /// The dashboard's sections, for the navigation bar.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
+    Home,
     Users,
     Applications,
     Connections,
@@ -21,6 +22,7 @@ pub enum Nav {
 /// Each section, and the permission a delegated administrator needs to see it (`None`:
 /// full administrators only).
 const SECTIONS: &[(Nav, &str, &str, Option<DaePermission>)] = &[
+    (Nav::Home, "/admin", "Activity", None),
     (
         Nav::Users,
         "/admin/users",

@@ -8,10 +8,12 @@
 //! admits delegated administrators too, with the `UserScope` that limits every call the
 //! users, logs and delegation pages make (`gatehouse_service::delegated_admin`).
 
+mod charts;
 mod connections;
 mod delegation;
 mod format;
 mod frame;
+mod home;
 mod jobs;
 mod logs;
 mod scripts;
@@ -43,8 +45,8 @@ const SCRIPT: &str = include_str!("admin.js");
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/admin", get(home))
-        .route("/admin/", get(home))
+        .route("/admin", get(home::home))
+        .route("/admin/", get(home::home))
         .route("/admin/callback", get(callback))
         .route("/admin/signout", post(sign_out))
         .route("/admin/assets/admin.js", get(script))
@@ -402,11 +404,6 @@ pub(crate) fn refusal(e: ServiceError) -> (StatusCode, String) {
         other => other.to_string(),
     };
     (crate::error::ApiError::from(e).status, message)
-}
-
-/// Every administrator, full or delegated, starts at the users list.
-async fn home(_: Scoped) -> Response {
-    see_other("/admin/users")
 }
 
 /// Why a sign-in did not complete, and the way back in.

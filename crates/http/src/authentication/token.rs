@@ -80,7 +80,12 @@ pub async fn token(
         Ok(mut req) => {
             req.ip = who.ip;
             req.user_agent = who.user_agent;
-            s.gatehouse.issue_token(req).await
+            let grant = gatehouse_service::metrics::known_grant(req.grant_type.as_deref());
+            let issued = s.gatehouse.issue_token(req).await;
+            if let (Ok(_), Some(grant)) = (&issued, grant) {
+                s.gatehouse.metrics().token_issued(grant);
+            }
+            issued
         }
         Err(e) => Err(e),
     };

@@ -43,6 +43,8 @@ pub const STYLESHEET: &str = concat!(
     ".badge{display:inline-block;padding:.05rem .45rem;border-radius:1rem;font-size:.78rem;background:#e5e7eb}",
     ".badge.bad{background:#fee2e2;color:#991b1b}.badge.good{background:#d1fae5;color:#065f46}",
     "progress{width:100%;height:1.2rem}.pager{display:flex;gap:.6rem;align-items:center;margin-top:.6rem}",
+    // Charts (admin::charts): drawn in SVG units, as wide as their card.
+    "figure.chart{margin:0}figure.chart>svg{width:100%;height:auto;max-height:16rem}.legend{font-size:.85rem;color:#374151}.legend span{margin-right:.8rem}",
     // Script editors: a line-number gutter beside the text (admin.js keeps it in step).
     ".editor{position:relative;padding-left:3.2rem}.editor .gutter{position:absolute;left:0;top:0;bottom:0;width:3.2rem;margin:0;padding:calc(.5rem + 1px) .5rem 3rem 0;overflow:hidden;text-align:right;line-height:1.4;color:#6b7280;background:#e5e7eb;border-radius:.35rem 0 0 .35rem;user-select:none}",
     ".editor textarea{display:block;white-space:pre;overflow:auto;line-height:1.4;border-radius:0 .35rem .35rem 0;resize:vertical}textarea.args{min-height:0}",

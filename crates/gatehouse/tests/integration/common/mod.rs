@@ -317,6 +317,14 @@ impl TestServer {
         self.running = Some(running);
     }
 
+    /// `http://…/metrics` on the metrics listener, when `metrics_listen` was set.
+    pub fn metrics_url(&self) -> Option<String> {
+        self.running
+            .as_ref()
+            .and_then(|r| r.metrics_addr)
+            .map(|a| format!("http://{a}/metrics"))
+    }
+
     pub fn audience(&self) -> String {
         format!("{}/api/v2/", self.url)
     }
