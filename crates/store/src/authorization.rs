@@ -423,8 +423,10 @@ impl AuthorizationStore {
         roles: &[String],
         limit: i64,
     ) -> Result<Added, StoreError> {
+        // Reads (the roles exist) before it writes: see `Db::begin_for_write`.
+        let begin = self.db.begin_for_write();
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             for r in roles {
                 let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM roles WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant)

@@ -214,6 +214,17 @@ impl Db {
         }
     }
 
+    /// How a transaction that reads before it writes begins. On SQLite the write lock is
+    /// taken at `BEGIN IMMEDIATE`, waiting like any write: a deferred transaction that reads
+    /// first fails at once with "database is locked" (a 503) when another write lands between
+    /// its read and its first write. PostgreSQL's plain `BEGIN` needs no such care.
+    pub(crate) fn begin_for_write(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "BEGIN IMMEDIATE",
+            Db::Postgres(_) => "BEGIN",
+        }
+    }
+
     /// Applies pending migrations. Safe to call at every start, from several nodes: on
     /// PostgreSQL an advisory lock serialises them.
     pub async fn migrate(&self) -> Result<(), StoreError> {

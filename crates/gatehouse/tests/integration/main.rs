@@ -27,6 +27,7 @@ mod jobs;
 mod lifetimes;
 mod logout_api;
 mod logs_api;
+mod openapi;
 mod outages;
 mod own_user_token;
 mod page_headers;

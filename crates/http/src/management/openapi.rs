@@ -642,7 +642,8 @@ fn schemas() -> Value {
         "options": object(),
         "enabled_clients": strings(),
         "is_domain_connection": boolean(),
-        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        "metadata": {"type": "object", "maxProperties": 10,
+            "additionalProperties": {"type": "string", "maxLength": 255}},
         "realms": strings(),
         "show_as_button": boolean(),
     });
