@@ -346,7 +346,10 @@ fn check_metadata(m: Map<String, Value>) -> Result<Map<String, Value>, InvalidBo
     let kept: Map<String, Value> = m.into_iter().filter(|(_, v)| !v.is_null()).collect();
     if kept.len() > MAX_PROPERTIES {
         return Err(InvalidBody::on_property(
-            format!("Too many properties ({}), maximum {MAX_PROPERTIES}", kept.len()),
+            format!(
+                "Too many properties ({}), maximum {MAX_PROPERTIES}",
+                kept.len()
+            ),
             "metadata",
         ));
     }

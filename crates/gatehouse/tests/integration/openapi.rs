@@ -25,9 +25,7 @@ fn concrete(path: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn openapi_document_is_public_and_matches_the_routes_both_ways() {
     let mut s = TestServer::start().await;
-    let doc = s
-        .raw(Method::GET, "/api/v2/openapi.json", None, None)
-        .await;
+    let doc = s.raw(Method::GET, "/api/v2/openapi.json", None, None).await;
     let doc = doc.assert_status(200).clone();
     assert_eq!(doc["openapi"], "3.0.3");
     assert_eq!(doc["servers"][0]["url"], "/api/v2");
@@ -84,7 +82,10 @@ async fn connection_metadata_takes_only_short_strings() {
     let id = s.connection_id(DB_CONNECTION).await;
     let path = format!("/api/v2/connections/{id}");
     let r = s
-        .patch(&path, json!({"metadata": {"région": "Île-de-France ✓", "tier": "gold"}}))
+        .patch(
+            &path,
+            json!({"metadata": {"région": "Île-de-France ✓", "tier": "gold"}}),
+        )
         .await;
     assert_eq!(
         r.assert_status(200)["metadata"],

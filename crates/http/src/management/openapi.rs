@@ -90,10 +90,12 @@ fn query_param(name: &str) -> Value {
             false,
             "Checkpoint paging: the id to start after.",
         ),
-        "include_totals" | "include_fields" | "primary_order" | "is_global"
-        | "is_first_party" | "consider_brute_force_enablement" => {
-            (json!({"type": "boolean"}), false, "")
-        }
+        "include_totals"
+        | "include_fields"
+        | "primary_order"
+        | "is_global"
+        | "is_first_party"
+        | "consider_brute_force_enablement" => (json!({"type": "boolean"}), false, ""),
         "fields" => (
             json!({"type": "string"}),
             false,
@@ -197,8 +199,10 @@ impl Op {
         self
     }
     fn empty(mut self, status: u16) -> Self {
-        self.responses
-            .insert(status.to_string(), json!({"description": "Success, no body"}));
+        self.responses.insert(
+            status.to_string(),
+            json!({"description": "Success, no body"}),
+        );
         self
     }
 
@@ -652,8 +656,10 @@ fn schemas() -> Value {
     connection_create["strategy"] = json!({"type": "string", "example": "auth0"});
     let mut connection = connection_create.clone();
     connection["id"] = string();
-    let scope_definitions = array_of(json!({"type": "object", "required": ["value"], "properties": {
-        "value": string(), "description": string()}}));
+    let scope_definitions = array_of(
+        json!({"type": "object", "required": ["value"], "properties": {
+        "value": string(), "description": string()}}),
+    );
     let resource_server_writable = json!({
         "name": string(),
         "scopes": scope_definitions,
@@ -696,36 +702,72 @@ fn schemas() -> Value {
             "last_ip": string(), "last_login": date(), "last_password_reset": date(),
             "password_set_date": date(), "logins_count": {"type": "integer", "minimum": 0},
             "blocked": boolean()}}));
-    s.insert("UserCreate".into(), json!({"type": "object", "additionalProperties": false, "required": ["connection"],
-            "properties": user_create}));
-    s.insert("UserUpdate".into(), json!({"type": "object", "additionalProperties": false, "properties": user_update}));
+    s.insert(
+        "UserCreate".into(),
+        json!({"type": "object", "additionalProperties": false, "required": ["connection"],
+            "properties": user_create}),
+    );
+    s.insert(
+        "UserUpdate".into(),
+        json!({"type": "object", "additionalProperties": false, "properties": user_update}),
+    );
     s.insert("LinkIdentity".into(), json!({"type": "object", "additionalProperties": false, "properties": {
             "provider": string(), "user_id": string(), "connection_id": string(), "link_with": string()}}));
-    s.insert("Client".into(), json!({"type": "object", "properties": client}));
-    s.insert("ClientCreate".into(), json!({"type": "object", "additionalProperties": false, "required": ["name"],
-            "properties": client_writable}));
-    s.insert("ClientUpdate".into(), json!({"type": "object", "additionalProperties": false, "properties": client_update}));
-    s.insert("Connection".into(), json!({"type": "object", "properties": connection}));
-    s.insert("ConnectionCreate".into(), json!({"type": "object", "additionalProperties": false, "required": ["name", "strategy"],
-            "properties": connection_create}));
-    s.insert("ConnectionUpdate".into(), json!({"type": "object", "additionalProperties": false, "properties": connection_writable}));
+    s.insert(
+        "Client".into(),
+        json!({"type": "object", "properties": client}),
+    );
+    s.insert(
+        "ClientCreate".into(),
+        json!({"type": "object", "additionalProperties": false, "required": ["name"],
+            "properties": client_writable}),
+    );
+    s.insert(
+        "ClientUpdate".into(),
+        json!({"type": "object", "additionalProperties": false, "properties": client_update}),
+    );
+    s.insert(
+        "Connection".into(),
+        json!({"type": "object", "properties": connection}),
+    );
+    s.insert(
+        "ConnectionCreate".into(),
+        json!({"type": "object", "additionalProperties": false, "required": ["name", "strategy"],
+            "properties": connection_create}),
+    );
+    s.insert(
+        "ConnectionUpdate".into(),
+        json!({"type": "object", "additionalProperties": false, "properties": connection_writable}),
+    );
     s.insert("TryScript".into(), json!({"type": "object", "additionalProperties": false, "required": ["script"], "properties": {
             "script": {"type": "string", "enum": ScriptName::ALL.map(ScriptName::key)},
             "args": array_of(json!({})), "source": string()}}));
     s.insert("ScriptTrial".into(), json!({"type": "object", "required": ["console"], "properties": {
             "result": {}, "error": {"nullable": true}, "console": strings(), "elapsed_ms": {"type": "integer", "minimum": 0}}}));
-    s.insert("ResourceServer".into(), json!({"type": "object", "required": ["id", "identifier"], "properties": resource_server}));
-    s.insert("ResourceServerCreate".into(), json!({"type": "object", "additionalProperties": false, "required": ["identifier"],
-            "properties": resource_server_create}));
+    s.insert(
+        "ResourceServer".into(),
+        json!({"type": "object", "required": ["id", "identifier"], "properties": resource_server}),
+    );
+    s.insert(
+        "ResourceServerCreate".into(),
+        json!({"type": "object", "additionalProperties": false, "required": ["identifier"],
+            "properties": resource_server_create}),
+    );
     s.insert("ResourceServerUpdate".into(), json!({"type": "object", "additionalProperties": false, "properties": resource_server_writable}));
     s.insert("ClientGrant".into(), json!({"type": "object", "required": ["id", "client_id", "audience", "scope"], "properties": {
             "id": string(), "client_id": string(), "audience": string(), "scope": strings()}}));
-    s.insert("Role".into(), json!({"type": "object", "required": ["id", "name"], "properties": {
-            "id": string(), "name": string(), "description": string()}}));
+    s.insert(
+        "Role".into(),
+        json!({"type": "object", "required": ["id", "name"], "properties": {
+            "id": string(), "name": string(), "description": string()}}),
+    );
     s.insert("NamedCreate".into(), json!({"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
             "name": {"type": "string", "minLength": 1}, "description": string()}}));
-    s.insert("NamedUpdate".into(), json!({"type": "object", "additionalProperties": false, "properties": {
-            "name": {"type": "string", "minLength": 1}, "description": string()}}));
+    s.insert(
+        "NamedUpdate".into(),
+        json!({"type": "object", "additionalProperties": false, "properties": {
+            "name": {"type": "string", "minLength": 1}, "description": string()}}),
+    );
     s.insert("PermissionsBody".into(), json!({"type": "object", "additionalProperties": false, "required": ["permissions"], "properties": {
             "permissions": {"type": "array", "minItems": 1, "items": {"type": "object", "additionalProperties": false,
                 "required": ["resource_server_identifier", "permission_name"], "properties": {
@@ -749,14 +791,17 @@ fn schemas() -> Value {
     s.insert("UserBlocks".into(), json!({"type": "object", "required": ["blocked_for"], "properties": {
             "blocked_for": array_of(json!({"type": "object", "required": ["identifier"], "properties": {
                 "identifier": string(), "ip": nullable_string(), "connection": nullable_string()}}))}}));
-    s.insert("TenantSettings".into(), json!({"type": "object", "properties": {
+    s.insert(
+        "TenantSettings".into(),
+        json!({"type": "object", "properties": {
             "friendly_name": string(), "picture_url": string(), "support_email": string(),
             "support_url": string(), "allowed_logout_urls": strings(),
             "session_lifetime": {"type": "number"}, "idle_session_lifetime": {"type": "number"},
             "default_redirection_uri": string(), "post_login_redirect_url": string(),
             "keep_sessions_on_password_change": boolean(), "suggest_account_linking": boolean(),
             "delegated_admin": object(), "flags": object(), "authorization": object(),
-            "consent": object(), "default_picture": string()}}));
+            "consent": object(), "default_picture": string()}}),
+    );
     s.insert("Ticket".into(), json!({"type": "object", "required": ["ticket"], "properties": {"ticket": {"type": "string", "format": "uri"}}}));
     s.insert("BreachedPasswordDetection".into(), json!({"type": "object", "properties": {
             "enabled": boolean(),
@@ -766,11 +811,17 @@ fn schemas() -> Value {
             "stage": {"type": "object", "properties": {
                 "pre-user-registration": {"type": "object", "properties": {"shields": shields(&["block", "admin_notification"])}},
                 "pre-change-password": {"type": "object", "properties": {"shields": shields(&["block", "admin_notification"])}}}}}}));
-    s.insert("EmailTemplate".into(), json!({"type": "object", "required": ["template", "body", "subject", "syntax", "enabled"],
-            "properties": email_template}));
+    s.insert(
+        "EmailTemplate".into(),
+        json!({"type": "object", "required": ["template", "body", "subject", "syntax", "enabled"],
+            "properties": email_template}),
+    );
     s.insert("EmailTemplateCreate".into(), json!({"type": "object", "additionalProperties": false, "required": ["template", "body", "subject", "syntax", "enabled"],
             "properties": email_template}));
-    s.insert("EmailTemplateUpdate".into(), json!({"type": "object", "additionalProperties": false, "properties": email_template}));
+    s.insert(
+        "EmailTemplateUpdate".into(),
+        json!({"type": "object", "additionalProperties": false, "properties": email_template}),
+    );
     s.insert("Job".into(), json!({"type": "object", "required": ["id", "type", "status", "created_at"], "properties": {
             "id": string(), "type": {"type": "string", "enum": ["users_import", "users_export", "verification_email"]},
             "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed", "cancelled"]},
@@ -905,7 +956,10 @@ mod tests {
     #[test]
     fn every_router_route_is_described_and_nothing_else() {
         let in_sources = routes_in_sources();
-        assert!(in_sources.len() > 80, "the scan found the routers: {in_sources:?}");
+        assert!(
+            in_sources.len() > 80,
+            "the scan found the routers: {in_sources:?}"
+        );
         let doc = document();
         let mut described = BTreeSet::new();
         for (path, item) in doc["paths"].as_object().expect("paths") {
@@ -919,7 +973,10 @@ mod tests {
             missing.is_empty(),
             "routes without a description: {missing:?}"
         );
-        assert!(extra.is_empty(), "described routes that no router has: {extra:?}");
+        assert!(
+            extra.is_empty(),
+            "described routes that no router has: {extra:?}"
+        );
     }
 
     #[test]
