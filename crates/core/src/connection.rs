@@ -251,7 +251,7 @@ impl ConnectionSettings {
             self.is_domain_connection = b;
         }
         if let Some(m) = p.object("metadata")? {
-            self.metadata = m;
+            self.metadata = check_metadata(m)?;
         }
         // Database connections have exactly one realm, their name.
         if let Some(realms) = p.string_array("realms")?
@@ -336,6 +336,41 @@ impl ConnectionSettings {
         }
         v
     }
+}
+
+/// Auth0's limits on a connection's `metadata`: at most 10 properties, each a string of at most
+/// 255 characters (a `null` drops the property).
+fn check_metadata(m: Map<String, Value>) -> Result<Map<String, Value>, InvalidBody> {
+    const MAX_PROPERTIES: usize = 10;
+    const MAX_VALUE_CHARS: usize = 255;
+    let kept: Map<String, Value> = m.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    if kept.len() > MAX_PROPERTIES {
+        return Err(InvalidBody::on_property(
+            format!(
+                "Too many properties ({}), maximum {MAX_PROPERTIES}",
+                kept.len()
+            ),
+            "metadata",
+        ));
+    }
+    for (key, value) in &kept {
+        match value.as_str() {
+            Some(s) if s.chars().count() <= MAX_VALUE_CHARS => {}
+            Some(_) => {
+                return Err(InvalidBody::on_property(
+                    format!("String is too long (maximum {MAX_VALUE_CHARS})"),
+                    &format!("metadata.{key}"),
+                ));
+            }
+            None => {
+                return Err(InvalidBody::on_property(
+                    "Expected type string",
+                    &format!("metadata.{key}"),
+                ));
+            }
+        }
+    }
+    Ok(kept)
 }
 
 fn check_name(name: &str) -> Result<(), InvalidBody> {

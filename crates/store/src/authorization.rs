@@ -423,6 +423,7 @@ impl AuthorizationStore {
         roles: &[String],
         limit: i64,
     ) -> Result<Added, StoreError> {
+        // Reads (the roles exist) before it writes: see `BeginWrite`.
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
             for r in roles {

@@ -150,9 +150,17 @@ impl ConnectionStore {
         client_id: &str,
         now: i64,
     ) -> Result<(), StoreError> {
+        // A read-modify-write of every connection: the rows are locked as they are read (the
+        // write lock from BEGIN on SQLite, FOR UPDATE on PostgreSQL), so neither a concurrent
+        // write nor a concurrent change of a connection is lost or refused.
+        let lock = match self.db.dialect() {
+            crate::db::Dialect::Sqlite => "",
+            crate::db::Dialect::Postgres => " FOR UPDATE",
+        };
+        let select = format!("SELECT id, settings FROM connections WHERE tenant_id = $1{lock}");
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            let rows = sqlx::query_as::<_, Row>("SELECT id, settings FROM connections WHERE tenant_id = $1")
+            let rows = sqlx::query_as::<_, Row>(&select)
                 .bind(tenant)
                 .fetch_all(&mut *tx)
                 .await?;

@@ -29,6 +29,7 @@ mod lifetimes;
 mod logout_api;
 mod logs_api;
 mod metrics;
+mod openapi;
 mod outages;
 mod own_user_token;
 mod page_headers;

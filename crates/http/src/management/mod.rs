@@ -8,6 +8,7 @@ mod email_templates;
 mod groups;
 mod jobs;
 mod logs;
+mod openapi;
 pub mod render;
 mod resource_servers;
 mod roles;
@@ -27,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_service::oauth::{AccessClaims, TokenRejection};
 
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
+    let authenticated = Router::new()
         .merge(users::router())
         .merge(clients::router())
         .merge(connections::router())
@@ -43,7 +44,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(jobs::router())
         .merge(signing_keys::router())
         .fallback(|| async { ApiError::not_found() })
-        .layer(middleware::from_fn_with_state(state, authenticate))
+        .layer(middleware::from_fn_with_state(state, authenticate));
+    // The description is public, as Auth0's is: it is the one route without a token.
+    Router::new()
+        .route("/openapi.json", axum::routing::get(openapi::serve))
+        .merge(authenticated)
 }
 
 /// The verified caller, available to every Management API handler.
