@@ -250,17 +250,23 @@ mod tests {
         let cache = ConfigCache::default();
         assert!(cache.observe(3));
         let key = ("c".to_string(), "a".to_string());
-        cache.keep(3, |e| insert_bounded(&mut e.grants, key.clone(), grant("read:x")));
+        cache.keep(3, |e| {
+            insert_bounded(&mut e.grants, key.clone(), grant("read:x"))
+        });
         assert!(cache.lookup(3, |e| e.grants.get(&key).cloned()).is_some());
         // Another request saw version 4: version 3's entries are gone, and a slow request
         // still at version 3 can neither read nor put back what it read.
         assert!(cache.observe(4));
         assert!(cache.lookup(3, |e| e.grants.get(&key).cloned()).is_none());
-        cache.keep(3, |e| insert_bounded(&mut e.grants, key.clone(), grant("old")));
+        cache.keep(3, |e| {
+            insert_bounded(&mut e.grants, key.clone(), grant("old"))
+        });
         assert!(cache.lookup(4, |e| e.grants.get(&key).cloned()).is_none());
         // Seeing an older version later changes nothing.
         assert!(!cache.observe(3));
-        cache.keep(4, |e| insert_bounded(&mut e.grants, key.clone(), grant("new")));
+        cache.keep(4, |e| {
+            insert_bounded(&mut e.grants, key.clone(), grant("new"))
+        });
         let hit = cache.lookup(4, |e| e.grants.get(&key).cloned()).flatten();
         assert_eq!(hit.map(|g| g.scope.clone()), Some(vec!["new".to_string()]));
     }

@@ -21,7 +21,10 @@ impl Gatehouse {
     /// and email templates all live in it).
     pub(crate) async fn save_settings(&self, settings: &TenantSettings) -> Result<()> {
         let raw = serde_json::to_string(settings).map_err(ServiceError::internal)?;
-        Ok(self.tenants_store().put_settings(self.tenant(), &raw).await?)
+        Ok(self
+            .tenants_store()
+            .put_settings(self.tenant(), &raw)
+            .await?)
     }
 
     pub async fn update_tenant_settings(&self, body: Payload) -> Result<TenantSettings> {

@@ -1,7 +1,7 @@
 //! Opening the database named by `GATEHOUSE_DATABASE_URL` and migrating it.
 
-use crate::StoreError;
 use crate::BeginWrite;
+use crate::StoreError;
 use serde_json::{Map, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -172,7 +172,10 @@ impl LogTableLock {
             Self::Postgres(c)
         } else {
             let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut c).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut c)
+                .await
+                .unwrap();
             Self::Sqlite(c)
         }
     }

@@ -113,15 +113,13 @@ impl Gatehouse {
         &self,
         audience: &str,
     ) -> Result<Arc<StoredResourceServer>, OAuthError> {
-        self.cached_api(audience)
-            .await?
-            .ok_or_else(|| {
-                OAuthError::new(
-                    403,
-                    "access_denied",
-                    format!("Service not found: {audience}"),
-                )
-            })
+        self.cached_api(audience).await?.ok_or_else(|| {
+            OAuthError::new(
+                403,
+                "access_denied",
+                format!("Service not found: {audience}"),
+            )
+        })
     }
 
     /// Counts a login: `logins_count`, `last_login`, `last_ip`.
