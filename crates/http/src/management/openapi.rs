@@ -487,6 +487,15 @@ fn operations() -> Vec<Op> {
             .ok(200, schema_ref("UserBlocks")),
         op("delete", "/user-blocks/{id}", "delete_user_blocks_by_id", "Lift the blocks of a user", &[&[UPDATE_USERS]])
             .empty(204),
+        // signing keys
+        op("get", "/keys/signing", "get_signing_keys", "The tenant's signing keys", &[&["read:signing_keys"]])
+            .ok(200, array_of(schema_ref("SigningKey"))),
+        op("post", "/keys/signing/rotate", "post_signing_keys", "Rotate the signing keys", &[&["create:signing_keys", "update:signing_keys"]])
+            .ok(201, schema_ref("SigningKeyCert")),
+        op("get", "/keys/signing/{kid}", "get_signing_key", "A signing key", &[&["read:signing_keys"]])
+            .ok(200, schema_ref("SigningKey")),
+        op("put", "/keys/signing/{kid}/revoke", "put_signing_keys", "Revoke a previous signing key", &[&["update:signing_keys"]])
+            .ok(200, schema_ref("SigningKeyCert")),
         // tenant settings
         op("get", "/tenants/settings", "get_settings", "The tenant's settings", &[&[READ_TENANT_SETTINGS]])
             .ok(200, schema_ref("TenantSettings")),
@@ -788,6 +797,14 @@ fn schemas() -> Value {
             "log_id": string(), "date": date(), "type": string(), "description": string(),
             "client_id": string(), "connection": string(), "user_id": string(), "user_name": string(),
             "ip": string(), "user_agent": string(), "details": object()}}));
+    s.insert("SigningKey".into(), json!({"type": "object", "required": ["kid", "cert", "current", "next", "previous", "revoked"], "properties": {
+        "kid": {"type": "string"}, "cert": {"type": "string"}, "pkcs7": {"type": "string"},
+        "fingerprint": {"type": "string"}, "thumbprint": {"type": "string"},
+        "current": {"type": "boolean"}, "next": {"type": "boolean"}, "previous": {"type": "boolean"}, "revoked": {"type": "boolean"},
+        "current_since": {"type": "string", "format": "date-time"}, "current_until": {"type": "string", "format": "date-time"},
+        "revoked_at": {"type": "string", "format": "date-time"}}}));
+    s.insert("SigningKeyCert".into(), json!({"type": "object", "required": ["cert", "kid"], "properties": {
+        "cert": {"type": "string"}, "kid": {"type": "string"}}}));
     s.insert("UserBlocks".into(), json!({"type": "object", "required": ["blocked_for"], "properties": {
             "blocked_for": array_of(json!({"type": "object", "required": ["identifier"], "properties": {
                 "identifier": string(), "ip": nullable_string(), "connection": nullable_string()}}))}}));
