@@ -109,6 +109,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_gdpr.sql"),
         postgres: include_str!("../migrations/postgres/0013_gdpr.sql"),
     },
+    Migration {
+        version: 15,
+        name: "search_probes",
+        sqlite: include_str!("../migrations/sqlite/0015_search_probes.sql"),
+        postgres: include_str!("../migrations/postgres/0015_search_probes.sql"),
+    },
 ];
 
 /// A JSON object column.
