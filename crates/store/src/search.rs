@@ -93,7 +93,9 @@ pub fn compile_walk(
     tenant_placeholder: &str,
     first: usize,
 ) -> SqlFilter {
-    let metadata_terms = compile_with(q, dialect, tenant_placeholder, first, &[]).1.len();
+    let metadata_terms = compile_with(q, dialect, tenant_placeholder, first, &[])
+        .1
+        .len();
     let mut c = Compiler {
         dialect,
         correlated: vec![true; metadata_terms],

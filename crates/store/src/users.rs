@@ -775,7 +775,9 @@ impl UserStore {
             with_total: false,
             ..q.clone()
         };
-        let mut list = self.search_page(tenant, &page_only, &sql, "", &params).await?;
+        let mut list = self
+            .search_page(tenant, &page_only, &sql, "", &params)
+            .await?;
         // A full page is the right page: every user before it in page order was checked.
         if list.users.len() as i64 != q.limit && !complete_without_budget {
             return Ok(None);
@@ -812,7 +814,9 @@ impl UserStore {
                 }
                 Db::Postgres(pool) => {
                     bind_params!(
-                        sqlx::query_scalar(&count.sql).persistent(false).bind(tenant),
+                        sqlx::query_scalar(&count.sql)
+                            .persistent(false)
+                            .bind(tenant),
                         &count.params
                     )
                     .fetch_one(pool)

@@ -366,7 +366,10 @@ async fn totals_are_exact_up_to_a_thousand_and_a_header_marks_a_capped_one() {
         })
         .collect();
     let r = s
-        .upload_import(serde_json::to_vec(&rows).unwrap(), &[("connection_id", &conn)])
+        .upload_import(
+            serde_json::to_vec(&rows).unwrap(),
+            &[("connection_id", &conn)],
+        )
         .await;
     let id = r.assert_status(202)["id"].as_str().unwrap().to_string();
     let job = s.wait_job(&id).await;
