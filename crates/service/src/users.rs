@@ -289,6 +289,7 @@ impl Gatehouse {
                     return Ok(UserList {
                         users: vec![],
                         total: q.with_total.then_some(0),
+                        ..Default::default()
                     });
                 }
             }

@@ -117,6 +117,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0014_config_versions.sql"),
     },
     Migration {
+        version: 15,
+        name: "search_probes",
+        sqlite: include_str!("../migrations/sqlite/0015_search_probes.sql"),
+        postgres: include_str!("../migrations/postgres/0015_search_probes.sql"),
+    },
+    Migration {
         version: 16,
         name: "signing_key_rotation",
         sqlite: include_str!("../migrations/sqlite/0016_signing_key_rotation.sql"),

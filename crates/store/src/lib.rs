@@ -48,7 +48,8 @@ pub use sessions::{
 };
 pub use tenants::TenantStore;
 pub use users::{
-    SEARCH_TIMEOUT, SortField, UserList, UserOrder, UserSearch, UserStore, VersionedUser,
+    SEARCH_TIMEOUT, SortField, TOTAL_EXACT_BOUND, UserList, UserOrder, UserSearch, UserStore,
+    VersionedUser,
 };
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever database `$db` is.

@@ -31,6 +31,9 @@ struct Compiler {
     /// matching users first (see [`compile_with`]).
     correlated: Vec<bool>,
     seen_metadata: usize,
+    /// Per-user metadata checks stay per-user on PostgreSQL (`OFFSET 0` keeps its planner
+    /// from turning them into a join that lists every matching user first).
+    fenced: bool,
     probes: Vec<String>,
     /// The placeholder holding the tenant id, reused by metadata sub-queries.
     tenant: String,
@@ -66,6 +69,7 @@ pub fn compile_with(
         dialect,
         correlated: correlated.to_vec(),
         seen_metadata: 0,
+        fenced: false,
         probes: vec![],
         tenant: tenant_placeholder.to_string(),
         next: first,
@@ -78,6 +82,110 @@ pub fn compile_with(
             params: c.params,
         },
         c.probes,
+    )
+}
+
+/// Like [`compile`], for a search that walks users in page order and checks each one: every
+/// metadata term is a per-user check (see [`compile_with`]).
+pub fn compile_walk(
+    q: &Query,
+    dialect: Dialect,
+    tenant_placeholder: &str,
+    first: usize,
+) -> SqlFilter {
+    let metadata_terms = compile_with(q, dialect, tenant_placeholder, first, &[])
+        .1
+        .len();
+    let mut c = Compiler {
+        dialect,
+        correlated: vec![true; metadata_terms],
+        seen_metadata: 0,
+        fenced: dialect == Dialect::Postgres,
+        probes: vec![],
+        tenant: tenant_placeholder.to_string(),
+        next: first,
+        params: vec![],
+    };
+    let sql = c.query(q);
+    SqlFilter {
+        sql,
+        params: c.params,
+    }
+}
+
+/// For each clause of `q`'s top-level AND that an index can list users by (a metadata term,
+/// or equality or a prefix on an indexed profile field), a query counting its matches up to
+/// [`BROAD_METADATA_ROWS`] (`$1` the tenant, parameters from `$2`), with its parameters.
+///
+/// When every such clause is broad, listing the users of the most selective one and sorting
+/// them reads thousands of rows for a page of 50 (`family_name:Williams AND
+/// app_metadata.plan:gold AND NOT blocked:true`: 20,000 Williamses); walking users in page
+/// order and checking each finds the page after `50 / selectivity` users instead. Neither
+/// database estimates that well by itself: SQLite keeps no value statistics, and
+/// PostgreSQL's statistics of `user_metadata_index` mix every metadata path.
+pub fn driving_counts(q: &Query, dialect: Dialect) -> Vec<SqlFilter> {
+    let mut clauses = vec![];
+    conjuncts(q, &mut clauses);
+    clauses
+        .into_iter()
+        .filter_map(|clause| {
+            let indexed_text = matches!(clause,
+                Query::Match { field: Some(Field::Text(f)), pattern, .. }
+                    if indexed(*f) && (matches!(pattern, Pattern::Exact(_)) || pattern.as_prefix().is_some()));
+            let metadata = matches!(
+                clause,
+                Query::Match {
+                    field: Some(Field::Metadata { .. }),
+                    ..
+                } | Query::Range {
+                    field: Field::Metadata { .. },
+                    ..
+                } | Query::Exists(Field::Metadata { .. })
+            );
+            if metadata {
+                let (f, probes) = compile_with(clause, dialect, "$1", 2, &[]);
+                Some(SqlFilter {
+                    sql: probes.into_iter().next()?,
+                    params: f.params,
+                })
+            } else if indexed_text {
+                let f = compile(clause, dialect, "$1", 2);
+                Some(SqlFilter {
+                    sql: format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE tenant_id = $1 AND {} LIMIT {BROAD_METADATA_ROWS}) AS c",
+                        f.sql
+                    ),
+                    params: f.params,
+                })
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn conjuncts<'a>(q: &'a Query, out: &mut Vec<&'a Query>) {
+    match q {
+        Query::And(items) => items.iter().for_each(|i| conjuncts(i, out)),
+        other => out.push(other),
+    }
+}
+
+/// Profile fields with an index of their own on both databases (identity fields also look
+/// at linked identities, so they are not one index's list).
+fn indexed(f: TextField) -> bool {
+    use TextField as T;
+    matches!(
+        f,
+        T::UserId
+            | T::Email
+            | T::EmailDomain
+            | T::Username
+            | T::PhoneNumber
+            | T::Name
+            | T::GivenName
+            | T::FamilyName
+            | T::Nickname
     )
 }
 
@@ -332,13 +440,14 @@ impl Compiler {
         let p = self.param(Param::Text(path.join(".")));
         let t = &self.tenant;
         self.probes.push(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM user_metadata_index m WHERE m.tenant_id = {t} AND m.kind = {k} AND m.path = {p} AND {cond} LIMIT {BROAD_METADATA_ROWS})"
+            "SELECT COUNT(*) FROM (SELECT 1 FROM user_metadata_index m WHERE m.tenant_id = {t} AND m.kind = {k} AND m.path = {p} AND {cond} LIMIT {BROAD_METADATA_ROWS}) AS c"
         ));
         let i = self.seen_metadata;
         self.seen_metadata += 1;
         if self.correlated.get(i).copied().unwrap_or(false) {
+            let fence = if self.fenced { " OFFSET 0" } else { "" };
             format!(
-                "EXISTS (SELECT 1 FROM user_metadata_index m WHERE m.tenant_id = users.tenant_id AND m.user_id = users.user_id AND m.kind = {k} AND m.path = {p} AND {cond})"
+                "EXISTS (SELECT 1 FROM user_metadata_index m WHERE m.tenant_id = users.tenant_id AND m.user_id = users.user_id AND m.kind = {k} AND m.path = {p} AND {cond}{fence})"
             )
         } else {
             format!(

@@ -353,3 +353,45 @@ async fn checkpoint_paging_walks_the_whole_result_set() {
         .await
         .assert_error(400, "invalid_query_string");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn totals_are_exact_up_to_a_thousand_and_a_header_marks_a_capped_one() {
+    let mut s = TestServer::start().await;
+    let conn = s.connection_id(DB_CONNECTION).await;
+    let rows: Vec<Value> = (0..1_050)
+        .map(|i| {
+            json!({"email": format!("lecteur{i:04}@bücher.example").replace('ü', "u"),
+                   "name": format!("Zoë {i} 山田"),
+                   "app_metadata": {"plan": if i % 10 == 0 { "gold" } else { "free" }}})
+        })
+        .collect();
+    let r = s
+        .upload_import(
+            serde_json::to_vec(&rows).unwrap(),
+            &[("connection_id", &conn)],
+        )
+        .await;
+    let id = r.assert_status(202)["id"].as_str().unwrap().to_string();
+    let job = s.wait_job(&id).await;
+    assert_eq!(job["summary"]["inserted"], 1_050, "{job}");
+    let page = |q: &str, page: u32| {
+        format!(
+            "/api/v2/users?q={}&per_page=100&page={page}&include_totals=true",
+            enc(q)
+        )
+    };
+    // More than 1,000 match: `total` stops at the bound, and the header says so.
+    let r = s.get(&page("email:lecteur*", 0)).await;
+    assert_eq!(r.assert_status(200)["total"], 1_000);
+    assert_eq!(r.body["users"].as_array().unwrap().len(), 100);
+    assert_eq!(r.headers.get("x-total-capped").unwrap(), "true");
+    // A page past the bound: counted to the end of that page, here every match.
+    let r = s.get(&page("email:lecteur*", 10)).await;
+    assert_eq!(r.assert_status(200)["total"], 1_050);
+    assert_eq!(r.body["users"].as_array().unwrap().len(), 50);
+    assert!(r.headers.get("x-total-capped").is_none());
+    // Fewer than the bound: exact, no header.
+    let r = s.get(&page("app_metadata.plan:gold", 0)).await;
+    assert_eq!(r.assert_status(200)["total"], 105);
+    assert!(r.headers.get("x-total-capped").is_none());
+}

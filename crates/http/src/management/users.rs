@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use gatehouse_core::scopes::*;
 use gatehouse_core::user::{NewUser, UserPatch};
-use gatehouse_store::{SortField, UserOrder, UserSearch};
+use gatehouse_store::{SortField, TOTAL_EXACT_BOUND, UserOrder, UserSearch};
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
@@ -26,7 +26,15 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiResult<Json<Value>> {
+/// Set on a list whose `total` stopped counting at [`TOTAL_EXACT_BOUND`] (or the end of the
+/// page asked for): more users match than `total` says.
+pub const TOTAL_CAPPED_HEADER: &str = "x-total-capped";
+
+async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: QueryParams,
+) -> ApiResult<axum::response::Response> {
     caller.require(&[READ_USERS])?;
     q.allow_only(&[
         "page",
@@ -85,7 +93,8 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
                 .iter()
                 .map(|u| fields.apply(u.to_json()))
                 .collect(),
-        )));
+        ))
+        .into_response());
     }
     let (page, per_page) = q.paging()?;
     let include_totals = q.bool("include_totals")?.unwrap_or(false);
@@ -113,6 +122,7 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
         offset: page.saturating_mul(per_page),
         limit: per_page,
         with_total: include_totals,
+        total_bound: Some(TOTAL_EXACT_BOUND),
         ..Default::default()
     };
     let list = s
@@ -124,14 +134,21 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
         .iter()
         .map(|u| fields.apply(u.to_json()))
         .collect();
-    Ok(paged(
+    let body = paged(
         "users",
         users,
         include_totals,
         page,
         per_page,
         list.total.unwrap_or(0),
-    ))
+    );
+    // Auth0's `total` is a number, so the body keeps that shape; the header tells a capped
+    // count from an exact one.
+    if list.total_capped {
+        Ok(([(TOTAL_CAPPED_HEADER, "true")], body).into_response())
+    } else {
+        Ok(body.into_response())
+    }
 }
 
 async fn create(

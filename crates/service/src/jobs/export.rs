@@ -412,6 +412,8 @@ impl Gatehouse {
             offset: 0,
             limit,
             with_total: false,
+            // An export's progress counts every user it will write.
+            total_bound: None,
             created_until: Some(snapshot),
         })
     }

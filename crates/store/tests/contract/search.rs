@@ -299,3 +299,188 @@ contract!(a_user_in_memory_meets_what_the_sql_finds, |db| {
         assert_eq!(in_memory, by_sql, "{q}");
     }
 });
+
+/// 2,600 users in which every clause of the queries below matches 1,000 or more, so searches
+/// walk users in page order (with several budgets: one that ends inside the population, to
+/// reach the fallback to listing), plus pairs created in the same millisecond.
+async fn broad_population(
+    users: &UserStore,
+    conn: &gatehouse_store::StoredConnection,
+) -> Vec<User> {
+    let all: Vec<User> = (0..2600usize)
+        .map(|i| {
+            let mut u = User::new(
+                "auth0",
+                &hex(12),
+                &conn.id,
+                &conn.settings.name,
+                &format!("kunde{i}@bücher.example"),
+                T0 + (i as i64 / 2) * 10,
+            );
+            u.family_name = Some(
+                if i.is_multiple_of(2) {
+                    "Williams"
+                } else {
+                    "Ørsted"
+                }
+                .into(),
+            );
+            u.blocked = i.is_multiple_of(7).then_some(true);
+            u.app_metadata = json!({
+                "plan": if i.is_multiple_of(3) { "free" } else { "gold" },
+                "seats": i % 200,
+            })
+            .as_object()
+            .cloned()
+            .unwrap();
+            if !i.is_multiple_of(5) {
+                u.app_metadata
+                    .insert("subscription".into(), json!({"tier": "pro"}));
+            }
+            u
+        })
+        .collect();
+    users.insert_many(TENANT, &all, None).await.unwrap();
+    all
+}
+
+contract!(
+    broad_searches_walk_in_page_order_and_find_the_same_users,
+    |db| {
+        let conn = connection(&db, TENANT, "con_broad00000001", "Main").await;
+        let all = broad_population(&UserStore::new(db.clone()), &conn).await;
+        let mut ordered = all.clone();
+        ordered.sort_by(|a, b| (a.created_at, &a.user_id).cmp(&(b.created_at, &b.user_id)));
+        let queries = [
+            "family_name:Williams AND app_metadata.plan:gold AND NOT blocked:true",
+            "app_metadata.seats:[20 TO 180]",
+            "_exists_:app_metadata.subscription AND app_metadata.plan:gold",
+            "family_name:williams AND app_metadata.seats:[190 TO 199]",
+        ];
+        for budget in [20_000, 700, 60] {
+            let users = UserStore::new(db.clone()).with_walk_budget(budget);
+            for text in queries {
+                let q = parse(text).unwrap();
+                let matching: Vec<&User> = ordered
+                    .iter()
+                    .filter(|u| gatehouse_store::search::user_matches(&q, u))
+                    .collect();
+                for offset in [0, 50, 350, matching.len() as i64 - 20] {
+                    let search = UserSearch {
+                        filter: Some(q.clone()),
+                        offset,
+                        limit: 50,
+                        with_total: true,
+                        ..Default::default()
+                    };
+                    let page = users.search(TENANT, &search).await.unwrap();
+                    let want: Vec<&str> = matching
+                        .iter()
+                        .skip(offset as usize)
+                        .take(50)
+                        .map(|u| u.user_id.as_str())
+                        .collect();
+                    let got: Vec<&str> = page.users.iter().map(|u| u.user_id.as_str()).collect();
+                    assert_eq!(got, want, "{text}, offset {offset}, budget {budget}");
+                    assert_eq!(page.total, Some(matching.len() as i64), "{text}");
+                    assert!(!page.total_capped);
+                }
+            }
+        }
+        // The broad three-clause query walks users in creation order (up to its budget, which
+        // SQLite's plan shows as a range of `created_at`); a selective one does not.
+        let users = UserStore::new(db.clone()).with_walk_budget(60);
+        let plan = |text: &str| {
+            let users = users.clone();
+            let search = UserSearch {
+                filter: Some(parse(text).unwrap()),
+                limit: 50,
+                ..Default::default()
+            };
+            async move { users.explain(TENANT, &search).await.unwrap().join("\n") }
+        };
+        let broad = plan(queries[0]).await;
+        let narrow = plan(&format!(
+            "email:\"{}\" AND app_metadata.plan:gold",
+            all[7].email.clone().unwrap()
+        ))
+        .await;
+        match db.dialect() {
+            gatehouse_store::Dialect::Sqlite => {
+                assert!(
+                    broad.contains("users_by_created (tenant_id=? AND created_at<?)")
+                        && !broad.contains("TEMP B-TREE"),
+                    "{broad}"
+                );
+                assert!(!narrow.contains("created_at<?"), "{narrow}");
+            }
+            gatehouse_store::Dialect::Postgres => {
+                assert!(broad.contains("Subquery Scan"), "{broad}");
+                assert!(!narrow.contains("Subquery Scan"), "{narrow}");
+            }
+        }
+    }
+);
+
+contract!(
+    bounded_totals_count_exactly_up_to_the_bound_and_say_when_they_stop,
+    |db| {
+        let conn = connection(&db, TENANT, "con_total00000001", "Main").await;
+        let users = UserStore::new(db.clone());
+        broad_population(&users, &conn).await;
+        let total = |text: &str, offset: i64| {
+            let users = users.clone();
+            let search = UserSearch {
+                filter: Some(parse(text).unwrap()),
+                offset,
+                limit: 50,
+                with_total: true,
+                total_bound: Some(1000),
+                ..Default::default()
+            };
+            async move {
+                let list = users.search(TENANT, &search).await.unwrap();
+                (list.total, list.total_capped)
+            }
+        };
+        // 1,300 Williamses: the count stops at the bound and says so.
+        assert_eq!(total("family_name:Williams", 0).await, (Some(1000), true));
+        // Past the bound, the total covers the page asked for.
+        assert_eq!(
+            total("family_name:Williams", 1200).await,
+            (Some(1250), true)
+        );
+        assert_eq!(
+            total("family_name:Williams", 1260).await,
+            (Some(1300), false)
+        );
+        // Under the bound, exact.
+        assert_eq!(
+            total("app_metadata.seats:[0 TO 9]", 0).await,
+            (Some(130), false)
+        );
+        // Exactly the bound is exact too.
+        assert_eq!(
+            total(
+                "app_metadata.seats:[0 TO 76] AND NOT email:\"kunde0@bücher.example\"",
+                0
+            )
+            .await,
+            (Some(1000), false)
+        );
+        // Without a bound (exports), every match is counted.
+        let all = users
+            .search(
+                TENANT,
+                &UserSearch {
+                    filter: Some(parse("family_name:Williams").unwrap()),
+                    limit: 1,
+                    with_total: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!((all.total, all.total_capped), (Some(1300), false));
+    }
+);
