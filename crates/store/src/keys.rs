@@ -4,7 +4,7 @@
 //! Every change of status runs in a transaction that first locks the tenant's row, so two
 //! nodes rotating at once rotate twice rather than leave two current keys.
 
-use crate::{Db, StoreError, on_pool};
+use crate::{BeginWrite, Db, StoreError, on_pool};
 
 pub const CURRENT: &str = "current";
 pub const NEXT: &str = "next";
@@ -124,7 +124,7 @@ impl KeyStore {
 
     pub async fn insert(&self, tenant: &str, key: &StoredKey) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             insert_key!(&mut *tx, tenant, key);
             tx.commit().await?;
             Ok(())
@@ -139,7 +139,7 @@ impl KeyStore {
         key: &StoredKey,
     ) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(LOCK_TENANT).bind(tenant).execute(&mut *tx).await?;
             let present: Option<String> = sqlx::query_scalar(
                 "SELECT kid FROM signing_keys WHERE tenant_id = $1 AND algorithm = $2 AND status = $3",
@@ -181,7 +181,7 @@ impl KeyStore {
         now: i64,
     ) -> Result<Vec<(String, String)>, StoreError> {
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(LOCK_TENANT).bind(tenant).execute(&mut *tx).await?;
             let mut rotated = Vec::new();
             for key in new_next {
@@ -226,7 +226,7 @@ impl KeyStore {
     ) -> Result<Revocation, StoreError> {
         let select = format!("{LISTING} WHERE tenant_id = $1 AND kid = $2");
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(LOCK_TENANT).bind(tenant).execute(&mut *tx).await?;
             let Some(found) = sqlx::query_as::<_, KeyListing>(&select)
                 .bind(tenant)

@@ -803,8 +803,11 @@ fn schemas() -> Value {
         "current": {"type": "boolean"}, "next": {"type": "boolean"}, "previous": {"type": "boolean"}, "revoked": {"type": "boolean"},
         "current_since": {"type": "string", "format": "date-time"}, "current_until": {"type": "string", "format": "date-time"},
         "revoked_at": {"type": "string", "format": "date-time"}}}));
-    s.insert("SigningKeyCert".into(), json!({"type": "object", "required": ["cert", "kid"], "properties": {
-        "cert": {"type": "string"}, "kid": {"type": "string"}}}));
+    s.insert(
+        "SigningKeyCert".into(),
+        json!({"type": "object", "required": ["cert", "kid"], "properties": {
+        "cert": {"type": "string"}, "kid": {"type": "string"}}}),
+    );
     s.insert("UserBlocks".into(), json!({"type": "object", "required": ["blocked_for"], "properties": {
             "blocked_for": array_of(json!({"type": "object", "required": ["identifier"], "properties": {
                 "identifier": string(), "ip": nullable_string(), "connection": nullable_string()}}))}}));
