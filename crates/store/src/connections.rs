@@ -157,7 +157,10 @@ impl ConnectionStore {
             crate::db::Dialect::Sqlite => "",
             crate::db::Dialect::Postgres => " FOR UPDATE",
         };
-        let select = format!("SELECT id, settings FROM connections WHERE tenant_id = $1{lock}");
+        // In id order: concurrent lockers then queue on the same first row instead of each
+        // holding rows the other waits for (PostgreSQL found such deadlocks with 16 at once).
+        let select =
+            format!("SELECT id, settings FROM connections WHERE tenant_id = $1 ORDER BY id{lock}");
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
             let rows = sqlx::query_as::<_, Row>(&select)
