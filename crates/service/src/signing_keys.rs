@@ -49,6 +49,39 @@ fn cert_and_kid(key: &KeyListing) -> Value {
 }
 
 impl Gatehouse {
+    /// The JWKS as `/.well-known/jwks.json` publishes it. The EC keys of the ES256 extension
+    /// are in it only while some API signs with ES256: Auth0's own SDKs read every key of a
+    /// tenant's JWKS as RSA (auth0-python's token verifier fails with "Not an RSA key"), so a
+    /// tenant that does not use ES256 publishes RSA keys only, as Auth0 does.
+    pub async fn published_jwks(&self) -> Result<Value> {
+        let mut jwks = self.keyring().jwks();
+        if !self.some_api_signs_es256().await?
+            && let Some(keys) = jwks.get_mut("keys").and_then(Value::as_array_mut)
+        {
+            keys.retain(|k| k.get("kty").and_then(Value::as_str) != Some("EC"));
+        }
+        Ok(jwks)
+    }
+
+    async fn some_api_signs_es256(&self) -> Result<bool> {
+        const PAGE: i64 = 100;
+        let mut offset = 0;
+        loop {
+            let (page, total) = self
+                .inner
+                .resource_servers
+                .list(self.tenant(), offset, PAGE)
+                .await?;
+            if page.iter().any(|a| a.settings.signing_alg == "ES256") {
+                return Ok(true);
+            }
+            offset += page.len() as i64;
+            if page.is_empty() || offset >= total {
+                return Ok(false);
+            }
+        }
+    }
+
     fn key_store(&self) -> KeyStore {
         KeyStore::new(self.db().clone())
     }

@@ -68,6 +68,15 @@ async fn client_credentials_token_is_an_rs256_jwt_verifiable_with_the_jwks() {
         .raw(Method::GET, "/.well-known/jwks.json", None, None)
         .await
         .body;
+    // Only RSA keys while no API signs with ES256: Auth0's SDKs read every key as RSA.
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["kty"] == "RSA"),
+        "{jwks}"
+    );
     let key = jwks["keys"]
         .as_array()
         .unwrap()

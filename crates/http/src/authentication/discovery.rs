@@ -30,6 +30,6 @@ pub async fn openid_configuration(State(s): State<AppState>) -> Json<Value> {
     }))
 }
 
-pub async fn jwks(State(s): State<AppState>) -> Json<Value> {
-    Json(s.gatehouse.keyring().jwks())
+pub async fn jwks(State(s): State<AppState>) -> crate::error::ApiResult<Json<Value>> {
+    Ok(Json(s.gatehouse.published_jwks().await?))
 }
