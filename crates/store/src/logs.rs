@@ -264,28 +264,9 @@ impl LogStore {
         Self { db }
     }
 
+    /// Writes one event (the log writer's fallback when a batch is refused).
     pub async fn insert(&self, tenant: &str, e: &LogEvent) -> Result<(), StoreError> {
-        on_pool!(&self.db, pool => {
-            sqlx::query(
-                "INSERT INTO logs (tenant_id, log_id, date, type, description, client_id, connection, user_id, user_name, ip, user_agent, details)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(tenant)
-            .bind(&e.log_id)
-            .bind(e.date)
-            .bind(&e.kind)
-            .bind(&e.description)
-            .bind(&e.client_id)
-            .bind(&e.connection)
-            .bind(&e.user_id)
-            .bind(&e.user_name)
-            .bind(&e.ip)
-            .bind(&e.user_agent)
-            .bind(Json(&e.details))
-            .execute(pool)
-            .await?;
-            Ok(())
-        })
+        self.insert_batch(tenant, std::slice::from_ref(e)).await
     }
 
     /// Writes events in one transaction, in the order given (the log writer's batches), as
