@@ -137,6 +137,7 @@ impl BulkInsert for sqlx::PgConnection {
                         Some(&e.path),
                         e.text.as_deref(),
                         number.as_deref(),
+                        Some(&numbers[0]),
                     ],
                 );
             }
@@ -154,7 +155,7 @@ impl BulkInsert for sqlx::PgConnection {
         if !metadata.is_empty() {
             let mut copy = self
                 .copy_in_raw(
-                    "COPY user_metadata_index (tenant_id, user_id, kind, path, v_text, v_num) FROM STDIN",
+                    "COPY user_metadata_index (tenant_id, user_id, kind, path, v_text, v_num, created_at) FROM STDIN",
                 )
                 .await?;
             copy.send(metadata.into_bytes()).await?;

@@ -134,6 +134,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_log_activity.sql"),
         postgres: include_str!("../migrations/postgres/0017_log_activity.sql"),
     },
+    Migration {
+        version: 18,
+        name: "search_in_page_order",
+        sqlite: include_str!("../migrations/sqlite/0018_search_in_page_order.sql"),
+        postgres: include_str!("../migrations/postgres/0018_search_in_page_order.sql"),
+    },
 ];
 
 /// Connections of the pool: open (idle or in use), idle, and the most it opens.
@@ -263,6 +269,7 @@ impl Db {
             let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
                 .fetch_all(&mut *tx)
                 .await?;
+            let mut index_metadata = false;
             for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
                 let sql = match self.dialect() {
                     Dialect::Sqlite => m.sqlite,
@@ -300,15 +307,17 @@ impl Db {
                             .await?;
                     }
                 }
-                if m.version == SEARCH_MIGRATION {
-                    // Index the metadata of users created before search existed.
-                    let users: Vec<(String, String, Document, Document)> =
-                        sqlx::query_as("SELECT tenant_id, user_id, user_metadata, app_metadata FROM users")
-                            .fetch_all(&mut *tx)
-                            .await?;
-                    for (tenant, user_id, um, am) in &users {
-                        crate::users::replace_metadata_index!(tx, tenant, user_id, &um.0, &am.0);
-                    }
+                index_metadata |= m.version == SEARCH_MIGRATION;
+            }
+            if index_metadata {
+                // Index the metadata of users created before search existed, once the index
+                // table has all its columns (later migrations add some).
+                let users: Vec<(String, String, Document, Document)> =
+                    sqlx::query_as("SELECT tenant_id, user_id, user_metadata, app_metadata FROM users")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for (tenant, user_id, um, am) in &users {
+                    crate::users::replace_metadata_index!(tx, tenant, user_id, &um.0, &am.0);
                 }
             }
             tx.commit().await?;

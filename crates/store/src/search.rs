@@ -35,6 +35,11 @@ struct Compiler {
     /// from turning them into a join that lists every matching user first).
     fenced: bool,
     probes: Vec<String>,
+    /// Where [`Self::probes`] stop counting.
+    count_cap: i64,
+    /// Per metadata predicate, a query listing its users' `(created_at, user_id)` (see
+    /// [`driver_list`]); `DISTINCT` when a user can hold several matching rows.
+    lists: Vec<String>,
     /// The placeholder holding the tenant id, reused by metadata sub-queries.
     tenant: String,
     next: usize,
@@ -65,16 +70,8 @@ pub fn compile_with(
     first: usize,
     correlated: &[bool],
 ) -> (SqlFilter, Vec<String>) {
-    let mut c = Compiler {
-        dialect,
-        correlated: correlated.to_vec(),
-        seen_metadata: 0,
-        fenced: false,
-        probes: vec![],
-        tenant: tenant_placeholder.to_string(),
-        next: first,
-        params: vec![],
-    };
+    let mut c = Compiler::new(dialect, tenant_placeholder, first);
+    c.correlated = correlated.to_vec();
     let sql = c.query(q);
     (
         SqlFilter {
@@ -96,16 +93,9 @@ pub fn compile_walk(
     let metadata_terms = compile_with(q, dialect, tenant_placeholder, first, &[])
         .1
         .len();
-    let mut c = Compiler {
-        dialect,
-        correlated: vec![true; metadata_terms],
-        seen_metadata: 0,
-        fenced: dialect == Dialect::Postgres,
-        probes: vec![],
-        tenant: tenant_placeholder.to_string(),
-        next: first,
-        params: vec![],
-    };
+    let mut c = Compiler::new(dialect, tenant_placeholder, first);
+    c.correlated = vec![true; metadata_terms];
+    c.fenced = dialect == Dialect::Postgres;
     let sql = c.query(q);
     SqlFilter {
         sql,
@@ -113,55 +103,174 @@ pub fn compile_walk(
     }
 }
 
-/// For each clause of `q`'s top-level AND that an index can list users by (a metadata term,
-/// or equality or a prefix on an indexed profile field), a query counting its matches up to
-/// [`BROAD_METADATA_ROWS`] (`$1` the tenant, parameters from `$2`), with its parameters.
+/// [`compile_walk`] of `q` without clause number `clause` of its top-level AND: the check of
+/// each user a [`driver_list`] of that clause lists, which matches it already.
+pub fn compile_walk_without(
+    q: &Query,
+    clause: usize,
+    dialect: Dialect,
+    tenant_placeholder: &str,
+    first: usize,
+) -> SqlFilter {
+    let mut clauses = vec![];
+    conjuncts(q, &mut clauses);
+    let rest: Vec<Query> = clauses
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i != clause)
+        .map(|(_, c)| c.clone())
+        .collect();
+    if rest.is_empty() {
+        return SqlFilter {
+            sql: "TRUE".into(),
+            params: vec![],
+        };
+    }
+    compile_walk(&Query::And(rest), dialect, tenant_placeholder, first)
+}
+
+/// A clause of a search's top-level AND that an index can list users by: a metadata term,
+/// or equality or a prefix on an indexed profile field (see [`driving_counts`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Driver {
+    /// Counts the clause's matches up to the cap given to [`driving_counts`] (`$1` the
+    /// tenant, parameters from `$2`).
+    pub count: SqlFilter,
+    /// The clause's position in the top-level AND, for [`driver_list`].
+    pub clause: usize,
+    /// Its index lists the matching users already in page order (equality on an index that
+    /// ends in `created_at, user_id`); otherwise its matches are sorted first.
+    pub ordered: bool,
+}
+
+/// For each clause of `q`'s top-level AND that an index can list users by, a [`Driver`]
+/// counting its matches up to `cap`.
 ///
-/// When every such clause is broad, listing the users of the most selective one and sorting
-/// them reads thousands of rows for a page of 50 (`family_name:Williams AND
-/// app_metadata.plan:gold AND NOT blocked:true`: 20,000 Williamses); walking users in page
-/// order and checking each finds the page after `50 / selectivity` users instead. Neither
-/// database estimates that well by itself: SQLite keeps no value statistics, and
-/// PostgreSQL's statistics of `user_metadata_index` mix every metadata path.
-pub fn driving_counts(q: &Query, dialect: Dialect) -> Vec<SqlFilter> {
+/// When every such clause is broad, listing all users of the most selective one and
+/// sorting them reads thousands of rows for a page of 50 (`family_name:Williams AND
+/// app_metadata.plan:gold AND NOT blocked:true`: 20,000 Williamses). Instead the search
+/// walks one clause's users in page order and checks the rest per user, stopping at the end
+/// of the page: about `50 / selectivity of the rest` users. Neither database estimates this
+/// well by itself: SQLite keeps no value statistics, and PostgreSQL's statistics of
+/// `user_metadata_index` mix every metadata path.
+pub fn driving_counts(q: &Query, dialect: Dialect, cap: i64) -> Vec<Driver> {
     let mut clauses = vec![];
     conjuncts(q, &mut clauses);
     clauses
         .into_iter()
-        .filter_map(|clause| {
-            let indexed_text = matches!(clause,
-                Query::Match { field: Some(Field::Text(f)), pattern, .. }
-                    if indexed(*f) && (matches!(pattern, Pattern::Exact(_)) || pattern.as_prefix().is_some()));
-            let metadata = matches!(
-                clause,
-                Query::Match {
-                    field: Some(Field::Metadata { .. }),
-                    ..
-                } | Query::Range {
-                    field: Field::Metadata { .. },
-                    ..
-                } | Query::Exists(Field::Metadata { .. })
-            );
-            if metadata {
-                let (f, probes) = compile_with(clause, dialect, "$1", 2, &[]);
-                Some(SqlFilter {
-                    sql: probes.into_iter().next()?,
-                    params: f.params,
-                })
-            } else if indexed_text {
+        .enumerate()
+        .filter_map(|(i, clause)| {
+            let count = if is_metadata_clause(clause) {
+                let mut c = Compiler::new(dialect, "$1", 2);
+                c.count_cap = cap;
+                c.query(clause);
+                SqlFilter {
+                    sql: c.probes.into_iter().next()?,
+                    params: c.params,
+                }
+            } else if is_indexed_text_clause(clause) {
                 let f = compile(clause, dialect, "$1", 2);
-                Some(SqlFilter {
+                SqlFilter {
                     sql: format!(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE tenant_id = $1 AND {} LIMIT {BROAD_METADATA_ROWS}) AS c",
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE tenant_id = $1 AND {} LIMIT {cap}) AS c",
                         f.sql
                     ),
                     params: f.params,
-                })
+                }
             } else {
-                None
-            }
+                return None;
+            };
+            Some(Driver {
+                count,
+                clause: i,
+                ordered: is_ordered_clause(clause),
+            })
         })
         .collect()
+}
+
+/// The users matching clause number `clause` of `q`'s top-level AND (a [`Driver`]'s), as
+/// `(walk_created, walk_user)` rows: their `created_at` and `user_id`, each user once.
+/// Parameters are numbered from `first`; `tenant_placeholder` holds the tenant id.
+pub fn driver_list(
+    q: &Query,
+    dialect: Dialect,
+    clause: usize,
+    tenant_placeholder: &str,
+    first: usize,
+) -> Option<SqlFilter> {
+    let mut clauses = vec![];
+    conjuncts(q, &mut clauses);
+    let clause = *clauses.get(clause)?;
+    if is_metadata_clause(clause) {
+        let mut c = Compiler::new(dialect, tenant_placeholder, first);
+        c.query(clause);
+        let list = c.lists.into_iter().next()?;
+        // Equality matches one row per user (`metadata_entries` indexes a value of a path
+        // once per user); ranges and `_exists_` can match several.
+        let list = if is_ordered_clause(clause) {
+            list
+        } else {
+            list.replacen("SELECT ", "SELECT DISTINCT ", 1)
+        };
+        Some(SqlFilter {
+            sql: list,
+            params: c.params,
+        })
+    } else if is_indexed_text_clause(clause) {
+        let f = compile(clause, dialect, tenant_placeholder, first);
+        Some(SqlFilter {
+            sql: format!(
+                "SELECT created_at AS walk_created, user_id AS walk_user FROM users WHERE tenant_id = {tenant_placeholder} AND linked_to IS NULL AND {}",
+                f.sql
+            ),
+            params: f.params,
+        })
+    } else {
+        None
+    }
+}
+
+fn is_metadata_clause(clause: &Query) -> bool {
+    matches!(
+        clause,
+        Query::Match {
+            field: Some(Field::Metadata { .. }),
+            ..
+        } | Query::Range {
+            field: Field::Metadata { .. },
+            ..
+        } | Query::Exists(Field::Metadata { .. })
+    )
+}
+
+fn is_indexed_text_clause(clause: &Query) -> bool {
+    matches!(clause,
+        Query::Match { field: Some(Field::Text(f)), pattern, .. }
+            if indexed(*f) && (matches!(pattern, Pattern::Exact(_)) || pattern.as_prefix().is_some()))
+}
+
+/// Equality whose index ends in `created_at, user_id` (migration 0018), so its matches come
+/// out of the index in page order: metadata values, and the profile fields whose values
+/// many users share.
+fn is_ordered_clause(clause: &Query) -> bool {
+    use TextField as T;
+    match clause {
+        Query::Match {
+            field: Some(Field::Text(f)),
+            pattern: Pattern::Exact(_),
+            ..
+        } => matches!(
+            f,
+            T::Name | T::GivenName | T::FamilyName | T::Nickname | T::EmailDomain
+        ),
+        Query::Match {
+            field: Some(Field::Metadata { .. }),
+            pattern,
+            value,
+        } => matches!(value, Some(Value::Metadata { .. })) || matches!(pattern, Pattern::Exact(_)),
+        _ => false,
+    }
 }
 
 fn conjuncts<'a>(q: &'a Query, out: &mut Vec<&'a Query>) {
@@ -260,6 +369,21 @@ fn balanced(parts: &[String], op: &str) -> String {
 }
 
 impl Compiler {
+    fn new(dialect: Dialect, tenant_placeholder: &str, first: usize) -> Self {
+        Compiler {
+            dialect,
+            correlated: vec![],
+            seen_metadata: 0,
+            fenced: false,
+            probes: vec![],
+            count_cap: BROAD_METADATA_ROWS,
+            lists: vec![],
+            tenant: tenant_placeholder.to_string(),
+            next: first,
+            params: vec![],
+        }
+    }
+
     fn param(&mut self, p: Param) -> String {
         let placeholder = format!("${}", self.next);
         self.next += 1;
@@ -415,20 +539,26 @@ impl Compiler {
                 format!("logins_count = {p}")
             }
             (Field::Metadata { kind, path }, _) => {
-                let cond = match (pattern, value) {
-                    (_, Some(Value::Metadata { text, .. })) => {
-                        let p = self.param(Param::Text(text.clone()));
-                        format!("m.v_text = {p}")
-                    }
-                    (Pattern::Wildcard(pieces), _) => {
-                        self.wildcard("m.v_text", pieces, pattern.as_prefix().map(String::from))
-                    }
-                    (Pattern::Exact(s), _) => {
-                        let p = self.param(Param::Text(s.clone()));
-                        format!("m.v_text = {p}")
-                    }
+                let equal_to = match (pattern, value) {
+                    (_, Some(Value::Metadata { text, .. })) => Some(text),
+                    (Pattern::Exact(s), _) => Some(s),
+                    (Pattern::Wildcard(_), _) => None,
                 };
-                self.metadata(*kind, path, &cond)
+                match (equal_to, pattern) {
+                    (Some(text), _) => {
+                        let p = self.param(Param::Text(text.clone()));
+                        self.metadata_seek(*kind, path, &format!("m.v_text = {p}"), true)
+                    }
+                    (None, Pattern::Wildcard(pieces)) => {
+                        let cond = self.wildcard(
+                            "m.v_text",
+                            pieces,
+                            pattern.as_prefix().map(String::from),
+                        );
+                        self.metadata(*kind, path, &cond)
+                    }
+                    (None, Pattern::Exact(_)) => "FALSE".into(),
+                }
             }
             // The parser only builds the combinations above.
             _ => "FALSE".into(),
@@ -436,18 +566,40 @@ impl Compiler {
     }
 
     fn metadata(&mut self, kind: MetadataKind, path: &[String], cond: &str) -> String {
+        self.metadata_seek(kind, path, cond, false)
+    }
+
+    /// A metadata predicate; `equality` when `cond` fixes `m.v_text` to one value.
+    fn metadata_seek(
+        &mut self,
+        kind: MetadataKind,
+        path: &[String],
+        cond: &str,
+        equality: bool,
+    ) -> String {
         let k = self.param(Param::Text(kind_name(kind).into()));
         let p = self.param(Param::Text(path.join(".")));
         let t = &self.tenant;
+        let cap = self.count_cap;
         self.probes.push(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM user_metadata_index m WHERE m.tenant_id = {t} AND m.kind = {k} AND m.path = {p} AND {cond} LIMIT {BROAD_METADATA_ROWS}) AS c"
+            "SELECT COUNT(*) FROM (SELECT 1 FROM user_metadata_index m WHERE m.tenant_id = {t} AND m.kind = {k} AND m.path = {p} AND {cond} LIMIT {cap}) AS c"
+        ));
+        self.lists.push(format!(
+            "SELECT m.created_at AS walk_created, m.user_id AS walk_user FROM user_metadata_index m WHERE m.tenant_id = {t} AND m.kind = {k} AND m.path = {p} AND {cond}"
         ));
         let i = self.seen_metadata;
         self.seen_metadata += 1;
         if self.correlated.get(i).copied().unwrap_or(false) {
             let fence = if self.fenced { " OFFSET 0" } else { "" };
+            // An equality probe seeks the value index to the user: its rows are ordered by
+            // (created_at, user_id) within a value, and each row carries the user's created_at.
+            let seek = if equality {
+                " AND m.created_at = users.created_at"
+            } else {
+                ""
+            };
             format!(
-                "EXISTS (SELECT 1 FROM user_metadata_index m WHERE m.tenant_id = users.tenant_id AND m.user_id = users.user_id AND m.kind = {k} AND m.path = {p} AND {cond}{fence})"
+                "EXISTS (SELECT 1 FROM user_metadata_index m WHERE m.tenant_id = users.tenant_id{seek} AND m.user_id = users.user_id AND m.kind = {k} AND m.path = {p} AND {cond}{fence})"
             )
         } else {
             format!(

@@ -1,7 +1,10 @@
 //! Users: the profile row, its password hash and password history.
 
 use crate::outbox::{OutboxMessage, insert_outbox};
-use crate::search::{BROAD_METADATA_ROWS, Param, compile_walk, compile_with, driving_counts};
+use crate::search::{
+    BROAD_METADATA_ROWS, Param, compile_walk, compile_walk_without, compile_with, driver_list,
+    driving_counts,
+};
 use crate::{BeginWrite, Db, Dialect, StoreError, on_pool};
 use gatehouse_core::search::Query;
 use gatehouse_core::user::User;
@@ -162,10 +165,12 @@ impl SortField {
 /// in 400 matches.
 pub const WALK_BUDGET: i64 = 20_000;
 
-/// A search that walks users in page order; on SQLite, up to this user (`created_at`,
-/// `user_id`), on PostgreSQL up to the budget's number of users.
+/// A search that walks users in page order and checks each: the users of one clause of the
+/// query (`driver`, its position in the top-level AND), or else every user; on SQLite up to
+/// this user (`created_at`, `user_id`), on PostgreSQL up to the budget's number of users.
 struct Walk {
     horizon: Option<(i64, String)>,
+    driver: Option<usize>,
 }
 
 /// How long one search may run before the database stops it, by default.
@@ -251,13 +256,18 @@ macro_rules! bind_params {
 macro_rules! insert_metadata_rows {
     ($tx:expr, $tenant:expr, $rows:expr) => {{
         for chunk in $rows.chunks($crate::users::ROWS_PER_STATEMENT) {
-            let mut sql = String::from("INSERT INTO user_metadata_index (tenant_id, user_id, kind, path, v_text, v_num) VALUES ");
+            // Each row carries its user's created_at, so search can list a term's users in
+            // page order from the index alone; the user's row is written first.
+            let mut sql = String::from("INSERT INTO user_metadata_index (tenant_id, user_id, kind, path, v_text, v_num, created_at) VALUES ");
             for i in 0..chunk.len() {
                 let b = i * 6;
                 if i > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6));
+                sql.push_str(&format!(
+                    "(${t}, ${u}, ${}, ${}, ${}, ${}, (SELECT c.created_at FROM users c WHERE c.tenant_id = ${t} AND c.user_id = ${u}))",
+                    b + 3, b + 4, b + 5, b + 6, t = b + 1, u = b + 2
+                ));
             }
             let mut q = sqlx::query(&sql);
             for (user_id, e) in chunk {
@@ -651,10 +661,36 @@ impl UserStore {
             params.push(Param::Int(until));
             next += 1;
         }
+        if let (Some(filter), Some(clause)) = (&q.filter, walk.and_then(|w| w.driver))
+            && let Some(list) = driver_list(filter, self.db.dialect(), clause, "$1", next)
+        {
+            // The driving clause's users in page order, each read and checked against the
+            // rest of the query in turn, until the page is full.
+            next += list.params.len();
+            params.extend(list.params);
+            let compiled = compile_walk_without(filter, clause, self.db.dialect(), "$1", next);
+            next += compiled.params.len();
+            params.extend(compiled.params);
+            let order = "d.walk_created, d.walk_user";
+            let limits = format!("LIMIT ${next} OFFSET ${}", next + 1);
+            let users = match self.db.dialect() {
+                // CROSS JOIN keeps the listed users as the outer loop.
+                Dialect::Sqlite => "CROSS JOIN users".to_string(),
+                // OFFSET 0 keeps the planner from turning the per-user read into a join
+                // that reads every listed user before the first page is out.
+                Dialect::Postgres => "CROSS JOIN LATERAL (SELECT * FROM users WHERE users.tenant_id = $1 AND users.user_id = d.walk_user OFFSET 0) AS users".to_string(),
+            };
+            let sql = format!(
+                "SELECT {COLUMNS} FROM ({} ORDER BY walk_created, walk_user) AS d {users} WHERE users.user_id = d.walk_user AND {condition} AND {} ORDER BY {order} {limits}",
+                list.sql, compiled.sql
+            );
+            return Ok((sql, String::new(), params));
+        }
         // The walk's budget, on SQLite: users up to the horizon, in page order.
         let base = condition.clone();
         if let Some(Walk {
             horizon: Some((created, user_id)),
+            ..
         }) = walk
         {
             // `created_at <= horizon` bounds the index range; the rest breaks ties.
@@ -769,7 +805,10 @@ impl UserStore {
         let Some(walk) = self.walk_plan(tenant, q).await? else {
             return Ok(None);
         };
-        let complete_without_budget = walk.horizon.is_none() && matches!(self.db, Db::Sqlite(_));
+        // A driving clause's walk reads all its users if it must; a walk of every user stops
+        // at the budget, except on SQLite when the tenant has fewer users than that.
+        let complete_without_budget =
+            walk.driver.is_some() || (walk.horizon.is_none() && matches!(self.db, Db::Sqlite(_)));
         let (sql, _, params) = self.search_sql(tenant, q, Some(&walk)).await?;
         let page_only = UserSearch {
             with_total: false,
@@ -792,8 +831,10 @@ impl UserStore {
     }
 
     /// Whether to walk users in page order: every clause an index could list users by
-    /// matches at least [`BROAD_METADATA_ROWS`] users (counted up to that), in the default
-    /// order. On SQLite, also where the walk's budget ends.
+    /// matches at least [`BROAD_METADATA_ROWS`] users, in the default order. The walk follows
+    /// the clause with the fewest matches (counted up to twice the walk's budget) among those
+    /// whose index lists users in page order, and those with fewer matches than the budget
+    /// (sorted first); with none, it walks every user, on SQLite up to the budget's horizon.
     async fn walk_plan(&self, tenant: &str, q: &UserSearch) -> Result<Option<Walk>, StoreError> {
         let Some(filter) = &q.filter else {
             return Ok(None);
@@ -801,11 +842,15 @@ impl UserStore {
         if q.order != UserOrder::Created || q.limit <= 0 {
             return Ok(None);
         }
-        let counts = driving_counts(filter, self.db.dialect());
-        if counts.is_empty() {
+        let cap = self.walk_budget.saturating_mul(2).max(BROAD_METADATA_ROWS);
+        let drivers = driving_counts(filter, self.db.dialect(), cap);
+        if drivers.is_empty() {
             return Ok(None);
         }
-        for count in &counts {
+        // (matches, unordered, clause): fewest matches first, then an ordered index.
+        let mut best: Option<(i64, bool, usize)> = None;
+        for driver in &drivers {
+            let count = &driver.count;
             let n: i64 = match &self.db {
                 Db::Sqlite(pool) => {
                     bind_params!(sqlx::query_scalar(&count.sql).bind(tenant), &count.params)
@@ -826,6 +871,16 @@ impl UserStore {
             if n < BROAD_METADATA_ROWS {
                 return Ok(None);
             }
+            let key = (n, !driver.ordered, driver.clause);
+            if (driver.ordered || n < self.walk_budget) && best.is_none_or(|b| key < b) {
+                best = Some(key);
+            }
+        }
+        if let Some((_, _, clause)) = best {
+            return Ok(Some(Walk {
+                horizon: None,
+                driver: Some(clause),
+            }));
         }
         Ok(Some(match &self.db {
             // The user the budget ends at; none when the tenant has fewer users, and the
@@ -838,8 +893,12 @@ impl UserStore {
                 .bind(self.walk_budget - 1)
                 .fetch_optional(pool)
                 .await?,
+                driver: None,
             },
-            Db::Postgres(_) => Walk { horizon: None },
+            Db::Postgres(_) => Walk {
+                horizon: None,
+                driver: None,
+            },
         }))
     }
 

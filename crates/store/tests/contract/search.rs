@@ -337,6 +337,11 @@ async fn broad_population(
                 u.app_metadata
                     .insert("subscription".into(), json!({"tier": "pro"}));
             }
+            // Two values of one path: a range over both lists the user twice.
+            if !i.is_multiple_of(4) {
+                u.app_metadata
+                    .insert("roles".into(), json!(["admin", "billing"]));
+            }
             u
         })
         .collect();
@@ -356,6 +361,9 @@ contract!(
             "app_metadata.seats:[20 TO 180]",
             "_exists_:app_metadata.subscription AND app_metadata.plan:gold",
             "family_name:williams AND app_metadata.seats:[190 TO 199]",
+            "app_metadata.plan:gold AND NOT blocked:true",
+            "app_metadata.roles:[a TO c] AND NOT app_metadata.plan:free",
+            "app_metadata.roles:admin AND app_metadata.seats:[0 TO 150]",
         ];
         for budget in [20_000, 700, 60] {
             let users = UserStore::new(db.clone()).with_walk_budget(budget);
@@ -387,8 +395,10 @@ contract!(
                 }
             }
         }
-        // The broad three-clause query walks users in creation order (up to its budget, which
-        // SQLite's plan shows as a range of `created_at`); a selective one does not.
+        // The broad three-clause query walks the Williamses in page order (their index ends
+        // in created_at) and checks the rest per user; a broad range with no ordered index and
+        // more matches than the budget walks every user in creation order, up to the budget
+        // (which SQLite's plan shows as a range of `created_at`); a selective query lists.
         let users = UserStore::new(db.clone()).with_walk_budget(60);
         let plan = |text: &str| {
             let users = users.clone();
@@ -399,23 +409,47 @@ contract!(
             };
             async move { users.explain(TENANT, &search).await.unwrap().join("\n") }
         };
-        let broad = plan(queries[0]).await;
+        let driven = plan(queries[0]).await;
+        let walked = plan(queries[1]).await;
         let narrow = plan(&format!(
             "email:\"{}\" AND app_metadata.plan:gold",
             all[7].email.clone().unwrap()
         ))
         .await;
+        let sorted_range = UserStore::new(db.clone())
+            .explain(
+                TENANT,
+                &UserSearch {
+                    filter: Some(parse(queries[1]).unwrap()),
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .join("\n");
+        println!(
+            "--- driven\n{driven}\n--- walked\n{walked}\n--- narrow\n{narrow}\n--- sorted range\n{sorted_range}"
+        );
         match db.dialect() {
             gatehouse_store::Dialect::Sqlite => {
                 assert!(
-                    broad.contains("users_by_created (tenant_id=? AND created_at<?)")
-                        && !broad.contains("TEMP B-TREE"),
-                    "{broad}"
+                    driven.contains("users_family_name_ci") && !driven.contains("TEMP B-TREE"),
+                    "{driven}"
+                );
+                assert!(
+                    walked.contains("users_by_created (tenant_id=? AND created_at<?)")
+                        && !walked.contains("TEMP B-TREE"),
+                    "{walked}"
                 );
                 assert!(!narrow.contains("created_at<?"), "{narrow}");
             }
             gatehouse_store::Dialect::Postgres => {
-                assert!(broad.contains("Subquery Scan"), "{broad}");
+                assert!(
+                    driven.contains("users_family_name_ci") && !driven.contains("Sort"),
+                    "{driven}"
+                );
+                assert!(walked.contains("Subquery Scan"), "{walked}");
                 assert!(!narrow.contains("Subquery Scan"), "{narrow}");
             }
         }
