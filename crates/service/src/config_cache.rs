@@ -40,6 +40,8 @@ struct Entries {
     grants: HashMap<(String, String), Option<Arc<ClientGrant>>>,
     connections: HashMap<String, Option<Arc<StoredConnection>>>,
     settings: Option<Arc<TenantSettings>>,
+    /// Whether some API signs with ES256 (the JWKS then publishes EC keys).
+    es256_in_use: Option<bool>,
 }
 
 impl ConfigCache {
@@ -93,11 +95,20 @@ impl Gatehouse {
     /// Runs `work` reading configuration at the version current now: one read of the
     /// version, then every cached setting read during `work` is the one stored at it.
     pub async fn with_config_view<F: Future>(&self, work: F) -> Result<F::Output> {
+        let version = self.follow_configuration().await?;
+        Ok(VIEW.scope(version, work).await)
+    }
+
+    /// Reads the configuration version and, when another server (or the CLI) has moved it,
+    /// drops what this one kept of the older configuration: its cache, CORS origins and
+    /// signing keys. The Management API calls it before verifying a token, so a key revoked
+    /// through any server is refused by every server from its next request on.
+    pub async fn follow_configuration(&self) -> Result<i64> {
         let version = self.tenants_store().config_version(self.tenant()).await?;
         if self.inner.config_cache.observe(version) {
             self.configuration_changed().await?;
         }
-        Ok(VIEW.scope(version, work).await)
+        Ok(version)
     }
 
     /// What else must follow the configuration when another version is seen: the CORS
@@ -106,6 +117,20 @@ impl Gatehouse {
     async fn configuration_changed(&self) -> Result<()> {
         self.inner.cors_origins.invalidate();
         self.reload_keyring().await
+    }
+
+    /// Whether some API signs with ES256, from the cache inside a view.
+    pub(crate) async fn cached_es256_in_use(&self) -> Result<bool> {
+        let Some(v) = view() else {
+            return self.some_api_signs_es256().await;
+        };
+        let cache = &self.inner.config_cache;
+        if let Some(hit) = cache.lookup(v, |e| e.es256_in_use) {
+            return Ok(hit);
+        }
+        let found = self.some_api_signs_es256().await?;
+        cache.keep(v, |e| e.es256_in_use = Some(found));
+        Ok(found)
     }
 
     /// An application by id, from the cache inside a view.

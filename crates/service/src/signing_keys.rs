@@ -53,17 +53,22 @@ impl Gatehouse {
     /// are in it only while some API signs with ES256: Auth0's own SDKs read every key of a
     /// tenant's JWKS as RSA (auth0-python's token verifier fails with "Not an RSA key"), so a
     /// tenant that does not use ES256 publishes RSA keys only, as Auth0 does.
+    /// Read inside a configuration view: a key rotated through another server is published
+    /// here from the next request on, and the APIs are not listed on every request.
     pub async fn published_jwks(&self) -> Result<Value> {
-        let mut jwks = self.keyring().jwks();
-        if !self.some_api_signs_es256().await?
-            && let Some(keys) = jwks.get_mut("keys").and_then(Value::as_array_mut)
-        {
-            keys.retain(|k| k.get("kty").and_then(Value::as_str) != Some("EC"));
-        }
-        Ok(jwks)
+        self.with_config_view(async {
+            let mut jwks = self.keyring().jwks();
+            if !self.cached_es256_in_use().await?
+                && let Some(keys) = jwks.get_mut("keys").and_then(Value::as_array_mut)
+            {
+                keys.retain(|k| k.get("kty").and_then(Value::as_str) != Some("EC"));
+            }
+            Ok(jwks)
+        })
+        .await?
     }
 
-    async fn some_api_signs_es256(&self) -> Result<bool> {
+    pub(crate) async fn some_api_signs_es256(&self) -> Result<bool> {
         const PAGE: i64 = 100;
         let mut offset = 0;
         loop {

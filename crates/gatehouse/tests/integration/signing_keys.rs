@@ -448,3 +448,66 @@ async fn a_rotation_on_one_node_is_picked_up_by_another() {
     );
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_revoked_through_one_node_is_refused_by_another_at_once() {
+    let mut a = TestServer::start().await;
+    let mut cfg = a.cfg.clone();
+    cfg.listen = "127.0.0.1:0".into();
+    cfg.public_url = Some(a.url.clone());
+    let b = gatehouse::start(&cfg, std::future::pending())
+        .await
+        .expect("second node starts");
+    let b_url = format!("http://{}", b.addr);
+    let http = reqwest::Client::new();
+    let on_b = |path: &'static str, token: String| {
+        let req = http.get(format!("{b_url}{path}")).bearer_auth(token);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let b_jwks = || async {
+        let j: Value = http
+            .get(format!("{b_url}/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        jwks_kids(&j)
+    };
+    let app = password_app(&mut a, json!({})).await;
+    let old_mgmt = a.token_with_scope(None).await;
+    let login = password_login(&a, &app, None).await;
+    let old_access = login["access_token"].as_str().unwrap().to_string();
+    assert_eq!(on_b("/api/v2/users", old_mgmt.clone()).await, 200);
+    assert_eq!(on_b("/userinfo", old_access.clone()).await, 200);
+    let old_kid = kid(&old_mgmt);
+
+    // Rotated through A: B publishes A's new next key at once (no token asked of B).
+    let t = a.token().await;
+    a.raw(Method::POST, "/api/v2/keys/signing/rotate", Some(&t), None)
+        .await
+        .assert_status(201);
+    let listed = listing(&mut a).await;
+    let next = by_status(&listed, "next")[0]["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(b_jwks().await.contains(&next), "B publishes {next}");
+
+    // Revoked through A: B refuses the earlier tokens on their next use.
+    let fresh = a.token_with_scope(None).await;
+    a.raw(
+        Method::PUT,
+        &format!("/api/v2/keys/signing/{}/revoke", enc(&old_kid)),
+        Some(&fresh),
+        None,
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(on_b("/api/v2/users", old_mgmt).await, 401);
+    assert_eq!(on_b("/userinfo", old_access).await, 401);
+    assert!(!b_jwks().await.contains(&old_kid));
+    assert_eq!(on_b("/api/v2/users", fresh).await, 200);
+    b.stop().await;
+}

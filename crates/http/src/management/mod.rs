@@ -146,6 +146,10 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         )
         .into_response();
     };
+    // A signing key revoked through another server is refused here from now on.
+    if let Err(e) = state.gatehouse.follow_configuration().await {
+        return ApiError::from(e).into_response();
+    }
     let claims = match state.gatehouse.verify_management_token(token).await {
         Ok(c) => c,
         Err(rejection) => return token_rejected(rejection).into_response(),

@@ -98,6 +98,8 @@ impl Gatehouse {
     /// `None` for a token that is not valid here. Reading the user can fail (the database):
     /// that is ours, never "invalid token".
     pub async fn userinfo(&self, token: &str) -> Result<Option<Map<String, Value>>, Failure> {
+        // A key revoked through another server is refused here at once.
+        self.follow_configuration().await?;
         // Any algorithm an API may choose: the token may be for an API and `/userinfo`.
         let Ok(claims) = self.verify_own_token(token, Algorithm::ALL).await else {
             return Ok(None);
