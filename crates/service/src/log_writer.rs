@@ -49,16 +49,23 @@ impl Instants {
 /// The sending side, held by the service; the writing task ends when it is dropped.
 pub(crate) struct LogWriter {
     queue: mpsc::Sender<Command>,
+    room: usize,
     instants: Mutex<Instants>,
 }
 
 impl LogWriter {
     /// Starts the writing task for `tenant` on the current runtime.
     pub(crate) fn start(store: LogStore, tenant: String) -> Self {
-        let (queue, commands) = mpsc::channel(QUEUE);
+        Self::with_queue(store, tenant, QUEUE)
+    }
+
+    /// [`Self::start`] with room for `room` events in the queue instead of [`QUEUE`].
+    fn with_queue(store: LogStore, tenant: String, room: usize) -> Self {
+        let (queue, commands) = mpsc::channel(room);
         tokio::spawn(write_batches(store, tenant, commands));
         Self {
             queue,
+            room,
             instants: Mutex::new(Instants::default()),
         }
     }
@@ -97,7 +104,7 @@ impl LogWriter {
 
     /// Events waiting in the queue (for the operator's metrics).
     pub(crate) fn backlog(&self) -> usize {
-        QUEUE - self.queue.capacity()
+        self.room - self.queue.capacity()
     }
 }
 
@@ -166,5 +173,107 @@ async fn write_one_by_one(store: &LogStore, tenant: &str, batch: &mut Vec<LogEve
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_store::Db;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn event(i: usize) -> LogEvent {
+        LogEvent {
+            log_id: String::new(),
+            date: 0,
+            kind: "s".into(),
+            description: Some(format!("connexion réussie n° {i} — 成功")),
+            client_id: None,
+            connection: None,
+            user_id: Some(format!("auth0|{:x}", (i * 7919) % 1013)),
+            user_name: None,
+            ip: None,
+            user_agent: None,
+            details: Default::default(),
+        }
+    }
+
+    /// A database that cannot take writes for a while: senders beyond the queue's room wait
+    /// (none is turned away, none is dropped), and once it takes writes again every event is
+    /// in the table, in the order its id says.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_makes_senders_wait_and_loses_nothing() {
+        let path = std::env::temp_dir().join(format!(
+            "gatehouse-log-writer-{}.db",
+            gatehouse_crypto::random::hex(8).unwrap()
+        ));
+        let url = format!("sqlite://{}", path.display());
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        let Db::Sqlite(pool) = &db else {
+            unreachable!("a sqlite URL")
+        };
+        // Another connection holds the write lock: every batch fails as busy and is retried.
+        let mut blocker = pool.acquire().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *blocker)
+            .await
+            .unwrap();
+
+        let room = 8;
+        let writer = Arc::new(LogWriter::with_queue(
+            LogStore::new(db.clone()),
+            "default".into(),
+            room,
+        ));
+        // More than one batch and the queue can hold, so some must wait whatever the order.
+        let senders = BATCH + 3 * room;
+        let sent = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..senders)
+            .map(|i| {
+                let (writer, sent) = (writer.clone(), sent.clone());
+                tokio::spawn(async move {
+                    writer.send(event(i), 1_700_000_000_000 + i as i64).await;
+                    sent.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        // The writer holds at most one batch and the queue its room; the rest must wait.
+        let mut settled = usize::MAX;
+        while settled != sent.load(Ordering::SeqCst) {
+            settled = sent.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(settled >= room, "the queue's room is used: {settled}");
+        assert!(settled < senders, "senders past the room wait: {settled}");
+        assert_eq!(writer.backlog(), room, "the queue is full");
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM logs")
+            .fetch_one(&mut *blocker)
+            .await
+            .unwrap();
+        assert_eq!(stored, 0);
+
+        sqlx::query("ROLLBACK")
+            .execute(&mut *blocker)
+            .await
+            .unwrap();
+        drop(blocker);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        writer.flush().await;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT log_id, description FROM logs ORDER BY log_id")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        assert_eq!(rows.len(), senders, "no event lost");
+        let mut seen: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), senders, "each event once");
+        drop(db);
+        let _ = std::fs::remove_file(&path);
     }
 }
