@@ -8,18 +8,9 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
-if [[ -z "${GATEHOUSE_BIN:-}" ]]; then
-  echo "FAULTS: set GATEHOUSE_BIN to the gatehouse binary (e.g. target/debug/gatehouse)" >&2
-  exit 2
-fi
-case "$GATEHOUSE_BIN" in
-  /*) bin="$GATEHOUSE_BIN" ;;
-  *) if [[ -x "$GATEHOUSE_BIN" ]]; then bin="$(pwd)/$GATEHOUSE_BIN"; else bin="$repo/$GATEHOUSE_BIN"; fi ;;
-esac
-if [[ ! -x "$bin" ]]; then
-  echo "FAULTS: GATEHOUSE_BIN=$GATEHOUSE_BIN is not an executable file" >&2
-  exit 2
-fi
+# shellcheck source=../lib/gatehouse_bin.sh
+source "$repo/tests/lib/gatehouse_bin.sh"
+gatehouse_bin FAULTS "$repo"
 if [[ $(id -u) -ne 0 ]] || ! id postgres >/dev/null 2>&1; then
   echo "FAULTS: needs root and a 'postgres' OS user (the throwaway cluster runs as postgres)" >&2
   exit 2

@@ -14,18 +14,9 @@ examples="${FUZZ_EXAMPLES:-50}"
 seed="${FUZZ_SEED:-20261204}"
 [[ "$seed" == random ]] && seed="$RANDOM$RANDOM"
 
-if [[ -z "${GATEHOUSE_BIN:-}" ]]; then
-  echo "FUZZ: set GATEHOUSE_BIN to the gatehouse binary (e.g. target/debug/gatehouse)" >&2
-  exit 2
-fi
-case "$GATEHOUSE_BIN" in
-  /*) bin="$GATEHOUSE_BIN" ;;
-  *) if [[ -x "$GATEHOUSE_BIN" ]]; then bin="$(pwd)/$GATEHOUSE_BIN"; else bin="$repo/$GATEHOUSE_BIN"; fi ;;
-esac
-if [[ ! -x "$bin" ]]; then
-  echo "FUZZ: GATEHOUSE_BIN=$GATEHOUSE_BIN is not an executable file" >&2
-  exit 2
-fi
+# shellcheck source=../lib/gatehouse_bin.sh
+source "$repo/tests/lib/gatehouse_bin.sh"
+gatehouse_bin FUZZ "$repo"
 
 venv="${FUZZ_VENV:-/tmp/gatehouse-fuzz-venv}"
 if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"; then
