@@ -52,6 +52,7 @@ record() { # label file
   python3 - "$1" "$2" >> "$RESULTS" <<'PY'
 import json, sys
 label, path = sys.argv[1:3]
+label = label.replace("\\t", "\t")  # labels are written "grant\tserver\tdatabase"
 r = json.load(open(path))
 s = r["summary"]; p = r["latencyPercentiles"]
 codes = ",".join(f"{k}x{v}" for k, v in sorted(r.get("statusCodeDistribution", {}).items()))
@@ -120,6 +121,7 @@ load "client_credentials\toidc-provider 8 (Node $(node --version))\t(memory)" "$
   "http://127.0.0.1:$OP_PORT/token"
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 
+cat "$RESULTS" >&2
 python3 - "$RESULTS" "$SIGN_NS" "$ARGON_NS" "$C" <<'PY'
 import sys
 path, sign_ns, argon_ns, c = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
