@@ -233,8 +233,10 @@ impl Db {
                 // plan a quarter of them). Generic plans of cached statements pick one shape
                 // for all values and turned 20 ms searches into 2 s ones: plan with the values.
                 // Starting parallel workers costs 10-20 ms, more than a whole page of search
-                // results: keep parallel plans for big scans (counts) only.
-                .options([("parallel_setup_cost", "10000")]);
+                // results: keep parallel plans for big scans (counts) only. JIT compiling a
+                // plan costs tens of milliseconds too, and a search walking a page's worth of
+                // users is estimated dear enough to trigger it: no JIT.
+                .options([("parallel_setup_cost", "10000"), ("jit", "off")]);
             let pool = PgPoolOptions::new()
                 .max_connections(32)
                 .acquire_timeout(acquire_timeout)

@@ -141,10 +141,13 @@ pub struct Driver {
     /// Its index lists the matching users already in page order (equality on an index that
     /// ends in `created_at, user_id`); otherwise its matches are sorted first.
     pub ordered: bool,
+    /// A profile field's clause (not a metadata term).
+    pub on_profile: bool,
 }
 
 /// For each clause of `q`'s top-level AND that an index can list users by, a [`Driver`]
-/// counting its matches up to `cap`.
+/// counting its matches up to `ordered_cap` for a clause whose index lists users in page
+/// order, up to `unordered_cap` for the others.
 ///
 /// When every such clause is broad, listing all users of the most selective one and
 /// sorting them reads thousands of rows for a page of 50 (`family_name:Williams AND
@@ -153,13 +156,20 @@ pub struct Driver {
 /// of the page: about `50 / selectivity of the rest` users. Neither database estimates this
 /// well by itself: SQLite keeps no value statistics, and PostgreSQL's statistics of
 /// `user_metadata_index` mix every metadata path.
-pub fn driving_counts(q: &Query, dialect: Dialect, cap: i64) -> Vec<Driver> {
+pub fn driving_counts(
+    q: &Query,
+    dialect: Dialect,
+    ordered_cap: i64,
+    unordered_cap: i64,
+) -> Vec<Driver> {
     let mut clauses = vec![];
     conjuncts(q, &mut clauses);
     clauses
         .into_iter()
         .enumerate()
         .filter_map(|(i, clause)| {
+            let ordered = is_ordered_clause(clause);
+            let cap = if ordered { ordered_cap } else { unordered_cap };
             let count = if is_metadata_clause(clause) {
                 let mut c = Compiler::new(dialect, "$1", 2);
                 c.count_cap = cap;
@@ -183,7 +193,8 @@ pub fn driving_counts(q: &Query, dialect: Dialect, cap: i64) -> Vec<Driver> {
             Some(Driver {
                 count,
                 clause: i,
-                ordered: is_ordered_clause(clause),
+                ordered,
+                on_profile: !is_metadata_clause(clause),
             })
         })
         .collect()
