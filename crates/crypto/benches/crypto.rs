@@ -71,6 +71,22 @@ fn bench(c: &mut Criterion) {
     g.bench_function("ES256", |b| {
         b.iter(|| jwt::sign(&ec, &claims).expect("sign"))
     });
+    // The RSA signature alone, by ring (which signed tokens before AWS-LC) and by AWS-LC
+    // (which signs them now), from the same key, in the same run.
+    let ring_pair = ring::signature::RsaKeyPair::from_pkcs8(key.pkcs8()).expect("ring key");
+    let message = vec![b'x'; 400];
+    g.bench_function("RS256 signature, ring", |b| {
+        let rng = ring::rand::SystemRandom::new();
+        let mut sig = vec![0u8; ring_pair.public().modulus_len()];
+        b.iter(|| {
+            ring_pair
+                .sign(&ring::signature::RSA_PKCS1_SHA256, &rng, &message, &mut sig)
+                .expect("sign")
+        })
+    });
+    g.bench_function("RS256 signature, AWS-LC", |b| {
+        b.iter(|| key.sign(&message).expect("sign"))
+    });
     g.finish();
     let token = jwt::sign(&key, &claims).expect("sign");
     c.bench_function("rs256_verify_token", |b| {

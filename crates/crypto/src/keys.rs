@@ -196,7 +196,11 @@ pub trait Signer {
 
 /// A private RSA key ready to sign.
 pub struct SigningKey {
+    /// Parses the key and gives its public half.
     pair: RsaKeyPair,
+    /// Signs: AWS-LC's RSA is 1.7× faster than ring's on these machines (348 against 586 µs
+    /// per RS256 signature, docs/benchmarks.md), and a signature is most of a token's cost.
+    signer: aws_lc_rs::signature::RsaKeyPair,
     pkcs8: Vec<u8>,
     public: PublicKey,
 }
@@ -223,11 +227,14 @@ impl SigningKey {
 
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, KeyError> {
         let pair = RsaKeyPair::from_pkcs8(der).map_err(|e| KeyError::Parse(e.to_string()))?;
+        let signer = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der)
+            .map_err(|e| KeyError::Parse(e.to_string()))?;
         let components = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
         let (n, e) = (components.n, components.e);
         let kid = thumbprint(&n, &e);
         Ok(Self {
             pair,
+            signer,
             pkcs8: der.to_vec(),
             public: PublicKey { kid, n, e },
         })
@@ -257,14 +264,20 @@ impl SigningKey {
 
     /// An RS256 or PS256 signature (PSS salts with fresh randomness each time).
     pub fn sign_with(&self, alg: Algorithm, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let padding: &dyn signature::RsaEncoding = match alg {
-            Algorithm::Rs256 => &signature::RSA_PKCS1_SHA256,
-            Algorithm::Ps256 => &signature::RSA_PSS_SHA256,
+        use aws_lc_rs::signature as lc;
+        let padding: &'static dyn lc::RsaEncoding = match alg {
+            Algorithm::Rs256 => &lc::RSA_PKCS1_SHA256,
+            Algorithm::Ps256 => &lc::RSA_PSS_SHA256,
             Algorithm::Es256 => return Err(KeyError::Sign),
         };
-        let mut sig = vec![0u8; self.pair.public().modulus_len()];
-        self.pair
-            .sign(padding, &ring::rand::SystemRandom::new(), message, &mut sig)
+        let mut sig = vec![0u8; self.signer.public_modulus_len()];
+        self.signer
+            .sign(
+                padding,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                message,
+                &mut sig,
+            )
             .map_err(|_| KeyError::Sign)?;
         Ok(sig)
     }
