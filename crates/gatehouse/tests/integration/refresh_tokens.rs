@@ -224,4 +224,25 @@ async fn client_refresh_token_policies() {
         .to_string();
     assert_ne!(r2, r2b);
     token(&s, refresh(&r2)).await.assert_status(200);
+
+    // Requests with one fresh token, released together, within the leeway: each gets a new
+    // token and the family lives on, though most read the token before any marked it used.
+    let mut rt = token(&s, refresh(&r2)).await.assert_status(200)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..4 {
+        let raced = common::release_together(
+            &s.url,
+            (0..32)
+                .map(|_| common::RawRequest::post_json("/oauth/token", &refresh(&rt)))
+                .collect(),
+        )
+        .await;
+        let statuses: Vec<u16> = raced.iter().map(|(status, _)| *status).collect();
+        assert_eq!(statuses, vec![200; 32], "{raced:?}");
+        let next: Value = serde_json::from_str(&raced[31].1).unwrap();
+        rt = next["refresh_token"].as_str().unwrap().to_string();
+    }
+    token(&s, refresh(&rt)).await.assert_status(200);
 }

@@ -66,13 +66,27 @@ impl Gatehouse {
         let rotating = policy.rotating();
         let within_leeway =
             |used: Option<i64>| used.is_some_and(|u| now - u <= policy.leeway * 1000);
-        if rotating
+        // A token used before is reuse, unless that use was within the leeway (two tabs, a
+        // retry). When another request marked it used after this one read it, the first use
+        // is read again: requests racing with the same token within the leeway are not reuse.
+        let reused = rotating
             && !store
                 .mark_used(self.tenant(), &hash, now)
                 .await
                 .map_err(OAuthError::failed)?
-            && !(policy.leeway > 0 && within_leeway(token.used_at))
-        {
+            && {
+                let first_use = match token.used_at {
+                    Some(at) => Some(at),
+                    None => store
+                        .get(self.tenant(), &hash)
+                        .await
+                        .map_err(OAuthError::failed)?
+                        .filter(|t| t.revoked_at.is_none())
+                        .and_then(|t| t.used_at),
+                };
+                !(policy.leeway > 0 && within_leeway(first_use))
+            };
+        if reused {
             // A rotated token came back: someone holds a copy. End the whole family.
             store
                 .revoke_family(self.tenant(), &token.family_id, now)
