@@ -405,16 +405,22 @@ async fn ps256_and_es256_tokens_verify_against_the_jwks() {
     .assert_error(400, "invalid_body");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_rotation_on_one_node_is_picked_up_by_another() {
-    let mut a = TestServer::start().await;
+/// A second server on `a`'s database, issuer and secret key (another node), and its URL.
+async fn second_node(a: &TestServer) -> (gatehouse::Running, String) {
     let mut cfg = a.cfg.clone();
     cfg.listen = "127.0.0.1:0".into();
     cfg.public_url = Some(a.url.clone());
     let b = gatehouse::start(&cfg, std::future::pending())
         .await
         .expect("second node starts");
-    let b_url = format!("http://{}", b.addr);
+    let url = format!("http://{}", b.addr);
+    (b, url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotation_on_one_node_is_picked_up_by_another() {
+    let mut a = TestServer::start().await;
+    let (b, b_url) = second_node(&a).await;
     let http = reqwest::Client::new();
     let users_on_b = |token: String| {
         let req = http.get(format!("{b_url}/api/v2/users")).bearer_auth(token);
@@ -452,13 +458,7 @@ async fn a_rotation_on_one_node_is_picked_up_by_another() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_revoked_through_one_node_is_refused_by_another_at_once() {
     let mut a = TestServer::start().await;
-    let mut cfg = a.cfg.clone();
-    cfg.listen = "127.0.0.1:0".into();
-    cfg.public_url = Some(a.url.clone());
-    let b = gatehouse::start(&cfg, std::future::pending())
-        .await
-        .expect("second node starts");
-    let b_url = format!("http://{}", b.addr);
+    let (b, b_url) = second_node(&a).await;
     let http = reqwest::Client::new();
     let on_b = |path: &'static str, token: String| {
         let req = http.get(format!("{b_url}{path}")).bearer_auth(token);
