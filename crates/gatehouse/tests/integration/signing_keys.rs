@@ -405,6 +405,17 @@ async fn ps256_and_es256_tokens_verify_against_the_jwks() {
     .assert_error(400, "invalid_body");
 }
 
+/// The JWKS another node at `url` publishes.
+async fn jwks_at(http: &reqwest::Client, url: &str) -> Value {
+    http.get(format!("{url}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A second server on `a`'s database, issuer and secret key (another node), and its URL.
 async fn second_node(a: &TestServer) -> (gatehouse::Running, String) {
     let mut cfg = a.cfg.clone();
@@ -439,14 +450,7 @@ async fn a_rotation_on_one_node_is_picked_up_by_another() {
         200,
         "B reloads on the unknown kid"
     );
-    let b_jwks: Value = http
-        .get(format!("{b_url}/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let b_jwks = jwks_at(&http, &b_url).await;
     assert_eq!(
         jwks_kids(&b_jwks)[0],
         kid(&fresh),
@@ -464,17 +468,7 @@ async fn a_key_revoked_through_one_node_is_refused_by_another_at_once() {
         let req = http.get(format!("{b_url}{path}")).bearer_auth(token);
         async move { req.send().await.unwrap().status().as_u16() }
     };
-    let b_jwks = || async {
-        let j: Value = http
-            .get(format!("{b_url}/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        jwks_kids(&j)
-    };
+    let b_jwks = || async { jwks_kids(&jwks_at(&http, &b_url).await) };
     let app = password_app(&mut a, json!({})).await;
     let old_mgmt = a.token_with_scope(None).await;
     let login = password_login(&a, &app, None).await;
