@@ -556,10 +556,6 @@ impl Compiler {
                     (Pattern::Wildcard(_), _) => None,
                 };
                 match (equal_to, pattern) {
-                    (Some(text), _) => {
-                        let p = self.param(Param::Text(text.clone()));
-                        self.metadata_seek(*kind, path, &format!("m.v_text = {p}"), true)
-                    }
                     (None, Pattern::Wildcard(pieces)) => {
                         let cond = self.wildcard(
                             "m.v_text",
@@ -568,7 +564,11 @@ impl Compiler {
                         );
                         self.metadata(*kind, path, &cond)
                     }
-                    (None, Pattern::Exact(_)) => "FALSE".into(),
+                    // An exact pattern always has its text (`equal_to`).
+                    (text, _) => {
+                        let p = self.param(Param::Text(text.cloned().unwrap_or_default()));
+                        self.metadata_seek(*kind, path, &format!("m.v_text = {p}"), true)
+                    }
                 }
             }
             // The parser only builds the combinations above.
