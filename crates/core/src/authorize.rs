@@ -33,6 +33,15 @@ impl ResponseType {
             _ => None,
         }
     }
+    /// As `/authorize` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Code => "code",
+            Self::IdToken => "id_token",
+            Self::Token => "token",
+            Self::IdTokenToken => "id_token token",
+        }
+    }
     pub fn wants_id_token(self) -> bool {
         matches!(self, Self::IdToken | Self::IdTokenToken)
     }

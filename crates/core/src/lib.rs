@@ -3,6 +3,7 @@
 //! Nothing here performs I/O, so every rule is unit-testable and reusable by the store,
 //! the services and the HTTP layer alike.
 
+pub mod actions;
 pub mod authorization;
 pub mod authorize;
 pub mod avatar;

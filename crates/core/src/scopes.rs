@@ -26,6 +26,10 @@ pub const UPDATE_ATTACK_PROTECTION: &str = "update:attack_protection";
 pub const READ_SIGNING_KEYS: &str = "read:signing_keys";
 pub const CREATE_SIGNING_KEYS: &str = "create:signing_keys";
 pub const UPDATE_SIGNING_KEYS: &str = "update:signing_keys";
+pub const READ_ACTIONS: &str = "read:actions";
+pub const CREATE_ACTIONS: &str = "create:actions";
+pub const UPDATE_ACTIONS: &str = "update:actions";
+pub const DELETE_ACTIONS: &str = "delete:actions";
 /// Starting a login as another user (`POST /users/{user_id}/impersonate`). Gatehouse's own
 /// name: Auth0 reserved its impersonation API to the tenant's global client.
 pub const IMPERSONATE_USERS: &str = "impersonate:users";
@@ -122,6 +126,10 @@ pub const ALL_MANAGEMENT_SCOPES: &[&str] = &[
     READ_SIGNING_KEYS,
     CREATE_SIGNING_KEYS,
     UPDATE_SIGNING_KEYS,
+    READ_ACTIONS,
+    CREATE_ACTIONS,
+    UPDATE_ACTIONS,
+    DELETE_ACTIONS,
 ];
 
 /// Every scope the Management API defines: the bootstrap client's, the opt-in ones and the

@@ -1,11 +1,11 @@
-//! The sandbox customers' JavaScript runs in: Auth0's custom-database scripts today, actions
-//! and rules later. Each run gets a fresh QuickJS context with Auth0's globals
+//! The sandbox customers' JavaScript runs in: Auth0's custom-database scripts and actions. Each run gets a fresh QuickJS context with Auth0's globals
 //! (`configuration`, `callback`, the error classes, `global` as a volatile per-connection
 //! cache, `require` for the modules Auth0's templates use), a wall-clock limit, a memory limit,
 //! and nothing of the host: no file system, no processes, no environment, network only to the
 //! hosts the operator allows. Runs happen on a bounded pool of threads of their own, so a
 //! script that loops or blocks never holds up the server's request threads.
 
+mod actions;
 mod bridge;
 mod hosts;
 mod http;
@@ -17,6 +17,7 @@ mod pool;
 mod syntax;
 mod worker;
 
+pub use actions::action_source;
 pub use hosts::AllowedHosts;
 pub use outcome::{CallbackError, ErrorClass, ScriptError, ScriptRun};
 pub use pool::{SandboxLimits, ScriptCall, ScriptPool};

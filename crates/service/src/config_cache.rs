@@ -1,5 +1,5 @@
 //! What the token path reads on every request (applications, their grants to APIs, APIs,
-//! connections and the tenant's settings), kept in memory on each server.
+//! connections, the tenant's settings and the actions bound to triggers), kept in memory on each server.
 //!
 //! Every entry belongs to the tenant's configuration version (`config_versions`, which
 //! triggers move forward in the transaction of every write to those tables, whoever
@@ -11,8 +11,11 @@
 
 use crate::Gatehouse;
 use crate::error::{Result, ServiceError};
+use gatehouse_core::actions::Trigger;
 use gatehouse_core::tenant_settings::TenantSettings;
-use gatehouse_store::{ClientGrant, StoredClient, StoredConnection, StoredResourceServer};
+use gatehouse_store::{
+    BoundAction, ClientGrant, StoredClient, StoredConnection, StoredResourceServer,
+};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
@@ -42,6 +45,8 @@ struct Entries {
     settings: Option<Arc<TenantSettings>>,
     /// Whether some API signs with ES256 (the JWKS then publishes EC keys).
     es256_in_use: Option<bool>,
+    /// Each trigger's bound actions with their deployed code, in run order.
+    bound_actions: HashMap<Trigger, Arc<Vec<BoundAction>>>,
 }
 
 impl ConfigCache {
@@ -238,6 +243,33 @@ impl Gatehouse {
         let found = read().await?;
         cache.keep(v, |e| {
             insert_bounded(&mut e.connections, name.to_string(), found.clone())
+        });
+        Ok(found)
+    }
+
+    /// A trigger's bound actions (deployed versions, in order), from the cache inside a view.
+    pub(crate) async fn cached_bindings_of(
+        &self,
+        trigger: Trigger,
+    ) -> Result<Arc<Vec<BoundAction>>> {
+        let read = || async {
+            Ok::<_, ServiceError>(Arc::new(
+                self.inner
+                    .actions
+                    .bound(self.tenant(), trigger.id())
+                    .await?,
+            ))
+        };
+        let Some(v) = view() else {
+            return read().await;
+        };
+        let cache = &self.inner.config_cache;
+        if let Some(hit) = cache.lookup(v, |e| e.bound_actions.get(&trigger).cloned()) {
+            return Ok(hit);
+        }
+        let found = read().await?;
+        cache.keep(v, |e| {
+            e.bound_actions.insert(trigger, found.clone());
         });
         Ok(found)
     }

@@ -455,6 +455,8 @@ impl Gatehouse {
             session_id: None,
             auth_time: self.now(),
             impersonator: Some(&actor),
+            ip: None,
+            user_agent: None,
         };
         let answer = self
             .answer(&client, &req, grantee, &Default::default())

@@ -2,6 +2,7 @@
 //! connections, tokens) and talks to the stores and the crypto crate.
 
 pub mod account;
+pub mod actions;
 pub mod activity;
 pub mod admin;
 pub mod authorization;
@@ -138,6 +139,7 @@ pub struct Gatehouse {
 struct Inner {
     config: ServiceConfig,
     db: Db,
+    actions: gatehouse_store::ActionStore,
     users: UserStore,
     clients: ClientStore,
     connections: ConnectionStore,
@@ -202,6 +204,7 @@ impl Gatehouse {
                 users: UserStore::new(db.clone()).with_search_timeout(
                     std::time::Duration::from_millis(config.search_timeout_ms),
                 ),
+                actions: gatehouse_store::ActionStore::new(db.clone()),
                 clients: ClientStore::new(db.clone()),
                 connections: ConnectionStore::new(db.clone()),
                 resource_servers: ResourceServerStore::new(db.clone()),

@@ -140,6 +140,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0018_search_in_page_order.sql"),
         postgres: include_str!("../migrations/postgres/0018_search_in_page_order.sql"),
     },
+    Migration {
+        version: 19,
+        name: "actions",
+        sqlite: include_str!("../migrations/sqlite/0019_actions.sql"),
+        postgres: include_str!("../migrations/postgres/0019_actions.sql"),
+    },
 ];
 
 /// Connections of the pool: open (idle or in use), idle, and the most it opens.

@@ -5,6 +5,7 @@
 //! whichever pool the [`Db`] holds; dialect differences live in the migrations. All SQL is
 //! parameterised: no request text is ever spliced into a statement.
 
+mod actions;
 mod authorization;
 mod bulk;
 mod clients;
@@ -23,6 +24,10 @@ mod sessions;
 mod tenants;
 mod users;
 
+pub use actions::{
+    ActionDeletion, ActionStore, BoundAction, StoredAction, StoredActionVersion, StoredBinding,
+    StoredSecret,
+};
 pub use authorization::{
     Added, AuthorizationStore, EffectiveAccess, GroupMapping, HeldPermission, Holder, Link,
     MemberRow, Named, NamedEntry,

@@ -1,6 +1,7 @@
 //! The Management API (`/api/v2`): bearer-token authentication, per-endpoint scopes,
 //! rate-limit headers, and the routers of each resource.
 
+mod actions;
 mod attack_protection;
 mod clients;
 mod connections;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(email_templates::router())
         .merge(jobs::router())
         .merge(signing_keys::router())
+        .merge(actions::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state, authenticate));
     // The description is public, as Auth0's is: it is the one route without a token.

@@ -54,6 +54,21 @@ fn paged(item: &str, key: &str) -> Value {
     json!({"anyOf": [array_of(schema_ref(item)), page]})
 }
 
+/// An actions page: `{<key>: [...], total, page, per_page}`.
+fn actions_page(key: &str, item: &str) -> Value {
+    let mut page = json!({
+        "type": "object",
+        "required": [key, "total", "page", "per_page"],
+        "properties": {
+            "total": {"type": "integer", "minimum": 0},
+            "page": {"type": "integer", "minimum": 0},
+            "per_page": {"type": "integer", "minimum": 1},
+        }
+    });
+    page["properties"][key] = array_of(schema_ref(item));
+    page
+}
+
 /// Members of a role or group: a page as [`paged`], or a checkpoint `{users, next}`.
 fn members() -> Value {
     let mut any = paged("Member", "users");
@@ -95,7 +110,10 @@ fn query_param(name: &str) -> Value {
         | "primary_order"
         | "is_global"
         | "is_first_party"
-        | "consider_brute_force_enablement" => (json!({"type": "boolean"}), false, ""),
+        | "consider_brute_force_enablement"
+        | "deployed"
+        | "installed"
+        | "force" => (json!({"type": "boolean"}), false, ""),
         "fields" => (
             json!({"type": "string"}),
             false,
@@ -496,6 +514,46 @@ fn operations() -> Vec<Op> {
             .ok(200, schema_ref("SigningKey")),
         op("put", "/keys/signing/{kid}/revoke", "put_signing_keys", "Revoke a previous signing key", &[&["update:signing_keys"]])
             .ok(200, schema_ref("SigningKeyCert")),
+        // actions
+        op("get", "/actions/actions", "get_actions", "List actions", &[&[READ_ACTIONS]])
+            .query(&["triggerId", "actionName", "deployed", "installed", "page", "per_page"])
+            .ok(200, actions_page("actions", "Action")),
+        op("post", "/actions/actions", "post_action", "Create an action", &[&[CREATE_ACTIONS]])
+            .body(schema_ref("ActionCreate"))
+            .ok(201, schema_ref("Action")),
+        op("get", "/actions/actions/{id}", "get_action", "Get an action", &[&[READ_ACTIONS]])
+            .ok(200, schema_ref("Action")),
+        op("patch", "/actions/actions/{id}", "patch_action", "Update an action's draft", &[&[UPDATE_ACTIONS]])
+            .body(schema_ref("ActionUpdate"))
+            .ok(200, schema_ref("Action")),
+        op("delete", "/actions/actions/{id}", "delete_action", "Delete an action", &[&[DELETE_ACTIONS]])
+            .query(&["force"])
+            .empty(204),
+        op("post", "/actions/actions/{id}/deploy", "post_deploy_action", "Deploy an action's draft", &[&[CREATE_ACTIONS]])
+            .ok(202, schema_ref("ActionVersion")),
+        op("post", "/actions/actions/{id}/test", "post_test_action", "Run an action's draft with an event", &[&[CREATE_ACTIONS]])
+            .body(json!({"type": "object", "additionalProperties": false, "properties": {"payload": {"type": "object"}}}))
+            .ok(200, json!({"type": "object", "required": ["payload"], "properties": {"payload": {"type": "object"}}})),
+        op("get", "/actions/actions/{id}/versions", "get_action_versions", "An action's versions", &[&[READ_ACTIONS]])
+            .query(&["page", "per_page"])
+            .ok(200, actions_page("versions", "ActionVersion")),
+        op("get", "/actions/actions/{id}/versions/{version_id}", "get_action_version", "An action's version", &[&[READ_ACTIONS]])
+            .ok(200, schema_ref("ActionVersion")),
+        op("post", "/actions/actions/{id}/versions/{version_id}/deploy", "post_deploy_draft_version", "Deploy an earlier version again", &[&[CREATE_ACTIONS]])
+            .ok(202, schema_ref("ActionVersion")),
+        op("get", "/actions/triggers", "get_triggers", "The triggers actions run at", &[&[READ_ACTIONS]])
+            .ok(200, json!({"type": "object", "required": ["triggers"], "properties": {"triggers": array_of(object())}})),
+        op("get", "/actions/triggers/{trigger_id}/bindings", "get_bindings", "A trigger's bindings in run order", &[&[READ_ACTIONS]])
+            .query(&["page", "per_page"])
+            .ok(200, actions_page("bindings", "ActionBinding")),
+        op("patch", "/actions/triggers/{trigger_id}/bindings", "patch_bindings", "Replace a trigger's bindings", &[&[UPDATE_ACTIONS]])
+            .body(json!({"type": "object", "additionalProperties": false, "required": ["bindings"], "properties": {
+                "bindings": {"type": "array", "maxItems": 20, "items": {"type": "object", "required": ["ref"], "properties": {
+                    "ref": {"type": "object", "required": ["type", "value"], "properties": {
+                        "type": {"type": "string", "enum": ["action_id", "action_name"]},
+                        "value": {"type": "string", "minLength": 1}}},
+                    "display_name": {"type": "string"}}}}}}))
+            .ok(200, json!({"type": "object", "required": ["bindings"], "properties": {"bindings": array_of(schema_ref("ActionBinding"))}})),
         // tenant settings
         op("get", "/tenants/settings", "get_settings", "The tenant's settings", &[&[READ_TENANT_SETTINGS]])
             .ok(200, schema_ref("TenantSettings")),
@@ -797,6 +855,62 @@ fn schemas() -> Value {
             "log_id": string(), "date": date(), "type": string(), "description": string(),
             "client_id": string(), "connection": string(), "user_id": string(), "user_name": string(),
             "ip": string(), "user_agent": string(), "details": object()}}));
+    let trigger_ref = json!({"type": "object", "required": ["id"], "properties": {
+        "id": {"type": "string", "enum": ["post-login", "credentials-exchange"]}, "version": string()}});
+    let action_writable = json!({
+        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "supported_triggers": {"type": "array", "minItems": 1, "items": trigger_ref},
+        "code": {"type": "string", "maxLength": 102400},
+        "runtime": {"type": "string", "enum": ["node12", "node16", "node18", "node22"]},
+        "dependencies": array_of(json!({"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string", "enum": ["axios", "node-fetch", "request", "crypto", "bcrypt", "bcryptjs", "pg", "mysql"]},
+            "version": string()}})),
+        "secrets": array_of(json!({"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 128},
+            "value": {"type": "string", "maxLength": 4096}}})),
+    });
+    s.insert(
+        "ActionCreate".into(),
+        json!({"type": "object", "additionalProperties": false,
+        "required": ["name", "supported_triggers"], "properties": action_writable.clone()}),
+    );
+    s.insert(
+        "ActionUpdate".into(),
+        json!({"type": "object", "additionalProperties": false,
+        "minProperties": 1, "properties": action_writable}),
+    );
+    let secret_listing = array_of(
+        json!({"type": "object", "required": ["name"], "properties": {
+        "name": string(), "updated_at": date()}}),
+    );
+    let action_props = json!({
+        "id": string(), "name": string(), "supported_triggers": array_of(object()), "code": string(),
+        "dependencies": array_of(object()), "runtime": string(), "secrets": secret_listing.clone(),
+        "status": string(), "all_changes_deployed": boolean(), "created_at": date(), "updated_at": date(),
+    });
+    s.insert(
+        "Action".into(),
+        json!({"type": "object",
+        "required": ["id", "name", "supported_triggers", "code", "secrets", "all_changes_deployed"],
+        "properties": action_props}),
+    );
+    s.insert(
+        "ActionVersion".into(),
+        json!({"type": "object",
+        "required": ["id", "action_id", "number", "code", "deployed", "secrets"],
+        "properties": {
+            "id": string(), "action_id": string(), "number": integer(), "code": string(),
+            "dependencies": array_of(object()), "runtime": string(), "secrets": secret_listing,
+            "supported_triggers": array_of(object()), "deployed": boolean(), "status": string(),
+            "created_at": date(), "updated_at": date(), "built_at": date(), "action": object()}}),
+    );
+    s.insert(
+        "ActionBinding".into(),
+        json!({"type": "object",
+        "required": ["id", "trigger_id", "display_name", "action"],
+        "properties": {"id": string(), "trigger_id": string(), "display_name": string(),
+            "action": schema_ref("Action"), "created_at": date(), "updated_at": date()}}),
+    );
     s.insert("SigningKey".into(), json!({"type": "object", "required": ["kid", "cert", "current", "next", "previous", "revoked"], "properties": {
         "kid": {"type": "string"}, "cert": {"type": "string"}, "pkcs7": {"type": "string"},
         "fingerprint": {"type": "string"}, "thumbprint": {"type": "string"},

@@ -14,6 +14,7 @@ pub use access::LoginAccess;
 pub(crate) use access::NOT_PERMITTED;
 pub use gatehouse_core::authorization::PermissionRef;
 pub use gatehouse_store::{GroupMapping, MemberRow, NamedEntry as Role};
+pub(crate) use groups::idp_groups;
 pub use groups::{Group, GroupMember};
 pub use roles::{PermissionView, UserPermissionView};
 

@@ -8,10 +8,11 @@ use super::{
     expired_or_failed, problem_answer,
 };
 use crate::Gatehouse;
+use crate::actions::LoginFacts;
 use crate::authorization::NOT_PERMITTED;
 use crate::connections::connection_serves;
 use crate::error::{Failure, ServiceError};
-use crate::oauth::{IdTokenExtras, Impersonator};
+use crate::oauth::{IdTokenExtras, Impersonator, OAuthError};
 use gatehouse_core::authorize::{
     AuthorizeProblem, AuthorizeRequest, ChallengeMethod, Prompt, ResponseMode, ResponseType,
 };
@@ -34,6 +35,9 @@ pub(crate) struct Grantee<'a> {
     pub auth_time: i64,
     /// The administrator logging in as the user, for an impersonation.
     pub impersonator: Option<&'a Impersonator>,
+    /// The browser's address and user agent, for the post-login actions' `event.request`.
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
 }
 
 impl Gatehouse {
@@ -250,6 +254,8 @@ impl Gatehouse {
             session_id: Some(&session.session.session_id),
             auth_time: session.session.auth_time,
             impersonator: None,
+            ip: browser.ip.as_deref(),
+            user_agent: browser.user_agent.as_deref(),
         };
         match self.answer(&client, req, grantee, &tx.login_claims).await {
             Ok(answer) => {
@@ -357,6 +363,28 @@ impl Gatehouse {
     ) -> Result<CallbackAnswer, Halt> {
         let user = grantee.user;
         let no_randomness = |e| Halt::Failed(Failure::internal(e));
+        // The post-login actions run before the application hears anything: a denial or a
+        // failing action goes to its callback; their claims go with the code.
+        let actions = self
+            .run_post_login(&LoginFacts {
+                user,
+                client,
+                protocol: if req.response_type == ResponseType::Code {
+                    "oidc-basic-profile"
+                } else {
+                    "oidc-implicit-profile"
+                },
+                scope: Some(&req.scope),
+                audience: req.audience.as_deref(),
+                ip: grantee.ip,
+                user_agent: grantee.user_agent,
+                session_id: grantee.session_id,
+                redirect_uri: Some(&req.redirect_uri),
+                state: req.state.as_deref(),
+                response_type: Some(req.response_type.as_str()),
+            })
+            .await
+            .map_err(OAuthError::from)?;
         let mut params: Vec<(String, String)> = vec![];
         if req.response_type == ResponseType::Code {
             let code = gatehouse_crypto::random::b64url(32).map_err(no_randomness)?;
@@ -380,7 +408,7 @@ impl Gatehouse {
                 created_at: now,
                 expires_at: now + CODE_LIFETIME_MS,
                 used_at: None,
-                login_claims: self.seal_login_claims(login_claims)?,
+                login_claims: self.seal_login_claims(login_claims, &actions)?,
                 impersonator_id: grantee.impersonator.map(|i| i.user_id.clone()),
                 impersonator_email: grantee.impersonator.and_then(|i| i.email.clone()),
             };
@@ -398,6 +426,7 @@ impl Gatehouse {
                 at_hash: req.response_type == ResponseType::IdTokenToken,
                 claims: login_claims.clone(),
                 impersonator: grantee.impersonator.cloned(),
+                actions,
             };
             // Implicit flows never get refresh tokens.
             let scope: String = req

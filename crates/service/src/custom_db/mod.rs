@@ -104,7 +104,7 @@ fn configuration_purpose(connection_id: &str, key: &str) -> String {
 
 impl Gatehouse {
     /// The sandbox, started at the first script run.
-    async fn script_pool(&self) -> Result<&ScriptPool> {
+    pub(crate) async fn script_pool(&self) -> Result<&ScriptPool> {
         self.inner
             .scripts
             .get_or_try_init(|| async {

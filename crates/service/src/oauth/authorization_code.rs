@@ -144,13 +144,17 @@ impl Gatehouse {
             Some(_) => without_offline_access(&record.scope),
             None => record.scope.clone(),
         };
+        // What the login's actions decided travels sealed on the code: they ran before it
+        // was issued and do not run again here.
+        let (claims, actions) = self.open_login_claims(record.login_claims.as_deref())?;
         let extra = IdTokenExtras {
             nonce: record.nonce.clone(),
             auth_time: Some(record.auth_time / 1000),
             sid: Some(record.session_id.clone()).filter(|s| !s.is_empty()),
             at_hash: false,
-            claims: self.open_login_claims(record.login_claims.as_deref())?,
+            claims,
             impersonator,
+            actions,
         };
         let lineage = Lineage {
             family_id: &record.family_id,

@@ -3,6 +3,7 @@
 
 use super::{ExchangeEvents, IssuedToken, OAuthError, TokenRequest};
 use crate::Gatehouse;
+use gatehouse_core::actions::is_namespaced;
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_crypto::jwt;
 use serde_json::json;
@@ -92,6 +93,15 @@ impl Gatehouse {
             None => grant.scope.iter().map(String::as_str).collect(),
         };
         let scope = scopes.join(" ");
+        let actions = self
+            .run_credentials_exchange(
+                &client,
+                &api,
+                &scope,
+                req.ip.as_deref(),
+                req.user_agent.as_deref(),
+            )
+            .await?;
         let now = self.now() / 1000;
         let lifetime = api.settings.token_lifetime;
         let dialect = api.settings.token_dialect;
@@ -117,6 +127,13 @@ impl Gatehouse {
             }
             if dialect.with_permissions() {
                 c.insert("permissions".into(), json!(scopes));
+            }
+            // Credentials-exchange actions' claims never replace ours; on the Management
+            // API only namespaced ones are kept.
+            for (k, v) in actions.access_claims {
+                if !c.contains_key(&k) && (!api.settings.is_system || is_namespaced(&k)) {
+                    c.insert(k, v);
+                }
             }
         }
         let typ = if dialect.is_rfc9068() {

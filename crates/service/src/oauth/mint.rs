@@ -6,6 +6,7 @@ use super::password::wrong_credentials;
 use super::{IssuedToken, OAuthError};
 use crate::Gatehouse;
 use crate::error::ServiceError;
+use gatehouse_core::actions::{FlowChanges, is_namespaced};
 use gatehouse_core::user::User;
 use gatehouse_crypto::jwt;
 use gatehouse_crypto::keys::Algorithm;
@@ -28,7 +29,23 @@ pub struct IdTokenExtras {
     pub claims: Map<String, Value>,
     /// The administrator logged in as the user (an impersonation), if any.
     pub impersonator: Option<super::Impersonator>,
+    /// What the login's post-login actions set: custom claims and scope changes.
+    pub actions: FlowChanges,
 }
+
+/// Standard profile claims an action may replace in an ID token (Auth0 lets custom claims
+/// set them); any other claim already there wins over an action's.
+const PROFILE_CLAIMS: [&str; 9] = [
+    "name",
+    "given_name",
+    "family_name",
+    "nickname",
+    "picture",
+    "email",
+    "email_verified",
+    "updated_at",
+    "locale",
+];
 
 /// OIDC claims of a user for the requested scopes (`openid` gives `sub` only).
 pub fn user_claims(u: &User, scopes: &[&str]) -> Map<String, Value> {
@@ -203,8 +220,9 @@ impl Gatehouse {
             }
             None => (json!(userinfo), 86_400, vec![]),
         };
-        let mut granted = oidc.clone();
-        granted.append(&mut scopes);
+        let mut granted: Vec<String> = oidc.iter().map(|s| s.to_string()).collect();
+        granted.extend(scopes.drain(..).map(str::to_string));
+        extra.actions.apply_to_scopes(&mut granted);
         let scope = granted.join(" ");
         let dialect = api.map(|a| a.settings.token_dialect).unwrap_or_default();
         let mut access = json!({
@@ -237,6 +255,14 @@ impl Gatehouse {
             }
             if let Some(act) = &act {
                 claims.insert("act".into(), act.clone());
+            }
+            // Actions' claims never replace ours; on the Management API only namespaced
+            // ones are kept, as Auth0 does for its own APIs.
+            let system_api = api.is_some_and(|a| a.settings.is_system);
+            for (k, v) in &extra.actions.access_claims {
+                if !claims.contains_key(k) && (!system_api || is_namespaced(k)) {
+                    claims.insert(k.clone(), v.clone());
+                }
             }
         }
         let typ = if dialect.is_rfc9068() {
@@ -274,6 +300,11 @@ impl Gatehouse {
             }
             for (k, v) in extra.claims.iter().chain(&access_rights.claims) {
                 if k != "name" && k != "nickname" && !claims.contains_key(k) {
+                    claims.insert(k.clone(), v.clone());
+                }
+            }
+            for (k, v) in &extra.actions.id_claims {
+                if !claims.contains_key(k) || PROFILE_CLAIMS.contains(&k.as_str()) {
                     claims.insert(k.clone(), v.clone());
                 }
             }
@@ -388,20 +419,36 @@ impl Gatehouse {
     }
 }
 
-/// The purpose an upstream login's deny-listed attributes are sealed for on its code.
+/// The purpose a login's extra claims are sealed for on its code.
 const LOGIN_CLAIMS_PURPOSE: &str = "login-claims";
 
+/// What an authorization code carries for its tokens beyond the code row: an upstream
+/// login's deny-listed attributes and what the login's actions set.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct SealedLogin {
+    #[serde(default)]
+    upstream: Map<String, Value>,
+    #[serde(default)]
+    actions: FlowChanges,
+}
+
 impl Gatehouse {
-    /// Seals an upstream login's deny-listed attributes onto its authorization code (the
-    /// database never holds them in clear); nothing when there are none.
+    /// Seals a login's deny-listed attributes and its actions' token changes onto its
+    /// authorization code (the database never holds them in clear); nothing when there are
+    /// none.
     pub(crate) fn seal_login_claims(
         &self,
-        claims: &Map<String, Value>,
+        upstream: &Map<String, Value>,
+        actions: &FlowChanges,
     ) -> Result<Option<String>, ServiceError> {
-        if claims.is_empty() {
+        if upstream.is_empty() && !actions.touches_tokens() {
             return Ok(None);
         }
-        let text = serde_json::to_string(claims).map_err(ServiceError::internal)?;
+        let text = serde_json::to_string(&SealedLogin {
+            upstream: upstream.clone(),
+            actions: actions.clone(),
+        })
+        .map_err(ServiceError::internal)?;
         self.inner
             .secrets
             .seal_text(LOGIN_CLAIMS_PURPOSE, &text)
@@ -409,18 +456,20 @@ impl Gatehouse {
             .map_err(ServiceError::internal)
     }
 
+    /// The sealed extras of a code: the upstream attributes and the actions' changes.
     pub(crate) fn open_login_claims(
         &self,
         sealed: Option<&str>,
-    ) -> Result<Map<String, Value>, ServiceError> {
+    ) -> Result<(Map<String, Value>, FlowChanges), ServiceError> {
         let Some(sealed) = sealed else {
-            return Ok(Map::new());
+            return Ok((Map::new(), FlowChanges::default()));
         };
         let text = self
             .inner
             .secrets
             .open_text(LOGIN_CLAIMS_PURPOSE, sealed)
             .map_err(ServiceError::internal)?;
-        serde_json::from_str(&text).map_err(ServiceError::internal)
+        let login: SealedLogin = serde_json::from_str(&text).map_err(ServiceError::internal)?;
+        Ok((login.upstream, login.actions))
     }
 }

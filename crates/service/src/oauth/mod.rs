@@ -90,6 +90,32 @@ impl From<gatehouse_store::StoreError> for OAuthError {
     }
 }
 
+/// A flow stopped by its actions: a denial answers with the error the action chose, a
+/// failing action with `access_denied` and a description naming it (never a 500: the cause
+/// is the customer's code), a full sandbox with 429.
+impl From<crate::actions::ActionFailure> for OAuthError {
+    fn from(f: crate::actions::ActionFailure) -> Self {
+        use crate::actions::ActionFailure;
+        match f {
+            ActionFailure::Denied(d) => {
+                let error = gatehouse_core::actions::EXCHANGE_DENY_CODES
+                    .into_iter()
+                    .find(|c| *c == d.code)
+                    .unwrap_or("access_denied");
+                OAuthError::new(403, error, d.reason)
+            }
+            ActionFailure::Failed {
+                description,
+                busy: true,
+            } => OAuthError::new(429, "too_many_requests", description),
+            ActionFailure::Failed { description, .. } => {
+                OAuthError::new(403, "access_denied", description)
+            }
+            ActionFailure::Service(e) => OAuthError::failed(e),
+        }
+    }
+}
+
 /// The fields of a token request, from a JSON or form body and Basic authentication.
 #[derive(Debug, Default, Clone)]
 pub struct TokenRequest {

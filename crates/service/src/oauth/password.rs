@@ -4,6 +4,7 @@
 use super::mint::IdTokenExtras;
 use super::{IssuedToken, OAuthError, TokenRequest};
 use crate::Gatehouse;
+use crate::actions::LoginFacts;
 use crate::connections::{CONNECTION_NOT_ENABLED, connection_serves};
 use crate::credentials::LoginRefusal;
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
@@ -92,8 +93,24 @@ impl Gatehouse {
             }
         };
         let user = self.record_login(&found.user_id, req.ip.as_deref()).await?;
+        let actions = self
+            .run_post_login(&LoginFacts {
+                user: &user,
+                client: &client,
+                protocol: "oauth2-password",
+                scope: req.scope.as_deref(),
+                audience: req.audience.as_deref(),
+                ip: req.ip.as_deref(),
+                user_agent: req.user_agent.as_deref(),
+                session_id: None,
+                redirect_uri: None,
+                state: None,
+                response_type: None,
+            })
+            .await?;
         let extra = IdTokenExtras {
             auth_time: Some(self.now() / 1000),
+            actions,
             ..Default::default()
         };
         let issued = self

@@ -4,6 +4,7 @@
 use super::mint::IdTokenExtras;
 use super::{IssuedToken, OAuthError, TokenRequest};
 use crate::Gatehouse;
+use crate::actions::LoginFacts;
 use crate::connections::{CONNECTION_NOT_ENABLED, connection_serves};
 use gatehouse_core::log_event::{LogEvent, codes};
 
@@ -66,8 +67,24 @@ impl Gatehouse {
             Some(a) => Some(self.api_for_users(a).await?),
             None => None,
         };
+        let actions = self
+            .run_post_login(&LoginFacts {
+                user: &user,
+                client: &client,
+                protocol: "oauth2-password",
+                scope: req.scope.as_deref(),
+                audience: req.audience.as_deref(),
+                ip: req.ip.as_deref(),
+                user_agent: req.user_agent.as_deref(),
+                session_id: None,
+                redirect_uri: None,
+                state: None,
+                response_type: None,
+            })
+            .await?;
         let extra = IdTokenExtras {
             auth_time: Some(self.now() / 1000),
+            actions,
             ..Default::default()
         };
         self.tokens_for_user(

@@ -5,6 +5,7 @@
 use super::mint::{IdTokenExtras, Lineage};
 use super::{ExchangeEvents, IssuedToken, OAuthError, TokenRequest};
 use crate::Gatehouse;
+use crate::actions::LoginFacts;
 use gatehouse_core::log_event::{LogEvent, codes};
 
 fn invalid_refresh() -> OAuthError {
@@ -135,13 +136,33 @@ impl Gatehouse {
         if token.audience.is_some() && api.is_none() {
             return Err(invalid_refresh());
         }
+        // Post-login actions run on every refresh too (`oauth2-refresh-token`), as in Auth0:
+        // they may deny it, and their claims are decided again.
+        let actions = self
+            .run_post_login(&LoginFacts {
+                user: &user,
+                client: &client,
+                protocol: "oauth2-refresh-token",
+                scope: Some(&scope),
+                audience: token.audience.as_deref(),
+                ip: req.ip.as_deref(),
+                user_agent: req.user_agent.as_deref(),
+                session_id: None,
+                redirect_uri: None,
+                state: None,
+                response_type: None,
+            })
+            .await?;
         let mut issued = self
             .user_tokens(
                 &client,
                 &user,
                 api.as_deref(),
                 Some(&scope),
-                &IdTokenExtras::default(),
+                &IdTokenExtras {
+                    actions,
+                    ..Default::default()
+                },
             )
             .await?;
         if !rotating {

@@ -1,0 +1,652 @@
+//! Actions end to end, on whichever storage the suite runs on: created, deployed and bound
+//! through the Management API, then run by real logins (password-realm, refresh, the hosted
+//! browser flow) and client-credentials exchanges, their effects read from tokens verified
+//! against the JWKS and from the stored user; denials, failures of the customer's code (a
+//! loop, a throw, a promise that never settles) ending only their own login in bounded time.
+
+use crate::common;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::browser::Browser;
+use common::{TestServer, enc, release_together};
+use gatehouse_crypto::keys::PublicKey;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "Sup3r-secret!";
+const REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
+const CALLBACK: &str = "https://app.example.com/callback";
+const NS: &str = "https://gatehouse.example";
+
+/// The claims of a token whose signature verifies against the server's JWKS.
+async fn verified(s: &TestServer, token: &str) -> Value {
+    let jwks = s
+        .raw(Method::GET, "/.well-known/jwks.json", None, None)
+        .await
+        .body;
+    let keys: Vec<PublicKey> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["kty"] == "RSA")
+        .map(|k| PublicKey {
+            kid: k["kid"].as_str().unwrap().into(),
+            n: URL_SAFE_NO_PAD.decode(k["n"].as_str().unwrap()).unwrap(),
+            e: URL_SAFE_NO_PAD.decode(k["e"].as_str().unwrap()).unwrap(),
+        })
+        .collect();
+    assert!(
+        gatehouse_crypto::jwt::verify(token, keys.iter()).is_ok(),
+        "the token verifies against the JWKS"
+    );
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Creates, deploys and returns an action's id.
+async fn deployed_action(
+    s: &mut TestServer,
+    name: &str,
+    trigger: &str,
+    code: &str,
+    secrets: Value,
+) -> String {
+    let created = s
+        .post(
+            "/api/v2/actions/actions",
+            json!({"name": name, "supported_triggers": [{"id": trigger, "version": "v3"}],
+                   "code": code, "runtime": "node18", "secrets": secrets}),
+        )
+        .await;
+    let id = created.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.post(&format!("/api/v2/actions/actions/{id}/deploy"), json!({}))
+        .await
+        .assert_status(202);
+    id
+}
+
+async fn bind(s: &mut TestServer, trigger: &str, names: &[&str]) -> Value {
+    let bindings: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"ref": {"type": "action_name", "value": n}}))
+        .collect();
+    s.patch(
+        &format!("/api/v2/actions/triggers/{trigger}/bindings"),
+        json!({ "bindings": bindings }),
+    )
+    .await
+    .assert_status(200)
+    .clone()
+}
+
+/// A confidential application for password-realm, refresh, code and client credentials.
+async fn app(s: &mut TestServer, metadata: Value) -> (String, String) {
+    let c = s
+        .post(
+            "/api/v2/clients",
+            json!({"name": "Shop Ünïcode", "app_type": "regular_web", "callbacks": [CALLBACK],
+                   "client_metadata": metadata,
+                   "grant_types": [REALM, "refresh_token", "authorization_code", "client_credentials"]}),
+        )
+        .await;
+    let c = c.assert_status(201).clone();
+    (
+        c["client_id"].as_str().unwrap().into(),
+        c["client_secret"].as_str().unwrap().into(),
+    )
+}
+
+async fn realm_login(
+    s: &TestServer,
+    cid: &str,
+    secret: &str,
+    user: &str,
+    extra: Value,
+) -> common::Response {
+    let mut body = json!({"grant_type": REALM, "client_id": cid, "client_secret": secret,
+        "username": user, "password": PASSWORD, "realm": "Username-Password-Authentication",
+        "scope": "openid profile email"});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    s.raw(Method::POST, "/oauth/token", None, Some(body)).await
+}
+
+const ROLES_ACTION: &str = r#"/** Adds the user's roles to both tokens (Auth0's "add user roles to tokens"). */
+exports.onExecutePostLogin = async (event, api) => {
+  const namespace = 'https://gatehouse.example';
+  if (event.authorization) {
+    api.idToken.setCustomClaim(`${namespace}/roles`, event.authorization.roles);
+    api.accessToken.setCustomClaim(`${namespace}/roles`, event.authorization.roles);
+  }
+  // Restricted claims are dropped without an error.
+  api.idToken.setCustomClaim('sub', 'auth0|someone-else');
+  api.accessToken.setCustomClaim('iss', 'https://evil.example/');
+  api.idToken.setCustomClaim(`${namespace}/protocol`, event.transaction.protocol);
+  api.idToken.setCustomClaim(`${namespace}/secret_length`, event.secrets.CRM_KEY.length);
+  api.user.setUserMetadata('visits', (event.user.user_metadata.visits || 0) + 1);
+  api.user.setAppMetadata('plan', 'gold');
+  console.log('calling the CRM with ' + event.secrets.CRM_KEY);
+};
+"#;
+
+const SECOND_ACTION: &str = r#"exports.onExecutePostLogin = async (event, api) => {
+  // Runs after the roles action: sees the metadata it set.
+  api.idToken.setCustomClaim('https://gatehouse.example/visits_seen', event.user.user_metadata.visits);
+  api.idToken.setCustomClaim('name', 'Zoë Ørsted-Łukasiewicz');
+  api.accessToken.addScope('write:things');
+  api.accessToken.removeScope('read:things');
+  api.user.setUserMetadata('obsolete', null);
+};
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_login_actions_shape_password_realm_and_refresh_tokens() {
+    let mut s = TestServer::start().await;
+    let (cid, secret) = app(&mut s, json!({})).await;
+    s.post(
+        "/api/v2/resource-servers",
+        json!({"identifier": "https://api.example", "allow_offline_access": true,
+               "scopes": [{"value": "read:things"}, {"value": "write:things"}]}),
+    )
+    .await
+    .assert_status(201);
+    let user = s
+        .create_user(
+            "zoe@example.com",
+            json!({"user_metadata": {"obsolete": true, "lang": "fr"}}),
+        )
+        .await;
+    let uid = user["user_id"].as_str().unwrap().to_string();
+    let role = s
+        .post("/api/v2/roles", json!({"name": "editor"}))
+        .await
+        .assert_status(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.post(
+        &format!("/api/v2/users/{}/roles", enc(&uid)),
+        json!({"roles": [role]}),
+    )
+    .await
+    .assert_status(204);
+    let crm_key = "crm-key-Zx81-ünï";
+    deployed_action(
+        &mut s,
+        "Add roles",
+        "post-login",
+        ROLES_ACTION,
+        json!([{"name": "CRM_KEY", "value": crm_key}]),
+    )
+    .await;
+    deployed_action(&mut s, "Second", "post-login", SECOND_ACTION, json!([])).await;
+    let bound = bind(&mut s, "post-login", &["Add roles", "Second"]).await;
+    assert_eq!(bound["bindings"][0]["action"]["name"], "Add roles");
+    assert_eq!(bound["bindings"][1]["display_name"], "Second");
+
+    let r = realm_login(
+        &s,
+        &cid,
+        &secret,
+        "zoe@example.com",
+        json!({"audience": "https://api.example", "scope": "openid profile offline_access read:things"}),
+    )
+    .await;
+    let body = r.assert_status(200).clone();
+    let id = verified(&s, body["id_token"].as_str().unwrap()).await;
+    assert_eq!(id["sub"], uid.as_str(), "a restricted claim is dropped");
+    assert_eq!(id[format!("{NS}/roles")], json!(["editor"]));
+    assert_eq!(id[format!("{NS}/protocol")], "oauth2-password");
+    assert_eq!(
+        id[format!("{NS}/secret_length")],
+        json!(crm_key.chars().count())
+    );
+    assert_eq!(
+        id[format!("{NS}/visits_seen")],
+        json!(1),
+        "actions run in binding order"
+    );
+    assert_eq!(
+        id["name"], "Zoë Ørsted-Łukasiewicz",
+        "a profile claim may be set"
+    );
+    let access = verified(&s, body["access_token"].as_str().unwrap()).await;
+    assert_eq!(access[format!("{NS}/roles")], json!(["editor"]));
+    assert_eq!(access["iss"], format!("{}/", s.url));
+    let scopes: Vec<&str> = access["scope"].as_str().unwrap().split(' ').collect();
+    assert!(
+        scopes.contains(&"write:things") && !scopes.contains(&"read:things"),
+        "{scopes:?}"
+    );
+
+    // The metadata both actions set was written, once, at the end.
+    let stored = s.get(&format!("/api/v2/users/{}", enc(&uid))).await;
+    let stored = stored.assert_status(200);
+    assert_eq!(
+        stored["user_metadata"],
+        json!({"visits": 1, "lang": "fr"}),
+        "null deleted `obsolete`"
+    );
+    assert_eq!(stored["app_metadata"]["plan"], "gold");
+
+    // A refresh runs the actions again, as `oauth2-refresh-token`.
+    let refreshed = s
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(
+                json!({"grant_type": "refresh_token", "client_id": cid, "client_secret": secret,
+                        "refresh_token": body["refresh_token"]}),
+            ),
+        )
+        .await;
+    let refreshed = refreshed.assert_status(200).clone();
+    let id = verified(&s, refreshed["id_token"].as_str().unwrap()).await;
+    assert_eq!(id[format!("{NS}/protocol")], "oauth2-refresh-token");
+    assert_eq!(id[format!("{NS}/visits_seen")], json!(2));
+
+    // The secret never reaches the server's log, nor the action as returned by the API.
+    assert!(common::server_log_lines(crm_key).is_empty());
+    let listed = s.get("/api/v2/actions/actions?triggerId=post-login").await;
+    let listed = listed.assert_status(200).clone();
+    assert_eq!(listed["total"], 2);
+    assert!(!listed.to_string().contains(crm_key));
+    assert_eq!(listed["actions"][0]["secrets"][0]["name"], "CRM_KEY");
+    assert_eq!(listed["actions"][0]["all_changes_deployed"], true);
+}
+
+const DENY_ACTION: &str = r#"exports.onExecutePostLogin = async (event, api) => {
+  if (event.user.email && event.user.email.endsWith('@contractor.example')) {
+    api.access.deny(`Access to ${event.client.name} is not allowed.`);
+  }
+  api.idToken.setCustomClaim('https://gatehouse.example/checked', true);
+};
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_denying_action_stops_token_grants_and_browser_logins_with_state() {
+    let mut s = TestServer::start().await;
+    let (cid, secret) = app(&mut s, json!({})).await;
+    s.create_user("bo@contractor.example", json!({})).await;
+    s.create_user("ann@example.com", json!({})).await;
+    deployed_action(
+        &mut s,
+        "Deny contractors",
+        "post-login",
+        DENY_ACTION,
+        json!([]),
+    )
+    .await;
+    bind(&mut s, "post-login", &["Deny contractors"]).await;
+
+    let refused = realm_login(&s, &cid, &secret, "bo@contractor.example", json!({})).await;
+    assert_eq!(refused.status.as_u16(), 403, "{}", refused.body);
+    assert_eq!(refused.body["error"], "access_denied");
+    assert_eq!(
+        refused.body["error_description"],
+        "Access to Shop Ünïcode is not allowed."
+    );
+    let allowed = realm_login(&s, &cid, &secret, "ann@example.com", json!({})).await;
+    let allowed = allowed.assert_status(200).clone();
+    let id = verified(&s, allowed["id_token"].as_str().unwrap()).await;
+    assert_eq!(id[format!("{NS}/checked")], true);
+
+    // The hosted login: the denial goes to the application's callback with its state.
+    let url = format!(
+        "/authorize?response_type=code&client_id={cid}&redirect_uri={}&scope=openid&state=st%20%C3%BC",
+        enc(CALLBACK)
+    );
+    let mut b = Browser::new(&s.url);
+    let page = b.visit(&url).await;
+    let answer = b
+        .submit_login(&page, "bo@contractor.example", PASSWORD)
+        .await;
+    assert_eq!(
+        answer.callback_param("error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(
+        answer.callback_param("error_description").as_deref(),
+        Some("Access to Shop Ünïcode is not allowed.")
+    );
+    assert_eq!(answer.callback_param("state").as_deref(), Some("st ü"));
+    assert!(answer.callback_param("code").is_none());
+
+    // The code of an allowed browser login carries the action's claim into its tokens.
+    let mut b = Browser::new(&s.url);
+    let page = b.visit(&url).await;
+    let answer = b.submit_login(&page, "ann@example.com", PASSWORD).await;
+    let code = answer.callback_param("code").expect("a code");
+    let tokens = s
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": "authorization_code", "client_id": cid, "client_secret": secret,
+                        "code": code, "redirect_uri": CALLBACK})),
+        )
+        .await;
+    let tokens = tokens.assert_status(200).clone();
+    let id = verified(&s, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(id[format!("{NS}/checked")], true);
+
+    // Each denial is in the tenant log as a failed login with the action's reason.
+    let logs = s.get("/api/v2/logs?q=type:f&per_page=50").await;
+    let denials: Vec<&Value> = logs
+        .assert_status(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["description"] == "Access to Shop Ünïcode is not allowed.")
+        .collect();
+    assert_eq!(denials.len(), 2, "{logs:?}", logs = logs.body);
+}
+
+const FAILING_ACTION: &str = r#"exports.onExecutePostLogin = async (event, api) => {
+  const who = event.user.email.split('@')[0];
+  if (who === 'loop') { while (true) {} }
+  if (who === 'throw') { throw new Error('The CRM is down'); }
+  if (who === 'hang') { await new Promise(() => {}); }
+  api.idToken.setCustomClaim('https://gatehouse.example/ok', who);
+};
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_actions_end_their_own_login_in_bounded_time() {
+    let mut s = TestServer::start_with(|c| c.script_time_limit_ms = 1_500).await;
+    let (cid, secret) = app(&mut s, json!({})).await;
+    for who in ["loop", "throw", "hang", "ok1", "ok2", "ok3", "ok4"] {
+        s.create_user(&format!("{who}@example.com"), json!({}))
+            .await;
+    }
+    deployed_action(&mut s, "Flaky CRM", "post-login", FAILING_ACTION, json!([])).await;
+    bind(&mut s, "post-login", &["Flaky CRM"]).await;
+
+    let requests = ["loop", "ok1", "throw", "ok2", "hang", "ok3", "ok4"]
+        .iter()
+        .map(|who| {
+            common::RawRequest::post_json(
+                "/oauth/token",
+                &json!({"grant_type": REALM, "client_id": cid, "client_secret": secret,
+                        "username": format!("{who}@example.com"), "password": PASSWORD,
+                        "realm": "Username-Password-Authentication", "scope": "openid"}),
+            )
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let answers = release_together(&s.url, requests).await;
+    let elapsed = started.elapsed();
+    let by_user: Vec<(&str, u16, Value)> = ["loop", "ok1", "throw", "ok2", "hang", "ok3", "ok4"]
+        .into_iter()
+        .zip(answers)
+        .map(|(who, (status, body))| (who, status, serde_json::from_str(&body).unwrap()))
+        .collect();
+    for (who, status, body) in &by_user {
+        match *who {
+            "loop" => {
+                assert_eq!(*status, 403, "{body}");
+                assert_eq!(
+                    body["error_description"],
+                    "The action 'Flaky CRM' did not finish within 1500 ms."
+                );
+            }
+            "throw" => {
+                assert_eq!(*status, 403, "{body}");
+                assert_eq!(
+                    body["error_description"],
+                    "The action 'Flaky CRM' failed: The CRM is down"
+                );
+            }
+            "hang" => {
+                assert_eq!(*status, 403, "{body}");
+                assert!(
+                    body["error_description"]
+                        .as_str()
+                        .unwrap()
+                        .contains("never finished"),
+                    "{body}"
+                );
+            }
+            ok => {
+                assert_eq!(*status, 200, "{ok}: {body}");
+                let id = verified(&s, body["id_token"].as_str().unwrap()).await;
+                assert_eq!(id[format!("{NS}/ok")], ok);
+            }
+        }
+    }
+    // Bounded: the loop is stopped at its limit, not left to hold the login forever.
+    assert!(elapsed < std::time::Duration::from_secs(30), "{elapsed:?}");
+    let logs = s.get("/api/v2/logs?q=type:f&per_page=50").await;
+    let text = logs.assert_status(200).to_string();
+    assert!(
+        text.contains("The action 'Flaky CRM' failed: The CRM is down"),
+        "{text}"
+    );
+}
+
+const EXCHANGE_ACTION: &str = r#"exports.onExecuteCredentialsExchange = async (event, api) => {
+  if (event.client.metadata.tier === 'suspended') {
+    api.access.deny('unauthorized_client', 'This client is suspended');
+    return;
+  }
+  api.accessToken.setCustomClaim('https://gatehouse.example/tier', event.client.metadata.tier);
+  api.accessToken.setCustomClaim('https://gatehouse.example/api', event.resource_server.identifier);
+  api.accessToken.setCustomClaim('gty', 'forged');
+};
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_exchange_actions_add_claims_or_deny() {
+    let mut s = TestServer::start().await;
+    s.post(
+        "/api/v2/resource-servers",
+        json!({"identifier": "https://api.example", "scopes": [{"value": "read:things"}]}),
+    )
+    .await
+    .assert_status(201);
+    let (gold, gold_secret) = app(&mut s, json!({"tier": "gold"})).await;
+    let (suspended, suspended_secret) = app(&mut s, json!({"tier": "suspended"})).await;
+    for c in [&gold, &suspended] {
+        s.post(
+            "/api/v2/client-grants",
+            json!({"client_id": c, "audience": "https://api.example", "scope": ["read:things"]}),
+        )
+        .await
+        .assert_status(201);
+    }
+    deployed_action(
+        &mut s,
+        "Tiers",
+        "credentials-exchange",
+        EXCHANGE_ACTION,
+        json!([]),
+    )
+    .await;
+    bind(&mut s, "credentials-exchange", &["Tiers"]).await;
+
+    let exchange = |cid: &str, secret: &str| {
+        json!({"grant_type": "client_credentials", "client_id": cid, "client_secret": secret,
+               "audience": "https://api.example"})
+    };
+    let r = s
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(exchange(&gold, &gold_secret)),
+        )
+        .await;
+    let token = r.assert_status(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let claims = verified(&s, &token).await;
+    assert_eq!(claims[format!("{NS}/tier")], "gold");
+    assert_eq!(claims[format!("{NS}/api")], "https://api.example");
+    assert_eq!(
+        claims["gty"], "client-credentials",
+        "a restricted claim is dropped"
+    );
+    let r = s
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(exchange(&suspended, &suspended_secret)),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+    assert_eq!(r.body["error"], "unauthorized_client");
+    assert_eq!(r.body["error_description"], "This client is suspended");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_management_api_keeps_actions_versions_and_bindings() {
+    let mut s = TestServer::start().await;
+    let triggers = s.get("/api/v2/actions/triggers").await;
+    let ids: Vec<&str> = triggers.assert_status(200)["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["post-login", "credentials-exchange"]);
+
+    let body = |name: &str| {
+        json!({"name": name, "supported_triggers": [{"id": "post-login"}],
+               "code": "exports.onExecutePostLogin = async (event, api) => { console.log('hi ' + event.secrets.K); api.idToken.setCustomClaim('https://x.example/a', 1); };",
+               "secrets": [{"name": "K", "value": "top-secret-value"}]})
+    };
+    let created = s
+        .post("/api/v2/actions/actions", body("Ünïcode action"))
+        .await;
+    let created = created.assert_status(201).clone();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["runtime"], "node22");
+    assert_eq!(created["all_changes_deployed"], false);
+    assert!(!created.to_string().contains("top-secret-value"));
+    s.post("/api/v2/actions/actions", body("Ünïcode action"))
+        .await
+        .assert_error(409, "auth0_idp_error");
+
+    // Refusals, each with Auth0's error shape, and nothing created.
+    let bad = [
+        json!({"name": "deps", "supported_triggers": [{"id": "post-login"}], "dependencies": [{"name": "lodash", "version": "4.17.21"}]}),
+        json!({"name": "syntax", "supported_triggers": [{"id": "post-login"}], "code": "exports.onExecutePostLogin = async (event, api) => {\n  api.idToken.setCustomClaim('x', ;\n};"}),
+        json!({"name": "trigger", "supported_triggers": [{"id": "send-phone-message"}]}),
+        json!({"name": "secret", "supported_triggers": [{"id": "post-login"}], "secrets": [{"name": "A", "value": "x".repeat(4097)}]}),
+        json!({"supported_triggers": [{"id": "post-login"}]}),
+    ];
+    for b in bad {
+        let message = s
+            .post("/api/v2/actions/actions", b.clone())
+            .await
+            .assert_error(400, "invalid_body");
+        assert!(!message.is_empty(), "{b}");
+    }
+    let syntax = s
+        .post("/api/v2/actions/actions", json!({"name": "syntax", "supported_triggers": [{"id": "post-login"}],
+            "code": "exports.onExecutePostLogin = async (event, api) => {\n  api.idToken.setCustomClaim('x', ;\n};"}))
+        .await
+        .assert_error(400, "invalid_body");
+    assert!(syntax.contains("line 2"), "{syntax}");
+    let listed = s.get("/api/v2/actions/actions").await;
+    assert_eq!(listed.assert_status(200)["total"], 1);
+
+    // Binding needs a deployed version.
+    let r = s
+        .patch(
+            "/api/v2/actions/triggers/post-login/bindings",
+            json!({"bindings": [{"ref": {"type": "action_id", "value": id}}]}),
+        )
+        .await;
+    assert!(
+        r.assert_error(400, "invalid_body")
+            .contains("has not been deployed")
+    );
+
+    // The test run shows the commands and the console with the secret masked.
+    let trial = s
+        .post(
+            &format!("/api/v2/actions/actions/{id}/test"),
+            json!({"payload": {"user": {"user_id": "auth0|1", "user_metadata": {}, "app_metadata": {}}}}),
+        )
+        .await;
+    let trial = trial.assert_status(200).clone();
+    assert_eq!(
+        trial["payload"]["commands"]["id_claims"]["https://x.example/a"],
+        1
+    );
+    assert!(!trial.to_string().contains("top-secret-value"), "{trial}");
+    assert!(trial["payload"]["logs"].as_str().unwrap().contains("hi "));
+
+    // Versions: each deployment is numbered; an earlier one can be deployed again.
+    let v1 = s
+        .post(&format!("/api/v2/actions/actions/{id}/deploy"), json!({}))
+        .await;
+    let v1 = v1.assert_status(202).clone();
+    assert_eq!(
+        (v1["number"].clone(), v1["deployed"].clone()),
+        (json!(1), json!(true))
+    );
+    s.patch(
+        &format!("/api/v2/actions/actions/{id}"),
+        json!({"code": "exports.onExecutePostLogin = async () => {};", "secrets": [{"name": "K"}]}),
+    )
+    .await
+    .assert_status(200);
+    let read = s.get(&format!("/api/v2/actions/actions/{id}")).await;
+    assert_eq!(read.assert_status(200)["all_changes_deployed"], false);
+    let v2 = s
+        .post(&format!("/api/v2/actions/actions/{id}/deploy"), json!({}))
+        .await;
+    assert_eq!(v2.assert_status(202)["number"], 2);
+    let versions = s
+        .get(&format!("/api/v2/actions/actions/{id}/versions"))
+        .await;
+    let versions = versions.assert_status(200).clone();
+    assert_eq!(versions["total"], 2);
+    assert_eq!(versions["versions"][0]["number"], 2);
+    assert_eq!(versions["versions"][1]["deployed"], false);
+    let v1_id = v1["id"].as_str().unwrap();
+    let again = s
+        .post(
+            &format!("/api/v2/actions/actions/{id}/versions/{v1_id}/deploy"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(again.assert_status(202)["deployed"], true);
+
+    // Bound: deleting needs force, which removes the binding.
+    bind(&mut s, "post-login", &["Ünïcode action"]).await;
+    s.delete(&format!("/api/v2/actions/actions/{id}"))
+        .await
+        .assert_error(409, "auth0_idp_error");
+    let r = s
+        .raw(
+            Method::DELETE,
+            &format!("/api/v2/actions/actions/{id}?force=true"),
+            Some(&s.token_with_scope(None).await),
+            None,
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 204);
+    let bindings = s.get("/api/v2/actions/triggers/post-login/bindings").await;
+    assert_eq!(bindings.assert_status(200)["total"], 0);
+    s.get(&format!("/api/v2/actions/actions/{id}"))
+        .await
+        .assert_error(404, "inexistent_action");
+    s.get("/api/v2/actions/triggers/send-phone-message/bindings")
+        .await
+        .assert_error(404, "inexistent_trigger");
+}

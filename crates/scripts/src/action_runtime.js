@@ -1,0 +1,116 @@
+// Gatehouse's runtime for actions: calls the handler an action exports for its trigger
+// (`exports.onExecutePostLogin = async (event, api) => {…}`) with Auth0's `api` object, and
+// calls back with what the handler asked for (claims, scopes, metadata, a denial). Nothing
+// the handler does reaches the host but through these commands.
+(function runAction(exported, event, meta, callback) {
+  'use strict';
+  const out = {
+    deny: null, id_claims: {}, access_claims: {}, add_scopes: [], remove_scopes: [],
+    app_metadata: {}, user_metadata: {}, primary_user: null,
+  };
+  const keyOf = (name, what) => {
+    if (typeof name !== 'string' || name.length === 0) throw new TypeError(what + ' must be a non-empty string');
+    return name;
+  };
+  // Values cross into the host as JSON: what JSON cannot hold (functions, undefined) is dropped.
+  const plain = (value) => (value === undefined ? null : JSON.parse(JSON.stringify(value)));
+  const api = {};
+  if (meta.trigger === 'credentials-exchange') {
+    api.access = {
+      deny(code, reason) {
+        out.deny = { code: String(code), reason: reason === undefined ? String(code) : String(reason) };
+        return api;
+      },
+    };
+    api.accessToken = {
+      setCustomClaim(name, value) { out.access_claims[keyOf(name, 'the claim name')] = plain(value); return api; },
+    };
+  } else {
+    api.access = {
+      deny(reason) { out.deny = { code: 'access_denied', reason: reason === undefined ? 'Access denied' : String(reason) }; return api; },
+    };
+    api.idToken = {
+      setCustomClaim(name, value) { out.id_claims[keyOf(name, 'the claim name')] = plain(value); return api; },
+    };
+    api.accessToken = {
+      setCustomClaim(name, value) { out.access_claims[keyOf(name, 'the claim name')] = plain(value); return api; },
+      addScope(scope) {
+        scope = keyOf(scope, 'the scope');
+        out.remove_scopes = out.remove_scopes.filter((s) => s !== scope);
+        if (!out.add_scopes.includes(scope)) out.add_scopes.push(scope);
+        return api;
+      },
+      removeScope(scope) {
+        scope = keyOf(scope, 'the scope');
+        out.add_scopes = out.add_scopes.filter((s) => s !== scope);
+        if (!out.remove_scopes.includes(scope)) out.remove_scopes.push(scope);
+        return api;
+      },
+    };
+    api.user = {
+      setAppMetadata(name, value) { out.app_metadata[keyOf(name, 'the metadata key')] = plain(value); return api; },
+      setUserMetadata(name, value) { out.user_metadata[keyOf(name, 'the metadata key')] = plain(value); return api; },
+    };
+    api.authentication = {
+      setPrimaryUser(userId) {
+        userId = keyOf(userId, 'the primary user id');
+        if (userId.length > 128) throw new RangeError('the primary user id is longer than 128 characters');
+        if (out.primary_user !== null && out.primary_user !== userId) throw new Error('setPrimaryUser may be called once per login');
+        out.primary_user = userId;
+        return api;
+      },
+      recordMethod() { return api; },
+    };
+    api.redirect = {
+      canRedirect() { return false; },
+      sendUserTo() { throw new Error('this login cannot be redirected (Gatehouse does not yet run redirects from actions)'); },
+      encodeToken() { throw new Error('api.redirect.encodeToken is not available in this login'); },
+      validateToken() { throw new Error('api.redirect.validateToken is not available in this login'); },
+    };
+    api.multifactor = { enable() { return api; } };
+  }
+  // api.cache: this action's entries, kept on this server between runs (Auth0: at most 20
+  // entries of 4 KB, each at most 24 hours).
+  const store = (globalThis.global.__actionCache = globalThis.global.__actionCache || {});
+  const now = () => Date.now();
+  api.cache = {
+    get(key) {
+      const entry = store[key];
+      if (!entry) return undefined;
+      if (entry.expires_at <= now()) { delete store[key]; return undefined; }
+      return { value: entry.value, expires_at: entry.expires_at };
+    },
+    set(key, value, options) {
+      key = String(key);
+      value = String(value);
+      if (value.length > 4096) return { type: 'error', code: 'VALUE_TOO_LARGE' };
+      const live = Object.keys(store).filter((k) => store[k].expires_at > now());
+      if (!(key in store) && live.length >= 20) {
+        const oldest = live.sort((a, b) => store[a].expires_at - store[b].expires_at)[0];
+        delete store[oldest];
+      }
+      const day = 24 * 60 * 60 * 1000;
+      let expires = now() + day;
+      if (options && typeof options.ttl === 'number') expires = now() + Math.min(options.ttl, day);
+      if (options && typeof options.expires_at === 'number') expires = Math.min(options.expires_at, now() + day);
+      store[key] = { value, expires_at: expires };
+      return { type: 'success', record: { value, expires_at: expires } };
+    },
+    delete(key) { delete store[String(key)]; return { type: 'success' }; },
+  };
+  const handler = exported && exported[meta.handler];
+  if (typeof handler !== 'function') {
+    // An action without this trigger's handler does nothing here, as in Auth0.
+    callback(null, out);
+    return;
+  }
+  Object.freeze(event.secrets || {});
+  let returned;
+  try {
+    returned = handler(event, api);
+  } catch (e) {
+    callback(e);
+    return;
+  }
+  Promise.resolve(returned).then(() => callback(null, out), (e) => callback(e === undefined ? new Error('the action rejected without a reason') : e));
+})

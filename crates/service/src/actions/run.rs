@@ -1,0 +1,447 @@
+//! Running a trigger's bound actions inside a flow: the `event` Auth0 defines for the trigger,
+//! each action's deployed version in binding order in the sandbox (its own secrets in
+//! `event.secrets`, its own `api.cache`), the commands merged (`FlowChanges`), metadata written
+//! once at the end, and a failure or denial recorded in the tenant log with the action's name.
+//! Also the Management API's test run of an action's draft.
+
+use crate::{Gatehouse, Result, ServiceError};
+use gatehouse_core::actions::{ActionCommands, Denial, EXCHANGE_DENY_CODES, FlowChanges, Trigger};
+use gatehouse_core::log_event::{LogEvent, codes};
+use gatehouse_core::payload::Payload;
+use gatehouse_core::user::{User, UserPatch};
+use gatehouse_scripts::{ScriptCall, ScriptError};
+use gatehouse_store::{BoundAction, StoredClient, StoredResourceServer};
+use serde_json::{Map, Value, json};
+
+/// What a post-login run knows about the login.
+#[derive(Debug, Clone)]
+pub struct LoginFacts<'a> {
+    pub user: &'a User,
+    pub client: &'a StoredClient,
+    /// `event.transaction.protocol`: `oidc-basic-profile`, `oauth2-password`,
+    /// `oauth2-resource-owner`, `oauth2-refresh-token`, …
+    pub protocol: &'static str,
+    pub scope: Option<&'a str>,
+    pub audience: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    pub redirect_uri: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub response_type: Option<&'a str>,
+}
+
+/// Why a flow's actions stopped it.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionFailure {
+    /// An action called `api.access.deny`.
+    #[error("{}: {}", .0.code, .0.reason)]
+    Denied(Denial),
+    /// An action threw, rejected, ran out of time or memory, or never finished; the
+    /// description names it and says why, for the application and the tenant log.
+    #[error("{description}")]
+    Failed {
+        description: String,
+        /// Every sandbox thread was busy: a retry may succeed.
+        busy: bool,
+    },
+    /// A failure of ours (the database, the sealed secrets).
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<gatehouse_store::StoreError> for ActionFailure {
+    fn from(e: gatehouse_store::StoreError) -> Self {
+        ActionFailure::Service(e.into())
+    }
+}
+
+/// A test run of an action's draft (`POST /actions/actions/{id}/test`).
+#[derive(Debug, Clone)]
+pub struct ActionTrial {
+    /// The commands the run produced, or its error.
+    pub result: std::result::Result<Value, String>,
+    pub console: Vec<String>,
+    pub elapsed_ms: u64,
+}
+
+/// What the sandbox's failure means for the flow, in words that name the action.
+fn failure_description(action: &str, error: &ScriptError) -> String {
+    match error {
+        ScriptError::Callback(e) => format!("The action '{action}' failed: {}", e.message),
+        ScriptError::Threw(t) => format!("The action '{action}' failed: {t}"),
+        ScriptError::TimedOut(ms) => {
+            format!("The action '{action}' did not finish within {ms} ms.")
+        }
+        ScriptError::OutOfMemory(_) => format!("The action '{action}' ran out of memory."),
+        ScriptError::NoCallback => {
+            format!("The action '{action}' never finished: its handler's promise did not settle.")
+        }
+        ScriptError::Invalid(t) => format!("The action '{action}' does not compile: {t}"),
+        ScriptError::Busy => {
+            "Too many actions are waiting to run; try again in a moment.".to_string()
+        }
+        ScriptError::Sandbox(_) => format!("The action '{action}' could not be run."),
+    }
+}
+
+/// One value for every run of a flow, as Auth0 names them.
+fn request_of(ip: Option<&str>, user_agent: Option<&str>, hostname: &str) -> Value {
+    json!({
+        "ip": ip,
+        "user_agent": user_agent,
+        "hostname": hostname,
+        "method": "POST",
+        "query": {},
+        "body": {},
+        "geoip": {},
+        "language": Value::Null,
+    })
+}
+
+impl Gatehouse {
+    fn host(&self) -> String {
+        self.config()
+            .issuer()
+            .trim_end_matches('/')
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .to_string()
+    }
+
+    /// Runs one action's deployed version with `event`; its commands, or why it failed.
+    async fn run_bound(
+        &self,
+        bound: &BoundAction,
+        trigger: Trigger,
+        event: &mut Value,
+    ) -> std::result::Result<ActionCommands, ActionFailure> {
+        let secrets = self.open_secrets(&bound.action_id, &bound.version.secrets)?;
+        let masks: Vec<String> = secrets
+            .values()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        event["secrets"] = Value::Object(secrets);
+        let pool = self.script_pool().await?;
+        let run = pool
+            .run(ScriptCall {
+                cache_key: format!("action/{}/{}", bound.action_id, bound.version.id),
+                name: "action".into(),
+                source: gatehouse_scripts::action_source(&bound.version.code),
+                args: vec![
+                    event.clone(),
+                    json!({"trigger": trigger.id(), "handler": trigger.handler()}),
+                ],
+                configuration: Map::new(),
+                secrets: masks,
+            })
+            .await;
+        event["secrets"] = json!({});
+        tracing::debug!(
+            action = %bound.action_name,
+            trigger = trigger.id(),
+            elapsed_ms = run.elapsed_ms,
+            "action ran"
+        );
+        match run.outcome {
+            Ok(Some(value)) => serde_json::from_value(value).map_err(|e| ActionFailure::Failed {
+                description: format!(
+                    "The action '{}' answered something unreadable: {e}",
+                    bound.action_name
+                ),
+                busy: false,
+            }),
+            Ok(None) => Ok(ActionCommands::default()),
+            Err(error) => Err(ActionFailure::Failed {
+                description: failure_description(&bound.action_name, &error),
+                busy: matches!(error, ScriptError::Busy),
+            }),
+        }
+    }
+
+    /// Records why a flow's actions stopped it, naming the action (`f`, Auth0's failed login).
+    async fn record_action_stop(&self, mut event: LogEvent, failure: &ActionFailure) {
+        let description = match failure {
+            ActionFailure::Denied(d) => d.reason.clone(),
+            ActionFailure::Failed { description, .. } => description.clone(),
+            ActionFailure::Service(_) => return,
+        };
+        event.kind = codes::FAILED_LOGIN.into();
+        event.description = Some(description);
+        self.record(event).await;
+    }
+
+    /// Runs the post-login actions of a login that has proved its user: their changes to the
+    /// tokens, with the metadata they set already written (once, after the last action, even
+    /// when one denied the login, as Auth0 keeps them). Nothing bound: nothing read but the
+    /// cached (empty) binding list.
+    pub(crate) async fn run_post_login(
+        &self,
+        facts: &LoginFacts<'_>,
+    ) -> std::result::Result<FlowChanges, ActionFailure> {
+        let bound = self.cached_bindings_of(Trigger::PostLogin).await?;
+        if bound.is_empty() {
+            return Ok(FlowChanges::default());
+        }
+        let mut log = LogEvent {
+            client_id: Some(facts.client.client_id.clone()),
+            user_id: Some(facts.user.user_id.clone()),
+            connection: Some(facts.user.connection.clone()),
+            ip: facts.ip.map(str::to_string),
+            user_agent: facts.user_agent.map(str::to_string),
+            ..Default::default()
+        };
+        let result = self.post_login_actions(facts, &bound).await;
+        let changes = match result {
+            Ok(changes) => changes,
+            Err(failure) => {
+                log.details.insert("trigger".into(), json!("post-login"));
+                self.record_action_stop(log, &failure).await;
+                return Err(failure);
+            }
+        };
+        if let Some(denial) = &changes.denied {
+            log.details.insert("trigger".into(), json!("post-login"));
+            let failure = ActionFailure::Denied(denial.clone());
+            self.record_action_stop(log, &failure).await;
+            return Err(failure);
+        }
+        Ok(changes)
+    }
+
+    async fn post_login_actions(
+        &self,
+        facts: &LoginFacts<'_>,
+        bound: &[BoundAction],
+    ) -> std::result::Result<FlowChanges, ActionFailure> {
+        let mut event = self.post_login_event(facts).await?;
+        let mut changes = FlowChanges::default();
+        for action in bound {
+            let commands = self
+                .run_bound(action, Trigger::PostLogin, &mut event)
+                .await?;
+            // Later actions see the metadata earlier ones set.
+            for (field, set) in [
+                ("app_metadata", &commands.app_metadata),
+                ("user_metadata", &commands.user_metadata),
+            ] {
+                if let Some(Value::Object(doc)) = event["user"].get_mut(field) {
+                    for (k, v) in set {
+                        if v.is_null() {
+                            doc.remove(k);
+                        } else {
+                            doc.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            changes.merge(commands);
+            if changes.denied.is_some() {
+                break;
+            }
+        }
+        self.write_action_metadata(facts.user, &mut changes).await?;
+        Ok(changes)
+    }
+
+    /// Writes the metadata the actions set, in one update; a value the metadata rules refuse
+    /// (a key with `.` or `$`, a reserved key) fails the login with the rule's words.
+    async fn write_action_metadata(
+        &self,
+        user: &User,
+        changes: &mut FlowChanges,
+    ) -> std::result::Result<(), ActionFailure> {
+        if changes.app_metadata.is_empty() && changes.user_metadata.is_empty() {
+            return Ok(());
+        }
+        let mut body = Map::new();
+        if !changes.app_metadata.is_empty() {
+            body.insert(
+                "app_metadata".into(),
+                Value::Object(std::mem::take(&mut changes.app_metadata)),
+            );
+        }
+        if !changes.user_metadata.is_empty() {
+            body.insert(
+                "user_metadata".into(),
+                Value::Object(std::mem::take(&mut changes.user_metadata)),
+            );
+        }
+        let refused = |message: String| ActionFailure::Failed {
+            description: format!("The metadata set by the login's actions was refused: {message}"),
+            busy: false,
+        };
+        let patch = Payload::from_value(Value::Object(body))
+            .and_then(UserPatch::from_payload)
+            .map_err(|e| refused(e.message))?;
+        match self.update_user(&user.user_id, patch).await {
+            Ok(_) => Ok(()),
+            Err(ServiceError::InvalidBody(e)) => Err(refused(e.message)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Auth0's post-login `event` (secrets are added per action).
+    async fn post_login_event(&self, facts: &LoginFacts<'_>) -> Result<Value> {
+        let user = facts.user;
+        let connection = self.cached_connection(&user.connection).await?;
+        let roles: Vec<String> = self
+            .inner
+            .authorization
+            .effective_access(
+                self.tenant(),
+                &user.user_id,
+                &user.connection,
+                &crate::authorization::idp_groups(user),
+                None,
+            )
+            .await?
+            .roles
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        let requested: Vec<&str> = facts.scope.unwrap_or("").split_whitespace().collect();
+        let now = gatehouse_core::time::iso8601(self.now());
+        let method = if facts.protocol == "oauth2-refresh-token" {
+            "refresh_token"
+        } else {
+            "pwd"
+        };
+        Ok(json!({
+            "user": user.to_json(),
+            "client": {
+                "client_id": facts.client.client_id,
+                "name": facts.client.settings.name,
+                "metadata": facts.client.settings.client_metadata,
+            },
+            "connection": connection.as_ref().map(|c| json!({
+                "id": c.id,
+                "name": c.settings.name,
+                "strategy": c.settings.strategy,
+                "metadata": c.settings.metadata,
+            })),
+            "request": request_of(facts.ip, facts.user_agent, &self.host()),
+            "transaction": {
+                "protocol": facts.protocol,
+                "requested_scopes": requested,
+                "redirect_uri": facts.redirect_uri,
+                "state": facts.state,
+                "response_type": facts.response_type.map(|r| r.split_whitespace().collect::<Vec<_>>()),
+                "prompt": [],
+                "acr_values": [],
+                "ui_locales": [],
+                "metadata": {},
+            },
+            "authorization": { "roles": roles },
+            "stats": { "logins_count": user.logins_count },
+            "authentication": { "methods": [{ "name": method, "timestamp": now }] },
+            "resource_server": facts.audience.map(|a| json!({ "identifier": a })),
+            "session": facts.session_id.map(|s| json!({ "id": s })),
+            "tenant": { "id": self.tenant() },
+            "secrets": {},
+        }))
+    }
+
+    /// Runs the credentials-exchange actions of a client-credentials grant: their claims for
+    /// the access token, or the error one of them chose.
+    pub(crate) async fn run_credentials_exchange(
+        &self,
+        client: &StoredClient,
+        api: &StoredResourceServer,
+        scope: &str,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> std::result::Result<FlowChanges, ActionFailure> {
+        let bound = self
+            .cached_bindings_of(Trigger::CredentialsExchange)
+            .await?;
+        if bound.is_empty() {
+            return Ok(FlowChanges::default());
+        }
+        let mut event = json!({
+            "client": {
+                "client_id": client.client_id,
+                "name": client.settings.name,
+                "metadata": client.settings.client_metadata,
+            },
+            "resource_server": { "identifier": api.settings.identifier },
+            "request": request_of(ip, user_agent, &self.host()),
+            "transaction": { "requested_scopes": scope.split_whitespace().collect::<Vec<_>>() },
+            "accessToken": { "scope": scope.split_whitespace().collect::<Vec<_>>() },
+            "tenant": { "id": self.tenant() },
+            "secrets": {},
+        });
+        // The grant's failed-exchange event carries the description, which names the action.
+        let mut changes = FlowChanges::default();
+        for action in bound.iter() {
+            let commands = self
+                .run_bound(action, Trigger::CredentialsExchange, &mut event)
+                .await?;
+            changes.merge(commands);
+            if let Some(mut denial) = changes.denied.take() {
+                if !EXCHANGE_DENY_CODES.contains(&denial.code.as_str()) {
+                    denial.code = "access_denied".into();
+                }
+                return Err(ActionFailure::Denied(denial));
+            }
+        }
+        Ok(changes)
+    }
+
+    /// `POST /api/v2/actions/actions/{id}/test`: runs the draft with the given event (its
+    /// first supported trigger's handler; the action's own secrets in `event.secrets`);
+    /// nothing is written, whatever the commands say.
+    pub async fn test_action(&self, id: &str, event: Map<String, Value>) -> Result<ActionTrial> {
+        let action = self.get_action(id).await?;
+        let trigger = action
+            .supported_triggers
+            .iter()
+            .find_map(|t| Trigger::parse(&t.id))
+            .unwrap_or(Trigger::PostLogin);
+        let bound = BoundAction {
+            binding_id: String::new(),
+            action_id: action.id.clone(),
+            action_name: action.name.clone(),
+            version: gatehouse_store::StoredActionVersion {
+                id: format!("draft-{}", action.updated_at),
+                action_id: action.id.clone(),
+                number: 0,
+                code: action.code.clone(),
+                runtime: action.runtime.clone(),
+                supported_triggers: action.supported_triggers.clone(),
+                dependencies: action.dependencies.clone(),
+                secrets: action.secrets.clone(),
+                created_at: action.updated_at,
+            },
+        };
+        let secrets = self.open_secrets(&bound.action_id, &bound.version.secrets)?;
+        let masks: Vec<String> = secrets
+            .values()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        let mut event = Value::Object(event);
+        event["secrets"] = Value::Object(secrets);
+        let pool = self.script_pool().await?;
+        let run = pool
+            .run(ScriptCall {
+                cache_key: format!("action-test/{}", action.id),
+                name: "action".into(),
+                source: gatehouse_scripts::action_source(&action.code),
+                args: vec![
+                    event,
+                    json!({"trigger": trigger.id(), "handler": trigger.handler()}),
+                ],
+                configuration: Map::new(),
+                secrets: masks,
+            })
+            .await;
+        Ok(ActionTrial {
+            result: match run.outcome {
+                Ok(v) => Ok(v.unwrap_or(Value::Null)),
+                Err(e) => Err(failure_description(&action.name, &e)),
+            },
+            console: run.console,
+            elapsed_ms: run.elapsed_ms,
+        })
+    }
+}

@@ -1,0 +1,66 @@
+-- Actions (issue 21): customers' code bound to the points of a flow. An action holds its
+-- draft; deploying it copies the draft into a numbered version, and bindings run the
+-- action's deployed version, in `position` order. Secrets are sealed (AES-GCM) before they
+-- reach these tables. Writes to actions and bindings move the configuration version, so every
+-- node's token path sees a new binding or deployment on its next request.
+CREATE TABLE actions (
+    tenant_id           TEXT NOT NULL,
+    id                  TEXT NOT NULL,
+    name                TEXT NOT NULL,
+    code                TEXT NOT NULL,
+    runtime             TEXT NOT NULL,
+    supported_triggers  TEXT NOT NULL,
+    dependencies        TEXT NOT NULL,
+    secrets             TEXT NOT NULL,
+    deployed_version    TEXT,
+    created_at          BIGINT NOT NULL,
+    updated_at          BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, name)
+);
+CREATE TABLE action_versions (
+    tenant_id           TEXT NOT NULL,
+    id                  TEXT NOT NULL,
+    action_id           TEXT NOT NULL,
+    number              BIGINT NOT NULL,
+    code                TEXT NOT NULL,
+    runtime             TEXT NOT NULL,
+    supported_triggers  TEXT NOT NULL,
+    dependencies        TEXT NOT NULL,
+    secrets             TEXT NOT NULL,
+    created_at          BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, action_id, number)
+);
+CREATE TABLE action_bindings (
+    tenant_id     TEXT NOT NULL,
+    trigger_id    TEXT NOT NULL,
+    position      BIGINT NOT NULL,
+    id            TEXT NOT NULL,
+    action_id     TEXT NOT NULL,
+    display_name  TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, trigger_id, position)
+);
+CREATE INDEX action_bindings_by_action ON action_bindings (tenant_id, action_id);
+
+CREATE TRIGGER actions_config_insert AFTER INSERT ON actions BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER actions_config_update AFTER UPDATE ON actions BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER actions_config_delete AFTER DELETE ON actions BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = OLD.tenant_id;
+END;
+
+CREATE TRIGGER action_bindings_config_insert AFTER INSERT ON action_bindings BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER action_bindings_config_update AFTER UPDATE ON action_bindings BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER action_bindings_config_delete AFTER DELETE ON action_bindings BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = OLD.tenant_id;
+END;
