@@ -18,7 +18,7 @@
   if (meta.trigger === 'credentials-exchange') {
     api.access = {
       deny(code, reason) {
-        out.deny = { code: String(code), reason: reason === undefined ? String(code) : String(reason) };
+        if (out.deny === null) out.deny = { code: String(code), reason: reason === undefined ? String(code) : String(reason) };
         return api;
       },
     };
@@ -27,7 +27,11 @@
     };
   } else {
     api.access = {
-      deny(reason) { out.deny = { code: 'access_denied', reason: reason === undefined ? 'Access denied' : String(reason) }; return api; },
+      // The first denial of a run is the one the user hears about.
+      deny(reason) {
+        if (out.deny === null) out.deny = { code: 'access_denied', reason: reason === undefined ? 'Access denied' : String(reason) };
+        return api;
+      },
     };
     api.idToken = {
       setCustomClaim(name, value) { out.id_claims[keyOf(name, 'the claim name')] = plain(value); return api; },

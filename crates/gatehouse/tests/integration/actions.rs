@@ -650,3 +650,187 @@ async fn the_management_api_keeps_actions_versions_and_bindings() {
         .await
         .assert_error(404, "inexistent_trigger");
 }
+
+/// One of Auth0's published actions, unchanged (tests/fixtures/actions/README.md names where
+/// each comes from).
+fn published(file: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../../tests/fixtures/actions/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth0s_published_actions_run_unchanged() {
+    let mut s = TestServer::start().await;
+    let c = s
+        .post(
+            "/api/v2/clients",
+            json!({"name": "My SPA", "app_type": "regular_web", "callbacks": [CALLBACK],
+                   "grant_types": [REALM, "client_credentials"]}),
+        )
+        .await;
+    let c = c.assert_status(201).clone();
+    let (cid, secret) = (
+        c["client_id"].as_str().unwrap().to_string(),
+        c["client_secret"].as_str().unwrap().to_string(),
+    );
+    s.post(
+        "/api/v2/resource-servers",
+        json!({"identifier": "https://api.example", "scopes": [{"value": "foo"}, {"value": "bar"}]}),
+    )
+    .await
+    .assert_status(201);
+    s.post(
+        "/api/v2/client-grants",
+        json!({"client_id": cid, "audience": "https://api.example", "scope": ["foo"]}),
+    )
+    .await
+    .assert_status(201);
+    let ada = s
+        .create_user(
+            "ada@example.org",
+            json!({"email_verified": true,
+                   "user_metadata": {"favorite_color": "vert émeraude", "preferred_contact": "email"}}),
+        )
+        .await;
+    s.create_user("bob@example.com", json!({"email_verified": true}))
+        .await;
+    s.create_user("cy@example.org", json!({"email_verified": false}))
+        .await;
+    s.create_user("dee@evil.example", json!({"email_verified": true}))
+        .await;
+    let role = s
+        .post("/api/v2/roles", json!({"name": "Rédacteur"}))
+        .await
+        .assert_status(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.post(
+        &format!(
+            "/api/v2/users/{}/roles",
+            enc(ada["user_id"].as_str().unwrap())
+        ),
+        json!({"roles": [role]}),
+    )
+    .await
+    .assert_status(204);
+
+    let chain = [
+        (
+            "Email verified",
+            "template-email-verified-post-login.js",
+            json!([]),
+        ),
+        (
+            "Deny for My SPA",
+            "post-login-deny-email-domain-for-client.js",
+            json!([]),
+        ),
+        (
+            "Domain allow-list",
+            "template-simple-domain-allowlist-post-login.js",
+            json!([{"name": "ALLOWED_DOMAINS", "value": "example.org, Example.com"}]),
+        ),
+        (
+            "Roles in tokens",
+            "post-login-add-roles-to-tokens.js",
+            json!([]),
+        ),
+        (
+            "Metadata claims",
+            "post-login-user-metadata-claims.js",
+            json!([]),
+        ),
+        (
+            "Claims and scopes",
+            "post-login-custom-claims-and-scopes.js",
+            json!([]),
+        ),
+        (
+            "Email in access token",
+            "template-add-email-to-access-token-post-login.js",
+            json!([{"name": "NAMESPACE", "value": "https://ns.example"}]),
+        ),
+    ];
+    for (name, file, secrets) in &chain {
+        deployed_action(
+            &mut s,
+            name,
+            "post-login",
+            &published(file),
+            secrets.clone(),
+        )
+        .await;
+    }
+    let names: Vec<&str> = chain.iter().map(|(n, _, _)| *n).collect();
+    bind(&mut s, "post-login", &names).await;
+    deployed_action(
+        &mut s,
+        "Request IP",
+        "credentials-exchange",
+        &published("credentials-exchange-request-ip-claim.js"),
+        json!([]),
+    )
+    .await;
+    bind(&mut s, "credentials-exchange", &["Request IP"]).await;
+
+    let extra = json!({"audience": "https://api.example", "scope": "openid foo"});
+    let ok = realm_login(&s, &cid, &secret, "ada@example.org", extra.clone()).await;
+    let ok = ok.assert_status(200).clone();
+    let id = verified(&s, ok["id_token"].as_str().unwrap()).await;
+    let access = verified(&s, ok["access_token"].as_str().unwrap()).await;
+    assert_eq!(id["https://my-app.example.com/roles"], json!(["Rédacteur"]));
+    assert_eq!(
+        access["https://my-app.example.com/roles"],
+        json!(["Rédacteur"])
+    );
+    assert_eq!(
+        id["https://myapp.example.com/favorite_color"],
+        "vert émeraude"
+    );
+    assert_eq!(id["https://myapp.example.com/preferred_contact"], "email");
+    assert_eq!(access["https://foo/bar"], "value");
+    assert_eq!(id["https://fiz/baz"], "some other value");
+    assert_eq!(access["https://ns.example/email"], "ada@example.org");
+    let scopes: Vec<&str> = access["scope"].as_str().unwrap().split(' ').collect();
+    assert!(
+        scopes.contains(&"foo") && scopes.contains(&"bar"),
+        "{scopes:?}"
+    );
+
+    for (user, reason) in [
+        ("bob@example.com", "Access to My SPA is not allowed."),
+        (
+            "cy@example.org",
+            "Please verify your email before logging in.",
+        ),
+        ("dee@evil.example", "Email domain is prohibited"),
+    ] {
+        let r = realm_login(&s, &cid, &secret, user, extra.clone()).await;
+        assert_eq!(r.status.as_u16(), 403, "{user}: {}", r.body);
+        assert_eq!(r.body["error"], "access_denied");
+        assert_eq!(r.body["error_description"], reason, "{user}");
+    }
+
+    let r = s
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": "client_credentials", "client_id": cid, "client_secret": secret,
+                        "audience": "https://api.example"})),
+        )
+        .await;
+    let token = r.assert_status(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let claims = verified(&s, &token).await;
+    assert_eq!(
+        claims["https://my-api.exampleco.com/request-ip"],
+        "127.0.0.1"
+    );
+}
