@@ -550,6 +550,10 @@ pub struct FlowChanges {
     pub primary_user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub denied: Option<Denial>,
+    /// The access token's whole scope, when a rule set `context.accessToken.scope`; actions'
+    /// additions and removals apply after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_scopes: Option<Vec<String>>,
 }
 
 impl FlowChanges {
@@ -591,12 +595,16 @@ impl FlowChanges {
     pub fn touches_tokens(&self) -> bool {
         !(self.id_claims.is_empty()
             && self.access_claims.is_empty()
+            && self.set_scopes.is_none()
             && self.add_scopes.is_empty()
             && self.remove_scopes.is_empty())
     }
 
     /// The scope list after the actions' additions and removals, in order.
     pub fn apply_to_scopes(&self, scopes: &mut Vec<String>) {
+        if let Some(set) = &self.set_scopes {
+            scopes.clone_from(set);
+        }
         scopes.retain(|s| !self.remove_scopes.contains(s));
         for s in &self.add_scopes {
             if !scopes.contains(s) {

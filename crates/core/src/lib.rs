@@ -22,6 +22,7 @@ pub mod password_policy;
 pub mod payload;
 pub mod redirect;
 pub mod resource_server;
+pub mod rules;
 pub mod scopes;
 pub mod search;
 pub mod tenant_settings;

@@ -30,6 +30,13 @@ pub const READ_ACTIONS: &str = "read:actions";
 pub const CREATE_ACTIONS: &str = "create:actions";
 pub const UPDATE_ACTIONS: &str = "update:actions";
 pub const DELETE_ACTIONS: &str = "delete:actions";
+pub const READ_RULES: &str = "read:rules";
+pub const CREATE_RULES: &str = "create:rules";
+pub const UPDATE_RULES: &str = "update:rules";
+pub const DELETE_RULES: &str = "delete:rules";
+pub const READ_RULES_CONFIGS: &str = "read:rules_configs";
+pub const UPDATE_RULES_CONFIGS: &str = "update:rules_configs";
+pub const DELETE_RULES_CONFIGS: &str = "delete:rules_configs";
 /// Starting a login as another user (`POST /users/{user_id}/impersonate`). Gatehouse's own
 /// name: Auth0 reserved its impersonation API to the tenant's global client.
 pub const IMPERSONATE_USERS: &str = "impersonate:users";
@@ -130,6 +137,13 @@ pub const ALL_MANAGEMENT_SCOPES: &[&str] = &[
     CREATE_ACTIONS,
     UPDATE_ACTIONS,
     DELETE_ACTIONS,
+    READ_RULES,
+    CREATE_RULES,
+    UPDATE_RULES,
+    DELETE_RULES,
+    READ_RULES_CONFIGS,
+    UPDATE_RULES_CONFIGS,
+    DELETE_RULES_CONFIGS,
 ];
 
 /// Every scope the Management API defines: the bootstrap client's, the opt-in ones and the

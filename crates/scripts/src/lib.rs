@@ -17,7 +17,7 @@ mod pool;
 mod syntax;
 mod worker;
 
-pub use actions::action_source;
+pub use actions::{action_source, rule_source};
 pub use hosts::AllowedHosts;
 pub use outcome::{CallbackError, ErrorClass, ScriptError, ScriptRun};
 pub use pool::{SandboxLimits, ScriptCall, ScriptPool};

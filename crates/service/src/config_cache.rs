@@ -10,6 +10,7 @@
 //! database as before.
 
 use crate::Gatehouse;
+use crate::actions::rules::LoginRules;
 use crate::error::{Result, ServiceError};
 use gatehouse_core::actions::Trigger;
 use gatehouse_core::tenant_settings::TenantSettings;
@@ -47,6 +48,8 @@ struct Entries {
     es256_in_use: Option<bool>,
     /// Each trigger's bound actions with their deployed code, in run order.
     bound_actions: HashMap<Trigger, Arc<Vec<BoundAction>>>,
+    /// The enabled rules in order, with the rules-config values.
+    login_rules: Option<Arc<LoginRules>>,
 }
 
 impl ConfigCache {
@@ -271,6 +274,20 @@ impl Gatehouse {
         cache.keep(v, |e| {
             e.bound_actions.insert(trigger, found.clone());
         });
+        Ok(found)
+    }
+
+    /// The enabled rules and rules-config values, from the cache inside a view.
+    pub(crate) async fn cached_login_rules(&self) -> Result<Arc<LoginRules>> {
+        let Some(v) = view() else {
+            return self.read_login_rules().await;
+        };
+        let cache = &self.inner.config_cache;
+        if let Some(hit) = cache.lookup(v, |e| e.login_rules.clone()) {
+            return Ok(hit);
+        }
+        let found = self.read_login_rules().await?;
+        cache.keep(v, |e| e.login_rules = Some(found.clone()));
         Ok(found)
     }
 

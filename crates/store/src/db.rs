@@ -142,9 +142,9 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 19,
-        name: "actions",
-        sqlite: include_str!("../migrations/sqlite/0019_actions.sql"),
-        postgres: include_str!("../migrations/postgres/0019_actions.sql"),
+        name: "actions_and_rules",
+        sqlite: include_str!("../migrations/sqlite/0019_actions_and_rules.sql"),
+        postgres: include_str!("../migrations/postgres/0019_actions_and_rules.sql"),
     },
 ];
 

@@ -19,6 +19,7 @@ mod logs;
 mod outbox;
 mod refresh_tokens;
 mod resource_servers;
+mod rules;
 pub mod search;
 mod sessions;
 mod tenants;
@@ -47,6 +48,7 @@ pub use outbox::{
 };
 pub use refresh_tokens::{RefreshToken, RefreshTokenStore};
 pub use resource_servers::{ResourceServerStore, StoredResourceServer};
+pub use rules::{RuleStore, StoredRule};
 pub use sessions::{
     AuthorizationCode, AuthorizationCodeStore, BrowserSession, SessionKind, SessionStore,
     UpstreamStateStore, UserGrantStore,

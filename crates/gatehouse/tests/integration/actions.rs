@@ -834,3 +834,242 @@ async fn auth0s_published_actions_run_unchanged() {
         "127.0.0.1"
     );
 }
+
+/// Rules in order 1, 2, 3 (created out of order), one disabled that would fail every login.
+const RULE_FIRST: &str = r#"function first(user, context, callback) {
+  context.idToken['https://gatehouse.example/order'] = ['first'];
+  callback(null, user, context);
+}"#;
+
+const RULE_SECOND: &str = r#"function second(user, context, callback) {
+  const ns = 'https://gatehouse.example/';
+  context.idToken[ns + 'order'].push('second');
+  // app_metadata's keys are also on the user's root, as in Auth0.
+  context.idToken[ns + 'plan'] = user.plan;
+  context.accessToken[ns + 'greeting'] = configuration.GREETING;
+  context.idToken[ns + 'protocol'] = context.protocol;
+  context.idToken['sub'] = 'auth0|forged';
+  user.user_metadata = user.user_metadata || {};
+  user.user_metadata.rule_runs = (user.user_metadata.rule_runs || 0) + 1;
+  auth0.users.updateUserMetadata(user.user_id, user.user_metadata)
+    .then(function () { callback(null, user, context); })
+    .catch(function (err) { callback(err); });
+}"#;
+
+const RULE_THIRD: &str = r#"function third(user, context, callback) {
+  if (context.clientName === 'Blocked app') {
+    return callback(new UnauthorizedError('Blocked by a rule for ' + context.clientName));
+  }
+  if (context.clientMetadata.narrow === 'yes') {
+    context.accessToken.scope = ['read:things'];
+  }
+  callback(null, user, context);
+}"#;
+
+const RULE_DISABLED: &str =
+    "function broken(user, context, callback) { callback(new Error('must never run')); }";
+
+const AFTER_RULES_ACTION: &str = r#"exports.onExecutePostLogin = async (event, api) => {
+  api.idToken.setCustomClaim('https://gatehouse.example/rule_runs_seen', event.user.user_metadata.rule_runs);
+};"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_run_in_order_before_actions() {
+    let mut s = TestServer::start().await;
+    s.post(
+        "/api/v2/resource-servers",
+        json!({"identifier": "https://api.example",
+               "scopes": [{"value": "read:things"}, {"value": "write:things"}]}),
+    )
+    .await
+    .assert_status(201);
+    let (cid, secret) = app(&mut s, json!({"narrow": "yes"})).await;
+    let blocked = s
+        .post(
+            "/api/v2/clients",
+            json!({"name": "Blocked app", "callbacks": [CALLBACK],
+                   "grant_types": [REALM, "authorization_code"]}),
+        )
+        .await;
+    let blocked = blocked.assert_status(201).clone();
+    let user = s
+        .create_user(
+            "rita@example.com",
+            json!({"app_metadata": {"plan": "gold"}}),
+        )
+        .await;
+    let uid = user["user_id"].as_str().unwrap().to_string();
+
+    for (name, script, order, enabled) in [
+        ("Third", RULE_THIRD, 30, true),
+        ("First", RULE_FIRST, 10, true),
+        ("Broken", RULE_DISABLED, 5, false),
+        ("Second", RULE_SECOND, 20, true),
+    ] {
+        let r = s
+            .post(
+                "/api/v2/rules",
+                json!({"name": name, "script": script, "order": order, "enabled": enabled}),
+            )
+            .await;
+        let r = r.assert_status(201);
+        assert_eq!(r["stage"], "login_success");
+        assert!(r["id"].as_str().unwrap().starts_with("rul_"));
+    }
+    s.put_json(
+        "/api/v2/rules-configs/GREETING",
+        json!({"value": "Grüß dich"}),
+    )
+    .await
+    .assert_status(200);
+    deployed_action(
+        &mut s,
+        "After rules",
+        "post-login",
+        AFTER_RULES_ACTION,
+        json!([]),
+    )
+    .await;
+    bind(&mut s, "post-login", &["After rules"]).await;
+
+    let r = realm_login(
+        &s,
+        &cid,
+        &secret,
+        "rita@example.com",
+        json!({"audience": "https://api.example", "scope": "openid read:things write:things"}),
+    )
+    .await;
+    let body = r.assert_status(200).clone();
+    let id = verified(&s, body["id_token"].as_str().unwrap()).await;
+    assert_eq!(id[format!("{NS}/order")], json!(["first", "second"]));
+    assert_eq!(id[format!("{NS}/plan")], "gold");
+    assert_eq!(id[format!("{NS}/protocol")], "oauth2-password");
+    assert_eq!(id["sub"], uid.as_str(), "a restricted claim is dropped");
+    assert_eq!(
+        id[format!("{NS}/rule_runs_seen")],
+        1,
+        "actions run after rules"
+    );
+    let access = verified(&s, body["access_token"].as_str().unwrap()).await;
+    assert_eq!(access[format!("{NS}/greeting")], "Grüß dich");
+    assert_eq!(
+        access["scope"], "read:things",
+        "context.accessToken.scope replaces the scope"
+    );
+    let stored = s.get(&format!("/api/v2/users/{}", enc(&uid))).await;
+    assert_eq!(stored.assert_status(200)["user_metadata"]["rule_runs"], 1);
+
+    // UnauthorizedError goes to the application as `unauthorized`, with the rule's message.
+    let r = realm_login(
+        &s,
+        blocked["client_id"].as_str().unwrap(),
+        blocked["client_secret"].as_str().unwrap(),
+        "rita@example.com",
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 401, "{}", r.body);
+    assert_eq!(r.body["error"], "unauthorized");
+    assert_eq!(
+        r.body["error_description"],
+        "Blocked by a rule for Blocked app"
+    );
+    let url = format!(
+        "/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s1",
+        blocked["client_id"].as_str().unwrap(),
+        enc(CALLBACK)
+    );
+    let mut b = Browser::new(&s.url);
+    let page = b.visit(&url).await;
+    let answer = b.submit_login(&page, "rita@example.com", PASSWORD).await;
+    assert_eq!(
+        answer.callback_param("error").as_deref(),
+        Some("unauthorized")
+    );
+    assert_eq!(answer.callback_param("state").as_deref(), Some("s1"));
+
+    // The rules-config value is never read back.
+    let keys = s.get("/api/v2/rules-configs").await;
+    assert_eq!(
+        keys.assert_status(200).clone(),
+        json!([{"key": "GREETING"}])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rules_api_answers_as_auth0s() {
+    let mut s = TestServer::start().await;
+    let script = "function (user, context, callback) { callback(null, user, context); }";
+    let a = s
+        .post("/api/v2/rules", json!({"name": "Rule A", "script": script}))
+        .await;
+    let a = a.assert_status(201).clone();
+    assert_eq!(
+        (a["order"].clone(), a["enabled"].clone()),
+        (json!(1), json!(true))
+    );
+    let b = s
+        .post("/api/v2/rules", json!({"name": "Rule-B", "script": script}))
+        .await;
+    assert_eq!(b.assert_status(201)["order"], 2, "a new rule goes last");
+    let taken_name = s
+        .post(
+            "/api/v2/rules",
+            json!({"name": "Rule A", "script": script, "order": 9}),
+        )
+        .await
+        .assert_error(409, "auth0_idp_error");
+    assert!(taken_name.contains("same name"), "{taken_name}");
+    let taken_order = s
+        .post(
+            "/api/v2/rules",
+            json!({"name": "Rule C", "script": script, "order": 1}),
+        )
+        .await
+        .assert_error(409, "auth0_idp_error");
+    assert!(taken_order.contains("same order"), "{taken_order}");
+    for bad in [
+        json!({"name": "Règle", "script": script}),
+        json!({"name": "ok", "script": "function (user, context, callback) {"}),
+        json!({"name": "ok", "script": script, "stage": "pre_authorize"}),
+        json!({"name": "ok"}),
+    ] {
+        s.post("/api/v2/rules", bad)
+            .await
+            .assert_error(400, "invalid_body");
+    }
+    let id = a["id"].as_str().unwrap();
+    let patched = s
+        .patch(
+            &format!("/api/v2/rules/{id}"),
+            json!({"enabled": false, "order": 7}),
+        )
+        .await;
+    assert_eq!(patched.assert_status(200)["enabled"], false);
+    let enabled = s
+        .get("/api/v2/rules?enabled=true&include_totals=true")
+        .await;
+    let enabled = enabled.assert_status(200).clone();
+    assert_eq!(enabled["total"], 1);
+    assert_eq!(enabled["rules"][0]["name"], "Rule-B");
+    let only = s
+        .get(&format!("/api/v2/rules/{id}?fields=name,order"))
+        .await;
+    assert_eq!(
+        only.assert_status(200).clone(),
+        json!({"name": "Rule A", "order": 7})
+    );
+    s.delete(&format!("/api/v2/rules/{id}"))
+        .await
+        .assert_status(204);
+    s.get(&format!("/api/v2/rules/{id}"))
+        .await
+        .assert_error(404, "inexistent_rule");
+    s.put_json("/api/v2/rules-configs/bad%20key", json!({"value": "x"}))
+        .await
+        .assert_error(400, "invalid_body");
+    s.delete("/api/v2/rules-configs/MISSING")
+        .await
+        .assert_error(404, "inexistent_rules_config");
+}

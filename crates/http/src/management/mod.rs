@@ -13,6 +13,7 @@ mod openapi;
 pub mod render;
 mod resource_servers;
 mod roles;
+mod rules;
 mod signing_keys;
 mod tenant_settings;
 mod tickets;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(jobs::router())
         .merge(signing_keys::router())
         .merge(actions::router())
+        .merge(rules::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state, authenticate));
     // The description is public, as Auth0's is: it is the one route without a token.

@@ -554,6 +554,30 @@ fn operations() -> Vec<Op> {
                         "value": {"type": "string", "minLength": 1}}},
                     "display_name": {"type": "string"}}}}}}))
             .ok(200, json!({"type": "object", "required": ["bindings"], "properties": {"bindings": array_of(schema_ref("ActionBinding"))}})),
+        // rules
+        op("get", "/rules", "get_rules", "List rules in run order", &[&[READ_RULES]])
+            .query(&["enabled"])
+            .query(PAGE)
+            .query(PROJECTION)
+            .ok(200, paged("Rule", "rules")),
+        op("post", "/rules", "post_rules", "Create a rule", &[&[CREATE_RULES]])
+            .body(schema_ref("RuleCreate"))
+            .ok(201, schema_ref("Rule")),
+        op("get", "/rules/{id}", "get_rules_by_id", "Get a rule", &[&[READ_RULES]])
+            .query(PROJECTION)
+            .ok(200, schema_ref("Rule")),
+        op("patch", "/rules/{id}", "patch_rules_by_id", "Update a rule", &[&[UPDATE_RULES]])
+            .body(schema_ref("RuleUpdate"))
+            .ok(200, schema_ref("Rule")),
+        op("delete", "/rules/{id}", "delete_rules_by_id", "Delete a rule", &[&[DELETE_RULES]])
+            .empty(204),
+        op("get", "/rules-configs", "get_rules_configs", "The rules-config keys (never their values)", &[&[READ_RULES_CONFIGS]])
+            .ok(200, array_of(json!({"type": "object", "required": ["key"], "properties": {"key": {"type": "string"}}}))),
+        op("put", "/rules-configs/{key}", "put_rules_configs_by_key", "Set a rules-config value", &[&[UPDATE_RULES_CONFIGS]])
+            .body(json!({"type": "object", "additionalProperties": false, "required": ["value"], "properties": {"value": {"type": "string", "minLength": 1}}}))
+            .ok(200, json!({"type": "object", "required": ["key", "value"], "properties": {"key": {"type": "string"}, "value": {"type": "string"}}})),
+        op("delete", "/rules-configs/{key}", "delete_rules_configs_by_key", "Delete a rules-config value", &[&[DELETE_RULES_CONFIGS]])
+            .empty(204),
         // tenant settings
         op("get", "/tenants/settings", "get_settings", "The tenant's settings", &[&[READ_TENANT_SETTINGS]])
             .ok(200, schema_ref("TenantSettings")),
@@ -910,6 +934,29 @@ fn schemas() -> Value {
         "required": ["id", "trigger_id", "display_name", "action"],
         "properties": {"id": string(), "trigger_id": string(), "display_name": string(),
             "action": schema_ref("Action"), "created_at": date(), "updated_at": date()}}),
+    );
+    let rule_writable = json!({
+        "name": {"type": "string", "pattern": "^[a-zA-Z0-9]([ \\-a-zA-Z0-9]*[a-zA-Z0-9])?$"},
+        "script": {"type": "string", "minLength": 1},
+        "order": {"type": "integer", "minimum": 0},
+        "enabled": boolean(),
+        "stage": {"type": "string", "enum": ["login_success"]},
+    });
+    s.insert(
+        "RuleCreate".into(),
+        json!({"type": "object", "additionalProperties": false,
+        "required": ["name", "script"], "properties": rule_writable.clone()}),
+    );
+    s.insert(
+        "RuleUpdate".into(),
+        json!({"type": "object", "additionalProperties": false,
+        "minProperties": 1, "properties": rule_writable}),
+    );
+    s.insert(
+        "Rule".into(),
+        json!({"type": "object", "properties": {
+        "id": string(), "name": string(), "script": string(), "order": integer(),
+        "enabled": boolean(), "stage": string()}}),
     );
     s.insert("SigningKey".into(), json!({"type": "object", "required": ["kid", "cert", "current", "next", "previous", "revoked"], "properties": {
         "kid": {"type": "string"}, "cert": {"type": "string"}, "pkcs7": {"type": "string"},

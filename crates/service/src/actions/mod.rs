@@ -1,8 +1,10 @@
-//! Actions in one folder: `mod` (the Management API's use cases: actions with sealed secrets,
-//! deployment into numbered versions, trigger bindings in run order) and `run` (running a
-//! trigger's bound actions in the script sandbox inside a flow, and the API's test run). The
-//! token endpoint and the browser flow call `run`; nothing here knows about either.
+//! Actions and rules in one folder: `mod` (the Management API's use cases: actions with sealed
+//! secrets, deployment into numbered versions, trigger bindings in run order), `rules` (Auth0's
+//! legacy rules and rules-configs, run before a login's actions) and `run` (running a
+//! trigger's rules and bound actions in the script sandbox inside a flow, and the API's test
+//! run). The token endpoint and the browser flow call `run`; nothing here knows about either.
 
+pub(crate) mod rules;
 pub(crate) mod run;
 
 pub use run::{ActionFailure, ActionTrial, LoginFacts};

@@ -4,6 +4,7 @@
 //! once at the end, and a failure or denial recorded in the tenant log with the action's name.
 //! Also the Management API's test run of an action's draft.
 
+use super::rules::LoginRules;
 use crate::{Gatehouse, Result, ServiceError};
 use gatehouse_core::actions::{ActionCommands, Denial, EXCHANGE_DENY_CODES, FlowChanges, Trigger};
 use gatehouse_core::log_event::{LogEvent, codes};
@@ -65,23 +66,23 @@ pub struct ActionTrial {
     pub elapsed_ms: u64,
 }
 
-/// What the sandbox's failure means for the flow, in words that name the action.
-fn failure_description(action: &str, error: &ScriptError) -> String {
+/// What the sandbox's failure means for the flow, in words that name the action (or rule).
+pub(crate) fn failure_description(kind: &str, action: &str, error: &ScriptError) -> String {
     match error {
-        ScriptError::Callback(e) => format!("The action '{action}' failed: {}", e.message),
-        ScriptError::Threw(t) => format!("The action '{action}' failed: {t}"),
+        ScriptError::Callback(e) => format!("The {kind} '{action}' failed: {}", e.message),
+        ScriptError::Threw(t) => format!("The {kind} '{action}' failed: {t}"),
         ScriptError::TimedOut(ms) => {
-            format!("The action '{action}' did not finish within {ms} ms.")
+            format!("The {kind} '{action}' did not finish within {ms} ms.")
         }
-        ScriptError::OutOfMemory(_) => format!("The action '{action}' ran out of memory."),
+        ScriptError::OutOfMemory(_) => format!("The {kind} '{action}' ran out of memory."),
         ScriptError::NoCallback => {
-            format!("The action '{action}' never finished: its handler's promise did not settle.")
+            format!("The {kind} '{action}' never finished: its handler's promise did not settle.")
         }
-        ScriptError::Invalid(t) => format!("The action '{action}' does not compile: {t}"),
+        ScriptError::Invalid(t) => format!("The {kind} '{action}' does not compile: {t}"),
         ScriptError::Busy => {
-            "Too many actions are waiting to run; try again in a moment.".to_string()
+            format!("Too many {kind}s are waiting to run; try again in a moment.")
         }
-        ScriptError::Sandbox(_) => format!("The action '{action}' could not be run."),
+        ScriptError::Sandbox(_) => format!("The {kind} '{action}' could not be run."),
     }
 }
 
@@ -99,8 +100,23 @@ fn request_of(ip: Option<&str>, user_agent: Option<&str>, hostname: &str) -> Val
     })
 }
 
+/// `event.user` with metadata changes applied (`null` removes a key).
+fn see_metadata(event: &mut Value, app: &Map<String, Value>, user: &Map<String, Value>) {
+    for (field, set) in [("app_metadata", app), ("user_metadata", user)] {
+        if let Some(Value::Object(doc)) = event["user"].get_mut(field) {
+            for (k, v) in set {
+                if v.is_null() {
+                    doc.remove(k);
+                } else {
+                    doc.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+}
+
 impl Gatehouse {
-    fn host(&self) -> String {
+    pub(super) fn host(&self) -> String {
         self.config()
             .issuer()
             .trim_end_matches('/')
@@ -153,7 +169,7 @@ impl Gatehouse {
             }),
             Ok(None) => Ok(ActionCommands::default()),
             Err(error) => Err(ActionFailure::Failed {
-                description: failure_description(&bound.action_name, &error),
+                description: failure_description("action", &bound.action_name, &error),
                 busy: matches!(error, ScriptError::Busy),
             }),
         }
@@ -180,7 +196,8 @@ impl Gatehouse {
         facts: &LoginFacts<'_>,
     ) -> std::result::Result<FlowChanges, ActionFailure> {
         let bound = self.cached_bindings_of(Trigger::PostLogin).await?;
-        if bound.is_empty() {
+        let rules = self.cached_login_rules().await?;
+        if bound.is_empty() && rules.rules.is_empty() {
             return Ok(FlowChanges::default());
         }
         let mut log = LogEvent {
@@ -191,7 +208,7 @@ impl Gatehouse {
             user_agent: facts.user_agent.map(str::to_string),
             ..Default::default()
         };
-        let result = self.post_login_actions(facts, &bound).await;
+        let result = self.post_login_actions(facts, &rules, &bound).await;
         let changes = match result {
             Ok(changes) => changes,
             Err(failure) => {
@@ -212,29 +229,22 @@ impl Gatehouse {
     async fn post_login_actions(
         &self,
         facts: &LoginFacts<'_>,
+        rules: &LoginRules,
         bound: &[BoundAction],
     ) -> std::result::Result<FlowChanges, ActionFailure> {
         let mut event = self.post_login_event(facts).await?;
         let mut changes = FlowChanges::default();
+        // Rules run first, as in Auth0 tenants that have both; actions see their metadata.
+        if !rules.rules.is_empty() {
+            self.run_rules(rules, facts, &event, &mut changes).await?;
+            see_metadata(&mut event, &changes.app_metadata, &changes.user_metadata);
+        }
         for action in bound {
             let commands = self
                 .run_bound(action, Trigger::PostLogin, &mut event)
                 .await?;
             // Later actions see the metadata earlier ones set.
-            for (field, set) in [
-                ("app_metadata", &commands.app_metadata),
-                ("user_metadata", &commands.user_metadata),
-            ] {
-                if let Some(Value::Object(doc)) = event["user"].get_mut(field) {
-                    for (k, v) in set {
-                        if v.is_null() {
-                            doc.remove(k);
-                        } else {
-                            doc.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
-            }
+            see_metadata(&mut event, &commands.app_metadata, &commands.user_metadata);
             changes.merge(commands);
             if changes.denied.is_some() {
                 break;
@@ -307,8 +317,15 @@ impl Gatehouse {
         } else {
             "pwd"
         };
+        // Auth0 always gives both metadata documents, empty or not.
+        let mut user_json = user.to_json();
+        if let Some(root) = user_json.as_object_mut() {
+            for field in ["user_metadata", "app_metadata"] {
+                root.entry(field).or_insert_with(|| json!({}));
+            }
+        }
         Ok(json!({
-            "user": user.to_json(),
+            "user": user_json,
             "client": {
                 "client_id": facts.client.client_id,
                 "name": facts.client.settings.name,
@@ -438,7 +455,7 @@ impl Gatehouse {
         Ok(ActionTrial {
             result: match run.outcome {
                 Ok(v) => Ok(v.unwrap_or(Value::Null)),
-                Err(e) => Err(failure_description(&action.name, &e)),
+                Err(e) => Err(failure_description("action", &action.name, &e)),
             },
             console: run.console,
             elapsed_ms: run.elapsed_ms,

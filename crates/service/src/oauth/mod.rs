@@ -97,6 +97,10 @@ impl From<crate::actions::ActionFailure> for OAuthError {
     fn from(f: crate::actions::ActionFailure) -> Self {
         use crate::actions::ActionFailure;
         match f {
+            // A rule's `UnauthorizedError`.
+            ActionFailure::Denied(d) if d.code == "unauthorized" => {
+                OAuthError::new(401, "unauthorized", d.reason)
+            }
             ActionFailure::Denied(d) => {
                 let error = gatehouse_core::actions::EXCHANGE_DENY_CODES
                     .into_iter()

@@ -431,6 +431,10 @@ impl TestServer {
         let t = self.token().await;
         self.raw(Method::PATCH, path, Some(&t), Some(body)).await
     }
+    pub async fn put_json(&mut self, path: &str, body: Value) -> Response {
+        let t = self.token().await;
+        self.raw(Method::PUT, path, Some(&t), Some(body)).await
+    }
     pub async fn delete(&mut self, path: &str) -> Response {
         let t = self.token().await;
         self.raw(Method::DELETE, path, Some(&t), None).await

@@ -1,4 +1,4 @@
--- Actions (issue 21): customers' code bound to the points of a flow. An action holds its
+-- Actions and rules (issue 21): customers' code bound to the points of a flow. An action holds its
 -- draft; deploying it copies the draft into a numbered version, and bindings run the
 -- action's deployed version, in `position` order. Secrets are sealed (AES-GCM) before they
 -- reach these tables. Writes to actions and bindings move the configuration version, so every
@@ -62,5 +62,48 @@ CREATE TRIGGER action_bindings_config_update AFTER UPDATE ON action_bindings BEG
     UPDATE config_versions SET version = version + 1 WHERE tenant_id = NEW.tenant_id;
 END;
 CREATE TRIGGER action_bindings_config_delete AFTER DELETE ON action_bindings BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = OLD.tenant_id;
+END;
+
+-- Rules (legacy login code) run in `rule_order` before actions; rules-config values are sealed
+-- by the service and never read back through the API.
+CREATE TABLE rules (
+    tenant_id   TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    script      TEXT NOT NULL,
+    rule_order  BIGINT NOT NULL,
+    enabled     BOOLEAN NOT NULL,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, name),
+    UNIQUE (tenant_id, rule_order)
+);
+CREATE TABLE rules_configs (
+    tenant_id   TEXT NOT NULL,
+    config_key  TEXT NOT NULL,
+    sealed      TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, config_key)
+);
+
+CREATE TRIGGER rules_config_insert AFTER INSERT ON rules BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER rules_config_update AFTER UPDATE ON rules BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER rules_config_delete AFTER DELETE ON rules BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = OLD.tenant_id;
+END;
+
+CREATE TRIGGER rules_configs_config_insert AFTER INSERT ON rules_configs BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER rules_configs_config_update AFTER UPDATE ON rules_configs BEGIN
+    UPDATE config_versions SET version = version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER rules_configs_config_delete AFTER DELETE ON rules_configs BEGIN
     UPDATE config_versions SET version = version + 1 WHERE tenant_id = OLD.tenant_id;
 END;

@@ -1,4 +1,4 @@
--- Actions (issue 21): customers' code bound to the points of a flow. An action holds its
+-- Actions and rules (issue 21): customers' code bound to the points of a flow. An action holds its
 -- draft; deploying it copies the draft into a numbered version, and bindings run the
 -- action's deployed version, in `position` order. Secrets are sealed (AES-GCM) before they
 -- reach these tables. Writes to actions and bindings move the configuration version, so every
@@ -49,4 +49,33 @@ CREATE TRIGGER actions_config_changed AFTER INSERT OR UPDATE OR DELETE ON action
     FOR EACH ROW EXECUTE FUNCTION gatehouse_config_changed();
 
 CREATE TRIGGER action_bindings_config_changed AFTER INSERT OR UPDATE OR DELETE ON action_bindings
+    FOR EACH ROW EXECUTE FUNCTION gatehouse_config_changed();
+
+-- Rules (legacy login code) run in `rule_order` before actions; rules-config values are sealed
+-- by the service and never read back through the API.
+CREATE TABLE rules (
+    tenant_id   TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    script      TEXT NOT NULL,
+    rule_order  BIGINT NOT NULL,
+    enabled     BOOLEAN NOT NULL,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, name),
+    UNIQUE (tenant_id, rule_order)
+);
+CREATE TABLE rules_configs (
+    tenant_id   TEXT NOT NULL,
+    config_key  TEXT NOT NULL,
+    sealed      TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, config_key)
+);
+
+CREATE TRIGGER rules_config_changed AFTER INSERT OR UPDATE OR DELETE ON rules
+    FOR EACH ROW EXECUTE FUNCTION gatehouse_config_changed();
+
+CREATE TRIGGER rules_configs_config_changed AFTER INSERT OR UPDATE OR DELETE ON rules_configs
     FOR EACH ROW EXECUTE FUNCTION gatehouse_config_changed();
