@@ -20,6 +20,7 @@ fn call(source: &str) -> ScriptCall {
         args: vec![json!("zoe.okafor@example.com"), json!(PASSWORD)],
         configuration: Map::new(),
         secrets: vec![],
+        keep_warm: false,
     }
 }
 

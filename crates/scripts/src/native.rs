@@ -44,6 +44,22 @@ pub(crate) struct RunContext {
     pub script: String,
 }
 
+/// The run a context's natives serve: swapped at the start of each run of a context kept
+/// warm between runs (`worker`), so the natives installed once always see the current run.
+pub(crate) struct RunSlot(RefCell<Rc<RunContext>>);
+
+impl RunSlot {
+    pub(crate) fn new(run: Rc<RunContext>) -> Self {
+        Self(RefCell::new(run))
+    }
+    pub(crate) fn get(&self) -> Rc<RunContext> {
+        self.0.borrow().clone()
+    }
+    pub(crate) fn set(&self, run: Rc<RunContext>) {
+        *self.0.borrow_mut() = run;
+    }
+}
+
 impl RunContext {
     fn time_left(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
@@ -187,7 +203,7 @@ fn mysql_fail(f: crate::mysql::MySqlFailure) -> String {
 pub(crate) fn install<'js>(
     ctx: &Ctx<'js>,
     state: Rc<RefCell<RunState>>,
-    run: Rc<RunContext>,
+    run: Rc<RunSlot>,
 ) -> rquickjs::Result<()> {
     let gh = Object::new(ctx.clone())?;
 
@@ -220,10 +236,11 @@ pub(crate) fn install<'js>(
     )?;
 
     let s = state.clone();
-    let r = run.clone();
+    let slot = run.clone();
     gh.set(
         "uncaught",
         Function::new(ctx.clone(), move |text: String| {
+            let r = slot.get();
             let mut st = s.borrow_mut();
             if st.settled.is_none() && st.uncaught.is_none() {
                 st.uncaught = Some(r.mask(&text));
@@ -232,10 +249,11 @@ pub(crate) fn install<'js>(
     )?;
 
     let s = state.clone();
-    let r = run.clone();
+    let slot = run.clone();
     gh.set(
         "console",
         Function::new(ctx.clone(), move |level: String, text: String| {
+            let r = slot.get();
             let line: String = r.mask(&text).chars().take(MAX_CONSOLE_LINE).collect();
             tracing::debug!(target: "gatehouse::script", script = %r.script, level = %level, "{line}");
             let mut st = s.borrow_mut();
@@ -370,10 +388,11 @@ pub(crate) fn install<'js>(
         })?,
     )?;
 
-    let r = run.clone();
+    let slot = run.clone();
     gh.set(
         "fetch",
         Function::new(ctx.clone(), move |request: String| {
+            let r = slot.get();
             let request: crate::http::FetchRequest = match serde_json::from_str(&request) {
                 Ok(v) => v,
                 Err(e) => return fail(format!("bad request: {e}"), None),
@@ -390,12 +409,13 @@ pub(crate) fn install<'js>(
         })?,
     )?;
 
-    let r = run.clone();
+    let slot = run.clone();
     gh.set(
         "pg",
         Function::new(
             ctx.clone(),
             move |connection: String, sql: String, params: String| {
+                let r = slot.get();
                 let params: Vec<Value> = match serde_json::from_str(&params) {
                     Ok(v) => v,
                     Err(e) => return fail(format!("bad parameters: {e}"), None),
@@ -427,12 +447,13 @@ pub(crate) fn install<'js>(
         )?,
     )?;
 
-    let r = run;
+    let slot = run;
     gh.set(
         "mysql",
         Function::new(
             ctx.clone(),
             move |url: String, sql: String, params: String| {
+                let r = slot.get();
                 let params: Vec<Value> = match serde_json::from_str(&params) {
                     Ok(v) => v,
                     Err(e) => return fail(format!("bad parameters: {e}"), None),

@@ -57,6 +57,10 @@ pub struct ScriptCall {
     /// Texts masked wherever console output is kept or logged (passwords given as
     /// arguments); configuration values are masked without being listed here.
     pub secrets: Vec<String>,
+    /// Keep this script's context between runs of the same `cache_key` (its top level
+    /// evaluated once): for actions and rules, which run on every login. A run that fails,
+    /// or leaves a timer or promise job behind, starts the next one afresh.
+    pub keep_warm: bool,
 }
 
 struct Job {

@@ -2,7 +2,7 @@
 //! by its interrupt handler, a fresh context per run, and the `global` caches per
 //! connection. A run that hits a limit throws the runtime away; the next run gets a new one.
 
-use crate::native::{self, RunContext, RunState};
+use crate::native::{self, RunContext, RunSlot, RunState};
 use crate::outcome::{ScriptError, ScriptRun};
 use crate::pool::{ScriptCall, Shared};
 use rquickjs::context::EvalOptions;
@@ -22,6 +22,7 @@ const MAX_CACHES: usize = 64;
 
 struct Engine {
     // Declared first so they are dropped before the runtime they live in.
+    warm: HashMap<String, Warm>,
     caches: HashMap<String, Persistent<Object<'static>>>,
     deadline: Rc<Cell<Option<Instant>>>,
     runtime: Runtime,
@@ -38,11 +39,23 @@ impl Engine {
             d.get().is_some_and(|at| Instant::now() >= at)
         })));
         Ok(Self {
+            warm: HashMap::new(),
             caches: HashMap::new(),
             deadline,
             runtime,
         })
     }
+}
+
+/// A context kept between runs of one script (`ScriptCall::keep_warm`): the prelude, the
+/// natives and the script's own top level evaluated once, as Node keeps a module loaded;
+/// each run swaps in its own state and facts and calls the script again. Auth0's actions see
+/// the same (a container keeps its module and globals between executions).
+struct Warm {
+    state: Rc<RefCell<RunState>>,
+    slot: Rc<RunSlot>,
+    script: Persistent<Value<'static>>,
+    context: Context,
 }
 
 pub(crate) struct Worker {
@@ -76,7 +89,11 @@ impl Worker {
             Ok(mut engine) => {
                 let deadline = started + limits.time_limit;
                 engine.deadline.set(Some(deadline));
-                let ending = run_in(&mut engine, &self.shared, call, state.clone(), deadline);
+                let ending = if call.keep_warm {
+                    run_warm(&mut engine, &self.shared, call, &state, deadline)
+                } else {
+                    run_in(&mut engine, &self.shared, call, state.clone(), deadline)
+                };
                 engine.deadline.set(None);
                 // A run that hit a limit may have left the runtime half-done: start over.
                 let keep = matches!(ending, Ending::Settled)
@@ -171,6 +188,133 @@ pub(crate) fn wrapped(source: &str) -> String {
     format!("(function () {{ return ({source}\n); }})")
 }
 
+/// Runs `call` in its warm context (made at its first run), moving what the run recorded
+/// into `out`. The context is kept only when the run settled and left nothing behind (no
+/// pending job or timer that could reach into the next run).
+fn run_warm(
+    engine: &mut Engine,
+    shared: &Arc<Shared>,
+    call: &ScriptCall,
+    out: &Rc<RefCell<RunState>>,
+    deadline: Instant,
+) -> Ending {
+    let limits = &shared.limits;
+    let run = Rc::new(RunContext {
+        shared: shared.clone(),
+        deadline,
+        masks: secrets_of(call),
+        script: call.name.clone(),
+    });
+    if !engine.warm.contains_key(&call.cache_key) {
+        if engine.warm.len() >= MAX_CACHES {
+            engine.warm.clear();
+        }
+        match warm_up(engine, call, run.clone(), deadline, limits) {
+            Ok(warm) => {
+                engine.warm.insert(call.cache_key.clone(), warm);
+            }
+            Err(e) => return Ending::Failed(e),
+        }
+    }
+    let Some(warm) = engine.warm.get(&call.cache_key) else {
+        return Ending::Failed(ScriptError::Sandbox("the warm context is gone".into()));
+    };
+    warm.slot.set(run);
+    *warm.state.borrow_mut() = RunState::default();
+    let started = warm.context.with(|ctx| -> Result<(), ScriptError> {
+        let failed = |ctx: &Ctx<'_>, e: rquickjs::Error| {
+            classify(engine_error_text(ctx, &e), deadline, limits)
+        };
+        let globals = ctx.globals();
+        let configuration = serde_json::Value::Object(call.configuration.clone()).to_string();
+        let configuration = ctx.json_parse(configuration).map_err(|e| failed(&ctx, e))?;
+        globals
+            .set("configuration", configuration)
+            .map_err(|e| failed(&ctx, e))?;
+        let script = warm
+            .script
+            .clone()
+            .restore(&ctx)
+            .map_err(|e| failed(&ctx, e))?;
+        let args = serde_json::Value::Array(call.args.clone()).to_string();
+        let args: Array = ctx
+            .json_parse(args)
+            .and_then(|v| v.get())
+            .map_err(|e| failed(&ctx, e))?;
+        let hidden: Object = globals.get("__gatehouse").map_err(|e| failed(&ctx, e))?;
+        let start: Function = hidden.get("start").map_err(|e| failed(&ctx, e))?;
+        start
+            .call::<_, ()>((script, args))
+            .map_err(|e| failed(&ctx, e))
+    });
+    let ending = match started {
+        Err(e)
+            if !(warm.state.borrow().settled.is_some() && matches!(e, ScriptError::Threw(_))) =>
+        {
+            Ending::Failed(e)
+        }
+        _ => drive(engine, &warm.context, &warm.state, deadline, limits),
+    };
+    let quiet = matches!(ending, Ending::Settled)
+        && !engine.runtime.is_job_pending()
+        && warm
+            .context
+            .with(|ctx| -> rquickjs::Result<f64> {
+                let hidden: Object = ctx.globals().get("__gatehouse")?;
+                let next: Function = hidden.get("nextTimer")?;
+                next.call(())
+            })
+            .is_ok_and(|next| next < 0.0);
+    *out.borrow_mut() = std::mem::take(&mut *warm.state.borrow_mut());
+    if !quiet {
+        engine.warm.remove(&call.cache_key);
+    }
+    ending
+}
+
+/// A new warm context for `call`: natives, prelude, a `global` of its own, the script's
+/// function.
+fn warm_up(
+    engine: &Engine,
+    call: &ScriptCall,
+    run: Rc<RunContext>,
+    deadline: Instant,
+    limits: &crate::SandboxLimits,
+) -> Result<Warm, ScriptError> {
+    let context =
+        Context::full(&engine.runtime).map_err(|e| classify(e.to_string(), deadline, limits))?;
+    let state = Rc::new(RefCell::new(RunState::default()));
+    let slot = Rc::new(RunSlot::new(run));
+    let script = context.with(|ctx| -> Result<Persistent<Value<'static>>, ScriptError> {
+        let failed = |ctx: &Ctx<'_>, e: rquickjs::Error| {
+            classify(engine_error_text(ctx, &e), deadline, limits)
+        };
+        native::install(&ctx, state.clone(), slot.clone()).map_err(|e| failed(&ctx, e))?;
+        ctx.eval::<(), _>(PRELUDE).map_err(|e| failed(&ctx, e))?;
+        let globals = ctx.globals();
+        let cache = Object::new(ctx.clone()).map_err(|e| failed(&ctx, e))?;
+        globals.set("global", cache).map_err(|e| failed(&ctx, e))?;
+        let mut options = EvalOptions::default();
+        options.global = true;
+        options.strict = false;
+        options.filename = Some(format!("{}.js", call.name));
+        let factory: Function = ctx
+            .eval_with_options(wrapped(&call.source), options)
+            .map_err(|e| match failed(&ctx, e) {
+                ScriptError::Threw(t) => ScriptError::Invalid(t),
+                other => other,
+            })?;
+        let script: Value = factory.call(()).map_err(|e| failed(&ctx, e))?;
+        Ok(Persistent::save(&ctx, script))
+    })?;
+    Ok(Warm {
+        state,
+        slot,
+        script,
+        context,
+    })
+}
+
 fn run_in(
     engine: &mut Engine,
     shared: &Arc<Shared>,
@@ -198,7 +342,8 @@ fn run_in(
         let failed = |ctx: &Ctx<'_>, e: rquickjs::Error| {
             classify(engine_error_text(ctx, &e), deadline, limits)
         };
-        native::install(&ctx, state.clone(), run.clone()).map_err(|e| failed(&ctx, e))?;
+        native::install(&ctx, state.clone(), Rc::new(RunSlot::new(run.clone())))
+            .map_err(|e| failed(&ctx, e))?;
         ctx.eval::<(), _>(PRELUDE).map_err(|e| failed(&ctx, e))?;
         let globals = ctx.globals();
         let configuration = serde_json::Value::Object(call.configuration.clone()).to_string();

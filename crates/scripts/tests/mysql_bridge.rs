@@ -135,6 +135,7 @@ async fn run(pool: &ScriptPool, name: &str, source: &str, args: Vec<Value>) -> S
         args,
         configuration: Map::new(),
         secrets: vec![],
+        keep_warm: false,
     })
     .await
 }

@@ -26,6 +26,7 @@ fn call(source: &str, args: Vec<Value>) -> ScriptCall {
         args,
         configuration: Map::new(),
         secrets: vec![],
+        keep_warm: false,
     }
 }
 
@@ -516,4 +517,87 @@ async fn errors_never_carry_the_password_or_configuration() {
             "{body}: {text}"
         );
     }
+}
+
+/// A warm context keeps its `global` between runs of one key and is thrown away when a run
+/// fails or leaves work behind, so nothing of one run reaches into the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_contexts_are_kept_only_while_runs_end_cleanly() {
+    // One thread, so every run meets the same engine.
+    let pool = ScriptPool::start(SandboxLimits {
+        workers: 1,
+        ..limits(1_000)
+    })
+    .unwrap();
+    let warm = |key: &str, source: &str, arg: Value| ScriptCall {
+        cache_key: key.into(),
+        keep_warm: true,
+        ..call(source, vec![arg])
+    };
+    let counter = "function (mode, callback) {
+      global.runs = (global.runs || 0) + 1;
+      console.log('run ' + global.runs);
+      if (mode === 'timer') { setTimeout(function () { callback(null, 'late'); }, 50); callback(null, global.runs); return; }
+      if (mode === 'throw') { throw new Error('boom ' + global.runs); }
+      callback(null, global.runs);
+    }";
+    let runs = |key: &'static str, mode: &'static str| {
+        let pool = pool.clone();
+        let c = warm(key, counter, json!(mode));
+        async move { pool.run(c).await }
+    };
+    let first = runs("action/a/1", "plain").await;
+    assert_eq!(first.outcome.unwrap(), Some(json!(1)));
+    let second = runs("action/a/1", "plain").await;
+    assert_eq!(
+        second.outcome.unwrap(),
+        Some(json!(2)),
+        "the context was kept"
+    );
+    assert_eq!(
+        second.console,
+        vec!["run 2".to_string()],
+        "only this run's console"
+    );
+    // Another key has a context of its own.
+    assert_eq!(
+        runs("action/b/1", "plain").await.outcome.unwrap(),
+        Some(json!(1))
+    );
+    // A run leaving a timer behind answers, and the next run starts afresh: the timer's late
+    // callback never reaches it.
+    assert_eq!(
+        runs("action/a/1", "timer").await.outcome.unwrap(),
+        Some(json!(3))
+    );
+    let after_timer = runs("action/a/1", "plain").await;
+    assert_eq!(after_timer.outcome.unwrap(), Some(json!(1)));
+    // A throwing run fails, and the next one starts afresh too.
+    let threw = runs("action/a/1", "throw").await;
+    assert!(
+        matches!(threw.outcome, Err(ScriptError::Threw(ref t)) if t.contains("boom 2")),
+        "{:?}",
+        threw.outcome
+    );
+    assert_eq!(
+        runs("action/a/1", "plain").await.outcome.unwrap(),
+        Some(json!(1))
+    );
+    // An endless loop is stopped at the limit in a warm context as in a fresh one.
+    let looping = warm(
+        "action/c/1",
+        "function (x, callback) { while (true) {} }",
+        json!(null),
+    );
+    let started = Instant::now();
+    assert!(matches!(
+        pool.run(looping).await.outcome,
+        Err(ScriptError::TimedOut(1000))
+    ));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        runs("action/b/1", "plain").await.outcome.unwrap(),
+        Some(json!(1)),
+        "a new engine after a limit"
+    );
 }

@@ -290,12 +290,14 @@ impl Gatehouse {
         for rule in &rules.rules {
             let run = pool
                 .run(ScriptCall {
-                    cache_key: "rules".into(),
+                    // Each rule keeps its own warm context (and so its own `global`).
+                    cache_key: format!("rule/{}/{}", rule.id, rule.updated_at),
                     name: "rule".into(),
                     source: gatehouse_scripts::rule_source(&rule.script),
                     args: vec![user.clone(), context.clone(), meta.clone()],
                     configuration: rules.configuration.clone(),
                     secrets: vec![],
+                    keep_warm: true,
                 })
                 .await;
             match run.outcome {

@@ -150,6 +150,7 @@ impl Gatehouse {
                 ],
                 configuration: Map::new(),
                 secrets: masks,
+                keep_warm: true,
             })
             .await;
         event["secrets"] = json!({});
@@ -450,6 +451,7 @@ impl Gatehouse {
                 ],
                 configuration: Map::new(),
                 secrets: masks,
+                keep_warm: false,
             })
             .await;
         Ok(ActionTrial {

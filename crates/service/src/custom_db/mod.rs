@@ -192,6 +192,7 @@ impl Gatehouse {
                 args,
                 configuration,
                 secrets,
+                keep_warm: false,
             })
             .await;
         tracing::debug!(
