@@ -514,6 +514,72 @@ pub struct ActionCommands {
     pub app_metadata: Map<String, Value>,
     pub user_metadata: Map<String, Value>,
     pub primary_user: Option<String>,
+    /// `api.redirect.sendUserTo(url, {query})`.
+    pub redirect: Option<RedirectTo>,
+}
+
+/// Where an action sends the user before the login goes on (`/continue` brings them back).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct RedirectTo {
+    pub url: String,
+    #[serde(default)]
+    pub query: Map<String, Value>,
+}
+
+impl RedirectTo {
+    /// The redirect's address: its URL with the query the action gave and `state`, or
+    /// `None` when the URL is not an absolute http(s) URL.
+    pub fn location(&self, state: &str) -> Option<String> {
+        let lower = self.url.to_ascii_lowercase();
+        if !(lower.starts_with("https://") || lower.starts_with("http://"))
+            || self.url.chars().any(|c| c.is_control() || c == ' ')
+        {
+            return None;
+        }
+        let (base, fragment) = match self.url.split_once('#') {
+            Some((b, f)) => (b, Some(f)),
+            None => (self.url.as_str(), None),
+        };
+        let mut out = base.to_string();
+        let mut sep = if base.contains('?') { '&' } else { '?' };
+        let pairs = self
+            .query
+            .iter()
+            .filter(|(k, _)| k.as_str() != "state")
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .chain(std::iter::once(("state".to_string(), state.to_string())));
+        for (k, v) in pairs {
+            out.push(sep);
+            out.push_str(&percent_encode(&k));
+            out.push('=');
+            out.push_str(&percent_encode(&v));
+            sep = '&';
+        }
+        if let Some(f) = fragment {
+            out.push('#');
+            out.push_str(f);
+        }
+        Some(out)
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -554,6 +620,13 @@ pub struct FlowChanges {
     /// additions and removals apply after it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub set_scopes: Option<Vec<String>>,
+    /// An action sent the user away: the login waits for `/continue`, then resumes with
+    /// that action's `onContinuePostLogin` and the actions bound after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<RedirectTo>,
+    /// The action that redirected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_after: Option<String>,
 }
 
 impl FlowChanges {
@@ -588,6 +661,9 @@ impl FlowChanges {
         }
         if self.denied.is_none() {
             self.denied = commands.deny;
+        }
+        if commands.redirect.is_some() {
+            self.redirect = commands.redirect;
         }
     }
 

@@ -65,11 +65,55 @@
       },
       recordMethod() { return api; },
     };
+    // Redirects (Auth0's contract): the browser goes to `url?…&state=<state>`, the external
+    // page sends it back to /continue with that state, and the same action's
+    // onContinuePostLogin runs. Tokens for the trip are HS256 JWTs bound to the state.
+    const b64url = (buf) => buf.toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const sign = (secret, data) => b64url(require('crypto').createHmac('sha256', secret).update(data).digest());
+    const nowSeconds = () => Math.floor(Date.now() / 1000);
+    out.redirect = null;
     api.redirect = {
-      canRedirect() { return false; },
-      sendUserTo() { throw new Error('this login cannot be redirected (Gatehouse does not yet run redirects from actions)'); },
-      encodeToken() { throw new Error('api.redirect.encodeToken is not available in this login'); },
-      validateToken() { throw new Error('api.redirect.validateToken is not available in this login'); },
+      canRedirect() { return meta.can_redirect === true; },
+      sendUserTo(url, options) {
+        if (meta.can_redirect !== true) throw new Error('this login cannot be redirected (' + event.transaction.protocol + ')');
+        if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) throw new TypeError('sendUserTo needs an absolute http(s) URL');
+        out.redirect = { url: url, query: plain((options && options.query) || {}) };
+        return api;
+      },
+      encodeToken(options) {
+        if (!options || typeof options.secret !== 'string' || options.secret.length === 0) throw new TypeError('encodeToken needs a secret');
+        const now = nowSeconds();
+        const claims = Object.assign({}, plain(options.payload || {}), {
+          iss: meta.domain, sub: event.user.user_id, iat: now,
+          exp: now + (typeof options.expiresInSeconds === 'number' ? options.expiresInSeconds : 900),
+          ip: event.request.ip, state: meta.state,
+        });
+        const head = b64url(Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })));
+        const body = b64url(Buffer.from(JSON.stringify(claims)));
+        return head + '.' + body + '.' + sign(options.secret, head + '.' + body);
+      },
+      validateToken(options) {
+        if (!options || typeof options.secret !== 'string' || options.secret.length === 0) throw new TypeError('validateToken needs a secret');
+        const name = options.tokenParameterName || 'session_token';
+        const request = event.request || {};
+        const token = (request.body && request.body[name]) || (request.query && request.query[name]);
+        if (typeof token !== 'string') throw new Error('no ' + name + ' came back to /continue');
+        const parts = token.split('.');
+        if (parts.length !== 3) throw new Error('the ' + name + ' is not a JWT');
+        let header, claims;
+        try {
+          header = JSON.parse(Buffer.from(parts[0].replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString());
+          claims = JSON.parse(Buffer.from(parts[1].replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString());
+        } catch (e) { throw new Error('the ' + name + ' cannot be read'); }
+        if (header.alg !== 'HS256') throw new Error('the ' + name + ' must be signed with HS256');
+        const expected = sign(options.secret, parts[0] + '.' + parts[1]);
+        let diff = expected.length ^ parts[2].length;
+        for (let i = 0; i < Math.min(expected.length, parts[2].length); i++) diff |= expected.charCodeAt(i) ^ parts[2].charCodeAt(i);
+        if (diff !== 0) throw new Error('the ' + name + ' has an invalid signature');
+        if (typeof claims.exp !== 'number' || claims.exp <= nowSeconds()) throw new Error('the ' + name + ' has expired');
+        if (typeof meta.resumed_state !== 'string' || claims.state !== meta.resumed_state) throw new Error('the ' + name + ' belongs to another login');
+        return claims;
+      },
     };
     api.multifactor = { enable() { return api; } };
   }

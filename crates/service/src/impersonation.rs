@@ -457,10 +457,20 @@ impl Gatehouse {
             impersonator: Some(&actor),
             ip: None,
             user_agent: None,
+            session_hash: None,
         };
-        let answer = self
-            .answer(&client, &req, grantee, &Default::default())
-            .await?;
+        let answer = match self
+            .answer(&client, &req, grantee, &Default::default(), None)
+            .await?
+        {
+            crate::browser::authorize::Answered::Callback(a) => a,
+            // Impersonations may not be redirected (`can_redirect` is false for them).
+            crate::browser::authorize::Answered::Away(_) => {
+                return Err(
+                    ServiceError::broken("an impersonation was sent away by an action").into(),
+                );
+            }
+        };
         let mut details = serde_json::Map::new();
         details.insert(
             "impersonator".into(),

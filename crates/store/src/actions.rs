@@ -565,4 +565,47 @@ impl ActionStore {
                 .collect())
         })
     }
+
+    /// Keeps a login waiting for `/continue` (its state sealed by the service).
+    pub async fn save_continuation(
+        &self,
+        tenant: &str,
+        state_hash: &str,
+        sealed: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query(
+                "INSERT INTO login_continuations (tenant_id, state_hash, sealed, expires_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(tenant)
+            .bind(state_hash)
+            .bind(sealed)
+            .bind(expires_at)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Takes a waiting login once: `None` when it is unknown, expired or already resumed.
+    pub async fn take_continuation(
+        &self,
+        tenant: &str,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query_scalar::<_, String>(
+                "UPDATE login_continuations SET used_at = $3
+                 WHERE tenant_id = $1 AND state_hash = $2 AND used_at IS NULL AND expires_at > $3
+                 RETURNING sealed",
+            )
+            .bind(tenant)
+            .bind(state_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?)
+        })
+    }
 }

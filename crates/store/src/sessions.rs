@@ -146,7 +146,8 @@ impl SessionStore {
         })
     }
 
-    /// Removes ended sessions, used or expired codes, and expired refresh tokens.
+    /// Removes ended sessions, used or expired codes, expired refresh tokens and logins that
+    /// never came back from an action's redirect.
     pub async fn sweep(&self, now: i64) -> Result<u64, StoreError> {
         on_pool!(&self.db, pool => {
             let mut n = 0;
@@ -155,6 +156,7 @@ impl SessionStore {
                 "DELETE FROM authorization_codes WHERE expires_at <= $1",
                 "DELETE FROM refresh_tokens WHERE expires_at <= $1",
                 "DELETE FROM upstream_states WHERE expires_at <= $1",
+                "DELETE FROM login_continuations WHERE expires_at <= $1",
             ] {
                 n += sqlx::query(sql).bind(now).execute(pool).await?.rows_affected();
             }

@@ -1073,3 +1073,226 @@ async fn the_rules_api_answers_as_auth0s() {
         .await
         .assert_error(404, "inexistent_rules_config");
 }
+
+/// Asks for the user's company on an external page the first time (progressive profiling
+/// through Auth0's redirect contract), then resumes.
+const PROFILE_ACTION: &str = r#"exports.onExecutePostLogin = async (event, api) => {
+  if (event.user.user_metadata.company) {
+    return;
+  }
+  const token = api.redirect.encodeToken({
+    secret: event.secrets.SHARED,
+    expiresInSeconds: 60,
+    payload: { continue_uri: `https://${event.request.hostname}/continue` },
+  });
+  api.redirect.sendUserTo('https://profile.example/ask', {
+    query: { session_token: token, fields: 'company' },
+  });
+};
+
+exports.onContinuePostLogin = async (event, api) => {
+  const payload = api.redirect.validateToken({
+    secret: event.secrets.SHARED,
+    tokenParameterName: 'profile_token',
+  });
+  api.user.setUserMetadata('company', payload.company);
+  api.idToken.setCustomClaim('https://gatehouse.example/company', payload.company);
+};
+"#;
+
+const AFTER_PROFILE_ACTION: &str = r#"exports.onExecutePostLogin = async (event, api) => {
+  api.idToken.setCustomClaim('https://gatehouse.example/after', event.user.user_metadata.company || 'none');
+};"#;
+
+/// An HS256 token as the external page makes it.
+fn hs256(secret: &str, claims: &Value) -> String {
+    let head = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let sig = ring::hmac::sign(&key, format!("{head}.{body}").as_bytes());
+    format!("{head}.{body}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_action_redirect_resumes_at_continue_even_from_another_site() {
+    let mut s = TestServer::start().await;
+    let (cid, secret) = app(&mut s, json!({})).await;
+    let shared = "shared-secret-Ωmega-123";
+    let ada = s.create_user("ada@example.com", json!({})).await;
+    s.create_user("bo@example.com", json!({})).await;
+    deployed_action(
+        &mut s,
+        "Ask for company",
+        "post-login",
+        PROFILE_ACTION,
+        json!([{"name": "SHARED", "value": shared}]),
+    )
+    .await;
+    deployed_action(
+        &mut s,
+        "After profile",
+        "post-login",
+        AFTER_PROFILE_ACTION,
+        json!([]),
+    )
+    .await;
+    bind(&mut s, "post-login", &["Ask for company", "After profile"]).await;
+    let url = format!(
+        "/authorize?response_type=code&client_id={cid}&redirect_uri={}&scope=openid&state=app-state-1",
+        enc(CALLBACK)
+    );
+
+    // The login goes to the external page with the action's query and `state`.
+    let mut b = Browser::new(&s.url);
+    let page = b.visit(&url).await;
+    let away = b.submit_login(&page, "ada@example.com", PASSWORD).await;
+    let location = away.location.clone().expect("sent away");
+    assert!(
+        location.starts_with("https://profile.example/ask?"),
+        "{location}"
+    );
+    assert_eq!(away.callback_param("fields").as_deref(), Some("company"));
+    let state = away.callback_param("state").expect("state");
+    let session_token = away.callback_param("session_token").expect("session_token");
+    // The action's token is HS256 with the shared secret and bound to this state.
+    let parts: Vec<&str> = session_token.split('.').collect();
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, shared.as_bytes());
+    ring::hmac::verify(
+        &key,
+        format!("{}.{}", parts[0], parts[1]).as_bytes(),
+        &URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+    )
+    .expect("signed with the shared secret");
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(claims["state"], state.as_str());
+    assert_eq!(claims["sub"], ada["user_id"]);
+    assert!(claims["exp"].as_i64().unwrap() <= now_seconds() + 61);
+
+    // The external site posts back from another origin: no cookie comes with it.
+    let answer = hs256(
+        shared,
+        &json!({"state": state, "company": "Ünïcode GmbH", "exp": now_seconds() + 60}),
+    );
+    let cross_site = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resumed = cross_site
+        .post(format!("{}/continue", s.url))
+        .form(&[
+            ("state", state.as_str()),
+            ("profile_token", answer.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status().as_u16(), 302);
+    let callback = resumed.headers()["location"].to_str().unwrap().to_string();
+    let code = common::browser::param(&callback, "code").unwrap_or_else(|| panic!("a code: {callback}"));
+    assert_eq!(
+        common::browser::param(&callback, "state").as_deref(),
+        Some("app-state-1")
+    );
+    let tokens = s
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": "authorization_code", "client_id": cid, "client_secret": secret,
+                        "code": code, "redirect_uri": CALLBACK})),
+        )
+        .await;
+    let tokens = tokens.assert_status(200).clone();
+    let id = verified(&s, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(id[format!("{NS}/company")], "Ünïcode GmbH");
+    assert_eq!(
+        id[format!("{NS}/after")],
+        "Ünïcode GmbH",
+        "later actions ran after the resume"
+    );
+    let stored = s
+        .get(&format!(
+            "/api/v2/users/{}",
+            enc(ada["user_id"].as_str().unwrap())
+        ))
+        .await;
+    assert_eq!(
+        stored.assert_status(200)["user_metadata"]["company"],
+        "Ünïcode GmbH"
+    );
+
+    // The state is single-use.
+    let again = cross_site
+        .post(format!("{}/continue", s.url))
+        .form(&[
+            ("state", state.as_str()),
+            ("profile_token", answer.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 400);
+
+    // A token signed with another secret, or expired, fails the login at the callback.
+    for (forged, why) in [(true, "invalid signature"), (false, "has expired")] {
+        let mut b = Browser::new(&s.url);
+        let page = b.visit(&url).await;
+        let away = b.submit_login(&page, "bo@example.com", PASSWORD).await;
+        let state = away.callback_param("state").expect("state");
+        let token = if forged {
+            hs256(
+                "not-the-secret",
+                &json!({"state": state, "company": "Evil", "exp": now_seconds() + 60}),
+            )
+        } else {
+            hs256(
+                shared,
+                &json!({"state": state, "company": "Late", "exp": now_seconds() - 5}),
+            )
+        };
+        let p = b
+            .post_form("/continue", &[("state", &state), ("profile_token", &token)])
+            .await;
+        assert_eq!(
+            p.callback_param("error").as_deref(),
+            Some("access_denied"),
+            "{why}"
+        );
+        let description = p.callback_param("error_description").unwrap();
+        assert!(description.contains(why), "{description}");
+        assert!(p.callback_param("code").is_none());
+    }
+
+    // A silent login that an action would redirect answers interaction_required.
+    let mut b = Browser::new(&s.url);
+    let page = b.visit(&url).await;
+    b.submit_login(&page, "bo@example.com", PASSWORD).await;
+    let silent = b.get(&format!("{url}&prompt=none")).await;
+    assert_eq!(
+        silent.callback_param("error").as_deref(),
+        Some("interaction_required")
+    );
+    assert_eq!(
+        silent.callback_param("state").as_deref(),
+        Some("app-state-1")
+    );
+
+    // Token grants cannot redirect: the action's sendUserTo fails that login.
+    let r = realm_login(&s, &cid, &secret, "bo@example.com", json!({})).await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be redirected"),
+        "{}",
+        r.body
+    );
+}

@@ -449,17 +449,24 @@ async fn resume(
     b: BrowserRequest,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let outcome = s.gatehouse.resume(field(&q, "state"), &b.browser).await;
+    let outcome = s
+        .gatehouse
+        .resume(field(&q, "state"), &q, false, &b.browser)
+        .await;
     render(&s.gatehouse, outcome, &b)
 }
 
-/// `POST /continue`: the external site may post the state back (Auth0 allows both).
+/// `POST /continue`: the external site may post the state back (Auth0 allows both), from
+/// another site too: no CSRF token is asked for, the single-use state binds it.
 async fn resume_post(
     State(s): State<AppState>,
     b: BrowserRequest,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let outcome = s.gatehouse.resume(field(&f, "state"), &b.browser).await;
+    let outcome = s
+        .gatehouse
+        .resume(field(&f, "state"), &f, true, &b.browser)
+        .await;
     render(&s.gatehouse, outcome, &b)
 }
 

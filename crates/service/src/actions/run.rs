@@ -30,6 +30,13 @@ pub struct LoginFacts<'a> {
     pub redirect_uri: Option<&'a str>,
     pub state: Option<&'a str>,
     pub response_type: Option<&'a str>,
+    /// Whether an action may send the user away (`api.redirect`): browser logins only.
+    pub can_redirect: bool,
+    /// The `state` the browser will bring back to `/continue` if an action redirects (the
+    /// tokens `api.redirect.encodeToken` makes are bound to it).
+    pub continue_state: Option<&'a str>,
+    /// What `/continue` brought (`event.request.query` and `.body`), when resuming.
+    pub continue_request: Option<&'a Value>,
 }
 
 /// Why a flow's actions stopped it.
@@ -130,7 +137,9 @@ impl Gatehouse {
         &self,
         bound: &BoundAction,
         trigger: Trigger,
+        handler: &str,
         event: &mut Value,
+        meta: &Value,
     ) -> std::result::Result<ActionCommands, ActionFailure> {
         let secrets = self.open_secrets(&bound.action_id, &bound.version.secrets)?;
         let masks: Vec<String> = secrets
@@ -144,10 +153,12 @@ impl Gatehouse {
                 cache_key: format!("action/{}/{}", bound.action_id, bound.version.id),
                 name: "action".into(),
                 source: gatehouse_scripts::action_source(&bound.version.code),
-                args: vec![
-                    event.clone(),
-                    json!({"trigger": trigger.id(), "handler": trigger.handler()}),
-                ],
+                args: vec![event.clone(), {
+                    let mut meta = meta.clone();
+                    meta["trigger"] = json!(trigger.id());
+                    meta["handler"] = json!(handler);
+                    meta
+                }],
                 configuration: Map::new(),
                 secrets: masks,
                 keep_warm: true,
@@ -196,9 +207,27 @@ impl Gatehouse {
         &self,
         facts: &LoginFacts<'_>,
     ) -> std::result::Result<FlowChanges, ActionFailure> {
+        self.post_login(facts, None).await
+    }
+
+    /// Goes on with a login an action sent away, back from `/continue`: that action's
+    /// `onContinuePostLogin`, then the actions bound after it (rules do not run again).
+    pub(crate) async fn resume_post_login(
+        &self,
+        facts: &LoginFacts<'_>,
+        so_far: FlowChanges,
+    ) -> std::result::Result<FlowChanges, ActionFailure> {
+        self.post_login(facts, Some(so_far)).await
+    }
+
+    async fn post_login(
+        &self,
+        facts: &LoginFacts<'_>,
+        so_far: Option<FlowChanges>,
+    ) -> std::result::Result<FlowChanges, ActionFailure> {
         let bound = self.cached_bindings_of(Trigger::PostLogin).await?;
         let rules = self.cached_login_rules().await?;
-        if bound.is_empty() && rules.rules.is_empty() {
+        if bound.is_empty() && rules.rules.is_empty() && so_far.is_none() {
             return Ok(FlowChanges::default());
         }
         let mut log = LogEvent {
@@ -209,7 +238,7 @@ impl Gatehouse {
             user_agent: facts.user_agent.map(str::to_string),
             ..Default::default()
         };
-        let result = self.post_login_actions(facts, &rules, &bound).await;
+        let result = self.post_login_actions(facts, &rules, &bound, so_far).await;
         let changes = match result {
             Ok(changes) => changes,
             Err(failure) => {
@@ -232,23 +261,66 @@ impl Gatehouse {
         facts: &LoginFacts<'_>,
         rules: &LoginRules,
         bound: &[BoundAction],
+        so_far: Option<FlowChanges>,
     ) -> std::result::Result<FlowChanges, ActionFailure> {
         let mut event = self.post_login_event(facts).await?;
-        let mut changes = FlowChanges::default();
-        // Rules run first, as in Auth0 tenants that have both; actions see their metadata.
-        if !rules.rules.is_empty() {
-            self.run_rules(rules, facts, &event, &mut changes).await?;
-            see_metadata(&mut event, &changes.app_metadata, &changes.user_metadata);
-        }
-        for action in bound {
+        let meta = json!({
+            "can_redirect": facts.can_redirect,
+            "state": facts.continue_state,
+            // The state the browser came back to /continue with: what tokens from the
+            // external page must carry.
+            "resumed_state": facts.continue_request.map(|r| r["state"].clone()),
+            "domain": self.host(),
+        });
+        // Resuming: from the action that redirected, whose continuation handler runs first.
+        let (mut changes, mut resume_at) = match so_far {
+            Some(mut changes) => {
+                let after = changes.resume_after.take().unwrap_or_default();
+                let at = bound.iter().position(|a| a.action_id == after).ok_or_else(|| {
+                    ActionFailure::Failed {
+                        description: "The action that redirected this login is no longer bound; sign in again.".into(),
+                        busy: false,
+                    }
+                })?;
+                see_metadata(&mut event, &changes.app_metadata, &changes.user_metadata);
+                if let (Some(request), Some(r)) = (facts.continue_request, event.get_mut("request"))
+                {
+                    r["query"] = request["query"].clone();
+                    r["body"] = request["body"].clone();
+                    r["method"] = request["method"].clone();
+                }
+                (changes, Some(at))
+            }
+            None => {
+                let mut changes = FlowChanges::default();
+                // Rules run first, as in Auth0 tenants that have both; actions see their
+                // metadata.
+                if !rules.rules.is_empty() {
+                    self.run_rules(rules, facts, &event, &mut changes).await?;
+                    see_metadata(&mut event, &changes.app_metadata, &changes.user_metadata);
+                }
+                (changes, None)
+            }
+        };
+        let start = resume_at.unwrap_or(0);
+        for action in bound.iter().skip(start) {
+            let handler = match resume_at.take() {
+                Some(_) => "onContinuePostLogin",
+                None => Trigger::PostLogin.handler(),
+            };
             let commands = self
-                .run_bound(action, Trigger::PostLogin, &mut event)
+                .run_bound(action, Trigger::PostLogin, handler, &mut event, &meta)
                 .await?;
             // Later actions see the metadata earlier ones set.
             see_metadata(&mut event, &commands.app_metadata, &commands.user_metadata);
             changes.merge(commands);
             if changes.denied.is_some() {
                 break;
+            }
+            if changes.redirect.is_some() {
+                // The login waits for /continue; metadata is written when it ends.
+                changes.resume_after = Some(action.action_id.clone());
+                return Ok(changes);
             }
         }
         self.write_action_metadata(facts.user, &mut changes).await?;
@@ -393,7 +465,13 @@ impl Gatehouse {
         let mut changes = FlowChanges::default();
         for action in bound.iter() {
             let commands = self
-                .run_bound(action, Trigger::CredentialsExchange, &mut event)
+                .run_bound(
+                    action,
+                    Trigger::CredentialsExchange,
+                    Trigger::CredentialsExchange.handler(),
+                    &mut event,
+                    &json!({}),
+                )
                 .await?;
             changes.merge(commands);
             if let Some(mut denial) = changes.denied.take() {

@@ -38,7 +38,19 @@ pub(crate) struct Grantee<'a> {
     /// The browser's address and user agent, for the post-login actions' `event.request`.
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// The session's cookie digest, kept with a login an action sends away.
+    pub session_hash: Option<&'a str>,
 }
+
+/// Where a login goes once its user is known: the application's callback, or an external
+/// page an action sent the user to (the login resumes at `/continue`).
+pub(crate) enum Answered {
+    Callback(CallbackAnswer),
+    Away(String),
+}
+
+/// How long a login an action sent away waits for `/continue`.
+const ACTION_CONTINUE_LIFETIME_MS: i64 = 60 * 60 * 1000;
 
 impl Gatehouse {
     /// `GET /authorize`.
@@ -256,9 +268,14 @@ impl Gatehouse {
             impersonator: None,
             ip: browser.ip.as_deref(),
             user_agent: browser.user_agent.as_deref(),
+            session_hash: Some(&session.session.cookie_hash),
         };
-        match self.answer(&client, req, grantee, &tx.login_claims).await {
-            Ok(answer) => {
+        match self
+            .answer(&client, req, grantee, &tx.login_claims, None)
+            .await
+        {
+            Ok(Answered::Away(url)) => Step::External(url),
+            Ok(Answered::Callback(answer)) => {
                 if silent {
                     self.record(LogEvent {
                         kind: codes::SUCCESS_SILENT_AUTH.into(),
@@ -360,31 +377,80 @@ impl Gatehouse {
         req: &AuthorizeRequest,
         grantee: Grantee<'_>,
         login_claims: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<CallbackAnswer, Halt> {
+        resuming: Option<(gatehouse_core::actions::FlowChanges, &serde_json::Value)>,
+    ) -> Result<Answered, Halt> {
         let user = grantee.user;
         let no_randomness = |e| Halt::Failed(Failure::internal(e));
-        // The post-login actions run before the application hears anything: a denial or a
-        // failing action goes to its callback; their claims go with the code.
-        let actions = self
-            .run_post_login(&LoginFacts {
-                user,
-                client,
-                protocol: if req.response_type == ResponseType::Code {
-                    "oidc-basic-profile"
-                } else {
-                    "oidc-implicit-profile"
-                },
-                scope: Some(&req.scope),
-                audience: req.audience.as_deref(),
-                ip: grantee.ip,
-                user_agent: grantee.user_agent,
-                session_id: grantee.session_id,
-                redirect_uri: Some(&req.redirect_uri),
-                state: req.state.as_deref(),
-                response_type: Some(req.response_type.as_str()),
-            })
-            .await
-            .map_err(OAuthError::from)?;
+        // The post-login rules and actions run before the application hears anything: a
+        // denial or a failing action goes to its callback; their claims go with the code; a
+        // redirect sends the user away first.
+        let continue_state = gatehouse_crypto::random::b64url(24).map_err(no_randomness)?;
+        let (so_far, continue_request) = match resuming {
+            Some((changes, request)) => (Some(changes), Some(request)),
+            None => (None, None),
+        };
+        let facts = LoginFacts {
+            user,
+            client,
+            protocol: if req.response_type == ResponseType::Code {
+                "oidc-basic-profile"
+            } else {
+                "oidc-implicit-profile"
+            },
+            scope: Some(&req.scope),
+            audience: req.audience.as_deref(),
+            ip: grantee.ip,
+            user_agent: grantee.user_agent,
+            session_id: grantee.session_id,
+            redirect_uri: Some(&req.redirect_uri),
+            state: req.state.as_deref(),
+            response_type: Some(req.response_type.as_str()),
+            // An impersonation opens no session to come back to.
+            can_redirect: grantee.impersonator.is_none() && grantee.session_id.is_some(),
+            continue_state: Some(&continue_state),
+            continue_request,
+        };
+        let mut actions = match so_far {
+            Some(changes) => self.resume_post_login(&facts, changes).await,
+            None => self.run_post_login(&facts).await,
+        }
+        .map_err(OAuthError::from)?;
+        if let Some(to) = actions.redirect.take() {
+            if req.prompt == Some(Prompt::None) {
+                return Err(Halt::Refused(AuthorizeProblem::new(
+                    "interaction_required",
+                    "An action needs the user to interact",
+                )));
+            }
+            let location = to.location(&continue_state).ok_or_else(|| {
+                Halt::Refused(AuthorizeProblem::new(
+                    "access_denied",
+                    "An action asked to redirect to an address that is not an http(s) URL",
+                ))
+            })?;
+            let now = self.now();
+            let cont = super::ActionContinuation {
+                req: req.clone(),
+                user_id: user.user_id.clone(),
+                session_id: grantee.session_id.map(str::to_string),
+                session_hash: grantee.session_hash.map(str::to_string),
+                auth_time: grantee.auth_time,
+                login_claims: login_claims.clone(),
+                changes: actions,
+                expires_at: now + ACTION_CONTINUE_LIFETIME_MS,
+            };
+            let sealed = self.seal(&cont)?;
+            self.inner
+                .actions
+                .save_continuation(
+                    self.tenant(),
+                    &gatehouse_crypto::sha256_hex(continue_state.as_bytes()),
+                    &sealed,
+                    cont.expires_at,
+                )
+                .await?;
+            return Ok(Answered::Away(location));
+        }
         let mut params: Vec<(String, String)> = vec![];
         if req.response_type == ResponseType::Code {
             let code = gatehouse_crypto::random::b64url(32).map_err(no_randomness)?;
@@ -453,10 +519,10 @@ impl Gatehouse {
         if let Some(s) = &req.state {
             params.push(("state".into(), s.clone()));
         }
-        Ok(CallbackAnswer {
+        Ok(Answered::Callback(CallbackAnswer {
             redirect_uri: req.redirect_uri.clone(),
             mode: req.response_mode,
             params,
-        })
+        }))
     }
 }

@@ -207,6 +207,29 @@ impl crate::sealed::Sealable for Continuation {
     }
 }
 
+/// A login an action sent away (`api.redirect.sendUserTo`), kept sealed in
+/// `login_continuations` under the digest of the `state` the browser carries to the external
+/// page and back to `/continue`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ActionContinuation {
+    req: AuthorizeRequest,
+    user_id: String,
+    session_id: Option<String>,
+    /// The session's cookie digest: a cross-site POST to `/continue` brings no cookie.
+    session_hash: Option<String>,
+    auth_time: i64,
+    login_claims: serde_json::Map<String, serde_json::Value>,
+    changes: gatehouse_core::actions::FlowChanges,
+    expires_at: i64,
+}
+
+impl crate::sealed::Sealable for ActionContinuation {
+    const PURPOSE: &'static str = "action-continue";
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
+}
+
 fn error_page(status: u16, message: impl Into<String>) -> Step {
     Step::ErrorPage {
         status,

@@ -39,7 +39,17 @@ impl Gatehouse {
             return Ok(None);
         };
         let hash = gatehouse_crypto::sha256_hex(cookie.as_bytes());
-        let Some(session) = self.inner.sessions.get(self.tenant(), &hash, kind).await? else {
+        self.live_session_by_hash(&hash, kind).await
+    }
+
+    /// The session with this cookie digest, when it is live and its user may still log in
+    /// (a login resumed by a cross-site POST, which brings no cookie, names it this way).
+    pub(crate) async fn live_session_by_hash(
+        &self,
+        hash: &str,
+        kind: SessionKind,
+    ) -> Result<Option<ActiveSession>> {
+        let Some(session) = self.inner.sessions.get(self.tenant(), hash, kind).await? else {
             return Ok(None);
         };
         let settings = self.tenant_settings().await?;

@@ -151,6 +151,9 @@ impl Gatehouse {
                 redirect_uri: None,
                 state: None,
                 response_type: None,
+                can_redirect: false,
+                continue_state: None,
+                continue_request: None,
             })
             .await?;
         let mut issued = self

@@ -79,3 +79,14 @@ CREATE TRIGGER rules_config_changed AFTER INSERT OR UPDATE OR DELETE ON rules
 
 CREATE TRIGGER rules_configs_config_changed AFTER INSERT OR UPDATE OR DELETE ON rules_configs
     FOR EACH ROW EXECUTE FUNCTION gatehouse_config_changed();
+
+-- A login an action sent away (api.redirect.sendUserTo), waiting for /continue: found by the
+-- digest of the `state` the browser carries, its sealed state taken once.
+CREATE TABLE login_continuations (
+    tenant_id   TEXT NOT NULL,
+    state_hash  TEXT NOT NULL,
+    sealed      TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    used_at     BIGINT,
+    PRIMARY KEY (tenant_id, state_hash)
+);

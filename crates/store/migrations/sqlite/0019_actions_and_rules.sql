@@ -107,3 +107,14 @@ END;
 CREATE TRIGGER rules_configs_config_delete AFTER DELETE ON rules_configs BEGIN
     UPDATE config_versions SET version = version + 1 WHERE tenant_id = OLD.tenant_id;
 END;
+
+-- A login an action sent away (api.redirect.sendUserTo), waiting for /continue: found by the
+-- digest of the `state` the browser carries, its sealed state taken once.
+CREATE TABLE login_continuations (
+    tenant_id   TEXT NOT NULL,
+    state_hash  TEXT NOT NULL,
+    sealed      TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    used_at     BIGINT,
+    PRIMARY KEY (tenant_id, state_hash)
+);
