@@ -1195,7 +1195,8 @@ async fn an_action_redirect_resumes_at_continue_even_from_another_site() {
         .unwrap();
     assert_eq!(resumed.status().as_u16(), 302);
     let callback = resumed.headers()["location"].to_str().unwrap().to_string();
-    let code = common::browser::param(&callback, "code").unwrap_or_else(|| panic!("a code: {callback}"));
+    let code =
+        common::browser::param(&callback, "code").unwrap_or_else(|| panic!("a code: {callback}"));
     assert_eq!(
         common::browser::param(&callback, "state").as_deref(),
         Some("app-state-1")
@@ -1292,6 +1293,136 @@ async fn an_action_redirect_resumes_at_continue_even_from_another_site() {
             .as_str()
             .unwrap()
             .contains("cannot be redirected"),
+        "{}",
+        r.body
+    );
+}
+
+/// Links the identity logging in to the primary user (Auth0's "link accounts with the same
+/// verified email", through the Management API with a client's credentials kept in the
+/// action's secrets), then makes this login the primary's.
+const LINK_ACTION: &str = r#"exports.onExecutePostLogin = async (event, api) => {
+  if (event.user.user_id === event.secrets.PRIMARY || !event.user.email_verified) {
+    return;
+  }
+  const base = event.secrets.BASE;
+  const token = await fetch(base + '/oauth/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ grant_type: 'client_credentials', client_id: event.secrets.CLIENT_ID,
+      client_secret: event.secrets.CLIENT_SECRET, audience: base + '/api/v2/' }),
+  }).then((r) => r.json());
+  const linked = await fetch(`${base}/api/v2/users/${encodeURIComponent(event.secrets.PRIMARY)}/identities`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer ' + token.access_token, 'content-type': 'application/json' },
+    body: JSON.stringify({ provider: 'auth0', user_id: event.user.user_id.split('|')[1] }),
+  });
+  if (!linked.ok) {
+    throw new Error('linking failed: ' + linked.status);
+  }
+  api.user.setUserMetadata('lost', true);
+  api.authentication.setPrimaryUser(event.secrets.PRIMARY);
+};"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn set_primary_user_moves_the_login_to_the_identity_it_was_linked_to() {
+    let mut s = TestServer::start_with(|c| c.script_allowed_hosts = vec!["127.0.0.1".into()]).await;
+    let (cid, secret) = app(&mut s, json!({})).await;
+    let primary = s
+        .create_user(
+            "main@example.com",
+            json!({"email_verified": true, "name": "Main"}),
+        )
+        .await;
+    let primary_id = primary["user_id"].as_str().unwrap().to_string();
+    let other = s
+        .create_user("second@example.com", json!({"email_verified": true}))
+        .await;
+    s.create_user("unverified@example.com", json!({"email_verified": false}))
+        .await;
+    let (m2m, m2m_secret) = s.app_with_grants(&["client_credentials"]).await;
+    s.post(
+        "/api/v2/client-grants",
+        json!({"client_id": m2m, "audience": format!("{}/api/v2/", s.url), "scope": ["update:users"]}),
+    )
+    .await
+    .assert_status(201);
+    let base = s.url.clone();
+    deployed_action(
+        &mut s,
+        "Link accounts",
+        "post-login",
+        LINK_ACTION,
+        json!([
+            {"name": "BASE", "value": base},
+            {"name": "PRIMARY", "value": primary_id},
+            {"name": "CLIENT_ID", "value": m2m},
+            {"name": "CLIENT_SECRET", "value": m2m_secret},
+        ]),
+    )
+    .await;
+    bind(&mut s, "post-login", &["Link accounts"]).await;
+
+    let r = realm_login(
+        &s,
+        &cid,
+        &secret,
+        "second@example.com",
+        json!({"scope": "openid profile"}),
+    )
+    .await;
+    let body = r.assert_status(200).clone();
+    let id = verified(&s, body["id_token"].as_str().unwrap()).await;
+    assert_eq!(
+        id["sub"],
+        primary_id.as_str(),
+        "the tokens are the primary user's"
+    );
+    assert_eq!(id["name"], "Main");
+    let stored = s.get(&format!("/api/v2/users/{}", enc(&primary_id))).await;
+    let stored = stored.assert_status(200).clone();
+    let linked: Vec<&str> = stored["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["user_id"].as_str().unwrap())
+        .collect();
+    let other_id = other["user_id"].as_str().unwrap();
+    assert!(
+        linked.contains(&other_id.trim_start_matches("auth0|")),
+        "{linked:?}"
+    );
+    assert!(stored["user_metadata"].get("lost").is_none(), "{stored}");
+
+    // Naming a primary the identity is not linked to fails the login.
+    let bad = r#"exports.onExecutePostLogin = async (event, api) => {
+      api.authentication.setPrimaryUser(event.secrets.PRIMARY);
+    };"#;
+    let patched = s
+        .post(
+            "/api/v2/actions/actions",
+            json!({"name": "Bad primary", "supported_triggers": [{"id": "post-login"}],
+            "code": bad, "secrets": [{"name": "PRIMARY", "value": primary_id}]}),
+        )
+        .await;
+    let bad_id = patched.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.post(
+        &format!("/api/v2/actions/actions/{bad_id}/deploy"),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    bind(&mut s, "post-login", &["Bad primary"]).await;
+    let r = realm_login(&s, &cid, &secret, "unverified@example.com", json!({})).await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("is not linked to"),
         "{}",
         r.body
     );

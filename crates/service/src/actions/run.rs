@@ -323,8 +323,75 @@ impl Gatehouse {
                 return Ok(changes);
             }
         }
+        if self.switches_primary(facts.user, &changes).await? {
+            // Auth0: metadata set for the identity that logged in is lost when the login
+            // moves to its primary user.
+            changes.app_metadata.clear();
+            changes.user_metadata.clear();
+        }
         self.write_action_metadata(facts.user, &mut changes).await?;
         Ok(changes)
+    }
+
+    /// Whether `api.authentication.setPrimaryUser` moves this login to another user: only to
+    /// the user the logged-in identity is now linked to (an action links it, through the
+    /// Management API, before naming the primary); anything else fails the login.
+    async fn switches_primary(
+        &self,
+        user: &User,
+        changes: &FlowChanges,
+    ) -> std::result::Result<bool, ActionFailure> {
+        let Some(primary) = changes
+            .primary_user
+            .as_deref()
+            .filter(|p| *p != user.user_id)
+        else {
+            return Ok(false);
+        };
+        let linked = self
+            .inner
+            .users
+            .get(self.tenant(), &user.user_id)
+            .await?
+            .and_then(|v| v.linked_to);
+        if linked.as_deref() == Some(primary) {
+            Ok(true)
+        } else {
+            Err(ActionFailure::Failed {
+                description: format!(
+                    "setPrimaryUser: the identity that logged in ({}) is not linked to {primary}",
+                    user.user_id
+                ),
+                busy: false,
+            })
+        }
+    }
+
+    /// The user a login's tokens are for once its actions ran: the primary user an action
+    /// named with `setPrimaryUser` (checked to be the one the identity is linked to), else
+    /// the user who logged in.
+    pub(crate) async fn user_after_actions(
+        &self,
+        user: User,
+        changes: &FlowChanges,
+    ) -> std::result::Result<User, ActionFailure> {
+        let Some(primary) = changes
+            .primary_user
+            .as_deref()
+            .filter(|p| *p != user.user_id)
+        else {
+            return Ok(user);
+        };
+        self.inner
+            .users
+            .get(self.tenant(), primary)
+            .await?
+            .filter(|v| v.linked_to.is_none())
+            .map(|v| v.user)
+            .ok_or_else(|| ActionFailure::Failed {
+                description: format!("setPrimaryUser: the user {primary} does not exist"),
+                busy: false,
+            })
     }
 
     /// Writes the metadata the actions set, in one update; a value the metadata rules refuse

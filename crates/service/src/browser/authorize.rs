@@ -451,6 +451,12 @@ impl Gatehouse {
                 .await?;
             return Ok(Answered::Away(location));
         }
+        // `setPrimaryUser`: the code (or tokens) are for the primary user.
+        let after = self
+            .user_after_actions(user.clone(), &actions)
+            .await
+            .map_err(OAuthError::from)?;
+        let user = &after;
         let mut params: Vec<(String, String)> = vec![];
         if req.response_type == ResponseType::Code {
             let code = gatehouse_crypto::random::b64url(32).map_err(no_randomness)?;

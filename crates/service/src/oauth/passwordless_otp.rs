@@ -85,6 +85,7 @@ impl Gatehouse {
                 continue_request: None,
             })
             .await?;
+        let user = self.user_after_actions(user, &actions).await?;
         let extra = IdTokenExtras {
             auth_time: Some(self.now() / 1000),
             actions,

@@ -156,6 +156,7 @@ impl Gatehouse {
                 continue_request: None,
             })
             .await?;
+        let user = self.user_after_actions(user, &actions).await?;
         let mut issued = self
             .user_tokens(
                 &client,
