@@ -627,6 +627,11 @@ pub struct FlowChanges {
     /// The action that redirected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resume_after: Option<String>,
+    /// The rules and actions that ran, by name, for the tenant log.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ran_rules: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ran_actions: Vec<String>,
 }
 
 impl FlowChanges {
@@ -667,11 +672,23 @@ impl FlowChanges {
         }
     }
 
-    /// Whether the tokens change (claims or scopes): what a code must carry.
+    /// Names the rules and actions that ran in a log event's details (`rules`, `actions`).
+    pub fn note_in(&self, details: &mut Map<String, Value>) {
+        if !self.ran_rules.is_empty() {
+            details.insert("rules".into(), Value::from(self.ran_rules.clone()));
+        }
+        if !self.ran_actions.is_empty() {
+            details.insert("actions".into(), Value::from(self.ran_actions.clone()));
+        }
+    }
+
+    /// Whether a code must carry this (claims, scopes, or the names for the exchange's log).
     pub fn touches_tokens(&self) -> bool {
         !(self.id_claims.is_empty()
             && self.access_claims.is_empty()
             && self.set_scopes.is_none()
+            && self.ran_actions.is_empty()
+            && self.ran_rules.is_empty()
             && self.add_scopes.is_empty()
             && self.remove_scopes.is_empty())
     }

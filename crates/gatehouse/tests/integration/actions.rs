@@ -255,6 +255,22 @@ async fn post_login_actions_shape_password_realm_and_refresh_tokens() {
     assert_eq!(id[format!("{NS}/protocol")], "oauth2-refresh-token");
     assert_eq!(id[format!("{NS}/visits_seen")], json!(2));
 
+    // The tenant log names the actions that ran on each exchange.
+    let logs = s.get("/api/v2/logs?q=type:sepft&per_page=10").await;
+    let logs = logs.assert_status(200).clone();
+    assert_eq!(
+        logs[0]["details"]["actions"],
+        json!(["Add roles", "Second"]),
+        "{logs}"
+    );
+    let logs = s.get("/api/v2/logs?q=type:sertft&per_page=10").await;
+    let logs = logs.assert_status(200).clone();
+    assert_eq!(
+        logs[0]["details"]["actions"],
+        json!(["Add roles", "Second"]),
+        "{logs}"
+    );
+
     // The secret never reaches the server's log, nor the action as returned by the API.
     assert!(common::server_log_lines(crm_key).is_empty());
     let listed = s.get("/api/v2/actions/actions?triggerId=post-login").await;
@@ -339,6 +355,11 @@ async fn a_denying_action_stops_token_grants_and_browser_logins_with_state() {
     let tokens = tokens.assert_status(200).clone();
     let id = verified(&s, tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(id[format!("{NS}/checked")], true);
+    let exchanges = s.get("/api/v2/logs?q=type:seacft&per_page=10").await;
+    assert_eq!(
+        exchanges.assert_status(200)[0]["details"]["actions"],
+        json!(["Deny contractors"])
+    );
 
     // Each denial is in the tenant log as a failed login with the action's reason.
     let logs = s.get("/api/v2/logs?q=type:f&per_page=50").await;

@@ -300,6 +300,7 @@ impl Gatehouse {
                     keep_warm: true,
                 })
                 .await;
+            changes.ran_rules.push(rule.name.clone());
             match run.outcome {
                 Ok(Some(mut answer)) => {
                     user = answer["user"].take();

@@ -311,6 +311,7 @@ impl Gatehouse {
             let commands = self
                 .run_bound(action, Trigger::PostLogin, handler, &mut event, &meta)
                 .await?;
+            changes.ran_actions.push(action.action_name.clone());
             // Later actions see the metadata earlier ones set.
             see_metadata(&mut event, &commands.app_metadata, &commands.user_metadata);
             changes.merge(commands);

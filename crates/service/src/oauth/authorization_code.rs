@@ -147,6 +147,7 @@ impl Gatehouse {
         // What the login's actions decided travels sealed on the code: they ran before it
         // was issued and do not run again here.
         let (claims, actions) = self.open_login_claims(record.login_claims.as_deref())?;
+        actions.note_in(&mut event.details);
         let extra = IdTokenExtras {
             nonce: record.nonce.clone(),
             auth_time: Some(record.auth_time / 1000),

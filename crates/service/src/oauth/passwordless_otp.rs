@@ -86,6 +86,7 @@ impl Gatehouse {
             })
             .await?;
         let user = self.user_after_actions(user, &actions).await?;
+        actions.note_in(&mut event.details);
         let extra = IdTokenExtras {
             auth_time: Some(self.now() / 1000),
             actions,

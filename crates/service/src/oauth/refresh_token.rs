@@ -157,6 +157,7 @@ impl Gatehouse {
             })
             .await?;
         let user = self.user_after_actions(user, &actions).await?;
+        actions.note_in(&mut event.details);
         let mut issued = self
             .user_tokens(
                 &client,
