@@ -528,17 +528,23 @@ pub struct RedirectTo {
 
 impl RedirectTo {
     /// The redirect's address: its URL with the query the action gave and `state`, or
-    /// `None` when the URL is not an absolute http(s) URL.
-    pub fn location(&self, state: &str) -> Option<String> {
+    /// `None` when the URL is neither an absolute http(s) URL nor a path on this server
+    /// (`/u/profile`, a Gatehouse extension), which is taken relative to `origin`.
+    pub fn location(&self, state: &str, origin: &str) -> Option<String> {
         let lower = self.url.to_ascii_lowercase();
-        if !(lower.starts_with("https://") || lower.starts_with("http://"))
-            || self.url.chars().any(|c| c.is_control() || c == ' ')
-        {
+        let url = if self.url.starts_with('/') && !self.url.starts_with("//") {
+            format!("{}{}", origin.trim_end_matches('/'), self.url)
+        } else if lower.starts_with("https://") || lower.starts_with("http://") {
+            self.url.clone()
+        } else {
+            return None;
+        };
+        if url.chars().any(|c| c.is_control() || c == ' ') {
             return None;
         }
-        let (base, fragment) = match self.url.split_once('#') {
+        let (base, fragment) = match url.split_once('#') {
             Some((b, f)) => (b, Some(f)),
-            None => (self.url.as_str(), None),
+            None => (url.as_str(), None),
         };
         let mut out = base.to_string();
         let mut sep = if base.contains('?') { '&' } else { '?' };

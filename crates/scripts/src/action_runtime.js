@@ -76,7 +76,7 @@
       canRedirect() { return meta.can_redirect === true; },
       sendUserTo(url, options) {
         if (meta.can_redirect !== true) throw new Error('this login cannot be redirected (' + event.transaction.protocol + ')');
-        if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) throw new TypeError('sendUserTo needs an absolute http(s) URL');
+        if (typeof url !== 'string' || !(/^https?:\/\//i.test(url) || /^\/[^/]/.test(url))) throw new TypeError('sendUserTo needs an absolute http(s) URL, or a path on this server such as /u/profile');
         out.redirect = { url: url, query: plain((options && options.query) || {}) };
         return api;
       },

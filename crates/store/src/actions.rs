@@ -608,4 +608,24 @@ impl ActionStore {
             .await?)
         })
     }
+
+    /// A waiting login's sealed state without taking it (the profiling page shows it first).
+    pub async fn peek_continuation(
+        &self,
+        tenant: &str,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        on_pool!(&self.db, pool => {
+            Ok(sqlx::query_scalar::<_, String>(
+                "SELECT sealed FROM login_continuations
+                 WHERE tenant_id = $1 AND state_hash = $2 AND used_at IS NULL AND expires_at > $3",
+            )
+            .bind(tenant)
+            .bind(state_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?)
+        })
+    }
 }

@@ -1448,3 +1448,164 @@ async fn set_primary_user_moves_the_login_to_the_identity_it_was_linked_to() {
         r.body
     );
 }
+
+/// docs/actions.md's progressive-profiling example: from the second login, ask for what is
+/// missing on Gatehouse's own `/u/profile` page.
+const PROFILING_ACTION: &str = r#"exports.onExecutePostLogin = async (event, api) => {
+  if (event.stats.logins_count < 2) {
+    return;
+  }
+  const wanted = ['company', 'job_title'].filter((f) => !event.user.user_metadata[f] && !event.user[f]);
+  if (wanted.length === 0 || !api.redirect.canRedirect()) {
+    return;
+  }
+  api.redirect.sendUserTo('/u/profile', { query: { fields: wanted.join(',') } });
+};
+
+exports.onContinuePostLogin = async (event, api) => {
+  api.idToken.setCustomClaim('https://gatehouse.example/company', event.user.user_metadata.company);
+};"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progressive_profiling_asks_on_the_second_login_for_what_is_missing() {
+    let mut s = TestServer::start().await;
+    let (cid, secret) = app(&mut s, json!({})).await;
+    let ada = s.create_user("ada@example.com", json!({})).await;
+    s.create_user(
+        "bo@example.com",
+        json!({"user_metadata": {"company": "Known Ltd"}}),
+    )
+    .await;
+    deployed_action(
+        &mut s,
+        "Profiling",
+        "post-login",
+        PROFILING_ACTION,
+        json!([]),
+    )
+    .await;
+    bind(&mut s, "post-login", &["Profiling"]).await;
+    let url = format!(
+        "/authorize?response_type=code&client_id={cid}&redirect_uri={}&scope=openid&state=p1",
+        enc(CALLBACK)
+    );
+    let server = s.url.clone();
+    let login = |who: &'static str| {
+        let base = server.clone();
+        let url = url.clone();
+        async move {
+            let mut b = Browser::new(&base);
+            let page = b.visit(&url).await;
+            let after = b.submit_login(&page, who, PASSWORD).await;
+            (b, after)
+        }
+    };
+
+    // First login: nothing asked.
+    let (_, first) = login("ada@example.com").await;
+    assert!(
+        first.callback_param("code").is_some(),
+        "{:?}",
+        first.location
+    );
+
+    // Second login: the page asks for both fields.
+    let (mut b, page) = login("ada@example.com").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Company") && page.body.contains("Job title"),
+        "{}",
+        page.body
+    );
+    let state = page.input("state").unwrap();
+    let csrf = page.input("_csrf").unwrap();
+    let fields = page.input("fields").unwrap();
+    assert_eq!(fields, "company,job_title");
+    // An empty answer shows the page again with the problem.
+    let again = b
+        .post_form(
+            "/u/profile",
+            &[
+                ("state", &state),
+                ("_csrf", &csrf),
+                ("fields", &fields),
+                ("field_company", "  "),
+                ("field_job_title", "Ingénieure"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 400);
+    assert!(
+        again.body.contains("Company is required."),
+        "{}",
+        again.body
+    );
+    // A forged CSRF token is refused.
+    let forged = b
+        .post_form(
+            "/u/profile",
+            &[
+                ("state", &state),
+                ("_csrf", "forged"),
+                ("fields", &fields),
+                ("field_company", "X"),
+                ("field_job_title", "Y"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    let csrf = again.input("_csrf").unwrap();
+    let done = b
+        .post_form(
+            "/u/profile",
+            &[
+                ("state", &state),
+                ("_csrf", &csrf),
+                ("fields", &fields),
+                ("field_company", "Ünïcode GmbH"),
+                ("field_job_title", "Ingénieure"),
+            ],
+        )
+        .await;
+    let code = done
+        .callback_param("code")
+        .unwrap_or_else(|| panic!("{:?} {}", done.location, done.body));
+    assert_eq!(done.callback_param("state").as_deref(), Some("p1"));
+    let tokens = s
+        .raw(
+            Method::POST,
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": "authorization_code", "client_id": cid, "client_secret": secret,
+                        "code": code, "redirect_uri": CALLBACK})),
+        )
+        .await;
+    let tokens = tokens.assert_status(200).clone();
+    let id = verified(&s, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(id[format!("{NS}/company")], "Ünïcode GmbH");
+    let stored = s
+        .get(&format!(
+            "/api/v2/users/{}",
+            enc(ada["user_id"].as_str().unwrap())
+        ))
+        .await;
+    let metadata = stored.assert_status(200)["user_metadata"].clone();
+    assert_eq!(
+        metadata,
+        json!({"company": "Ünïcode GmbH", "job_title": "Ingénieure"})
+    );
+
+    // Third login: nothing left to ask.
+    let (_, third) = login("ada@example.com").await;
+    assert!(
+        third.callback_param("code").is_some(),
+        "{:?}",
+        third.location
+    );
+
+    // A user who has a company is asked only for the job title.
+    login("bo@example.com").await;
+    let (_, page) = login("bo@example.com").await;
+    assert_eq!(page.input("fields").as_deref(), Some("job_title"));
+    assert!(!page.body.contains("field_company"));
+}

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/u/signup", get(signup_page).post(signup_submit))
         .route("/u/consent", get(consent_page).post(consent_submit))
         .route("/continue", get(resume).post(resume_post))
+        .route("/u/profile", get(profile_page).post(profile_submit))
         .route("/lo/reset", get(reset_page).post(reset_submit))
         .route("/lo/verify_email", get(verify_email))
         .route("/lo/unblock", get(unblock))
@@ -163,6 +164,11 @@ pub(crate) fn render(g: &Gatehouse, outcome: Outcome, b: &BrowserRequest) -> Res
                 StatusCode::OK,
                 pages::consent(&screen, &g.csrf_token(&csrf)),
             )
+        }
+        Step::Profile(screen) => {
+            set_csrf = new_csrf;
+            let status = form_status(screen.error.is_some());
+            html(status, pages::profile(&screen, &g.csrf_token(&csrf)))
         }
         Step::ToTerms { transaction } => redirect(&format!("/u/terms?state={transaction}")),
         Step::Terms(screen) => {
@@ -466,6 +472,32 @@ async fn resume_post(
     let outcome = s
         .gatehouse
         .resume(field(&f, "state"), &f, true, &b.browser)
+        .await;
+    render(&s.gatehouse, outcome, &b)
+}
+
+/// `GET /u/profile?state=…&fields=…`: the fields an action asked for.
+async fn profile_page(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let outcome = s
+        .gatehouse
+        .profile_screen(field(&q, "state"), field(&q, "fields"), &b.browser)
+        .await;
+    render(&s.gatehouse, outcome, &b)
+}
+
+/// `POST /u/profile`: the answers (CSRF-checked: this is Gatehouse's own form).
+async fn profile_submit(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
+    let outcome = s
+        .gatehouse
+        .submit_profile(field(&f, "state"), &f, &b.browser)
         .await;
     render(&s.gatehouse, outcome, &b)
 }

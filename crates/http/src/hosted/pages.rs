@@ -6,6 +6,7 @@ use crate::templates::{
 };
 use gatehouse_service::browser::cross_origin::VerifierRequest;
 use gatehouse_service::browser::password_reset::ResetRequestScreen;
+use gatehouse_service::browser::profile::ProfileScreen;
 use gatehouse_service::browser::upstream::LinkScreen;
 use gatehouse_service::browser::{Branding, ConsentScreen, LoginScreen, describe_scope};
 use maud::{DOCTYPE, PreEscaped};
@@ -130,6 +131,27 @@ pub fn consent(s: &ConsentScreen, csrf: &str) -> Markup {
         }
     };
     layout("Authorize application", Some(&s.branding), body)
+}
+
+/// Progressive profiling (`/u/profile`): the fields an action asked for.
+pub fn profile(s: &ProfileScreen, csrf: &str) -> Markup {
+    let names: Vec<&str> = s.fields.iter().map(|f| f.name.as_str()).collect();
+    let body = html! {
+        h1 { "Tell us a little more" }
+        @if let Some(e) = &s.user_email { p.muted { "Signed in as " (e) } }
+        (error_box(s.error.as_deref()))
+        form method="post" action="/u/profile" {
+            (flow_fields(&s.state, csrf))
+            (hidden("fields", &names.join(",")))
+            @for (i, f) in s.fields.iter().enumerate() {
+                label for=(format!("field_{}", f.name)) { (f.label) }
+                input #(format!("field_{}", f.name)) name=(format!("field_{}", f.name)) type="text"
+                    value=(f.value) maxlength="300" required autofocus[i == 0];
+            }
+            button type="submit" { "Continue" }
+        }
+    };
+    layout("Your profile", Some(&s.branding), body)
 }
 
 /// "An account with this email already exists": link it (with its password) or go on.

@@ -422,12 +422,14 @@ impl Gatehouse {
                     "An action needs the user to interact",
                 )));
             }
-            let location = to.location(&continue_state).ok_or_else(|| {
-                Halt::Refused(AuthorizeProblem::new(
-                    "access_denied",
-                    "An action asked to redirect to an address that is not an http(s) URL",
-                ))
-            })?;
+            let location = to
+                .location(&continue_state, &self.config().issuer())
+                .ok_or_else(|| {
+                    Halt::Refused(AuthorizeProblem::new(
+                        "access_denied",
+                        "An action asked to redirect to an address that is not an http(s) URL",
+                    ))
+                })?;
             let now = self.now();
             let cont = super::ActionContinuation {
                 req: req.clone(),

@@ -15,6 +15,7 @@ pub mod login;
 pub mod logout;
 pub mod magic_link;
 pub mod password_reset;
+pub mod profile;
 pub mod resume;
 pub mod sessions;
 pub mod terms;
@@ -148,6 +149,8 @@ pub enum Step {
     SuggestLink(upstream::LinkScreen),
     /// The post-login redirect hook: an external URL carrying a signed `state`.
     External(String),
+    /// The progressive-profiling page (`profile`).
+    Profile(profile::ProfileScreen),
     /// A cross-origin login whose browser kept no `co_verifier` cookie: ask the
     /// application's verification page for it (`cross_origin`).
     VerifyCrossOrigin(cross_origin::VerifierRequest),
