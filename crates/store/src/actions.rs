@@ -520,15 +520,8 @@ impl ActionStore {
         struct Row {
             binding_id: String,
             action_name: String,
-            id: String,
-            action_id: String,
-            number: i64,
-            code: String,
-            runtime: String,
-            supported_triggers: Json<Vec<SupportedTrigger>>,
-            dependencies: Json<Vec<Dependency>>,
-            secrets: Json<Vec<StoredSecret>>,
-            created_at: i64,
+            #[sqlx(flatten)]
+            version: VersionRow,
         }
         on_pool!(&self.db, pool => {
             let rows = sqlx::query_as::<_, Row>(
@@ -548,19 +541,9 @@ impl ActionStore {
                 .into_iter()
                 .map(|r| BoundAction {
                     binding_id: r.binding_id,
-                    action_id: r.action_id.clone(),
+                    action_id: r.version.action_id.clone(),
                     action_name: r.action_name,
-                    version: StoredActionVersion {
-                        id: r.id,
-                        action_id: r.action_id,
-                        number: r.number,
-                        code: r.code,
-                        runtime: r.runtime,
-                        supported_triggers: r.supported_triggers.0,
-                        dependencies: r.dependencies.0,
-                        secrets: r.secrets.0,
-                        created_at: r.created_at,
-                    },
+                    version: r.version.into(),
                 })
                 .collect())
         })

@@ -104,6 +104,22 @@ async fn app(s: &mut TestServer, metadata: Value) -> (String, String) {
     )
 }
 
+/// The tokens of an authorization code, exchanged as a confidential application does.
+async fn exchange_code(s: &TestServer, cid: &str, secret: &str, code: &str) -> Value {
+    s.raw(
+        Method::POST,
+        "/oauth/token",
+        None,
+        Some(
+            json!({"grant_type": "authorization_code", "client_id": cid, "client_secret": secret,
+                    "code": code, "redirect_uri": CALLBACK}),
+        ),
+    )
+    .await
+    .assert_status(200)
+    .clone()
+}
+
 async fn realm_login(
     s: &TestServer,
     cid: &str,
@@ -343,16 +359,7 @@ async fn a_denying_action_stops_token_grants_and_browser_logins_with_state() {
     let page = b.visit(&url).await;
     let answer = b.submit_login(&page, "ann@example.com", PASSWORD).await;
     let code = answer.callback_param("code").expect("a code");
-    let tokens = s
-        .raw(
-            Method::POST,
-            "/oauth/token",
-            None,
-            Some(json!({"grant_type": "authorization_code", "client_id": cid, "client_secret": secret,
-                        "code": code, "redirect_uri": CALLBACK})),
-        )
-        .await;
-    let tokens = tokens.assert_status(200).clone();
+    let tokens = exchange_code(&s, &cid, &secret, &code).await;
     let id = verified(&s, tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(id[format!("{NS}/checked")], true);
     let exchanges = s.get("/api/v2/logs?q=type:seacft&per_page=10").await;
@@ -1222,16 +1229,7 @@ async fn an_action_redirect_resumes_at_continue_even_from_another_site() {
         common::browser::param(&callback, "state").as_deref(),
         Some("app-state-1")
     );
-    let tokens = s
-        .raw(
-            Method::POST,
-            "/oauth/token",
-            None,
-            Some(json!({"grant_type": "authorization_code", "client_id": cid, "client_secret": secret,
-                        "code": code, "redirect_uri": CALLBACK})),
-        )
-        .await;
-    let tokens = tokens.assert_status(200).clone();
+    let tokens = exchange_code(&s, &cid, &secret, &code).await;
     let id = verified(&s, tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(id[format!("{NS}/company")], "Ünïcode GmbH");
     assert_eq!(
@@ -1571,16 +1569,7 @@ async fn progressive_profiling_asks_on_the_second_login_for_what_is_missing() {
         .callback_param("code")
         .unwrap_or_else(|| panic!("{:?} {}", done.location, done.body));
     assert_eq!(done.callback_param("state").as_deref(), Some("p1"));
-    let tokens = s
-        .raw(
-            Method::POST,
-            "/oauth/token",
-            None,
-            Some(json!({"grant_type": "authorization_code", "client_id": cid, "client_secret": secret,
-                        "code": code, "redirect_uri": CALLBACK})),
-        )
-        .await;
-    let tokens = tokens.assert_status(200).clone();
+    let tokens = exchange_code(&s, &cid, &secret, &code).await;
     let id = verified(&s, tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(id[format!("{NS}/company")], "Ünïcode GmbH");
     let stored = s

@@ -2,7 +2,7 @@
 //! the triggers Gatehouse runs and their ordered bindings, and test runs, with Auth0's routes,
 //! answers (`{actions, total, page, per_page}` pages) and scopes.
 
-use super::Caller;
+use super::{Caller, page_slice};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -224,10 +224,7 @@ async fn versions(
     let (page_no, per_page) = q.paging()?;
     let (all, action) = s.gatehouse.action_versions(&id).await?;
     let total = all.len() as i64;
-    let items = all
-        .iter()
-        .skip(usize::try_from(page_no.saturating_mul(per_page)).unwrap_or(usize::MAX))
-        .take(usize::try_from(per_page).unwrap_or(0))
+    let items = page_slice(&all, page_no, per_page)
         .map(|v| version_json(v, &action))
         .collect();
     Ok(page("versions", items, total, page_no, per_page))
@@ -298,10 +295,7 @@ async fn bindings(
         .trigger_bindings(trigger_of(&trigger_id)?)
         .await?;
     let total = all.len() as i64;
-    let items = all
-        .iter()
-        .skip(usize::try_from(page_no.saturating_mul(per_page)).unwrap_or(usize::MAX))
-        .take(usize::try_from(per_page).unwrap_or(0))
+    let items = page_slice(&all, page_no, per_page)
         .map(binding_json)
         .collect();
     Ok(page("bindings", items, total, page_no, per_page))

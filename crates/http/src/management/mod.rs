@@ -264,6 +264,13 @@ async fn record_write(
 }
 
 /// `{start, limit, length, total, <key>: [...]}` when `include_totals`, else the bare list.
+/// The items of page `page` (0-based) of `per_page` each.
+pub(crate) fn page_slice<T>(all: &[T], page: i64, per_page: i64) -> impl Iterator<Item = &T> {
+    all.iter()
+        .skip(usize::try_from(page.saturating_mul(per_page)).unwrap_or(usize::MAX))
+        .take(usize::try_from(per_page).unwrap_or(0))
+}
+
 pub(crate) fn paged(
     key: &str,
     items: Vec<serde_json::Value>,

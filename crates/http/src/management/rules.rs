@@ -2,7 +2,7 @@
 //! create, 409 on a taken name or order) and their configuration values, which are written
 //! and listed by key but never read back.
 
-use super::{Caller, paged};
+use super::{Caller, page_slice, paged};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, QueryParams};
@@ -54,10 +54,7 @@ async fn list(State(s): State<AppState>, caller: Caller, q: QueryParams) -> ApiR
     let fields = q.fields()?;
     let all = s.gatehouse.list_rules(q.bool("enabled")?).await?;
     let total = all.len() as i64;
-    let items = all
-        .iter()
-        .skip(usize::try_from(page.saturating_mul(per_page)).unwrap_or(usize::MAX))
-        .take(usize::try_from(per_page).unwrap_or(0))
+    let items = page_slice(&all, page, per_page)
         .map(|r| fields.apply(rule_json(r)))
         .collect();
     Ok(paged(
