@@ -27,15 +27,34 @@ pub enum Trigger {
     /// The client-credentials grant.
     #[serde(rename = "credentials-exchange")]
     CredentialsExchange,
+    /// A public sign-up on a database connection, before the user is created: deny it with
+    /// a message for the user, or set metadata.
+    #[serde(rename = "pre-user-registration")]
+    PreUserRegistration,
+    /// After a public sign-up created the user; what it does cannot change the sign-up.
+    #[serde(rename = "post-user-registration")]
+    PostUserRegistration,
+    /// After a user's password changed; what it does cannot undo the change.
+    #[serde(rename = "post-change-password")]
+    PostChangePassword,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 2] = [Trigger::PostLogin, Trigger::CredentialsExchange];
+    pub const ALL: [Trigger; 5] = [
+        Trigger::PostLogin,
+        Trigger::CredentialsExchange,
+        Trigger::PreUserRegistration,
+        Trigger::PostUserRegistration,
+        Trigger::PostChangePassword,
+    ];
 
     pub fn id(self) -> &'static str {
         match self {
             Trigger::PostLogin => "post-login",
             Trigger::CredentialsExchange => "credentials-exchange",
+            Trigger::PreUserRegistration => "pre-user-registration",
+            Trigger::PostUserRegistration => "post-user-registration",
+            Trigger::PostChangePassword => "post-change-password",
         }
     }
 
@@ -43,7 +62,7 @@ impl Trigger {
     pub fn version(self) -> &'static str {
         match self {
             Trigger::PostLogin => "v3",
-            Trigger::CredentialsExchange => "v2",
+            _ => "v2",
         }
     }
 
@@ -56,6 +75,9 @@ impl Trigger {
         match self {
             Trigger::PostLogin => "onExecutePostLogin",
             Trigger::CredentialsExchange => "onExecuteCredentialsExchange",
+            Trigger::PreUserRegistration => "onExecutePreUserRegistration",
+            Trigger::PostUserRegistration => "onExecutePostUserRegistration",
+            Trigger::PostChangePassword => "onExecutePostChangePassword",
         }
     }
 }
@@ -593,6 +615,9 @@ pub struct Denial {
     /// The OAuth error (`access_denied`, or the code a credentials-exchange action chose).
     pub code: String,
     pub reason: String,
+    /// What a refused sign-up shows the user (`api.access.deny(reason, userMessage)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_message: Option<String>,
 }
 
 /// The OAuth errors a credentials-exchange action may answer with (Auth0's list).
@@ -809,6 +834,7 @@ mod tests {
             deny: Some(Denial {
                 code: "access_denied".into(),
                 reason: "no".into(),
+                user_message: None,
             }),
             ..Default::default()
         });

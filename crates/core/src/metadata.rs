@@ -72,6 +72,11 @@ impl MetadataPatch {
         Ok(Self { kind, changes })
     }
 
+    /// The top-level keys it sets (`null`: removes).
+    pub fn changes(&self) -> &Map<String, Value> {
+        &self.changes
+    }
+
     /// Whether the patch sets or removes this top-level key.
     pub fn touches(&self, key: &str) -> bool {
         self.changes.contains_key(key)

@@ -211,6 +211,7 @@ pub fn denial_of(class_is_unauthorized: bool, message: &str) -> Denial {
             "access_denied".into()
         },
         reason: message.to_string(),
+        user_message: None,
     }
 }
 

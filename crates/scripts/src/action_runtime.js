@@ -15,7 +15,26 @@
   // Values cross into the host as JSON: what JSON cannot hold (functions, undefined) is dropped.
   const plain = (value) => (value === undefined ? null : JSON.parse(JSON.stringify(value)));
   const api = {};
-  if (meta.trigger === 'credentials-exchange') {
+  if (meta.trigger === 'pre-user-registration') {
+    api.access = {
+      deny(reason, userMessage) {
+        if (out.deny === null) {
+          out.deny = {
+            code: 'access_denied',
+            reason: reason === undefined ? 'Sign-up denied' : String(reason),
+            user_message: userMessage === undefined ? null : String(userMessage),
+          };
+        }
+        return api;
+      },
+    };
+    api.user = {
+      setAppMetadata(name, value) { out.app_metadata[keyOf(name, 'the metadata key')] = plain(value); return api; },
+      setUserMetadata(name, value) { out.user_metadata[keyOf(name, 'the metadata key')] = plain(value); return api; },
+    };
+  } else if (meta.trigger === 'post-user-registration' || meta.trigger === 'post-change-password') {
+    // Notifications: the event happened; only the cache is there to use.
+  } else if (meta.trigger === 'credentials-exchange') {
     api.access = {
       deny(code, reason) {
         if (out.deny === null) out.deny = { code: String(code), reason: reason === undefined ? String(code) : String(reason) };

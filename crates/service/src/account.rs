@@ -796,6 +796,20 @@ impl Gatehouse {
             }
             Err(e) => Err(e),
         };
+        // Pre-user-registration actions may refuse the sign-up or add metadata.
+        let mut req = req;
+        let result = match result {
+            Ok(()) => {
+                self.run_pre_user_registration(
+                    &mut req,
+                    client_id,
+                    browser.ip.as_deref(),
+                    browser.user_agent.as_deref(),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
         let result = match result {
             Ok(()) => self.create_user(req).await,
             Err(e) => Err(e),
@@ -836,6 +850,15 @@ impl Gatehouse {
             }
         }
         self.record(event).await;
+        if let Ok(user) = &result {
+            self.run_notification(
+                gatehouse_core::actions::Trigger::PostUserRegistration,
+                user,
+                browser.ip.as_deref(),
+                browser.user_agent.as_deref(),
+            )
+            .await;
+        }
         result
     }
 
@@ -855,6 +878,15 @@ impl Gatehouse {
     /// After a password change: end the user's sessions and refresh tokens unless the tenant
     /// keeps them.
     pub(crate) async fn after_password_change(&self, user_id: &str) -> Result<()> {
+        if let Some(found) = self.inner.users.get(self.tenant(), user_id).await? {
+            self.run_notification(
+                gatehouse_core::actions::Trigger::PostChangePassword,
+                &found.user,
+                None,
+                None,
+            )
+            .await;
+        }
         if self
             .tenant_settings()
             .await?

@@ -548,7 +548,16 @@ async fn the_management_api_keeps_actions_versions_and_bindings() {
         .iter()
         .map(|t| t["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["post-login", "credentials-exchange"]);
+    assert_eq!(
+        ids,
+        [
+            "post-login",
+            "credentials-exchange",
+            "pre-user-registration",
+            "post-user-registration",
+            "post-change-password"
+        ]
+    );
 
     let body = |name: &str| {
         json!({"name": name, "supported_triggers": [{"id": "post-login"}],
@@ -1597,4 +1606,147 @@ async fn progressive_profiling_asks_on_the_second_login_for_what_is_missing() {
     let (_, page) = login("bo@example.com").await;
     assert_eq!(page.input("fields").as_deref(), Some("job_title"));
     assert!(!page.body.contains("field_company"));
+}
+
+const PRE_REGISTRATION_ACTION: &str = r#"exports.onExecutePreUserRegistration = async (event, api) => {
+  if (event.user.email.endsWith('@blocked.example')) {
+    api.access.deny('domain_blocked', 'Sign-ups from this domain are closed.');
+    return;
+  }
+  api.user.setUserMetadata('source', `sign-up via ${event.client.name}`);
+  api.user.setAppMetadata('plan', 'trial');
+};"#;
+
+/// What a notification action does in practice: calls the Management API (here, marks the
+/// user) with a client's credentials from its secrets.
+fn marking_action(handler: &str, mark: &str) -> String {
+    format!(
+        r#"exports.{handler} = async (event, api) => {{
+  const base = event.secrets.BASE;
+  const token = await fetch(base + '/oauth/token', {{
+    method: 'POST',
+    headers: {{ 'content-type': 'application/json' }},
+    body: JSON.stringify({{ grant_type: 'client_credentials', client_id: event.secrets.CLIENT_ID,
+      client_secret: event.secrets.CLIENT_SECRET, audience: base + '/api/v2/' }}),
+  }}).then((r) => r.json());
+  const r = await fetch(`${{base}}/api/v2/users/${{encodeURIComponent(event.user.user_id)}}`, {{
+    method: 'PATCH',
+    headers: {{ authorization: 'Bearer ' + token.access_token, 'content-type': 'application/json' }},
+    body: JSON.stringify({{ app_metadata: {{ {mark}: true }} }}),
+  }});
+  if (!r.ok) throw new Error('marking failed: ' + r.status);
+}};"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registration_and_password_change_triggers_run() {
+    let mut s = TestServer::start_with(|c| c.script_allowed_hosts = vec!["127.0.0.1".into()]).await;
+    let (cid, _) = app(&mut s, json!({})).await;
+    let (m2m, m2m_secret) = s.app_with_grants(&["client_credentials"]).await;
+    s.post(
+        "/api/v2/client-grants",
+        json!({"client_id": m2m, "audience": format!("{}/api/v2/", s.url), "scope": ["update:users"]}),
+    )
+    .await
+    .assert_status(201);
+    let secrets = json!([
+        {"name": "BASE", "value": s.url.clone()},
+        {"name": "CLIENT_ID", "value": m2m},
+        {"name": "CLIENT_SECRET", "value": m2m_secret},
+    ]);
+    deployed_action(
+        &mut s,
+        "Gate sign-ups",
+        "pre-user-registration",
+        PRE_REGISTRATION_ACTION,
+        json!([]),
+    )
+    .await;
+    deployed_action(
+        &mut s,
+        "Welcome",
+        "post-user-registration",
+        &marking_action("onExecutePostUserRegistration", "welcomed"),
+        secrets.clone(),
+    )
+    .await;
+    deployed_action(
+        &mut s,
+        "Password changed",
+        "post-change-password",
+        &marking_action("onExecutePostChangePassword", "password_changed"),
+        secrets,
+    )
+    .await;
+    bind(&mut s, "pre-user-registration", &["Gate sign-ups"]).await;
+    bind(&mut s, "post-user-registration", &["Welcome"]).await;
+    bind(&mut s, "post-change-password", &["Password changed"]).await;
+
+    let signup = |email: &str| {
+        json!({"client_id": cid, "email": email, "password": PASSWORD,
+               "connection": "Username-Password-Authentication"})
+    };
+    let r = s
+        .raw(
+            Method::POST,
+            "/dbconnections/signup",
+            None,
+            Some(signup("Zoë@ok.example")),
+        )
+        .await;
+    r.assert_status(200);
+    let found = s
+        .get(&format!(
+            "/api/v2/users-by-email?email={}",
+            enc("zoë@ok.example")
+        ))
+        .await;
+    let user = found.assert_status(200)[0].clone();
+    assert_eq!(user["user_metadata"]["source"], "sign-up via Shop Ünïcode");
+    assert_eq!(user["app_metadata"]["plan"], "trial");
+    assert_eq!(user["app_metadata"]["welcomed"], true, "{user}");
+
+    // A denied sign-up: Auth0's error with the action's message, and no user.
+    let r = s
+        .raw(
+            Method::POST,
+            "/dbconnections/signup",
+            None,
+            Some(signup("eve@blocked.example")),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.body);
+    assert_eq!(r.body["code"], "extensibility_error");
+    assert_eq!(
+        r.body["description"],
+        "Sign-ups from this domain are closed."
+    );
+    let none = s
+        .get(&format!(
+            "/api/v2/users-by-email?email={}",
+            enc("eve@blocked.example")
+        ))
+        .await;
+    assert_eq!(none.assert_status(200).clone(), json!([]));
+    let logs = s.get("/api/v2/logs?q=type:fs&per_page=10").await;
+    assert!(
+        logs.assert_status(200)
+            .to_string()
+            .contains("domain_blocked")
+    );
+
+    // A password change runs post-change-password.
+    let uid = user["user_id"].as_str().unwrap().to_string();
+    s.patch(
+        &format!("/api/v2/users/{}", enc(&uid)),
+        json!({"password": "An0ther-passw0rd!", "connection": "Username-Password-Authentication"}),
+    )
+    .await
+    .assert_status(200);
+    let after = s.get(&format!("/api/v2/users/{}", enc(&uid))).await;
+    assert_eq!(
+        after.assert_status(200)["app_metadata"]["password_changed"],
+        true
+    );
 }

@@ -70,6 +70,12 @@ pub async fn signup(State(s): State<AppState>, b: BrowserRequest, body: Bytes) -
         Err(ServiceError::BadReference { message, .. }) => bad_request("invalid_signup", message),
         Err(ServiceError::NotSupported(m)) => bad_request("invalid_signup", m),
         Err(ServiceError::NotAllowed { code, message }) => bad_request(code, message),
+        // A pre-user-registration action refused the sign-up: Auth0's shape, its message.
+        Err(ServiceError::Script {
+            code: code @ "extensibility_error",
+            message,
+            ..
+        }) => legacy_error(StatusCode::BAD_REQUEST, "ExtensibilityError", code, message),
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }
 }

@@ -880,7 +880,7 @@ fn schemas() -> Value {
             "client_id": string(), "connection": string(), "user_id": string(), "user_name": string(),
             "ip": string(), "user_agent": string(), "details": object()}}));
     let trigger_ref = json!({"type": "object", "required": ["id"], "properties": {
-        "id": {"type": "string", "enum": ["post-login", "credentials-exchange"]}, "version": string()}});
+        "id": {"type": "string", "enum": ["post-login", "credentials-exchange", "pre-user-registration", "post-user-registration", "post-change-password"]}, "version": string()}});
     let action_writable = json!({
         "name": {"type": "string", "minLength": 1, "maxLength": 255},
         "supported_triggers": {"type": "array", "minItems": 1, "items": trigger_ref},

@@ -8,8 +8,9 @@ use super::rules::LoginRules;
 use crate::{Gatehouse, Result, ServiceError};
 use gatehouse_core::actions::{ActionCommands, Denial, EXCHANGE_DENY_CODES, FlowChanges, Trigger};
 use gatehouse_core::log_event::{LogEvent, codes};
+use gatehouse_core::metadata::{MetadataKind, MetadataPatch};
 use gatehouse_core::payload::Payload;
-use gatehouse_core::user::{User, UserPatch};
+use gatehouse_core::user::{NewUser, User, UserPatch};
 use gatehouse_scripts::{ScriptCall, ScriptError};
 use gatehouse_store::{BoundAction, StoredClient, StoredResourceServer};
 use serde_json::{Map, Value, json};
@@ -608,5 +609,187 @@ impl Gatehouse {
             console: run.console,
             elapsed_ms: run.elapsed_ms,
         })
+    }
+}
+
+/// What a refused or failed pre-registration run means for the sign-up: Auth0's
+/// `extensibility_error`, the user told the action's message (or a sentence without the
+/// cause), the tenant log the whole reason.
+fn registration_refusal(failure: ActionFailure) -> ServiceError {
+    match failure {
+        ActionFailure::Denied(d) => ServiceError::Script {
+            code: "extensibility_error",
+            public: d.user_message.clone().unwrap_or_else(|| d.reason.clone()),
+            message: format!(
+                "A pre-user-registration action denied the sign-up: {}",
+                d.reason
+            ),
+        },
+        ActionFailure::Failed {
+            busy: true,
+            description,
+        } => ServiceError::TooManyRequests(description),
+        ActionFailure::Failed { description, .. } => ServiceError::Script {
+            code: "extensibility_error",
+            public: "The sign-up could not be completed; try again later.".into(),
+            message: description,
+        },
+        ActionFailure::Service(e) => e,
+    }
+}
+
+impl Gatehouse {
+    /// The `event.user` of the registration triggers, from the sign-up's fields.
+    fn registration_user(new: &NewUser) -> Value {
+        let doc = |p: &Option<MetadataPatch>| {
+            Value::Object(p.as_ref().map(|p| p.changes().clone()).unwrap_or_default())
+        };
+        json!({
+            "email": new.email,
+            "username": new.username,
+            "phone_number": new.phone_number,
+            "name": new.name,
+            "given_name": new.given_name,
+            "family_name": new.family_name,
+            "nickname": new.nickname,
+            "picture": new.picture,
+            "user_metadata": doc(&new.user_metadata),
+            "app_metadata": doc(&new.app_metadata),
+        })
+    }
+
+    /// Runs the pre-user-registration actions of a public sign-up: a denial refuses it with
+    /// the action's message for the user; metadata they set goes into the new user.
+    pub(crate) async fn run_pre_user_registration(
+        &self,
+        new: &mut NewUser,
+        client_id: Option<&str>,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<()> {
+        let bound = self
+            .cached_bindings_of(Trigger::PreUserRegistration)
+            .await?;
+        if bound.is_empty() {
+            return Ok(());
+        }
+        let client = match client_id {
+            Some(id) => self.cached_client(id).await?,
+            None => None,
+        };
+        let connection = self.cached_connection(&new.connection).await?;
+        let mut event = json!({
+            "user": Self::registration_user(new),
+            "client": client.as_ref().map(|c| json!({
+                "client_id": c.client_id, "name": c.settings.name, "metadata": c.settings.client_metadata,
+            })),
+            "connection": connection.as_ref().map(|c| json!({
+                "id": c.id, "name": c.settings.name, "strategy": c.settings.strategy, "metadata": c.settings.metadata,
+            })),
+            "request": request_of(ip, user_agent, &self.host()),
+            "transaction": {},
+            "tenant": { "id": self.tenant() },
+            "secrets": {},
+        });
+        let mut changes = FlowChanges::default();
+        for action in bound.iter() {
+            let trigger = Trigger::PreUserRegistration;
+            let commands = self
+                .run_bound(action, trigger, trigger.handler(), &mut event, &json!({}))
+                .await
+                .map_err(registration_refusal)?;
+            see_metadata(&mut event, &commands.app_metadata, &commands.user_metadata);
+            changes.merge(commands);
+            if let Some(denial) = changes.denied.take() {
+                return Err(registration_refusal(ActionFailure::Denied(denial)));
+            }
+        }
+        for (kind, set, target) in [
+            (
+                MetadataKind::User,
+                &changes.user_metadata,
+                &mut new.user_metadata,
+            ),
+            (
+                MetadataKind::App,
+                &changes.app_metadata,
+                &mut new.app_metadata,
+            ),
+        ] {
+            if set.is_empty() {
+                continue;
+            }
+            let mut doc = target
+                .as_ref()
+                .map(|p| p.changes().clone())
+                .unwrap_or_default();
+            for (k, v) in set {
+                if v.is_null() {
+                    doc.remove(k);
+                } else {
+                    doc.insert(k.clone(), v.clone());
+                }
+            }
+            *target = Some(MetadataPatch::parse(kind, doc).map_err(|e| {
+                registration_refusal(ActionFailure::Failed {
+                    description: format!(
+                        "The metadata set by the pre-user-registration actions was refused: {}",
+                        e.message
+                    ),
+                    busy: false,
+                })
+            })?);
+        }
+        Ok(())
+    }
+
+    /// Runs a notification trigger (`post-user-registration`, `post-change-password`) for
+    /// `user`: the event already happened, so a failing action is logged and changes nothing.
+    pub(crate) async fn run_notification(
+        &self,
+        trigger: Trigger,
+        user: &User,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) {
+        let bound = match self.cached_bindings_of(trigger).await {
+            Ok(b) if !b.is_empty() => b,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(trigger = trigger.id(), error = %e, "the actions could not be read");
+                return;
+            }
+        };
+        let connection = self
+            .cached_connection(&user.connection)
+            .await
+            .ok()
+            .flatten();
+        let mut event = json!({
+            "user": user.to_json(),
+            "connection": connection.as_ref().map(|c| json!({
+                "id": c.id, "name": c.settings.name, "strategy": c.settings.strategy, "metadata": c.settings.metadata,
+            })),
+            "request": request_of(ip, user_agent, &self.host()),
+            "tenant": { "id": self.tenant() },
+            "secrets": {},
+        });
+        for action in bound.iter() {
+            if let Err(failure) = self
+                .run_bound(action, trigger, trigger.handler(), &mut event, &json!({}))
+                .await
+            {
+                tracing::warn!(trigger = trigger.id(), error = %failure, "an action failed");
+                let mut log = LogEvent {
+                    user_id: Some(user.user_id.clone()),
+                    connection: Some(user.connection.clone()),
+                    ip: ip.map(str::to_string),
+                    user_agent: user_agent.map(str::to_string),
+                    ..Default::default()
+                };
+                log.details.insert("trigger".into(), json!(trigger.id()));
+                self.record_action_stop(log, &failure).await;
+            }
+        }
     }
 }
