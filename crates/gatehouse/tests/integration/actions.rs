@@ -1750,3 +1750,121 @@ async fn registration_and_password_change_triggers_run() {
         true
     );
 }
+
+/// Auth0's "redirect for consent" as a rule: ask once, then record the answer when the rules
+/// run again as `redirect-callback`.
+const CONSENT_RULE: &str = r#"function askConsent(user, context, callback) {
+  user.app_metadata = user.app_metadata || {};
+  if (context.protocol === 'redirect-callback') {
+    user.app_metadata.consented = context.request.body.answer === 'yes';
+    context.idToken['https://gatehouse.example/consented'] = user.app_metadata.consented;
+    auth0.users.updateAppMetadata(user.user_id, user.app_metadata)
+      .then(function () { callback(null, user, context); })
+      .catch(function (err) { callback(err); });
+    return;
+  }
+  if (user.app_metadata.consented === undefined) {
+    context.redirect = { url: 'https://consent.example/ask' };
+  }
+  context.idToken['https://gatehouse.example/consented'] = user.app_metadata.consented === true;
+  callback(null, user, context);
+}"#;
+
+/// A rule that answers through the wrapper's own callback instead of its own.
+const ODD_RULE: &str = r#"function odd(user, context, done) {
+  if (context.clientName === 'Odd app') { return callback(null, 5); }
+  done(null, user, context);
+}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_redirect_runs_the_rules_again_as_redirect_callback() {
+    let mut s = TestServer::start().await;
+    let (cid, secret) = app(&mut s, json!({})).await;
+    let user = s.create_user("cleo@example.com", json!({})).await;
+    for (name, script, order) in [("Consent", CONSENT_RULE, 1), ("Odd", ODD_RULE, 2)] {
+        s.post(
+            "/api/v2/rules",
+            json!({"name": name, "script": script, "order": order}),
+        )
+        .await
+        .assert_status(201);
+    }
+    deployed_action(
+        &mut s,
+        "After profile",
+        "post-login",
+        AFTER_PROFILE_ACTION,
+        json!([]),
+    )
+    .await;
+    bind(&mut s, "post-login", &["After profile"]).await;
+    let url = format!(
+        "/authorize?response_type=code&client_id={cid}&redirect_uri={}&scope=openid&state=r1",
+        enc(CALLBACK)
+    );
+    let mut b = Browser::new(&s.url);
+    let page = b.visit(&url).await;
+    let away = b.submit_login(&page, "cleo@example.com", PASSWORD).await;
+    let location = away.location.clone().expect("sent away");
+    assert!(
+        location.starts_with("https://consent.example/ask?state="),
+        "{location}"
+    );
+    let state = away.callback_param("state").unwrap();
+    let back = b
+        .post_form("/continue", &[("state", &state), ("answer", "yes")])
+        .await;
+    let code = back
+        .callback_param("code")
+        .unwrap_or_else(|| panic!("{:?}", back.location));
+    let tokens = exchange_code(&s, &cid, &secret, &code).await;
+    let id = verified(&s, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(id[format!("{NS}/consented")], true);
+    assert_eq!(
+        id[format!("{NS}/after")],
+        "none",
+        "actions ran after the rules"
+    );
+    let stored = s
+        .get(&format!(
+            "/api/v2/users/{}",
+            enc(user["user_id"].as_str().unwrap())
+        ))
+        .await;
+    assert_eq!(stored.assert_status(200)["app_metadata"]["consented"], true);
+    // Asked once: the next login goes straight to the callback.
+    let mut b = Browser::new(&s.url);
+    let page = b.visit(&url).await;
+    let again = b.submit_login(&page, "cleo@example.com", PASSWORD).await;
+    assert!(
+        again.callback_param("code").is_some(),
+        "{:?}",
+        again.location
+    );
+    // A password grant cannot redirect; the rule's redirect is not followed there.
+    s.create_user("dan@example.com", json!({})).await;
+    let r = realm_login(&s, &cid, &secret, "dan@example.com", json!({})).await;
+    r.assert_status(200);
+
+    // A rule answering through the wrapper's callback fails its login, never the server.
+    let odd = s
+        .post(
+            "/api/v2/clients",
+            json!({"name": "Odd app", "grant_types": [REALM]}),
+        )
+        .await;
+    let odd = odd.assert_status(201).clone();
+    let r = realm_login(
+        &s,
+        odd["client_id"].as_str().unwrap(),
+        odd["client_secret"].as_str().unwrap(),
+        "cleo@example.com",
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+    assert_eq!(
+        r.body["error_description"],
+        "The rule 'Odd' answered something unreadable."
+    );
+}

@@ -239,8 +239,9 @@ impl Gatehouse {
         user
     }
 
-    /// Auth0's rules `context` for this login.
-    fn rules_context(&self, facts: &LoginFacts<'_>, event: &Value) -> Value {
+    /// Auth0's rules `context` for this login (`protocol` is `redirect-callback` when the
+    /// rules run again after a rule's redirect).
+    fn rules_context(&self, facts: &LoginFacts<'_>, event: &Value, protocol: &str) -> Value {
         let connection = &event["connection"];
         json!({
             "tenant": self.tenant(),
@@ -252,15 +253,15 @@ impl Gatehouse {
             "connectionStrategy": connection["strategy"],
             "connectionOptions": {},
             "connectionMetadata": connection["metadata"],
-            "protocol": facts.protocol,
+            "protocol": protocol,
             "stats": { "loginsCount": facts.user.logins_count },
             "sso": { "with_auth0": false, "with_dbconn": false },
             "request": {
                 "userAgent": facts.user_agent,
                 "ip": facts.ip,
                 "hostname": event["request"]["hostname"],
-                "query": {},
-                "body": {},
+                "query": event["request"]["query"],
+                "body": event["request"]["body"],
                 "geoip": {},
             },
             "authentication": { "methods": event["authentication"]["methods"] },
@@ -273,16 +274,24 @@ impl Gatehouse {
 
     /// Runs the enabled rules in order; their claims, scope and metadata updates go into
     /// `changes`. A rule's error stops the login (`UnauthorizedError` → `unauthorized`, any
-    /// other → `access_denied`, with the rule's message).
+    /// other → `access_denied`, with the rule's message). Answers the URL of
+    /// `context.redirect` when a rule set one (ignored when `resumed`: the rules then run
+    /// again as `redirect-callback`, as in Auth0).
     pub(crate) async fn run_rules(
         &self,
         rules: &LoginRules,
         facts: &LoginFacts<'_>,
         event: &Value,
         changes: &mut FlowChanges,
-    ) -> std::result::Result<(), ActionFailure> {
+        resumed: bool,
+    ) -> std::result::Result<Option<String>, ActionFailure> {
         let mut user = Self::rules_user(&event["user"]);
-        let mut context = self.rules_context(facts, event);
+        let protocol = if resumed {
+            "redirect-callback"
+        } else {
+            facts.protocol
+        };
+        let mut context = self.rules_context(facts, event, protocol);
         let mut app_updates = Map::new();
         let mut user_updates = Map::new();
         let pool = self.script_pool().await?;
@@ -303,13 +312,29 @@ impl Gatehouse {
             changes.ran_rules.push(rule.name.clone());
             match run.outcome {
                 Ok(Some(mut answer)) => {
-                    user = answer["user"].take();
-                    context = answer["context"].take();
+                    // The runtime answers `{user, context, updates}`; a rule reaching the
+                    // wrapper's own callback could answer anything, which is its failure.
+                    let (Some(next_user), Some(next_context)) = (
+                        answer.get_mut("user").map(Value::take),
+                        answer.get_mut("context").map(Value::take),
+                    ) else {
+                        return Err(ActionFailure::Failed {
+                            description: format!(
+                                "The rule '{}' answered something unreadable.",
+                                rule.name
+                            ),
+                            busy: false,
+                        });
+                    };
+                    user = next_user;
+                    context = next_context;
                     for (field, into) in [
                         ("app_metadata", &mut app_updates),
                         ("user_metadata", &mut user_updates),
                     ] {
-                        if let Some(Value::Object(set)) = answer["updates"].get_mut(field) {
+                        if let Some(Value::Object(set)) =
+                            answer.get_mut("updates").and_then(|u| u.get_mut(field))
+                        {
                             into.extend(std::mem::take(set));
                         }
                     }
@@ -329,11 +354,17 @@ impl Gatehouse {
                 }
             }
         }
+        let redirect = context
+            .get("redirect")
+            .and_then(|r| r.get("url"))
+            .and_then(Value::as_str)
+            .filter(|_| !resumed)
+            .map(str::to_string);
         let outcome = outcome_of(&context, app_updates, user_updates);
         changes.merge(outcome.commands);
         if outcome.scope.is_some() {
             changes.set_scopes = outcome.scope;
         }
-        Ok(())
+        Ok(redirect)
     }
 }

@@ -6,7 +6,9 @@
 
 use super::rules::LoginRules;
 use crate::{Gatehouse, Result, ServiceError};
-use gatehouse_core::actions::{ActionCommands, Denial, EXCHANGE_DENY_CODES, FlowChanges, Trigger};
+use gatehouse_core::actions::{
+    ActionCommands, Denial, EXCHANGE_DENY_CODES, FlowChanges, RedirectTo, Trigger,
+};
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_core::metadata::{MetadataKind, MetadataPatch};
 use gatehouse_core::payload::Payload;
@@ -107,6 +109,9 @@ fn request_of(ip: Option<&str>, user_agent: Option<&str>, hostname: &str) -> Val
         "language": Value::Null,
     })
 }
+
+/// What a login redirected by a rule resumes after (action ids are UUIDs, never this).
+const AFTER_RULES: &str = "rules";
 
 /// `event.user` with metadata changes applied (`null` removes a key).
 fn see_metadata(event: &mut Value, app: &Map<String, Value>, user: &Map<String, Value>) {
@@ -273,16 +278,12 @@ impl Gatehouse {
             "resumed_state": facts.continue_request.map(|r| r["state"].clone()),
             "domain": self.host(),
         });
-        // Resuming: from the action that redirected, whose continuation handler runs first.
+        // Resuming: from the action that redirected, whose continuation handler runs first;
+        // or, after a rule's redirect, every rule again (`redirect-callback`), then the
+        // actions from the first.
         let (mut changes, mut resume_at) = match so_far {
             Some(mut changes) => {
                 let after = changes.resume_after.take().unwrap_or_default();
-                let at = bound.iter().position(|a| a.action_id == after).ok_or_else(|| {
-                    ActionFailure::Failed {
-                        description: "The action that redirected this login is no longer bound; sign in again.".into(),
-                        busy: false,
-                    }
-                })?;
                 see_metadata(&mut event, &changes.app_metadata, &changes.user_metadata);
                 if let (Some(request), Some(r)) = (facts.continue_request, event.get_mut("request"))
                 {
@@ -290,14 +291,38 @@ impl Gatehouse {
                     r["body"] = request["body"].clone();
                     r["method"] = request["method"].clone();
                 }
-                (changes, Some(at))
+                if after == AFTER_RULES {
+                    self.run_rules(rules, facts, &event, &mut changes, true)
+                        .await?;
+                    see_metadata(&mut event, &changes.app_metadata, &changes.user_metadata);
+                    (changes, None)
+                } else {
+                    let at = bound.iter().position(|a| a.action_id == after).ok_or_else(|| {
+                        ActionFailure::Failed {
+                            description: "The action that redirected this login is no longer bound; sign in again.".into(),
+                            busy: false,
+                        }
+                    })?;
+                    (changes, Some(at))
+                }
             }
             None => {
                 let mut changes = FlowChanges::default();
                 // Rules run first, as in Auth0 tenants that have both; actions see their
-                // metadata.
+                // metadata. A rule's `context.redirect` sends the user away after the last
+                // rule (ignored where the login cannot redirect, as for the password grant).
                 if !rules.rules.is_empty() {
-                    self.run_rules(rules, facts, &event, &mut changes).await?;
+                    let redirect = self
+                        .run_rules(rules, facts, &event, &mut changes, false)
+                        .await?;
+                    if let Some(url) = redirect.filter(|_| facts.can_redirect) {
+                        changes.redirect = Some(RedirectTo {
+                            url,
+                            query: Map::new(),
+                        });
+                        changes.resume_after = Some(AFTER_RULES.into());
+                        return Ok(changes);
+                    }
                     see_metadata(&mut event, &changes.app_metadata, &changes.user_metadata);
                 }
                 (changes, None)
