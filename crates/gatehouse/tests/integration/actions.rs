@@ -20,7 +20,7 @@ const CALLBACK: &str = "https://app.example.com/callback";
 const NS: &str = "https://gatehouse.example";
 
 /// The claims of a token whose signature verifies against the server's JWKS.
-async fn verified(s: &TestServer, token: &str) -> Value {
+pub(crate) async fn verified(s: &TestServer, token: &str) -> Value {
     let jwks = s
         .raw(Method::GET, "/.well-known/jwks.json", None, None)
         .await
@@ -88,7 +88,7 @@ async fn bind(s: &mut TestServer, trigger: &str, names: &[&str]) -> Value {
 }
 
 /// A confidential application for password-realm, refresh, code and client credentials.
-async fn app(s: &mut TestServer, metadata: Value) -> (String, String) {
+pub(crate) async fn app(s: &mut TestServer, metadata: Value) -> (String, String) {
     let c = s
         .post(
             "/api/v2/clients",
@@ -120,7 +120,7 @@ async fn exchange_code(s: &TestServer, cid: &str, secret: &str, code: &str) -> V
     .clone()
 }
 
-async fn realm_login(
+pub(crate) async fn realm_login(
     s: &TestServer,
     cid: &str,
     secret: &str,

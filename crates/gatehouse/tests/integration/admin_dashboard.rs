@@ -13,10 +13,10 @@ use common::provider::{
 use common::{TestServer, enc};
 use serde_json::{Value, json};
 
-const ADMIN_EMAIL: &str = "root@example.com";
+pub(crate) const ADMIN_EMAIL: &str = "root@example.com";
 const PASSWORD: &str = "Sup3r-secret!";
 
-async fn server() -> TestServer {
+pub(crate) async fn server() -> TestServer {
     TestServer::start_with(|cfg| {
         cfg.bootstrap_admin_email = Some(ADMIN_EMAIL.into());
         cfg.bootstrap_admin_password = Some(PASSWORD.into());
@@ -25,14 +25,14 @@ async fn server() -> TestServer {
 }
 
 /// Opens `/admin` and logs in on the hosted page; returns the first dashboard page.
-async fn sign_in(b: &mut Browser, email: &str) -> Page {
+pub(crate) async fn sign_in(b: &mut Browser, email: &str) -> Page {
     let login = b.visit("/admin").await;
     assert_eq!(login.status, 200, "{}", login.body);
     assert!(login.body.contains("action=\"/u/login\""), "{}", login.body);
     b.submit_login(&login, email, PASSWORD).await
 }
 
-fn csrf(page: &Page) -> String {
+pub(crate) fn csrf(page: &Page) -> String {
     page.input("_csrf").expect("the page has a CSRF token")
 }
 
@@ -294,6 +294,14 @@ fn every_route(user: &str, client: &str, connection: &str) -> Vec<(&'static str,
         ("GET", "/admin/jobs/job_x".into()),
         ("GET", "/admin/jobs/job_x/status".into()),
         ("GET", "/admin/logs".into()),
+        ("GET", "/admin/actions".into()),
+        ("GET", "/admin/actions/triggers/post-login".into()),
+        (
+            "GET",
+            "/admin/actions/4f1c2a9e-0b7d-4c1e-a3f5-9d2e8b6c7a10".into(),
+        ),
+        ("GET", "/admin/rules".into()),
+        ("GET", "/admin/rules/rul_x".into()),
         ("POST", "/admin/users".into()),
         ("POST", format!("/admin/users/{u}/metadata")),
         ("POST", format!("/admin/users/{u}/delete")),
@@ -305,6 +313,26 @@ fn every_route(user: &str, client: &str, connection: &str) -> Vec<(&'static str,
         ("POST", format!("/admin/connections/{connection}/try")),
         ("POST", "/admin/jobs/import".into()),
         ("POST", "/admin/jobs/export".into()),
+        ("POST", "/admin/actions".into()),
+        ("POST", "/admin/actions/triggers/post-login".into()),
+        (
+            "POST",
+            "/admin/actions/4f1c2a9e-0b7d-4c1e-a3f5-9d2e8b6c7a10".into(),
+        ),
+        (
+            "POST",
+            "/admin/actions/4f1c2a9e-0b7d-4c1e-a3f5-9d2e8b6c7a10/test".into(),
+        ),
+        (
+            "POST",
+            "/admin/actions/4f1c2a9e-0b7d-4c1e-a3f5-9d2e8b6c7a10/delete".into(),
+        ),
+        ("POST", "/admin/rules".into()),
+        ("POST", "/admin/rules/configs".into()),
+        ("POST", "/admin/rules/configs/delete".into()),
+        ("POST", "/admin/rules/rul_x".into()),
+        ("POST", "/admin/rules/rul_x/try".into()),
+        ("POST", "/admin/rules/rul_x/delete".into()),
         ("POST", "/admin/signout".into()),
     ];
     for action in [
@@ -1380,7 +1408,7 @@ async fn an_administrator_links_and_unlinks_an_identity_on_the_users_page() {
 }
 
 /// Text as maud writes it into a page.
-fn escaped(s: &str) -> String {
+pub(crate) fn escaped(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -1389,7 +1417,7 @@ fn escaped(s: &str) -> String {
 
 /// The text of the element whose id is `id` (a `<pre>` or `<textarea>`, no markup inside),
 /// unescaped, without the newline HTML drops after the start tag.
-fn element_text(page: &Page, id: &str, close: &str) -> Option<String> {
+pub(crate) fn element_text(page: &Page, id: &str, close: &str) -> Option<String> {
     let start = page.body.find(&format!("id=\"{id}\""))?;
     let open = page.body[start..].find('>')? + start + 1;
     let end = page.body[open..].find(close)? + open;

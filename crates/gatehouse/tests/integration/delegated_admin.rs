@@ -124,6 +124,7 @@ async fn a_delegated_administrator_reaches_only_their_department() {
         "/admin/jobs",
         "/admin/logs",
         "/admin/delegated-admin",
+        "/admin/actions",
     ] {
         assert!(!home.body.contains(&format!("href=\"{other}\"")), "{other}");
     }
@@ -282,6 +283,9 @@ async fn a_delegated_administrator_reaches_only_their_department() {
         "/admin/jobs",
         "/admin/logs",
         "/admin/delegated-admin",
+        "/admin/actions",
+        "/admin/actions/triggers/post-login",
+        "/admin/rules",
         &format!("/admin/applications/{client}"),
     ] {
         assert_refused(&b.get(path).await, path);
@@ -290,6 +294,9 @@ async fn a_delegated_administrator_reaches_only_their_department() {
         "/admin/applications",
         "/admin/jobs/export",
         "/admin/delegated-admin",
+        "/admin/actions",
+        "/admin/rules",
+        "/admin/rules/configs",
     ] {
         let r = b
             .post_form(

@@ -10,6 +10,7 @@ mod common;
 
 mod account_linking;
 mod actions;
+mod admin_actions;
 mod admin_dashboard;
 mod auth_api;
 mod authorize_flow;

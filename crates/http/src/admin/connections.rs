@@ -1054,8 +1054,7 @@ async fn update_custom_database(
             seg(&id)
         )),
         Err(e) => {
-            let (status, message) = refusal(e);
-            let why = scripts::plain_message(&message);
+            let (status, why) = super::refusal_in_words(e);
             custom_database_page(g, d, &id, status, f, Some(why), None).await
         }
     }
@@ -1101,10 +1100,10 @@ async fn try_script(
                     }),
                 ),
                 Err(e) => {
-                    let (status, message) = refusal(e);
+                    let (status, why) = super::refusal_in_words(e);
                     let trial = Trial {
                         script,
-                        outcome: Err(scripts::plain_message(&message)),
+                        outcome: Err(why),
                     };
                     (status, None, Some(trial))
                 }

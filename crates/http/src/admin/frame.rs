@@ -12,6 +12,7 @@ pub enum Nav {
     Users,
     Applications,
     Connections,
+    Actions,
     Jobs,
     Logs,
     Delegation,
@@ -36,6 +37,7 @@ const SECTIONS: &[(Nav, &str, &str, Option<DaePermission>)] = &[
         None,
     ),
     (Nav::Connections, "/admin/connections", "Connections", None),
+    (Nav::Actions, "/admin/actions", "Actions", None),
     (Nav::Jobs, "/admin/jobs", "Import & export", None),
     (
         Nav::Logs,

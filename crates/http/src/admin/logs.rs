@@ -83,6 +83,27 @@ fn refused(d: &Dashboard, status: StatusCode, f: &Filter, message: &str) -> Resp
     d.page(status, "Logs", Nav::Logs, body)
 }
 
+/// The rules and actions a login ran, in order, as its event's details name them.
+fn ran(l: &LogEvent) -> Markup {
+    let names = |key: &str| -> Vec<String> {
+        l.details
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().map(format::text).collect())
+            .unwrap_or_default()
+    };
+    let (rules, actions) = (names("rules"), names("actions"));
+    html! {
+        @if !rules.is_empty() || !actions.is_empty() {
+            div.ran.muted {
+                @if !rules.is_empty() { "Rules: " (rules.join(" → ")) }
+                @if !rules.is_empty() && !actions.is_empty() { "; " }
+                @if !actions.is_empty() { "Actions: " (actions.join(" → ")) }
+            }
+        }
+    }
+}
+
 /// One event: when, its code in words, who and from where; the user links to their page.
 fn event_row(l: &LogEvent) -> Markup {
     let kind = l.kind.as_str();
@@ -94,7 +115,10 @@ fn event_row(l: &LogEvent) -> Markup {
             td { (format::time(Some(l.date))) }
             td { code { (kind) } }
             td { (explain(kind).unwrap_or("")) }
-            td { (l.description.as_deref().unwrap_or("")) }
+            td {
+                (l.description.as_deref().unwrap_or(""))
+                (ran(l))
+            }
             td {
                 @if user_id.is_empty() { (who) }
                 @else { a href={ "/admin/users/" (seg(&user_id)) } { (who) } }

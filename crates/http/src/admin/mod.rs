@@ -8,7 +8,9 @@
 //! admits delegated administrators too, with the `UserScope` that limits every call the
 //! users, logs and delegation pages make (`gatehouse_service::delegated_admin`).
 
+mod actions;
 mod charts;
+mod code;
 mod connections;
 mod delegation;
 mod format;
@@ -16,6 +18,7 @@ mod frame;
 mod home;
 mod jobs;
 mod logs;
+mod rules;
 mod scripts;
 mod settings;
 mod users;
@@ -55,6 +58,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(connections::router())
         .merge(jobs::router())
         .merge(logs::router())
+        .merge(actions::router())
+        .merge(rules::router())
         .merge(delegation::router())
         .layer(axum::middleware::from_fn_with_state(state, audit))
         .layer(axum::middleware::map_response(admin_headers))
@@ -386,6 +391,25 @@ fn failure(e: impl Into<gatehouse_service::Failure>) -> Response {
     );
     crate::failure::attach(&mut r, f);
     r
+}
+
+/// A refused action in the page's words: its status, and the reason without the
+/// Management API's wrapping (`Payload validation error: '…' on property …`).
+pub(crate) fn refusal_in_words(e: ServiceError) -> (StatusCode, String) {
+    let (status, message) = refusal(e);
+    (status, scripts::plain_message(&message))
+}
+
+/// A form's fields as the Management API body `parse` reads, refused as that API would
+/// refuse it: the dashboard checks what the API checks, in one place.
+pub(crate) fn api_body<T>(
+    body: serde_json::Value,
+    parse: impl FnOnce(
+        gatehouse_core::payload::Payload,
+    ) -> Result<T, gatehouse_core::payload::InvalidBody>,
+) -> Result<T, ServiceError> {
+    let payload = gatehouse_core::payload::Payload::from_value(body)?;
+    Ok(parse(payload)?)
 }
 
 /// A form or query field, empty when absent.

@@ -4,11 +4,11 @@
 //!
 //! Configuration values are sealed: the card shows their keys, never their values, and a
 //! save copies the sealed value of every key left alone from the stored options, so it stays.
-//! The editors number their lines in a gutter drawn here (right for the text as served) that
-//! `admin.js` keeps in step as the text changes and scrolls. The card is one form; its Try
-//! buttons post that same form to `/try` (`formaction`), so the source as edited and the
-//! arguments are tried without saving, and without any script on the page.
+//! The editors are `code::editor`s (a line-number gutter beside the text). The card is one
+//! form; its Try buttons post that same form to `/try` (`formaction`), so the source as edited
+//! and the arguments are tried without saving, and without any script on the page.
 
+use super::code::{self, source_text};
 use super::format::seg;
 use super::param;
 use crate::templates::{Markup, check, csrf_input, hidden, html, notice, table};
@@ -106,11 +106,6 @@ fn value_field(key: &str) -> String {
 
 fn remove_field(key: &str) -> String {
     format!("config_remove.{key}")
-}
-
-/// A source as the browser posted it (CRLF line ends) made as typed.
-fn source_text(posted: &str) -> String {
-    posted.replace("\r\n", "\n")
 }
 
 /// What the card's fields show: the stored settings, or what was posted (a refused save, a
@@ -406,15 +401,6 @@ fn configuration(config: Option<&Map<String, Value>>, form: &CustomDbForm) -> Ma
     }
 }
 
-/// `1` to the number of lines of `source`, one a line: the editor's gutter.
-fn line_numbers(source: &str) -> String {
-    let lines = source.split('\n').count();
-    (1..=lines)
-        .map(|n| n.to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// One script: its editor with the line-number gutter, the arguments of a Try, the button,
 /// and the trial's outcome when it was this script that ran.
 fn editor(s: &Script, base: &str, form: &CustomDbForm, trial: Option<&Trial>) -> Markup {
@@ -426,23 +412,14 @@ fn editor(s: &Script, base: &str, form: &CustomDbForm, trial: Option<&Trial>) ->
         .map(String::as_str)
         .unwrap_or(s.example);
     let trial = trial.filter(|t| t.script == s.name);
-    let lines = source.split('\n').count();
     let field = script_field(s.name);
-    let gutter = format!("gutter-{key}");
     let args_id = args_field(s.name);
     html! {
         details.script #{ "script-" (key) } open[!source.trim().is_empty() || trial.is_some()] {
             summary { (s.label) " " code.muted { (key) } }
             p.muted { (s.about) }
             label for=(field) { (s.label) " script" }
-            div.editor {
-                pre.gutter #(gutter) aria-hidden="true" { (line_numbers(source)) }
-                // The newline after the tag is the one HTML drops: a source's own first line
-                // break (if it has one) survives.
-                textarea #(field) name=(field) data-gutter=(gutter) wrap="off" spellcheck="false"
-                    autocomplete="off" autocapitalize="off" rows=((lines + 1).clamp(8, 30))
-                    placeholder=(s.signature) { "\n" (source) }
-            }
+            (code::editor(&field, key, source, s.signature))
             label for=(args_id) { "Arguments to try it with (a JSON array; the callback comes after them)" }
             textarea.args #(args_id) name=(args_id) rows="2" spellcheck="false" { "\n" (args) }
             button.secondary type="submit" name=(TRY) value=(key) formnovalidate

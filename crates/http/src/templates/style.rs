@@ -49,6 +49,8 @@ pub const STYLESHEET: &str = concat!(
     ".editor{position:relative;padding-left:3.2rem}.editor .gutter{position:absolute;left:0;top:0;bottom:0;width:3.2rem;margin:0;padding:calc(.5rem + 1px) .5rem 3rem 0;overflow:hidden;text-align:right;line-height:1.4;color:#6b7280;background:#e5e7eb;border-radius:.35rem 0 0 .35rem;user-select:none}",
     ".editor textarea{display:block;white-space:pre;overflow:auto;line-height:1.4;border-radius:0 .35rem .35rem 0;resize:vertical}textarea.args{min-height:0}",
     "details.script{border-top:1px solid #e5e7eb;padding:.4rem 0}details.script summary{cursor:pointer;font-weight:600}.trial h3{font-size:1rem;margin:.8rem 0 .3rem}",
+    // Trigger bindings (admin::actions): one action a line, its step buttons beside it.
+    "ol#bindings li{margin:.3rem 0}form.inline{display:inline;margin-left:.3rem}form.inline button{padding:.15rem .5rem;font-size:.85rem}ol.bound{margin:0;padding-left:1.2rem}",
     "img.avatar{width:4rem;height:4rem;border-radius:50%;object-fit:cover;background:#e5e7eb}.user-head{display:flex;gap:1rem;align-items:center;flex-wrap:wrap}",
     "@media (max-width:40rem){.dashboard main{padding:0 .5rem}.wide{display:none}section.card{padding:.7rem}dl{grid-template-columns:1fr}dt{margin-top:.4rem}}",
 );

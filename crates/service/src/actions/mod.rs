@@ -1,13 +1,16 @@
 //! Actions and rules in one folder: `mod` (the Management API's use cases: actions with sealed
 //! secrets, deployment into numbered versions, trigger bindings in run order), `rules` (Auth0's
-//! legacy rules and rules-configs, run before a login's actions) and `run` (running a
-//! trigger's rules and bound actions in the script sandbox inside a flow, and the API's test
-//! run). The token endpoint and the browser flow call `run`; nothing here knows about either.
+//! legacy rules and rules-configs, run before a login's actions), `run` (running a trigger's
+//! rules and bound actions in the script sandbox inside a flow) and `trial` (test runs of an
+//! action's or a rule's code, for the API and the dashboard's editors). The token endpoint and
+//! the browser flow call `run`; nothing here knows about either.
 
 pub(crate) mod rules;
 pub(crate) mod run;
+mod trial;
 
-pub use run::{ActionFailure, ActionTrial, LoginFacts};
+pub use run::{ActionFailure, LoginFacts};
+pub use trial::{ActionTrial, CodeTrial, TrialOutcome, example_event, example_rule_input};
 
 use crate::{Gatehouse, Result, ServiceError};
 use gatehouse_core::actions::{

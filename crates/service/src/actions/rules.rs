@@ -38,7 +38,7 @@ fn bad_key(key: &str) -> ServiceError {
 }
 
 impl Gatehouse {
-    fn check_rule_script(script: &str) -> Result<()> {
+    pub(super) fn check_rule_script(script: &str) -> Result<()> {
         gatehouse_scripts::check_syntax("rule", script).map_err(|p| {
             ServiceError::InvalidBody(gatehouse_core::payload::InvalidBody::on_property(
                 match p.line {
@@ -210,6 +210,14 @@ impl Gatehouse {
         if rules.is_empty() {
             return Ok(Arc::new(LoginRules::default()));
         }
+        Ok(Arc::new(LoginRules {
+            rules,
+            configuration: self.rules_configuration().await?,
+        }))
+    }
+
+    /// The rules-config values in clear: the rules' `configuration`.
+    pub(super) async fn rules_configuration(&self) -> Result<Map<String, Value>> {
         let mut configuration = Map::new();
         for (key, sealed) in self.inner.rules.configs(self.tenant()).await? {
             let clear = self
@@ -219,14 +227,11 @@ impl Gatehouse {
                 .map_err(ServiceError::internal)?;
             configuration.insert(key, Value::String(clear));
         }
-        Ok(Arc::new(LoginRules {
-            rules,
-            configuration,
-        }))
+        Ok(configuration)
     }
 
     /// Auth0's rules `user`: the profile with `app_metadata`'s keys also at the root.
-    fn rules_user(user_json: &Value) -> Value {
+    pub(super) fn rules_user(user_json: &Value) -> Value {
         let mut user = user_json.clone();
         if let (Some(app), Some(root)) = (
             user_json.get("app_metadata").and_then(Value::as_object),

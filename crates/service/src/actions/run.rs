@@ -67,15 +67,6 @@ impl From<gatehouse_store::StoreError> for ActionFailure {
     }
 }
 
-/// A test run of an action's draft (`POST /actions/actions/{id}/test`).
-#[derive(Debug, Clone)]
-pub struct ActionTrial {
-    /// The commands the run produced, or its error.
-    pub result: std::result::Result<Value, String>,
-    pub console: Vec<String>,
-    pub elapsed_ms: u64,
-}
-
 /// What the sandbox's failure means for the flow, in words that name the action (or rule).
 pub(crate) fn failure_description(kind: &str, action: &str, error: &ScriptError) -> String {
     match error {
@@ -97,7 +88,7 @@ pub(crate) fn failure_description(kind: &str, action: &str, error: &ScriptError)
 }
 
 /// One value for every run of a flow, as Auth0 names them.
-fn request_of(ip: Option<&str>, user_agent: Option<&str>, hostname: &str) -> Value {
+pub(super) fn request_of(ip: Option<&str>, user_agent: Option<&str>, hostname: &str) -> Value {
     json!({
         "ip": ip,
         "user_agent": user_agent,
@@ -139,7 +130,7 @@ impl Gatehouse {
     }
 
     /// Runs one action's deployed version with `event`; its commands, or why it failed.
-    async fn run_bound(
+    pub(super) async fn run_bound(
         &self,
         bound: &BoundAction,
         trigger: Trigger,
@@ -576,64 +567,6 @@ impl Gatehouse {
             }
         }
         Ok(changes)
-    }
-
-    /// `POST /api/v2/actions/actions/{id}/test`: runs the draft with the given event (its
-    /// first supported trigger's handler; the action's own secrets in `event.secrets`);
-    /// nothing is written, whatever the commands say.
-    pub async fn test_action(&self, id: &str, event: Map<String, Value>) -> Result<ActionTrial> {
-        let action = self.get_action(id).await?;
-        let trigger = action
-            .supported_triggers
-            .iter()
-            .find_map(|t| Trigger::parse(&t.id))
-            .unwrap_or(Trigger::PostLogin);
-        let bound = BoundAction {
-            binding_id: String::new(),
-            action_id: action.id.clone(),
-            action_name: action.name.clone(),
-            version: gatehouse_store::StoredActionVersion {
-                id: format!("draft-{}", action.updated_at),
-                action_id: action.id.clone(),
-                number: 0,
-                code: action.code.clone(),
-                runtime: action.runtime.clone(),
-                supported_triggers: action.supported_triggers.clone(),
-                dependencies: action.dependencies.clone(),
-                secrets: action.secrets.clone(),
-                created_at: action.updated_at,
-            },
-        };
-        let secrets = self.open_secrets(&bound.action_id, &bound.version.secrets)?;
-        let masks: Vec<String> = secrets
-            .values()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        let mut event = Value::Object(event);
-        event["secrets"] = Value::Object(secrets);
-        let pool = self.script_pool().await?;
-        let run = pool
-            .run(ScriptCall {
-                cache_key: format!("action-test/{}", action.id),
-                name: "action".into(),
-                source: gatehouse_scripts::action_source(&action.code),
-                args: vec![
-                    event,
-                    json!({"trigger": trigger.id(), "handler": trigger.handler()}),
-                ],
-                configuration: Map::new(),
-                secrets: masks,
-                keep_warm: false,
-            })
-            .await;
-        Ok(ActionTrial {
-            result: match run.outcome {
-                Ok(v) => Ok(v.unwrap_or(Value::Null)),
-                Err(e) => Err(failure_description("action", &action.name, &e)),
-            },
-            console: run.console,
-            elapsed_ms: run.elapsed_ms,
-        })
     }
 }
 

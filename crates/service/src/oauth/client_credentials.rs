@@ -3,7 +3,6 @@
 
 use super::{ExchangeEvents, IssuedToken, OAuthError, TokenRequest};
 use crate::Gatehouse;
-use gatehouse_core::actions::is_namespaced;
 use gatehouse_core::log_event::{LogEvent, codes};
 use gatehouse_crypto::jwt;
 use serde_json::json;
@@ -130,11 +129,7 @@ impl Gatehouse {
             }
             // Credentials-exchange actions' claims never replace ours; on the Management
             // API only namespaced ones are kept.
-            for (k, v) in actions.access_claims {
-                if !c.contains_key(&k) && (!api.settings.is_system || is_namespaced(&k)) {
-                    c.insert(k, v);
-                }
-            }
+            actions.add_access_claims(c, api.settings.is_system);
         }
         let typ = if dialect.is_rfc9068() {
             "at+jwt"

@@ -6,7 +6,7 @@ use super::password::wrong_credentials;
 use super::{IssuedToken, OAuthError};
 use crate::Gatehouse;
 use crate::error::ServiceError;
-use gatehouse_core::actions::{FlowChanges, is_namespaced};
+use gatehouse_core::actions::FlowChanges;
 use gatehouse_core::user::User;
 use gatehouse_crypto::jwt;
 use gatehouse_crypto::keys::Algorithm;
@@ -32,20 +32,6 @@ pub struct IdTokenExtras {
     /// What the login's post-login actions set: custom claims and scope changes.
     pub actions: FlowChanges,
 }
-
-/// Standard profile claims an action may replace in an ID token (Auth0 lets custom claims
-/// set them); any other claim already there wins over an action's.
-const PROFILE_CLAIMS: [&str; 9] = [
-    "name",
-    "given_name",
-    "family_name",
-    "nickname",
-    "picture",
-    "email",
-    "email_verified",
-    "updated_at",
-    "locale",
-];
 
 /// OIDC claims of a user for the requested scopes (`openid` gives `sub` only).
 pub fn user_claims(u: &User, scopes: &[&str]) -> Map<String, Value> {
@@ -77,8 +63,6 @@ pub fn user_claims(u: &User, scopes: &[&str]) -> Map<String, Value> {
     c
 }
 
-/// Whether a user's access token for `api` may carry `scope`: on the Management API only the
-/// user's own scopes, whatever the client's grants or the user's permissions hold.
 /// The algorithm of an ID token for `client`: PS256 when its `jwt_configuration.alg` says
 /// so, RS256 otherwise. HS256 is accepted as a setting (Auth0 offers it) and signed RS256,
 /// as Gatehouse always has: a token signed with the client's secret is not issued here.
@@ -259,11 +243,7 @@ impl Gatehouse {
             // Actions' claims never replace ours; on the Management API only namespaced
             // ones are kept, as Auth0 does for its own APIs.
             let system_api = api.is_some_and(|a| a.settings.is_system);
-            for (k, v) in &extra.actions.access_claims {
-                if !claims.contains_key(k) && (!system_api || is_namespaced(k)) {
-                    claims.insert(k.clone(), v.clone());
-                }
-            }
+            extra.actions.add_access_claims(claims, system_api);
         }
         let typ = if dialect.is_rfc9068() {
             "at+jwt"
@@ -303,11 +283,7 @@ impl Gatehouse {
                     claims.insert(k.clone(), v.clone());
                 }
             }
-            for (k, v) in &extra.actions.id_claims {
-                if !claims.contains_key(k) || PROFILE_CLAIMS.contains(&k.as_str()) {
-                    claims.insert(k.clone(), v.clone());
-                }
-            }
+            extra.actions.add_id_claims(&mut claims);
             if extra.at_hash {
                 claims.insert(
                     "at_hash".into(),

@@ -5,6 +5,10 @@
 //! for (`ActionCommands`), merged over the actions of one flow into `FlowChanges` with the
 //! claims Auth0 never lets code set taken out.
 
+mod preview;
+
+pub use preview::{TokenPreview, TrialBase, restricted_claims_in};
+
 use crate::payload::{InvalidBody, Payload, type_name};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -511,6 +515,20 @@ const RESTRICTED_CLAIMS: &[&str] = &[
     "scope",
 ];
 
+/// Standard profile claims an action may replace in an ID token (Auth0 lets custom claims
+/// set them); any other claim already there wins over an action's.
+pub const PROFILE_CLAIMS: [&str; 9] = [
+    "name",
+    "given_name",
+    "family_name",
+    "nickname",
+    "picture",
+    "email",
+    "email_verified",
+    "updated_at",
+    "locale",
+];
+
 /// Whether an action may not set `claim`.
 pub fn is_restricted_claim(claim: &str) -> bool {
     RESTRICTED_CLAIMS.contains(&claim) || claim.starts_with("sip_")
@@ -722,6 +740,27 @@ impl FlowChanges {
             && self.ran_rules.is_empty()
             && self.add_scopes.is_empty()
             && self.remove_scopes.is_empty())
+    }
+
+    /// Adds the actions' access-token claims to a token's: they never replace ours, and on
+    /// the Management API (`system_api`) only namespaced ones are kept, as Auth0 does for its
+    /// own APIs.
+    pub fn add_access_claims(&self, claims: &mut Map<String, Value>, system_api: bool) {
+        for (k, v) in &self.access_claims {
+            if !claims.contains_key(k) && (!system_api || is_namespaced(k)) {
+                claims.insert(k.clone(), v.clone());
+            }
+        }
+    }
+
+    /// Adds the actions' ID-token claims to a token's: the standard profile claims
+    /// ([`PROFILE_CLAIMS`]) they may replace, any other claim already there wins.
+    pub fn add_id_claims(&self, claims: &mut Map<String, Value>) {
+        for (k, v) in &self.id_claims {
+            if !claims.contains_key(k) || PROFILE_CLAIMS.contains(&k.as_str()) {
+                claims.insert(k.clone(), v.clone());
+            }
+        }
     }
 
     /// The scope list after the actions' additions and removals, in order.
