@@ -1528,6 +1528,39 @@ async fn progressive_profiling_asks_on_the_second_login_for_what_is_missing() {
     let csrf = page.input("_csrf").unwrap();
     let fields = page.input("fields").unwrap();
     assert_eq!(fields, "company,job_title");
+    // Fields the page cannot show (markup, a path, more than it asks at once) are refused
+    // with a page saying so; a posted form whose fields were changed is refused as stale.
+    // The login still waits for the real answer.
+    let many: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+    for bad in ["company,<b>x</b>", "../app_metadata", " , ", &many.join(",")] {
+        let refused = b
+            .get(&format!(
+                "/u/profile?state={}&fields={}",
+                enc(&state),
+                enc(bad)
+            ))
+            .await;
+        assert_eq!(refused.status, 400, "{bad}: {}", refused.body);
+        assert!(
+            refused.body.contains("asked for fields it cannot show"),
+            "{bad}: {}",
+            refused.body
+        );
+        assert!(!refused.body.contains("<b>x</b>"), "{bad}");
+    }
+    let tampered = b
+        .post_form(
+            "/u/profile",
+            &[
+                ("state", &state),
+                ("_csrf", &csrf),
+                ("fields", "company,job title"),
+                ("field_company", "X"),
+            ],
+        )
+        .await;
+    assert_ne!(tampered.status, 200, "{}", tampered.body);
+    assert!(tampered.callback_param("code").is_none());
     // An empty answer shows the page again with the problem.
     let again = b
         .post_form(

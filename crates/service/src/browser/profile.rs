@@ -60,10 +60,15 @@ fn label(name: &str) -> String {
     }
 }
 
-/// Whether the user already has this field (asked before, or given by the provider).
-fn has(user: &User, name: &str) -> bool {
+/// The fields the user does not have yet (asked before, or given by the provider, as
+/// `user_metadata` or the profile's own fields); the profile is rendered once for all.
+fn still_missing(user: &User, names: Vec<String>) -> Vec<String> {
     let present = |v: Option<&Value>| v.is_some_and(|v| !v.is_null() && v != &json!(""));
-    present(user.user_metadata.get(name)) || present(user.to_json().get(name))
+    let profile = user.to_json();
+    names
+        .into_iter()
+        .filter(|n| !present(user.user_metadata.get(n)) && !present(profile.get(n)))
+        .collect()
 }
 
 impl Gatehouse {
@@ -114,10 +119,7 @@ impl Gatehouse {
             )
             .into();
         };
-        let missing: Vec<String> = names
-            .into_iter()
-            .filter(|n| !has(&session.user, n))
-            .collect();
+        let missing = still_missing(&session.user, names);
         if missing.is_empty() {
             return self.resume(state, &HashMap::new(), true, browser).await;
         }
@@ -169,10 +171,7 @@ impl Gatehouse {
         let Some(names) = wanted_fields(form.get("fields").map_or("", String::as_str)) else {
             return expired().into();
         };
-        let names: Vec<String> = names
-            .into_iter()
-            .filter(|n| !has(&session.user, n))
-            .collect();
+        let names = still_missing(&session.user, names);
         let mut answers = HashMap::new();
         let mut problem = None;
         for name in &names {
