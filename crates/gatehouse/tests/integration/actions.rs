@@ -1532,7 +1532,12 @@ async fn progressive_profiling_asks_on_the_second_login_for_what_is_missing() {
     // with a page saying so; a posted form whose fields were changed is refused as stale.
     // The login still waits for the real answer.
     let many: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
-    for bad in ["company,<b>x</b>", "../app_metadata", " , ", &many.join(",")] {
+    for bad in [
+        "company,<b>x</b>",
+        "../app_metadata",
+        " , ",
+        &many.join(","),
+    ] {
         let refused = b
             .get(&format!(
                 "/u/profile?state={}&fields={}",

@@ -116,7 +116,7 @@ impl Gatehouse {
     }
 
     /// The action's secrets in clear, for a run (`event.secrets`).
-    pub(crate) fn open_secrets(
+    fn open_secrets(
         &self,
         action_id: &str,
         secrets: &[StoredSecret],
@@ -132,6 +132,23 @@ impl Gatehouse {
                 Ok((s.name.clone(), serde_json::Value::String(clear)))
             })
             .collect()
+    }
+
+    /// Puts the action's secrets in clear into `event.secrets` for a run; answers their
+    /// values, which the sandbox masks in the console.
+    pub(crate) fn give_secrets(
+        &self,
+        action_id: &str,
+        secrets: &[StoredSecret],
+        event: &mut serde_json::Value,
+    ) -> Result<Vec<String>> {
+        let clear = self.open_secrets(action_id, secrets)?;
+        let masks = clear
+            .values()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        event["secrets"] = serde_json::Value::Object(clear);
+        Ok(masks)
     }
 
     /// The code must compile as a module before it is kept (Auth0 builds it at save).

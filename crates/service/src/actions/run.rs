@@ -138,12 +138,7 @@ impl Gatehouse {
         event: &mut Value,
         meta: &Value,
     ) -> std::result::Result<ActionCommands, ActionFailure> {
-        let secrets = self.open_secrets(&bound.action_id, &bound.version.secrets)?;
-        let masks: Vec<String> = secrets
-            .values()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        event["secrets"] = Value::Object(secrets);
+        let masks = self.give_secrets(&bound.action_id, &bound.version.secrets, event)?;
         let pool = self.script_pool().await?;
         let run = pool
             .run(ScriptCall {

@@ -171,12 +171,7 @@ impl Gatehouse {
             .iter()
             .find_map(|t| Trigger::parse(&t.id))
             .unwrap_or(Trigger::PostLogin);
-        let secrets = self.open_secrets(&action.id, &action.secrets)?;
-        let masks: Vec<String> = secrets
-            .values()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        event["secrets"] = Value::Object(secrets);
+        let masks = self.give_secrets(&action.id, &action.secrets, &mut event)?;
         let pool = self.script_pool().await?;
         let run = pool
             .run(ScriptCall {
