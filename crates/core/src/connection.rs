@@ -2,6 +2,7 @@
 //! password policy and username rules; passwordless email connections (`email`) the code
 //! length and lifetime.
 
+use crate::directory::{BIND_PASSWORD, DIRECTORY_STRATEGY, DirectoryOptions};
 use crate::password_policy::{PasswordPolicy, StrengthLevel};
 use crate::payload::{InvalidBody, Payload};
 use crate::upstream::{self, UpstreamOptions};
@@ -112,6 +113,22 @@ impl ConnectionSettings {
         upstream::is_upstream_strategy(&self.strategy)
     }
 
+    /// An AD/LDAP connection: a directory checks its users' passwords.
+    pub fn is_directory(&self) -> bool {
+        self.strategy == DIRECTORY_STRATEGY
+    }
+
+    /// The checked options of a directory connection.
+    pub fn directory_options(&self) -> Result<DirectoryOptions, InvalidBody> {
+        DirectoryOptions::parse(&self.options)
+    }
+
+    /// Whose users come from elsewhere (a provider or a directory): their passwords and,
+    /// by `set_user_root_attributes`, their profiles are not Gatehouse's to change.
+    pub fn is_external(&self) -> bool {
+        self.is_upstream() || self.is_directory()
+    }
+
     /// The checked options of an upstream connection.
     pub fn upstream_options(&self) -> Result<UpstreamOptions, InvalidBody> {
         UpstreamOptions::parse(&self.strategy, &self.options)
@@ -121,7 +138,7 @@ impl ConnectionSettings {
     /// secret set to null (removed), `Some(Some(text))` for a new one.
     pub fn take_secrets(&mut self) -> Vec<(String, Option<String>)> {
         let mut out = vec![];
-        for key in upstream::SECRET_OPTIONS {
+        for key in upstream::SECRET_OPTIONS.iter().chain(&[BIND_PASSWORD]) {
             match self.options.remove(*key) {
                 Some(Value::String(s)) if !s.is_empty() => out.push((key.to_string(), Some(s))),
                 Some(_) => out.push((key.to_string(), None)),
@@ -192,11 +209,13 @@ impl ConnectionSettings {
         let mut c = match strategy.as_str() {
             DATABASE_STRATEGY => Self::database(&name, StrengthLevel::Good),
             EMAIL_STRATEGY => Self::passwordless_email(&name),
-            s if upstream::is_upstream_strategy(s) => Self::upstream(&name, s),
+            s if upstream::is_upstream_strategy(s) || s == DIRECTORY_STRATEGY => {
+                Self::upstream(&name, s)
+            }
             _ => {
                 return Err(InvalidBody::on_property(
                     format!(
-                        "Strategy \"{strategy}\" is not supported yet; database (\"auth0\"), passwordless email (\"email\"), OpenID Connect (\"oidc\"), OAuth 2.0 (\"oauth2\") and {} connections are",
+                        "Strategy \"{strategy}\" is not supported yet; database (\"auth0\"), passwordless email (\"email\"), AD/LDAP (\"ad\"), OpenID Connect (\"oidc\"), OAuth 2.0 (\"oauth2\") and {} connections are",
                         upstream::presets::ALL
                             .map(|p| format!("\"{}\"", p.strategy))
                             .join(", ")
@@ -232,6 +251,8 @@ impl ConnectionSettings {
             if self.is_upstream() {
                 self.settle_channel(&mut o);
                 UpstreamOptions::parse(&self.strategy, &o)?;
+            } else if self.is_directory() {
+                DirectoryOptions::parse(&o)?;
             } else {
                 validate_options(&o)?;
             }
@@ -240,6 +261,9 @@ impl ConnectionSettings {
             // A new upstream connection without options is still checked (a generic
             // OpenID Connect one needs its endpoints).
             UpstreamOptions::parse(&self.strategy, &self.options)?;
+        } else if self.is_directory() && self.options.is_empty() {
+            // A directory connection needs at least its server and base.
+            DirectoryOptions::parse(&self.options)?;
         }
         if let Some(b) = p.bool("show_as_button")? {
             self.show_as_button = Some(b);

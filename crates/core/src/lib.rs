@@ -12,6 +12,7 @@ pub mod client;
 pub mod connection;
 pub mod custom_db;
 pub mod delegated_admin;
+pub mod directory;
 pub mod email;
 pub mod gdpr;
 pub mod impersonation;

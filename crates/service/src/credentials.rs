@@ -27,6 +27,12 @@ pub enum LoginRefusal {
     /// `UnauthorizedError` message, or a description without the cause).
     #[error("{0}")]
     Script(String),
+    /// A directory connection's directory could not be reached or failed: nothing about
+    /// the password was learnt, and nothing was stored.
+    #[error(
+        "We could not reach the directory of {0} to check your password. Nothing was changed; try again in a moment."
+    )]
+    DirectoryDown(String),
     /// Our failure (the database, the hasher): the cause goes to the edge's log.
     #[error("Something went wrong on our side. Try again in a moment.")]
     Failed(crate::Failure),
@@ -34,14 +40,19 @@ pub enum LoginRefusal {
 
 /// How a connection checks a password. Database connections compare against the hash
 /// stored with the user; a custom-database connection with a `login` script runs it (in
-/// import mode only for users who have not moved yet: `custom_db::login`).
+/// import mode only for users who have not moved yet: `custom_db::login`); a directory
+/// connection asks its directory (`crate::directory`).
 enum PasswordCheck {
     StoredHash,
     Script,
+    Directory,
 }
 
 impl PasswordCheck {
     fn of(connection: &gatehouse_core::connection::ConnectionSettings) -> Self {
+        if connection.is_directory() {
+            return PasswordCheck::Directory;
+        }
         match connection.custom_database() {
             Some(c)
                 if c.script(gatehouse_core::custom_db::ScriptName::Login)
@@ -91,6 +102,54 @@ impl Gatehouse {
                 self.check_with_script(connection, username, password, event)
                     .await
             }
+            PasswordCheck::Directory => {
+                self.check_with_directory(connection, username, password, event)
+                    .await
+            }
+        }
+    }
+
+    /// The user a proven identity logs in as: itself, or the primary user it is linked to;
+    /// refused (and logged `f`) when that user is blocked.
+    pub(crate) async fn login_as_primary(
+        &self,
+        user: User,
+        event: &mut LogEvent,
+    ) -> Result<User, LoginRefusal> {
+        event.user_id = Some(user.user_id.clone());
+        if user.blocked == Some(true) {
+            let mut failure = event.clone();
+            failure.kind = codes::FAILED_LOGIN.into();
+            failure.description = Some("user is blocked".into());
+            self.record(failure).await;
+            return Err(LoginRefusal::Blocked);
+        }
+        let primary = self
+            .inner
+            .users
+            .primary_of(self.tenant(), &user.user_id)
+            .await
+            .map_err(refusal_cause)?;
+        match primary {
+            Some(p) if p != user.user_id => {
+                let primary = self
+                    .inner
+                    .users
+                    .get(self.tenant(), &p)
+                    .await
+                    .map_err(refusal_cause)?
+                    .ok_or_else(|| {
+                        LoginRefusal::Failed(
+                            ServiceError::broken(format!("the primary user {p} is gone")).into(),
+                        )
+                    })?;
+                if primary.user.blocked == Some(true) {
+                    return Err(LoginRefusal::Blocked);
+                }
+                event.user_id = Some(p);
+                Ok(primary.user)
+            }
+            _ => Ok(user),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod cors;
 pub mod credentials;
 pub mod custom_db;
 pub mod delegated_admin;
+pub mod directory;
 pub mod email_templates;
 pub mod error;
 pub mod gdpr;

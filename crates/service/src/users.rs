@@ -343,7 +343,7 @@ impl Gatehouse {
             }
             check_username(settings, u)?;
         }
-        if settings.is_upstream() {
+        if settings.is_external() {
             refuse_provider_owned_changes(settings, &patch)?;
         }
         // A custom database's scripts see the change first (legacy mode: the customer's
@@ -498,7 +498,7 @@ fn apply_root_changes(u: &mut User, p: &UserPatch) {
     }
 }
 
-/// An upstream provider's users: their password lives at the provider, and under
+/// An upstream provider's or a directory's users: their password lives there, and under
 /// `set_user_root_attributes: on_each_login` (the default) so do the root attributes each
 /// login overwrites; Auth0 refuses such a PATCH with this message.
 fn refuse_provider_owned_changes(
@@ -511,9 +511,13 @@ fn refuse_provider_owned_changes(
             settings.name
         )));
     }
-    let each_login = settings
-        .upstream_options()
-        .map(|o| o.root_sync == gatehouse_core::upstream::RootSync::OnEachLogin)
+    let root_sync = if settings.is_directory() {
+        settings.directory_options().map(|o| o.root_sync)
+    } else {
+        settings.upstream_options().map(|o| o.root_sync)
+    };
+    let each_login = root_sync
+        .map(|r| r == gatehouse_core::upstream::RootSync::OnEachLogin)
         .unwrap_or(true);
     if !each_login {
         return Ok(());

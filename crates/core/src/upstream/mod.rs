@@ -90,6 +90,19 @@ pub enum RootSync {
 }
 
 impl RootSync {
+    /// `options.set_user_root_attributes`, `on_each_login` when absent.
+    pub fn of_options(o: &Map<String, Value>) -> Result<Self, InvalidBody> {
+        match opt_string(o, "set_user_root_attributes")? {
+            None => Ok(RootSync::OnEachLogin),
+            Some(s) => RootSync::parse(&s).ok_or_else(|| {
+                bad(
+                    "No enum match (on_each_login, on_first_login, never_on_login)",
+                    "set_user_root_attributes",
+                )
+            }),
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "on_each_login" => Some(Self::OnEachLogin),
@@ -188,11 +201,11 @@ pub struct UpstreamOptions {
     pub apple_key_id: Option<String>,
 }
 
-fn bad(what: impl AsRef<str>, key: &str) -> InvalidBody {
+pub(crate) fn bad(what: impl AsRef<str>, key: &str) -> InvalidBody {
     InvalidBody::on_property(what, &format!("options.{key}"))
 }
 
-fn opt_string(o: &Map<String, Value>, key: &str) -> Result<Option<String>, InvalidBody> {
+pub(crate) fn opt_string(o: &Map<String, Value>, key: &str) -> Result<Option<String>, InvalidBody> {
     match o.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -209,7 +222,19 @@ fn opt_url(o: &Map<String, Value>, key: &str) -> Result<Option<String>, InvalidB
     Ok(Some(u))
 }
 
-fn string_list(o: &Map<String, Value>, key: &str) -> Result<Vec<String>, InvalidBody> {
+/// `options.non_persistent_attrs`: at most [`MAX_DENY_LIST`] names of 1 to 255 characters.
+pub(crate) fn deny_list(o: &Map<String, Value>) -> Result<Vec<String>, InvalidBody> {
+    let list = string_list(o, "non_persistent_attrs")?;
+    if list.len() > MAX_DENY_LIST || list.iter().any(|a| a.is_empty() || a.len() > 255) {
+        return Err(bad(
+            format!("at most {MAX_DENY_LIST} attribute names of 1 to 255 characters"),
+            "non_persistent_attrs",
+        ));
+    }
+    Ok(list)
+}
+
+pub(crate) fn string_list(o: &Map<String, Value>, key: &str) -> Result<Vec<String>, InvalidBody> {
     match o.get(key) {
         None | Some(Value::Null) => Ok(vec![]),
         Some(Value::Array(a)) => a
@@ -244,7 +269,7 @@ pub fn check_provider_url(raw: &str) -> Result<(), String> {
     }
 }
 
-fn is_loopback(url: &url::Url) -> bool {
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -318,16 +343,8 @@ impl UpstreamOptions {
             ),
             attribute_map: parse_attribute_map(o)?,
             upstream_params: parse_upstream_params(o)?,
-            root_sync: match opt_string(o, "set_user_root_attributes")? {
-                None => RootSync::OnEachLogin,
-                Some(s) => RootSync::parse(&s).ok_or_else(|| {
-                    bad(
-                        "No enum match (on_each_login, on_first_login, never_on_login)",
-                        "set_user_root_attributes",
-                    )
-                })?,
-            },
-            non_persistent_attrs: string_list(o, "non_persistent_attrs")?,
+            root_sync: RootSync::of_options(o)?,
+            non_persistent_attrs: deny_list(o)?,
             domain_aliases: string_list(o, "domain_aliases")?,
             apple_team_id: opt_string(o, "team_id")?,
             apple_key_id: opt_string(o, "kid")?,
@@ -351,17 +368,6 @@ impl UpstreamOptions {
         };
         if o.get("pkce_enabled").and_then(Value::as_bool) == Some(true) && opts.pkce == Pkce::Auto {
             opts.pkce = Pkce::S256;
-        }
-        if opts.non_persistent_attrs.len() > MAX_DENY_LIST
-            || opts
-                .non_persistent_attrs
-                .iter()
-                .any(|a| a.is_empty() || a.len() > 255)
-        {
-            return Err(bad(
-                format!("at most {MAX_DENY_LIST} attribute names of 1 to 255 characters"),
-                "non_persistent_attrs",
-            ));
         }
         opts.check_endpoints(o)?;
         Ok(opts)

@@ -22,6 +22,7 @@ mod clients_connections_api;
 mod custom_database;
 mod dashboard_home;
 mod delegated_admin;
+mod directory_login;
 mod email_flows;
 mod forgot_password;
 mod gdpr;

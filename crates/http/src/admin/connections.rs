@@ -1,9 +1,11 @@
 //! Dashboard connections, every kind in one place: database connections (password policy,
-//! sign-ups, and a custom database's scripts and configuration: `scripts`) and upstream
-//! login providers (the social presets and generic OpenID Connect):
+//! sign-ups, and a custom database's scripts and configuration: `scripts`), AD/LDAP
+//! directories (`directory`) and upstream login providers (the social presets and generic
+//! OpenID Connect):
 //! the list, creating, editing. A provider's secret is written, never read back: its field
 //! starts empty on every page, and saved empty it keeps the stored secret.
 
+use super::directory::{self, DirectoryFields};
 use super::format::{self, seg};
 use super::frame::Nav;
 use super::scripts::{self, CardState, Trial};
@@ -19,10 +21,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use gatehouse_core::connection::{ConnectionSettings, DATABASE_STRATEGY, EMAIL_STRATEGY};
+use gatehouse_core::directory::DIRECTORY_STRATEGY;
 use gatehouse_core::payload::Payload;
 use gatehouse_core::upstream::{OAUTH2_STRATEGY, OIDC_STRATEGY, Preset, presets};
 use gatehouse_service::admin::DASHBOARD_CLIENT_ID;
 use gatehouse_service::connections::Connection;
+use gatehouse_service::directory::DirectoryProbe;
 use gatehouse_service::{Gatehouse, ServiceError};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -39,6 +43,10 @@ pub fn router() -> Router<AppState> {
             get(connection).post(update_connection),
         )
         .route("/admin/connections/{id}/try", post(try_script))
+        .route(
+            "/admin/connections/{id}/test-directory",
+            post(test_directory),
+        )
 }
 
 /// Auth0's rule for connection names, for the browser to check before the service does.
@@ -106,6 +114,7 @@ fn strategy_label(strategy: &str) -> &str {
     match strategy {
         DATABASE_STRATEGY => "Database",
         EMAIL_STRATEGY => "Passwordless email",
+        DIRECTORY_STRATEGY => "AD/LDAP directory",
         other => match ProviderKind::of(other) {
             Some(kind) => kind.label(),
             None => other,
@@ -376,6 +385,15 @@ async fn connections(State(s): State<AppState>, d: Dashboard) -> Response {
     connections_page(&s.gatehouse, &d, StatusCode::OK, None).await
 }
 
+async fn connections_page(
+    g: &Gatehouse,
+    d: &Dashboard,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    list_page(g, d, status, error, None).await
+}
+
 /// Links to the form of each kind of provider the dashboard sets up.
 fn provider_picker() -> Markup {
     html! {
@@ -389,11 +407,14 @@ fn provider_picker() -> Markup {
     }
 }
 
-async fn connections_page(
+/// The connections and the cards that add one: why the database card's creation was
+/// refused (`error`), or the directory card's (its fields as typed, and why).
+async fn list_page(
     g: &Gatehouse,
     d: &Dashboard,
     status: StatusCode,
     error: Option<&str>,
+    directory_refused: Option<(DirectoryFields, String)>,
 ) -> Response {
     let (list, total) = match g.list_connections(None, None, 0, 100).await {
         Ok(l) => l,
@@ -434,6 +455,10 @@ async fn connections_page(
                 }
             }
         }
+        @match directory_refused {
+            Some((typed, why)) => (directory::create_card(&d.csrf, Some(typed), Some(&why))),
+            None => (directory::create_card(&d.csrf, None, None)),
+        }
     };
     d.page(status, "Connections", Nav::Connections, body)
 }
@@ -446,6 +471,7 @@ async fn create_connection(
     let g = &s.gatehouse;
     match param(&f, "strategy") {
         "" | DATABASE_STRATEGY => create_database_connection(g, &d, &f).await,
+        DIRECTORY_STRATEGY => create_directory_connection(g, &d, &f).await,
         strategy => create_provider(g, &d, strategy, &f).await,
     }
 }
@@ -465,6 +491,25 @@ async fn create_database_connection(
         Err(e) => {
             let (status, message) = refusal(e);
             connections_page(g, d, status, Some(&message)).await
+        }
+    }
+}
+
+async fn create_directory_connection(
+    g: &Gatehouse,
+    d: &Dashboard,
+    f: &HashMap<String, String>,
+) -> Response {
+    let created = match directory::create_settings(f) {
+        Ok(settings) => g.create_connection(settings).await,
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(c) => see_other(&format!("/admin/connections/{}?done=created", seg(&c.id))),
+        Err(e) => {
+            let (status, why) = super::refusal_in_words(e);
+            let typed = Some((DirectoryFields::posted(f), why));
+            list_page(g, d, status, None, typed).await
         }
     }
 }
@@ -768,6 +813,10 @@ struct Shown<'a> {
     entered: Option<ProviderFields>,
     /// A database connection's custom-database card: as posted, its error, a trial.
     custom: CardState,
+    /// A directory connection's form as posted (a refused save).
+    directory: Option<DirectoryFields>,
+    /// A directory's "Test connection": what it found, for which username.
+    probe: Option<(DirectoryProbe, String)>,
 }
 
 async fn connection_page(
@@ -782,6 +831,13 @@ async fn connection_page(
         Err(e) => return d.refused(e, "Connection", Nav::Connections),
     };
     let settings = match ProviderKind::of(&c.settings.strategy) {
+        None if c.settings.is_directory() => {
+            let (probe, sample) = match &shown.probe {
+                Some((p, sample)) => (Some(p), sample.as_str()),
+                None => (None, ""),
+            };
+            directory::settings_card(id, &c.settings, &d.csrf, shown.directory, probe, sample)
+        }
         Some(kind) => match applications(g).await {
             Ok(apps) => provider_sections(g, d, &c, kind, &apps, shown.entered),
             Err(e) => return d.refused(e, "Connection", Nav::Connections),
@@ -884,7 +940,65 @@ async fn update_connection(
     };
     match ProviderKind::of(&current.settings.strategy) {
         Some(kind) => update_provider(g, &d, current, kind, &f).await,
+        None if current.settings.is_directory() => {
+            update_directory_connection(g, &d, current, &f).await
+        }
         None => update_database_connection(g, &d, current, &f).await,
+    }
+}
+
+/// Saves a directory connection's form (the options Auth0's API takes, checked there).
+async fn update_directory_connection(
+    g: &Gatehouse,
+    d: &Dashboard,
+    current: Connection,
+    f: &HashMap<String, String>,
+) -> Response {
+    let id = current.id.clone();
+    let mut options = directory::updated_options(&current.settings, f);
+    options.insert(
+        "brute_force_protection".into(),
+        json!(!param(f, "brute_force_protection").is_empty()),
+    );
+    let saved = match Payload::from_value(json!({ "options": options })) {
+        Ok(p) => g.update_connection(&id, p).await,
+        Err(e) => Err(e.into()),
+    };
+    match saved {
+        Ok(_) => see_other(&format!("/admin/connections/{}?done=saved", seg(&id))),
+        Err(e) => {
+            let (status, why) = super::refusal_in_words(e);
+            let shown = Shown {
+                error: Some(why),
+                directory: Some(DirectoryFields::posted(f)),
+                ..Default::default()
+            };
+            connection_page(g, d, &id, status, shown).await
+        }
+    }
+}
+
+/// "Test connection": binds with the saved settings and shows what it found.
+async fn test_directory(
+    State(s): State<AppState>,
+    d: Dashboard,
+    Path(id): Path<String>,
+    VerifiedForm(f): VerifiedForm,
+) -> Response {
+    let g = &s.gatehouse;
+    let sample = param(&f, "sample").trim().to_string();
+    match g
+        .probe_directory(&id, (!sample.is_empty()).then_some(sample.as_str()))
+        .await
+    {
+        Ok(probe) => {
+            let shown = Shown {
+                probe: Some((probe, sample)),
+                ..Default::default()
+            };
+            connection_page(g, &d, &id, StatusCode::OK, shown).await
+        }
+        Err(e) => connection_refused(g, &d, &id, e, None).await,
     }
 }
 

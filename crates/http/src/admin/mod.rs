@@ -13,6 +13,7 @@ mod charts;
 mod code;
 mod connections;
 mod delegation;
+mod directory;
 mod format;
 mod frame;
 mod home;

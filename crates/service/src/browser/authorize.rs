@@ -293,15 +293,15 @@ impl Gatehouse {
         }
     }
 
-    /// The connection `/authorize` names (by default the database): a database or an
-    /// upstream provider; passwordless connections log in through their own endpoints.
+    /// The connection `/authorize` names (by default the database): a database, a directory
+    /// or an upstream provider; passwordless connections log in through their own endpoints.
     async fn requested_connection(
         &self,
         req: &AuthorizeRequest,
     ) -> Result<Option<StoredConnection>, ServiceError> {
         Ok(self.named_connection(req).await?.filter(|c| {
             c.settings.strategy == gatehouse_core::user::DATABASE_PROVIDER
-                || c.settings.is_upstream()
+                || c.settings.is_external()
         }))
     }
 

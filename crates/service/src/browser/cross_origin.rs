@@ -158,7 +158,10 @@ impl Gatehouse {
         let connection = self
             .connection_by_name(&realm)
             .await?
-            .filter(|c| c.settings.strategy == gatehouse_core::user::DATABASE_PROVIDER)
+            .filter(|c| {
+                c.settings.strategy == gatehouse_core::user::DATABASE_PROVIDER
+                    || c.settings.is_directory()
+            })
             .ok_or_else(|| OAuthError::invalid_request(format!("Unknown realm: {realm}")))?;
         if !connection_serves(&connection, &client.client_id) {
             return Err(OAuthError::invalid_request(CONNECTION_NOT_ENABLED));

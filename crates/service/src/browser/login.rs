@@ -59,6 +59,18 @@ impl Gatehouse {
             .filter(|c| c.settings.strategy == DATABASE_PROVIDER))
     }
 
+    /// The connection whose passwords the login form checks: a database, or a directory
+    /// (AD/LDAP), which has no sign-up or password reset here.
+    pub(super) async fn login_form_connection(
+        &self,
+        req: &AuthorizeRequest,
+    ) -> Result<Option<StoredConnection>, ServiceError> {
+        Ok(self
+            .named_connection(req)
+            .await?
+            .filter(|c| c.settings.strategy == DATABASE_PROVIDER || c.settings.is_directory()))
+    }
+
     /// The connection `/authorize` names, of any strategy; by default the database.
     pub(super) async fn named_connection(
         &self,
@@ -123,11 +135,20 @@ impl Gatehouse {
         })
     }
 
-    /// The transaction a login or sign-up form posts, and the connection it logs in to; a
-    /// stale page is "expired", a failure of ours a failure page.
-    async fn open_login(&self, transaction: &str) -> Result<(Transaction, StoredConnection), Step> {
+    /// The transaction a login or sign-up form posts, and the connection it logs in to (a
+    /// sign-up: a database only); a stale page is "expired", a failure of ours a failure page.
+    async fn open_form(
+        &self,
+        transaction: &str,
+        signup: bool,
+    ) -> Result<(Transaction, StoredConnection), Step> {
         let tx = self.open_transaction(transaction).ok_or_else(expired)?;
-        match self.login_connection(&tx.req).await {
+        let connection = if signup {
+            self.login_connection(&tx.req).await
+        } else {
+            self.login_form_connection(&tx.req).await
+        };
+        match connection {
             Ok(Some(c)) => Ok((tx, c)),
             Ok(None) => Err(expired()),
             Err(e) => Err(e.into()),
@@ -142,7 +163,7 @@ impl Gatehouse {
         password: String,
         browser: &Browser,
     ) -> Outcome {
-        let (tx, connection) = match self.open_login(transaction).await {
+        let (tx, connection) = match self.open_form(transaction, false).await {
             Ok(opened) => opened,
             Err(step) => return step.into(),
         };
@@ -202,7 +223,7 @@ impl Gatehouse {
         terms: Option<&str>,
         browser: &Browser,
     ) -> Outcome {
-        let (tx, connection) = match self.open_login(transaction).await {
+        let (tx, connection) = match self.open_form(transaction, true).await {
             Ok(opened) => opened,
             Err(step) => return step.into(),
         };

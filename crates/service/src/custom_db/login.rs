@@ -138,42 +138,7 @@ impl Gatehouse {
         if slot.is_some() {
             self.give_back_slots(&key, &ip, true).await?;
         }
-        event.user_id = Some(user.user_id.clone());
-        if user.blocked == Some(true) {
-            let mut failure = event.clone();
-            failure.kind = codes::FAILED_LOGIN.into();
-            failure.description = Some("user is blocked".into());
-            self.record(failure).await;
-            return Err(LoginRefusal::Blocked);
-        }
-        // A linked identity logs in as the user it is linked to.
-        let primary = self
-            .inner
-            .users
-            .primary_of(self.tenant(), &user.user_id)
-            .await
-            .map_err(refusal_cause)?;
-        match primary {
-            Some(p) if p != user.user_id => {
-                let primary = self
-                    .inner
-                    .users
-                    .get(self.tenant(), &p)
-                    .await
-                    .map_err(refusal_cause)?
-                    .ok_or_else(|| {
-                        LoginRefusal::Failed(
-                            ServiceError::broken(format!("the primary user {p} is gone")).into(),
-                        )
-                    })?;
-                if primary.user.blocked == Some(true) {
-                    return Err(LoginRefusal::Blocked);
-                }
-                event.user_id = Some(p);
-                Ok(primary.user)
-            }
-            _ => Ok(user),
-        }
+        self.login_as_primary(user, event).await
     }
 
     /// Whom a `WrongUsernameOrPasswordError` was about, for `fp` (a user) or `fu`. Auth0

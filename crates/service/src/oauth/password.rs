@@ -36,6 +36,9 @@ impl From<LoginRefusal> for OAuthError {
             LoginRefusal::Busy => OAuthError::new(429, "too_many_requests", r.to_string()),
             LoginRefusal::Failed(f) => OAuthError::failed(f),
             LoginRefusal::Script(m) => OAuthError::new(403, "invalid_grant", m),
+            LoginRefusal::DirectoryDown(_) => {
+                OAuthError::new(503, "temporarily_unavailable", r.to_string())
+            }
         }
     }
 }

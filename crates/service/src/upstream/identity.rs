@@ -17,6 +17,13 @@ use serde_json::{Map, Value, json};
 /// Tries at updating a user another login is updating at the same moment.
 const UPDATE_ATTEMPTS: usize = 3;
 
+/// Another user of the connection has the email address the login brought.
+fn email_taken(connection: &str) -> UpstreamError {
+    UpstreamError::Refused(format!(
+        "another user of the connection {connection} has the email address this provider gave"
+    ))
+}
+
 /// The user a provider's login proved, and what must not be stored.
 pub(crate) struct UpstreamUser {
     /// The user who logs in: the identity's own user, or the primary it is linked to.
@@ -46,23 +53,34 @@ fn identity_changed(u: &User, p: &UpstreamProfile) -> bool {
         || u.idp_attributes != p.other
 }
 
+/// Who an external login proved (a provider's or a directory's), as Gatehouse keys them.
+pub(crate) struct ExternalIdentity<'a> {
+    pub strategy: &'a str,
+    /// `identities[].user_id` (`583231`, `acme-sso|248289761001`).
+    pub identity_user_id: String,
+    pub root_sync: RootSync,
+    /// Sign in with Apple names the user on the first login only: later logins keep it.
+    pub name_on_first_login_only: bool,
+}
+
+impl ExternalIdentity<'_> {
+    fn user_id(&self) -> String {
+        format!("{}|{}", self.strategy, self.identity_user_id)
+    }
+}
+
 impl Gatehouse {
-    /// Finds or creates the user of a provider's login and brings the profile up to date.
-    pub(crate) async fn upstream_user(
+    /// Finds or creates the user of an external login and brings the profile up to date as
+    /// `set_user_root_attributes` says; answers the identity's user id and whether this
+    /// login created it. Deny-listed attributes must already be split off.
+    pub(crate) async fn keep_external_user(
         &self,
         c: &StoredConnection,
-        o: &UpstreamOptions,
-        login: UpstreamLogin,
-    ) -> Result<UpstreamUser, UpstreamError> {
-        let UpstreamLogin {
-            mut profile,
-            access_token,
-            refresh_token,
-            expires_in,
-        } = login;
-        let denied = profile.split_off_denied(&o.non_persistent_attrs);
+        who: &ExternalIdentity<'_>,
+        mut profile: UpstreamProfile,
+    ) -> Result<(String, bool), UpstreamError> {
         let name = &c.settings.name;
-        let user_id = o.user_id(name, &profile.id);
+        let user_id = who.user_id();
         let mut created = false;
         let mut attempt = 0;
         loop {
@@ -74,20 +92,13 @@ impl Gatehouse {
                 .await
                 .map_err(ServiceError::from)?;
             let Some(existing) = existing else {
-                if o.root_sync == RootSync::NeverOnLogin {
+                if who.root_sync == RootSync::NeverOnLogin {
                     return Err(UpstreamError::Refused(format!(
                         "the user does not exist and the connection ({name}) does not create users at login (set_user_root_attributes: never_on_login)"
                     )));
                 }
                 let now = self.now();
-                let mut u = User::new(
-                    &o.strategy,
-                    &o.identity_user_id(name, &profile.id),
-                    &c.id,
-                    name,
-                    "",
-                    now,
-                );
+                let mut u = User::new(who.strategy, &who.identity_user_id, &c.id, name, "", now);
                 u.email = profile.email.clone();
                 u.email_verified = profile.email_verified;
                 apply_profile(&mut u, &profile);
@@ -109,27 +120,20 @@ impl Gatehouse {
                         {
                             continue;
                         }
-                        return Err(UpstreamError::Refused(format!(
-                            "another user of the connection {name} has the email address this provider gave"
-                        )));
+                        return Err(email_taken(name));
                     }
-                    Err(StoreError::Conflict(_)) => {
-                        return Err(UpstreamError::Refused(format!(
-                            "another user of the connection {name} has the email address this provider gave"
-                        )));
-                    }
+                    Err(StoreError::Conflict(_)) => return Err(email_taken(name)),
                     Err(e) => return Err(ServiceError::from(e).into()),
                 }
             };
-            if o.root_sync != RootSync::OnEachLogin {
+            if who.root_sync != RootSync::OnEachLogin {
                 break;
             }
             let mut u = existing.user;
-            if o.profile == ProfileShape::Apple
+            if who.name_on_first_login_only
                 && profile.given_name.is_none()
                 && profile.family_name.is_none()
             {
-                // Apple sends the name on the first login only: later logins keep it.
                 profile.name = u.name.clone();
                 profile.nickname = u.nickname.clone().or(profile.nickname);
                 profile.given_name = u.given_name.clone();
@@ -153,18 +157,38 @@ impl Gatehouse {
                 Ok(false) if attempt < UPDATE_ATTEMPTS => continue,
                 Ok(false) => {
                     return Err(ServiceError::broken(
-                        "a user kept changing during an upstream login",
+                        "a user kept changing during an external login",
                     )
                     .into());
                 }
-                Err(StoreError::Conflict(_)) => {
-                    return Err(UpstreamError::Refused(format!(
-                        "another user of the connection {name} has the email address this provider gave"
-                    )));
-                }
+                Err(StoreError::Conflict(_)) => return Err(email_taken(name)),
                 Err(e) => return Err(ServiceError::from(e).into()),
             }
         }
+        Ok((user_id, created))
+    }
+
+    /// Finds or creates the user of a provider's login and brings the profile up to date.
+    pub(crate) async fn upstream_user(
+        &self,
+        c: &StoredConnection,
+        o: &UpstreamOptions,
+        login: UpstreamLogin,
+    ) -> Result<UpstreamUser, UpstreamError> {
+        let UpstreamLogin {
+            mut profile,
+            access_token,
+            refresh_token,
+            expires_in,
+        } = login;
+        let denied = profile.split_off_denied(&o.non_persistent_attrs);
+        let who = ExternalIdentity {
+            strategy: &o.strategy,
+            identity_user_id: o.identity_user_id(&c.settings.name, &profile.id),
+            root_sync: o.root_sync,
+            name_on_first_login_only: o.profile == ProfileShape::Apple,
+        };
+        let (user_id, created) = self.keep_external_user(c, &who, profile).await?;
         let tokens = json!({"access_token": access_token, "refresh_token": refresh_token, "expires_in": expires_in});
         let sealed = self
             .inner

@@ -7,4 +7,5 @@
 pub(crate) mod identity;
 mod provider;
 
+pub(crate) use identity::ExternalIdentity;
 pub(crate) use provider::{ProviderCache, UpstreamError, UpstreamLogin};

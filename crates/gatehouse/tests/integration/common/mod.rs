@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod provider;
+pub mod slapd;
 pub mod smtp;
 
 use gatehouse::config::ServeConfig;
