@@ -101,6 +101,14 @@ async fn connect(o: &DirectoryOptions) -> Result<Ldap, DirectoryError> {
     Ok(ldap)
 }
 
+/// Ends a connection politely. The verdict is already known, so a failed unbind changes
+/// nothing; it is only noted for whoever debugs the directory.
+async fn close(mut ldap: Ldap) {
+    if let Err(e) = ldap.unbind().await {
+        tracing::debug!(error = %e, "directory unbind failed");
+    }
+}
+
 /// The service account's connection: bound as `bind_dn`, or anonymous without one.
 async fn service_connection(
     o: &DirectoryOptions,
@@ -274,7 +282,7 @@ pub async fn check_password(
     )
     .await?;
     if found.len() != 1 {
-        let _ = service.unbind().await;
+        close(service).await;
         return Ok(Verdict::UnknownUser);
     }
     let Some(entry) = found.pop() else {
@@ -285,7 +293,7 @@ pub async fn check_password(
         .with_timeout(timeout(o))
         .simple_bind(&entry.dn, password)
         .await;
-    let _ = as_user.unbind().await;
+    close(as_user).await;
     let bound = match bound {
         Ok(r) => r,
         Err(LdapError::LdapResult { result }) => result,
@@ -294,7 +302,7 @@ pub async fn check_password(
     match bound.rc {
         0 => {}
         INVALID_CREDENTIALS => {
-            let _ = service.unbind().await;
+            close(service).await;
             return Ok(
                 match gatehouse_core::directory::ad_bind_refusal(&bound.text) {
                     Some(why) if o.kind == DirectoryKind::ActiveDirectory => Verdict::Refused(why),
@@ -314,7 +322,7 @@ pub async fn check_password(
         }
     }
     let groups = groups_of(o, &mut service, &entry.dn).await?;
-    let _ = service.unbind().await;
+    close(service).await;
     Ok(Verdict::Verified(DirectoryUser {
         guid: guid_of(&entry),
         dn: entry.dn,
@@ -358,6 +366,6 @@ pub async fn probe(
         ),
         None => None,
     };
-    let _ = ldap.unbind().await;
+    close(ldap).await;
     Ok(found)
 }
