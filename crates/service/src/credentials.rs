@@ -109,6 +109,30 @@ impl Gatehouse {
         }
     }
 
+    /// Starts counting a password attempt: its address, its brute-force counter key (the
+    /// connection's user the identifier names, else a digest of what was typed, so the
+    /// lockout answer does not tell which accounts exist: security review L3) and, when the
+    /// connection is protected, the slot reserved for it.
+    pub(crate) async fn begin_attempt(
+        &self,
+        connection: &gatehouse_store::StoredConnection,
+        known: Option<&User>,
+        username: &str,
+        event: &LogEvent,
+    ) -> Result<(String, String, Option<i64>), LoginRefusal> {
+        let ip = event.ip.clone().unwrap_or_else(|| "unknown".into());
+        let key = match known {
+            Some(u) => u.user_id.clone(),
+            None => unknown_identifier_key(&connection.id, username),
+        };
+        let slot = if connection.settings.brute_force_protection() {
+            Some(self.reserve_login_attempt(&key, &ip).await?)
+        } else {
+            None
+        };
+        Ok((ip, key, slot))
+    }
+
     /// The user a proven identity logs in as: itself, or the primary user it is linked to;
     /// refused (and logged `f`) when that user is blocked.
     pub(crate) async fn login_as_primary(
@@ -183,22 +207,12 @@ impl Gatehouse {
                 .map_err(refusal_cause)?,
             None => None,
         };
-        let ip = event.ip.clone().unwrap_or_else(|| "unknown".into());
-        let guarded = connection.settings.brute_force_protection();
         if let Some(v) = &found {
             event.user_id = Some(v.user.user_id.clone());
         }
-        // Unknown identifiers are counted too, under a key of their own, so the lockout
-        // answer does not tell which accounts exist (security review L3).
-        let key = match &found {
-            Some(v) => v.user.user_id.clone(),
-            None => unknown_identifier_key(&connection.id, username),
-        };
-        let slot = if guarded {
-            Some(self.reserve_login_attempt(&key, &ip).await?)
-        } else {
-            None
-        };
+        let (ip, key, slot) = self
+            .begin_attempt(connection, found.as_ref().map(|v| &v.user), username, event)
+            .await?;
         let candidate = password.clone();
         let stored = hash.clone();
         let ok = match self.inner.hasher.verify(password, hash).await {

@@ -6,7 +6,7 @@
 //! cannot be reached ends the attempt with [`LoginRefusal::DirectoryDown`]: nothing stored,
 //! nothing counted against the user.
 
-use crate::credentials::{LoginRefusal, refusal_cause, unknown_identifier_key};
+use crate::credentials::{LoginRefusal, refusal_cause};
 use crate::upstream::{ExternalIdentity, UpstreamError};
 use crate::{Gatehouse, ServiceError};
 use gatehouse_core::directory::{BIND_PASSWORD, DIRECTORY_STRATEGY, DirectoryOptions, profile_of};
@@ -67,16 +67,9 @@ impl Gatehouse {
             .map_err(refusal_cause)?
             .into_iter()
             .next();
-        let ip = event.ip.clone().unwrap_or_else(|| "unknown".into());
-        let key = match &local {
-            Some(v) => v.user.user_id.clone(),
-            None => unknown_identifier_key(&stored.id, username),
-        };
-        let slot = if stored.settings.brute_force_protection() {
-            Some(self.reserve_login_attempt(&key, &ip).await?)
-        } else {
-            None
-        };
+        let (ip, key, slot) = self
+            .begin_attempt(stored, local.as_ref().map(|v| &v.user), username, event)
+            .await?;
         let user_id_of = |id: &str| {
             format!(
                 "{DIRECTORY_STRATEGY}|{}",

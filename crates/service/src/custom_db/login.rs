@@ -4,7 +4,7 @@
 //! blocks work as for stored hashes.
 
 use super::{CustomConnection, ScriptFailure};
-use crate::credentials::{LoginRefusal, refusal_cause, unknown_identifier_key};
+use crate::credentials::{LoginRefusal, refusal_cause};
 use crate::{Gatehouse, ServiceError};
 use gatehouse_core::custom_db::{ScriptName, ScriptProfile};
 use gatehouse_core::log_event::{LogEvent, codes};
@@ -49,16 +49,9 @@ impl Gatehouse {
                 return self.check_password(stored, username, password, event).await;
             }
         }
-        let ip = event.ip.clone().unwrap_or_else(|| "unknown".into());
-        let key = match &local {
-            Some(v) => v.user.user_id.clone(),
-            None => unknown_identifier_key(&stored.id, username),
-        };
-        let slot = if stored.settings.brute_force_protection() {
-            Some(self.reserve_login_attempt(&key, &ip).await?)
-        } else {
-            None
-        };
+        let (ip, key, slot) = self
+            .begin_attempt(stored, local.as_ref().map(|v| &v.user), username, event)
+            .await?;
         let answer = self
             .run_script(
                 &c,
