@@ -1,0 +1,183 @@
+// A SAML 2.0 identity provider for the tests, built on samlify (an independent
+// implementation: its XML signatures come from xml-crypto), serving both request bindings
+// on its own node:http server at http://localhost:<port>:
+//   GET  /sso  (HTTP-Redirect)  and  POST /sso  (HTTP-POST)
+// Each reads Gatehouse's AuthnRequest and answers a page that posts a signed Response
+// (signed response, signed assertion, or both: `signing`) to the request's consumer.
+// `respond()` makes a Response for a request without a browser, for the refusal tests.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import samlifyModule from 'samlify';
+
+const samlify = samlifyModule;
+
+// Gatehouse does the schema-level checks that matter on its side; the test IdP only writes.
+samlify.setSchemaValidator({ validate: () => Promise.resolve('skipped') });
+
+const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A fresh RSA key and self-signed certificate, as an IdP administrator would make. */
+export function keyAndCertificate(cn = 'Test IdP') {
+  const dir = mkdtempSync(join(tmpdir(), 'saml-idp-'));
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2',
+    '-subj', `/CN=${cn}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { privateKey: readFileSync(key, 'utf8'), certificate: readFileSync(cert, 'utf8') };
+}
+
+export class SamlIdp {
+  /**
+   * @param {object} o
+   * @param {{email:string, name:string, given:string, family:string, groups:string[]}} o.user
+   * @param {'response'|'assertion'|'both'} [o.signing]
+   */
+  constructor({ user, signing = 'assertion', keys = keyAndCertificate() }) {
+    this.user = user;
+    this.signing = signing;
+    this.keys = keys;
+    this.requests = []; // the AuthnRequests received: {binding, id, xml}
+  }
+
+  async start() {
+    this.server = createServer((req, res) => this.handle(req, res).catch((e) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(String(e?.stack || e));
+    }));
+    await new Promise((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://localhost:${this.server.address().port}`;
+    this.idp = this.makeIdp(this.signing);
+    return this;
+  }
+
+  stop() { this.server?.close(); }
+
+  makeIdp(signing) {
+    return samlify.IdentityProvider({
+      entityID: `${this.url}/metadata`,
+      privateKey: this.keys.privateKey,
+      signingCert: this.keys.certificate,
+      isAssertionEncrypted: false,
+      wantAuthnRequestsSigned: false,
+      messageSigningOrder: 'sign-then-encrypt',
+      signatureConfig: { prefix: 'ds', location: { reference: "/*[local-name(.)='Response']/*[local-name(.)='Issuer']", action: 'after' } },
+      singleSignOnService: [
+        { Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${this.url}/sso` },
+        { Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: `${this.url}/sso` },
+      ],
+      nameIDFormat: ['urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
+      loginResponseTemplate: {
+        context: samlify.SamlLib.defaultLoginResponseTemplate.context,
+        attributes: [
+          { name: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress', valueTag: 'email', nameFormat: 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri', valueXsiType: 'xs:string' },
+          { name: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname', valueTag: 'given', nameFormat: 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri', valueXsiType: 'xs:string' },
+          { name: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname', valueTag: 'family', nameFormat: 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri', valueXsiType: 'xs:string' },
+          { name: 'http://schemas.xmlsoap.org/claims/Group', valueTag: 'groups', nameFormat: 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri', valueXsiType: 'xs:string' },
+        ],
+      },
+    });
+  }
+
+  /** The IdP's metadata XML (what an administrator would upload to Gatehouse). */
+  metadata() { return this.idp.getMetadata(); }
+
+  /** samlify's view of Gatehouse as a service provider, from Gatehouse's SP metadata. */
+  spFrom(metadataXml, signing = this.signing) {
+    // samlify signs the assertion when the SP's metadata asks for it.
+    const asked = signing === 'response'
+      ? metadataXml.replace('WantAssertionsSigned="true"', 'WantAssertionsSigned="false"')
+      : metadataXml;
+    const sp = samlify.ServiceProvider({
+      metadata: asked,
+      wantAssertionsSigned: signing !== 'response',
+      wantMessageSigned: signing !== 'assertion',
+    });
+    sp.metadataXml = metadataXml;
+    return sp;
+  }
+
+  /**
+   * A signed Response (base64) answering `requestId`, for `sp`; `tweak(xmlTemplate)` may
+   * rewrite the filled template before it is signed (times, audience).
+   */
+  async respond(sp, requestId, { user = this.user, tweak = (v) => v, signing = this.signing } = {}) {
+    const idp = signing === this.signing ? this.idp : this.makeIdp(signing);
+    const signer = signing === this.signing ? sp : this.spFrom(sp.metadataXml, signing);
+    const requestInfo = { extract: { request: { id: requestId ?? '' } } };
+    const result = await idp.createLoginResponse(signer, requestInfo, 'post', { email: user.email },
+      (template) => this.fill(idp, signer, requestId, user, template, tweak));
+    return result.context;
+  }
+
+  /** Fills samlify's template the way samlify does, then lets the test change it. */
+  fill(idp, sp, requestId, user, template, tweak) {
+    const now = new Date();
+    const fiveMin = new Date(now.getTime() + 5 * 60 * 1000);
+    const id = `_${Math.random().toString(36).slice(2)}${Date.now()}`;
+    const acs = sp.entityMeta.getAssertionConsumerService('post');
+    const values = {
+      ID: id,
+      AssertionID: `_a${Math.random().toString(36).slice(2)}`,
+      Destination: acs,
+      Audience: sp.entityMeta.getEntityID(),
+      EntityID: sp.entityMeta.getEntityID(),
+      SubjectRecipient: acs,
+      Issuer: idp.entityMeta.getEntityID(),
+      IssueInstant: now.toISOString(),
+      AssertionConsumerServiceURL: acs,
+      StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
+      ConditionsNotBefore: now.toISOString(),
+      ConditionsNotOnOrAfter: fiveMin.toISOString(),
+      SubjectConfirmationDataNotOnOrAfter: fiveMin.toISOString(),
+      NameIDFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+      NameID: user.email,
+      InResponseTo: requestId ?? '',
+      AuthnStatement: '',
+      attrEmail: escapeHtml(user.email),
+      attrGiven: escapeHtml(user.given),
+      attrFamily: escapeHtml(user.family),
+      attrGroups: 'GROUPS-GO-HERE',
+    };
+    const changed = tweak(values);
+    let xml = samlify.SamlLib.replaceTagsByValue(template, changed);
+    // One AttributeValue per group, as IdPs send them.
+    xml = xml.replace(/<saml:AttributeValue([^>]*)>GROUPS-GO-HERE<\/saml:AttributeValue>/,
+      (_, attrs) => user.groups.map((g) => `<saml:AttributeValue${attrs}>${escapeHtml(g)}</saml:AttributeValue>`).join(''));
+    return { id: changed.ID, context: xml };
+  }
+
+  async handle(req, res) {
+    const url = new URL(req.url, this.url);
+    if (url.pathname !== '/sso') {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const sp = this.sp;
+    let binding;
+    let request;
+    if (req.method === 'GET') {
+      binding = 'redirect';
+      request = { query: Object.fromEntries(url.searchParams), octetString: url.search.slice(1) };
+    } else {
+      binding = 'post';
+      const body = await new Promise((r) => { let b = ''; req.on('data', (c) => { b += c; }); req.on('end', () => r(b)); });
+      request = { body: Object.fromEntries(new URLSearchParams(body)) };
+    }
+    const parsed = await this.idp.parseLoginRequest(sp, binding, request);
+    const id = parsed.extract.request.id;
+    this.requests.push({ binding, id, xml: parsed.samlContent });
+    const relayState = binding === 'redirect' ? request.query.RelayState : request.body.RelayState;
+    const samlResponse = await this.respond(sp, id);
+    const acs = parsed.extract.request.assertionConsumerServiceUrl;
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>Test IdP</title><form id="f" method="post" action="${escapeHtml(acs)}">
+<input type="hidden" name="SAMLResponse" value="${escapeHtml(samlResponse)}">
+<input type="hidden" name="RelayState" value="${escapeHtml(relayState ?? '')}">
+<button type="submit">Continue to the application</button></form>`);
+  }
+}
