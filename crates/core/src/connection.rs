@@ -123,10 +123,32 @@ impl ConnectionSettings {
         DirectoryOptions::parse(&self.options)
     }
 
-    /// Whose users come from elsewhere (a provider or a directory): their passwords and,
-    /// by `set_user_root_attributes`, their profiles are not Gatehouse's to change.
+    /// A SAML connection: an identity provider's signed assertions log its users in.
+    pub fn is_saml(&self) -> bool {
+        self.strategy == crate::saml::SAML_STRATEGY
+    }
+
+    /// The checked options of a SAML connection.
+    pub fn saml_options(&self) -> Result<crate::saml::SamlOptions, InvalidBody> {
+        crate::saml::SamlOptions::parse(&self.options)
+    }
+
+    /// Whose users come from elsewhere (a provider, a directory, a SAML IdP): their
+    /// passwords and, by `set_user_root_attributes`, their profiles are not Gatehouse's to
+    /// change.
     pub fn is_external(&self) -> bool {
-        self.is_upstream() || self.is_directory()
+        self.is_upstream() || self.is_directory() || self.is_saml()
+    }
+
+    /// `options.set_user_root_attributes` of an external connection.
+    pub fn root_sync(&self) -> Result<upstream::RootSync, InvalidBody> {
+        if self.is_directory() {
+            self.directory_options().map(|o| o.root_sync)
+        } else if self.is_saml() {
+            self.saml_options().map(|o| o.root_sync)
+        } else {
+            self.upstream_options().map(|o| o.root_sync)
+        }
     }
 
     /// The checked options of an upstream connection.
@@ -209,13 +231,16 @@ impl ConnectionSettings {
         let mut c = match strategy.as_str() {
             DATABASE_STRATEGY => Self::database(&name, StrengthLevel::Good),
             EMAIL_STRATEGY => Self::passwordless_email(&name),
-            s if upstream::is_upstream_strategy(s) || s == DIRECTORY_STRATEGY => {
+            s if upstream::is_upstream_strategy(s)
+                || s == DIRECTORY_STRATEGY
+                || s == crate::saml::SAML_STRATEGY =>
+            {
                 Self::upstream(&name, s)
             }
             _ => {
                 return Err(InvalidBody::on_property(
                     format!(
-                        "Strategy \"{strategy}\" is not supported yet; database (\"auth0\"), passwordless email (\"email\"), AD/LDAP (\"ad\"), OpenID Connect (\"oidc\"), OAuth 2.0 (\"oauth2\") and {} connections are",
+                        "Strategy \"{strategy}\" is not supported yet; database (\"auth0\"), passwordless email (\"email\"), AD/LDAP (\"ad\"), SAML (\"samlp\"), OpenID Connect (\"oidc\"), OAuth 2.0 (\"oauth2\") and {} connections are",
                         upstream::presets::ALL
                             .map(|p| format!("\"{}\"", p.strategy))
                             .join(", ")
@@ -253,6 +278,8 @@ impl ConnectionSettings {
                 UpstreamOptions::parse(&self.strategy, &o)?;
             } else if self.is_directory() {
                 DirectoryOptions::parse(&o)?;
+            } else if self.is_saml() {
+                crate::saml::SamlOptions::parse(&o)?;
             } else {
                 validate_options(&o)?;
             }
@@ -264,6 +291,9 @@ impl ConnectionSettings {
         } else if self.is_directory() && self.options.is_empty() {
             // A directory connection needs at least its server and base.
             DirectoryOptions::parse(&self.options)?;
+        } else if self.is_saml() && self.options.is_empty() {
+            // A SAML connection needs its IdP's metadata or endpoint and certificate.
+            crate::saml::SamlOptions::parse(&self.options)?;
         }
         if let Some(b) = p.bool("show_as_button")? {
             self.show_as_button = Some(b);

@@ -24,6 +24,7 @@ pub mod payload;
 pub mod redirect;
 pub mod resource_server;
 pub mod rules;
+pub mod saml;
 pub mod scopes;
 pub mod search;
 pub mod tenant_settings;

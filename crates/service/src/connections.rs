@@ -153,6 +153,7 @@ impl Gatehouse {
     ) -> Result<StoredConnection> {
         let id = format!("con_{}", random::alnum(16).map_err(ServiceError::internal)?);
         check_scripts(&settings)?;
+        self.settle_saml(&mut settings).await?;
         self.seal_connection_secrets(&id, &mut settings)?;
         self.seal_configuration(&id, &mut settings.options)?;
         let c = StoredConnection { id, settings };
@@ -250,6 +251,7 @@ impl Gatehouse {
         let mut c = self.stored_connection(id).await?;
         c.settings.patch(body)?;
         check_scripts(&c.settings)?;
+        self.settle_saml(&mut c.settings).await?;
         self.seal_connection_secrets(&c.id, &mut c.settings)?;
         self.seal_configuration(&c.id, &mut c.settings.options)?;
         if !self

@@ -34,6 +34,7 @@ pub mod oauth;
 pub mod passwordless;
 mod pictures;
 pub mod resource_servers;
+pub mod saml;
 mod sealed;
 pub mod signing_keys;
 pub mod tenant_settings;

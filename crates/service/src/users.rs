@@ -511,12 +511,8 @@ fn refuse_provider_owned_changes(
             settings.name
         )));
     }
-    let root_sync = if settings.is_directory() {
-        settings.directory_options().map(|o| o.root_sync)
-    } else {
-        settings.upstream_options().map(|o| o.root_sync)
-    };
-    let each_login = root_sync
+    let each_login = settings
+        .root_sync()
         .map(|r| r == gatehouse_core::upstream::RootSync::OnEachLogin)
         .unwrap_or(true);
     if !each_login {

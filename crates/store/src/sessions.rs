@@ -350,6 +350,32 @@ impl UpstreamStateStore {
         })
     }
 
+    /// Remembers a single-use value (a SAML assertion's id) until it expires; false when
+    /// it is remembered already, so the value was used before. An expired row left behind
+    /// by housekeeping is replaced.
+    pub async fn remember_once(
+        &self,
+        tenant: &str,
+        id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        on_pool!(&self.db, pool => {
+            let r = sqlx::query(
+                "INSERT INTO upstream_states (tenant_id, id, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant_id, id) DO UPDATE SET expires_at = excluded.expires_at \
+                 WHERE upstream_states.expires_at <= $4",
+            )
+            .bind(tenant)
+            .bind(id)
+            .bind(expires_at)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(r.rows_affected() == 1)
+        })
+    }
+
     /// Consumes a pending login; false when it was consumed before or has expired.
     pub async fn consume(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError> {
         on_pool!(&self.db, pool => {

@@ -244,6 +244,11 @@ export class Gatehouse {
     return this.#management('GET', `/api/v2/users-by-email?email=${encodeURIComponent(email)}`, undefined, 200);
   }
 
+  /** Any Management API call with the bootstrap token; returns the parsed answer. */
+  management(method, path, body, expectedStatus) {
+    return this.#management(method, path, body, expectedStatus);
+  }
+
   async #management(method, path, body, expectedStatus) {
     return this.#json(method, path, body, expectedStatus, await this.managementToken());
   }
@@ -256,7 +261,7 @@ export class Gatehouse {
     if (res.status !== expectedStatus) {
       throw new Error(`${method} ${path}: expected ${expectedStatus}, got ${res.status}: ${text}`);
     }
-    return JSON.parse(text);
+    return text === '' ? null : JSON.parse(text);
   }
 }
 

@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { inflateRawSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import samlifyModule from 'samlify';
@@ -41,6 +42,8 @@ export class SamlIdp {
     this.signing = signing;
     this.keys = keys;
     this.requests = []; // the AuthnRequests received: {binding, id, xml}
+    this.answered = []; // the SAMLResponses its pages posted
+    this.spMetadata = new Map(); // entity id -> Gatehouse's SP metadata XML, set by the test
   }
 
   async start() {
@@ -157,22 +160,30 @@ export class SamlIdp {
       res.end();
       return;
     }
-    const sp = this.sp;
     let binding;
     let request;
+    let encoded;
     if (req.method === 'GET') {
       binding = 'redirect';
       request = { query: Object.fromEntries(url.searchParams), octetString: url.search.slice(1) };
+      encoded = inflateRawSync(Buffer.from(request.query.SAMLRequest, 'base64')).toString('utf8');
     } else {
       binding = 'post';
       const body = await new Promise((r) => { let b = ''; req.on('data', (c) => { b += c; }); req.on('end', () => r(b)); });
       request = { body: Object.fromEntries(new URLSearchParams(body)) };
+      encoded = Buffer.from(request.body.SAMLRequest, 'base64').toString('utf8');
     }
+    // Which service provider asks: its Issuer names the metadata to answer with.
+    const issuer = /<saml:Issuer>([^<]*)<\/saml:Issuer>/.exec(encoded)?.[1];
+    const metadata = this.spMetadata.get(issuer);
+    if (!metadata) throw new Error(`unknown service provider ${issuer}`);
+    const sp = this.spFrom(metadata);
     const parsed = await this.idp.parseLoginRequest(sp, binding, request);
     const id = parsed.extract.request.id;
     this.requests.push({ binding, id, xml: parsed.samlContent });
     const relayState = binding === 'redirect' ? request.query.RelayState : request.body.RelayState;
     const samlResponse = await this.respond(sp, id);
+    this.answered.push(samlResponse);
     const acs = parsed.extract.request.assertionConsumerServiceUrl;
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(`<!doctype html><title>Test IdP</title><form id="f" method="post" action="${escapeHtml(acs)}">

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
             "/login/callback",
             get(upstream_callback).post(upstream_callback_post),
         )
+        .route("/samlp/metadata", get(saml_metadata))
         .route("/u/signup", get(signup_page).post(signup_submit))
         .route("/u/consent", get(consent_page).post(consent_submit))
         .route("/continue", get(resume).post(resume_post))
@@ -357,10 +358,36 @@ async fn upstream_callback(
 async fn upstream_callback_post(
     State(s): State<AppState>,
     b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
+    // A SAML identity provider posts its Response to Auth0's path for it.
+    if f.contains_key("SAMLResponse") {
+        let connection = field(&q, "connection");
+        let outcome = s.gatehouse.saml_callback(connection, &f, &b.browser).await;
+        return render(&s.gatehouse, outcome, &b);
+    }
     let outcome = s.gatehouse.upstream_callback(&f, true, &b.browser).await;
     render(&s.gatehouse, outcome, &b)
+}
+
+/// `GET /samlp/metadata?connection=NAME`: a SAML connection's service-provider metadata,
+/// for the identity provider's administrator.
+async fn saml_metadata(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match s.gatehouse.saml_sp_metadata(field(&q, "connection")).await {
+        Ok(xml) => (
+            [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+            xml,
+        )
+            .into_response(),
+        Err(gatehouse_service::ServiceError::NotFound { message, .. }) => {
+            html(StatusCode::NOT_FOUND, pages::message("Not found", &message))
+        }
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
 }
 
 async fn signup_page(

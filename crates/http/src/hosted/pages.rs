@@ -56,6 +56,9 @@ pub fn login(s: &LoginScreen, csrf: &str) -> Markup {
 }
 
 fn login_form(s: &LoginScreen, csrf: &str) -> Markup {
+    if s.identifier_first {
+        return email_first_form(s, csrf);
+    }
     html! {
         h1 { "Welcome" }
         p.muted { "Log in to continue to " (s.client_name) "." }
@@ -68,6 +71,31 @@ fn login_form(s: &LoginScreen, csrf: &str) -> Markup {
             label for="password" { "Password" }
             (password_input("password", "password", "current-password", false))
             p.muted { a href={ "/u/reset-password?state=" (s.transaction) } { "Forgot password?" } }
+            button type="submit" { "Continue" }
+        }
+        (provider_buttons(s))
+        @if s.signup_allowed {
+            p.muted {
+                "Don\u{2019}t have an account? "
+                a href={ "/u/signup?state=" (s.transaction) } { "Sign up" }
+            }
+        }
+    }
+}
+
+/// Identifier-first: the email alone, so an address of a connection's domain can go to its
+/// identity provider before any password is typed here.
+fn email_first_form(s: &LoginScreen, csrf: &str) -> Markup {
+    html! {
+        h1 { "Welcome" }
+        p.muted { "Log in to continue to " (s.client_name) "." }
+        (error_box(s.error.as_deref()))
+        form method="post" action="/u/login" {
+            (flow_fields(&s.transaction, csrf))
+            label for="username" { "Email address or username" }
+            input #username name="username" type="text" autocomplete="username" required autofocus
+                value=(s.username.as_deref().unwrap_or(""));
+            p.muted { "Your organization's single sign-on is used when your email belongs to it." }
             button type="submit" { "Continue" }
         }
         (provider_buttons(s))

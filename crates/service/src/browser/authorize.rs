@@ -55,101 +55,9 @@ const ACTION_CONTINUE_LIFETIME_MS: i64 = 60 * 60 * 1000;
 impl Gatehouse {
     /// `GET /authorize`.
     pub async fn authorize(&self, q: &HashMap<String, String>, browser: &Browser) -> Outcome {
-        let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
-            return error_page(400, "Missing required parameter: client_id").into();
-        };
-        let client = match self.stored_client(client_id).await {
-            Ok(c) => c,
-            Err(ServiceError::Store(e)) => return Step::from(ServiceError::Store(e)).into(),
-            Err(_) => {
-                return error_page(400, "Unknown client: the application is not registered.")
-                    .into();
-            }
-        };
-        let callbacks = &client.settings.callbacks;
-        let redirect_uri = match q.get("redirect_uri").filter(|r| !r.is_empty()) {
-            Some(r) if redirect::is_registered_callback(r, callbacks) => r.clone(),
-            Some(_) => {
-                return error_page(
-                    400,
-                    "The redirect_uri is not in the application's Allowed Callback URLs.",
-                )
-                .into();
-            }
-            // Auth0 falls back to the first callback; only when it is unambiguous here.
-            None if callbacks.len() == 1 && !callbacks[0].contains('*') => callbacks[0].clone(),
-            None => return error_page(400, "Missing required parameter: redirect_uri").into(),
-        };
-        // An answer is posted only to an origin the application lists as a web origin; the
-        // page holding it may be framed by that origin alone.
-        if ResponseMode::asks_web_message(q)
-            && !redirect::web_origin(&redirect_uri)
-                .is_some_and(|o| client.settings.allows_web_message(&o))
-        {
-            return error_page(
-                400,
-                "response_mode=web_message needs the redirect_uri's origin in the application's Allowed Web Origins.",
-            )
-            .into();
-        }
-        let public = client.settings.token_endpoint_auth_method == "none";
-        let req = match AuthorizeRequest::parse(q, client_id, &redirect_uri, public) {
-            Ok(r) => r,
-            Err(p) => return early_problem(q, &redirect_uri, p).into(),
-        };
-        let grant = match req.response_type {
-            ResponseType::Code => "authorization_code",
-            _ => "implicit",
-        };
-        if !client.settings.allows_grant(grant) {
-            return problem_answer(
-                &req,
-                AuthorizeProblem::new(
-                    "unauthorized_client",
-                    format!("Grant type '{grant}' not allowed for the client."),
-                ),
-            )
-            .into();
-        }
-        if let Some(a) = &req.audience {
-            match self.api_for_users(a).await.map_err(Halt::from) {
-                Ok(_) => {}
-                Err(Halt::Refused(p)) => return problem_answer(&req, p).into(),
-                Err(Halt::Failed(f)) => return Step::Failed(f).into(),
-            }
-        }
-        match self.requested_connection(&req).await {
-            Err(e) => return Step::from(e).into(),
-            Ok(None) => {
-                return problem_answer(
-                    &req,
-                    AuthorizeProblem::new(
-                        "invalid_request",
-                        format!(
-                            "the connection was not found: {}",
-                            req.connection
-                                .as_deref()
-                                .unwrap_or(DEFAULT_DATABASE_CONNECTION)
-                        ),
-                    ),
-                )
-                .into();
-            }
-            Ok(Some(c)) if !connection_serves(&c, &req.client_id) => {
-                return problem_answer(
-                    &req,
-                    AuthorizeProblem::new("invalid_request", "the connection is not enabled"),
-                )
-                .into();
-            }
-            Ok(Some(_)) => {}
-        }
-        let tx = Transaction {
-            req,
-            created_at: self.now(),
-            authenticated_sid: None,
-            consented: false,
-            login_claims: Default::default(),
+        let tx = match self.open_authorize_request(q).await {
+            Ok(tx) => tx,
+            Err(step) => return step.into(),
         };
         if let Some(ticket) = q.get("login_ticket").filter(|t| !t.is_empty()) {
             return self.redeem_login_ticket(ticket, tx, browser).await;
@@ -160,6 +68,109 @@ impl Gatehouse {
         };
         self.proceed(tx, session, browser).await.into()
     }
+
+    /// An `/authorize` request checked (client, callback, response type, grant, audience,
+    /// connection) and opened as a transaction; a request that cannot be served is the step
+    /// that says so. Also how a login an identity provider started becomes a transaction.
+    pub(super) async fn open_authorize_request(
+        &self,
+        q: &HashMap<String, String>,
+    ) -> Result<Transaction, Step> {
+        let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
+            return Err(error_page(400, "Missing required parameter: client_id"));
+        };
+        let client = match self.stored_client(client_id).await {
+            Ok(c) => c,
+            Err(ServiceError::Store(e)) => return Err(Step::from(ServiceError::Store(e))),
+            Err(_) => {
+                return Err(error_page(
+                    400,
+                    "Unknown client: the application is not registered.",
+                ));
+            }
+        };
+        let callbacks = &client.settings.callbacks;
+        let redirect_uri = match q.get("redirect_uri").filter(|r| !r.is_empty()) {
+            Some(r) if redirect::is_registered_callback(r, callbacks) => r.clone(),
+            Some(_) => {
+                return Err(error_page(
+                    400,
+                    "The redirect_uri is not in the application's Allowed Callback URLs.",
+                ));
+            }
+            // Auth0 falls back to the first callback; only when it is unambiguous here.
+            None if callbacks.len() == 1 && !callbacks[0].contains('*') => callbacks[0].clone(),
+            None => return Err(error_page(400, "Missing required parameter: redirect_uri")),
+        };
+        // An answer is posted only to an origin the application lists as a web origin; the
+        // page holding it may be framed by that origin alone.
+        if ResponseMode::asks_web_message(q)
+            && !redirect::web_origin(&redirect_uri)
+                .is_some_and(|o| client.settings.allows_web_message(&o))
+        {
+            return Err(error_page(
+                400,
+                "response_mode=web_message needs the redirect_uri's origin in the application's Allowed Web Origins.",
+            ));
+        }
+        let public = client.settings.token_endpoint_auth_method == "none";
+        let req = match AuthorizeRequest::parse(q, client_id, &redirect_uri, public) {
+            Ok(r) => r,
+            Err(p) => return Err(early_problem(q, &redirect_uri, p)),
+        };
+        let grant = match req.response_type {
+            ResponseType::Code => "authorization_code",
+            _ => "implicit",
+        };
+        if !client.settings.allows_grant(grant) {
+            return Err(problem_answer(
+                &req,
+                AuthorizeProblem::new(
+                    "unauthorized_client",
+                    format!("Grant type '{grant}' not allowed for the client."),
+                ),
+            ));
+        }
+        if let Some(a) = &req.audience {
+            match self.api_for_users(a).await.map_err(Halt::from) {
+                Ok(_) => {}
+                Err(Halt::Refused(p)) => return Err(problem_answer(&req, p)),
+                Err(Halt::Failed(f)) => return Err(Step::Failed(f)),
+            }
+        }
+        match self.requested_connection(&req).await {
+            Err(e) => return Err(Step::from(e)),
+            Ok(None) => {
+                return Err(problem_answer(
+                    &req,
+                    AuthorizeProblem::new(
+                        "invalid_request",
+                        format!(
+                            "the connection was not found: {}",
+                            req.connection
+                                .as_deref()
+                                .unwrap_or(DEFAULT_DATABASE_CONNECTION)
+                        ),
+                    ),
+                ));
+            }
+            Ok(Some(c)) if !connection_serves(&c, &req.client_id) => {
+                return Err(problem_answer(
+                    &req,
+                    AuthorizeProblem::new("invalid_request", "the connection is not enabled"),
+                ));
+            }
+            Ok(Some(_)) => {}
+        }
+        Ok(Transaction {
+            req,
+            created_at: self.now(),
+            authenticated_sid: None,
+            consented: false,
+            login_claims: Default::default(),
+        })
+    }
+
     /// Decides the next step for a transaction given the browser's session.
     pub(super) async fn proceed(
         &self,
@@ -305,14 +316,15 @@ impl Gatehouse {
         }))
     }
 
-    /// Where a user without a usable session logs in: the provider of an upstream
-    /// connection the request names, else the hosted login page.
+    /// Where a user without a usable session logs in: the provider (or SAML identity
+    /// provider) of a connection the request names, else the hosted login page.
     async fn to_login(&self, tx: Transaction, browser: &Browser) -> Step {
         if let Some(name) = &tx.req.connection {
             match self.connection_by_name(name).await {
                 Ok(Some(c)) if c.settings.is_upstream() => {
                     return self.to_provider(tx, &c, browser).await;
                 }
+                Ok(Some(c)) if c.settings.is_saml() => return self.to_saml_idp(tx, &c).await,
                 Ok(_) => {}
                 Err(e) => return e.into(),
             }

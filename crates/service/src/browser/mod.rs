@@ -11,12 +11,14 @@
 pub mod authorize;
 pub mod consent;
 pub mod cross_origin;
+mod home_realm;
 pub mod login;
 pub mod logout;
 pub mod magic_link;
 pub mod password_reset;
 pub mod profile;
 pub mod resume;
+pub mod saml;
 pub mod sessions;
 pub mod terms;
 pub mod upstream;
@@ -84,6 +86,9 @@ pub struct LoginScreen {
     pub providers: Vec<upstream::ProviderButton>,
     /// The terms a sign-up must accept (tenant setting `consent`).
     pub terms: Option<gatehouse_core::gdpr::ConsentSettings>,
+    /// Ask for the email alone first: it may belong to a connection's domain
+    /// (`domain_aliases`), whose users log in at their identity provider.
+    pub identifier_first: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -100,7 +100,8 @@ pub struct ProviderButton {
 }
 
 impl Gatehouse {
-    /// The upstream connections whose buttons the login page shows to this application.
+    /// The upstream and SAML connections whose buttons the login page shows to this
+    /// application.
     pub(super) async fn provider_buttons(
         &self,
         client_id: &str,
@@ -112,9 +113,23 @@ impl Gatehouse {
             .await?;
         Ok(all
             .into_iter()
-            .filter(|c| c.settings.is_upstream() && c.settings.show_as_button != Some(false))
+            .filter(|c| {
+                (c.settings.is_upstream() || c.settings.is_saml())
+                    && c.settings.show_as_button != Some(false)
+            })
             .filter(|c| connection_serves(c, client_id))
             .filter_map(|c| {
+                // A SAML connection's button is labelled with its display name.
+                if c.settings.is_saml() {
+                    return Some(ProviderButton {
+                        label: c
+                            .settings
+                            .display_name
+                            .clone()
+                            .unwrap_or_else(|| c.settings.name.clone()),
+                        connection: c.settings.name,
+                    });
+                }
                 // A connection whose stored options no longer read gets no button; say why.
                 let o = match c.settings.upstream_options() {
                     Ok(o) => o,
@@ -269,6 +284,7 @@ impl Gatehouse {
             Ok(Some(c)) if c.settings.is_upstream() => {
                 self.to_provider(tx, &c, browser).await.into()
             }
+            Ok(Some(c)) if c.settings.is_saml() => self.to_saml_idp(tx, &c).await.into(),
             Ok(_) => error_page(
                 400,
                 format!("There is no identity provider named {connection}."),
@@ -568,7 +584,7 @@ impl Gatehouse {
             .await
     }
 
-    async fn record_upstream_failure(&self, mut event: LogEvent, why: &str) {
+    pub(super) async fn record_upstream_failure(&self, mut event: LogEvent, why: &str) {
         event.kind = codes::FAILED_LOGIN.into();
         event.description = Some(why.to_string());
         self.record(event).await;
@@ -603,7 +619,7 @@ impl Gatehouse {
         }
     }
 
-    fn misconfigured(&self, tx: &Transaction, c: &StoredConnection, why: &str) -> Step {
+    pub(super) fn misconfigured(&self, tx: &Transaction, c: &StoredConnection, why: &str) -> Step {
         tracing::warn!(connection = %c.settings.name, "upstream connection cannot be used: {why}");
         problem_answer(
             &tx.req,
