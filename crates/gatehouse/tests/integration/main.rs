@@ -40,6 +40,7 @@ mod password_grant;
 mod rbac;
 mod refresh_tokens;
 mod resource_servers_api;
+mod saml_connections;
 mod search_api;
 mod security_review;
 mod signing_keys;
