@@ -356,3 +356,149 @@ async fn authorize_sends_a_signed_request_and_emails_of_the_domain_go_to_the_idp
     let users = s.get("/api/v2/users").await.assert_status(200).clone();
     assert_eq!(users, users_before, "nobody was created");
 }
+
+#[tokio::test]
+async fn the_dashboard_connects_a_saml_idp_and_tests_it() {
+    use crate::admin_dashboard::{ADMIN_EMAIL, csrf, server, sign_in};
+    let s = server().await;
+    let mut b = Browser::new(&s.url);
+    let home = sign_in(&mut b, ADMIN_EMAIL).await;
+    let token = csrf(&home);
+    let list = b.get("/admin/connections").await;
+    assert!(list.body.contains("Connect a SAML identity provider"));
+
+    // A certificate that is not one: refused with the reason, the typed fields kept.
+    let refused = b
+        .post_form(
+            "/admin/connections",
+            &[
+                ("_csrf", &token),
+                ("strategy", "samlp"),
+                ("name", "okta-staff"),
+                ("signInEndpoint", "https://acme.okta.example/app/sso/saml"),
+                (
+                    "signingCert",
+                    "-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----",
+                ),
+                (
+                    "protocolBinding",
+                    "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains("signing certificate"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains("https://acme.okta.example/app/sso/saml")
+    );
+    // Without the form's CSRF token: refused, nothing made.
+    let forged = b
+        .post_form(
+            "/admin/connections",
+            &[
+                ("strategy", "samlp"),
+                ("name", "okta-staff"),
+                ("metadataXml", &idp_metadata()),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    // From pasted metadata, with email domains.
+    let created = b
+        .post_form(
+            "/admin/connections",
+            &[
+                ("_csrf", &token),
+                ("strategy", "samlp"),
+                ("name", "okta-staff"),
+                ("metadataXml", &idp_metadata()),
+                (
+                    "protocolBinding",
+                    "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+                ),
+                ("domain_aliases", "staff.example, Staff-EU.example"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let location = created.location.clone().unwrap();
+    let id = location
+        .split("/admin/connections/")
+        .nth(1)
+        .and_then(|r| r.split('?').next())
+        .unwrap()
+        .to_string();
+    let page = b.follow(created).await;
+    assert!(
+        page.body.contains("SAML identity provider"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(":okta-staff</code>"),
+        "the entity id: {}",
+        page.body
+    );
+    assert!(page.body.contains("/login/callback?connection=okta-staff"));
+    assert!(
+        page.body.contains(&metadata_sso()),
+        "the sign-on URL read from the metadata"
+    );
+    assert!(page.body.contains("staff.example, Staff-EU.example"));
+    let api = reqwest::Client::new()
+        .get(format!("{}/api/v2/connections/{id}", s.url))
+        .bearer_auth(s.token_with_scope(None).await)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        api["options"]["domain_aliases"],
+        json!(["staff.example", "Staff-EU.example"])
+    );
+    assert_eq!(
+        api["options"]["protocolBinding"],
+        json!("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")
+    );
+
+    // Test connection: the saved settings read.
+    let tested = b
+        .post_form(
+            &format!("/admin/connections/{id}/test-saml"),
+            &[("_csrf", &token)],
+        )
+        .await;
+    assert_eq!(tested.status, 200, "{}", tested.body);
+    assert!(
+        tested.body.contains("The settings can be used."),
+        "{}",
+        tested.body
+    );
+
+    // A metadata URL that cannot be fetched: the save is refused and says why.
+    let bad = b
+        .post_form(
+            &format!("/admin/connections/{id}"),
+            &[
+                ("_csrf", &token),
+                ("metadataUrl", "http://127.0.0.1:9/metadata"),
+                (
+                    "protocolBinding",
+                    "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("could not be fetched"), "{}", bad.body);
+}

@@ -1,13 +1,14 @@
 //! Dashboard connections, every kind in one place: database connections (password policy,
 //! sign-ups, and a custom database's scripts and configuration: `scripts`), AD/LDAP
-//! directories (`directory`) and upstream login providers (the social presets and generic
-//! OpenID Connect):
-//! the list, creating, editing. A provider's secret is written, never read back: its field
-//! starts empty on every page, and saved empty it keeps the stored secret.
+//! directories (`directory`), SAML identity providers (`saml`) and upstream login providers
+//! (the social presets and generic OpenID Connect): the list, creating, editing. A
+//! provider's secret is written, never read back: its field starts empty on every page, and
+//! saved empty it keeps the stored secret.
 
 use super::directory::{self, DirectoryFields};
 use super::format::{self, seg};
 use super::frame::Nav;
+use super::saml::{self, SamlFields};
 use super::scripts::{self, CardState, Trial};
 use super::{Dashboard, param, refusal, see_other};
 use crate::AppState;
@@ -23,10 +24,12 @@ use axum::routing::{get, post};
 use gatehouse_core::connection::{ConnectionSettings, DATABASE_STRATEGY, EMAIL_STRATEGY};
 use gatehouse_core::directory::DIRECTORY_STRATEGY;
 use gatehouse_core::payload::Payload;
+use gatehouse_core::saml::SAML_STRATEGY;
 use gatehouse_core::upstream::{OAUTH2_STRATEGY, OIDC_STRATEGY, Preset, presets};
 use gatehouse_service::admin::DASHBOARD_CLIENT_ID;
 use gatehouse_service::connections::Connection;
 use gatehouse_service::directory::DirectoryProbe;
+use gatehouse_service::saml::SamlProbe;
 use gatehouse_service::{Gatehouse, ServiceError};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -47,6 +50,7 @@ pub fn router() -> Router<AppState> {
             "/admin/connections/{id}/test-directory",
             post(test_directory),
         )
+        .route("/admin/connections/{id}/test-saml", post(test_saml))
 }
 
 /// Auth0's rule for connection names, for the browser to check before the service does.
@@ -115,6 +119,7 @@ fn strategy_label(strategy: &str) -> &str {
         DATABASE_STRATEGY => "Database",
         EMAIL_STRATEGY => "Passwordless email",
         DIRECTORY_STRATEGY => "AD/LDAP directory",
+        SAML_STRATEGY => "SAML identity provider",
         other => match ProviderKind::of(other) {
             Some(kind) => kind.label(),
             None => other,
@@ -391,7 +396,14 @@ async fn connections_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    list_page(g, d, status, error, None).await
+    list_page(g, d, status, error, Refused::Nothing).await
+}
+
+/// A connection card whose creation was refused: its fields as typed, and why.
+enum Refused {
+    Nothing,
+    Directory(DirectoryFields, String),
+    Saml(SamlFields, String),
 }
 
 /// Links to the form of each kind of provider the dashboard sets up.
@@ -414,7 +426,7 @@ async fn list_page(
     d: &Dashboard,
     status: StatusCode,
     error: Option<&str>,
-    directory_refused: Option<(DirectoryFields, String)>,
+    refused: Refused,
 ) -> Response {
     let (list, total) = match g.list_connections(None, None, 0, 100).await {
         Ok(l) => l,
@@ -455,9 +467,19 @@ async fn list_page(
                 }
             }
         }
-        @match directory_refused {
-            Some((typed, why)) => (directory::create_card(&d.csrf, Some(typed), Some(&why))),
-            None => (directory::create_card(&d.csrf, None, None)),
+        @match refused {
+            Refused::Directory(typed, why) => {
+                (directory::create_card(&d.csrf, Some(typed), Some(&why)))
+                (saml::create_card(&d.csrf, None, None))
+            }
+            Refused::Saml(typed, why) => {
+                (directory::create_card(&d.csrf, None, None))
+                (saml::create_card(&d.csrf, Some(typed), Some(&why)))
+            }
+            Refused::Nothing => {
+                (directory::create_card(&d.csrf, None, None))
+                (saml::create_card(&d.csrf, None, None))
+            }
         }
     };
     d.page(status, "Connections", Nav::Connections, body)
@@ -472,6 +494,7 @@ async fn create_connection(
     match param(&f, "strategy") {
         "" | DATABASE_STRATEGY => create_database_connection(g, &d, &f).await,
         DIRECTORY_STRATEGY => create_directory_connection(g, &d, &f).await,
+        SAML_STRATEGY => create_saml_connection(g, &d, &f).await,
         strategy => create_provider(g, &d, strategy, &f).await,
     }
 }
@@ -508,8 +531,33 @@ async fn create_directory_connection(
         Ok(c) => see_other(&format!("/admin/connections/{}?done=created", seg(&c.id))),
         Err(e) => {
             let (status, why) = super::refusal_in_words(e);
-            let typed = Some((DirectoryFields::posted(f), why));
+            let typed = Refused::Directory(DirectoryFields::posted(f), why);
             list_page(g, d, status, None, typed).await
+        }
+    }
+}
+
+async fn create_saml_connection(
+    g: &Gatehouse,
+    d: &Dashboard,
+    f: &HashMap<String, String>,
+) -> Response {
+    let created = match saml::create_settings(f) {
+        Ok(settings) => g.create_connection(settings).await,
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(c) => see_other(&format!("/admin/connections/{}?done=created", seg(&c.id))),
+        Err(e) => {
+            let (status, why) = super::refusal_in_words(e);
+            list_page(
+                g,
+                d,
+                status,
+                None,
+                Refused::Saml(SamlFields::posted(f), why),
+            )
+            .await
         }
     }
 }
@@ -817,6 +865,10 @@ struct Shown<'a> {
     directory: Option<DirectoryFields>,
     /// A directory's "Test connection": what it found, for which username.
     probe: Option<(DirectoryProbe, String)>,
+    /// A SAML connection's form as posted (a refused save).
+    saml: Option<SamlFields>,
+    /// A SAML connection's "Test connection".
+    saml_probe: Option<SamlProbe>,
 }
 
 async fn connection_page(
@@ -838,6 +890,14 @@ async fn connection_page(
             };
             directory::settings_card(id, &c.settings, &d.csrf, shown.directory, probe, sample)
         }
+        None if c.settings.is_saml() => saml::settings_card(
+            g,
+            id,
+            &c.settings,
+            &d.csrf,
+            shown.saml,
+            shown.saml_probe.as_ref(),
+        ),
         Some(kind) => match applications(g).await {
             Ok(apps) => provider_sections(g, d, &c, kind, &apps, shown.entered),
             Err(e) => return d.refused(e, "Connection", Nav::Connections),
@@ -943,6 +1003,7 @@ async fn update_connection(
         None if current.settings.is_directory() => {
             update_directory_connection(g, &d, current, &f).await
         }
+        None if current.settings.is_saml() => update_saml_connection(g, &d, current, &f).await,
         None => update_database_connection(g, &d, current, &f).await,
     }
 }
@@ -975,6 +1036,53 @@ async fn update_directory_connection(
             };
             connection_page(g, d, &id, status, shown).await
         }
+    }
+}
+
+/// Saves a SAML connection's form (the options Auth0's API takes, checked there).
+async fn update_saml_connection(
+    g: &Gatehouse,
+    d: &Dashboard,
+    current: Connection,
+    f: &HashMap<String, String>,
+) -> Response {
+    let id = current.id.clone();
+    let options = saml::updated_options(&current.settings, f);
+    let saved = match Payload::from_value(json!({ "options": options })) {
+        Ok(p) => g.update_connection(&id, p).await,
+        Err(e) => Err(e.into()),
+    };
+    match saved {
+        Ok(_) => see_other(&format!("/admin/connections/{}?done=saved", seg(&id))),
+        Err(e) => {
+            let (status, why) = super::refusal_in_words(e);
+            let shown = Shown {
+                error: Some(why),
+                saml: Some(SamlFields::posted(f)),
+                ..Default::default()
+            };
+            connection_page(g, d, &id, status, shown).await
+        }
+    }
+}
+
+/// "Test connection" of a SAML connection: the saved settings read, the metadata fetched.
+async fn test_saml(
+    State(s): State<AppState>,
+    d: Dashboard,
+    Path(id): Path<String>,
+    VerifiedForm(_): VerifiedForm,
+) -> Response {
+    let g = &s.gatehouse;
+    match g.probe_saml(&id).await {
+        Ok(probe) => {
+            let shown = Shown {
+                saml_probe: Some(probe),
+                ..Default::default()
+            };
+            connection_page(g, &d, &id, StatusCode::OK, shown).await
+        }
+        Err(e) => connection_refused(g, &d, &id, e, None).await,
     }
 }
 

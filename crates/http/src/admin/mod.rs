@@ -20,6 +20,7 @@ mod home;
 mod jobs;
 mod logs;
 mod rules;
+mod saml;
 mod scripts;
 mod settings;
 mod users;
