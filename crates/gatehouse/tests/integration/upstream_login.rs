@@ -811,10 +811,12 @@ async fn upstream_connections_are_checked_and_keep_their_secret() {
     let r = s
         .post(
             "/api/v2/connections",
-            json!({"name": "x", "strategy": "samlp"}),
+            json!({"name": "x", "strategy": "waad"}),
         )
         .await;
-    assert!(r.assert_error(400, "invalid_body").contains("github"));
+    // The refusal lists what is supported, SAML among them.
+    let msg = r.assert_error(400, "invalid_body");
+    assert!(msg.contains("github") && msg.contains("\"samlp\""), "{msg}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
