@@ -42,6 +42,10 @@ pub struct SamlOptions {
     pub signing_cert: Option<String>,
     pub metadata_url: Option<String>,
     pub metadata_xml: Option<String>,
+    /// The IdP's single logout URL (`signOutEndpoint`; the sign-on URL when absent), used by
+    /// a `federated` logout unless `disableSignout`.
+    pub sign_out_endpoint: Option<String>,
+    pub disable_signout: bool,
     pub sign_request: bool,
     pub binding: RequestBinding,
     /// Profile field → attribute names tried in order.
@@ -102,6 +106,7 @@ impl SamlOptions {
             Ok(Some(u))
         };
         let sign_in_endpoint = url("signInEndpoint")?;
+        let sign_out_endpoint = url("signOutEndpoint")?;
         let metadata_url = url("metadataUrl")?;
         let metadata_xml = opt_string(o, "metadataXml")?;
         let signing_cert = opt_string(o, "signingCert")?;
@@ -206,6 +211,8 @@ impl SamlOptions {
             signing_cert,
             metadata_url,
             metadata_xml,
+            sign_out_endpoint,
+            disable_signout: flag(o, "disableSignout")?,
             sign_request,
             binding,
             fields_map,
@@ -216,6 +223,16 @@ impl SamlOptions {
             root_sync: RootSync::of_options(o)?,
             non_persistent_attrs: deny_list(o)?,
         })
+    }
+
+    /// Where a `federated` logout sends the user, unless sign-out is off.
+    pub fn logout_url(&self) -> Option<&str> {
+        if self.disable_signout {
+            return None;
+        }
+        self.sign_out_endpoint
+            .as_deref()
+            .or(self.sign_in_endpoint.as_deref())
     }
 
     /// `identities[].user_id`: the connection's name and the IdP's id for the user.

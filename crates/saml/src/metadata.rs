@@ -8,8 +8,14 @@ use crate::xml::{self, children, escape, is, text};
 use crate::{SamlError, signature};
 use base64::Engine;
 
-/// The SP metadata document for one connection.
-pub fn sp_metadata(entity_id: &str, acs_url: &str, signing_cert_der: Option<&[u8]>) -> String {
+/// The SP metadata document for one connection; `slo_url` receives the IdP's answers to
+/// logout requests (both bindings).
+pub fn sp_metadata(
+    entity_id: &str,
+    acs_url: &str,
+    slo_url: &str,
+    signing_cert_der: Option<&[u8]>,
+) -> String {
     let key = signing_cert_der
         .map(|der| {
             format!(
@@ -20,9 +26,10 @@ pub fn sp_metadata(entity_id: &str, acs_url: &str, signing_cert_der: Option<&[u8
         .unwrap_or_default();
     let signed = signing_cert_der.is_some();
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<md:EntityDescriptor xmlns:md=\"{METADATA}\" entityID=\"{entity}\"><md:SPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\" AuthnRequestsSigned=\"{signed}\" WantAssertionsSigned=\"true\">{key}<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat><md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat><md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat><md:AssertionConsumerService Binding=\"{BINDING_POST}\" Location=\"{acs}\" index=\"0\" isDefault=\"true\"/></md:SPSSODescriptor></md:EntityDescriptor>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<md:EntityDescriptor xmlns:md=\"{METADATA}\" entityID=\"{entity}\"><md:SPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\" AuthnRequestsSigned=\"{signed}\" WantAssertionsSigned=\"true\">{key}<md:SingleLogoutService Binding=\"{BINDING_REDIRECT}\" Location=\"{slo}\"/><md:SingleLogoutService Binding=\"{BINDING_POST}\" Location=\"{slo}\"/><md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat><md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat><md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat><md:AssertionConsumerService Binding=\"{BINDING_POST}\" Location=\"{acs}\" index=\"0\" isDefault=\"true\"/></md:SPSSODescriptor></md:EntityDescriptor>\n",
         entity = escape(entity_id),
         acs = escape(acs_url),
+        slo = escape(slo_url),
     )
 }
 
@@ -50,6 +57,8 @@ pub struct IdpMetadata {
     pub sso_redirect: Option<String>,
     /// Single sign-on URL for the HTTP-POST binding.
     pub sso_post: Option<String>,
+    /// Single logout URL for the HTTP-Redirect binding (else HTTP-POST's).
+    pub slo: Option<String>,
     /// Certificates (DER) the IdP signs with.
     pub signing_certificates: Vec<Vec<u8>>,
 }
@@ -80,6 +89,13 @@ impl IdpMetadata {
                 _ => {}
             }
         }
+        let slo = |binding: &str| {
+            children(idp, METADATA, "SingleLogoutService")
+                .find(|s| s.attribute("Binding") == Some(binding))
+                .and_then(|s| s.attribute("Location"))
+                .map(str::to_string)
+        };
+        out.slo = slo(BINDING_REDIRECT).or_else(|| slo(BINDING_POST));
         for key in children(idp, METADATA, "KeyDescriptor") {
             if key.attribute("use").is_some_and(|u| u != "signing") {
                 continue;

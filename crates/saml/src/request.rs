@@ -61,35 +61,91 @@ impl AuthnRequest<'_> {
         base64::engine::general_purpose::STANDARD.encode(self.xml())
     }
 
-    /// The IdP URL carrying this request (HTTP-Redirect binding). With `sign`, the query
-    /// carries `SigAlg` and a `Signature` over the encoded `SAMLRequest`, `RelayState` and
-    /// `SigAlg` (SAML bindings §3.4.4.1); `sign` makes an RSA-SHA256 signature.
+    /// The IdP URL carrying this request (HTTP-Redirect binding); see [`redirect_url`].
     pub fn redirect_url<E>(
         &self,
         relay_state: &str,
         sign: Option<QuerySigner<'_, E>>,
     ) -> Result<String, E> {
-        let mut query = format!(
-            "SAMLRequest={}&RelayState={}",
-            percent(&deflate_b64(&self.xml())),
-            percent(relay_state)
-        );
-        if let Some(sign) = sign {
-            query.push_str("&SigAlg=");
-            query.push_str(&percent(RSA_SHA256));
-            let signature = sign(query.as_bytes())?;
-            query.push_str("&Signature=");
-            query.push_str(&percent(
-                &base64::engine::general_purpose::STANDARD.encode(signature),
-            ));
-        }
-        let joiner = if self.destination.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        Ok(format!("{}{joiner}{query}", self.destination))
+        redirect_url(self.destination, &self.xml(), relay_state, sign)
     }
+}
+
+/// A request to end the user's session at the IdP (SP-initiated single logout), naming the
+/// subject and session the IdP's assertion gave.
+#[derive(Debug, Clone)]
+pub struct LogoutRequest<'a> {
+    pub id: &'a str,
+    pub issue_instant_ms: i64,
+    /// The IdP's single logout URL.
+    pub destination: &'a str,
+    pub sp_entity_id: &'a str,
+    pub name_id: &'a str,
+    pub name_id_format: Option<&'a str>,
+    pub session_index: Option<&'a str>,
+}
+
+impl LogoutRequest<'_> {
+    pub fn xml(&self) -> String {
+        let format = self
+            .name_id_format
+            .map(|f| format!(" Format=\"{}\"", escape(f)))
+            .unwrap_or_default();
+        let session = self
+            .session_index
+            .map(|s| format!("<samlp:SessionIndex>{}</samlp:SessionIndex>", escape(s)))
+            .unwrap_or_default();
+        format!(
+            "<samlp:LogoutRequest xmlns:samlp=\"{PROTOCOL}\" xmlns:saml=\"{ASSERTION}\" ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{instant}\" Destination=\"{dest}\"><saml:Issuer>{issuer}</saml:Issuer><saml:NameID{format}>{name_id}</saml:NameID>{session}</samlp:LogoutRequest>",
+            id = escape(self.id),
+            instant = iso8601(self.issue_instant_ms),
+            dest = escape(self.destination),
+            issuer = escape(self.sp_entity_id),
+            name_id = escape(self.name_id),
+        )
+    }
+
+    /// The value of the `SAMLRequest` form field (HTTP-POST binding).
+    pub fn post_value(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.xml())
+    }
+
+    /// The IdP URL carrying this request (HTTP-Redirect binding); see [`redirect_url`].
+    pub fn redirect_url<E>(
+        &self,
+        relay_state: &str,
+        sign: Option<QuerySigner<'_, E>>,
+    ) -> Result<String, E> {
+        redirect_url(self.destination, &self.xml(), relay_state, sign)
+    }
+}
+
+/// `destination` with a message in its query (HTTP-Redirect binding): deflated, base64,
+/// with the relay state. With `sign`, the query carries `SigAlg` and a `Signature` over the
+/// encoded `SAMLRequest`, `RelayState` and `SigAlg` (SAML bindings §3.4.4.1); `sign` makes
+/// an RSA-SHA256 signature.
+fn redirect_url<E>(
+    destination: &str,
+    xml: &str,
+    relay_state: &str,
+    sign: Option<QuerySigner<'_, E>>,
+) -> Result<String, E> {
+    let mut query = format!(
+        "SAMLRequest={}&RelayState={}",
+        percent(&deflate_b64(xml)),
+        percent(relay_state)
+    );
+    if let Some(sign) = sign {
+        query.push_str("&SigAlg=");
+        query.push_str(&percent(RSA_SHA256));
+        let signature = sign(query.as_bytes())?;
+        query.push_str("&Signature=");
+        query.push_str(&percent(
+            &base64::engine::general_purpose::STANDARD.encode(signature),
+        ));
+    }
+    let joiner = if destination.contains('?') { '&' } else { '?' };
+    Ok(format!("{destination}{joiner}{query}"))
 }
 
 fn deflate_b64(xml: &str) -> String {

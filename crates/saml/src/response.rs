@@ -288,3 +288,51 @@ fn check_assertion(
         attributes,
     })
 }
+
+/// The IdP's answer to a logout request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutAnswer {
+    pub in_response_to: Option<String>,
+    pub success: bool,
+}
+
+/// Reads a `<LogoutResponse>`: from the query (HTTP-Redirect: deflated, base64) or a posted
+/// form (HTTP-POST: base64). Its signature is not needed: it proves nobody's identity and
+/// only says the IdP is done; where the browser goes next comes from Gatehouse's own sealed
+/// relay state, and the local session ended before the IdP was asked.
+pub fn read_logout_response(encoded: &str, deflated: bool) -> Result<LogoutAnswer, SamlError> {
+    if encoded.len() > MAX_ENCODED {
+        return Err(SamlError::Malformed("it is larger than 1 MiB".into()));
+    }
+    let compact: String = encoded
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| SamlError::Malformed("it is not base64".into()))?;
+    let bytes = if deflated {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::DeflateDecoder::new(&bytes[..])
+            .take(MAX_ENCODED as u64)
+            .read_to_end(&mut out)
+            .map_err(|_| SamlError::Malformed("it is not deflated".into()))?;
+        out
+    } else {
+        bytes
+    };
+    let text =
+        String::from_utf8(bytes).map_err(|_| SamlError::Malformed("it is not UTF-8".into()))?;
+    let doc = xml::parse(&text)?;
+    let root = doc.root_element();
+    if !is(root, PROTOCOL, "LogoutResponse") {
+        return Err(SamlError::Malformed(
+            "the document is not a SAML 2.0 LogoutResponse".into(),
+        ));
+    }
+    Ok(LogoutAnswer {
+        in_response_to: root.attribute("InResponseTo").map(str::to_string),
+        success: check_status(root).is_ok(),
+    })
+}

@@ -71,6 +71,12 @@ fn responses_signed_over_the_assertion_the_response_or_both_are_read() {
             vec!["Zoë".to_string()]
         );
         assert!(a.not_on_or_after > generated_at());
+        assert!(
+            a.session_index
+                .as_deref()
+                .is_some_and(|i| i.starts_with("_s")),
+            "{name}"
+        );
         assert!(a.issuer.as_deref().unwrap().ends_with("/metadata"));
     }
 }

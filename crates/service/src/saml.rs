@@ -40,6 +40,11 @@ impl Gatehouse {
         format!("urn:auth0:{}:{connection}", self.tenant())
     }
 
+    /// Where the IdP answers a logout request (Auth0's path).
+    pub fn saml_logout_url(&self) -> String {
+        format!("{}/logout", self.config().public_url)
+    }
+
     /// Where the IdP posts its Response (Auth0's path).
     pub fn saml_acs_url(&self, connection: &str) -> String {
         format!("{}?connection={connection}", self.upstream_callback_url())
@@ -81,6 +86,7 @@ impl Gatehouse {
         Ok(gatehouse_saml::sp_metadata(
             &self.saml_entity_id(connection),
             &self.saml_acs_url(connection),
+            &self.saml_logout_url(),
             cert.as_deref(),
         ))
     }
@@ -139,6 +145,13 @@ impl Gatehouse {
                 settings
                     .options
                     .insert("signInEndpoint".into(), Value::String(sso));
+            }
+            if let Some(slo) = m.slo {
+                gatehouse_core::upstream::check_provider_url(&slo)
+                    .map_err(|why| invalid(format!("the metadata's logout URL: {why}"), key))?;
+                settings
+                    .options
+                    .insert("signOutEndpoint".into(), Value::String(slo));
             }
             if let Some(cert) = m.signing_certificates.first() {
                 settings.options.insert(

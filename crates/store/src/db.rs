@@ -146,6 +146,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_actions_and_rules.sql"),
         postgres: include_str!("../migrations/postgres/0019_actions_and_rules.sql"),
     },
+    Migration {
+        version: 20,
+        name: "federated_sessions",
+        sqlite: include_str!("../migrations/sqlite/0020_federated_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0020_federated_sessions.sql"),
+    },
 ];
 
 /// Connections of the pool: open (idle or in use), idle, and the most it opens.

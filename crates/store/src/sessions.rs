@@ -91,6 +91,42 @@ impl SessionStore {
         })
     }
 
+    /// Keeps what a federated logout of this session needs (JSON; see the migration).
+    pub async fn set_federated(
+        &self,
+        tenant: &str,
+        cookie_hash: &str,
+        federated: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query("UPDATE sessions SET federated = $3 WHERE tenant_id = $1 AND cookie_hash = $2")
+                .bind(tenant)
+                .bind(cookie_hash)
+                .bind(federated)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// What a federated logout of this session needs, when its login left anything.
+    pub async fn federated(
+        &self,
+        tenant: &str,
+        cookie_hash: &str,
+    ) -> Result<Option<String>, StoreError> {
+        on_pool!(&self.db, pool => {
+            let row: Option<(Option<String>,)> = sqlx::query_as(
+                "SELECT federated FROM sessions WHERE tenant_id = $1 AND cookie_hash = $2",
+            )
+            .bind(tenant)
+            .bind(cookie_hash)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.and_then(|(f,)| f))
+        })
+    }
+
     /// Records use (sliding the idle timeout) and, after a fresh login, the new auth time.
     pub async fn touch(
         &self,

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { inflateRawSync } from 'node:zlib';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import samlifyModule from 'samlify';
@@ -43,6 +43,8 @@ export class SamlIdp {
     this.keys = keys;
     this.requests = []; // the AuthnRequests received: {binding, id, xml}
     this.answered = []; // the SAMLResponses its pages posted
+    this.sessions = []; // {email, sessionIndex} of every assertion made
+    this.logoutRequests = []; // {nameId, sessionIndex, issuer} of the LogoutRequests received
     this.spMetadata = new Map(); // entity id -> Gatehouse's SP metadata XML, set by the test
   }
 
@@ -71,6 +73,9 @@ export class SamlIdp {
       singleSignOnService: [
         { Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${this.url}/sso` },
         { Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: `${this.url}/sso` },
+      ],
+      singleLogoutService: [
+        { Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${this.url}/slo` },
       ],
       nameIDFormat: ['urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
       loginResponseTemplate: {
@@ -107,6 +112,30 @@ export class SamlIdp {
    * A signed Response (base64) answering `requestId`, for `sp`; `tweak(xmlTemplate)` may
    * rewrite the filled template before it is signed (times, audience).
    */
+  /** GET /slo: a LogoutRequest (HTTP-Redirect); answers Success at the SP's logout URL. */
+  logout(url, res) {
+    const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest'), 'base64')).toString('utf8');
+    const grab = (re) => re.exec(xml)?.[1];
+    const issuer = grab(/<saml:Issuer>([^<]*)<\/saml:Issuer>/);
+    const request = {
+      id: grab(/ID="([^"]+)"/),
+      issuer,
+      nameId: grab(/<saml:NameID[^>]*>([^<]*)<\/saml:NameID>/),
+      sessionIndex: grab(/<samlp:SessionIndex>([^<]*)<\/samlp:SessionIndex>/),
+      signed: url.searchParams.has('Signature'),
+    };
+    this.logoutRequests.push(request);
+    const metadata = this.spMetadata.get(issuer) ?? '';
+    const slo = /SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="([^"]+)"/.exec(metadata)?.[1];
+    const answer = `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lr${Date.now()}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${slo}" InResponseTo="${request.id}"><saml:Issuer>${this.url}/metadata</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`;
+    const q = new URLSearchParams({
+      SAMLResponse: deflateRawSync(Buffer.from(answer, 'utf8')).toString('base64'),
+      RelayState: url.searchParams.get('RelayState') ?? '',
+    });
+    res.writeHead(302, { location: `${slo}?${q}` });
+    res.end();
+  }
+
   async respond(sp, requestId, { user = this.user, tweak = (v) => v, signing = this.signing } = {}) {
     const idp = signing === this.signing ? this.idp : this.makeIdp(signing);
     const signer = signing === this.signing ? sp : this.spFrom(sp.metadataXml, signing);
@@ -121,6 +150,8 @@ export class SamlIdp {
     const now = new Date();
     const fiveMin = new Date(now.getTime() + 5 * 60 * 1000);
     const id = `_${Math.random().toString(36).slice(2)}${Date.now()}`;
+    const sessionIndex = `_s${Math.random().toString(36).slice(2)}`;
+    this.sessions.push({ email: user.email, sessionIndex });
     const acs = sp.entityMeta.getAssertionConsumerService('post');
     const values = {
       ID: id,
@@ -139,14 +170,17 @@ export class SamlIdp {
       NameIDFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
       NameID: user.email,
       InResponseTo: requestId ?? '',
-      AuthnStatement: '',
-      attrEmail: escapeHtml(user.email),
-      attrGiven: escapeHtml(user.given),
-      attrFamily: escapeHtml(user.family),
+      AuthnStatement: 'AUTHN-STATEMENT-GOES-HERE',
+      // samlify escapes what it puts in the template.
+      attrEmail: user.email,
+      attrGiven: user.given,
+      attrFamily: user.family,
       attrGroups: 'GROUPS-GO-HERE',
     };
     const changed = tweak(values);
     let xml = samlify.SamlLib.replaceTagsByValue(template, changed);
+    // The statement carrying the IdP's session index (single logout names it back).
+    xml = xml.replace('AUTHN-STATEMENT-GOES-HERE', `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="${sessionIndex}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`);
     // One AttributeValue per group, as IdPs send them.
     xml = xml.replace(/<saml:AttributeValue([^>]*)>GROUPS-GO-HERE<\/saml:AttributeValue>/,
       (_, attrs) => user.groups.map((g) => `<saml:AttributeValue${attrs}>${escapeHtml(g)}</saml:AttributeValue>`).join(''));
@@ -155,6 +189,10 @@ export class SamlIdp {
 
   async handle(req, res) {
     const url = new URL(req.url, this.url);
+    if (url.pathname === '/slo') {
+      this.logout(url, res);
+      return;
+    }
     if (url.pathname !== '/sso') {
       res.writeHead(404);
       res.end();

@@ -49,6 +49,7 @@ const gh = useGatehouse(async (server) => {
     name: 'Node RP',
     app_type: 'regular_web',
     callbacks: [rp.redirectUri],
+    allowed_logout_urls: [`${rp.baseUrl}/signed-out`],
   });
   await rp.connect(server, application);
   const metadataXml = idp.metadata();
@@ -158,6 +159,37 @@ test('home-realm discovery: an acme.example email goes to the IdP from the email
   await other.page.locator('input[type=password]').waitFor();
   assert.equal(await other.page.locator('#username').inputValue(), 'someone@example.org');
   await other.context.close();
+});
+
+test('a federated logout ends the session at Gatehouse and at the IdP', LIMIT, async () => {
+  idp.signing = 'assertion';
+  idp.user = person('lin', 'Lin', 'Lee');
+  const { context, page } = await freshPage();
+  await page.goto(`${rp.baseUrl}/login?connection=acme-saml`);
+  await continueAtIdp(page);
+  assert.equal((await rpClaims(page)).sub, 'samlp|acme-saml|lin@acme.example');
+  const issued = idp.sessions.filter((s) => s.email === 'lin@acme.example').at(-1);
+
+  const returnTo = `${rp.baseUrl}/signed-out`;
+  // Gatehouse → the IdP's logout → Gatehouse's /logout → returnTo (where the RP has no page:
+  // reaching it is the end of the journey).
+  const reached = page.waitForResponse((r) => r.url() === returnTo);
+  await page.goto(`${gh.server.baseUrl}/v2/logout?federated&client_id=${application.client_id}&returnTo=${encodeURIComponent(returnTo)}`).catch(() => {});
+  await reached;
+  const asked = idp.logoutRequests.at(-1);
+  assert.equal(asked.nameId, 'lin@acme.example');
+  assert.equal(asked.sessionIndex, issued.sessionIndex);
+  assert.match(asked.issuer, /:acme-saml$/);
+
+  // The Gatehouse session is gone: a silent login needs a login now.
+  const silent = new URLSearchParams({
+    client_id: application.client_id, redirect_uri: rp.redirectUri, response_type: 'code',
+    scope: 'openid', state: 'silent', prompt: 'none',
+  });
+  const res = await context.request.get(`${gh.server.baseUrl}/authorize?${silent}`, { maxRedirects: 0 });
+  assert.equal(res.status(), 302);
+  assert.equal(new URL(res.headers().location).searchParams.get('error'), 'login_required');
+  await context.close();
 });
 
 // -- without a browser: refusals ---------------------------------------------------------

@@ -33,7 +33,8 @@ fn idp_certificate_pem() -> String {
 /// The sign-on URL the fixture metadata names (a loopback address of the test IdP).
 fn metadata_sso() -> String {
     let m = idp_metadata();
-    let at = m.find("Location=\"").unwrap() + "Location=\"".len();
+    let sso = m.find("SingleSignOnService").unwrap();
+    let at = sso + m[sso..].find("Location=\"").unwrap() + "Location=\"".len();
     m[at..at + m[at..].find('"').unwrap()].to_string()
 }
 
@@ -153,6 +154,11 @@ async fn saml_connections_are_checked_and_their_idp_metadata_read() {
         .assert_status(201)
         .clone();
     assert_eq!(pasted["options"]["signInEndpoint"], json!(metadata_sso()));
+    let slo = pasted["options"]["signOutEndpoint"].as_str().unwrap();
+    assert!(
+        slo.ends_with("/slo"),
+        "the logout URL read from the metadata: {slo}"
+    );
     let cert = pasted["options"]["signingCert"].as_str().unwrap();
     let pem_body: String = idp_certificate_pem()
         .lines()
@@ -200,6 +206,20 @@ async fn saml_connections_are_checked_and_their_idp_metadata_read() {
         "{sp}"
     );
     assert!(sp.contains("AuthnRequestsSigned=\"false\""), "{sp}");
+    assert!(
+        sp.contains(&format!("SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{}/logout\"", s.url)),
+        "{sp}"
+    );
+    // An answer to a logout Gatehouse never asked for goes nowhere.
+    let stray = http
+        .get(format!(
+            "{}/logout?SAMLResponse=AAAA&RelayState=forged",
+            s.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stray.status(), 400);
     for missing in ["nope", "Username-Password-Authentication"] {
         let r = http
             .get(format!("{}/samlp/metadata?connection={missing}", s.url))

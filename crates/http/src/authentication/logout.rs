@@ -1,8 +1,9 @@
-//! `GET /v2/logout`: redirect only to an allowed `returnTo`, otherwise explain on a page.
+//! `GET /v2/logout`: redirect only to an allowed `returnTo`, otherwise explain on a page;
+//! `/logout`: a SAML identity provider's answer to a federated logout.
 
 use crate::AppState;
 use crate::hosted::{BrowserRequest, clear_session};
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_service::browser::logout::LogoutRefused;
@@ -59,10 +60,34 @@ pub async fn logout(
     b: BrowserRequest,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    // `federated` is accepted: there are no upstream identity providers to log out of yet.
     let client_id = q.get("client_id").map(String::as_str);
     let return_to = q.get("returnTo").map(String::as_str);
-    let result = s.gatehouse.logout(client_id, return_to, &b.browser).await;
+    // `federated` (any value, or none): also end a SAML session at its identity provider.
+    let federated = q.contains_key("federated");
+    let result = s
+        .gatehouse
+        .logout(client_id, return_to, federated, &b.browser)
+        .await;
+    respond(&s, &b, result)
+}
+
+/// `GET /logout`: a SAML identity provider's answer to a logout request (HTTP-Redirect).
+pub async fn saml_logout_answer(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let result = s.gatehouse.saml_logout_return(&q, true).await;
+    respond(&s, &b, result)
+}
+
+/// `POST /logout`: the same answer posted (HTTP-POST).
+pub async fn saml_logout_answer_posted(
+    State(s): State<AppState>,
+    b: BrowserRequest,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let result = s.gatehouse.saml_logout_return(&f, false).await;
     respond(&s, &b, result)
 }
 

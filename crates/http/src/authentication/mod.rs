@@ -31,6 +31,10 @@ pub fn router() -> Router<AppState> {
             get(impersonation::open).post(impersonation::start),
         )
         .route("/v2/logout", get(logout::logout))
+        .route(
+            "/logout",
+            get(logout::saml_logout_answer).post(logout::saml_logout_answer_posted),
+        )
         .route("/oidc/logout", get(logout::oidc_logout))
         .route(
             "/userinfo",

@@ -26,6 +26,8 @@ pub(crate) struct Authenticated {
     pub event: LogEvent,
     /// How the `s` event describes this login.
     pub description: &'static str,
+    /// What a federated logout of the session needs (a SAML login's subject and session).
+    pub federated: Option<String>,
 }
 
 impl Authenticated {
@@ -34,7 +36,13 @@ impl Authenticated {
             user_id,
             event,
             description,
+            federated: None,
         }
+    }
+
+    pub fn with_federated(mut self, federated: String) -> Self {
+        self.federated = Some(federated);
+        self
     }
 }
 
@@ -395,12 +403,20 @@ impl Gatehouse {
             user_id,
             mut event,
             description,
+            federated,
         } = proven;
         let user = self.record_login(&user_id, browser.ip.as_deref()).await?;
         let settings = self.tenant_settings().await?;
         let (session, cookie) = self
             .start_session(&user_id, browser.session_cookie.as_deref(), &settings)
             .await?;
+        if let Some(f) = federated {
+            self.inner
+                .sessions
+                .set_federated(self.tenant(), &session.cookie_hash, &f)
+                .await
+                .map_err(crate::error::ServiceError::from)?;
+        }
         event.kind = codes::SUCCESS_LOGIN.into();
         event.description = Some(description.into());
         event.user_id = Some(user_id);

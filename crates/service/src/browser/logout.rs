@@ -28,18 +28,32 @@ impl Gatehouse {
     /// Logout URLs (with `client_id`) or the tenant's (without); returns where to redirect.
     /// A refused `returnTo` still logs the browser out: leaving a session open because the
     /// redirect was wrong would surprise the user more than a page saying so.
+    ///
+    /// With `federated`, a session that came from a SAML identity provider with single
+    /// logout also ends there: the redirect goes to the IdP with a logout request, and the
+    /// IdP's answer at `/logout` goes on to `returnTo`.
     pub async fn logout(
         &self,
         client_id: Option<&str>,
         return_to: Option<&str>,
+        federated: bool,
         browser: &Browser,
     ) -> Result<Option<String>, LogoutRefused> {
         let mut event = LogEvent {
             client_id: client_id.map(String::from),
             ..browser.event()
         };
+        let mut upstream = None;
         if let Ok(Some(s)) = self.active_session(browser.session_cookie.as_deref()).await {
             event.user_id = Some(s.user.user_id.clone());
+            if federated {
+                upstream = self
+                    .inner
+                    .sessions
+                    .federated(self.tenant(), &s.session.cookie_hash)
+                    .await
+                    .map_err(|e| LogoutRefused::Failed(ServiceError::from(e).into()))?;
+            }
         }
         if let Err(e) = self.end_session(browser.session_cookie.as_deref()).await {
             return Err(LogoutRefused::Failed(e.into()));
@@ -56,7 +70,20 @@ impl Gatehouse {
             }
         }
         self.record(event).await;
-        result
+        match (result, upstream) {
+            (Ok(target), Some(session)) => {
+                match self.saml_logout_request(&session, target.clone()).await {
+                    Ok(Some(at_idp)) => Ok(Some(at_idp)),
+                    Ok(None) => Ok(target),
+                    // The local session has ended; the IdP's is left as it is.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "federated logout not sent to the identity provider");
+                        Ok(target)
+                    }
+                }
+            }
+            (result, _) => result,
+        }
     }
 
     /// RP-initiated logout (`/oidc/logout`): the client comes from `client_id` or from the
@@ -97,7 +124,7 @@ impl Gatehouse {
             (None, b) => b,
         };
         let target = self
-            .logout(client, post_logout_redirect_uri, browser)
+            .logout(client, post_logout_redirect_uri, false, browser)
             .await?;
         Ok(target.map(|url| match state {
             Some(st) => {

@@ -49,7 +49,125 @@ impl crate::sealed::Sealable for SamlRelayState {
     }
 }
 
+/// What a federated logout needs of a SAML login, kept with its session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SamlSession {
+    connection_id: String,
+    name_id: String,
+    name_id_format: Option<String>,
+    session_index: Option<String>,
+}
+
+/// A logout sent to the IdP, sealed into the `RelayState` its answer brings back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SamlLogoutState {
+    /// The checked `returnTo`.
+    return_to: Option<String>,
+    /// The LogoutRequest's ID: the answer's `InResponseTo`.
+    request_id: String,
+    created_at: i64,
+}
+
+impl crate::sealed::Sealable for SamlLogoutState {
+    const PURPOSE: &'static str = "saml-logout-state";
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.created_at + SAML_LIFETIME_MS)
+    }
+}
+
 impl Gatehouse {
+    /// The IdP URL that ends a SAML session there (HTTP-Redirect binding, signed when the
+    /// connection signs requests), or `None` when the connection has no single logout (or
+    /// is gone). `session` is what the login kept; `return_to` was checked already.
+    pub(super) async fn saml_logout_request(
+        &self,
+        session: &str,
+        return_to: Option<String>,
+    ) -> crate::Result<Option<String>> {
+        let Ok(session) = serde_json::from_str::<SamlSession>(session) else {
+            return Ok(None);
+        };
+        let c = match self.stored_connection(&session.connection_id).await {
+            Ok(c) if c.settings.is_saml() => c,
+            Ok(_) | Err(crate::error::ServiceError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Ok(options) = c.settings.saml_options() else {
+            return Ok(None);
+        };
+        let Some(destination) = options.logout_url() else {
+            return Ok(None);
+        };
+        let request_id = format!(
+            "_{}",
+            gatehouse_crypto::random::b64url(20).map_err(crate::error::ServiceError::internal)?
+        );
+        let now = self.now();
+        let relay_state = self.seal(&SamlLogoutState {
+            return_to,
+            request_id: request_id.clone(),
+            created_at: now,
+        })?;
+        let entity = self.saml_entity_id(&c.settings.name);
+        let request = gatehouse_saml::LogoutRequest {
+            id: &request_id,
+            issue_instant_ms: now,
+            destination,
+            sp_entity_id: &entity,
+            name_id: &session.name_id,
+            name_id_format: session.name_id_format.as_deref(),
+            session_index: session.session_index.as_deref(),
+        };
+        let url = if options.sign_request {
+            let ring = self.keyring();
+            let sign = |q: &[u8]| gatehouse_crypto::keys::Signer::sign(ring.current(), q);
+            request
+                .redirect_url(&relay_state, Some(&sign))
+                .map_err(crate::error::ServiceError::internal)?
+        } else {
+            match request.redirect_url::<std::convert::Infallible>(&relay_state, None) {
+                Ok(url) => url,
+                Err(never) => match never {},
+            }
+        };
+        Ok(Some(url))
+    }
+
+    /// `GET|POST /logout`: the IdP's answer to a logout request, which goes on to the
+    /// `returnTo` sealed in its relay state (the local session ended before).
+    pub async fn saml_logout_return(
+        &self,
+        params: &HashMap<String, String>,
+        deflated: bool,
+    ) -> Result<Option<String>, super::logout::LogoutRefused> {
+        use super::logout::LogoutRefused;
+        let param = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+        let state = param("RelayState")
+            .and_then(|s| self.unseal::<SamlLogoutState>(s).ok())
+            .ok_or_else(|| {
+                LogoutRefused::Refused(
+                    "This logout answer is not one Gatehouse is waiting for, or it expired.".into(),
+                )
+            })?;
+        let answer = param("SAMLResponse")
+            .ok_or_else(|| {
+                LogoutRefused::Refused("The identity provider sent no SAMLResponse.".into())
+            })
+            .and_then(|r| {
+                gatehouse_saml::read_logout_response(r, deflated)
+                    .map_err(|e| LogoutRefused::Refused(e.to_string()))
+            })?;
+        if answer.in_response_to.as_deref() != Some(state.request_id.as_str()) {
+            return Err(LogoutRefused::Refused(
+                "This logout answer belongs to another logout request.".into(),
+            ));
+        }
+        if !answer.success {
+            tracing::warn!("the identity provider did not end its session at logout");
+        }
+        Ok(state.return_to)
+    }
+
     /// Sends the browser to the connection's identity provider for this transaction.
     pub(super) async fn to_saml_idp(&self, tx: Transaction, c: &StoredConnection) -> Step {
         if !connection_serves(c, &tx.req.client_id) {
@@ -205,7 +323,7 @@ impl Gatehouse {
         if request_id.is_none() {
             event.details.insert("idp_initiated".into(), json!(true));
         }
-        let user = match self
+        let (user, federated) = match self
             .saml_user(&c, &settings, response, request_id.as_deref(), &mut event)
             .await
         {
@@ -222,7 +340,8 @@ impl Gatehouse {
         if user.created {
             event.details.insert("created".into(), json!(true));
         }
-        let proven = Authenticated::new(user.user_id, event, "Successful login");
+        let proven =
+            Authenticated::new(user.user_id, event, "Successful login").with_federated(federated);
         self.complete_login(tx, proven, browser).await
     }
 
@@ -235,7 +354,7 @@ impl Gatehouse {
         response: &str,
         request_id: Option<&str>,
         event: &mut LogEvent,
-    ) -> Result<crate::upstream::identity::UpstreamUser, UpstreamError> {
+    ) -> Result<(crate::upstream::identity::UpstreamUser, String), UpstreamError> {
         let name = &c.settings.name;
         let (acs, entity) = (self.saml_acs_url(name), self.saml_entity_id(name));
         let now = self.now();
@@ -296,11 +415,21 @@ impl Gatehouse {
             .await
             .map_err(crate::error::ServiceError::from)?
             .unwrap_or(user_id);
-        Ok(crate::upstream::identity::UpstreamUser {
-            user_id: primary,
-            denied,
-            created,
+        let federated = serde_json::to_string(&SamlSession {
+            connection_id: c.id.clone(),
+            name_id: assertion.name_id.clone(),
+            name_id_format: assertion.name_id_format.clone(),
+            session_index: assertion.session_index.clone(),
         })
+        .map_err(crate::error::ServiceError::internal)?;
+        Ok((
+            crate::upstream::identity::UpstreamUser {
+                user_id: primary,
+                denied,
+                created,
+            },
+            federated,
+        ))
     }
 
     /// A login the IdP started: allowed only when the connection names the application it
