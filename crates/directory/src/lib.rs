@@ -109,6 +109,128 @@ async fn close(mut ldap: Ldap) {
     }
 }
 
+/// Service-account connections kept open between logins, per directory and account, so a
+/// login costs one new connection (the user's bind) instead of two. A connection is taken by
+/// one login at a time and given back only after everything on it succeeded; one idle for
+/// longer than [`IDLE_FOR`], or found closed, is dropped, and a login whose reused
+/// connection fails tries once more on a fresh one.
+#[derive(Default)]
+pub struct ConnectionPool {
+    idle: std::sync::Mutex<HashMap<PoolKey, Vec<(Ldap, std::time::Instant)>>>,
+    /// Keys the bind password without keeping it.
+    hasher: std::hash::RandomState,
+    opened: std::sync::atomic::AtomicU64,
+    reused: std::sync::atomic::AtomicU64,
+}
+
+/// Idle connections kept per directory and account.
+const MAX_IDLE: usize = 4;
+/// How long an idle connection is kept (directories close idle connections too).
+pub const IDLE_FOR: Duration = Duration::from_secs(60);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    url: String,
+    start_tls: bool,
+    bind_dn: Option<String>,
+    password: u64,
+}
+
+impl std::fmt::Debug for ConnectionPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionPool")
+            .field("opened", &self.opened())
+            .field("reused", &self.reused())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectionPool {
+    fn key(&self, o: &DirectoryOptions, bind_password: Option<&str>) -> PoolKey {
+        use std::hash::BuildHasher;
+        PoolKey {
+            url: o.url.clone(),
+            start_tls: o.start_tls,
+            bind_dn: o.bind_dn.clone(),
+            password: self.hasher.hash_one(bind_password.unwrap_or("")),
+        }
+    }
+
+    /// Service connections opened since start (a pooled login opens none).
+    pub fn opened(&self) -> u64 {
+        self.opened.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Logins served by a connection kept from an earlier one.
+    pub fn reused(&self) -> u64 {
+        self.reused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PoolKey, Vec<(Ldap, std::time::Instant)>>> {
+        // A poisoned lock still holds whole entries: each push or pop is one step.
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An idle connection of this directory and account, still open; else `None`.
+    fn take_idle(&self, key: &PoolKey) -> Option<Ldap> {
+        let mut idle = self.lock();
+        let list = idle.get_mut(key)?;
+        while let Some((mut ldap, since)) = list.pop() {
+            if since.elapsed() < IDLE_FOR && !ldap.is_closed() {
+                return Some(ldap);
+            }
+        }
+        None
+    }
+
+    /// A bound service connection: a kept one (`true`) or a new one.
+    async fn take(
+        &self,
+        o: &DirectoryOptions,
+        bind_password: Option<&str>,
+    ) -> Result<(Ldap, bool), DirectoryError> {
+        if let Some(ldap) = self.take_idle(&self.key(o, bind_password)) {
+            self.reused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok((ldap, true));
+        }
+        Ok((self.fresh(o, bind_password).await?, false))
+    }
+
+    /// A new bound service connection, counted.
+    async fn fresh(
+        &self,
+        o: &DirectoryOptions,
+        bind_password: Option<&str>,
+    ) -> Result<Ldap, DirectoryError> {
+        let ldap = service_connection(o, bind_password).await?;
+        self.opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(ldap)
+    }
+
+    /// Keeps a connection whose operations all succeeded, or closes it when enough are kept.
+    async fn give_back(&self, o: &DirectoryOptions, bind_password: Option<&str>, ldap: Ldap) {
+        let key = self.key(o, bind_password);
+        let spare = {
+            let mut idle = self.lock();
+            let list = idle.entry(key).or_default();
+            list.retain(|(_, since)| since.elapsed() < IDLE_FOR);
+            if list.len() < MAX_IDLE {
+                list.push((ldap, std::time::Instant::now()));
+                None
+            } else {
+                Some(ldap)
+            }
+        };
+        if let Some(ldap) = spare {
+            close(ldap).await;
+        }
+    }
+}
+
 /// The service account's connection: bound as `bind_dn`, or anonymous without one.
 async fn service_connection(
     o: &DirectoryOptions,
@@ -259,9 +381,10 @@ async fn groups_of(
     Ok(names)
 }
 
-/// Checks `password` for `username`: finds the entry with the service account, binds as it
-/// on a connection of its own, then reads its groups.
+/// Checks `password` for `username`: finds the entry with the service account (a pooled
+/// connection), binds as it on a connection of its own, then reads its groups.
 pub async fn check_password(
+    pool: &ConnectionPool,
     o: &DirectoryOptions,
     bind_password: Option<&str>,
     username: &str,
@@ -271,18 +394,21 @@ pub async fn check_password(
     if password.is_empty() || username.is_empty() {
         return Ok(Verdict::WrongPassword { id: None });
     }
-    let mut service = service_connection(o, bind_password).await?;
-    let mut found = search(
-        o,
-        &mut service,
-        "user search",
-        &o.base_dn,
-        &o.filter_for(username),
-        user_attributes(),
-    )
-    .await?;
+    let filter = o.filter_for(username);
+    let (mut service, reused) = pool.take(o, bind_password).await?;
+    let attrs = user_attributes;
+    let mut found = match search(o, &mut service, "user search", &o.base_dn, &filter, attrs()).await
+    {
+        Ok(found) => found,
+        // A kept connection the directory closed meanwhile: once more on a new one.
+        Err(DirectoryError::Unreachable { .. }) if reused => {
+            service = pool.fresh(o, bind_password).await?;
+            search(o, &mut service, "user search", &o.base_dn, &filter, attrs()).await?
+        }
+        Err(e) => return Err(e),
+    };
     if found.len() != 1 {
-        close(service).await;
+        pool.give_back(o, bind_password, service).await;
         return Ok(Verdict::UnknownUser);
     }
     let Some(entry) = found.pop() else {
@@ -302,7 +428,7 @@ pub async fn check_password(
     match bound.rc {
         0 => {}
         INVALID_CREDENTIALS => {
-            close(service).await;
+            pool.give_back(o, bind_password, service).await;
             return Ok(
                 match gatehouse_core::directory::ad_bind_refusal(&bound.text) {
                     Some(why) if o.kind == DirectoryKind::ActiveDirectory => Verdict::Refused(why),
@@ -322,7 +448,7 @@ pub async fn check_password(
         }
     }
     let groups = groups_of(o, &mut service, &entry.dn).await?;
-    close(service).await;
+    pool.give_back(o, bind_password, service).await;
     Ok(Verdict::Verified(DirectoryUser {
         guid: guid_of(&entry),
         dn: entry.dn,

@@ -77,6 +77,7 @@ impl Gatehouse {
             )
         };
         let verdict = gatehouse_directory::check_password(
+            &self.inner.directory_pool,
             &options,
             bind_password.as_deref(),
             username,

@@ -160,6 +160,8 @@ struct Inner {
     upstream_states: gatehouse_store::UpstreamStateStore,
     /// Upstream providers' discovery documents and signing keys.
     provider_cache: upstream::ProviderCache,
+    /// Directory connections' service-account connections, kept between logins.
+    directory_pool: gatehouse_directory::ConnectionPool,
     /// Outgoing HTTP (the breached-password range service).
     http: reqwest::Client,
     secrets: Arc<SecretBox>,
@@ -224,6 +226,7 @@ impl Gatehouse {
                 passwordless: PasswordlessStore::new(db.clone()),
                 upstream_states: gatehouse_store::UpstreamStateStore::new(db.clone()),
                 provider_cache: upstream::ProviderCache::default(),
+                directory_pool: gatehouse_directory::ConnectionPool::default(),
                 http: reqwest::Client::builder()
                     .timeout(std::time::Duration::from_secs(3))
                     .build()

@@ -382,6 +382,16 @@ impl Gatehouse {
                 ("state=\"max\"".into(), pool.max as f64),
             ],
         );
+        let directory = &self.inner.directory_pool;
+        let name = "gatehouse_directory_connections_total";
+        header(
+            &mut out,
+            name,
+            "counter",
+            "AD/LDAP service-account connections: opened, and logins that reused a kept one.",
+        );
+        let _ = writeln!(out, "{name}{{event=\"opened\"}} {}", directory.opened());
+        let _ = writeln!(out, "{name}{{event=\"reused\"}} {}", directory.reused());
         let jobs = self.inner.jobs.progress().await?;
         gauge(
             &mut out,

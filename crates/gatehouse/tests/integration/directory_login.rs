@@ -484,3 +484,74 @@ async fn a_directory_is_connected_tested_and_used_from_the_dashboard_and_login_p
         down.body
     );
 }
+
+/// The service account's connection is kept between logins (`gatehouse_directory_connections_total`
+/// on the metrics listener): logins after the first open none of their own, whatever their
+/// outcome; a directory restarted meanwhile gets a new one and logins go on.
+#[tokio::test(flavor = "multi_thread")]
+async fn directory_logins_keep_the_service_connection_open() {
+    let Some(bin) = slapd::binary() else { return };
+    let mut dir = Slapd::start(&bin, PEOPLE, GROUPS, 5).await;
+    let mut s = TestServer::start_with(|c| c.metrics_listen = Some("127.0.0.1:0".into())).await;
+    let c = s
+        .post(
+            "/api/v2/clients",
+            json!({"name": "Intranet", "app_type": "regular_web", "callbacks": ["https://intranet.corp.example/cb"],
+                   "grant_types": [REALM_GRANT]}),
+        )
+        .await
+        .assert_status(201)
+        .clone();
+    let app = (
+        c["client_id"].as_str().unwrap().to_string(),
+        c["client_secret"].as_str().unwrap().to_string(),
+    );
+    s.post(
+        "/api/v2/connections",
+        json!({"name": CONNECTION, "strategy": "ad", "options": options(&dir.url), "enabled_clients": [app.0]}),
+    )
+    .await
+    .assert_status(201);
+    let connections = |s: &TestServer| {
+        let url = s.metrics_url().expect("metrics are on");
+        let http = s.http().clone();
+        async move {
+            let text = http.get(url).send().await.unwrap().text().await.unwrap();
+            let read = |event: &str| -> u64 {
+                let prefix = format!("gatehouse_directory_connections_total{{event=\"{event}\"}} ");
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&prefix))
+                    .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+                    .parse()
+                    .unwrap()
+            };
+            (read("opened"), read("reused"))
+        }
+    };
+    assert_eq!(connections(&s).await, (0, 0));
+    realm_login(&s, &app, "dora", "Vår-2026!", json!({}))
+        .await
+        .assert_status(200);
+    realm_login(&s, &app, "dora", "wrong-password", json!({}))
+        .await
+        .refused_with(403, "invalid_grant");
+    realm_login(&s, &app, "nobody-here", "Vår-2026!", json!({}))
+        .await
+        .refused_with(403, "invalid_grant");
+    realm_login(&s, &app, "åsa.lind", "Vinter-2026!", json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(
+        connections(&s).await,
+        (1, 3),
+        "one connection for four logins"
+    );
+
+    // The directory restarts: its old connection is gone, a new one is opened.
+    dir.restart(&bin).await;
+    realm_login(&s, &app, "dora", "Vår-2026!", json!({}))
+        .await
+        .assert_status(200);
+    let (opened, _) = connections(&s).await;
+    assert_eq!(opened, 2);
+}
