@@ -16,7 +16,7 @@ mod signature;
 mod xml;
 
 pub use metadata::{IdpMetadata, certificate_der, sp_metadata};
-pub use request::{AuthnRequest, Binding, LogoutRequest, QuerySigner, RSA_SHA256};
+pub use request::{AuthnRequest, Binding, LogoutRequest, Message, QuerySigner, RSA_SHA256};
 pub use response::{Assertion, Expectations, LogoutAnswer, read_logout_response, read_response};
 
 /// The SAML 2.0 namespaces Gatehouse reads and writes.

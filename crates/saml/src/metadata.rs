@@ -4,9 +4,10 @@
 //! and the connection's `signingCert` in either PEM or bare base64.
 
 use crate::ns::{BINDING_POST, BINDING_REDIRECT, DSIG, METADATA};
-use crate::xml::{self, children, escape, is, text};
+use crate::xml::{self, children, is, text};
 use crate::{SamlError, signature};
 use base64::Engine;
+use gatehouse_core::email::escape_html as escape;
 
 /// The SP metadata document for one connection; `slo_url` receives the IdP's answers to
 /// logout requests (both bindings).

@@ -3,10 +3,10 @@
 //! connection signs requests) or HTTP-POST (base64 in an auto-submitted form).
 
 use crate::ns::{ASSERTION, BINDING_POST, PROTOCOL};
-use crate::xml::escape;
 use base64::Engine;
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
+use gatehouse_core::email::escape_html as escape;
 use gatehouse_core::time::iso8601;
 use std::io::Write;
 
@@ -55,19 +55,15 @@ impl AuthnRequest<'_> {
             issuer = escape(self.sp_entity_id),
         )
     }
+}
 
-    /// The value of the `SAMLRequest` form field (HTTP-POST binding).
-    pub fn post_value(&self) -> String {
-        base64::engine::general_purpose::STANDARD.encode(self.xml())
+impl Message for AuthnRequest<'_> {
+    fn xml(&self) -> String {
+        AuthnRequest::xml(self)
     }
 
-    /// The IdP URL carrying this request (HTTP-Redirect binding); see [`redirect_url`].
-    pub fn redirect_url<E>(
-        &self,
-        relay_state: &str,
-        sign: Option<QuerySigner<'_, E>>,
-    ) -> Result<String, E> {
-        redirect_url(self.destination, &self.xml(), relay_state, sign)
+    fn destination(&self) -> &str {
+        self.destination
     }
 }
 
@@ -104,19 +100,36 @@ impl LogoutRequest<'_> {
             name_id = escape(self.name_id),
         )
     }
+}
+
+impl Message for LogoutRequest<'_> {
+    fn xml(&self) -> String {
+        LogoutRequest::xml(self)
+    }
+
+    fn destination(&self) -> &str {
+        self.destination
+    }
+}
+
+/// A request Gatehouse sends an identity provider, in either binding.
+pub trait Message {
+    fn xml(&self) -> String;
+    /// The IdP URL it goes to.
+    fn destination(&self) -> &str;
 
     /// The value of the `SAMLRequest` form field (HTTP-POST binding).
-    pub fn post_value(&self) -> String {
+    fn post_value(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(self.xml())
     }
 
     /// The IdP URL carrying this request (HTTP-Redirect binding); see [`redirect_url`].
-    pub fn redirect_url<E>(
+    fn redirect_url<E>(
         &self,
         relay_state: &str,
         sign: Option<QuerySigner<'_, E>>,
     ) -> Result<String, E> {
-        redirect_url(self.destination, &self.xml(), relay_state, sign)
+        redirect_url(self.destination(), &self.xml(), relay_state, sign)
     }
 }
 

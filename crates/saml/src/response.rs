@@ -44,8 +44,8 @@ pub struct Assertion {
     pub attributes: BTreeMap<String, Vec<String>>,
 }
 
-/// Decodes, verifies and checks a posted `SAMLResponse`.
-pub fn read_response(encoded: &str, expect: &Expectations<'_>) -> Result<Assertion, SamlError> {
+/// A message as posted or put in a query: base64 (line breaks allowed), at most 1 MiB.
+fn decode(encoded: &str) -> Result<Vec<u8>, SamlError> {
     if encoded.len() > MAX_ENCODED {
         return Err(SamlError::Malformed("it is larger than 1 MiB".into()));
     }
@@ -53,11 +53,15 @@ pub fn read_response(encoded: &str, expect: &Expectations<'_>) -> Result<Asserti
         .chars()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
-    let bytes = base64::engine::general_purpose::STANDARD
+    base64::engine::general_purpose::STANDARD
         .decode(compact.as_bytes())
-        .map_err(|_| SamlError::Malformed("it is not base64".into()))?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| SamlError::Malformed("it is not UTF-8".into()))?;
+        .map_err(|_| SamlError::Malformed("it is not base64".into()))
+}
+
+/// Decodes, verifies and checks a posted `SAMLResponse`.
+pub fn read_response(encoded: &str, expect: &Expectations<'_>) -> Result<Assertion, SamlError> {
+    let text = String::from_utf8(decode(encoded)?)
+        .map_err(|_| SamlError::Malformed("it is not UTF-8".into()))?;
     let doc = xml::parse(&text)?;
     let response = doc.root_element();
     if !is(response, PROTOCOL, "Response") {
@@ -301,16 +305,7 @@ pub struct LogoutAnswer {
 /// only says the IdP is done; where the browser goes next comes from Gatehouse's own sealed
 /// relay state, and the local session ended before the IdP was asked.
 pub fn read_logout_response(encoded: &str, deflated: bool) -> Result<LogoutAnswer, SamlError> {
-    if encoded.len() > MAX_ENCODED {
-        return Err(SamlError::Malformed("it is larger than 1 MiB".into()));
-    }
-    let compact: String = encoded
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|_| SamlError::Malformed("it is not base64".into()))?;
+    let bytes = decode(encoded)?;
     let bytes = if deflated {
         use std::io::Read;
         let mut out = Vec::new();

@@ -65,19 +65,3 @@ pub(crate) fn text(node: Node<'_, '_>) -> String {
         .collect();
     all.trim().to_string()
 }
-
-/// Escapes text for an attribute value or element content.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}

@@ -1015,28 +1015,16 @@ async fn update_directory_connection(
     current: Connection,
     f: &HashMap<String, String>,
 ) -> Response {
-    let id = current.id.clone();
     let mut options = directory::updated_options(&current.settings, f);
     options.insert(
         "brute_force_protection".into(),
         json!(!param(f, "brute_force_protection").is_empty()),
     );
-    let saved = match Payload::from_value(json!({ "options": options })) {
-        Ok(p) => g.update_connection(&id, p).await,
-        Err(e) => Err(e.into()),
+    let refused = Shown {
+        directory: Some(DirectoryFields::posted(f)),
+        ..Default::default()
     };
-    match saved {
-        Ok(_) => see_other(&format!("/admin/connections/{}?done=saved", seg(&id))),
-        Err(e) => {
-            let (status, why) = super::refusal_in_words(e);
-            let shown = Shown {
-                error: Some(why),
-                directory: Some(DirectoryFields::posted(f)),
-                ..Default::default()
-            };
-            connection_page(g, d, &id, status, shown).await
-        }
-    }
+    save_options(g, d, &current.id, options, refused).await
 }
 
 /// Saves a SAML connection's form (the options Auth0's API takes, checked there).
@@ -1046,22 +1034,36 @@ async fn update_saml_connection(
     current: Connection,
     f: &HashMap<String, String>,
 ) -> Response {
-    let id = current.id.clone();
     let options = saml::updated_options(&current.settings, f);
+    let refused = Shown {
+        saml: Some(SamlFields::posted(f)),
+        ..Default::default()
+    };
+    save_options(g, d, &current.id, options, refused).await
+}
+
+/// Replaces a connection's options through the Management API's checks: back to its page,
+/// or the page again with the form as posted (`refused`) and why.
+async fn save_options(
+    g: &Gatehouse,
+    d: &Dashboard,
+    id: &str,
+    options: serde_json::Map<String, serde_json::Value>,
+    refused: Shown<'_>,
+) -> Response {
     let saved = match Payload::from_value(json!({ "options": options })) {
-        Ok(p) => g.update_connection(&id, p).await,
+        Ok(p) => g.update_connection(id, p).await,
         Err(e) => Err(e.into()),
     };
     match saved {
-        Ok(_) => see_other(&format!("/admin/connections/{}?done=saved", seg(&id))),
+        Ok(_) => see_other(&format!("/admin/connections/{}?done=saved", seg(id))),
         Err(e) => {
             let (status, why) = super::refusal_in_words(e);
             let shown = Shown {
                 error: Some(why),
-                saml: Some(SamlFields::posted(f)),
-                ..Default::default()
+                ..refused
             };
-            connection_page(g, d, &id, status, shown).await
+            connection_page(g, d, id, status, shown).await
         }
     }
 }

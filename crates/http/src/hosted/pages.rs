@@ -60,19 +60,38 @@ fn login_form(s: &LoginScreen, csrf: &str) -> Markup {
         return email_first_form(s, csrf);
     }
     html! {
-        h1 { "Welcome" }
-        p.muted { "Log in to continue to " (s.client_name) "." }
-        (error_box(s.error.as_deref()))
+        (login_heading(s))
         form method="post" action="/u/login" {
             (flow_fields(&s.transaction, csrf))
-            label for="username" { "Email address or username" }
-            input #username name="username" type="text" autocomplete="username" required autofocus
-                value=(s.username.as_deref().unwrap_or(""));
+            (username_input(s))
             label for="password" { "Password" }
             (password_input("password", "password", "current-password", false))
             p.muted { a href={ "/u/reset-password?state=" (s.transaction) } { "Forgot password?" } }
             button type="submit" { "Continue" }
         }
+        (login_alternatives(s))
+    }
+}
+
+fn login_heading(s: &LoginScreen) -> Markup {
+    html! {
+        h1 { "Welcome" }
+        p.muted { "Log in to continue to " (s.client_name) "." }
+        (error_box(s.error.as_deref()))
+    }
+}
+
+fn username_input(s: &LoginScreen) -> Markup {
+    html! {
+        label for="username" { "Email address or username" }
+        input #username name="username" type="text" autocomplete="username" required autofocus
+            value=(s.username.as_deref().unwrap_or(""));
+    }
+}
+
+/// The providers' buttons and the way to sign up, under both login forms.
+fn login_alternatives(s: &LoginScreen) -> Markup {
+    html! {
         (provider_buttons(s))
         @if s.signup_allowed {
             p.muted {
@@ -87,24 +106,14 @@ fn login_form(s: &LoginScreen, csrf: &str) -> Markup {
 /// identity provider before any password is typed here.
 fn email_first_form(s: &LoginScreen, csrf: &str) -> Markup {
     html! {
-        h1 { "Welcome" }
-        p.muted { "Log in to continue to " (s.client_name) "." }
-        (error_box(s.error.as_deref()))
+        (login_heading(s))
         form method="post" action="/u/login" {
             (flow_fields(&s.transaction, csrf))
-            label for="username" { "Email address or username" }
-            input #username name="username" type="text" autocomplete="username" required autofocus
-                value=(s.username.as_deref().unwrap_or(""));
+            (username_input(s))
             p.muted { "Your organization's single sign-on is used when your email belongs to it." }
             button type="submit" { "Continue" }
         }
-        (provider_buttons(s))
-        @if s.signup_allowed {
-            p.muted {
-                "Don\u{2019}t have an account? "
-                a href={ "/u/signup?state=" (s.transaction) } { "Sign up" }
-            }
-        }
+        (login_alternatives(s))
     }
 }
 

@@ -19,7 +19,7 @@ use crate::upstream::{ExternalIdentity, UpstreamError};
 use gatehouse_core::authorize::{AuthorizeProblem, Prompt, ResponseMode};
 use gatehouse_core::log_event::LogEvent;
 use gatehouse_core::saml::{RequestBinding, SAML_STRATEGY, SamlOptions};
-use gatehouse_saml::{AuthnRequest, Expectations, SamlError};
+use gatehouse_saml::{AuthnRequest, Expectations, Message, SamlError};
 use gatehouse_store::StoredConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -118,18 +118,7 @@ impl Gatehouse {
             name_id_format: session.name_id_format.as_deref(),
             session_index: session.session_index.as_deref(),
         };
-        let url = if options.sign_request {
-            let ring = self.keyring();
-            let sign = |q: &[u8]| gatehouse_crypto::keys::Signer::sign(ring.current(), q);
-            request
-                .redirect_url(&relay_state, Some(&sign))
-                .map_err(crate::error::ServiceError::internal)?
-        } else {
-            match request.redirect_url::<std::convert::Infallible>(&relay_state, None) {
-                Ok(url) => url,
-                Err(never) => match never {},
-            }
-        };
+        let url = self.redirect_to_idp(&request, &relay_state, options.sign_request)?;
         Ok(Some(url))
     }
 
@@ -166,6 +155,27 @@ impl Gatehouse {
             tracing::warn!("the identity provider did not end its session at logout");
         }
         Ok(state.return_to)
+    }
+
+    /// The IdP URL carrying `message` (HTTP-Redirect binding), signed with the tenant's
+    /// current RSA key when the connection signs requests.
+    fn redirect_to_idp(
+        &self,
+        message: &impl Message,
+        relay_state: &str,
+        sign: bool,
+    ) -> crate::Result<String> {
+        if !sign {
+            return match message.redirect_url::<std::convert::Infallible>(relay_state, None) {
+                Ok(url) => Ok(url),
+                Err(never) => match never {},
+            };
+        }
+        let ring = self.keyring();
+        let sign = |q: &[u8]| gatehouse_crypto::keys::Signer::sign(ring.current(), q);
+        message
+            .redirect_url(relay_state, Some(&sign))
+            .map_err(crate::error::ServiceError::internal)
     }
 
     /// Sends the browser to the connection's identity provider for this transaction.
@@ -219,18 +229,10 @@ impl Gatehouse {
             force_authn,
         };
         match settings.options.binding {
-            RequestBinding::Redirect if settings.options.sign_request => {
-                let ring = self.keyring();
-                let sign = |q: &[u8]| gatehouse_crypto::keys::Signer::sign(ring.current(), q);
-                match request.redirect_url(&relay_state, Some(&sign)) {
-                    Ok(url) => Step::External(url),
-                    Err(e) => crate::error::ServiceError::internal(e).into(),
-                }
-            }
             RequestBinding::Redirect => {
-                match request.redirect_url::<std::convert::Infallible>(&relay_state, None) {
+                match self.redirect_to_idp(&request, &relay_state, settings.options.sign_request) {
                     Ok(url) => Step::External(url),
-                    Err(never) => match never {},
+                    Err(e) => e.into(),
                 }
             }
             RequestBinding::Post => Step::Callback(CallbackAnswer {
