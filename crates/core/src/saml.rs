@@ -45,6 +45,8 @@ pub struct SamlOptions {
     /// The IdP's single logout URL (`signOutEndpoint`; the sign-on URL when absent), used by
     /// a `federated` logout unless `disableSignout`.
     pub sign_out_endpoint: Option<String>,
+    /// The IdP's entity id (`issuer`, filled from its metadata): assertions must name it.
+    pub issuer: Option<String>,
     pub disable_signout: bool,
     pub sign_request: bool,
     pub binding: RequestBinding,
@@ -212,6 +214,7 @@ impl SamlOptions {
             metadata_url,
             metadata_xml,
             sign_out_endpoint,
+            issuer: opt_string(o, "issuer")?,
             disable_signout: flag(o, "disableSignout")?,
             sign_request,
             binding,

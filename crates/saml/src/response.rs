@@ -25,6 +25,8 @@ pub struct Expectations<'a> {
     pub request_id: Option<&'a str>,
     /// The IdP's signing certificates (DER); any one of them may have signed.
     pub certificates: &'a [Vec<u8>],
+    /// The IdP's entity id, when known (its metadata's): the assertion's `Issuer` must be it.
+    pub issuer: Option<&'a str>,
     pub now_ms: i64,
     /// Clock difference tolerated on every time check.
     pub skew_ms: i64,
@@ -276,13 +278,22 @@ fn check_assertion(
             values.extend(children(attribute, ASSERTION, "AttributeValue").map(text));
         }
     }
+    let issuer = child(assertion, ASSERTION, "Issuer").map(text);
+    if let Some(want) = expect.issuer
+        && issuer.as_deref() != Some(want)
+    {
+        return Err(SamlError::Refused(format!(
+            "it was issued by {}, not by the connection's identity provider {want}",
+            issuer.as_deref().unwrap_or("nobody")
+        )));
+    }
     let name_id = name_id_node.map(text).unwrap_or_default();
     let session_index = child(assertion, ASSERTION, "AuthnStatement")
         .and_then(|s| s.attribute("SessionIndex"))
         .map(str::to_string);
     Ok(Assertion {
         id,
-        issuer: child(assertion, ASSERTION, "Issuer").map(text),
+        issuer,
         name_id,
         name_id_format: name_id_node
             .and_then(|n| n.attribute("Format"))

@@ -34,6 +34,7 @@ fn expect<'a>(certs: &'a [Vec<u8>], request: Option<&'a str>) -> Expectations<'a
         acs_url: ACS,
         request_id: request,
         certificates: certs,
+        issuer: None,
         now_ms: generated_at() + 1_000,
         skew_ms: 60_000,
     }
@@ -189,6 +190,16 @@ fn late_early_and_misdirected_assertions_are_refused() {
         read_response(&r, &recipient),
         Err(SamlError::Refused(_))
     ));
+    // Signed with the right certificate, but named as another IdP's assertion.
+    let idp = IdpMetadata::parse(&fixture("idp-metadata.xml")).unwrap();
+    let mut issued = expect(&certs, Some(REQUEST));
+    let own = idp.entity_id.clone().unwrap();
+    issued.issuer = Some(&own);
+    assert!(read_response(&r, &issued).is_ok());
+    issued.issuer = Some("https://sts.other-tenant.example/");
+    assert!(
+        matches!(read_response(&r, &issued), Err(SamlError::Refused(m)) if m.contains("issued by"))
+    );
     let other_request = expect(&certs, Some("_req-other"));
     assert!(
         matches!(read_response(&r, &other_request), Err(SamlError::Refused(m)) if m.contains("another login request"))

@@ -146,6 +146,11 @@ impl Gatehouse {
                     .options
                     .insert("signInEndpoint".into(), Value::String(sso));
             }
+            if let Some(entity) = m.entity_id {
+                settings
+                    .options
+                    .insert("issuer".into(), Value::String(entity));
+            }
             if let Some(slo) = m.slo {
                 gatehouse_core::upstream::check_provider_url(&slo)
                     .map_err(|why| invalid(format!("the metadata's logout URL: {why}"), key))?;

@@ -271,12 +271,14 @@ test('a signature-wrapped assertion is refused', LIMIT, async () => {
   await nobody('ceo@acme.example');
 });
 
-test('a wrong audience, an expired assertion and another request\'s answer are refused', LIMIT, async () => {
+test('a wrong audience, another issuer, an IdP\'s refusal, an expired assertion and another request\'s answer are refused', LIMIT, async () => {
   idp.signing = 'assertion';
   const who = person('eve', 'Eve', 'E');
   const minutesAgo = (m) => new Date(Date.now() - m * 60_000).toISOString();
   const cases = [
     ['audience', (v) => ({ ...v, Audience: 'urn:auth0:someone-else:acme-saml' }), /another audience/],
+    ['issuer', (v) => ({ ...v, Issuer: 'https://sts.other-tenant.example/' }), /issued by/],
+    ['status', (v) => ({ ...v, StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Responder' }), /did not log the user in \(Responder\)/],
     ['expired', (v) => ({
       ...v,
       IssueInstant: minutesAgo(30),

@@ -166,6 +166,14 @@ async fn saml_connections_are_checked_and_their_idp_metadata_read() {
         .collect();
     assert_eq!(cert, pem_body);
     assert!(pasted["options"].get("metadataXml").is_none(), "{pasted}");
+    let entity = idp_metadata();
+    let at = entity.find("entityID=\"").unwrap() + "entityID=\"".len();
+    let entity = &entity[at..at + entity[at..].find('"').unwrap()];
+    assert_eq!(
+        pasted["options"]["issuer"],
+        json!(entity),
+        "the IdP's entity id is kept"
+    );
 
     // Metadata fetched from its URL, with the HTTP-POST binding's sign-on URL.
     let url = serve_once(idp_metadata()).await;

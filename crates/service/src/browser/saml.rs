@@ -365,6 +365,7 @@ impl Gatehouse {
             acs_url: &acs,
             request_id,
             certificates: &settings.certificates,
+            issuer: settings.options.issuer.as_deref(),
             now_ms: now,
             skew_ms: CLOCK_SKEW_MS,
         };
