@@ -45,7 +45,11 @@ pub fn certificate_der(pasted: &str) -> Result<Vec<u8>, SamlError> {
         .collect();
     let der = base64::engine::general_purpose::STANDARD
         .decode(body.as_bytes())
-        .map_err(|_| SamlError::Settings("the signing certificate is not PEM or base64".into()))?;
+        .map_err(|e| {
+            SamlError::Settings(format!(
+                "the signing certificate is not PEM or base64 ({e})"
+            ))
+        })?;
     signature::public_key_of(&der)?;
     Ok(der)
 }

@@ -57,13 +57,13 @@ fn decode(encoded: &str) -> Result<Vec<u8>, SamlError> {
         .collect();
     base64::engine::general_purpose::STANDARD
         .decode(compact.as_bytes())
-        .map_err(|_| SamlError::Malformed("it is not base64".into()))
+        .map_err(|e| SamlError::Malformed(format!("it is not base64 ({e})")))
 }
 
 /// Decodes, verifies and checks a posted `SAMLResponse`.
 pub fn read_response(encoded: &str, expect: &Expectations<'_>) -> Result<Assertion, SamlError> {
     let text = String::from_utf8(decode(encoded)?)
-        .map_err(|_| SamlError::Malformed("it is not UTF-8".into()))?;
+        .map_err(|e| SamlError::Malformed(format!("it is not UTF-8 ({e})")))?;
     let doc = xml::parse(&text)?;
     let response = doc.root_element();
     if !is(response, PROTOCOL, "Response") {
@@ -94,7 +94,7 @@ pub fn read_response(encoded: &str, expect: &Expectations<'_>) -> Result<Asserti
         }
     };
     let signed = String::from_utf8(signed)
-        .map_err(|_| SamlError::Malformed("the signed part is not UTF-8".into()))?;
+        .map_err(|e| SamlError::Malformed(format!("the signed part is not UTF-8 ({e})")))?;
     let signed_doc = xml::parse(&signed)?;
     let root = signed_doc.root_element();
     let assertion = if is(root, PROTOCOL, "Response") {
@@ -323,13 +323,13 @@ pub fn read_logout_response(encoded: &str, deflated: bool) -> Result<LogoutAnswe
         flate2::read::DeflateDecoder::new(&bytes[..])
             .take(MAX_ENCODED as u64)
             .read_to_end(&mut out)
-            .map_err(|_| SamlError::Malformed("it is not deflated".into()))?;
+            .map_err(|e| SamlError::Malformed(format!("it is not deflated ({e})")))?;
         out
     } else {
         bytes
     };
-    let text =
-        String::from_utf8(bytes).map_err(|_| SamlError::Malformed("it is not UTF-8".into()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| SamlError::Malformed(format!("it is not UTF-8 ({e})")))?;
     let doc = xml::parse(&text)?;
     let root = doc.root_element();
     if !is(root, PROTOCOL, "LogoutResponse") {

@@ -105,6 +105,13 @@ impl Gatehouse {
                 resp.status().as_u16()
             ));
         }
+        // A declared length over the bound is refused before anything is read.
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_METADATA_BYTES as u64)
+        {
+            return Err(format!("the metadata at {url} is larger than 512 KiB"));
+        }
         let body = resp
             .bytes()
             .await
@@ -112,7 +119,8 @@ impl Gatehouse {
         if body.len() > MAX_METADATA_BYTES {
             return Err(format!("the metadata at {url} is larger than 512 KiB"));
         }
-        String::from_utf8(body.to_vec()).map_err(|_| format!("the metadata at {url} is not UTF-8"))
+        String::from_utf8(body.to_vec())
+            .map_err(|e| format!("the metadata at {url} is not UTF-8 ({e})"))
     }
 
     /// Before a SAML connection is saved: its IdP metadata (pasted, or fetched from its
