@@ -49,38 +49,34 @@ impl Gatehouse {
         Ok(!self.realm_connections(client_id).await?.is_empty())
     }
 
-    /// The connection whose `domain_aliases` hold this email's domain (case-insensitive).
-    async fn home_realm(
-        &self,
-        client_id: &str,
-        email: &str,
-    ) -> Result<Option<StoredConnection>, ServiceError> {
-        let Some((_, domain)) = email.trim().rsplit_once('@') else {
-            return Ok(None);
-        };
-        if domain.is_empty() {
-            return Ok(None);
-        }
-        Ok(self
-            .realm_connections(client_id)
-            .await?
-            .into_iter()
-            .find(|c| domain_aliases(c).any(|a| a.eq_ignore_ascii_case(domain))))
-    }
-
-    /// Sends a login form's email to its home realm's identity provider, when it has one;
-    /// `Err(tx)` gives the transaction back for the password login.
+    /// Sends a login form's email to its home realm's identity provider, when it has one
+    /// (a connection whose `domain_aliases` hold the email's domain, case-insensitive).
+    /// Otherwise the transaction comes back for the password login, with whether the page
+    /// asked for the email first (the application has such connections at all).
     pub(super) async fn to_home_realm(
         &self,
         tx: Transaction,
         username: &str,
         browser: &Browser,
-    ) -> Result<Outcome, Transaction> {
-        match self.home_realm(&tx.req.client_id, username).await {
-            Ok(Some(c)) if c.settings.is_saml() => Ok(self.to_saml_idp(tx, &c).await.into()),
-            Ok(Some(c)) => Ok(self.to_provider(tx, &c, browser).await.into()),
-            Ok(None) => Err(tx),
-            Err(e) => Ok(Step::from(e).into()),
+    ) -> Result<Outcome, (Transaction, bool)> {
+        let realms = match self.realm_connections(&tx.req.client_id).await {
+            Ok(r) => r,
+            Err(e) => return Ok(Step::from(e).into()),
+        };
+        let domain = username
+            .trim()
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .filter(|d| !d.is_empty());
+        let home = domain.and_then(|domain| {
+            realms
+                .iter()
+                .find(|c| domain_aliases(c).any(|a| a.eq_ignore_ascii_case(domain)))
+        });
+        match home {
+            Some(c) if c.settings.is_saml() => Ok(self.to_saml_idp(tx, c).await.into()),
+            Some(c) => Ok(self.to_provider(tx, c, browser).await.into()),
+            None => Err((tx, !realms.is_empty())),
         }
     }
 }

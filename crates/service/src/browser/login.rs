@@ -184,22 +184,16 @@ impl Gatehouse {
         };
         let username = username.trim();
         // An email of a connection's domain logs in at its identity provider.
-        let tx = match self.to_home_realm(tx, username, browser).await {
+        let (tx, asked_email_first) = match self.to_home_realm(tx, username, browser).await {
             Ok(outcome) => return outcome,
-            Err(tx) => tx,
+            Err(back) => back,
         };
         // The email step of an identifier-first page: now the password.
-        if !username.is_empty() && password.is_empty() {
-            let asked_email_first = match self.has_home_realms(&tx.req.client_id).await {
-                Ok(h) => h,
-                Err(e) => return Step::from(e).into(),
-            };
-            if asked_email_first {
-                return self
-                    .screen(transaction, &tx, false, Some(username.to_string()), None)
-                    .await
-                    .into();
-            }
+        if asked_email_first && !username.is_empty() && password.is_empty() {
+            return self
+                .screen(transaction, &tx, false, Some(username.to_string()), None)
+                .await
+                .into();
         }
         if username.is_empty() || password.is_empty() {
             return self
