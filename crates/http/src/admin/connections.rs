@@ -493,8 +493,14 @@ async fn create_connection(
     let g = &s.gatehouse;
     match param(&f, "strategy") {
         "" | DATABASE_STRATEGY => create_database_connection(g, &d, &f).await,
-        DIRECTORY_STRATEGY => create_directory_connection(g, &d, &f).await,
-        SAML_STRATEGY => create_saml_connection(g, &d, &f).await,
+        DIRECTORY_STRATEGY => {
+            let refused = |why| Refused::Directory(DirectoryFields::posted(&f), why);
+            create_from_card(g, &d, directory::create_settings(&f), refused).await
+        }
+        SAML_STRATEGY => {
+            let refused = |why| Refused::Saml(SamlFields::posted(&f), why);
+            create_from_card(g, &d, saml::create_settings(&f), refused).await
+        }
         strategy => create_provider(g, &d, strategy, &f).await,
     }
 }
@@ -518,12 +524,15 @@ async fn create_database_connection(
     }
 }
 
-async fn create_directory_connection(
+/// Creates a directory or SAML connection from its card: to its page, or the list again
+/// with the card's fields as typed (`refused`) and why.
+async fn create_from_card(
     g: &Gatehouse,
     d: &Dashboard,
-    f: &HashMap<String, String>,
+    settings: Result<ConnectionSettings, ServiceError>,
+    refused: impl FnOnce(String) -> Refused,
 ) -> Response {
-    let created = match directory::create_settings(f) {
+    let created = match settings {
         Ok(settings) => g.create_connection(settings).await,
         Err(e) => Err(e),
     };
@@ -531,33 +540,7 @@ async fn create_directory_connection(
         Ok(c) => see_other(&format!("/admin/connections/{}?done=created", seg(&c.id))),
         Err(e) => {
             let (status, why) = super::refusal_in_words(e);
-            let typed = Refused::Directory(DirectoryFields::posted(f), why);
-            list_page(g, d, status, None, typed).await
-        }
-    }
-}
-
-async fn create_saml_connection(
-    g: &Gatehouse,
-    d: &Dashboard,
-    f: &HashMap<String, String>,
-) -> Response {
-    let created = match saml::create_settings(f) {
-        Ok(settings) => g.create_connection(settings).await,
-        Err(e) => Err(e),
-    };
-    match created {
-        Ok(c) => see_other(&format!("/admin/connections/{}?done=created", seg(&c.id))),
-        Err(e) => {
-            let (status, why) = super::refusal_in_words(e);
-            list_page(
-                g,
-                d,
-                status,
-                None,
-                Refused::Saml(SamlFields::posted(f), why),
-            )
-            .await
+            list_page(g, d, status, None, refused(why)).await
         }
     }
 }
