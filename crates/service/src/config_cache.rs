@@ -112,7 +112,7 @@ impl Gatehouse {
     /// signing keys. The Management API calls it before verifying a token, so a key revoked
     /// through any server is refused by every server from its next request on.
     pub async fn follow_configuration(&self) -> Result<i64> {
-        let version = self.tenants_store().config_version(self.tenant()).await?;
+        let version = self.inner.config_versions.read().await?;
         if self.inner.config_cache.observe(version) {
             self.configuration_changed().await?;
         }

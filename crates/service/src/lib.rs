@@ -183,6 +183,8 @@ struct Inner {
     cors_origins: cors::OriginCache,
     /// Applications, grants, APIs, connections and settings read by the token path.
     config_cache: config_cache::ConfigCache,
+    /// Reads the configuration version the cache follows, once per token request.
+    config_versions: gatehouse_store::ConfigVersions,
 }
 
 impl Gatehouse {
@@ -231,6 +233,7 @@ impl Gatehouse {
                     .timeout(std::time::Duration::from_secs(3))
                     .build()
                     .map_err(ServiceError::internal)?,
+                config_versions: gatehouse_store::ConfigVersions::new(db.clone(), &config.tenant),
                 db,
                 config,
                 secrets: Arc::new(secrets),

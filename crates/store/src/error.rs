@@ -16,13 +16,16 @@ pub enum StoreError {
     TimedOut,
     #[error("could not create the database file: {0}")]
     File(#[source] std::io::Error),
+    /// The configuration version could not be read on the direct SQLite connection.
+    #[error("configuration version unreadable: {0}")]
+    VersionRead(#[source] rusqlite::Error),
 }
 
 impl StoreError {
     /// The database could not be reached or answered with a failure of its own: the request
     /// may succeed if retried (a 503), unlike corrupt data or a refused write.
     pub fn is_outage(&self) -> bool {
-        matches!(self, StoreError::Database(_))
+        matches!(self, StoreError::Database(_) | StoreError::VersionRead(_))
     }
 
     /// The failure says nothing about the statement itself: the database was unreachable,

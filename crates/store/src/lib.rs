@@ -9,6 +9,7 @@ mod actions;
 mod authorization;
 mod bulk;
 mod clients;
+mod config_versions;
 mod connections;
 mod db;
 mod error;
@@ -34,6 +35,7 @@ pub use authorization::{
     MemberRow, Named, NamedEntry,
 };
 pub use clients::{ClientGrant, ClientStore, StoredClient};
+pub use config_versions::ConfigVersions;
 pub use connections::{ConnectionStore, StoredConnection};
 pub use db::{Db, Dialect, PoolUse};
 pub use error::StoreError;

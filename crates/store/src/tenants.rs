@@ -46,18 +46,4 @@ impl TenantStore {
             Ok(())
         })
     }
-
-    /// The tenant's configuration version (migration 0014): triggers move it forward in the
-    /// transaction of every write to applications, grants, APIs, connections, the settings
-    /// and signing keys, so a node that read something at version `v` knows it is still
-    /// current while this answers `v`.
-    pub async fn config_version(&self, id: &str) -> Result<i64, StoreError> {
-        on_pool!(&self.db, pool => {
-            Ok(sqlx::query_scalar::<_, i64>("SELECT version FROM config_versions WHERE tenant_id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-                .unwrap_or(0))
-        })
-    }
 }

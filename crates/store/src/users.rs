@@ -425,6 +425,14 @@ pub struct UserStore {
     walk_budget: i64,
 }
 
+/// Linked identities in the order they were linked (their rows' `updated_at`, set when
+/// linked), sorted here rather than by the query (see `attach_linked`).
+fn sort_linked(linked: &mut [VersionedUser]) {
+    linked.sort_by(|a, b| {
+        (a.user.updated_at, &a.user.user_id).cmp(&(b.user.updated_at, &b.user.user_id))
+    });
+}
+
 impl UserStore {
     pub fn new(db: Db) -> Self {
         Self {
@@ -488,25 +496,39 @@ impl UserStore {
         })
     }
 
+    /// A user with the identities linked to it, in one statement: the user's row and the
+    /// rows linked to it (each branch on its own index), told apart here.
     pub async fn get(
         &self,
         tenant: &str,
         user_id: &str,
     ) -> Result<Option<VersionedUser>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2");
-        let found: Option<VersionedUser> = on_pool!(&self.db, pool => {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2
+             UNION ALL
+             SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND linked_to = $2"
+        );
+        let rows: Vec<VersionedUser> = on_pool!(&self.db, pool => {
             sqlx::query_as::<_, Row>(&sql)
                 .bind(tenant)
                 .bind(user_id)
-                .fetch_optional(pool)
+                .fetch_all(pool)
                 .await?
+                .into_iter()
                 .map(Into::into)
+                .collect()
         });
-        let Some(mut found) = found else {
+        let (mut found, mut linked): (Vec<VersionedUser>, Vec<VersionedUser>) =
+            rows.into_iter().partition(|r| r.user.user_id == user_id);
+        let Some(mut found) = found.pop() else {
             return Ok(None);
         };
-        self.attach_linked(tenant, std::slice::from_mut(&mut found.user))
-            .await?;
+        sort_linked(&mut linked);
+        found.user.linked_identities.extend(
+            linked
+                .iter()
+                .map(|l| gatehouse_core::user::LinkedIdentity::of(&l.user)),
+        );
         Ok(Some(found))
     }
 
@@ -546,9 +568,7 @@ impl UserStore {
             }
             q.fetch_all(pool).await?.into_iter().map(VersionedUser::from).collect()
         });
-        linked.sort_by(|a, b| {
-            (a.user.updated_at, &a.user.user_id).cmp(&(b.user.updated_at, &b.user.user_id))
-        });
+        sort_linked(&mut linked);
         for l in linked {
             if let Some(primary) = users
                 .iter_mut()

@@ -10,6 +10,7 @@
 
 mod harness;
 
+mod config_versions;
 mod directory;
 mod isolation;
 mod jobs;

@@ -1,0 +1,88 @@
+//! `ConfigVersions` reads the version every token request checks. On a SQLite file it reads
+//! on a connection of its own, outside sqlx's pool: it must still see at once what another
+//! pool (another server on the same file) committed, per tenant, and 0 for a tenant never
+//! written.
+
+use crate::harness::{OTHER, T0, TENANT, hex, on_postgres};
+use gatehouse_store::{ConfigVersions, Db, TenantStore};
+use std::sync::Arc;
+
+/// Writes the tenant's settings through `writer` (a trigger moves its version forward) and
+/// checks that a reader on `reader` sees each new version at once, while requests in flight
+/// together (sharing reads on PostgreSQL) never get a version older than one committed
+/// before they started; the other tenant's is unchanged, and a tenant never written is 0.
+async fn every_write_is_seen_at_once(writer: &Db, reader: &Db) {
+    let tenants = TenantStore::new(writer.clone());
+    let versions = Arc::new(ConfigVersions::new(reader.clone(), TENANT));
+    let other = ConfigVersions::new(reader.clone(), OTHER);
+    let other_before = other.read().await.expect("read");
+    let mut last = versions.read().await.expect("read");
+    for round in 0..25 {
+        let settings = format!(r#"{{"friendly_name":"Boutique Ærø №{round}"}}"#);
+        tenants
+            .put_settings(TENANT, &settings)
+            .await
+            .expect("settings");
+        // Sixteen requests released together after the commit: each sees it.
+        let barrier = Arc::new(tokio::sync::Barrier::new(16));
+        let reads: Vec<_> = (0..16)
+            .map(|_| {
+                let (v, b) = (versions.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    b.wait().await;
+                    v.read().await
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        for r in reads {
+            seen.push(r.await.expect("task").expect("read"));
+        }
+        assert!(
+            seen.iter().all(|v| *v > last),
+            "round {round}: {seen:?} after {last}"
+        );
+        last = versions.read().await.expect("read");
+    }
+    assert_eq!(other.read().await.expect("read"), other_before);
+    let nobody = ConfigVersions::new(reader.clone(), &format!("nobody-{}", hex(4)));
+    assert_eq!(nobody.read().await.expect("read"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sqlite_file_written_through_another_pool() {
+    let dir = std::env::temp_dir().join(format!("gatehouse-versions-{}", hex(6)));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let url = format!("sqlite://{}", dir.join("store.db").display());
+    let reader = Db::connect(&url).await.expect("open SQLite");
+    reader.migrate().await.expect("migrate");
+    let tenants = TenantStore::new(reader.clone());
+    for t in [TENANT, OTHER] {
+        tenants.ensure(t, t, T0).await.expect("tenant");
+    }
+    // A second server on the same file: its own pool, its own connections.
+    let writer = Db::connect(&url).await.expect("open SQLite again");
+    every_write_is_seen_at_once(&writer, &reader).await;
+    writer.close().await;
+    reader.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_in_memory_sqlite_database_reads_through_its_pool() {
+    let db = Db::connect("sqlite::memory:").await.expect("open");
+    db.migrate().await.expect("migrate");
+    let tenants = TenantStore::new(db.clone());
+    for t in [TENANT, OTHER] {
+        tenants.ensure(t, t, T0).await.expect("tenant");
+    }
+    every_write_is_seen_at_once(&db, &db).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres() {
+    on_postgres("config_versions", |db| async move {
+        every_write_is_seen_at_once(&db, &db).await;
+    })
+    .await;
+}
