@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The token path at its bounds (issue 20), side by side in one run:
+# The token path at its bounds (issue 20), side by side in one run (docs/benchmarks.md):
 # - the server under test pinned to one core (taskset -c $BENCH_SERVER_CORE, default 1), oha
 #   and PostgreSQL's processes pinned to the other (default 0), concurrency 64;
 # - the bounds measured on the server's core in the same run (criterion: RS256 signature,
 #   argon2id hash);
+# - GET /healthz first: the floor every request pays (HTTP, middleware, loopback);
 # - client_credentials RS256 tokens from Gatehouse (SQLite, PostgreSQL) and from oidc-provider
 #   (Node, panva) for one API with one scope; password logins and rotating refresh exchanges
 #   from Gatehouse.

@@ -6,8 +6,9 @@
 //! writes: the API, the dashboard, the CLI or another server). A request reads the version
 //! once ([`Gatehouse::with_config_view`]) and uses only entries read at that version, so a
 //! change made through any server applies on the next request everywhere, at the price of
-//! one primary-key read instead of one read per setting. Outside a view, reads go to the
-//! database as before.
+//! one primary-key read instead of one read per setting (`ConfigVersions`: on the caller's
+//! thread for a SQLite file, shared by concurrent requests on PostgreSQL). Outside a view,
+//! reads go to the database as before.
 
 use crate::Gatehouse;
 use crate::actions::rules::LoginRules;
