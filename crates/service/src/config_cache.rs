@@ -7,7 +7,7 @@
 //! once ([`Gatehouse::with_config_view`]) and uses only entries read at that version, so a
 //! change made through any server applies on the next request everywhere, at the price of
 //! one primary-key read instead of one read per setting (`ConfigVersions`: on the caller's
-//! thread for a SQLite file, shared by concurrent requests on PostgreSQL). Outside a view,
+//! thread for a SQLite file, else one pool read shared by concurrent requests). Outside a view,
 //! reads go to the database as before.
 
 use crate::Gatehouse;
@@ -21,6 +21,7 @@ use gatehouse_store::{
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Entries per kind; a full map is emptied rather than grown (ids probed at random must
@@ -35,6 +36,11 @@ tokio::task_local! {
 #[derive(Default)]
 pub(crate) struct ConfigCache {
     entries: RwLock<Entries>,
+    /// Newer versions seen so far, and how many of them the keys and CORS origins have
+    /// been reloaded for: a reload cut short (the request's deadline, a failed read) is
+    /// done again by the next request instead of waiting for the next change.
+    versions_seen: AtomicU64,
+    reloaded_for: AtomicU64,
 }
 
 #[derive(Default)]
@@ -55,7 +61,7 @@ struct Entries {
 
 impl ConfigCache {
     /// Moves the cache to `version` when it is newer, forgetting every entry; true when it
-    /// did (the caller refreshes what else depends on the configuration).
+    /// did (what else depends on the configuration is then due a reload: `reload_due`).
     fn observe(&self, version: i64) -> bool {
         let Ok(mut e) = self.entries.write() else {
             return false;
@@ -67,7 +73,19 @@ impl ConfigCache {
             version,
             ..Entries::default()
         };
+        self.versions_seen.fetch_add(1, Ordering::SeqCst);
         true
+    }
+
+    /// The count of newer versions seen, when what follows the configuration has not been
+    /// reloaded since the last of them.
+    fn reload_due(&self) -> Option<u64> {
+        let seen = self.versions_seen.load(Ordering::SeqCst);
+        (self.reloaded_for.load(Ordering::SeqCst) < seen).then_some(seen)
+    }
+
+    fn reloaded(&self, seen: u64) {
+        self.reloaded_for.fetch_max(seen, Ordering::SeqCst);
     }
 
     fn lookup<T>(&self, version: i64, pick: impl FnOnce(&Entries) -> Option<T>) -> Option<T> {
@@ -114,8 +132,11 @@ impl Gatehouse {
     /// through any server is refused by every server from its next request on.
     pub async fn follow_configuration(&self) -> Result<i64> {
         let version = self.inner.config_versions.read().await?;
-        if self.inner.config_cache.observe(version) {
+        let cache = &self.inner.config_cache;
+        cache.observe(version);
+        if let Some(seen) = cache.reload_due() {
             self.configuration_changed().await?;
+            cache.reloaded(seen);
         }
         Ok(version)
     }
@@ -344,6 +365,30 @@ mod tests {
         });
         let hit = cache.lookup(4, |e| e.grants.get(&key).cloned()).flatten();
         assert_eq!(hit.map(|g| g.scope.clone()), Some(vec!["new".to_string()]));
+    }
+
+    #[test]
+    fn a_reload_cut_short_is_still_due_at_the_next_request() {
+        let cache = ConfigCache::default();
+        assert_eq!(cache.reload_due(), None);
+        cache.observe(7);
+        // The request that saw version 7 is cancelled before its reload finished.
+        let first = cache.reload_due();
+        assert!(first.is_some());
+        // The next request, still at version 7, reloads.
+        assert_eq!(cache.reload_due(), first);
+        // Meanwhile another request saw version 8: the reload made for 7 does not count
+        // for 8, because its keys may have been read before 8 was written.
+        cache.observe(8);
+        let second = cache.reload_due();
+        cache.reloaded(first.unwrap_or_default());
+        assert_eq!(cache.reload_due(), second);
+        cache.reloaded(second.unwrap_or_default());
+        assert_eq!(cache.reload_due(), None);
+        // An older or the same version seen again asks for nothing.
+        cache.observe(8);
+        cache.observe(5);
+        assert_eq!(cache.reload_due(), None);
     }
 
     #[test]

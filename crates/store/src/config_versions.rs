@@ -19,14 +19,17 @@
 
 use crate::{Db, StoreError, on_pool};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Connections kept for the next reads; more only open while as many reads overlap.
-const IDLE_CONNECTIONS: usize = 4;
-/// The longest a read waits for a lock (a checkpoint restarting the log, for instance).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections kept for the next reads (reads overlap at most once per runtime thread, one
+/// a core); more are opened while more overlap and closed after.
+const IDLE_CONNECTIONS: usize = 16;
+/// The longest a direct read waits for a lock, holding up the runtime thread it runs on; a
+/// read that would wait longer (recovery after a crash, another process's exclusive lock)
+/// goes through the pool instead.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(5);
 const READ_VERSION: &str = "SELECT version FROM config_versions WHERE tenant_id = ?1";
 
 /// Reads the configuration version of one tenant: [`ConfigVersions::read`].
@@ -44,17 +47,24 @@ pub struct ConfigVersions {
 struct SharedReads {
     /// Reads started so far; a read's number is this count once it started.
     started: AtomicU64,
-    /// The newest finished read: its number and the version it found.
-    latest: Mutex<Option<(u64, i64)>>,
+    /// The newest finished read: its number and the version it found, or why it failed
+    /// (so that requests waiting for it fail at once with it, instead of each trying again
+    /// in turn behind the lock while the database is down).
+    latest: Mutex<Option<(u64, SharedResult)>>,
     /// Held by the one read under way.
     reading: tokio::sync::Mutex<()>,
 }
 
+type SharedResult = Result<i64, Arc<StoreError>>;
+
 impl SharedReads {
-    /// The version found by a read numbered above `ticket`, if one has finished.
-    fn after(&self, ticket: u64) -> Option<i64> {
-        let latest = *self.latest.lock().ok()?;
-        latest.filter(|(n, _)| *n > ticket).map(|(_, v)| v)
+    /// What a read numbered above `ticket` found, if one has finished.
+    fn after(&self, ticket: u64) -> Option<SharedResult> {
+        let latest = self.latest.lock().ok()?;
+        latest
+            .as_ref()
+            .filter(|(n, _)| *n > ticket)
+            .map(|(_, found)| found.clone())
     }
 }
 
@@ -82,10 +92,22 @@ impl ConfigVersions {
     /// APIs, connections, the settings and signing keys, so what was read at version `v`
     /// is still current while this answers `v`.
     pub async fn read(&self) -> Result<i64, StoreError> {
-        match &self.sqlite_file {
-            Some(path) => self.read_file(path),
-            None => self.read_shared().await,
+        if let Some(path) = &self.sqlite_file {
+            match self.read_file(path) {
+                Ok(version) => return Ok(version),
+                // Busy beyond a few milliseconds, or the file unreadable on its own
+                // connection: the pool's read waits on sqlx's thread, not on this one.
+                Err(e) => {
+                    tracing::debug!(error = %e, "configuration version read through the pool")
+                }
+            }
         }
+        self.read_shared().await
+    }
+
+    /// Whether reads go to the SQLite file on the caller's thread (else through the pool).
+    pub fn reads_the_file_directly(&self) -> bool {
+        self.sqlite_file.is_some()
     }
 
     async fn read_shared(&self) -> Result<i64, StoreError> {
@@ -93,15 +115,15 @@ impl ConfigVersions {
         // Any read numbered above the count now starts after this request arrived.
         let ticket = shared.started.load(Ordering::SeqCst);
         let _turn = shared.reading.lock().await;
-        if let Some(version) = shared.after(ticket) {
-            return Ok(version);
+        if let Some(found) = shared.after(ticket) {
+            return found.map_err(StoreError::Shared);
         }
         let number = shared.started.fetch_add(1, Ordering::SeqCst) + 1;
-        let version = self.read_pool().await?;
+        let found = self.read_pool().await.map_err(Arc::new);
         if let Ok(mut latest) = shared.latest.lock() {
-            *latest = Some((number, version));
+            *latest = Some((number, found.clone()));
         }
-        Ok(version)
+        found.map_err(StoreError::Shared)
     }
 
     async fn read_pool(&self) -> Result<i64, StoreError> {
@@ -121,10 +143,14 @@ impl ConfigVersions {
             None => open(path)?,
         };
         let version = {
-            let mut statement = conn.prepare_cached(READ_VERSION).map_err(probe_error)?;
-            let mut rows = statement.query([&self.tenant]).map_err(probe_error)?;
-            match rows.next().map_err(probe_error)? {
-                Some(row) => row.get::<_, i64>(0).map_err(probe_error)?,
+            let mut statement = conn
+                .prepare_cached(READ_VERSION)
+                .map_err(version_read_error)?;
+            let mut rows = statement
+                .query([&self.tenant])
+                .map_err(version_read_error)?;
+            match rows.next().map_err(version_read_error)? {
+                Some(row) => row.get::<_, i64>(0).map_err(version_read_error)?,
                 None => 0,
             }
         };
@@ -145,11 +171,12 @@ fn open(path: &std::path::Path) -> Result<rusqlite::Connection, StoreError> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(probe_error)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(probe_error)?;
+    .map_err(version_read_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(version_read_error)?;
     Ok(conn)
 }
 
-fn probe_error(e: rusqlite::Error) -> StoreError {
+fn version_read_error(e: rusqlite::Error) -> StoreError {
     StoreError::VersionRead(e)
 }

@@ -19,21 +19,30 @@ pub enum StoreError {
     /// The configuration version could not be read on the direct SQLite connection.
     #[error("configuration version unreadable: {0}")]
     VersionRead(#[source] rusqlite::Error),
+    /// A failure shared by the requests that waited for one read (`ConfigVersions`).
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
     /// The database could not be reached or answered with a failure of its own: the request
     /// may succeed if retried (a 503), unlike corrupt data or a refused write.
     pub fn is_outage(&self) -> bool {
-        matches!(self, StoreError::Database(_) | StoreError::VersionRead(_))
+        match self {
+            StoreError::Database(_) | StoreError::VersionRead(_) => true,
+            StoreError::Shared(e) => e.is_outage(),
+            _ => false,
+        }
     }
 
     /// The failure says nothing about the statement itself: the database was unreachable,
     /// busy, shutting down or short of resources, so the same write may succeed later. A
     /// statement the database refused for its content is not transient.
     pub fn is_transient(&self) -> bool {
-        let StoreError::Database(e) = self else {
-            return false;
+        let e = match self {
+            StoreError::Database(e) => e,
+            StoreError::Shared(e) => return e.is_transient(),
+            _ => return false,
         };
         match e {
             sqlx::Error::Database(db) => {
