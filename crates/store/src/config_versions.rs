@@ -47,9 +47,7 @@ pub struct ConfigVersions {
 struct SharedReads {
     /// Reads started so far; a read's number is this count once it started.
     started: AtomicU64,
-    /// The newest finished read: its number and the version it found, or why it failed
-    /// (so that requests waiting for it fail at once with it, instead of each trying again
-    /// in turn behind the lock while the database is down).
+    /// The newest finished read: its number and the version it found, or why it failed.
     latest: Mutex<Option<(u64, SharedResult)>>,
     /// Held by the one read under way.
     reading: tokio::sync::Mutex<()>,
@@ -58,13 +56,24 @@ struct SharedReads {
 type SharedResult = Result<i64, Arc<StoreError>>;
 
 impl SharedReads {
-    /// What a read numbered above `ticket` found, if one has finished.
-    fn after(&self, ticket: u64) -> Option<SharedResult> {
+    /// The number of the newest finished read (0 before the first).
+    fn finished(&self) -> u64 {
+        self.latest
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().map(|(n, _)| *n))
+            .unwrap_or(0)
+    }
+
+    /// What the newest finished read gives a request that arrived when `ticket` reads had
+    /// started and the newest finished one was `finished`: its version if it started after
+    /// the request arrived; its failure if it ended after (a read under way when the
+    /// database went away answers everyone waiting for it, within the pool's timeout,
+    /// instead of each waiter trying again in turn).
+    fn after(&self, ticket: u64, finished: u64) -> Option<SharedResult> {
         let latest = self.latest.lock().ok()?;
-        latest
-            .as_ref()
-            .filter(|(n, _)| *n > ticket)
-            .map(|(_, found)| found.clone())
+        let (n, found) = latest.as_ref()?;
+        (*n > ticket || (found.is_err() && *n > finished)).then(|| found.clone())
     }
 }
 
@@ -114,8 +123,9 @@ impl ConfigVersions {
         let shared = &self.shared;
         // Any read numbered above the count now starts after this request arrived.
         let ticket = shared.started.load(Ordering::SeqCst);
+        let finished = shared.finished();
         let _turn = shared.reading.lock().await;
-        if let Some(found) = shared.after(ticket) {
+        if let Some(found) = shared.after(ticket, finished) {
             return found.map_err(StoreError::Shared);
         }
         let number = shared.started.fetch_add(1, Ordering::SeqCst) + 1;
