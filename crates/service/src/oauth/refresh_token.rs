@@ -68,24 +68,28 @@ impl Gatehouse {
         let within_leeway =
             |used: Option<i64>| used.is_some_and(|u| now - u <= policy.leeway * 1000);
         // A token used before is reuse, unless that use was within the leeway (two tabs, a
-        // retry). When another request marked it used after this one read it, the first use
-        // is read again: requests racing with the same token within the leeway are not reuse.
+        // retry). A token read as unused is marked used; when another request marked it
+        // after this one read it, the first use is read again: requests racing with the same
+        // token within the leeway are not reuse. A token read as used is not written again
+        // (its first use stays the one the leeway counts from).
         let reused = rotating
-            && !store
-                .mark_used(self.tenant(), &hash, now)
-                .await
-                .map_err(OAuthError::failed)?
-            && {
-                let first_use = match token.used_at {
-                    Some(at) => Some(at),
-                    None => store
-                        .get(self.tenant(), &hash)
+            && match token.used_at {
+                Some(first_use) => !(policy.leeway > 0 && within_leeway(Some(first_use))),
+                None => {
+                    !store
+                        .mark_used(self.tenant(), &hash, now)
                         .await
                         .map_err(OAuthError::failed)?
-                        .filter(|t| t.revoked_at.is_none())
-                        .and_then(|t| t.used_at),
-                };
-                !(policy.leeway > 0 && within_leeway(first_use))
+                        && {
+                            let first_use = store
+                                .get(self.tenant(), &hash)
+                                .await
+                                .map_err(OAuthError::failed)?
+                                .filter(|t| t.revoked_at.is_none())
+                                .and_then(|t| t.used_at);
+                            !(policy.leeway > 0 && within_leeway(first_use))
+                        }
+                }
             };
         if reused {
             // A rotated token came back: someone holds a copy. End the whole family.
