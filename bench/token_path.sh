@@ -43,11 +43,14 @@ json() { python3 -c "import sys,json; print(json.load(sys.stdin)$1)"; }
 # against the mean of the two, and both are printed.
 cargo bench -p gatehouse-crypto --bench crypto --no-run >/dev/null 2>&1
 estimate() { python3 -c "import json; print(json.load(open('target/criterion/$1/new/estimates.json'))['mean']['point_estimate'])"; }
-bounds() { # prints "sign-ns argon-ns"
-  taskset -c "$SCORE" cargo bench -p gatehouse-crypto --bench crypto -- "rs256_sign_token|argon2id/hash" >/dev/null 2>&1
-  echo "$(estimate rs256_sign_token) $(estimate argon2id/hash_m19456_t2_p1)"
+bounds() { # prints "sign-ns argon-ns"; fails (no stale estimates) when criterion does
+  rm -rf target/criterion/rs256_sign_token target/criterion/argon2id
+  taskset -c "$SCORE" cargo bench -p gatehouse-crypto --bench crypto -- "rs256_sign_token|argon2id/hash" >/dev/null 2>&1 || return 1
+  local sign argon
+  sign=$(estimate rs256_sign_token) && argon=$(estimate argon2id/hash_m19456_t2_p1) || return 1
+  echo "$sign $argon"
 }
-BOUNDS_BEFORE=$(bounds)
+BOUNDS_BEFORE=$(bounds) || { echo "criterion failed"; exit 1; }
 
 # PostgreSQL's processes (and those it forks later) off the server's core.
 for p in $PG_PIDS; do taskset -a -p -c "$LCORE" "$p" >/dev/null 2>&1 || true; done
@@ -137,7 +140,7 @@ load "client_credentials\toidc-provider 8 (Node $(node --version))\t(memory)" "$
   "http://127.0.0.1:$OP_PORT/token"
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 
-BOUNDS_AFTER=$(bounds)
+BOUNDS_AFTER=$(bounds) || { echo "criterion failed"; exit 1; }
 
 cat "$RESULTS" >&2
 python3 - "$RESULTS" "$BOUNDS_BEFORE" "$BOUNDS_AFTER" "$C" <<'PY'
