@@ -65,8 +65,10 @@ impl Gatehouse {
             return Err(invalid_refresh());
         }
         let rotating = policy.rotating();
-        let within_leeway =
-            |used: Option<i64>| used.is_some_and(|u| now - u <= policy.leeway * 1000);
+        // A use after `first_use` is reuse unless that first use was within the leeway.
+        let reuse_after = |first_use: Option<i64>| {
+            !(policy.leeway > 0 && first_use.is_some_and(|u| now - u <= policy.leeway * 1000))
+        };
         // A token used before is reuse, unless that use was within the leeway (two tabs, a
         // retry). A token read as unused is marked used; when another request marked it
         // after this one read it, the first use is read again: requests racing with the same
@@ -74,22 +76,22 @@ impl Gatehouse {
         // (its first use stays the one the leeway counts from).
         let reused = rotating
             && match token.used_at {
-                Some(first_use) => !(policy.leeway > 0 && within_leeway(Some(first_use))),
-                None => {
-                    !store
-                        .mark_used(self.tenant(), &hash, now)
+                Some(first_use) => reuse_after(Some(first_use)),
+                None if store
+                    .mark_used(self.tenant(), &hash, now)
+                    .await
+                    .map_err(OAuthError::failed)? =>
+                {
+                    false
+                }
+                None => reuse_after(
+                    store
+                        .get(self.tenant(), &hash)
                         .await
                         .map_err(OAuthError::failed)?
-                        && {
-                            let first_use = store
-                                .get(self.tenant(), &hash)
-                                .await
-                                .map_err(OAuthError::failed)?
-                                .filter(|t| t.revoked_at.is_none())
-                                .and_then(|t| t.used_at);
-                            !(policy.leeway > 0 && within_leeway(first_use))
-                        }
-                }
+                        .filter(|t| t.revoked_at.is_none())
+                        .and_then(|t| t.used_at),
+                ),
             };
         if reused {
             // A rotated token came back: someone holds a copy. End the whole family.
