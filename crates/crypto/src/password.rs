@@ -4,7 +4,6 @@
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::{Mutex, PoisonError};
-use subtle::ConstantTimeEq;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordHashError {
@@ -95,7 +94,7 @@ fn argon2_matches(password: &str, phc: &PasswordHash<'_>) -> Option<bool> {
         argon2.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
     })
     .ok()?;
-    Some(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
+    Some(crate::ct_eq(&out, expected.as_bytes()))
 }
 
 /// Checks a password against a stored hash: an argon2 PHC string, or a hash imported from
