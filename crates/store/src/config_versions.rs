@@ -190,3 +190,46 @@ fn open(path: &std::path::Path) -> Result<rusqlite::Connection, StoreError> {
 fn version_read_error(e: rusqlite::Error) -> StoreError {
     StoreError::VersionRead(e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{SharedReads, StoreError};
+    use std::sync::Arc;
+
+    fn finished_read(number: u64, found: Result<i64, StoreError>) -> SharedReads {
+        let reads = SharedReads::default();
+        if let Ok(mut latest) = reads.latest.lock() {
+            *latest = Some((number, found.map_err(Arc::new)));
+        }
+        reads
+    }
+
+    /// A version counts only from a read that started after the request arrived; a failure
+    /// counts for every request that was waiting when it ended (faults check 3: waiters that
+    /// each tried again in turn while PostgreSQL was down answered after two pool timeouts).
+    #[test]
+    fn who_takes_a_finished_read() {
+        let found = finished_read(3, Ok(7));
+        assert_eq!(found.finished(), 3);
+        assert!(
+            matches!(found.after(2, 2), Some(Ok(7))),
+            "started after arrival"
+        );
+        assert!(found.after(3, 2).is_none(), "under way at arrival: too old");
+        assert!(found.after(3, 3).is_none());
+
+        let failed = finished_read(3, Err(StoreError::Corrupt("down".into())));
+        assert!(matches!(failed.after(2, 2), Some(Err(_))));
+        assert!(
+            matches!(failed.after(3, 2), Some(Err(_))),
+            "under way at arrival, ended after it: its failure answers"
+        );
+        assert!(
+            failed.after(3, 3).is_none(),
+            "ended before arrival: read again"
+        );
+
+        assert_eq!(SharedReads::default().finished(), 0);
+        assert!(SharedReads::default().after(0, 0).is_none());
+    }
+}
