@@ -8,7 +8,11 @@
 # - client_credentials RS256 tokens from Gatehouse (SQLite, PostgreSQL) and from oidc-provider
 #   (Node, panva) for one API with one scope; password logins and rotating refresh exchanges
 #   from Gatehouse.
-# Needs: cargo build --release -p gatehouse; cargo install oha --locked;
+# - the signing floor (crates/gatehouse/examples/signing_floor.rs): an HTTP server on the same
+#   stack that does nothing for a token request but sign one RS256 token, the most any token
+#   endpoint can reach here.
+# Needs: cargo build --release -p gatehouse --bin gatehouse --example signing_floor;
+#        cargo install oha --locked;
 #        npm ci --prefix tests/compat/node (for oidc-provider); taskset (util-linux).
 #   bench/token_path.sh            (PostgreSQL at $BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 # Prints Markdown tables: the runs, then each against its bound.
@@ -132,13 +136,25 @@ psql "$PG_ADMIN" -qc "CREATE DATABASE $name" >/dev/null
 run_gatehouse PostgreSQL "${PG_ADMIN%/*}/$name"
 psql "$PG_ADMIN" -qc "DROP DATABASE $name WITH (FORCE)" >/dev/null
 
-taskset -c "$SCORE" node bench/oidc_provider_cc.mjs "$OP_PORT" > "$WORK/op.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$OP_PORT/.well-known/openid-configuration" >/dev/null && break; sleep 0.1; done
-load "client_credentials\toidc-provider 8 (Node $(node --version))\t(memory)" "$N" -m POST -T application/x-www-form-urlencoded \
-  -d "grant_type=client_credentials&client_id=bench-client&client_secret=bench-client-secret-bench-client-secret-0001&resource=https%3A%2F%2Fbench-api.example.com%2F&scope=read%3Athings" \
-  "http://127.0.0.1:$OP_PORT/token"
-kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+# Another server's client-credentials tokens: started on the server's core, waited for at
+# `ready-url`, loaded with the form body, stopped.
+run_reference() { # label ready-url token-url body command...
+  local label=$1 ready=$2 url=$3 body=$4; shift 4
+  taskset -c "$SCORE" "$@" > "$WORK/reference.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 100); do curl -sf "$ready" >/dev/null && break; sleep 0.1; done
+  load "client_credentials\t$label" "$N" -m POST -T application/x-www-form-urlencoded -d "$body" "$url"
+  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+}
+run_reference "oidc-provider 8 (Node $(node --version))\t(memory)" \
+  "http://127.0.0.1:$OP_PORT/.well-known/openid-configuration" "http://127.0.0.1:$OP_PORT/token" \
+  "grant_type=client_credentials&client_id=bench-client&client_secret=bench-client-secret-bench-client-secret-0001&resource=https%3A%2F%2Fbench-api.example.com%2F&scope=read%3Athings" \
+  node bench/oidc_provider_cc.mjs "$OP_PORT"
+FLOOR_PORT=$((PORT + 2))
+run_reference "signing floor (no work but the signature)\t(none)" \
+  "http://127.0.0.1:$FLOOR_PORT/healthz" "http://127.0.0.1:$FLOOR_PORT/oauth/token" \
+  "grant_type=client_credentials&client_id=bench-client&client_secret=x&audience=https%3A%2F%2Fbench-api.example.com%2F" \
+  target/release/examples/signing_floor "127.0.0.1:$FLOOR_PORT"
 
 BOUNDS_AFTER=$(bounds) || { echo "criterion failed"; exit 1; }
 
@@ -161,15 +177,16 @@ for g, srv, db, n, rps, p50, p99, codes in rows:
     print(f"| {g} | {srv} | {db} | {c} | {n} | {rps} | {p50} ms | {p99} ms | {codes} |")
 print()
 op = next((float(r[4]) for r in rows if r[1].startswith("oidc-provider")), None)
-print("| grant | server | database | req/s | bound | vs bound | vs oidc-provider |")
-print("|---|---|---|---|---|---|---|")
+floor = next((float(r[4]) for r in rows if r[1].startswith("signing floor")), None)
+print("| grant | server | database | req/s | bound | vs bound | vs oidc-provider | vs signing floor |")
+print("|---|---|---|---|---|---|---|---|")
 for g, srv, db, n, rps, *_ in rows:
     rps = float(rps)
     if g.startswith("GET /healthz"):
         floor_us, sign_us = 1e6 / rps, sign_ns / 1000
         ceiling = sign_us / (sign_us + floor_us)
         print(f"| {g} | {srv} | {db} | {rps:,.0f} | {floor_us:.0f} µs a request (the floor) | "
-              f"{ceiling:.2f}: the most one signature plus the floor allows | |")
+              f"{ceiling:.2f}: the most one signature plus the floor allows | | |")
         continue
     if g == "password":
         bound, what = argon, "one argon2id"
@@ -178,5 +195,6 @@ for g, srv, db, n, rps, *_ in rows:
     else:
         bound, what = sign, "one RS256 signature"
     vs_op = f"{rps / op:.2f}" if op and g == "client_credentials" else ""
-    print(f"| {g} | {srv} | {db} | {rps:,.0f} | {bound:,.0f} /s ({what}) | {rps / bound:.2f} | {vs_op} |")
+    vs_floor = f"{rps / floor:.2f}" if floor and g == "client_credentials" else ""
+    print(f"| {g} | {srv} | {db} | {rps:,.0f} | {bound:,.0f} /s ({what}) | {rps / bound:.2f} | {vs_op} | {vs_floor} |")
 PY

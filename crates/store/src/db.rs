@@ -8,7 +8,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::types::Json;
 use sqlx::{ConnectOptions, Connection, PgPool, SqlitePool};
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// A connection pool to one of the supported databases.
 #[derive(Clone, Debug)]
@@ -176,6 +178,44 @@ const ENABLED_CLIENTS_MIGRATION: i64 = 9;
 /// request answers 503 after this instead of holding its client for longer.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// A PostgreSQL connection idle at least this long is pinged before it is used again.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+/// For this long after a statement failed because its connection broke, every PostgreSQL
+/// connection is pinged before use: the others may have been ended by the same restart.
+const PING_AFTER_FAILURE_FOR: Duration = Duration::from_secs(10);
+
+/// When this process last saw a connection break: milliseconds on [`process_clock`] plus one
+/// (0: never).
+static CONNECTION_BROKE_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Time since this process first asked; only differences of it are used.
+fn process_clock() -> Duration {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+/// Notes that a statement failed because its connection broke (the server ended it, the
+/// network dropped it), so that connections are pinged before use for a while.
+pub(crate) fn note_broken_connection() {
+    let at = u64::try_from(process_clock().as_millis()).unwrap_or(u64::MAX - 1);
+    CONNECTION_BROKE_AT.store(at.saturating_add(1), Ordering::Relaxed);
+}
+
+/// Whether a PostgreSQL connection is pinged before it is handed out. sqlx's default pings
+/// every time (a round trip before every statement: 10 % of a refresh exchange's rate). A
+/// connection is pinged when it gave it back, so it is pinged again only after sitting idle,
+/// or while connections have been breaking (a restart of the server ends them all at once).
+fn must_ping(idle_for: Duration, since_broken: Option<Duration>) -> bool {
+    idle_for >= PING_WHEN_IDLE_FOR || since_broken.is_some_and(|d| d <= PING_AFTER_FAILURE_FOR)
+}
+
+fn since_broken_connection() -> Option<Duration> {
+    match CONNECTION_BROKE_AT.load(Ordering::Relaxed) {
+        0 => None,
+        at => Some(process_clock().saturating_sub(Duration::from_millis(at - 1))),
+    }
+}
+
 /// Creates an SQLite database file readable by its owner only (0600) when it does not exist
 /// yet; SQLite gives its `-wal` and `-shm` files the database file's mode.
 fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
@@ -232,8 +272,11 @@ impl Db {
                 first.close().await?;
                 opts
             };
+            // An embedded connection cannot go stale: no ping before each use (sqlx's default
+            // is a round trip to the connection's worker thread every time one is taken).
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .test_before_acquire(false)
                 .acquire_timeout(acquire_timeout)
                 .connect_with(opts)
                 .await?;
@@ -251,6 +294,15 @@ impl Db {
                 .options([("parallel_setup_cost", "10000"), ("jit", "off")]);
             let pool = PgPoolOptions::new()
                 .max_connections(32)
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if must_ping(meta.idle_for, since_broken_connection()) {
+                            conn.ping().await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .acquire_timeout(acquire_timeout)
                 .connect_with(opts)
                 .await?;
@@ -409,5 +461,23 @@ mod tests {
             "postgres://u:***@h/db"
         );
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn pings_a_connection_only_after_it_sat_idle_or_while_connections_break() {
+        use super::must_ping;
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        // In use all the time, nothing broken: no round trip before the statement.
+        assert!(!must_ping(ms(0), None));
+        assert!(!must_ping(ms(999), None));
+        // Idle for a second or more: the server may have ended it meanwhile.
+        assert!(must_ping(ms(1000), None));
+        assert!(must_ping(ms(60_000), Some(ms(3_600_000))));
+        // A connection broke a moment ago: the others may be gone too.
+        assert!(must_ping(ms(0), Some(ms(0))));
+        assert!(must_ping(ms(5), Some(ms(10_000))));
+        // Long enough after the last break, busy connections go without again.
+        assert!(!must_ping(ms(5), Some(ms(10_001))));
     }
 }

@@ -72,8 +72,24 @@ impl StoreError {
     }
 }
 
+/// The statement failed because its connection broke, not for anything about the statement:
+/// the network or the server ended it (PostgreSQL's connection exceptions, class 08, and
+/// operator intervention such as a shutdown or a terminated backend, class 57P).
+fn connection_broke(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .is_some_and(|pg| pg.code().starts_with("08") || pg.code().starts_with("57P")),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if connection_broke(&e) {
+            crate::db::note_broken_connection();
+        }
         if let sqlx::Error::Database(db) = &e
             && db.is_unique_violation()
         {

@@ -17,6 +17,7 @@ mod jobs;
 mod login_failures;
 mod logs;
 mod outbox;
+mod postgres_pool;
 mod search;
 mod sessions;
 mod sqlite_pool;
