@@ -45,31 +45,32 @@ impl StoreError {
             _ => return false,
         };
         match e {
-            sqlx::Error::Database(db) => {
-                let code = db.code().unwrap_or_default();
-                if db
-                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                    .is_some()
-                {
-                    // Connection exceptions (08), transaction rollbacks such as deadlocks
-                    // (40), insufficient resources (53), operator intervention (57).
-                    ["08", "40", "53", "57"]
-                        .iter()
-                        .any(|class| code.starts_with(class))
-                } else {
-                    // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), primary or extended.
-                    code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
-                }
+            e if connection_broke(e) => true,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                true
             }
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => match postgres_code(db.as_ref()) {
+                // Transaction rollbacks such as deadlocks (40), insufficient resources (53),
+                // operator intervention (57).
+                Some(code) => ["40", "53", "57"]
+                    .iter()
+                    .any(|class| code.starts_with(class)),
+                // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), primary or extended.
+                None => db
+                    .code()
+                    .unwrap_or_default()
+                    .parse::<i64>()
+                    .is_ok_and(|n| matches!(n & 0xff, 5 | 6)),
+            },
             _ => false,
         }
     }
+}
+
+/// A PostgreSQL error's SQLSTATE; `None` for SQLite's errors.
+fn postgres_code(db: &dyn sqlx::error::DatabaseError) -> Option<&str> {
+    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .map(|pg| pg.code())
 }
 
 /// The statement failed because its connection broke, not for anything about the statement:
@@ -78,9 +79,8 @@ impl StoreError {
 fn connection_broke(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(db) => db
-            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-            .is_some_and(|pg| pg.code().starts_with("08") || pg.code().starts_with("57P")),
+        sqlx::Error::Database(db) => postgres_code(db.as_ref())
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
         _ => false,
     }
 }
